@@ -1,0 +1,76 @@
+# shoal: one hand-written Makefile (see ../shared/STYLE.md, "Build").
+#
+#   make          build build/shoal and the unit-test runner
+#   make run      install missing dependencies, build, run an example
+#   make test     install missing dependencies, build (warnings are errors), run every test
+#   make asan     the same tests under AddressSanitizer and UBSan
+#   make torture  the end-to-end suite under GC torture
+#   make bench    the benchmarks, against the peers that are installed
+
+CC      ?= gcc
+BUILD   ?= build
+WARN     = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes
+OPT     ?= -O2 -g
+EXTRA   ?=
+CFLAGS   = $(WARN) $(OPT) $(EXTRA) -D_GNU_SOURCE -I. -MMD -MP
+ALLOC   ?= -ltcmalloc_minimal
+LDLIBS   = -lhwloc -lck -linih -lm $(ALLOC)
+
+LIB_SRC  = $(wildcard shm/*.c) $(wildcard vmproc/*.c) $(wildcard policy/*.c) \
+           $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+TEST_SRC = $(wildcard tests/*.c)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+SHOAL    = $(BUILD)/shoal
+UNIT     = $(BUILD)/unit_tests
+EXAMPLE ?= examples/hello.shoal
+
+.PHONY: all deps run test check asan torture bench clean
+all: $(SHOAL) $(UNIT)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libshoal.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(SHOAL): $(BUILD)/supervisor/main.o $(BUILD)/libshoal.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(UNIT): $(TEST_OBJ) $(BUILD)/libshoal.a
+	$(CC) $(CFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory $(SHOAL)
+	$(SHOAL) run $(EXAMPLE)
+
+# The checks themselves, on an already-configured build.
+check: all
+	SHOAL=$(SHOAL) $(UNIT)
+	tests/e2e.sh $(SHOAL)
+
+test: deps
+	@$(MAKE) --no-print-directory check EXTRA="-Werror $(EXTRA)"
+
+asan: deps
+	@$(MAKE) --no-print-directory check BUILD=build-asan ALLOC= \
+	    EXTRA="-Werror -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DSHOAL_DEBUG"
+
+torture: deps
+	@$(MAKE) --no-print-directory all EXTRA="-Werror"
+	SHOAL_GC_TORTURE=1 tests/e2e.sh $(SHOAL)
+
+bench: deps
+	@scripts/deps.sh --bench
+	@$(MAKE) --no-print-directory $(SHOAL) OPT="-O2 -DNDEBUG"
+	bench/run.sh $(SHOAL)
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/supervisor/main.d

@@ -1,0 +1,18 @@
+/*
+ * common.c: the failure path behind SHOAL_ASSERT and UNREACHABLE.
+ *
+ * An internal invariant that does not hold is a bug in shoal, not bad
+ * input: print where, and abort so that a core dump or the sanitizer
+ * shows the stack. In a VM this is a VM crash, contained by the
+ * supervisor like any other.
+ */
+#include "shm/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void shoal_assert_fail(const char *file, int line, const char *cond, const char *msg)
+{
+    fprintf(stderr, "shoal: internal error at %s:%d: %s (%s)\n", file, line, msg, cond);
+    abort();
+}

@@ -1,0 +1,41 @@
+/*
+ * common.h: definitions every layer of shoal shares.
+ *
+ * SHOAL_ASSERT checks internal invariants in debug and test builds
+ * (SHOAL_DEBUG, which `make asan` defines) and costs nothing otherwise.
+ * Neither it nor UNREACHABLE ever validates user input: user input always
+ * gets a clear error through the normal error path.
+ */
+#ifndef SHOAL_COMMON_H
+#define SHOAL_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHOAL_VERSION "0.1.0"
+
+/* Hard limits that size fixed arrays in the shared segment. */
+#define SHOAL_MAX_VMS 1024   /* --vms above this is refused as absurd */
+#define SHOAL_MAX_NODES 64   /* NUMA nodes the segment keeps lists for */
+
+#define SHOAL_CACHE_LINE 64
+#define SHOAL_PAGE 4096u
+
+void shoal_assert_fail(const char *file, int line, const char *cond, const char *msg);
+
+#ifdef SHOAL_DEBUG
+#define SHOAL_ASSERT(cond, msg)                                          \
+    do {                                                                 \
+        if (!(cond))                                                     \
+            shoal_assert_fail(__FILE__, __LINE__, #cond, (msg));         \
+    } while (0)
+#else
+#define SHOAL_ASSERT(cond, msg) ((void)0)
+#endif
+
+#define UNREACHABLE() shoal_assert_fail(__FILE__, __LINE__, "unreachable", "impossible case")
+
+#define SHOAL_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
+
+#endif

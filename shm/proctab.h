@@ -1,0 +1,69 @@
+/*
+ * proctab.h: the process table, slots of process control blocks (PCBs).
+ *
+ * A pid is a slot number plus a generation: pid = gen * proc_slots + slot.
+ * The generation of a slot grows each time the slot is freed, so a dead pid
+ * never aliases a live one, and pids are unique for the whole run.
+ *
+ * NOTES
+ *   `state` changes only by compare-and-swap, which makes claiming a slot a
+ *   single atomic step: FREE -> CLAIMED(vm) -> LIVE -> FREE. A VM that dies
+ *   between claim and publish leaves CLAIMED(vm), which proctab_recover_vm
+ *   turns back into FREE.
+ *   `owner` is the one rule of DESIGN.md: the VM that may touch the heap,
+ *   stack and mailbox consumer side. It changes only by CAS.
+ *   Everything below the identity group belongs to the owner VM, except
+ *   the fields marked "any VM".
+ */
+#ifndef SHOAL_SHM_PROCTAB_H
+#define SHOAL_SHM_PROCTAB_H
+
+#include "shm/segment.h"
+
+#define PCB_FREE 0u
+#define PCB_LIVE 1u
+#define PCB_CLAIMED(vm) (0x80000000u | (uint32_t)(vm))
+#define PCB_IS_CLAIMED(s) (((s) & 0x80000000u) != 0)
+#define PCB_NO_OWNER 0xffffffffu
+
+typedef struct pcb {
+    /* identity and ownership: CAS only */
+    uint32_t state;   /* PCB_FREE, PCB_CLAIMED(vm) or PCB_LIVE */
+    uint32_t owner;   /* VM id, or PCB_NO_OWNER */
+    uint32_t gen;     /* generation of the slot; grows when the slot is freed */
+    uint32_t slot;    /* this slot's index, constant */
+    uint64_t pid;     /* gen * proc_slots + slot while claimed or live */
+    char pad0[SHOAL_CACHE_LINE - 24];
+
+    /* process state: owner VM only (vmproc/proc.h gives the meaning) */
+    uint64_t body[24];
+} pcb_t;
+
+static inline pcb_t *shm_pcb(const shm_header_t *h, uint32_t slot)
+{
+    return (pcb_t *)shm_at(h, h->layout.proc_off) + slot;
+}
+
+/* Initialise every slot as free, generation 0 (shm_create calls it). */
+void proctab_init(shm_header_t *h);
+
+/* Claim a free slot for VM `vm`. Returns the PCB in state CLAIMED(vm) with
+ * its pid set, or NULL with errno EAGAIN when the table is full. */
+pcb_t *proctab_claim(shm_header_t *h, uint32_t vm);
+
+/* Make a claimed slot live (release: its fields are visible first). */
+void proctab_publish(pcb_t *p);
+
+/* Free a slot (live or claimed): its generation grows, so its pid dies. */
+void proctab_release(shm_header_t *h, pcb_t *p);
+
+/* The live PCB of `pid`, or NULL if that process does not exist (any more). */
+pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid);
+
+/* Supervisor only: slots claimed by dead VM `vm` go back to free. */
+size_t proctab_recover_vm(shm_header_t *h, uint32_t vm);
+
+/* Live slots now (a scan; for stats and tests). */
+size_t proctab_live(const shm_header_t *h);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * segment.h: the shared segment that the supervisor and every VM map.
+ *
+ * The supervisor creates the segment with memfd_create (it has no name in
+ * the file system), sizes it from a shm_config_t and maps it once, before
+ * it forks any VM. Every VM is a fork of the supervisor, so every VM sees
+ * the segment at the same address, and a pointer into it is valid in every
+ * VM. A VM checks that address at start-up (shm_check_mapping).
+ *
+ * Layout, in order, each part aligned to a page (offsets in shm_layout_t):
+ *   header | VM table | process table | atom area | code area |
+ *   pool control (per-node lists, journals, per-VM caches) |
+ *   pool descriptors | pool bitmaps | pool pages (one range per NUMA node)
+ *
+ * NOTES
+ *   The header is written by the supervisor before the fork and is read-only
+ *   afterwards, but for the fields of shm_run_t, which say how the run is
+ *   going and are written with atomics by whoever the field names.
+ *   Pages of the memfd are allocated by the kernel on first touch, so a
+ *   large pool costs address space, not memory, until it is used.
+ *   Errors: functions return NULL or -1 with errno set; none prints.
+ */
+#ifndef SHOAL_SHM_SEGMENT_H
+#define SHOAL_SHM_SEGMENT_H
+
+#include "shm/common.h"
+
+#define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
+#define SHM_LAYOUT_VERSION 1u
+
+/* What the segment is sized from. */
+typedef struct shm_config {
+    uint32_t n_vms;      /* VMs in the run, 1..SHOAL_MAX_VMS */
+    uint32_t n_nodes;    /* NUMA nodes of the placement topology, >= 1 */
+    uint32_t proc_slots; /* process table slots */
+    uint32_t atom_cap;   /* atoms the atom table can hold */
+    uint64_t atom_bytes; /* bytes for atom names */
+    uint64_t code_bytes; /* bytes for compiled code and constants */
+    uint64_t pool_bytes; /* bytes of pool pages, split evenly over nodes */
+} shm_config_t;
+
+/* Defaults for a run; the supervisor overrides them from flags. */
+void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes);
+
+/* Byte offsets from the segment base, computed by shm_layout_compute. */
+typedef struct shm_layout {
+    uint64_t vm_off, proc_off, atom_off, code_off;
+    uint64_t pool_ctl_off, pool_desc_off, pool_bitmap_off, pool_pages_off;
+    uint64_t pool_pages;      /* pages in the pool, all nodes */
+    uint64_t pages_per_node;  /* each node owns one contiguous range */
+    uint64_t total_bytes;
+} shm_layout_t;
+
+/* Run state: how the run is going. Each field says who writes it. */
+typedef struct shm_run {
+    uint32_t stopping;    /* supervisor: 1 once the run is being shut down */
+    uint32_t done;        /* VMs: 1 once main has exited (CAS 0 -> 1) */
+    int32_t exit_status;  /* VMs: the run's exit status, written before done */
+    uint32_t pad;
+    uint64_t next_ref;    /* VMs: counter behind make-ref and monitor refs */
+} shm_run_t;
+
+typedef struct shm_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_bytes;
+    uintptr_t base;          /* address the supervisor mapped the segment at */
+    shm_config_t cfg;
+    shm_layout_t layout;
+    int32_t supervisor_pid;
+    int32_t memfd;           /* the memfd, valid in the supervisor and VMs */
+    char topology[256];      /* the topology the VMs were placed on, as text */
+    char pad0[SHOAL_CACHE_LINE];
+    shm_run_t run;
+} shm_header_t;
+
+/* The segment of this process, set by shm_create (and inherited by fork). */
+extern shm_header_t *shm_seg;
+
+int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out);
+
+/* Supervisor only, before any fork: create, size, map and initialise the
+ * segment, including the pool. Sets shm_seg. */
+shm_header_t *shm_create(const shm_config_t *cfg);
+
+/* Unmap and close. The supervisor calls it once every VM is reaped. */
+void shm_destroy(shm_header_t *h);
+
+/* A VM calls this at start-up: 0 if the segment is at the address the
+ * supervisor recorded and the magic and version match, else -1 (EFAULT). */
+int shm_check_mapping(const shm_header_t *h);
+
+static inline void *shm_at(const shm_header_t *h, uint64_t off)
+{
+    return (char *)h + off;
+}
+
+#endif

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# End-to-end tests: run `shoal` on the programs in tests/programs/ and on the
+# command-line cases in tests/cli.txt, and compare with what they expect.
+#
+# A program states what it expects in comment lines (Wren-style):
+#   ; expect: TEXT          one line of stdout, in order (all of stdout must match)
+#   ; expect-unordered      compare stdout lines as a multiset (several VMs print)
+#   ; expect-stderr: TEXT   a line of stderr must contain TEXT (none: stderr empty)
+#   ; expect-exit: N        exit status (default 0)
+#   ; flags: ...            flags for `shoal run` (default: each of $SHOAL_E2E_VMS)
+#   ; args: ...             program arguments, after --
+# tests/cli.txt has one case a line: STATUS|ARGS|STDERR-SUBSTRING.
+#
+# Usage: tests/e2e.sh SHOAL [PROGRAM ...]
+# Ends with the line "N passed, N failed".
+set -u
+shoal=${1:?usage: tests/e2e.sh SHOAL [PROGRAM ...]}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+vms_list=${SHOAL_E2E_VMS:-"2 4"}
+limit=${SHOAL_E2E_TIMEOUT:-120}
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+    shift
+    for line in "$@"; do echo "    $line"; done
+}
+
+run_program() { # file flags...
+    local f=$1
+    shift
+    local name="$f $*"
+    local want_exit unordered args
+    want_exit=$(sed -n 's/^; expect-exit: *//p' "$f" | head -n1)
+    want_exit=${want_exit:-0}
+    unordered=$(grep -c '^; expect-unordered' "$f")
+    args=$(sed -n 's/^; args: *//p' "$f" | head -n1)
+    sed -n 's/^; expect: \{0,1\}//p' "$f" >"$tmp/want"
+    sed -n 's/^; expect-stderr: *//p' "$f" >"$tmp/want_err"
+    # shellcheck disable=SC2086
+    if [ -n "$args" ]; then
+        timeout "$limit" "$shoal" run "$@" "$f" -- $args >"$tmp/out" 2>"$tmp/err" </dev/null
+    else
+        timeout "$limit" "$shoal" run "$@" "$f" >"$tmp/out" 2>"$tmp/err" </dev/null
+    fi
+    local status=$?
+    if [ "$unordered" -gt 0 ]; then
+        sort "$tmp/want" -o "$tmp/want"
+        sort "$tmp/out" -o "$tmp/out"
+    fi
+    local ok=1 why=()
+    if [ "$status" != "$want_exit" ]; then
+        ok=0
+        why+=("exit status $status, expected $want_exit")
+    fi
+    if ! cmp -s "$tmp/want" "$tmp/out"; then
+        ok=0
+        why+=("stdout differs:" "$(diff "$tmp/want" "$tmp/out" | head -n 20)")
+    fi
+    if [ -s "$tmp/want_err" ]; then
+        while IFS= read -r line; do
+            if ! grep -qF -- "$line" "$tmp/err"; then
+                ok=0
+                why+=("stderr lacks: $line")
+            fi
+        done <"$tmp/want_err"
+    elif [ -s "$tmp/err" ]; then
+        ok=0
+        why+=("unexpected stderr:" "$(head -n 10 "$tmp/err")")
+    fi
+    if [ $ok = 1 ]; then
+        passed=$((passed + 1))
+        [ -n "${SHOAL_E2E_VERBOSE:-}" ] && echo "ok   $name"
+    else
+        fail "$name" "${why[@]}"
+    fi
+}
+
+programs=("$@")
+if [ ${#programs[@]} -eq 0 ]; then
+    programs=("$here"/programs/*.shoal)
+fi
+for f in "${programs[@]}"; do
+    [ -e "$f" ] || continue
+    f=${f#"$PWD/"}
+    flags=$(sed -n 's/^; flags: *//p' "$f" | head -n1)
+    if [ -n "$flags" ]; then
+        # shellcheck disable=SC2086
+        run_program "$f" $flags
+    else
+        for n in $vms_list; do run_program "$f" --vms "$n"; done
+    fi
+done
+
+if [ $# -eq 0 ] && [ -f "$here/cli.txt" ]; then
+    while IFS='|' read -r want args want_err; do
+        case "$want" in ''|'#'*) continue ;; esac
+        # shellcheck disable=SC2086
+        timeout "$limit" "$shoal" $args >"$tmp/out" 2>"$tmp/err" </dev/null
+        status=$?
+        if [ "$status" != "$want" ]; then
+            fail "shoal $args" "exit status $status, expected $want" "$(head -n 5 "$tmp/err")"
+        elif [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$tmp/err"; then
+            fail "shoal $args" "stderr lacks: $want_err" "$(head -n 5 "$tmp/err")"
+        else
+            passed=$((passed + 1))
+        fi
+    done <"$here/cli.txt"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
