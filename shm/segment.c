@@ -9,6 +9,7 @@
  */
 #include "shm/segment.h"
 
+#include "shm/atom.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
@@ -117,6 +118,7 @@ shm_header_t *shm_create(const shm_config_t *cfg)
     for (uint32_t i = 0; i < SHOAL_MAX_VMS; i++)
         shm_vm(h, i)->id = i;
     proctab_init(h);
+    atom_init(h);
     pool_init(h);
     shm_seg = h;
     return h;

@@ -58,6 +58,7 @@ typedef struct shm_run {
     int32_t exit_status;  /* VMs: the run's exit status, written before done */
     uint32_t pad;
     uint64_t next_ref;    /* VMs: counter behind make-ref and monitor refs */
+    uint64_t main_pid;    /* VM 0: pid of the main process, set before it runs */
 } shm_run_t;
 
 typedef struct shm_header {

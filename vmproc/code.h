@@ -1,0 +1,60 @@
+/*
+ * code.h: the code table, compiled functions and constants in the shared
+ * segment's code area.
+ *
+ * NOTES
+ *   Written by the supervisor only, before the fork (program_load), and
+ *   read-only afterwards: every VM runs the same code at the same address,
+ *   so a func_t pointer or a constant term is valid in every VM, and a
+ *   process can move between VMs in the middle of a function.
+ *   Constant terms (strings, floats, quoted data, the program arguments)
+ *   live in the code area; the collector never copies them because they
+ *   are outside the pool.
+ */
+#ifndef SHOAL_VMPROC_CODE_H
+#define SHOAL_VMPROC_CODE_H
+
+#include "shm/segment.h"
+#include "vmproc/term.h"
+
+enum opcode {
+#define OP(name, extra, effect, doc) OP_##name,
+#include "vmproc/opcodes.h"
+#undef OP
+    OP__COUNT
+};
+
+typedef struct func {
+    const uint32_t *code;
+    const term *consts;
+    uint32_t ncode, nconsts;
+    uint32_t arity;
+    uint32_t nslots;     /* arguments + locals */
+    uint32_t frame;      /* words of value stack the frame can use, slots included */
+    uint32_t nfree;      /* free variables (closures from `fn`) */
+    uint32_t index;      /* in the function table */
+    uint32_t name;       /* atom of the name ("fn" for closures) */
+    term value;          /* top-level functions: a closure constant, to pass as a value */
+} func_t;
+
+typedef struct code_table {
+    uint64_t used, cap;  /* bump allocation in the code area */
+    uint32_t nfuncs, main_index;
+    func_t **funcs;
+    term args;           /* (args): the program's arguments, a constant list of strings */
+    uint32_t end_code[2];/* the return address of a process's bottom frame: END */
+} code_table_t;
+
+static inline code_table_t *code_table(const shm_header_t *h)
+{
+    return shm_at(h, h->layout.code_off);
+}
+
+/* Supervisor only: prepare the code area of a new segment. */
+void code_init(shm_header_t *h);
+
+/* Supervisor only: `bytes` from the code area (8-byte aligned), or NULL
+ * with errno ENOSPC. */
+void *code_alloc(shm_header_t *h, size_t bytes);
+
+#endif

@@ -1,0 +1,1218 @@
+/*
+ * compiler.c: the compiler of the shoal language to bytecode (opcodes.h).
+ *
+ * One pass over each function body, with a context per function (fctx_t):
+ * its code and constants being built in private memory, the variables in
+ * scope and their frame slots, the free variables a closure captures, and
+ * the depth of the value stack, so that every frame knows how much stack
+ * it can use. Constants are built straight into the code area.
+ *
+ * Name resolution in a call (f a ...): a special form; else a variable in
+ * scope (a closure value, so variables shadow functions); else a top-level
+ * function of that name and arity; else a builtin; else an error. A wrong
+ * arity for a known top-level function or builtin is a compile error.
+ *
+ * NOTES
+ *   Supervisor only, before the fork. Private memory is malloc'd (tcmalloc)
+ *   and freed by compiler_free; the code area is only ever appended to.
+ */
+#include "vmproc/compiler.h"
+
+#include "shm/atom.h"
+#include "vmproc/bif.h"
+#include "vmproc/code.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static const struct {
+    const char *name;
+    int lo, hi;
+} builtins[] = {
+#define BI(id, name, lo, hi, doc) {name, lo, hi},
+#include "vmproc/builtins.h"
+#undef BI
+};
+
+typedef struct binding {
+    const char *name;
+    uint32_t slot;
+    struct binding *next;
+} binding_t;
+
+typedef struct fctx {
+    struct fctx *parent;
+    uint32_t *code;
+    size_t ncode, capcode;
+    term *consts;
+    size_t nconsts, capconsts;
+    uint32_t arity, next_slot, max_slot;
+    int depth, max_depth;
+    binding_t *env;
+    const char **free_names;
+    uint32_t nfree, capfree;
+} fctx_t;
+
+typedef struct global {
+    const char *name;
+    uint32_t arity;
+    uint32_t index;
+    ast_t *defn;
+} global_t;
+
+struct compiler {
+    shm_header_t *h;
+    global_t *globals;
+    size_t nglobals, capglobals;
+    func_t **funcs; /* every function, top-level and closures, by index */
+    size_t nfuncs, capfuncs;
+    binding_t *free_bindings; /* all bindings, freed at the end */
+    jmp_buf fail;
+    diag_t *err;
+};
+
+/* ------------------------------------------------------------------ */
+/* errors and memory                                                   */
+
+static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
+{
+    c->err->file = a ? a->file : "?";
+    c->err->line = a ? a->line : 0;
+    c->err->col = a ? a->col : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err->msg, sizeof c->err->msg, fmt, ap);
+    va_end(ap);
+    longjmp(c->fail, 1);
+}
+
+static void *grow(compiler_t *c, void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    size_t n = *cap ? *cap * 2 : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(p, n * elem);
+    if (!q)
+        die_at(c, NULL, "out of memory");
+    *cap = n;
+    return q;
+}
+
+static void *carea(compiler_t *c, const ast_t *a, size_t bytes)
+{
+    void *p = code_alloc(c->h, bytes);
+    if (!p)
+        die_at(c, a, "the program is too large for the code area");
+    return p;
+}
+
+static uint32_t intern(compiler_t *c, const ast_t *a, const char *s, size_t n)
+{
+    int64_t i = atom_intern(c->h, s, n);
+    if (i < 0)
+        die_at(c, a, "too many atoms");
+    return (uint32_t)i;
+}
+
+/* ------------------------------------------------------------------ */
+/* constants                                                           */
+
+static term const_float(compiler_t *c, const ast_t *a, double d)
+{
+    term *p = carea(c, a, 2 * sizeof(term));
+    p[0] = mk_hdr(2, BT_FLOAT);
+    memcpy(&p[1], &d, sizeof d);
+    return mk_box(p);
+}
+
+static term const_string(compiler_t *c, const ast_t *a, const char *s, size_t n)
+{
+    uint64_t w = str_words(n);
+    term *p = carea(c, a, w * sizeof(term));
+    memset(p, 0, w * sizeof(term));
+    p[0] = mk_hdr(w, BT_STRING);
+    p[1] = n;
+    memcpy(&p[2], s, n);
+    return mk_box(p);
+}
+
+/* A quoted form as a constant term. */
+static term const_datum(compiler_t *c, const ast_t *a)
+{
+    switch (a->kind) {
+    case AST_INT:
+        return mk_fix(a->u.i);
+    case AST_FLOAT:
+        return const_float(c, a, a->u.f);
+    case AST_STRING:
+        return const_string(c, a, a->u.str.s, a->u.str.len);
+    case AST_SYMBOL:
+        return mk_atom(intern(c, a, a->u.str.s, a->u.str.len));
+    case AST_LIST: {
+        term l = T_NIL;
+        for (size_t i = a->u.list.n; i-- > 0;) {
+            term *cell = carea(c, a, 2 * sizeof(term));
+            cell[0] = const_datum(c, a->u.list.items[i]);
+            cell[1] = l;
+            l = mk_cons_ptr(cell);
+        }
+        return l;
+    }
+    }
+    UNREACHABLE();
+    return T_NIL;
+}
+
+/* ------------------------------------------------------------------ */
+/* emitting                                                            */
+
+static const int op_effect[] = {
+#define OP(name, extra, effect, doc) effect,
+#include "vmproc/opcodes.h"
+#undef OP
+};
+
+static size_t emit_word(compiler_t *c, fctx_t *f, uint32_t w)
+{
+    f->code = grow(c, f->code, &f->capcode, f->ncode + 1, sizeof *f->code);
+    f->code[f->ncode] = w;
+    return f->ncode++;
+}
+
+static void adjust(fctx_t *f, int d)
+{
+    f->depth += d;
+    if (f->depth > f->max_depth)
+        f->max_depth = f->depth;
+}
+
+/* Emit opcode with operand A; returns its position. */
+static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
+{
+    adjust(f, op_effect[op]);
+    return emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
+}
+
+static size_t here(const fctx_t *f)
+{
+    return f->ncode;
+}
+
+/* Patch the jump operand at `pos` (a word index: the opcode word when
+ * `in_a`, else an extra word) of the instruction ending at `next` so that
+ * it lands on `target`. */
+static void patch(fctx_t *f, size_t pos, bool in_a, size_t next, size_t target)
+{
+    int32_t off = (int32_t)target - (int32_t)next;
+    if (in_a)
+        f->code[pos] = (f->code[pos] & 0xffu) | ((uint32_t)off << 8);
+    else
+        f->code[pos] = (uint32_t)off;
+}
+
+/* A jump with the offset in A, patched later with patch_a. */
+static size_t emit_jump(compiler_t *c, fctx_t *f, enum opcode op)
+{
+    return emit(c, f, op, 0);
+}
+
+static void patch_a(fctx_t *f, size_t pos, size_t target)
+{
+    patch(f, pos, true, pos + 1, target);
+}
+
+static uint32_t add_const(compiler_t *c, fctx_t *f, term t)
+{
+    for (size_t i = 0; i < f->nconsts; i++)
+        if (f->consts[i] == t)
+            return (uint32_t)i;
+    f->consts = grow(c, f->consts, &f->capconsts, f->nconsts + 1, sizeof *f->consts);
+    f->consts[f->nconsts] = t;
+    return (uint32_t)f->nconsts++;
+}
+
+static void push_const(compiler_t *c, fctx_t *f, term t)
+{
+    if (t == T_NIL)
+        emit(c, f, OP_PUSH_NIL, 0);
+    else if (t == mk_atom(A_FALSE))
+        emit(c, f, OP_PUSH_FALSE, 0);
+    else if (t == mk_atom(A_TRUE))
+        emit(c, f, OP_PUSH_TRUE, 0);
+    else if (is_fix(t) && fix_val(t) >= -(1 << 23) && fix_val(t) < (1 << 23))
+        emit(c, f, OP_PUSH_INT, (int32_t)fix_val(t));
+    else
+        emit(c, f, OP_PUSH_K, (int32_t)add_const(c, f, t));
+}
+
+/* ------------------------------------------------------------------ */
+/* scopes                                                              */
+
+static uint32_t new_slot(compiler_t *c, fctx_t *f, const ast_t *a)
+{
+    if (f->next_slot >= (1u << 23))
+        die_at(c, a, "too many variables in one function");
+    uint32_t s = f->next_slot++;
+    if (f->next_slot > f->max_slot)
+        f->max_slot = f->next_slot;
+    return s;
+}
+
+static void bind(compiler_t *c, fctx_t *f, const char *name, uint32_t slot)
+{
+    binding_t *b = malloc(sizeof *b);
+    if (!b)
+        die_at(c, NULL, "out of memory");
+    b->name = name;
+    b->slot = slot;
+    b->next = f->env;
+    f->env = b;
+    /* Keep every binding on a list of the compiler's to free at the end;
+     * scopes only move f->env back, they never free. */
+    binding_t *keep = malloc(sizeof *keep);
+    if (!keep)
+        die_at(c, NULL, "out of memory");
+    keep->name = (const char *)b;
+    keep->next = c->free_bindings;
+    c->free_bindings = keep;
+}
+
+enum var_kind { VAR_NONE, VAR_SLOT, VAR_FREE };
+
+/* Where `name` lives as seen from f: a slot of f, or a free variable of f
+ * (added to f's captures, and to its parents' as needed). */
+static enum var_kind resolve(compiler_t *c, fctx_t *f, const char *name, uint32_t *where)
+{
+    for (binding_t *b = f->env; b; b = b->next)
+        if (strcmp(b->name, name) == 0) {
+            *where = b->slot;
+            return VAR_SLOT;
+        }
+    for (uint32_t i = 0; i < f->nfree; i++)
+        if (strcmp(f->free_names[i], name) == 0) {
+            *where = i;
+            return VAR_FREE;
+        }
+    if (!f->parent)
+        return VAR_NONE;
+    uint32_t up;
+    if (resolve(c, f->parent, name, &up) == VAR_NONE)
+        return VAR_NONE;
+    size_t cap = f->capfree;
+    f->free_names = grow(c, f->free_names, &cap, f->nfree + 1, sizeof *f->free_names);
+    f->capfree = (uint32_t)cap;
+    f->free_names[f->nfree] = name;
+    *where = f->nfree++;
+    return VAR_FREE;
+}
+
+static void load_var(compiler_t *c, fctx_t *f, enum var_kind k, uint32_t where)
+{
+    emit(c, f, k == VAR_SLOT ? OP_LOAD : OP_LOAD_FREE, (int32_t)where);
+}
+
+/* ------------------------------------------------------------------ */
+/* globals and builtins                                                */
+
+static global_t *find_global(compiler_t *c, const char *name, int arity)
+{
+    for (size_t i = 0; i < c->nglobals; i++)
+        if (strcmp(c->globals[i].name, name) == 0 &&
+            (arity < 0 || c->globals[i].arity == (uint32_t)arity))
+            return &c->globals[i];
+    return NULL;
+}
+
+static int find_builtin(const char *name)
+{
+    for (int i = 0; i < BI__COUNT; i++)
+        if (strcmp(builtins[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static const char *special_forms[] = {"defn", "fn",    "let",   "if",      "cond",  "do",
+                                      "and",  "or",    "case",  "receive", "catch", "quote",
+                                      "when", "after", NULL};
+
+static bool is_special(const char *name)
+{
+    for (int i = 0; special_forms[i]; i++)
+        if (strcmp(special_forms[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* expressions                                                         */
+
+static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail);
+static uint32_t comp_fn(compiler_t *c, fctx_t *parent, const ast_t *params,
+                        ast_t *const *body, size_t nbody, const ast_t *where, uint32_t name);
+
+static void comp_body(compiler_t *c, fctx_t *f, ast_t *const *body, size_t n, bool tail,
+                      const ast_t *where)
+{
+    if (n == 0)
+        die_at(c, where, "expected at least one expression in the body");
+    for (size_t i = 0; i < n; i++) {
+        comp(c, f, body[i], tail && i + 1 == n);
+        if (i + 1 < n)
+            emit(c, f, OP_POP, 0);
+    }
+}
+
+static void ret_if_tail(compiler_t *c, fctx_t *f, bool tail)
+{
+    if (tail)
+        emit(c, f, OP_RET, 0);
+}
+
+static bool small_int(const ast_t *a, int64_t lo, int64_t hi)
+{
+    return a->kind == AST_INT && a->u.i >= lo && a->u.i <= hi;
+}
+
+static void comp_args(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        comp(c, f, args[i], false);
+}
+
+static void comp_arith(compiler_t *c, fctx_t *f, enum opcode op, ast_t *const *args, size_t n)
+{
+    if (n == 0) {
+        emit(c, f, OP_PUSH_INT, op == OP_MUL ? 1 : 0);
+        return;
+    }
+    comp(c, f, args[0], false);
+    if (n == 1) {
+        /* (+ x) and (* x) still check that x is a number */
+        emit(c, f, OP_PUSH_INT, op == OP_MUL ? 1 : 0);
+        emit(c, f, op, 0);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (op != OP_MUL && small_int(args[i], -(1 << 22), (1 << 22))) {
+            int32_t k = (int32_t)args[i]->u.i;
+            emit(c, f, OP_ADD_I, op == OP_SUB ? -k : k);
+            continue;
+        }
+        comp(c, f, args[i], false);
+        emit(c, f, op, 0);
+    }
+}
+
+/* A call of builtin `id` with the argument forms args[0..n). */
+static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
+                         ast_t *const *args, size_t n, bool tail)
+{
+    int lo = builtins[id].lo, hi = builtins[id].hi;
+    if ((int)n < lo || (hi >= 0 && (int)n > hi)) {
+        if (lo == hi)
+            die_at(c, call, "%s takes %d argument%s, not %zu", builtins[id].name, lo,
+                   lo == 1 ? "" : "s", n);
+        die_at(c, call, "%s takes %d%s argument%s, not %zu", builtins[id].name, lo,
+               hi < 0 ? " or more" : " or 2", hi == 1 ? "" : "s", n);
+    }
+    static const enum opcode cmp_ops[] = {[BI_LT] = OP_LT, [BI_GT] = OP_GT, [BI_LE] = OP_LE,
+                                          [BI_GE] = OP_GE, [BI_EQ] = OP_EQ, [BI_NE] = OP_NE};
+    switch (id) {
+    case BI_ADD:
+        comp_arith(c, f, OP_ADD, args, n);
+        break;
+    case BI_MUL:
+        comp_arith(c, f, OP_MUL, args, n);
+        break;
+    case BI_SUB:
+        if (n == 1) {
+            emit(c, f, OP_PUSH_INT, 0);
+            comp(c, f, args[0], false);
+            emit(c, f, OP_SUB, 0);
+        } else {
+            comp_arith(c, f, OP_SUB, args, n);
+        }
+        break;
+    case BI_LT: case BI_GT: case BI_LE: case BI_GE: case BI_EQ: case BI_NE:
+        comp_args(c, f, args, n);
+        emit(c, f, cmp_ops[id], 0);
+        break;
+    case BI_TUPLE:
+        comp_args(c, f, args, n);
+        emit(c, f, OP_MK_TUPLE, (int32_t)n);
+        adjust(f, -(int)n);
+        break;
+    case BI_LIST:
+        comp_args(c, f, args, n);
+        emit(c, f, OP_MK_LIST, (int32_t)n);
+        adjust(f, -(int)n);
+        break;
+    case BI_MAP:
+    case BI_FOLDL: {
+        global_t *g = find_global(c, id == BI_MAP ? "%map" : "%foldl", (int)n);
+        SHOAL_ASSERT(g, "prelude is loaded");
+        comp_args(c, f, args, n);
+        emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
+        adjust(f, 1 - (int)n);
+        return;
+    }
+    default:
+        comp_args(c, f, args, n);
+        emit(c, f, OP_BIF, id);
+        emit_word(c, f, (uint32_t)n);
+        adjust(f, -(int)n);
+        break;
+    }
+    ret_if_tail(c, f, tail);
+}
+
+static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    ast_t *const *items = a->u.list.items;
+    size_t n = a->u.list.n, argc = n - 1;
+    const ast_t *head = items[0];
+    if (head->kind == AST_SYMBOL) {
+        const char *name = head->u.str.s;
+        uint32_t where;
+        enum var_kind k = resolve(c, f, name, &where);
+        if (k == VAR_NONE) {
+            global_t *g = find_global(c, name, (int)argc);
+            if (g) {
+                comp_args(c, f, items + 1, argc);
+                emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
+                adjust(f, 1 - (int)argc);
+                ret_if_tail(c, f, false);
+                return;
+            }
+            if ((g = find_global(c, name, -1)))
+                die_at(c, a, "%s is defined with %u argument%s, called with %zu", name, g->arity,
+                       g->arity == 1 ? "" : "s", argc);
+            int id = find_builtin(name);
+            if (id >= 0) {
+                comp_builtin(c, f, id, a, items + 1, argc, tail);
+                return;
+            }
+            die_at(c, head, "undefined function %s/%zu", name, argc);
+        }
+        load_var(c, f, k, where);
+    } else {
+        comp(c, f, head, false);
+    }
+    comp_args(c, f, items + 1, argc);
+    emit(c, f, tail ? OP_TCALL : OP_CALL, (int32_t)argc);
+    adjust(f, -(int)argc);
+}
+
+static void comp_symbol(compiler_t *c, fctx_t *f, const ast_t *a)
+{
+    const char *name = a->u.str.s;
+    uint32_t where;
+    enum var_kind k = resolve(c, f, name, &where);
+    if (k != VAR_NONE) {
+        load_var(c, f, k, where);
+        return;
+    }
+    if (strcmp(name, "true") == 0 || strcmp(name, "false") == 0) {
+        emit(c, f, name[0] == 't' ? OP_PUSH_TRUE : OP_PUSH_FALSE, 0);
+        return;
+    }
+    global_t *g = find_global(c, name, -1);
+    if (g) {
+        for (size_t i = 0; i < c->nglobals; i++)
+            if (&c->globals[i] != g && strcmp(c->globals[i].name, name) == 0)
+                die_at(c, a, "%s is defined with several arities; wrap the one you mean in (fn ...)",
+                       name);
+        emit(c, f, OP_PUSH_K, (int32_t)add_const(c, f, c->funcs[g->index]->value));
+        return;
+    }
+    if (find_builtin(name) >= 0)
+        die_at(c, a, "builtin %s can only be called; wrap it in (fn ...) to pass it", name);
+    if (is_special(name))
+        die_at(c, a, "%s is a special form, not a value", name);
+    die_at(c, a, "unbound variable %s", name);
+}
+
+
+static void comp_if(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    size_t n = a->u.list.n;
+    ast_t *const *it = a->u.list.items;
+    if (n < 3 || n > 4)
+        die_at(c, a, "malformed if: expected (if test then [else])");
+    const ast_t *t = it[1];
+    size_t jf;
+    bool fused = false;
+    uint32_t where;
+    /* (if (< x K) ...) on a local and a small integer: one instruction */
+    if (t->kind == AST_LIST && t->u.list.n == 3 && ast_is_sym(t->u.list.items[0], "<") &&
+        t->u.list.items[1]->kind == AST_SYMBOL && small_int(t->u.list.items[2], -(1 << 30), 1 << 30) &&
+        resolve(c, f, "<", &where) == VAR_NONE && !find_global(c, "<", 2) &&
+        resolve(c, f, t->u.list.items[1]->u.str.s, &where) == VAR_SLOT) {
+        emit(c, f, OP_JLT_LI, (int32_t)where);
+        emit_word(c, f, (uint32_t)(int32_t)t->u.list.items[2]->u.i);
+        jf = emit_word(c, f, 0);
+        fused = true;
+    } else {
+        comp(c, f, t, false);
+        jf = emit_jump(c, f, OP_JUMP_F);
+    }
+    comp(c, f, it[2], tail);
+    size_t je = emit_jump(c, f, OP_JUMP);
+    adjust(f, -1);
+    if (fused)
+        patch(f, jf, false, jf + 1, here(f));
+    else
+        patch_a(f, jf, here(f));
+    if (n == 4)
+        comp(c, f, it[3], tail);
+    else {
+        emit(c, f, OP_PUSH_FALSE, 0);
+        ret_if_tail(c, f, tail);
+    }
+    patch_a(f, je, here(f));
+}
+
+static void comp_let(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    if (a->u.list.n < 3 || a->u.list.items[1]->kind != AST_LIST)
+        die_at(c, a, "malformed let: expected (let ((name expr) ...) body...)");
+    binding_t *saved = f->env;
+    uint32_t saved_slot = f->next_slot;
+    const ast_t *bs = a->u.list.items[1];
+    for (size_t i = 0; i < bs->u.list.n; i++) {
+        const ast_t *b = bs->u.list.items[i];
+        if (b->kind != AST_LIST || b->u.list.n != 2 || b->u.list.items[0]->kind != AST_SYMBOL)
+            die_at(c, b, "malformed let binding: expected (name expr)");
+        const ast_t *name = b->u.list.items[0];
+        if (is_special(name->u.str.s) || ast_is_sym(name, "true") || ast_is_sym(name, "false"))
+            die_at(c, name, "cannot bind %s", name->u.str.s);
+        comp(c, f, b->u.list.items[1], false);
+        uint32_t s = new_slot(c, f, name);
+        emit(c, f, OP_STORE, (int32_t)s);
+        bind(c, f, name->u.str.s, s);
+    }
+    comp_body(c, f, a->u.list.items + 2, a->u.list.n - 2, tail, a);
+    f->env = saved;
+    if (!tail)
+        f->next_slot = saved_slot;
+}
+
+static void comp_cond(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    size_t n = a->u.list.n;
+    size_t *ends = calloc(n, sizeof *ends);
+    size_t nends = 0;
+    if (!ends)
+        die_at(c, a, "out of memory");
+    for (size_t i = 1; i < n; i++) {
+        const ast_t *cl = a->u.list.items[i];
+        if (cl->kind != AST_LIST || cl->u.list.n < 2) {
+            free(ends);
+            die_at(c, cl, "malformed cond clause: expected (test body...)");
+        }
+        comp(c, f, cl->u.list.items[0], false);
+        size_t jf = emit_jump(c, f, OP_JUMP_F);
+        comp_body(c, f, cl->u.list.items + 1, cl->u.list.n - 1, tail, cl);
+        ends[nends++] = emit_jump(c, f, OP_JUMP);
+        adjust(f, -1);
+        patch_a(f, jf, here(f));
+    }
+    emit(c, f, OP_PUSH_FALSE, 0);
+    ret_if_tail(c, f, tail);
+    for (size_t i = 0; i < nends; i++)
+        patch_a(f, ends[i], here(f));
+    free(ends);
+}
+
+static void comp_andor(compiler_t *c, fctx_t *f, const ast_t *a, bool tail, bool is_and)
+{
+    size_t n = a->u.list.n;
+    if (n == 1) {
+        emit(c, f, is_and ? OP_PUSH_TRUE : OP_PUSH_FALSE, 0);
+        ret_if_tail(c, f, tail);
+        return;
+    }
+    size_t *js = calloc(n, sizeof *js);
+    if (!js)
+        die_at(c, a, "out of memory");
+    for (size_t i = 1; i + 1 < n; i++) {
+        comp(c, f, a->u.list.items[i], false);
+        js[i] = emit_jump(c, f, is_and ? OP_JUMP_F : OP_OR_JUMP);
+        if (!is_and)
+            adjust(f, -1); /* OR_JUMP pops on the fall-through path */
+    }
+    comp(c, f, a->u.list.items[n - 1], tail);
+    if (is_and) {
+        size_t je = emit_jump(c, f, OP_JUMP);
+        for (size_t i = 1; i + 1 < n; i++)
+            patch_a(f, js[i], here(f));
+        adjust(f, -1);
+        emit(c, f, OP_PUSH_FALSE, 0);
+        ret_if_tail(c, f, tail);
+        patch_a(f, je, here(f));
+    } else {
+        if (tail) {
+            /* the value a jump carries is returned */
+            size_t je = emit_jump(c, f, OP_JUMP);
+            for (size_t i = 1; i + 1 < n; i++)
+                patch_a(f, js[i], here(f));
+            emit(c, f, OP_RET, 0);
+            patch_a(f, je, here(f));
+        } else {
+            for (size_t i = 1; i + 1 < n; i++)
+                patch_a(f, js[i], here(f));
+        }
+    }
+    free(js);
+}
+
+/* ------------------------------------------------------------------ */
+/* patterns                                                            */
+
+typedef struct fails {
+    size_t *pos;   /* positions of jump operands to patch */
+    bool *in_a;
+    size_t *next;
+    size_t n, cap;
+} fails_t;
+
+static void add_fail(compiler_t *c, fails_t *fl, size_t pos, bool in_a, size_t next)
+{
+    if (fl->n == fl->cap) {
+        size_t cap = fl->cap ? fl->cap * 2 : 8;
+        size_t *p = realloc(fl->pos, cap * sizeof *p);
+        bool *b = realloc(fl->in_a, cap * sizeof *b);
+        size_t *x = realloc(fl->next, cap * sizeof *x);
+        if (p)
+            fl->pos = p;
+        if (b)
+            fl->in_a = b;
+        if (x)
+            fl->next = x;
+        if (!p || !b || !x)
+            die_at(c, NULL, "out of memory");
+        fl->cap = cap;
+    }
+    fl->pos[fl->n] = pos;
+    fl->in_a[fl->n] = in_a;
+    fl->next[fl->n] = next;
+    fl->n++;
+}
+
+static void patch_fails(fctx_t *f, fails_t *fl, size_t target)
+{
+    for (size_t i = 0; i < fl->n; i++)
+        patch(f, fl->pos[i], fl->in_a[i], fl->next[i], target);
+    fl->n = 0;
+}
+
+/* Emit a test "op slot [b]" whose last extra word jumps to the fail list. */
+static void emit_test(compiler_t *c, fctx_t *f, enum opcode op, uint32_t slot, int has_b,
+                      uint32_t b, fails_t *fl)
+{
+    emit(c, f, op, (int32_t)slot);
+    if (has_b)
+        emit_word(c, f, b);
+    size_t pos = emit_word(c, f, 0);
+    add_fail(c, fl, pos, false, pos + 1);
+}
+
+static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot, fails_t *fl)
+{
+    switch (p->kind) {
+    case AST_INT:
+    case AST_FLOAT:
+    case AST_STRING:
+        emit_test(c, f, OP_T_EQ_K, slot, 1, add_const(c, f, const_datum(c, p)), fl);
+        return;
+    case AST_SYMBOL: {
+        const char *name = p->u.str.s;
+        if (strcmp(name, "_") == 0)
+            return;
+        if (strcmp(name, "true") == 0 || strcmp(name, "false") == 0) {
+            emit_test(c, f, OP_T_EQ_K, slot, 1, add_const(c, f, const_datum(c, p)), fl);
+            return;
+        }
+        if (is_special(name))
+            die_at(c, p, "cannot bind %s", name);
+        uint32_t where;
+        enum var_kind k = resolve(c, f, name, &where);
+        if (k == VAR_SLOT) {
+            emit_test(c, f, OP_T_EQ_S, slot, 1, where, fl);
+        } else if (k == VAR_FREE) {
+            uint32_t tmp = new_slot(c, f, p);
+            emit(c, f, OP_LOAD_FREE, (int32_t)where);
+            emit(c, f, OP_STORE, (int32_t)tmp);
+            emit_test(c, f, OP_T_EQ_S, slot, 1, tmp, fl);
+        } else {
+            bind(c, f, name, slot);
+        }
+        return;
+    }
+    case AST_LIST:
+        break;
+    }
+    size_t n = p->u.list.n;
+    if (n == 0)
+        die_at(c, p, "malformed pattern ()");
+    const ast_t *head = p->u.list.items[0];
+    if (ast_is_sym(head, "quote")) {
+        if (n != 2)
+            die_at(c, p, "malformed quote");
+        term k = const_datum(c, p->u.list.items[1]);
+        if (k == T_NIL)
+            emit_test(c, f, OP_T_NIL, slot, 0, 0, fl);
+        else
+            emit_test(c, f, OP_T_EQ_K, slot, 1, add_const(c, f, k), fl);
+        return;
+    }
+    if (ast_is_sym(head, "tuple")) {
+        emit_test(c, f, OP_T_TUPLE, slot, 1, (uint32_t)(n - 1), fl);
+        for (size_t i = 1; i < n; i++) {
+            const ast_t *e = p->u.list.items[i];
+            if (ast_is_sym(e, "_"))
+                continue;
+            uint32_t s = new_slot(c, f, e);
+            emit(c, f, OP_GET_ELEM, (int32_t)slot);
+            emit_word(c, f, (uint32_t)(i - 1));
+            emit_word(c, f, s);
+            comp_pattern(c, f, e, s, fl);
+        }
+        return;
+    }
+    if (ast_is_sym(head, "list") || ast_is_sym(head, "cons")) {
+        bool is_cons = ast_is_sym(head, "cons");
+        if (is_cons && n != 3)
+            die_at(c, p, "malformed cons pattern: expected (cons head tail)");
+        uint32_t cur = slot;
+        size_t elems = is_cons ? 1 : n - 1;
+        for (size_t i = 0; i < elems; i++) {
+            emit_test(c, f, OP_T_CONS, cur, 0, 0, fl);
+            uint32_t hs = new_slot(c, f, p), ts = new_slot(c, f, p);
+            emit(c, f, OP_GET_HD, (int32_t)cur);
+            emit_word(c, f, hs);
+            emit(c, f, OP_GET_TL, (int32_t)cur);
+            emit_word(c, f, ts);
+            comp_pattern(c, f, p->u.list.items[1 + i], hs, fl);
+            cur = ts;
+        }
+        if (is_cons)
+            comp_pattern(c, f, p->u.list.items[2], cur, fl);
+        else
+            emit_test(c, f, OP_T_NIL, cur, 0, 0, fl);
+        return;
+    }
+    die_at(c, p, "malformed pattern: expected _, a name, a literal, 'datum, (tuple ...), "
+                 "(list ...) or (cons h t)");
+}
+
+/* One clause (pattern [(when guard)] body...) matched against `slot`.
+ * Emits the test, guard and body; failures go to fl. `accept` is emitted
+ * between a successful match and the body (receive takes the message). */
+static void comp_clause(compiler_t *c, fctx_t *f, const ast_t *cl, uint32_t slot, bool tail,
+                        fails_t *fl, bool accept)
+{
+    if (cl->kind != AST_LIST || cl->u.list.n < 2)
+        die_at(c, cl, "malformed clause: expected (pattern [(when guard)] body...)");
+    comp_pattern(c, f, cl->u.list.items[0], slot, fl);
+    size_t first = 1;
+    const ast_t *g = cl->u.list.items[1];
+    if (g->kind == AST_LIST && g->u.list.n > 0 && ast_is_sym(g->u.list.items[0], "when")) {
+        if (g->u.list.n != 2)
+            die_at(c, g, "malformed guard: expected (when expr)");
+        size_t gpos = emit(c, f, OP_GUARD, 0);
+        add_fail(c, fl, gpos, true, gpos + 1);
+        comp(c, f, g->u.list.items[1], false);
+        emit(c, f, OP_GUARD_END, 0);
+        size_t jf = emit_jump(c, f, OP_JUMP_F);
+        add_fail(c, fl, jf, true, jf + 1);
+        first = 2;
+        if (cl->u.list.n < 3)
+            die_at(c, cl, "clause has a guard but no body");
+    }
+    if (accept)
+        emit(c, f, OP_RECV_ACCEPT, 0);
+    comp_body(c, f, cl->u.list.items + first, cl->u.list.n - first, tail, cl);
+}
+
+static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    size_t n = a->u.list.n;
+    if (n < 3)
+        die_at(c, a, "malformed case: expected (case expr clause...)");
+    comp(c, f, a->u.list.items[1], false);
+    uint32_t subj = new_slot(c, f, a);
+    emit(c, f, OP_STORE, (int32_t)subj);
+    fails_t fl = {0};
+    size_t *ends = calloc(n, sizeof *ends);
+    size_t nends = 0;
+    if (!ends)
+        die_at(c, a, "out of memory");
+    for (size_t i = 2; i < n; i++) {
+        binding_t *saved = f->env;
+        uint32_t saved_slot = f->next_slot;
+        int depth = f->depth;
+        comp_clause(c, f, a->u.list.items[i], subj, tail, &fl, false);
+        ends[nends++] = emit_jump(c, f, OP_JUMP);
+        f->depth = depth;
+        f->env = saved;
+        if (!tail)
+            f->next_slot = saved_slot;
+        patch_fails(f, &fl, here(f));
+    }
+    emit(c, f, OP_RAISE, A_CASE_CLAUSE);
+    for (size_t i = 0; i < nends; i++)
+        patch_a(f, ends[i], here(f));
+    adjust(f, 1);
+    free(ends);
+    free(fl.pos);
+    free(fl.in_a);
+    free(fl.next);
+}
+
+static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    size_t n = a->u.list.n;
+    const ast_t *after = NULL;
+    if (n > 1) {
+        const ast_t *last = a->u.list.items[n - 1];
+        if (last->kind == AST_LIST && last->u.list.n > 0 && ast_is_sym(last->u.list.items[0], "after")) {
+            if (last->u.list.n < 3)
+                die_at(c, last, "malformed after: expected (after ms body...)");
+            after = last;
+            n--;
+        }
+    }
+    if (n < 2 && !after)
+        die_at(c, a, "malformed receive: expected at least one clause");
+    uint32_t tslot = 0xffffff;
+    if (after) {
+        comp(c, f, after->u.list.items[1], false);
+        tslot = new_slot(c, f, after);
+        emit(c, f, OP_STORE, (int32_t)tslot);
+    }
+    uint32_t msg = new_slot(c, f, a);
+    emit(c, f, OP_RECV_START, (int32_t)tslot);
+    size_t loop = here(f);
+    emit(c, f, OP_RECV_NEXT, (int32_t)msg);
+    size_t nomore = emit_word(c, f, 0);
+    fails_t fl = {0};
+    size_t *ends = calloc(n + 2, sizeof *ends);
+    size_t nends = 0;
+    if (!ends)
+        die_at(c, a, "out of memory");
+    int depth = f->depth;
+    for (size_t i = 1; i < n; i++) {
+        binding_t *saved = f->env;
+        uint32_t saved_slot = f->next_slot;
+        comp_clause(c, f, a->u.list.items[i], msg, tail, &fl, true);
+        ends[nends++] = emit_jump(c, f, OP_JUMP);
+        f->depth = depth;
+        f->env = saved;
+        if (!tail)
+            f->next_slot = saved_slot;
+        patch_fails(f, &fl, here(f));
+    }
+    emit(c, f, OP_RECV_SKIP, 0);
+    size_t back = emit_jump(c, f, OP_JUMP);
+    patch_a(f, back, loop);
+    patch(f, nomore, false, nomore + 1, here(f));
+    size_t wait = emit(c, f, OP_RECV_WAIT, 0);
+    size_t tpos = emit_word(c, f, 0);
+    patch_a(f, wait, loop);
+    if (after) {
+        patch(f, tpos, false, tpos + 1, here(f));
+        comp_body(c, f, after->u.list.items + 2, after->u.list.n - 2, tail, after);
+    } else {
+        /* no timeout: RECV_WAIT never takes its timeout branch */
+        patch(f, tpos, false, tpos + 1, wait);
+        adjust(f, 1);
+    }
+    for (size_t i = 0; i < nends; i++)
+        patch_a(f, ends[i], here(f));
+    free(ends);
+    free(fl.pos);
+    free(fl.in_a);
+    free(fl.next);
+}
+
+static void comp_catch(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    if (a->u.list.n != 2)
+        die_at(c, a, "malformed catch: expected (catch expr)");
+    size_t cpos = emit(c, f, OP_CATCH, 0);
+    comp(c, f, a->u.list.items[1], false);
+    emit(c, f, OP_CATCH_END, 0);
+    patch_a(f, cpos, here(f)); /* the handler pushes #(EXIT reason) and goes on here */
+    ret_if_tail(c, f, tail);
+}
+
+static void comp_fn_expr(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    if (a->u.list.n < 3)
+        die_at(c, a, "malformed fn: expected (fn (params) body...)");
+    comp_fn(c, f, a->u.list.items[1], a->u.list.items + 2, a->u.list.n - 2, a, A_FN);
+    ret_if_tail(c, f, tail);
+}
+
+static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    size_t n = a->u.list.n;
+    if (n == 0)
+        die_at(c, a, "() is not an expression; write '() for the empty list");
+    const ast_t *head = a->u.list.items[0];
+    if (head->kind == AST_SYMBOL && is_special(head->u.str.s)) {
+        const char *s = head->u.str.s;
+        if (strcmp(s, "quote") == 0) {
+            if (n != 2)
+                die_at(c, a, "malformed quote");
+            push_const(c, f, const_datum(c, a->u.list.items[1]));
+            ret_if_tail(c, f, tail);
+        } else if (strcmp(s, "if") == 0) {
+            comp_if(c, f, a, tail);
+        } else if (strcmp(s, "let") == 0) {
+            comp_let(c, f, a, tail);
+        } else if (strcmp(s, "do") == 0) {
+            comp_body(c, f, a->u.list.items + 1, n - 1, tail, a);
+        } else if (strcmp(s, "cond") == 0) {
+            comp_cond(c, f, a, tail);
+        } else if (strcmp(s, "and") == 0 || strcmp(s, "or") == 0) {
+            comp_andor(c, f, a, tail, s[0] == 'a');
+        } else if (strcmp(s, "case") == 0) {
+            comp_case(c, f, a, tail);
+        } else if (strcmp(s, "receive") == 0) {
+            comp_receive(c, f, a, tail);
+        } else if (strcmp(s, "catch") == 0) {
+            comp_catch(c, f, a, tail);
+        } else if (strcmp(s, "fn") == 0) {
+            comp_fn_expr(c, f, a, tail);
+        } else if (strcmp(s, "defn") == 0) {
+            die_at(c, a, "defn is only allowed at top level");
+        } else {
+            die_at(c, a, "%s is only allowed inside %s", s,
+                   strcmp(s, "when") == 0 ? "a case or receive clause" : "receive");
+        }
+        return;
+    }
+    comp_call(c, f, a, tail);
+}
+
+static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
+    switch (a->kind) {
+    case AST_INT:
+    case AST_FLOAT:
+    case AST_STRING:
+        push_const(c, f, const_datum(c, a));
+        break;
+    case AST_SYMBOL:
+        comp_symbol(c, f, a);
+        break;
+    case AST_LIST:
+        comp_list_form(c, f, a, tail);
+        return;
+    }
+    ret_if_tail(c, f, tail);
+}
+
+/* ------------------------------------------------------------------ */
+/* functions                                                           */
+
+static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32_t arity)
+{
+    func_t *fn = carea(c, where, sizeof *fn);
+    memset(fn, 0, sizeof *fn);
+    fn->name = name;
+    fn->arity = arity;
+    term *clo = carea(c, where, 2 * sizeof(term));
+    clo[0] = mk_hdr(2, BT_CLOSURE);
+    clo[1] = (term)(uintptr_t)fn;
+    fn->value = mk_box(clo);
+    c->funcs = grow(c, c->funcs, &c->capfuncs, c->nfuncs + 1, sizeof *c->funcs);
+    fn->index = (uint32_t)c->nfuncs;
+    c->funcs[c->nfuncs++] = fn;
+    return fn;
+}
+
+/* Copy a finished context's code and constants into the code area. */
+static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
+{
+    uint32_t *code = carea(c, where, fc->ncode * sizeof *code);
+    memcpy(code, fc->code, fc->ncode * sizeof *code);
+    term *consts = NULL;
+    if (fc->nconsts) {
+        consts = carea(c, where, fc->nconsts * sizeof *consts);
+        memcpy(consts, fc->consts, fc->nconsts * sizeof *consts);
+    }
+    fn->code = code;
+    fn->ncode = (uint32_t)fc->ncode;
+    fn->consts = consts;
+    fn->nconsts = (uint32_t)fc->nconsts;
+    fn->nslots = fc->max_slot;
+    /* slack above the deepest temporary: a builtin's result, a catch's
+     * #(EXIT reason), the callee slot of a call */
+    fn->frame = fc->max_slot + (uint32_t)fc->max_depth + 8;
+    fn->nfree = fc->nfree;
+}
+
+static void check_params(compiler_t *c, const ast_t *params)
+{
+    if (params->kind != AST_LIST)
+        die_at(c, params, "malformed parameter list: expected (name ...)");
+    for (size_t i = 0; i < params->u.list.n; i++) {
+        const ast_t *p = params->u.list.items[i];
+        if (p->kind != AST_SYMBOL)
+            die_at(c, p, "a parameter must be a name");
+        if (is_special(p->u.str.s) || ast_is_sym(p, "true") || ast_is_sym(p, "false") ||
+            ast_is_sym(p, "_"))
+            die_at(c, p, "cannot use %s as a parameter", p->u.str.s);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(params->u.list.items[j]->u.str.s, p->u.str.s) == 0)
+                die_at(c, p, "parameter %s appears twice", p->u.str.s);
+    }
+}
+
+static void free_fctx(fctx_t *fc)
+{
+    free(fc->code);
+    free(fc->consts);
+    free(fc->free_names);
+}
+
+/* Compile a function body. With a parent (a `fn` expression), the closure
+ * value is pushed in the parent; top-level functions pass `fn`. */
+static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const ast_t *params,
+                             ast_t *const *body, size_t nbody, const ast_t *where)
+{
+    check_params(c, params);
+    fctx_t fc = {0};
+    fc.parent = parent;
+    for (size_t i = 0; i < params->u.list.n; i++) {
+        uint32_t s = new_slot(c, &fc, params->u.list.items[i]);
+        bind(c, &fc, params->u.list.items[i]->u.str.s, s);
+    }
+    fc.arity = (uint32_t)params->u.list.n;
+    comp_body(c, &fc, body, nbody, true, where);
+    finalize(c, &fc, fn, where);
+    if (parent) {
+        if (fc.nfree == 0) {
+            emit(c, parent, OP_PUSH_K, (int32_t)add_const(c, parent, fn->value));
+        } else {
+            for (uint32_t i = 0; i < fc.nfree; i++) {
+                uint32_t w;
+                enum var_kind k = resolve(c, parent, fc.free_names[i], &w);
+                SHOAL_ASSERT(k != VAR_NONE, "a free variable resolves in the parent");
+                load_var(c, parent, k, w);
+            }
+            emit(c, parent, OP_CLOSURE, (int32_t)fn->index);
+            emit_word(c, parent, fc.nfree);
+            adjust(parent, -(int)fc.nfree);
+        }
+    }
+    free_fctx(&fc);
+    return fn->index;
+}
+
+static uint32_t comp_fn(compiler_t *c, fctx_t *parent, const ast_t *params, ast_t *const *body,
+                        size_t nbody, const ast_t *where, uint32_t name)
+{
+    if (params->kind != AST_LIST)
+        die_at(c, params, "malformed parameter list: expected (name ...)");
+    func_t *fn = new_func(c, where, name, (uint32_t)params->u.list.n);
+    /* the function's own fctx is on the C stack of comp_fn_into; a failure
+     * longjmps past it and its buffers are lost with the failed compile */
+    return comp_fn_into(c, parent, fn, params, body, nbody, where);
+}
+
+/* ------------------------------------------------------------------ */
+/* the two passes                                                      */
+
+compiler_t *compiler_new(shm_header_t *h)
+{
+    compiler_t *c = calloc(1, sizeof *c);
+    if (c)
+        c->h = h;
+    return c;
+}
+
+void compiler_free(compiler_t *c)
+{
+    if (!c)
+        return;
+    while (c->free_bindings) {
+        binding_t *k = c->free_bindings;
+        c->free_bindings = k->next;
+        free((void *)k->name);
+        free(k);
+    }
+    free(c->globals);
+    free(c->funcs);
+    free(c);
+}
+
+int compiler_declare(compiler_t *c, ast_t **forms, size_t n, diag_t *err)
+{
+    c->err = err;
+    if (setjmp(c->fail))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const ast_t *d = forms[i];
+        if (d->kind != AST_LIST || d->u.list.n == 0 || !ast_is_sym(d->u.list.items[0], "defn"))
+            die_at(c, d, "only (defn name (params) body...) forms are allowed at top level");
+        if (d->u.list.n < 4 || d->u.list.items[1]->kind != AST_SYMBOL)
+            die_at(c, d, "malformed defn: expected (defn name (params) body...)");
+        const ast_t *name = d->u.list.items[1], *params = d->u.list.items[2];
+        if (is_special(name->u.str.s) || ast_is_sym(name, "true") || ast_is_sym(name, "false"))
+            die_at(c, name, "cannot define %s", name->u.str.s);
+        check_params(c, params);
+        uint32_t arity = (uint32_t)params->u.list.n;
+        if (find_global(c, name->u.str.s, (int)arity))
+            die_at(c, name, "%s/%u is defined twice", name->u.str.s, arity);
+        c->globals = grow(c, c->globals, &c->capglobals, c->nglobals + 1, sizeof *c->globals);
+        global_t *g = &c->globals[c->nglobals++];
+        g->name = name->u.str.s;
+        g->arity = arity;
+        g->defn = forms[i];
+        g->index = new_func(c, d, intern(c, name, name->u.str.s, name->u.str.len), arity)->index;
+    }
+    return 0;
+}
+
+int compiler_finish(compiler_t *c, diag_t *err)
+{
+    c->err = err;
+    if (setjmp(c->fail))
+        return -1;
+    for (size_t i = 0; i < c->nglobals; i++) {
+        global_t *g = &c->globals[i];
+        const ast_t *d = g->defn;
+        comp_fn_into(c, NULL, c->funcs[g->index], d->u.list.items[2], d->u.list.items + 3,
+                     d->u.list.n - 3, d);
+    }
+    global_t *m = find_global(c, "main", 0);
+    if (!m) {
+        global_t *any = find_global(c, "main", -1);
+        if (any)
+            die_at(c, any->defn, "main must take no arguments (use (args) for the command line)");
+        err->file = NULL;
+        snprintf(err->msg, sizeof err->msg, "no (defn main () ...) in the program");
+        return -1;
+    }
+    code_table_t *ct = code_table(c->h);
+    func_t **table = carea(c, NULL, c->nfuncs * sizeof *table);
+    memcpy(table, c->funcs, c->nfuncs * sizeof *table);
+    ct->funcs = table;
+    ct->nfuncs = (uint32_t)c->nfuncs;
+    ct->main_index = m->index;
+    return 0;
+}

@@ -1,0 +1,423 @@
+/*
+ * heap.c: process heaps, stacks and the per-process copying collector.
+ *
+ * A heap is a chain of blocks, each a run of pool pages with an hblock_t
+ * header; allocation bumps p->hp in the newest block. When a block is
+ * full, the heap grows by a new block until it passes gc_threshold; then a
+ * Cheney collection copies everything reachable into a fresh chain of
+ * blocks (the to-space), which becomes the heap, and the old blocks and
+ * any joined message buffers go back to the pool. The threshold is then
+ * set from what survived, so a heap grows with its live data and shrinks
+ * when the data dies.
+ *
+ * The collector tells from-space from everything else by the pool: a
+ * pointer is into the process's old heap exactly when the run it falls in
+ * is owned by POOL_OWNER_PROC(slot); the to-space is owned by the VM until
+ * the collection ends. Constants in the code area are outside the pool
+ * and are never copied.
+ *
+ * Roots: the value stack, the mailbox pointers, the pending error value,
+ * and the caller's extra roots.
+ */
+#include "vmproc/heap.h"
+
+#include "shm/pool.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* A new process gets one page of heap and one of stack: enough for most
+ * short-lived processes without a collection, and small for idle ones. */
+#define MIN_HEAP_WORDS ((SHOAL_PAGE - sizeof(hblock_t)) / sizeof(term))
+/* Blocks grow by doubling up to 1 MiB, so a big heap is not thousands of
+ * blocks, and a small one wastes at most half a block. */
+#define MAX_BLOCK_PAGES 256u
+
+static size_t pages_for(uint64_t words)
+{
+    return (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
+}
+
+static hblock_t *new_block(rt_t *rt, uint64_t words, uint32_t owner)
+{
+    size_t pages = pages_for(words);
+    hblock_t *b = pool_alloc(rt->h, rt->vm, rt->node, pages, owner);
+    if (!b)
+        return NULL;
+    b->next = NULL;
+    b->end = (term *)((char *)b + pages * SHOAL_PAGE);
+    b->top = hblock_start(b);
+    return b;
+}
+
+static uint64_t block_words(const hblock_t *b)
+{
+    return (uint64_t)(b->end - hblock_start((hblock_t *)b));
+}
+
+int heap_init(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    uint32_t owner = POOL_OWNER_PROC(pcb->slot);
+    hblock_t *b = new_block(rt, MIN_HEAP_WORDS, owner);
+    if (!b)
+        return -1;
+    term *stack = pool_alloc(rt->h, rt->vm, rt->node, 1, owner);
+    if (!stack) {
+        pool_free(rt->h, rt->vm, b);
+        return -1;
+    }
+    p->hfirst = p->hcur = b;
+    p->hp = hblock_start(b);
+    p->hlim = b->end;
+    p->frags = NULL;
+    p->heap_words = block_words(b);
+    p->gc_threshold = 4 * MIN_HEAP_WORDS;
+    p->live_words = 0;
+    p->heap_limit_words = rt->default_heap_limit_words;
+    p->stack_lo = stack;
+    p->stack_hi = (term *)((char *)stack + SHOAL_PAGE);
+    p->sp = p->stack_lo;
+    p->ctl = (ctl_t *)p->stack_hi;
+    if (rt->gc_torture)
+        p->hlim = p->hp;
+    return 0;
+}
+
+/* Add a block of at least `words` words to the heap. */
+static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
+{
+    proc_t *p = proc_of(pcb);
+    uint64_t want = p->heap_words;
+    if (want > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
+        want = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
+    if (want < words)
+        want = words;
+    hblock_t *b = new_block(rt, want, POOL_OWNER_PROC(pcb->slot));
+    if (!b)
+        return -1;
+    p->hcur->top = p->hp;
+    p->hcur->next = b;
+    p->hcur = b;
+    p->hp = hblock_start(b);
+    p->hlim = b->end;
+    p->heap_words += block_words(b);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the collector                                                       */
+
+typedef struct gc {
+    rt_t *rt;
+    uint32_t from_owner;
+    hblock_t *first, *cur;
+    term *hp, *lim;
+    uint64_t copied, words, block;
+    bool failed;
+} gc_t;
+
+static bool in_from(const gc_t *g, const void *ptr)
+{
+    return pool_contains(g->rt->h, ptr) && pool_owner_of(g->rt->h, ptr) == g->from_owner;
+}
+
+static term *to_alloc(gc_t *g, uint64_t words)
+{
+    if (g->hp + words > g->lim) {
+        uint64_t want = g->block > words ? g->block : words;
+        hblock_t *b = new_block(g->rt, want, POOL_OWNER_VM(g->rt->vm));
+        if (!b) {
+            g->failed = true;
+            return NULL;
+        }
+        if (g->cur) {
+            g->cur->top = g->hp;
+            g->cur->next = b;
+        } else {
+            g->first = b;
+        }
+        g->cur = b;
+        g->hp = hblock_start(b);
+        g->lim = b->end;
+        g->words += block_words(b);
+    }
+    term *r = g->hp;
+    g->hp += words;
+    g->copied += words;
+    return r;
+}
+
+static term copy(gc_t *g, term t)
+{
+    if (is_cons(t)) {
+        term *c = cons_ptr(t);
+        if (!in_from(g, c))
+            return t;
+        if (c[0] == T_NONE)
+            return c[1];
+        term *n = to_alloc(g, 2);
+        if (!n)
+            return t;
+        n[0] = c[0];
+        n[1] = c[1];
+        term nt = mk_cons_ptr(n);
+        c[0] = T_NONE;
+        c[1] = nt;
+        return nt;
+    }
+    if (is_boxed(t)) {
+        term *b = box_ptr(t);
+        if (!in_from(g, b))
+            return t;
+        if (!is_hdr(b[0]))
+            return b[0]; /* forwarded: the header is the new pointer */
+        uint64_t w = hdr_words(b[0]);
+        term *n = to_alloc(g, w);
+        if (!n)
+            return t;
+        memcpy(n, b, w * sizeof(term));
+        b[0] = mk_box(n);
+        return mk_box(n);
+    }
+    return t;
+}
+
+/* Copy the children of the objects in to-space until none is left. */
+static void scan(gc_t *g)
+{
+    if (!g->first)
+        return;
+    hblock_t *b = g->first;
+    term *s = hblock_start(b);
+    for (;;) {
+        term *end = b == g->cur ? g->hp : b->top;
+        if (s < end) {
+            term w = *s;
+            if (!is_hdr(w)) { /* a cons cell */
+                s[0] = copy(g, s[0]);
+                s[1] = copy(g, s[1]);
+                s += 2;
+                continue;
+            }
+            uint64_t n = hdr_words(w);
+            switch (hdr_type(w)) {
+            case BT_TUPLE:
+                for (uint64_t i = 1; i < n; i++)
+                    s[i] = copy(g, s[i]);
+                break;
+            case BT_CLOSURE: /* s[1] is the func_t pointer, not a term */
+                for (uint64_t i = 2; i < n; i++)
+                    s[i] = copy(g, s[i]);
+                break;
+            case BT_MSG:
+                s[1] = copy(g, s[1]);
+                s[2] = copy(g, s[2]);
+                break;
+            default: /* floats and strings hold no terms */
+                break;
+            }
+            s += n;
+            continue;
+        }
+        if (b == g->cur)
+            break;
+        b = b->next;
+        s = hblock_start(b);
+    }
+}
+
+static void free_chain(rt_t *rt, hblock_t *b)
+{
+    while (b) {
+        hblock_t *n = b->next;
+        pool_free(rt->h, rt->vm, b);
+        b = n;
+    }
+}
+
+int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
+{
+    proc_t *p = proc_of(pcb);
+    gc_t g = {.rt = rt, .from_owner = POOL_OWNER_PROC(pcb->slot)};
+    /* The first to-space block holds what survived last time plus room to
+     * grow; later blocks, if any, double the same way add_block does. */
+    g.block = p->live_words * 2 + need + MIN_HEAP_WORDS;
+    if (g.block > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
+        g.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
+    hblock_t *first = new_block(rt, g.block, POOL_OWNER_VM(rt->vm));
+    if (!first)
+        return -1;
+    g.first = g.cur = first;
+    g.hp = hblock_start(first);
+    g.lim = first->end;
+    g.words = block_words(first);
+
+    for (term *s = p->stack_lo; s < p->sp; s++)
+        *s = copy(&g, *s);
+    p->mbox_first = copy(&g, p->mbox_first);
+    p->mbox_last = copy(&g, p->mbox_last);
+    p->mbox_prev = copy(&g, p->mbox_prev);
+    p->err_value = copy(&g, p->err_value);
+    for (size_t i = 0; i < n; i++)
+        extra[i] = copy(&g, extra[i]);
+    scan(&g);
+    if (g.failed) {
+        /* The pool ran dry in the middle: the to-space is incomplete, and
+         * the process cannot go on. Its old heap is still whole. */
+        free_chain(rt, g.first);
+        errno = ENOMEM;
+        return -1;
+    }
+
+    free_chain(rt, p->hfirst);
+    free_chain(rt, p->frags);
+    for (hblock_t *b = g.first; b; b = b->next)
+        pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
+    p->hfirst = g.first;
+    p->hcur = g.cur;
+    p->hp = g.hp;
+    p->hlim = g.lim;
+    p->frags = NULL;
+    p->heap_words = g.words;
+    p->live_words = g.copied;
+    p->gcs++;
+    uint64_t t = 2 * g.copied + need;
+    p->gc_threshold = t > 4 * MIN_HEAP_WORDS ? t : 4 * MIN_HEAP_WORDS;
+    if (g.copied + need > p->heap_limit_words) {
+        errno = EFBIG;
+        return -1;
+    }
+    if ((uint64_t)(p->hlim - p->hp) < need && add_block(rt, pcb, need) < 0)
+        return -1;
+    return 0;
+}
+
+int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words)
+{
+    proc_t *p = proc_of(pcb);
+    if (rt->gc_torture) {
+        if (heap_gc(rt, pcb, words, NULL, 0) < 0)
+            return -1;
+        p->hlim = p->hp + words; /* the next allocation collects again */
+        return 0;
+    }
+    if ((uint64_t)(p->hlim - p->hp) >= words)
+        return 0;
+    if (p->heap_words + words <= p->gc_threshold && p->heap_words + words <= p->heap_limit_words)
+        return add_block(rt, pcb, words);
+    return heap_gc(rt, pcb, words, NULL, 0);
+}
+
+int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
+{
+    proc_t *p = proc_of(pcb);
+    size_t used_v = (size_t)(p->sp - p->stack_lo);
+    size_t used_c = (size_t)((char *)p->stack_hi - (char *)p->ctl);
+    size_t old_bytes = (size_t)((char *)p->stack_hi - (char *)p->stack_lo);
+    size_t bytes = old_bytes * 2;
+    while (bytes < used_v * sizeof(term) + used_c + need * sizeof(term) + 64 * sizeof(term))
+        bytes *= 2;
+    /* The stack counts against the heap limit: unbounded recursion ends
+     * the process, not the machine. */
+    if (bytes / sizeof(term) > p->heap_limit_words) {
+        errno = EFBIG;
+        return -1;
+    }
+    term *ns = pool_alloc(rt->h, rt->vm, rt->node, bytes / SHOAL_PAGE, POOL_OWNER_PROC(pcb->slot));
+    if (!ns)
+        return -1;
+    term *nhi = (term *)((char *)ns + bytes);
+    memcpy(ns, p->stack_lo, used_v * sizeof(term));
+    memcpy((char *)nhi - used_c, p->ctl, used_c);
+    pool_free(rt->h, rt->vm, p->stack_lo);
+    p->stack_lo = ns;
+    p->stack_hi = nhi;
+    p->sp = ns + used_v;
+    p->ctl = (ctl_t *)((char *)nhi - used_c);
+    return 0;
+}
+
+static void free_msgs(rt_t *rt, uint64_t list)
+{
+    /* inbox nodes sit right after their buffer's hblock_t */
+    while (list) {
+        term *node = (term *)(uintptr_t)list;
+        uint64_t next = node[1];
+        pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
+        list = next;
+    }
+}
+
+void heap_release(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    free_chain(rt, p->hfirst);
+    free_chain(rt, p->frags);
+    free_msgs(rt, p->inbox);
+    if (p->stack_lo)
+        pool_free(rt->h, rt->vm, p->stack_lo);
+    p->hfirst = p->hcur = p->frags = NULL;
+    p->stack_lo = p->stack_hi = p->sp = NULL;
+    p->inbox = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* deep copies (messages, spawn arguments)                             */
+
+uint64_t term_size(term t)
+{
+    uint64_t n = 0;
+    for (;;) {
+        if (is_cons(t)) {
+            n += 2;
+            n += term_size(CAR(t));
+            t = CDR(t);
+            continue;
+        }
+        if (is_boxed(t)) {
+            term *b = box_ptr(t);
+            uint64_t w = hdr_words(b[0]);
+            n += w;
+            if (hdr_type(b[0]) == BT_TUPLE)
+                for (uint64_t i = 1; i < w; i++)
+                    n += term_size(b[i]);
+            else if (hdr_type(b[0]) == BT_CLOSURE)
+                for (uint64_t i = 2; i < w; i++)
+                    n += term_size(b[i]);
+        }
+        return n;
+    }
+}
+
+term term_copy(term t, term **hp)
+{
+    if (is_cons(t)) {
+        /* lists are copied iteratively along the tail */
+        term head = T_NIL, *link = &head;
+        while (is_cons(t)) {
+            term *cell = *hp;
+            *hp += 2;
+            cell[1] = T_NIL;
+            cell[0] = term_copy(CAR(t), hp);
+            *link = mk_cons_ptr(cell);
+            link = &cell[1];
+            t = CDR(t);
+        }
+        *link = term_copy(t, hp);
+        return head;
+    }
+    if (is_boxed(t)) {
+        term *b = box_ptr(t);
+        uint64_t w = hdr_words(b[0]);
+        term *n = *hp;
+        *hp += w;
+        memcpy(n, b, w * sizeof(term));
+        unsigned ty = hdr_type(b[0]);
+        if (ty == BT_TUPLE || ty == BT_CLOSURE)
+            for (uint64_t i = ty == BT_TUPLE ? 1 : 2; i < w; i++)
+                n[i] = term_copy(b[i], hp);
+        return mk_box(n);
+    }
+    return t;
+}

@@ -1,0 +1,50 @@
+/*
+ * heap.h: process heaps and stacks, and the copying collector.
+ *
+ * NOTES
+ *   Owner VM only: every function here touches one process that the
+ *   calling VM owns. Memory comes from the pool on the calling VM's NUMA
+ *   node, so a process that moved to another node has its live data moved
+ *   there by its next collection, at no extra cost.
+ *   Errors: heap_make_room returns -1 when the process would pass its heap
+ *   limit (the caller ends it with #(error heap_limit)) or the pool is
+ *   exhausted (errno ENOMEM, same reason).
+ */
+#ifndef SHOAL_VMPROC_HEAP_H
+#define SHOAL_VMPROC_HEAP_H
+
+#include "vmproc/proc.h"
+
+/* Give a new process its first heap block and its stack. */
+int heap_init(rt_t *rt, pcb_t *pcb);
+
+/* Make room for `words` more words at p->hp (may collect: every term not
+ * reachable from the process's roots is then invalid). */
+int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words);
+
+/* Collect now, keeping room for `need` words. `extra` roots (n of them)
+ * are updated in place. */
+int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n);
+
+/* Move the stack to a run with at least `need` free words between the
+ * value stack and the control frames. */
+int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need);
+
+/* Give back every run of a process that has ended. */
+void heap_release(rt_t *rt, pcb_t *pcb);
+
+/* Words a copy of `t` takes on a heap (what heap_copy will allocate). */
+uint64_t term_size(term t);
+
+/* Deep-copy `t` into the words at *hp (term_size(t) of them), moving *hp. */
+term term_copy(term t, term **hp);
+
+/* Allocate without a check: the caller made room. */
+static inline term *heap_take(proc_t *p, uint64_t words)
+{
+    term *r = p->hp;
+    p->hp += words;
+    return r;
+}
+
+#endif

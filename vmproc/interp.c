@@ -1,0 +1,706 @@
+/*
+ * interp.c: the bytecode interpreter (opcodes.h says what each op does).
+ *
+ * Hot state lives in locals: pc, sp, fp, the control stack top cs, the
+ * function and its constants. SAVE() writes them to the process before
+ * anything that can collect, grow the stack, raise or leave the loop, and
+ * LOAD() reads them back (Lua's Protect, Wren's STORE_FRAME).
+ *
+ * Dispatch is behind DISPATCH(): computed goto where the compiler has it,
+ * else a switch. Integer arithmetic and comparisons have inline fast
+ * paths; everything else goes through bif.c.
+ *
+ * Errors raise: the control stack is unwound to the nearest catch (which
+ * gets #(EXIT reason)) or guard (whose clause then fails); with neither,
+ * the process exits with the reason.
+ */
+#include "vmproc/interp.h"
+
+#include "shm/pool.h"
+#include "vmproc/bif.h"
+#include "vmproc/compiler.h"
+#include "vmproc/heap.h"
+#include "vmproc/termio.h"
+
+#include <ck_pr.h>
+#include <string.h>
+#include <time.h>
+
+int64_t interp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint64_t mbox_fetch(proc_t *p)
+{
+    if (ck_pr_load_64(&p->inbox) == 0)
+        return 0;
+    /* Acquire: the sender's copy of the message is visible before we read
+     * the node it published with its release CAS. */
+    uint64_t list = ck_pr_fas_64(&p->inbox, 0);
+    ck_pr_fence_acquire();
+    /* The inbox is newest first: reverse it to arrival order. */
+    term rev = 0;
+    uint64_t n = 0;
+    while (list) {
+        term *node = (term *)(uintptr_t)list;
+        list = node[1];
+        node[1] = rev;
+        rev = mk_box(node);
+        hblock_t *buf = (hblock_t *)node - 1;
+        buf->next = p->frags;
+        p->frags = buf;
+        n++;
+    }
+    /* rev is now oldest first; find its end and append to the mailbox */
+    term last = rev;
+    while (box_ptr(last)[1])
+        last = box_ptr(last)[1];
+    if (p->mbox_last)
+        box_ptr(p->mbox_last)[1] = rev;
+    else
+        p->mbox_first = rev;
+    p->mbox_last = last;
+    p->mbox_len += n;
+    return n;
+}
+
+/* The bottom control frame of a process returns to END. */
+int interp_start(rt_t *rt, pcb_t *pcb, const func_t *f, const term *args, uint32_t argc)
+{
+    proc_t *p = proc_of(pcb);
+    uint64_t need = 0;
+    for (uint32_t i = 0; i < argc; i++)
+        need += term_size(args[i]);
+    if (need && heap_make_room(rt, pcb, need) < 0)
+        return -1;
+    uint64_t stack_need = argc + f->frame + 16;
+    if ((uint64_t)((term *)p->ctl - p->sp) < stack_need + sizeof(ctl_t) &&
+        stack_grow(rt, pcb, stack_need) < 0)
+        return -1;
+    term *hp = p->hp;
+    for (uint32_t i = 0; i < argc; i++)
+        p->sp[i] = term_copy(args[i], &hp);
+    p->hp = hp;
+    ctl_t *cs = --p->ctl;
+    cs->pc = code_table(rt->h)->end_code;
+    cs->func = f;
+    cs->fp = 0;
+    cs->base = 0;
+    cs->kind = CTL_CALL;
+    term *fp = p->sp;
+    p->sp = fp + f->nslots;
+    for (term *s = fp + argc; s < p->sp; s++)
+        *s = T_NONE;
+    p->fp = (uint32_t)(fp - p->stack_lo);
+    p->pc = f->code;
+    p->func = f;
+    p->deadline = -1;
+    p->status = PS_RUNNABLE;
+    return 0;
+}
+
+static term mk_tuple2(proc_t *p, term a, term b)
+{
+    term *t = heap_take(p, 3);
+    t[0] = mk_hdr(3, BT_TUPLE);
+    t[1] = a;
+    t[2] = b;
+    return mk_box(t);
+}
+
+/* The exit reason of a raised error as a term (#(error V) for errors). */
+static uint64_t reason_words(proc_t *p)
+{
+    return p->err_class == EXC_ERROR ? 3 : 0;
+}
+
+static term reason_term(proc_t *p)
+{
+    if (p->err_class == EXC_ERROR)
+        return mk_tuple2(p, mk_atom(A_ERROR), p->err_value);
+    return p->err_value;
+}
+
+#if defined(__GNUC__)
+#define COMPUTED_GOTO 1
+#endif
+
+#define A_U(w) ((w) >> 8)
+#define A_S(w) ((int32_t)(w) >> 8)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+enum run_result interp_run(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    func_t *const *F = code_table(rt->h)->funcs;
+    const uint32_t *pc;
+    term *sp, *fp;
+    ctl_t *cs;
+    const func_t *fn;
+    const term *K;
+    uint32_t w;
+    int32_t reds = SLICE_REDUCTIONS;
+    uint64_t need;
+    const func_t *nf; /* the callee of a call being entered */
+
+#define SAVE()                                                                  \
+    (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
+     p->func = fn)
+#define LOAD()                                                                  \
+    (pc = p->pc, sp = p->sp, fp = p->stack_lo + p->fp, cs = p->ctl, fn = p->func, \
+     K = fn->consts)
+/* Room for `words` on the heap; the operands must still be on the stack. */
+#define HEAP_NEED(words)                                                        \
+    do {                                                                        \
+        need = (words);                                                         \
+        if (UNLIKELY((uint64_t)(p->hlim - p->hp) < need)) {                     \
+            SAVE();                                                             \
+            if (heap_make_room(rt, pcb, need) < 0)                              \
+                goto heap_limit;                                                \
+            LOAD();                                                             \
+        }                                                                       \
+    } while (0)
+/* Room for a frame of `words` values and a control frame above sp. */
+#define STACK_NEED(words)                                                       \
+    do {                                                                        \
+        need = (words) + 2 * sizeof(ctl_t) / sizeof(term);                      \
+        if (UNLIKELY((uint64_t)((term *)cs - sp) < need)) {                     \
+            SAVE();                                                             \
+            if (stack_grow(rt, pcb, need) < 0)                                  \
+                goto heap_limit;                                                \
+            LOAD();                                                             \
+        }                                                                       \
+    } while (0)
+#define RAISE_ERR(atom)                                                         \
+    do {                                                                        \
+        bif_error(p, (atom));                                                   \
+        goto raise;                                                             \
+    } while (0)
+
+#ifdef COMPUTED_GOTO
+    static void *const labels[] = {
+#define OP(name, extra, effect, doc) &&L_##name,
+#include "vmproc/opcodes.h"
+#undef OP
+    };
+#define CASE(name) L_##name:
+#define DISPATCH() goto *labels[(w = *pc++) & 0xff]
+#define LOOP() DISPATCH();
+#else
+#define CASE(name) case OP_##name:
+#define DISPATCH() goto dispatch
+#define LOOP() dispatch: switch ((w = *pc++) & 0xff)
+#endif
+
+    LOAD();
+    if (p->err_class != EXC_NONE)
+        goto raise; /* an exit signal or a failed start set it */
+
+    LOOP()
+    {
+        CASE(PUSH_K)
+        {
+            *sp++ = K[A_U(w)];
+            DISPATCH();
+        }
+        CASE(PUSH_INT)
+        {
+            *sp++ = mk_fix(A_S(w));
+            DISPATCH();
+        }
+        CASE(PUSH_NIL)
+        {
+            *sp++ = T_NIL;
+            DISPATCH();
+        }
+        CASE(PUSH_FALSE)
+        {
+            *sp++ = mk_atom(A_FALSE);
+            DISPATCH();
+        }
+        CASE(PUSH_TRUE)
+        {
+            *sp++ = mk_atom(A_TRUE);
+            DISPATCH();
+        }
+        CASE(LOAD)
+        {
+            *sp++ = fp[A_U(w)];
+            DISPATCH();
+        }
+        CASE(STORE)
+        {
+            fp[A_U(w)] = *--sp;
+            DISPATCH();
+        }
+        CASE(LOAD_FREE)
+        {
+            *sp++ = box_ptr(fp[-1])[2 + A_U(w)];
+            DISPATCH();
+        }
+        CASE(POP)
+        {
+            sp--;
+            DISPATCH();
+        }
+        CASE(JUMP)
+        {
+            pc += A_S(w);
+            DISPATCH();
+        }
+        CASE(JUMP_F)
+        {
+            if (*--sp == mk_atom(A_FALSE))
+                pc += A_S(w);
+            DISPATCH();
+        }
+        CASE(OR_JUMP)
+        {
+            if (sp[-1] != mk_atom(A_FALSE))
+                pc += A_S(w);
+            else
+                sp--;
+            DISPATCH();
+        }
+        CASE(CALL_G)
+        {
+            nf = F[A_U(w)];
+            STACK_NEED(nf->frame);
+            term *nfp = sp - nf->arity;
+            --cs;
+            cs->pc = pc;
+            cs->func = fn;
+            cs->fp = (uint32_t)(fp - p->stack_lo);
+            cs->base = (uint32_t)(nfp - p->stack_lo);
+            cs->kind = CTL_CALL;
+            fp = nfp;
+        enter:
+            fn = nf;
+            K = fn->consts;
+            pc = fn->code;
+            for (uint32_t i = fn->arity; i < fn->nslots; i++)
+                fp[i] = T_NONE;
+            sp = fp + fn->nslots;
+            if (UNLIKELY(--reds <= 0)) {
+                SAVE();
+                return RUN_YIELD;
+            }
+            DISPATCH();
+        }
+        CASE(TCALL_G)
+        {
+            nf = F[A_U(w)];
+            term *dst = p->stack_lo + cs->base;
+            memmove(dst, sp - nf->arity, nf->arity * sizeof(term));
+            fp = dst;
+            sp = fp + nf->arity;
+            STACK_NEED(nf->frame);
+            fp = sp - nf->arity;
+            goto enter;
+        }
+        CASE(CALL)
+        CASE(TCALL)
+        {
+            uint32_t argc = A_U(w);
+            term callee = sp[-(int64_t)argc - 1];
+            if (UNLIKELY(!is_closure(callee)))
+                RAISE_ERR(A_BADFUN);
+            nf = (const func_t *)(uintptr_t)box_ptr(callee)[1];
+            if (UNLIKELY(nf->arity != argc))
+                RAISE_ERR(A_BADARITY);
+            if ((w & 0xff) == OP_TCALL) {
+                term *dst = p->stack_lo + cs->base;
+                memmove(dst, sp - argc - 1, (argc + 1) * sizeof(term));
+                fp = dst + 1;
+                sp = fp + argc;
+                STACK_NEED(nf->frame);
+                fp = sp - argc;
+                goto enter;
+            }
+            STACK_NEED(nf->frame);
+            --cs;
+            cs->pc = pc;
+            cs->func = fn;
+            cs->fp = (uint32_t)(fp - p->stack_lo);
+            cs->base = (uint32_t)(sp - argc - 1 - p->stack_lo);
+            cs->kind = CTL_CALL;
+            fp = sp - argc;
+            goto enter;
+        }
+        CASE(RET)
+        {
+            term v = sp[-1];
+            sp = p->stack_lo + cs->base;
+            *sp++ = v;
+            fp = p->stack_lo + cs->fp;
+            fn = cs->func;
+            pc = cs->pc;
+            K = fn->consts;
+            cs++;
+            DISPATCH();
+        }
+        CASE(CLOSURE)
+        {
+            uint32_t nfree = *pc++;
+            nf = F[A_U(w)];
+            HEAP_NEED(2 + nfree);
+            term *c = heap_take(p, 2 + nfree);
+            c[0] = mk_hdr(2 + nfree, BT_CLOSURE);
+            c[1] = (term)(uintptr_t)nf;
+            sp -= nfree;
+            memcpy(c + 2, sp, nfree * sizeof(term));
+            *sp++ = mk_box(c);
+            DISPATCH();
+        }
+        CASE(BIF)
+        {
+            uint32_t argc = *pc++;
+            int trap = TRAP_NONE;
+            SAVE();
+            term r = bif_call(rt, pcb, A_U(w), p->sp - argc, argc, &trap);
+            LOAD();
+            if (UNLIKELY(r == T_NONE)) {
+                if (p->err_class == EXC_NONE)
+                    goto heap_limit;
+                goto raise;
+            }
+            sp -= argc;
+            *sp++ = r;
+            if (UNLIKELY(trap == TRAP_SLEEP)) {
+                SAVE();
+                return RUN_WAIT;
+            }
+            DISPATCH();
+        }
+        CASE(MK_TUPLE)
+        {
+            uint32_t n = A_U(w);
+            HEAP_NEED(1 + n);
+            term *t = heap_take(p, 1 + n);
+            t[0] = mk_hdr(1 + n, BT_TUPLE);
+            sp -= n;
+            memcpy(t + 1, sp, n * sizeof(term));
+            *sp++ = mk_box(t);
+            DISPATCH();
+        }
+        CASE(MK_LIST)
+        {
+            uint32_t n = A_U(w);
+            HEAP_NEED(2 * (uint64_t)n);
+            term l = T_NIL;
+            term *cells = heap_take(p, 2 * (uint64_t)n);
+            for (uint32_t i = n; i-- > 0;) {
+                term *c = cells + 2 * i;
+                c[0] = sp[(int64_t)i - n];
+                c[1] = l;
+                l = mk_cons_ptr(c);
+            }
+            sp -= n;
+            *sp++ = l;
+            DISPATCH();
+        }
+        CASE(ADD)
+        {
+            term a = sp[-2], b = sp[-1];
+            int64_t r;
+            if (LIKELY(is_fix(a) & is_fix(b)) &&
+                !__builtin_add_overflow((int64_t)a, (int64_t)b - 1, &r)) {
+                sp[-2] = (term)r;
+                sp--;
+                DISPATCH();
+            }
+            goto arith;
+        }
+        CASE(SUB)
+        {
+            term a = sp[-2], b = sp[-1];
+            int64_t r;
+            if (LIKELY(is_fix(a) & is_fix(b)) &&
+                !__builtin_sub_overflow((int64_t)a, (int64_t)b - 1, &r)) {
+                sp[-2] = (term)r;
+                sp--;
+                DISPATCH();
+            }
+            goto arith;
+        }
+        CASE(MUL)
+        {
+            term a = sp[-2], b = sp[-1];
+            int64_t r;
+            if (LIKELY(is_fix(a) & is_fix(b)) &&
+                !__builtin_mul_overflow(fix_val(a), (int64_t)b - 1, &r)) {
+                sp[-2] = (term)r | 1;
+                sp--;
+                DISPATCH();
+            }
+            goto arith;
+        }
+        arith:
+        {
+            SAVE();
+            term r = bif_arith(rt, pcb, (int)(w & 0xff), p->sp - 2);
+            LOAD();
+            if (r == T_NONE) {
+                if (p->err_class == EXC_NONE)
+                    goto heap_limit;
+                goto raise;
+            }
+            sp[-2] = r;
+            sp--;
+            DISPATCH();
+        }
+        CASE(ADD_I)
+        {
+            term a = sp[-1];
+            int64_t r;
+            if (LIKELY(is_fix(a)) &&
+                !__builtin_add_overflow((int64_t)a, (int64_t)A_S(w) * 2, &r)) {
+                sp[-1] = (term)r;
+                DISPATCH();
+            }
+            /* the slow path takes two stack operands */
+            STACK_NEED(2);
+            *sp++ = mk_fix(A_S(w));
+            w = OP_ADD;
+            goto arith;
+        }
+#define COMPARE(NAME, TEST)                                                     \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = sp[-2], b = sp[-1];                                        \
+            int c;                                                              \
+            if (LIKELY(is_fix(a) & is_fix(b)))                                  \
+                c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
+            else if (!term_order(a, b, &c))                                     \
+                RAISE_ERR(A_BADARG);                                            \
+            sp[-2] = mk_atom((TEST) ? A_TRUE : A_FALSE);                        \
+            sp--;                                                               \
+            DISPATCH();                                                         \
+        }
+        COMPARE(LT, c < 0)
+        COMPARE(GT, c > 0)
+        COMPARE(LE, c <= 0)
+        COMPARE(GE, c >= 0)
+#undef COMPARE
+        CASE(EQ)
+        {
+            bool e = term_equal(sp[-2], sp[-1]);
+            sp[-2] = mk_atom(e ? A_TRUE : A_FALSE);
+            sp--;
+            DISPATCH();
+        }
+        CASE(NE)
+        {
+            bool e = term_equal(sp[-2], sp[-1]);
+            sp[-2] = mk_atom(e ? A_FALSE : A_TRUE);
+            sp--;
+            DISPATCH();
+        }
+        CASE(JLT_LI)
+        {
+            term a = fp[A_U(w)];
+            int32_t k = (int32_t)pc[0];
+            int32_t off = (int32_t)pc[1];
+            pc += 2;
+            int c;
+            if (LIKELY(is_fix(a)))
+                c = fix_val(a) < k ? -1 : 0;
+            else {
+                STACK_NEED(2);
+                sp[0] = mk_fix(k);
+                if (!term_order(a, sp[0], &c))
+                    RAISE_ERR(A_BADARG);
+            }
+            if (c >= 0)
+                pc += off;
+            DISPATCH();
+        }
+        CASE(T_TUPLE)
+        {
+            term t = fp[A_U(w)];
+            if (!is_tuple(t) || tuple_size(t) != pc[0])
+                pc += (int32_t)pc[1];
+            pc += 2;
+            DISPATCH();
+        }
+        CASE(T_CONS)
+        {
+            if (!is_cons(fp[A_U(w)]))
+                pc += (int32_t)pc[0];
+            pc += 1;
+            DISPATCH();
+        }
+        CASE(T_NIL)
+        {
+            if (fp[A_U(w)] != T_NIL)
+                pc += (int32_t)pc[0];
+            pc += 1;
+            DISPATCH();
+        }
+        CASE(T_EQ_K)
+        {
+            if (!term_equal(fp[A_U(w)], K[pc[0]]))
+                pc += (int32_t)pc[1];
+            pc += 2;
+            DISPATCH();
+        }
+        CASE(T_EQ_S)
+        {
+            if (!term_equal(fp[A_U(w)], fp[pc[0]]))
+                pc += (int32_t)pc[1];
+            pc += 2;
+            DISPATCH();
+        }
+        CASE(GET_ELEM)
+        {
+            fp[pc[1]] = tuple_elems(fp[A_U(w)])[pc[0]];
+            pc += 2;
+            DISPATCH();
+        }
+        CASE(GET_HD)
+        {
+            fp[pc[0]] = CAR(fp[A_U(w)]);
+            pc += 1;
+            DISPATCH();
+        }
+        CASE(GET_TL)
+        {
+            fp[pc[0]] = CDR(fp[A_U(w)]);
+            pc += 1;
+            DISPATCH();
+        }
+        CASE(RAISE)
+        {
+            RAISE_ERR(A_U(w));
+        }
+        CASE(CATCH)
+        CASE(GUARD)
+        {
+            STACK_NEED(4);
+            --cs;
+            cs->pc = pc + A_S(w);
+            cs->func = fn;
+            cs->fp = (uint32_t)(fp - p->stack_lo);
+            cs->base = (uint32_t)(sp - p->stack_lo);
+            cs->kind = (w & 0xff) == OP_CATCH ? CTL_CATCH : CTL_GUARD;
+            DISPATCH();
+        }
+        CASE(CATCH_END)
+        CASE(GUARD_END)
+        {
+            cs++;
+            DISPATCH();
+        }
+        CASE(RECV_START)
+        {
+            p->mbox_prev = 0;
+            p->deadline = -1;
+            if (A_U(w) != 0xffffff) {
+                term t = fp[A_U(w)];
+                if (!is_fix(t) || fix_val(t) < 0)
+                    RAISE_ERR(A_BADARG);
+                int64_t ms = fix_val(t);
+                p->deadline = ms > INT64_MAX / 2000000 ? INT64_MAX
+                                                       : interp_now_ns() + ms * 1000000;
+            }
+            DISPATCH();
+        }
+        CASE(RECV_NEXT)
+        {
+            term cur = p->mbox_prev ? box_ptr(p->mbox_prev)[1] : p->mbox_first;
+            if (!cur && mbox_fetch(p))
+                cur = p->mbox_prev ? box_ptr(p->mbox_prev)[1] : p->mbox_first;
+            if (!cur) {
+                pc += (int32_t)pc[0] + 1;
+                DISPATCH();
+            }
+            fp[A_U(w)] = box_ptr(cur)[2];
+            pc += 1;
+            DISPATCH();
+        }
+        CASE(RECV_ACCEPT)
+        {
+            term prev = p->mbox_prev;
+            term cur = prev ? box_ptr(prev)[1] : p->mbox_first;
+            term next = box_ptr(cur)[1];
+            if (prev)
+                box_ptr(prev)[1] = next;
+            else
+                p->mbox_first = next;
+            if (p->mbox_last == cur)
+                p->mbox_last = prev;
+            p->mbox_prev = 0;
+            p->mbox_len--;
+            p->deadline = -1;
+            DISPATCH();
+        }
+        CASE(RECV_SKIP)
+        {
+            p->mbox_prev = p->mbox_prev ? box_ptr(p->mbox_prev)[1] : p->mbox_first;
+            DISPATCH();
+        }
+        CASE(RECV_WAIT)
+        {
+            if (mbox_fetch(p)) {
+                pc += 1 + A_S(w);
+                DISPATCH();
+            }
+            if (p->deadline >= 0 && interp_now_ns() >= p->deadline) {
+                p->deadline = -1;
+                pc += 1 + (int32_t)pc[0];
+                DISPATCH();
+            }
+            pc--; /* resume by retrying this instruction */
+            SAVE();
+            return RUN_WAIT;
+        }
+        CASE(END)
+        {
+            p->err_class = EXC_NORMAL;
+            p->err_value = mk_atom(A_NORMAL);
+            SAVE();
+            return RUN_EXIT;
+        }
+    }
+
+heap_limit:
+    /* The heap or stack could not grow: the process ends, the VM does not. */
+    p->err_class = EXC_ERROR;
+    p->err_value = mk_atom(A_HEAP_LIMIT);
+    p->sp = p->stack_lo;
+    p->ctl = (ctl_t *)p->stack_hi;
+    return RUN_EXIT;
+
+raise:
+    /* Unwind to the nearest catch or guard; cs, sp, fp are current. */
+    while ((term *)cs < p->stack_hi) {
+        ctl_t f = *cs++;
+        if (f.kind == CTL_CALL)
+            continue;
+        fn = f.func;
+        K = fn->consts;
+        fp = p->stack_lo + f.fp;
+        sp = p->stack_lo + f.base;
+        pc = f.pc;
+        if (f.kind == CTL_GUARD) {
+            p->err_class = EXC_NONE;
+            p->err_value = T_NONE;
+            DISPATCH();
+        }
+        /* a catch: #(EXIT reason) */
+        STACK_NEED(2);
+        HEAP_NEED(3 + reason_words(p));
+        term reason = reason_term(p);
+        *sp++ = mk_tuple2(p, mk_atom(A_EXIT), reason);
+        p->err_class = EXC_NONE;
+        p->err_value = T_NONE;
+        DISPATCH();
+    }
+    p->sp = p->stack_lo;
+    p->ctl = cs;
+    return RUN_EXIT;
+}

@@ -1,0 +1,63 @@
+/*
+ * opcodes.h: every instruction of the bytecode, defined once (X-macro, as
+ * Wren's wren_opcodes.h).
+ *
+ * An instruction is one 32-bit word, opcode in the low 8 bits and operand A
+ * in the upper 24, followed by `extra` operand words (B, C). Jump operands
+ * are offsets relative to the address of the next instruction, stored as
+ * signed values. Slots (S) are indices into the frame: the arguments first,
+ * then the locals.
+ *
+ * OP(name, extra words, stack effect, what it does)
+ */
+OP(PUSH_K,     0,  1, "push constant A")
+OP(PUSH_INT,   0,  1, "push the small integer A (signed 24-bit)")
+OP(PUSH_NIL,   0,  1, "push '()")
+OP(PUSH_FALSE, 0,  1, "push 'false")
+OP(PUSH_TRUE,  0,  1, "push 'true")
+OP(LOAD,       0,  1, "push slot A")
+OP(STORE,      0, -1, "pop into slot A")
+OP(LOAD_FREE,  0,  1, "push free variable A of the running closure")
+OP(POP,        0, -1, "drop the top")
+OP(JUMP,       0,  0, "jump by A")
+OP(JUMP_F,     0, -1, "pop; jump by A if it was 'false")
+OP(OR_JUMP,    0,  0, "if the top is not 'false jump by A keeping it, else pop it")
+OP(CALL,       0,  0, "call the function below A arguments (a closure value)")
+OP(TCALL,      0,  0, "tail call of a closure value with A arguments")
+OP(CALL_G,     0,  0, "call top-level function A with its arity of arguments")
+OP(TCALL_G,    0,  0, "tail call of top-level function A")
+OP(RET,        0,  0, "return the top to the caller")
+OP(CLOSURE,    1,  1, "pop B free values, push a closure of function A")
+OP(BIF,        1,  1, "call builtin A on the top B values, pop them, push the result")
+OP(MK_TUPLE,   0,  1, "pop A values, push a tuple of them")
+OP(MK_LIST,    0,  1, "pop A values, push a list of them")
+OP(ADD,        0, -1, "a b -> a+b")
+OP(SUB,        0, -1, "a b -> a-b")
+OP(MUL,        0, -1, "a b -> a*b")
+OP(ADD_I,      0,  0, "top -> top + A (signed)")
+OP(LT,         0, -1, "a b -> a<b")
+OP(GT,         0, -1, "a b -> a>b")
+OP(LE,         0, -1, "a b -> a<=b")
+OP(GE,         0, -1, "a b -> a>=b")
+OP(EQ,         0, -1, "a b -> a=b (deep)")
+OP(NE,         0, -1, "a b -> a/=b (deep)")
+OP(JLT_LI,     2,  0, "jump by C unless slot A < small integer B (fast path of if)")
+OP(T_TUPLE,    2,  0, "jump by C unless slot A is a tuple of size B")
+OP(T_CONS,     1,  0, "jump by B unless slot A is a non-empty list")
+OP(T_NIL,      1,  0, "jump by B unless slot A is '()")
+OP(T_EQ_K,     2,  0, "jump by C unless slot A equals constant B")
+OP(T_EQ_S,     2,  0, "jump by C unless slot A equals slot B")
+OP(GET_ELEM,   2,  0, "slot C = element B of the tuple in slot A")
+OP(GET_HD,     1,  0, "slot B = head of the list in slot A")
+OP(GET_TL,     1,  0, "slot B = tail of the list in slot A")
+OP(RAISE,      0,  0, "raise the error A (an atom index)")
+OP(CATCH,      0,  0, "push a catch frame whose handler is at offset A")
+OP(CATCH_END,  0,  0, "pop the catch frame")
+OP(GUARD,      0,  0, "push a guard frame: an error jumps by A (clause fails)")
+OP(GUARD_END,  0,  0, "pop the guard frame")
+OP(RECV_START, 0,  0, "begin a receive; slot A holds the timeout, or A = 0xffffff for none")
+OP(RECV_NEXT,  1,  0, "slot A = next unscanned message, or jump by B when none is left")
+OP(RECV_ACCEPT,0,  0, "take the current message out of the mailbox")
+OP(RECV_SKIP,  0,  0, "leave the current message, move to the next")
+OP(RECV_WAIT,  1,  0, "wait for a message (then jump by A) or the timeout (then jump by B)")
+OP(END,        0,  0, "the bottom frame: the process returns with the top value")

@@ -1,0 +1,106 @@
+/*
+ * proc.h: a green process: its heap, stack, registers and mailbox.
+ *
+ * All of a process lives in the shared segment: proc_t overlays the body
+ * of its PCB, and its heap blocks, stack and message buffers are runs of
+ * the page pool owned by POOL_OWNER_PROC(slot). So handing the process to
+ * another VM hands over all of it by changing the PCB's owner word.
+ *
+ * The stack is one run of pages: values (terms) grow up from stack_lo,
+ * control frames (ctl_t: calls, catches, guards) grow down from stack_hi.
+ * Positions in it are kept as indices where they must survive the stack
+ * moving to a bigger run.
+ *
+ * NOTES
+ *   Every field of proc_t is touched by the owner VM only, except `inbox`,
+ *   which senders on any VM push to with CAS.
+ */
+#ifndef SHOAL_VMPROC_PROC_H
+#define SHOAL_VMPROC_PROC_H
+
+#include "shm/proctab.h"
+#include "vmproc/code.h"
+
+/* The header of a heap block or message buffer (a run from the pool). */
+typedef struct hblock {
+    struct hblock *next;
+    term *end;   /* first word past the block */
+    term *top;   /* words in use end here (kept up to date when the block is left) */
+    uint64_t pad;
+} hblock_t;
+
+static inline term *hblock_start(hblock_t *b)
+{
+    return (term *)(b + 1);
+}
+
+enum ctl_kind { CTL_CALL = 0, CTL_CATCH, CTL_GUARD };
+
+typedef struct ctl {
+    const uint32_t *pc;     /* return address, or the handler */
+    const func_t *func;     /* the function to go on in */
+    uint32_t fp;            /* its frame, as an index from stack_lo */
+    uint32_t base;          /* CALL: where the result goes; CATCH/GUARD: sp to restore */
+    uint32_t kind;
+    uint32_t pad;
+} ctl_t;
+
+enum proc_status {
+    PS_RUNNABLE = 1,
+    PS_RUNNING,
+    PS_WAITING,   /* in receive (or sleep) with nothing to do */
+    PS_EXITING
+};
+
+/* How a process ends, or what it raised. ERROR's reason is #(error value). */
+enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT };
+
+typedef struct proc {
+    /* heap */
+    hblock_t *hfirst, *hcur;  /* blocks, oldest first; hcur takes allocations */
+    term *hp, *hlim;          /* bump pointer and limit in hcur */
+    hblock_t *frags;          /* message buffers not yet joined by a GC */
+    uint64_t heap_words;      /* words in all heap blocks */
+    uint64_t gc_threshold;    /* grow by adding blocks until heap_words passes this */
+    uint64_t live_words;      /* live after the last GC */
+    uint64_t heap_limit_words;
+    uint64_t gcs;
+    /* stack and registers */
+    term *stack_lo, *stack_hi;
+    term *sp;
+    ctl_t *ctl;
+    const uint32_t *pc;
+    const func_t *func;
+    uint32_t fp;
+    uint32_t status;          /* enum proc_status */
+    /* mailbox: message nodes (BT_MSG) in arrival order */
+    term mbox_first, mbox_last;
+    term mbox_prev;           /* receive cursor: node before the current one, 0 = head */
+    uint64_t mbox_len;
+    uint64_t inbox;           /* any VM: CAS-pushed nodes, newest first */
+    int64_t deadline;         /* receive/sleep timeout, monotonic ns, -1 = none */
+    /* errors and exit */
+    uint32_t err_class;       /* enum exit_class of the raised error or the exit */
+    uint32_t flags;
+    term err_value;
+    uint64_t migrations;
+} proc_t;
+
+_Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB body");
+
+static inline proc_t *proc_of(pcb_t *pcb)
+{
+    return (proc_t *)pcb->body;
+}
+
+/* The per-VM runtime state of the VM that runs processes now. Private. */
+typedef struct rt {
+    shm_header_t *h;
+    uint32_t vm, node;
+    pcb_t *cur;               /* the running process */
+    uint64_t rng;             /* xorshift state of (random n) */
+    bool gc_torture;
+    uint64_t default_heap_limit_words;
+} rt_t;
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * sched.h: the scheduler of one VM.
+ *
+ * Each VM runs the processes it owns from a private run queue, a slice at
+ * a time, and keeps a private timer heap for receive timeouts and sleep.
+ * Both are hints in the sense of DESIGN.md: the process table is the
+ * truth, and they can be rebuilt from it.
+ *
+ * NOTES
+ *   Everything here runs in the VM process that owns the sched_t.
+ */
+#ifndef SHOAL_VMPROC_SCHED_H
+#define SHOAL_VMPROC_SCHED_H
+
+#include "vmproc/proc.h"
+
+typedef struct timer {
+    int64_t deadline;
+    pcb_t *pcb;
+    uint64_t pid;
+} timer_t_;
+
+typedef struct sched {
+    rt_t rt;
+    pcb_t **runq;         /* ring of runnable processes */
+    size_t rq_head, rq_len, rq_cap;
+    timer_t_ *timers;     /* binary min-heap on deadline */
+    size_t ntimers, tcap;
+} sched_t;
+
+/* Run VM `vm` until the run stops. Returns the VM's exit code. */
+int sched_main(shm_header_t *h, uint32_t vm);
+
+/* Create a process on this VM that calls f with args (copied). Returns its
+ * PCB, or NULL (errno EAGAIN: table full; ENOMEM: pool exhausted). */
+pcb_t *sched_spawn(sched_t *s, const func_t *f, const term *args, uint32_t argc);
+
+/* Queue operations, exposed for the tests. */
+int runq_push(sched_t *s, pcb_t *pcb);
+pcb_t *runq_pop(sched_t *s);
+int timer_push(sched_t *s, int64_t deadline, pcb_t *pcb);
+bool timer_pop_due(sched_t *s, int64_t now, timer_t_ *out);
+void sched_free(sched_t *s);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * termio.c: printing, equality and ordering of terms (LANGUAGE.md,
+ * "Values": how each type is printed).
+ */
+#include "vmproc/termio.h"
+
+#include "shm/atom.h"
+#include "vmproc/code.h"
+#include "vmproc/compiler.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sbuf_put(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+}
+
+void sbuf_puts(sbuf_t *b, const char *s)
+{
+    sbuf_put(b, s, strlen(s));
+}
+
+void sbuf_free(sbuf_t *b)
+{
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+void float_text(double d, char *out, size_t n)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    /* 2.0, not 2; 1.0e+20, not 1e+20 */
+    if (!strpbrk(out, ".e") && !strpbrk(out, "in")) {
+        strncat(out, ".0", n - strlen(out) - 1);
+    } else if (!strchr(out, '.') && strchr(out, 'e')) {
+        char tmp[64];
+        char *e = strchr(out, 'e');
+        snprintf(tmp, sizeof tmp, "%.*s.0%s", (int)(e - out), out, e);
+        snprintf(out, n, "%s", tmp);
+    }
+}
+
+static void print_string(sbuf_t *b, term t, bool raw)
+{
+    const char *s = str_bytes(t);
+    uint64_t n = str_len(t);
+    if (raw) {
+        sbuf_put(b, s, n);
+        return;
+    }
+    sbuf_put(b, "\"", 1);
+    size_t run = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *esc = NULL;
+        switch (s[i]) {
+        case '\n': esc = "\\n"; break;
+        case '\t': esc = "\\t"; break;
+        case '\\': esc = "\\\\"; break;
+        case '"': esc = "\\\""; break;
+        default: break;
+        }
+        if (esc) {
+            sbuf_put(b, s + run, i - run);
+            sbuf_puts(b, esc);
+            run = i + 1;
+        }
+    }
+    sbuf_put(b, s + run, n - run);
+    sbuf_put(b, "\"", 1);
+}
+
+void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
+{
+    char num[64];
+    if (is_fix(t)) {
+        snprintf(num, sizeof num, "%" PRId64, fix_val(t));
+        sbuf_puts(b, num);
+        return;
+    }
+    if (is_imm(t)) {
+        size_t len;
+        const char *name;
+        switch (imm_sub(t)) {
+        case SUB_NIL:
+            sbuf_puts(b, "()");
+            return;
+        case SUB_ATOM:
+            name = atom_name(h, atom_index(t), &len);
+            sbuf_put(b, name, len);
+            return;
+        case SUB_PID:
+            snprintf(num, sizeof num, "<%" PRIu64 ">", imm_val(t));
+            sbuf_puts(b, num);
+            return;
+        case SUB_REF:
+            snprintf(num, sizeof num, "#ref<%" PRIu64 ">", imm_val(t));
+            sbuf_puts(b, num);
+            return;
+        default:
+            break;
+        }
+    }
+    if (is_cons(t)) {
+        sbuf_put(b, "(", 1);
+        for (;;) {
+            term_print(h, b, CAR(t), false);
+            t = CDR(t);
+            if (is_nil(t))
+                break;
+            if (!is_cons(t)) {
+                sbuf_puts(b, " . ");
+                term_print(h, b, t, false);
+                break;
+            }
+            sbuf_put(b, " ", 1);
+        }
+        sbuf_put(b, ")", 1);
+        return;
+    }
+    if (is_boxed(t)) {
+        term *p = box_ptr(t);
+        switch (hdr_type(p[0])) {
+        case BT_FLOAT:
+            float_text(float_val(t), num, sizeof num);
+            sbuf_puts(b, num);
+            return;
+        case BT_STRING:
+            print_string(b, t, raw);
+            return;
+        case BT_TUPLE: {
+            uint64_t n = tuple_size(t);
+            sbuf_puts(b, "#(");
+            for (uint64_t i = 0; i < n; i++) {
+                if (i)
+                    sbuf_put(b, " ", 1);
+                term_print(h, b, tuple_elems(t)[i], false);
+            }
+            sbuf_put(b, ")", 1);
+            return;
+        }
+        case BT_CLOSURE: {
+            const func_t *f = (const func_t *)(uintptr_t)p[1];
+            size_t len;
+            const char *name = atom_name(h, f->name, &len);
+            snprintf(num, sizeof num, "/%u>", f->arity);
+            sbuf_puts(b, "#fun<");
+            sbuf_put(b, name, len);
+            sbuf_puts(b, num);
+            return;
+        }
+        default:
+            break;
+        }
+    }
+    sbuf_puts(b, "#<?>");
+}
+
+bool term_equal(term a, term b)
+{
+    for (;;) {
+        if (a == b)
+            return true;
+        if (is_cons(a)) {
+            if (!is_cons(b) || !term_equal(CAR(a), CAR(b)))
+                return false;
+            a = CDR(a);
+            b = CDR(b);
+            continue;
+        }
+        if (!is_boxed(a) || !is_boxed(b))
+            return false;
+        term *pa = box_ptr(a), *pb = box_ptr(b);
+        if (pa[0] != pb[0])
+            return false;
+        uint64_t n = hdr_words(pa[0]);
+        switch (hdr_type(pa[0])) {
+        case BT_FLOAT:
+            return float_val(a) == float_val(b);
+        case BT_STRING:
+            return memcmp(pa + 1, pb + 1, (n - 1) * sizeof(term)) == 0;
+        case BT_TUPLE:
+            for (uint64_t i = 1; i < n; i++)
+                if (!term_equal(pa[i], pb[i]))
+                    return false;
+            return true;
+        case BT_CLOSURE:
+            if (pa[1] != pb[1])
+                return false;
+            for (uint64_t i = 2; i < n; i++)
+                if (!term_equal(pa[i], pb[i]))
+                    return false;
+            return true;
+        default:
+            return false;
+        }
+    }
+}
+
+bool term_order(term a, term b, int *cmp)
+{
+    if (is_fix(a) && is_fix(b)) {
+        int64_t x = fix_val(a), y = fix_val(b);
+        *cmp = (x > y) - (x < y);
+        return true;
+    }
+    if ((is_fix(a) || is_float(a)) && (is_fix(b) || is_float(b))) {
+        if (is_fix(a) && is_float(b)) {
+            /* compare exactly, not through a rounded conversion */
+            long double x = (long double)fix_val(a), y = float_val(b);
+            *cmp = (x > y) - (x < y);
+        } else if (is_float(a) && is_fix(b)) {
+            long double x = float_val(a), y = (long double)fix_val(b);
+            *cmp = (x > y) - (x < y);
+        } else {
+            double x = float_val(a), y = float_val(b);
+            *cmp = (x > y) - (x < y);
+        }
+        return true;
+    }
+    if (is_string(a) && is_string(b)) {
+        uint64_t la = str_len(a), lb = str_len(b);
+        int c = memcmp(str_bytes(a), str_bytes(b), la < lb ? la : lb);
+        if (c == 0)
+            c = (la > lb) - (la < lb);
+        *cmp = (c > 0) - (c < 0);
+        return true;
+    }
+    return false;
+}

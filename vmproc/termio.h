@@ -1,0 +1,39 @@
+/*
+ * termio.h: printing, equality and ordering of terms.
+ *
+ * NOTES
+ *   Any VM, on terms it may read (its own process's, or constants). The
+ *   printer writes into a private growable buffer (tcmalloc), never into
+ *   a heap, so it cannot trigger a collection.
+ */
+#ifndef SHOAL_VMPROC_TERMIO_H
+#define SHOAL_VMPROC_TERMIO_H
+
+#include "shm/segment.h"
+#include "vmproc/term.h"
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} sbuf_t;
+
+void sbuf_put(sbuf_t *b, const char *s, size_t n);
+void sbuf_puts(sbuf_t *b, const char *s);
+void sbuf_free(sbuf_t *b);
+
+/* Append the printed form of t. `raw` prints a string without quotes (the
+ * top level of print and str). */
+void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw);
+
+/* The shortest text of d that reads back as d, always with a '.' or 'e'. */
+void float_text(double d, char *out, size_t n);
+
+/* Deep structural equality; 1 is not 1.0. */
+bool term_equal(term a, term b);
+
+/* Order numbers (ints and floats mixed) or strings (byte-wise): sets *cmp
+ * to -1, 0 or 1. Returns false for other operands (badarg). */
+bool term_order(term a, term b, int *cmp);
+
+#endif
