@@ -12,6 +12,8 @@
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
+#include "vmproc/msg.h"
+#include "vmproc/sched.h"
 #include "vmproc/termio.h"
 
 #include <ck_pr.h>
@@ -150,7 +152,7 @@ static uint64_t next_random(rt_t *rt)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
-term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc, int *trap)
+term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
 {
     proc_t *p = proc_of(pcb);
     switch (id) {
@@ -345,16 +347,106 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc, int 
             p->err_value = args[0];
             return T_NONE;
         }
-        return bif_error(p, A_BADARG);
+        if (!is_pid(args[0]))
+            return bif_error(p, A_BADARG);
+        if (msg_send_exit(rt, pid_of(args[0]), SIG_EXIT, pcb->pid, args[1]) == SEND_NOMEM)
+            return bif_error(p, A_SYSTEM_LIMIT);
+        return mk_atom(A_TRUE);
     case BI_SELF:
         return mk_pid(pcb->pid);
-    case BI_SLEEP: {
-        if (!is_fix(args[0]) || fix_val(args[0]) < 0)
+    case BI_SPAWN:
+    case BI_SPAWN_ON: {
+        uint32_t vm;
+        term *fa = args;
+        if (id == BI_SPAWN_ON) {
+            if (!is_fix(args[0]) || fix_val(args[0]) < 0 ||
+                fix_val(args[0]) >= (int64_t)rt->h->cfg.n_vms)
+                return bif_error(p, A_BADARG);
+            vm = (uint32_t)fix_val(args[0]);
+            fa++;
+            argc--;
+        } else {
+            vm = sched_place_spawn(rt);
+        }
+        if (!is_closure(fa[0]))
             return bif_error(p, A_BADARG);
-        int64_t ms = fix_val(args[0]);
-        p->deadline = interp_now_ns() + (ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : ms * 1000000);
-        *trap = TRAP_SLEEP;
-        return mk_atom(A_OK);
+        uint64_t pid;
+        if (proc_spawn(rt, vm, fa[0], fa + 1, argc - 1, &pid) < 0)
+            return bif_error(p, A_SYSTEM_LIMIT);
+        return mk_pid(pid);
+    }
+    case BI_SEND:
+        if (!is_pid(args[0]))
+            return bif_error(p, A_BADARG);
+        if (msg_send(rt, pid_of(args[0]), SIG_MSG, pcb->pid, args[1], T_NIL) == SEND_NOMEM)
+            return bif_error(p, A_SYSTEM_LIMIT);
+        return args[1];
+    case BI_LINK:
+    case BI_MONITOR: {
+        if (!is_pid(args[0]))
+            return bif_error(p, A_BADARG);
+        uint64_t to = pid_of(args[0]);
+        if (id == BI_LINK && (to == pcb->pid || msg_chain_has(p->links, 4, args[0])))
+            return mk_atom(A_TRUE);
+        if (!room(rt, pcb, MSG_NODE_WORDS))
+            return T_NONE;
+        term ref = id == BI_MONITOR ? mk_ref(ck_pr_faa_64(&rt->h->run.next_ref, 1) + 1) : T_NIL;
+        term *node = heap_take(p, MSG_NODE_WORDS);
+        node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
+        node[2] = T_NIL;
+        node[3] = mk_fix(id == BI_LINK ? SIG_LINK : SIG_MONITOR);
+        node[4] = args[0];
+        node[5] = ref;
+        node[1] = id == BI_LINK ? p->links : p->monitoring;
+        if (id == BI_LINK)
+            p->links = mk_box(node);
+        else
+            p->monitoring = mk_box(node);
+        enum send_result r = msg_send(rt, to, id == BI_LINK ? SIG_LINK : SIG_MONITOR, pcb->pid,
+                                      T_NIL, ref);
+        if (r == SEND_NOMEM)
+            return bif_error(p, A_SYSTEM_LIMIT);
+        if (r == SEND_NOPROC) {
+            /* A dead process: the link breaks at once with noproc (an
+             * exit signal to ourselves, acted on like any other), and a
+             * monitor fires at once. */
+            if (id == BI_LINK)
+                msg_send_exit(rt, pcb->pid, SIG_EXIT_LINK, to, mk_atom(A_NOPROC));
+            else {
+                msg_chain_remove(&p->monitoring, 5, ref);
+                term down[5] = {mk_hdr(5, BT_TUPLE), mk_atom(A_DOWN), ref, args[0],
+                                mk_atom(A_NOPROC)};
+                msg_send(rt, pcb->pid, SIG_MSG, to, mk_box(down), T_NIL);
+            }
+        }
+        return id == BI_LINK ? mk_atom(A_TRUE) : ref;
+    }
+    case BI_UNLINK:
+        if (!is_pid(args[0]))
+            return bif_error(p, A_BADARG);
+        if (msg_chain_remove(&p->links, 4, args[0]))
+            msg_send(rt, pid_of(args[0]), SIG_UNLINK, pcb->pid, T_NIL, T_NIL);
+        return mk_atom(A_TRUE);
+    case BI_DEMONITOR: {
+        if (!is_ref(args[0]))
+            return bif_error(p, A_BADARG);
+        for (term m = p->monitoring; m; m = box_ptr(m)[1])
+            if (box_ptr(m)[5] == args[0]) {
+                msg_send(rt, pid_of(box_ptr(m)[4]), SIG_DEMONITOR, pcb->pid, T_NIL, args[0]);
+                msg_chain_remove(&p->monitoring, 5, args[0]);
+                break;
+            }
+        return mk_atom(A_TRUE);
+    }
+    case BI_TRAP_EXITS: {
+        if (args[0] != mk_atom(A_TRUE) && args[0] != mk_atom(A_FALSE))
+            return bif_error(p, A_BADARG);
+        bool old = p->flags & PF_TRAP_EXIT;
+        if (args[0] == mk_atom(A_TRUE))
+            p->flags |= PF_TRAP_EXIT;
+        else
+            p->flags &= ~PF_TRAP_EXIT;
+        return boolean(old);
     }
     case BI_MAKE_REF:
         /* relaxed: refs only need to be unique, not ordered */

@@ -20,10 +20,7 @@ enum bi_id {
     BI__COUNT
 };
 
-/* What a builtin asks of the scheduler besides its result. */
-enum bif_trap { TRAP_NONE = 0, TRAP_SLEEP };
-
-term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc, int *trap);
+term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc);
 
 /* Raise #(error atom) in the running process; returns T_NONE. */
 term bif_error(proc_t *p, uint32_t atom);

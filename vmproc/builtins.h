@@ -4,9 +4,8 @@
  * BI(id, name, min arity, max arity or -1 for any, what it is)
  * The compiler checks arities against this list and turns some calls into
  * opcodes (+, <, tuple ...); everything else is OP_BIF with the id.
- * map and foldl call back into the program, so they are written in the
- * language itself (the prelude in program.c) and named here for arity
- * checks only.
+ * map, foldl and sleep are written in the language itself (the prelude in
+ * program.c) and named here for arity checks only.
  */
 BI(ADD, "+", 0, -1, "sum")
 BI(SUB, "-", 1, -1, "difference, or negation of one argument")
@@ -53,7 +52,15 @@ BI(RANDOM, "random", 1, 1, "random integer in [0, n)")
 BI(ERROR, "error", 1, 1, "raise #(error reason)")
 BI(EXIT, "exit", 1, 2, "end the caller, or send an exit signal")
 BI(SELF, "self", 0, 0, "the caller's pid")
-BI(SLEEP, "sleep", 1, 1, "suspend the caller for ms milliseconds")
+BI(SLEEP, "sleep", 1, 1, "suspend the caller for ms milliseconds (prelude: receive after)")
+BI(SPAWN, "spawn", 1, -1, "start a process calling f with the arguments")
+BI(SPAWN_ON, "spawn-on", 2, -1, "start a process on VM vm")
+BI(SEND, "send", 2, 2, "send a message")
+BI(LINK, "link", 1, 1, "link to a process")
+BI(UNLINK, "unlink", 1, 1, "remove a link")
+BI(TRAP_EXITS, "trap-exits", 1, 1, "exit signals as messages, or not")
+BI(MONITOR, "monitor", 1, 1, "monitor a process")
+BI(DEMONITOR, "demonitor", 1, 1, "cancel a monitor")
 BI(MAKE_REF, "make-ref", 0, 0, "a fresh ref")
 BI(VM_ID, "vm-id", 0, 0, "number of the VM running the caller")
 BI(VM_COUNT, "vm-count", 0, 0, "number of VMs")

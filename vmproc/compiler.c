@@ -458,8 +458,10 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         adjust(f, -(int)n);
         break;
     case BI_MAP:
-    case BI_FOLDL: {
-        global_t *g = find_global(c, id == BI_MAP ? "%map" : "%foldl", (int)n);
+    case BI_FOLDL:
+    case BI_SLEEP: {
+        global_t *g = find_global(c, id == BI_MAP ? "%map" : id == BI_FOLDL ? "%foldl" : "%sleep",
+                                  (int)n);
         SHOAL_ASSERT(g, "prelude is loaded");
         comp_args(c, f, args, n);
         emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);

@@ -17,7 +17,7 @@
  * and are never copied.
  *
  * Roots: the value stack, the mailbox pointers, the pending error value,
- * and the caller's extra roots.
+ * the link and monitor chains, and the caller's extra roots.
  */
 #include "vmproc/heap.h"
 
@@ -38,10 +38,10 @@ static size_t pages_for(uint64_t words)
     return (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
 }
 
-static hblock_t *new_block(rt_t *rt, uint64_t words, uint32_t owner)
+static hblock_t *new_block_on(rt_t *rt, uint32_t node, uint64_t words, uint32_t owner)
 {
     size_t pages = pages_for(words);
-    hblock_t *b = pool_alloc(rt->h, rt->vm, rt->node, pages, owner);
+    hblock_t *b = pool_alloc(rt->h, rt->vm, node, pages, owner);
     if (!b)
         return NULL;
     b->next = NULL;
@@ -50,19 +50,24 @@ static hblock_t *new_block(rt_t *rt, uint64_t words, uint32_t owner)
     return b;
 }
 
+static hblock_t *new_block(rt_t *rt, uint64_t words, uint32_t owner)
+{
+    return new_block_on(rt, rt->node, words, owner);
+}
+
 static uint64_t block_words(const hblock_t *b)
 {
     return (uint64_t)(b->end - hblock_start((hblock_t *)b));
 }
 
-int heap_init(rt_t *rt, pcb_t *pcb)
+int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
 {
     proc_t *p = proc_of(pcb);
     uint32_t owner = POOL_OWNER_PROC(pcb->slot);
-    hblock_t *b = new_block(rt, MIN_HEAP_WORDS, owner);
+    hblock_t *b = new_block_on(rt, node, MIN_HEAP_WORDS, owner);
     if (!b)
         return -1;
-    term *stack = pool_alloc(rt->h, rt->vm, rt->node, 1, owner);
+    term *stack = pool_alloc(rt->h, rt->vm, node, 1, owner);
     if (!stack) {
         pool_free(rt->h, rt->vm, b);
         return -1;
@@ -203,16 +208,13 @@ static void scan(gc_t *g)
             uint64_t n = hdr_words(w);
             switch (hdr_type(w)) {
             case BT_TUPLE:
+            case BT_MSG:
                 for (uint64_t i = 1; i < n; i++)
                     s[i] = copy(g, s[i]);
                 break;
             case BT_CLOSURE: /* s[1] is the func_t pointer, not a term */
                 for (uint64_t i = 2; i < n; i++)
                     s[i] = copy(g, s[i]);
-                break;
-            case BT_MSG:
-                s[1] = copy(g, s[1]);
-                s[2] = copy(g, s[2]);
                 break;
             default: /* floats and strings hold no terms */
                 break;
@@ -259,6 +261,9 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     p->mbox_last = copy(&g, p->mbox_last);
     p->mbox_prev = copy(&g, p->mbox_prev);
     p->err_value = copy(&g, p->err_value);
+    p->links = copy(&g, p->links);
+    p->monitored_by = copy(&g, p->monitored_by);
+    p->monitoring = copy(&g, p->monitoring);
     for (size_t i = 0; i < n; i++)
         extra[i] = copy(&g, extra[i]);
     scan(&g);
@@ -338,28 +343,15 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     return 0;
 }
 
-static void free_msgs(rt_t *rt, uint64_t list)
-{
-    /* inbox nodes sit right after their buffer's hblock_t */
-    while (list) {
-        term *node = (term *)(uintptr_t)list;
-        uint64_t next = node[1];
-        pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
-        list = next;
-    }
-}
-
 void heap_release(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
     free_chain(rt, p->hfirst);
     free_chain(rt, p->frags);
-    free_msgs(rt, p->inbox);
     if (p->stack_lo)
         pool_free(rt->h, rt->vm, p->stack_lo);
     p->hfirst = p->hcur = p->frags = NULL;
     p->stack_lo = p->stack_hi = p->sp = NULL;
-    p->inbox = 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -15,8 +15,9 @@
 
 #include "vmproc/proc.h"
 
-/* Give a new process its first heap block and its stack. */
-int heap_init(rt_t *rt, pcb_t *pcb);
+/* Give a new process its first heap block and its stack, on `node` (the
+ * node of the VM that will own it). */
+int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node);
 
 /* Make room for `words` more words at p->hp (may collect: every term not
  * reachable from the process's roots is then invalid). */

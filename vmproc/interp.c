@@ -20,6 +20,7 @@
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
+#include "vmproc/msg.h"
 #include "vmproc/termio.h"
 
 #include <ck_pr.h>
@@ -33,56 +34,25 @@ int64_t interp_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-uint64_t mbox_fetch(proc_t *p)
-{
-    if (ck_pr_load_64(&p->inbox) == 0)
-        return 0;
-    /* Acquire: the sender's copy of the message is visible before we read
-     * the node it published with its release CAS. */
-    uint64_t list = ck_pr_fas_64(&p->inbox, 0);
-    ck_pr_fence_acquire();
-    /* The inbox is newest first: reverse it to arrival order. */
-    term rev = 0;
-    uint64_t n = 0;
-    while (list) {
-        term *node = (term *)(uintptr_t)list;
-        list = node[1];
-        node[1] = rev;
-        rev = mk_box(node);
-        hblock_t *buf = (hblock_t *)node - 1;
-        buf->next = p->frags;
-        p->frags = buf;
-        n++;
-    }
-    /* rev is now oldest first; find its end and append to the mailbox */
-    term last = rev;
-    while (box_ptr(last)[1])
-        last = box_ptr(last)[1];
-    if (p->mbox_last)
-        box_ptr(p->mbox_last)[1] = rev;
-    else
-        p->mbox_first = rev;
-    p->mbox_last = last;
-    p->mbox_len += n;
-    return n;
-}
-
 /* The bottom control frame of a process returns to END. */
-int interp_start(rt_t *rt, pcb_t *pcb, const func_t *f, const term *args, uint32_t argc)
+int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc)
 {
     proc_t *p = proc_of(pcb);
-    uint64_t need = 0;
+    const func_t *f = (const func_t *)(uintptr_t)box_ptr(fun)[1];
+    uint64_t need = term_size(fun);
     for (uint32_t i = 0; i < argc; i++)
         need += term_size(args[i]);
-    if (need && heap_make_room(rt, pcb, need) < 0)
+    if (heap_make_room(rt, pcb, need) < 0)
         return -1;
-    uint64_t stack_need = argc + f->frame + 16;
+    uint64_t stack_need = argc + 1 + f->frame + 16;
     if ((uint64_t)((term *)p->ctl - p->sp) < stack_need + sizeof(ctl_t) &&
         stack_grow(rt, pcb, stack_need) < 0)
         return -1;
+    /* The frame of a closure call: the closure, then the arguments. */
     term *hp = p->hp;
+    p->sp[0] = term_copy(fun, &hp);
     for (uint32_t i = 0; i < argc; i++)
-        p->sp[i] = term_copy(args[i], &hp);
+        p->sp[1 + i] = term_copy(args[i], &hp);
     p->hp = hp;
     ctl_t *cs = --p->ctl;
     cs->pc = code_table(rt->h)->end_code;
@@ -90,14 +60,21 @@ int interp_start(rt_t *rt, pcb_t *pcb, const func_t *f, const term *args, uint32
     cs->fp = 0;
     cs->base = 0;
     cs->kind = CTL_CALL;
-    term *fp = p->sp;
-    p->sp = fp + f->nslots;
-    for (term *s = fp + argc; s < p->sp; s++)
-        *s = T_NONE;
+    term *fp = p->sp + 1;
+    if (f->arity == argc) {
+        p->sp = fp + f->nslots;
+        for (term *s = fp + argc; s < p->sp; s++)
+            *s = T_NONE;
+    } else {
+        /* as in Erlang, the new process fails, not the spawner */
+        p->sp = fp + argc;
+        bif_error(p, A_BADARITY);
+    }
     p->fp = (uint32_t)(fp - p->stack_lo);
     p->pc = f->code;
     p->func = f;
     p->deadline = -1;
+    p->inbox = inbox_tag(pcb->gen);
     p->status = PS_RUNNABLE;
     return 0;
 }
@@ -359,9 +336,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(BIF)
         {
             uint32_t argc = *pc++;
-            int trap = TRAP_NONE;
             SAVE();
-            term r = bif_call(rt, pcb, A_U(w), p->sp - argc, argc, &trap);
+            term r = bif_call(rt, pcb, A_U(w), p->sp - argc, argc);
             LOAD();
             if (UNLIKELY(r == T_NONE)) {
                 if (p->err_class == EXC_NONE)
@@ -370,10 +346,6 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             sp -= argc;
             *sp++ = r;
-            if (UNLIKELY(trap == TRAP_SLEEP)) {
-                SAVE();
-                return RUN_WAIT;
-            }
             DISPATCH();
         }
         CASE(MK_TUPLE)
@@ -612,8 +584,12 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(RECV_NEXT)
         {
             term cur = p->mbox_prev ? box_ptr(p->mbox_prev)[1] : p->mbox_first;
-            if (!cur && mbox_fetch(p))
+            if (!cur) {
+                msg_take(rt, pcb);
+                if (UNLIKELY(p->flags & PF_KILLED))
+                    goto killed;
                 cur = p->mbox_prev ? box_ptr(p->mbox_prev)[1] : p->mbox_first;
+            }
             if (!cur) {
                 pc += (int32_t)pc[0] + 1;
                 DISPATCH();
@@ -645,8 +621,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(RECV_WAIT)
         {
-            if (mbox_fetch(p)) {
-                pc += 1 + A_S(w);
+            /* Messages may have arrived since the scan stopped: taken here,
+             * or by the scheduler before this slice. */
+            msg_take(rt, pcb);
+            if (UNLIKELY(p->flags & PF_KILLED))
+                goto killed;
+            if (p->mbox_prev ? box_ptr(p->mbox_prev)[1] : p->mbox_first) {
+                pc += A_S(w);
                 DISPATCH();
             }
             if (p->deadline >= 0 && interp_now_ns() >= p->deadline) {
@@ -666,6 +647,11 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             return RUN_EXIT;
         }
     }
+
+killed:
+    /* An exit signal: the process ends at once, whatever catches it has. */
+    SAVE();
+    return RUN_EXIT;
 
 heap_limit:
     /* The heap or stack could not grow: the process ends, the VM does not. */

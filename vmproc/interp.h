@@ -24,17 +24,15 @@ enum run_result {
     RUN_EXIT   /* ended: p->err_class and p->err_value say how */
 };
 
-/* Set up a new process to call `f` with `argc` arguments copied from args
- * (which may be on another heap). Returns -1 if its heap cannot hold them. */
-int interp_start(rt_t *rt, pcb_t *pcb, const func_t *f, const term *args, uint32_t argc);
+/* Set up a new process to call the closure `fun` with `argc` arguments,
+ * copied (with the closure) from wherever they are. Returns -1 if its heap
+ * cannot hold them. A wrong arity makes the new process fail at its start
+ * with badarity, as in Erlang. */
+int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc);
 
 enum run_result interp_run(rt_t *rt, pcb_t *pcb);
 
 /* Monotonic nanoseconds. */
 int64_t interp_now_ns(void);
-
-/* Take the messages pushed to the inbox into the mailbox, in order.
- * Returns how many arrived. */
-uint64_t mbox_fetch(proc_t *p);
 
 #endif

@@ -77,14 +77,36 @@ typedef struct proc {
     term mbox_first, mbox_last;
     term mbox_prev;           /* receive cursor: node before the current one, 0 = head */
     uint64_t mbox_len;
-    uint64_t inbox;           /* any VM: CAS-pushed nodes, newest first */
+    uint64_t inbox;           /* any VM: CAS-pushed nodes, newest first; see INBOX_* */
     int64_t deadline;         /* receive/sleep timeout, monotonic ns, -1 = none */
     /* errors and exit */
     uint32_t err_class;       /* enum exit_class of the raised error or the exit */
     uint32_t flags;
     term err_value;
     uint64_t migrations;
+    /* links and monitors: chains of BT_MSG nodes (see msg.h), owner only */
+    term links;               /* one node per linked process (node[4] = its pid) */
+    term monitored_by;        /* watchers: node[4] = watcher, node[5] = ref */
+    term monitoring;          /* monitors this process set: node[4] = target, node[5] = ref */
+    uint32_t inbound_next;    /* any VM: next PCB (slot + 1) on a VM's inbound list */
+    uint32_t pad1;
 } proc_t;
+
+/* Process flags (owner only). */
+#define PF_TRAP_EXIT 1u   /* exit signals arrive as #(EXIT pid reason) messages */
+#define PF_KILLED 2u      /* an exit signal ended it: no catch applies */
+
+/* The inbox word: a 16-bit tag from the slot's generation, and the offset
+ * of the newest node from the segment base (0: empty; INBOX_CLOSED: the
+ * process has ended). A sender CASes only from a word whose tag matches
+ * the pid it looked up, so a message can never land in a later process
+ * that reuses the slot. */
+#define INBOX_OFF_MASK 0xffffffffffffull
+#define INBOX_CLOSED INBOX_OFF_MASK
+static inline uint64_t inbox_tag(uint32_t gen)
+{
+    return (uint64_t)(gen & 0xffffu) << 48;
+}
 
 _Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB body");
 
@@ -101,6 +123,8 @@ typedef struct rt {
     uint64_t rng;             /* xorshift state of (random n) */
     bool gc_torture;
     uint64_t default_heap_limit_words;
+    struct sched *sched;      /* this VM's scheduler */
+    uint32_t spawn_next;      /* round-robin cursor of spawn placement */
 } rt_t;
 
 #endif

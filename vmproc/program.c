@@ -25,7 +25,9 @@ static const char prelude[] =
     "(defn %map-acc (f l acc)\n"
     "  (if (null? l) (reverse acc) (%map-acc f (cdr l) (cons (f (car l)) acc))))\n"
     "(defn %foldl (f acc l)\n"
-    "  (if (null? l) acc (%foldl f (f (car l) acc) (cdr l))))\n";
+    "  (if (null? l) acc (%foldl f (f (car l) acc) (cdr l))))\n"
+    /* Erlang's timer:sleep: a receive that matches nothing */
+    "(defn %sleep (ms) (receive (after ms 'ok)))\n";
 
 static char *read_file(const char *path, size_t *len)
 {

@@ -13,6 +13,7 @@
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
+#include "vmproc/msg.h"
 #include "vmproc/termio.h"
 #include "vmproc/vm.h"
 
@@ -22,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define SPIN_ROUNDS 2000
 
 int runq_push(sched_t *s, pcb_t *pcb)
 {
@@ -104,32 +107,86 @@ void sched_free(sched_t *s)
     s->rq_len = s->rq_cap = s->ntimers = s->tcap = 0;
 }
 
-pcb_t *sched_spawn(sched_t *s, const func_t *f, const term *args, uint32_t argc)
+/* Queue `pcb` on VM `vm`'s inbound list and wake that VM. Any VM. */
+static void push_inbound(shm_header_t *h, uint32_t vm, pcb_t *pcb)
 {
-    rt_t *rt = &s->rt;
-    pcb_t *pcb = proctab_claim(rt->h, rt->vm);
+    shm_vm_t *v = shm_vm(h, vm);
+    proc_t *p = proc_of(pcb);
+    uint64_t head;
+    do {
+        head = ck_pr_load_64(&v->inbound);
+        p->inbound_next = (uint32_t)head;
+        /* Release (inside the CAS): inbound_next is visible with the push. */
+        ck_pr_fence_store();
+    } while (!ck_pr_cas_64(&v->inbound, head, (uint64_t)pcb->slot + 1));
+    vm_wake(v);
+}
+
+void sched_wake_proc(rt_t *rt, pcb_t *pcb)
+{
+    uint32_t owner = ck_pr_load_32(&pcb->owner);
+    if (owner == rt->vm)
+        runq_push(rt->sched, pcb);
+    else
+        push_inbound(rt->h, owner, pcb);
+}
+
+/* Take what other VMs queued for this one, oldest first. */
+static void drain_inbound(sched_t *s)
+{
+    shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
+    if (ck_pr_load_64(&self->inbound) == 0)
+        return;
+    uint64_t head = ck_pr_fas_64(&self->inbound, 0);
+    /* Acquire: pairs with the pushers' release. */
+    ck_pr_fence_acquire();
+    uint32_t rev = 0;
+    while (head) {
+        pcb_t *pcb = shm_pcb(s->rt.h, (uint32_t)head - 1);
+        uint32_t next = proc_of(pcb)->inbound_next;
+        proc_of(pcb)->inbound_next = rev;
+        rev = pcb->slot + 1;
+        head = next;
+    }
+    while (rev) {
+        pcb_t *pcb = shm_pcb(s->rt.h, rev - 1);
+        rev = proc_of(pcb)->inbound_next;
+        runq_push(s, pcb);
+    }
+}
+
+int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid)
+{
+    shm_header_t *h = rt->h;
+    pcb_t *pcb = proctab_claim(h, rt->vm);
     if (!pcb)
-        return NULL;
-    if (heap_init(rt, pcb) < 0) {
-        proctab_release(rt->h, pcb);
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (interp_start(rt, pcb, f, args, argc) < 0) {
+        return -1;
+    if (heap_init(rt, pcb, shm_vm(h, vm)->node) < 0 ||
+        interp_start(rt, pcb, fun, args, argc) < 0) {
         heap_release(rt, pcb);
-        proctab_release(rt->h, pcb);
+        proctab_release(h, pcb);
         errno = ENOMEM;
-        return NULL;
+        return -1;
     }
+    proc_of(pcb)->status = PS_RUNNABLE;
+    ck_pr_store_32(&pcb->owner, vm);
+    *pid = pcb->pid;
     proctab_publish(pcb);
-    if (runq_push(s, pcb) < 0) {
-        heap_release(rt, pcb);
-        proctab_release(rt->h, pcb);
-        errno = ENOMEM;
-        return NULL;
-    }
-    ck_pr_inc_64(&shm_vm(rt->h, rt->vm)->procs);
-    return pcb;
+    ck_pr_inc_64(&shm_vm(h, vm)->procs);
+    if (vm == rt->vm)
+        runq_push(rt->sched, pcb);
+    else
+        push_inbound(h, vm, pcb);
+    return 0;
+}
+
+uint32_t sched_place_spawn(rt_t *rt)
+{
+    /* Round-robin over the VMs, each VM starting after itself, until the
+     * balancing policies take this decision over. */
+    uint32_t n = rt->h->cfg.n_vms;
+    rt->spawn_next = (rt->spawn_next + 1) % n;
+    return (rt->vm + rt->spawn_next) % n;
 }
 
 /* The exit reason as text: #(error V) for errors, else the value. */
@@ -170,7 +227,13 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
     shm_header_t *h = rt->h;
     proc_t *p = proc_of(pcb);
     bool is_main = pcb->pid == h->run.main_pid;
-    report_exit(s, pcb, is_main);
+    term reason = p->err_value;
+    term tup[3] = {mk_hdr(3, BT_TUPLE), mk_atom(A_ERROR), p->err_value};
+    if (p->err_class == EXC_ERROR)
+        reason = mk_box(tup);
+    bool watched = msg_close(rt, pcb, reason);
+    if (!watched || is_main)
+        report_exit(s, pcb, is_main);
     if (is_main) {
         bool normal = p->err_class == EXC_NORMAL;
         h->run.exit_status = normal ? 0 : 1;
@@ -192,7 +255,7 @@ static bool stopping(const shm_header_t *h)
 static bool has_work(void *ctx)
 {
     sched_t *s = ctx;
-    return s->rq_len > 0;
+    return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0;
 }
 
 /* Put processes whose timers are due back on the run queue. */
@@ -204,29 +267,37 @@ static void fire_timers(sched_t *s, int64_t now)
         if (t.pcb->pid != t.pid || ck_pr_load_32(&t.pcb->state) != PCB_LIVE)
             continue;
         proc_t *p = proc_of(t.pcb);
-        if (p->status != PS_WAITING || p->deadline != t.deadline)
+        if (p->deadline != t.deadline)
             continue;
-        p->status = PS_RUNNABLE;
-        runq_push(s, t.pcb);
+        if (ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
+            runq_push(s, t.pcb);
     }
 }
 
 static void run_one(sched_t *s, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
-    p->status = PS_RUNNING;
+    ck_pr_store_32(&p->status, PS_RUNNING);
     s->rt.cur = pcb;
-    enum run_result r = interp_run(&s->rt, pcb);
+    /* Signals act before the slice: a killed process does not run. */
+    msg_take(&s->rt, pcb);
+    enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(&s->rt, pcb);
     s->rt.cur = NULL;
     switch (r) {
     case RUN_YIELD:
-        p->status = PS_RUNNABLE;
+        ck_pr_store_32(&p->status, PS_RUNNABLE);
         runq_push(s, pcb);
         break;
     case RUN_WAIT:
-        p->status = PS_WAITING;
         if (p->deadline >= 0)
             timer_push(s, p->deadline, pcb);
+        ck_pr_store_32(&p->status, PS_WAITING);
+        /* Full fence, then look at the inbox again: a sender that pushed
+         * before we stored WAITING did not see it (msg.c explains). */
+        ck_pr_fence_memory();
+        if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
+            ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
+            runq_push(s, pcb);
         break;
     case RUN_EXIT:
         p->status = PS_EXITING;
@@ -254,6 +325,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
 {
     sched_t s = {0};
     shm_vm_t *self = shm_vm(h, vm);
+    s.rt.sched = &s;
     s.rt.h = h;
     s.rt.vm = vm;
     s.rt.node = self->node;
@@ -264,9 +336,9 @@ int sched_main(shm_header_t *h, uint32_t vm)
 
     code_table_t *ct = code_table(h);
     if (vm == 0) {
-        pcb_t *m = sched_spawn(&s, ct->funcs[ct->main_index], NULL, 0);
-        if (m)
-            h->run.main_pid = m->pid;
+        uint64_t pid;
+        if (proc_spawn(&s.rt, 0, ct->funcs[ct->main_index]->value, NULL, 0, &pid) == 0)
+            h->run.main_pid = pid;
         else {
             fprintf(stderr, "shoal: cannot start main: %s\n", strerror(errno));
             h->run.exit_status = 1;
@@ -277,6 +349,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
     }
     while (!stopping(h)) {
         ck_pr_store_64(&self->heartbeat, self->heartbeat + 1);
+        drain_inbound(&s);
         if (s.ntimers)
             fire_timers(&s, interp_now_ns());
         pcb_t *pcb = runq_pop(&s);
@@ -284,6 +357,16 @@ int sched_main(shm_header_t *h, uint32_t vm)
             run_one(&s, pcb);
             continue;
         }
+        /* Spin a little before sleeping: a futex wake-up costs tens of
+         * microseconds here, a cache line from another core ~50 ns
+         * (BENCH.md). SPIN_ROUNDS * ck_pr_stall is about 20 us. */
+        bool got = false;
+        for (int i = 0; i < SPIN_ROUNDS && !got; i++) {
+            ck_pr_stall();
+            got = ck_pr_load_64(&self->inbound) != 0;
+        }
+        if (got)
+            continue;
         uint32_t ms = VM_IDLE_MS;
         if (s.ntimers) {
             int64_t d = s.timers[0].deadline - interp_now_ns();

@@ -31,9 +31,17 @@ typedef struct sched {
 /* Run VM `vm` until the run stops. Returns the VM's exit code. */
 int sched_main(shm_header_t *h, uint32_t vm);
 
-/* Create a process on this VM that calls f with args (copied). Returns its
- * PCB, or NULL (errno EAGAIN: table full; ENOMEM: pool exhausted). */
-pcb_t *sched_spawn(sched_t *s, const func_t *f, const term *args, uint32_t argc);
+/* Create a process owned by VM `vm` that calls the closure `fun` with
+ * args (copied), and queue it there. Sets *pid. Returns 0, or -1 (errno
+ * EAGAIN: process table full; ENOMEM: pool exhausted). Any VM. */
+int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid);
+
+/* Where (spawn ...) puts a process: round-robin for now. */
+uint32_t sched_place_spawn(rt_t *rt);
+
+/* Queue a process that just became RUNNABLE on its owner VM. Any VM; the
+ * caller won the CAS that made it RUNNABLE. */
+void sched_wake_proc(rt_t *rt, pcb_t *pcb);
 
 /* Queue operations, exposed for the tests. */
 int runq_push(sched_t *s, pcb_t *pcb);
