@@ -75,11 +75,56 @@ void pool_node_range(const shm_header_t *h, uint32_t node, void **addr, size_t *
 uint64_t pool_free_pages(const shm_header_t *h, uint32_t node);
 
 /* Supervisor only, after VM `vm` is known dead: break its lock, repair the
- * journal, free its cache and every run it owned. */
+ * journal, free its cache and every run it owned. Call it before the VM is
+ * restarted. A node lock held by another VM that the VM table already marks
+ * VM_DEAD (set only after waitpid) is broken and repaired the same way when
+ * the supervisor needs it, so several dead VMs can be recovered in any
+ * order without blocking. */
 void pool_recover_vm(shm_header_t *h, uint32_t vm);
 
 /* Supervisor only, during recovery: free every run whose owner `dead`
  * says is dead (processes lost with a VM). Returns the runs freed. */
 size_t pool_reclaim(shm_header_t *h, bool (*dead)(uint32_t owner, void *ctx), void *ctx);
+
+/* A VM's cache holds at most POOL_CACHE_PAGES single pages, all of one
+ * node, and takes POOL_CACHE_REFILL at a time under the node's lock. Cached
+ * pages count as allocated, so pool_free_pages is low by at most
+ * n_vms * POOL_CACHE_PAGES over all nodes. */
+#define POOL_CACHE_PAGES 32u
+#define POOL_CACHE_REFILL 16u
+
+/* Owner VM only: give the pages of VM `vm`'s cache back to their node (a
+ * VM that stops cleanly; a dead VM's cache is freed by pool_recover_vm). */
+void pool_cache_drain(shm_header_t *h, uint32_t vm);
+
+/* Who holds `node`'s lock now: a VM id, POOL_SUPERVISOR, or POOL_NOBODY. */
+#define POOL_NOBODY UINT32_MAX
+uint32_t pool_lock_holder(const shm_header_t *h, uint32_t node);
+
+/* Debug builds and tests, while nobody allocates: check that every node
+ * whose lock is free has an empty journal, well-formed descriptors, a free
+ * map and free count derived from them, and that the VM caches hold pages
+ * of their VM. 0 if so, else -1 (errno EUCLEAN) with the first problem
+ * written to `why`. */
+int pool_check(const shm_header_t *h, char *why, size_t why_len);
+
+/* Crash-test hook. When pool_crash_step equals one of these points, the
+ * process raises SIGKILL on itself when it reaches that point (0: off, the
+ * default). Only tests set it, in a forked child. */
+enum pool_crash_point {
+    POOL_CRASH_OFF = 0,
+    POOL_CRASH_LOCKED,     /* node lock taken, journal empty */
+    POOL_CRASH_JOURNALED,  /* journal written, nothing changed yet */
+    POOL_CRASH_DESC_PART,  /* some of the run's descriptors written */
+    POOL_CRASH_DESC,       /* descriptors written, free map not */
+    POOL_CRASH_MAP,        /* free map written, free count not */
+    POOL_CRASH_COUNT,      /* free count written, journal not cleared */
+    POOL_CRASH_CLEARED,    /* journal cleared, lock still held */
+    POOL_CRASH_REFILLED,   /* cache refill: lock released, pages not cached */
+    POOL_CRASH_CACHE_POP,  /* page taken from the cache, owner not set */
+    POOL_CRASH_CACHE_PUSH, /* freed page owned by the VM, not yet cached */
+    POOL_CRASH_POINTS
+};
+extern int pool_crash_step;
 
 #endif

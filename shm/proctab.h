@@ -44,7 +44,8 @@ static inline pcb_t *shm_pcb(const shm_header_t *h, uint32_t slot)
     return (pcb_t *)shm_at(h, h->layout.proc_off) + slot;
 }
 
-/* Initialise every slot as free, generation 0 (shm_create calls it). */
+/* Initialise every slot as free, generation 1, so that no pid is 0
+ * (shm_create calls it). */
 void proctab_init(shm_header_t *h);
 
 /* Claim a free slot for VM `vm`. Returns the PCB in state CLAIMED(vm) with

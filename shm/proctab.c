@@ -1,0 +1,158 @@
+/*
+ * proctab.c: the process table (see proctab.h).
+ *
+ * A slot moves FREE -> CLAIMED(vm) -> LIVE -> FREE. Claiming is one CAS
+ * of `state`, so two VMs never get the same slot; everything else a slot
+ * holds is written by its one claimer before the release store that
+ * publishes it, and read by others only after an acquire load of `state`.
+ *
+ * pids: pid = gen * proc_slots + slot. Generations start at 1 (not 0), so
+ * no pid is ever 0 and every slot is usable: pid 0 means "no process"
+ * wherever a pid is stored. A slot's generation grows when the slot is
+ * freed, so a dead pid never names a later process in that slot. After
+ * 2^32 - 1 reuses of one slot the generation would wrap; it skips 0 so pids
+ * stay non-zero (uniqueness past that point is not promised).
+ *
+ * NOTES
+ *   state: CAS FREE -> CLAIMED(vm) by the claimer; release stores by the
+ *     claimer (-> LIVE), by whoever frees the process (-> FREE), and by the
+ *     supervisor for slots of a dead VM (CLAIMED(vm) -> FREE).
+ *   gen, pid: written by the slot's claimer or releaser while the slot is
+ *     not FREE; read by anyone after an acquire load of state.
+ *   The scan cursor (where the next claim starts looking) is a hint private
+ *   to each OS process (each VM is one), so losing it in a crash loses
+ *   nothing. It starts at vm * (slots / n_vms), which spreads the VMs'
+ *   claims over the table.
+ *   Errors: proctab_claim returns NULL with errno EAGAIN when full.
+ */
+#include "shm/proctab.h"
+
+#include <ck_pr.h>
+#include <errno.h>
+#include <string.h>
+
+/* Per-process claim cursors, one per VM id, stored as slot + 1 (0: not
+ * yet seeded). Accessed with atomics only so that a multi-threaded user of
+ * a hint is not a data race. */
+static uint32_t cursor[SHOAL_MAX_VMS];
+
+void proctab_init(shm_header_t *h)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    for (uint32_t i = 0; i < slots; i++) {
+        /* The rest is zero: the memfd is fresh. */
+        pcb_t *p = shm_pcb(h, i);
+        p->state = PCB_FREE;
+        p->owner = PCB_NO_OWNER;
+        p->gen = 1;
+        p->slot = i;
+    }
+}
+
+static uint32_t start_slot(const shm_header_t *h, uint32_t vm)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    if (vm >= SHOAL_MAX_VMS)
+        return 0;
+    /* Relaxed: a hint. */
+    uint32_t c = ck_pr_load_32(&cursor[vm]);
+    if (c != 0 && c - 1 < slots)
+        return c - 1;
+    uint32_t n_vms = h->cfg.n_vms ? h->cfg.n_vms : 1;
+    return (uint32_t)(((uint64_t)vm % n_vms) * (slots / n_vms) % slots);
+}
+
+pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    uint32_t s = start_slot(h, vm);
+    for (uint32_t i = 0; i < slots; i++, s = s + 1 == slots ? 0 : s + 1) {
+        pcb_t *p = shm_pcb(h, s);
+        /* Relaxed pre-check: skips taken slots without a locked op. */
+        if (ck_pr_load_32(&p->state) != PCB_FREE)
+            continue;
+        if (!ck_pr_cas_32(&p->state, PCB_FREE, PCB_CLAIMED(vm)))
+            continue;
+        /* Acquire: the last releaser's gen, written before its release
+         * store of FREE, is what we read below. */
+        ck_pr_fence_acquire();
+        uint32_t gen = ck_pr_load_32(&p->gen);
+        /* Relaxed: nobody reads these until publish (release). */
+        ck_pr_store_64(&p->pid, (uint64_t)gen * slots + s);
+        ck_pr_store_32(&p->owner, vm);
+        memset(p->body, 0, sizeof p->body);
+        if (vm < SHOAL_MAX_VMS)
+            ck_pr_store_32(&cursor[vm], (s + 1 == slots ? 0 : s + 1) + 1);
+        return p;
+    }
+    errno = EAGAIN;
+    return NULL;
+}
+
+void proctab_publish(pcb_t *p)
+{
+    SHOAL_ASSERT(PCB_IS_CLAIMED(ck_pr_load_32(&p->state)), "publish of an unclaimed slot");
+    /* Release: pid, owner and body are visible before LIVE is. */
+    ck_pr_fence_release();
+    ck_pr_store_32(&p->state, PCB_LIVE);
+}
+
+static void release_slot(pcb_t *p)
+{
+    uint32_t gen = p->gen + 1;
+    if (gen == 0)
+        gen = 1;
+    /* Relaxed: ordered before FREE by the release fence below. */
+    ck_pr_store_32(&p->gen, gen);
+    ck_pr_store_64(&p->pid, 0);
+    ck_pr_store_32(&p->owner, PCB_NO_OWNER);
+    /* Release: the next claimer, which acquires on state, sees the new gen. */
+    ck_pr_fence_release();
+    ck_pr_store_32(&p->state, PCB_FREE);
+}
+
+void proctab_release(shm_header_t *h, pcb_t *p)
+{
+    (void)h;
+    SHOAL_ASSERT(ck_pr_load_32(&p->state) != PCB_FREE, "release of a free slot");
+    release_slot(p);
+}
+
+pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    if (pid == 0)
+        return NULL;
+    pcb_t *p = shm_pcb(h, (uint32_t)(pid % slots));
+    /* Acquire: a LIVE state makes the publisher's pid visible. */
+    if (ck_pr_load_32(&p->state) != PCB_LIVE)
+        return NULL;
+    ck_pr_fence_acquire();
+    return ck_pr_load_64(&p->pid) == pid ? p : NULL;
+}
+
+size_t proctab_recover_vm(shm_header_t *h, uint32_t vm)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    size_t n = 0;
+    for (uint32_t s = 0; s < slots; s++) {
+        pcb_t *p = shm_pcb(h, s);
+        /* Relaxed: the VM is dead (after waitpid), so CLAIMED(vm) cannot
+         * change under us; only we move it. */
+        if (ck_pr_load_32(&p->state) == PCB_CLAIMED(vm)) {
+            release_slot(p);
+            n++;
+        }
+    }
+    return n;
+}
+
+size_t proctab_live(const shm_header_t *h)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    size_t n = 0;
+    for (uint32_t s = 0; s < slots; s++)
+        /* Relaxed: a count for stats; it is stale as soon as it is read. */
+        n += ck_pr_load_32(&shm_pcb(h, s)->state) == PCB_LIVE;
+    return n;
+}

@@ -1,0 +1,292 @@
+/*
+ * test_proctab.c: the process table: claims, pids and their generations,
+ * a full table, recovery of a dead VM's claims, and claims that race from
+ * several forked processes.
+ */
+#include "tests/unit.h"
+
+#include "shm/proctab.h"
+#include "shm/segment.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static shm_header_t *make(uint32_t vms, uint32_t slots)
+{
+    shm_config_t c;
+    shm_config_default(&c, vms, 1);
+    c.proc_slots = slots;
+    c.atom_bytes = 64u << 10;
+    c.code_bytes = 64u << 10;
+    c.pool_bytes = 1u << 20;
+    return shm_create(&c);
+}
+
+static void test_claim_publish(void)
+{
+    shm_header_t *h = make(2, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    pcb_t *p = proctab_claim(h, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    uint64_t pid = p->pid;
+    CU_ASSERT_NOT_EQUAL(pid, 0);
+    CU_ASSERT_EQUAL(pid % 64, p->slot);
+    CU_ASSERT_PTR_EQUAL(shm_pcb(h, p->slot), p);
+    CU_ASSERT_EQUAL(p->state, PCB_CLAIMED(1));
+    CU_ASSERT_EQUAL(p->owner, 1);
+    /* Claimed is not yet a process. */
+    CU_ASSERT_PTR_NULL(proctab_lookup(h, pid));
+    CU_ASSERT_EQUAL(proctab_live(h), 0);
+    proctab_publish(p);
+    CU_ASSERT_EQUAL(p->state, PCB_LIVE);
+    CU_ASSERT_PTR_EQUAL(proctab_lookup(h, pid), p);
+    CU_ASSERT_EQUAL(proctab_live(h), 1);
+    CU_ASSERT_PTR_NULL(proctab_lookup(h, 0));
+    CU_ASSERT_PTR_NULL(proctab_lookup(h, pid + 64)); /* same slot, next generation */
+
+    /* A released slot's body is zero again when it is next claimed. */
+    memset(p->body, 0xab, sizeof p->body);
+    uint32_t slot = p->slot;
+    proctab_release(h, p);
+    CU_ASSERT_EQUAL(p->state, PCB_FREE);
+    CU_ASSERT_EQUAL(p->owner, PCB_NO_OWNER);
+    CU_ASSERT_EQUAL(p->pid, 0);
+    CU_ASSERT_PTR_NULL(proctab_lookup(h, pid));
+    pcb_t *q = NULL;
+    for (int i = 0; i < 64 && (!q || q->slot != slot); i++)
+        q = proctab_claim(h, 1);
+    CU_ASSERT_PTR_EQUAL_FATAL(q, p);
+    for (size_t i = 0; i < sizeof q->body / sizeof q->body[0]; i++)
+        CU_ASSERT_EQUAL(q->body[i], 0);
+    shm_destroy(h);
+}
+
+static void test_same_slot_new_pid(void)
+{
+    shm_header_t *h = make(1, 1); /* one slot: every claim reuses it */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    uint64_t last = 0;
+    for (int i = 0; i < 100; i++) {
+        pcb_t *p = proctab_claim(h, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_EQUAL(p->slot, 0);
+        CU_ASSERT(p->pid > last);
+        proctab_publish(p);
+        CU_ASSERT_PTR_EQUAL(proctab_lookup(h, p->pid), p);
+        if (last)
+            CU_ASSERT_PTR_NULL(proctab_lookup(h, last));
+        last = p->pid;
+        proctab_release(h, p);
+        CU_ASSERT_PTR_NULL(proctab_lookup(h, last));
+    }
+    shm_destroy(h);
+}
+
+/* Many claim/release cycles with a few processes alive at a time: per slot
+ * the pids strictly grow, so (with pid % slots == slot) no pid repeats. */
+static void test_generations(void)
+{
+    enum { SLOTS = 8, LIVE = 5, CYCLES = 5000 };
+    shm_header_t *h = make(1, SLOTS);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    uint64_t last[SLOTS] = {0};
+    pcb_t *live[LIVE];
+    uint64_t pids[LIVE];
+    int n = 0, bad = 0;
+    unsigned seed = 12345;
+    for (int c = 0; c < CYCLES; c++) {
+        if (n == LIVE || (n > 0 && rand_r(&seed) % 2)) {
+            int i = (int)(rand_r(&seed) % (unsigned)n);
+            proctab_release(h, live[i]);
+            bad += proctab_lookup(h, pids[i]) != NULL;
+            live[i] = live[n - 1];
+            pids[i] = pids[n - 1];
+            n--;
+            continue;
+        }
+        pcb_t *p = proctab_claim(h, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        uint64_t pid = p->pid;
+        bad += pid == 0 || pid % SLOTS != p->slot || pid <= last[p->slot];
+        last[p->slot] = pid;
+        proctab_publish(p);
+        bad += proctab_lookup(h, pid) != p;
+        live[n] = p;
+        pids[n++] = pid;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(proctab_live(h), (size_t)n);
+    shm_destroy(h);
+}
+
+static void test_full(void)
+{
+    enum { SLOTS = 64 };
+    shm_header_t *h = make(2, SLOTS);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    pcb_t *got[SLOTS];
+    bool seen[SLOTS] = {false};
+    for (int i = 0; i < SLOTS; i++) {
+        got[i] = proctab_claim(h, (uint32_t)i % 2);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got[i]);
+        CU_ASSERT_FALSE(seen[got[i]->slot]);
+        seen[got[i]->slot] = true;
+    }
+    errno = 0;
+    CU_ASSERT_PTR_NULL(proctab_claim(h, 0));
+    CU_ASSERT_EQUAL(errno, EAGAIN);
+    errno = 0;
+    CU_ASSERT_PTR_NULL(proctab_claim(h, 1));
+    CU_ASSERT_EQUAL(errno, EAGAIN);
+
+    /* One slot back: the next claim finds exactly it, with a new pid. */
+    uint64_t old = got[37]->pid;
+    uint32_t slot = got[37]->slot;
+    proctab_release(h, got[37]);
+    pcb_t *p = proctab_claim(h, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->slot, slot);
+    CU_ASSERT(p->pid > old);
+    CU_ASSERT_EQUAL(p->pid % SLOTS, slot);
+    shm_destroy(h);
+}
+
+static void test_recover_vm(void)
+{
+    shm_header_t *h = make(2, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    pcb_t *a[5], *b[4];
+    for (int i = 0; i < 5; i++) {
+        a[i] = proctab_claim(h, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        b[i] = proctab_claim(h, 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b[i]);
+    }
+    proctab_publish(a[0]);
+    proctab_publish(a[3]);
+    uint32_t gen = a[1]->gen;
+    uint64_t pid1 = a[1]->pid;
+
+    /* VM 0 dies: its claims (not its live processes) go back. */
+    CU_ASSERT_EQUAL(proctab_recover_vm(h, 0), 3);
+    CU_ASSERT_EQUAL(a[1]->state, PCB_FREE);
+    CU_ASSERT_EQUAL(a[2]->state, PCB_FREE);
+    CU_ASSERT_EQUAL(a[4]->state, PCB_FREE);
+    CU_ASSERT_EQUAL(a[1]->gen, gen + 1);
+    CU_ASSERT_EQUAL(a[1]->pid, 0);
+    CU_ASSERT_EQUAL(a[1]->owner, PCB_NO_OWNER);
+    CU_ASSERT_PTR_NULL(proctab_lookup(h, pid1));
+    CU_ASSERT_PTR_EQUAL(proctab_lookup(h, a[0]->pid), a[0]);
+    CU_ASSERT_PTR_EQUAL(proctab_lookup(h, a[3]->pid), a[3]);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(b[i]->state, PCB_CLAIMED(1));
+    CU_ASSERT_EQUAL(proctab_live(h), 2);
+    CU_ASSERT_EQUAL(proctab_recover_vm(h, 0), 0);
+    CU_ASSERT_EQUAL(proctab_recover_vm(h, 1), 4);
+    CU_ASSERT_EQUAL(proctab_live(h), 2);
+    shm_destroy(h);
+}
+
+/* Forked VMs claim until the table is full, all at once. A slot given
+ * twice would show as a sum of claims above the table size, or as a slot
+ * whose marker does not match its owner. */
+static void test_concurrent_claims(void)
+{
+    enum { SLOTS = 8192, KIDS = 4 };
+    shm_header_t *h = make(KIDS, SLOTS);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    uint32_t *counts = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(counts != MAP_FAILED);
+    int go[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(go), 0);
+    pid_t kids[KIDS];
+    for (uint32_t k = 0; k < KIDS; k++) {
+        kids[k] = fork();
+        CU_ASSERT_FATAL(kids[k] >= 0);
+        if (kids[k] == 0) {
+            char c;
+            close(go[1]);
+            if (read(go[0], &c, 1) != 0) /* EOF: everyone starts now */
+                _exit(2);
+            /* Churn first, so that claims and releases race, then fill
+             * (a fast kid fills while the others still churn). */
+            unsigned seed = k + 1;
+            pcb_t *mine[16];
+            int n = 0;
+            for (int i = 0; i < 20000; i++) {
+                if (n == 16 || (n > 0 && rand_r(&seed) % 2)) {
+                    pcb_t *p = mine[--n];
+                    if (p->body[0] != k + 1 || p->owner != k)
+                        _exit(3);
+                    proctab_release(h, p);
+                    continue;
+                }
+                pcb_t *p = proctab_claim(h, k);
+                if (!p && errno == EAGAIN)
+                    continue; /* the others already fill the table */
+                if (!p)
+                    _exit(4);
+                p->body[0] = k + 1;
+                proctab_publish(p);
+                mine[n++] = p;
+            }
+            counts[KIDS + k] = (uint32_t)n; /* still live from the churn */
+            pcb_t *p;
+            while ((p = proctab_claim(h, k)) != NULL) {
+                p->body[0] = k + 1;
+                proctab_publish(p);
+                counts[k]++;
+            }
+            _exit(errno == EAGAIN ? 0 : 5);
+        }
+    }
+    close(go[0]);
+    close(go[1]);
+    int failed = 0;
+    for (int k = 0; k < KIDS; k++) {
+        int st;
+        CU_ASSERT_EQUAL(waitpid(kids[k], &st, 0), kids[k]);
+        failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+            fprintf(stderr, "\n  child %d exited %d\n", k, WEXITSTATUS(st));
+    }
+    CU_ASSERT_EQUAL(failed, 0);
+    uint32_t per[KIDS] = {0}, total = 0;
+    int bad = 0;
+    for (uint32_t s = 0; s < SLOTS; s++) {
+        pcb_t *p = shm_pcb(h, s);
+        if (p->state != PCB_LIVE || p->owner >= KIDS || p->body[0] != p->owner + 1) {
+            bad++;
+            continue;
+        }
+        per[p->owner]++;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    for (int k = 0; k < KIDS; k++) {
+        total += counts[k] + counts[KIDS + k];
+        CU_ASSERT_EQUAL(per[k], counts[k] + counts[KIDS + k]);
+    }
+    CU_ASSERT_EQUAL(total, SLOTS);
+    CU_ASSERT_EQUAL(proctab_live(h), SLOTS);
+    munmap(counts, 4096);
+    shm_destroy(h);
+}
+
+static CU_TestInfo proctab_tests[] = {
+    {"claim, publish, lookup, release", test_claim_publish},
+    {"a reused slot gives a larger pid, old pid dead", test_same_slot_new_pid},
+    {"pids never 0, grow per slot over many cycles", test_generations},
+    {"full table: NULL/EAGAIN, freed slot reused", test_full},
+    {"recover_vm frees only that VM's claimed slots", test_recover_vm},
+    {"concurrent claims from forked VMs never share a slot", test_concurrent_claims},
+    CU_TEST_INFO_NULL,
+};
+
+UNIT_SUITE(proctab, proctab_tests, NULL, NULL)
