@@ -473,6 +473,13 @@ static void commit_free(shm_header_t *h, uint32_t k, uint64_t first, uint64_t n,
     crash_point(POOL_CRASH_MAP);
     count_add(nd, (int64_t)n);
     journal_end(nd);
+    /* Searches start at the lowest freed word, so freed pages are reused
+     * before untouched ones: a pool that cycles through fresh pages pays a
+     * page fault per page (a message-heavy run did, 1.5 s of system time
+     * for 100,000 messages), one that reuses them stays in the cache. */
+    uint32_t word = (uint32_t)((first - (uint64_t)k * h->layout.pages_per_node) / 64);
+    if (word < nd->hint)
+        nd->hint = word;
 }
 
 /* Recovery of node k, whose lock the caller took over from a dead holder:

@@ -6,12 +6,13 @@
  * holds is written by its one claimer before the release store that
  * publishes it, and read by others only after an acquire load of `state`.
  *
- * pids: pid = gen * proc_slots + slot. Generations start at 1 (not 0), so
- * no pid is ever 0 and every slot is usable: pid 0 means "no process"
- * wherever a pid is stored. A slot's generation grows when the slot is
+ * pids: pid = (gen + 1) * proc_slots + slot, with gen the stored generation
+ * of the slot, which starts at 0: a zeroed table is a table of free slots,
+ * no pid is ever 0, and every slot is usable (pid 0 means "no process"
+ * wherever a pid is stored). A slot's generation grows when the slot is
  * freed, so a dead pid never names a later process in that slot. After
- * 2^32 - 1 reuses of one slot the generation would wrap; it skips 0 so pids
- * stay non-zero (uniqueness past that point is not promised).
+ * 2^32 - 1 reuses of one slot the generation wraps to 0 (uniqueness past
+ * that point is not promised).
  *
  * NOTES
  *   state: CAS FREE -> CLAIMED(vm) by the claimer; release stores by the
@@ -38,15 +39,11 @@ static uint32_t cursor[SHOAL_MAX_VMS];
 
 void proctab_init(shm_header_t *h)
 {
-    uint32_t slots = h->cfg.proc_slots;
-    for (uint32_t i = 0; i < slots; i++) {
-        /* The rest is zero: the memfd is fresh. */
-        pcb_t *p = shm_pcb(h, i);
-        p->state = PCB_FREE;
-        p->owner = PCB_NO_OWNER;
-        p->gen = 1;
-        p->slot = i;
-    }
+    /* Nothing to write: a fresh memfd reads as zeros, which is a free slot
+     * of stored generation 0 (pid generation 1, so no pid is 0). Writing
+     * every slot would touch the whole table at start-up (96 MiB with the
+     * default slot count); claims set what they need. */
+    (void)h;
 }
 
 static uint32_t start_slot(const shm_header_t *h, uint32_t vm)
@@ -78,7 +75,8 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
         ck_pr_fence_acquire();
         uint32_t gen = ck_pr_load_32(&p->gen);
         /* Relaxed: nobody reads these until publish (release). */
-        ck_pr_store_64(&p->pid, (uint64_t)gen * slots + s);
+        ck_pr_store_32(&p->slot, s);
+        ck_pr_store_64(&p->pid, ((uint64_t)gen + 1) * slots + s);
         ck_pr_store_32(&p->owner, vm);
         memset(p->body, 0, sizeof p->body);
         if (vm < SHOAL_MAX_VMS)
@@ -99,9 +97,9 @@ void proctab_publish(pcb_t *p)
 
 static void release_slot(pcb_t *p)
 {
-    uint32_t gen = p->gen + 1;
-    if (gen == 0)
-        gen = 1;
+    /* The stored generation is the pid's generation minus one, so that
+     * zeroed memory is a valid free slot; it wraps before the pid's would. */
+    uint32_t gen = p->gen + 1 == UINT32_MAX ? 0 : p->gen + 1;
     /* Relaxed: ordered before FREE by the release fence below. */
     ck_pr_store_32(&p->gen, gen);
     ck_pr_store_64(&p->pid, 0);

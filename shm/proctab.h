@@ -1,7 +1,9 @@
 /*
  * proctab.h: the process table, slots of process control blocks (PCBs).
  *
- * A pid is a slot number plus a generation: pid = gen * proc_slots + slot.
+ * A pid is a slot number plus a generation: pid = (gen + 1) * proc_slots +
+ * slot, where gen is the slot's stored generation (so no pid is 0, and a
+ * zeroed table is a table of free slots).
  * The generation of a slot grows each time the slot is freed, so a dead pid
  * never aliases a live one, and pids are unique for the whole run.
  *
@@ -44,7 +46,7 @@ static inline pcb_t *shm_pcb(const shm_header_t *h, uint32_t slot)
     return (pcb_t *)shm_at(h, h->layout.proc_off) + slot;
 }
 
-/* Initialise every slot as free, generation 1, so that no pid is 0
+/* Initialise the table of a fresh segment: zeroed memory already is one
  * (shm_create calls it). */
 void proctab_init(shm_header_t *h);
 

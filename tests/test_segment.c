@@ -147,8 +147,12 @@ static void test_create_init(void)
     CU_ASSERT_EQUAL(shm_vm(h, SHOAL_MAX_VMS - 1)->id, SHOAL_MAX_VMS - 1);
     /* The tables behind it are initialised. */
     CU_ASSERT_EQUAL(proctab_live(h), 0);
-    CU_ASSERT_EQUAL(shm_pcb(h, 4095)->slot, 4095);
     CU_ASSERT_EQUAL(shm_pcb(h, 4095)->state, PCB_FREE);
+    pcb_t *claimed = proctab_claim(h, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(claimed);
+    CU_ASSERT_EQUAL(claimed->slot, (uint32_t)(claimed - shm_pcb(h, 0)));
+    CU_ASSERT_EQUAL(claimed->pid % c.proc_slots, claimed->slot);
+    proctab_release(h, claimed);
     CU_ASSERT_EQUAL(pool_free_pages(h, 0), l.pages_per_node);
     CU_ASSERT_EQUAL(pool_free_pages(h, 1), l.pages_per_node);
     /* The whole segment is mapped and writable, up to its last byte. */

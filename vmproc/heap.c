@@ -284,6 +284,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     p->hp = g.hp;
     p->hlim = g.lim;
     p->frags = NULL;
+    p->frag_words = 0;
     p->heap_words = g.words;
     p->live_words = g.copied;
     p->gcs++;

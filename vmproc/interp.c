@@ -74,7 +74,7 @@ int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc
     p->pc = f->code;
     p->func = f;
     p->deadline = -1;
-    p->inbox = inbox_tag(pcb->gen);
+    p->inbox = pcb_inbox_tag(rt->h, pcb);
     p->status = PS_RUNNABLE;
     return 0;
 }

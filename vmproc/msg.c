@@ -39,7 +39,7 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
     uint32_t slot = (uint32_t)(to % slots);
     pcb_t *pcb = shm_pcb(h, slot);
     proc_t *p = proc_of(pcb);
-    uint64_t tag = inbox_tag((uint32_t)gen);
+    uint64_t tag = inbox_tag(gen);
     uint64_t cur = ck_pr_load_64(&p->inbox);
     if ((cur & ~INBOX_OFF_MASK) != tag || (cur & INBOX_OFF_MASK) == INBOX_CLOSED ||
         ck_pr_load_64(&pcb->pid) != to)
@@ -143,7 +143,7 @@ static void append_mailbox(proc_t *p, term *node)
 static term take_all(rt_t *rt, pcb_t *pcb, uint64_t with)
 {
     proc_t *p = proc_of(pcb);
-    uint64_t tag = inbox_tag(pcb->gen);
+    uint64_t tag = pcb_inbox_tag(rt->h, pcb);
     uint64_t old = ck_pr_fas_64(&p->inbox, tag | with);
     /* Acquire: pairs with the senders' release before their CAS. */
     ck_pr_fence_acquire();
@@ -174,6 +174,7 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
         hblock_t *buf = (hblock_t *)node - 1;
         buf->next = p->frags;
         p->frags = buf;
+        p->frag_words += (uint64_t)(buf->end - (term *)buf);
         term from = node[4], extra = node[5];
         switch ((enum sig_kind)fix_val(node[3])) {
         case SIG_MSG:

@@ -60,6 +60,7 @@ typedef struct proc {
     hblock_t *hfirst, *hcur;  /* blocks, oldest first; hcur takes allocations */
     term *hp, *hlim;          /* bump pointer and limit in hcur */
     hblock_t *frags;          /* message buffers not yet joined by a GC */
+    uint64_t frag_words;      /* words in frags */
     uint64_t heap_words;      /* words in all heap blocks */
     uint64_t gc_threshold;    /* grow by adding blocks until heap_words passes this */
     uint64_t live_words;      /* live after the last GC */
@@ -103,9 +104,15 @@ typedef struct proc {
  * that reuses the slot. */
 #define INBOX_OFF_MASK 0xffffffffffffull
 #define INBOX_CLOSED INBOX_OFF_MASK
-static inline uint64_t inbox_tag(uint32_t gen)
+static inline uint64_t inbox_tag(uint64_t gen)
 {
-    return (uint64_t)(gen & 0xffffu) << 48;
+    return (gen & 0xffffu) << 48;
+}
+
+/* The inbox tag of the process a PCB holds now (from its pid). */
+static inline uint64_t pcb_inbox_tag(const shm_header_t *h, const pcb_t *pcb)
+{
+    return inbox_tag(pcb->pid / h->cfg.proc_slots);
 }
 
 _Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB body");

@@ -10,6 +10,7 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/bif.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
@@ -25,6 +26,9 @@
 #include <unistd.h>
 
 #define SPIN_ROUNDS 2000
+/* 16 pages of buffers: a GC of a small heap costs about what 16 page
+ * faults do, so collecting sooner would cost more than it saves. */
+#define FRAG_GC_WORDS (16 * SHOAL_PAGE / sizeof(term))
 
 int runq_push(sched_t *s, pcb_t *pcb)
 {
@@ -283,6 +287,14 @@ static void run_one(sched_t *s, pcb_t *pcb)
     msg_take(&s->rt, pcb);
     enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(&s->rt, pcb);
     s->rt.cur = NULL;
+    /* Message buffers join the heap at a collection; one that receives
+     * much and allocates little would never collect, so collect here,
+     * between slices, once the buffers outweigh what lived last time. */
+    if (r != RUN_EXIT && p->frag_words > FRAG_GC_WORDS && p->frag_words > p->live_words &&
+        heap_gc(&s->rt, pcb, 0, NULL, 0) < 0) {
+        bif_error(p, A_HEAP_LIMIT);
+        r = RUN_EXIT;
+    }
     switch (r) {
     case RUN_YIELD:
         ck_pr_store_32(&p->status, PS_RUNNABLE);
