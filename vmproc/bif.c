@@ -10,6 +10,7 @@
 
 #include "shm/vmtab.h"
 #include "vmproc/compiler.h"
+#include "vmproc/ets.h"
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
 #include "vmproc/msg.h"
@@ -438,6 +439,18 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
             }
         return mk_atom(A_TRUE);
     }
+    case BI_TABLE_NEW:
+        return ets_new(rt, pcb, args[0]);
+    case BI_TABLE_PUT:
+        return ets_put(rt, pcb, args);
+    case BI_TABLE_GET:
+        return ets_get(rt, pcb, args);
+    case BI_TABLE_DELETE:
+        return ets_delete(rt, pcb, args);
+    case BI_TABLE_SIZE:
+        return ets_size(rt, pcb, args[0]);
+    case BI_TABLE_UPDATE_COUNTER:
+        return ets_update_counter(rt, pcb, args);
     case BI_TRAP_EXITS: {
         if (args[0] != mk_atom(A_TRUE) && args[0] != mk_atom(A_FALSE))
             return bif_error(p, A_BADARG);

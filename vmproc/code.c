@@ -14,6 +14,7 @@ void code_init(shm_header_t *h)
     ct->main_index = UINT32_MAX;
     ct->funcs = NULL;
     ct->args = T_NIL;
+    ct->tables = NULL;
     ct->end_code[0] = OP_END;
     ct->end_code[1] = OP_END;
 }

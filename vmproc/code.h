@@ -42,6 +42,7 @@ typedef struct code_table {
     uint32_t nfuncs, main_index;
     func_t **funcs;
     term args;           /* (args): the program's arguments, a constant list of strings */
+    void *tables;        /* the directory of shared tables (ets.c), in the pool */
     uint32_t end_code[2];/* the return address of a process's bottom frame: END */
 } code_table_t;
 

@@ -10,6 +10,7 @@
 #include "shm/atom.h"
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
+#include "vmproc/ets.h"
 #include "vmproc/reader.h"
 #include "vmproc/sched.h"
 
@@ -141,6 +142,10 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
     }
     if (compiler_finish(c, &d) < 0) {
         report(&d, files[0]);
+        goto out;
+    }
+    if (ets_init(h) < 0) {
+        fprintf(stderr, "shoal: the pool cannot hold the table directory\n");
         goto out;
     }
     if (args_constant(h, nargs, args) < 0) {

@@ -9,6 +9,7 @@
 #include "vmproc/compiler.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,20 +49,67 @@ void sbuf_free(sbuf_t *b)
 
 void float_text(double d, char *out, size_t n)
 {
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, n, "%.*g", prec, d);
-        if (strtod(out, NULL) == d)
+    if (!isfinite(d)) { /* arithmetic never makes these (badarith), but be total */
+        snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+        return;
+    }
+    /* The fewest significant digits that read back as d... */
+    char e[40];
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, d);
+        if (strtod(e, NULL) == d)
             break;
     }
-    /* 2.0, not 2; 1.0e+20, not 1e+20 */
-    if (!strpbrk(out, ".e") && !strpbrk(out, "in")) {
-        strncat(out, ".0", n - strlen(out) - 1);
-    } else if (!strchr(out, '.') && strchr(out, 'e')) {
-        char tmp[64];
-        char *e = strchr(out, 'e');
-        snprintf(tmp, sizeof tmp, "%.*s.0%s", (int)(e - out), out, e);
-        snprintf(out, n, "%s", tmp);
+    /* ...laid out as Erlang and JavaScript do: positional for exponents
+     * from -5 to 20 (10.0, 0.001), else d.ddde[-]X (1.0e21, 1.5e-7). */
+    char digits[24];
+    size_t nd = 0;
+    const char *q = e;
+    bool neg = *q == '-';
+    if (neg)
+        q++;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[nd++] = *q;
+    int exp = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    digits[nd] = 0;
+    char buf[64];
+    size_t k = 0;
+    if (neg)
+        buf[k++] = '-';
+    if (exp >= -5 && exp <= 20) {
+        if (exp < 0) {
+            buf[k++] = '0';
+            buf[k++] = '.';
+            for (int z = -1; z > exp; z--)
+                buf[k++] = '0';
+            for (size_t i = 0; i < nd; i++)
+                buf[k++] = digits[i];
+        } else {
+            for (int i = 0; i <= exp; i++)
+                buf[k++] = (size_t)i < nd ? digits[i] : '0';
+            buf[k++] = '.';
+            if ((size_t)exp + 1 < nd)
+                for (size_t i = (size_t)exp + 1; i < nd; i++)
+                    buf[k++] = digits[i];
+            else
+                buf[k++] = '0';
+        }
+        buf[k] = 0;
+    } else {
+        buf[k++] = digits[0];
+        buf[k++] = '.';
+        if (nd > 1)
+            for (size_t i = 1; i < nd; i++)
+                buf[k++] = digits[i];
+        else
+            buf[k++] = '0';
+        snprintf(buf + k, sizeof buf - k, "e%d", exp);
     }
+    snprintf(out, n, "%s", buf);
 }
 
 static void print_string(sbuf_t *b, term t, bool raw)
