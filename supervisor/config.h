@@ -1,0 +1,65 @@
+/*
+ * config.h: the options of a run, from the command line and the INI file.
+ *
+ * main.c parses the command line into a shoal_opts_t and marks each option
+ * it saw in `set`; config_load then fills in, from the file, only what the
+ * command line left unset, so flags override the file.
+ *
+ * The file has one section:
+ *   [run]
+ *   vms = 4                          ; 1..1024
+ *   topology = pack:2 numa:2 core:2 pu:1   ; or a path to an XML file
+ *   pool_mb = 4096                   ; page pool size in MiB
+ *   proc_slots = 262144              ; process table slots
+ *
+ * NOTES
+ *   Supervisor only. Errors are written into the caller's buffer (with
+ *   FILE:LINE for the file); nothing here prints.
+ */
+#ifndef SHOAL_SUPERVISOR_CONFIG_H
+#define SHOAL_SUPERVISOR_CONFIG_H
+
+#include "shm/common.h"
+
+/* Bits of shoal_opts_t.set: options given on the command line. */
+enum {
+    OPT_SET_VMS = 1u << 0,
+    OPT_SET_TOPOLOGY = 1u << 1,
+    OPT_SET_POOL_MB = 1u << 2,
+    OPT_SET_PROC_SLOTS = 1u << 3
+};
+
+/* Bounds of the numeric options. pool_mb: 1 TiB of address space at most
+ * (pages cost nothing until touched, but their descriptors are set up at
+ * start-up). proc_slots: 16 Mi PCBs are 4 GiB of table. */
+#define CONFIG_POOL_MB_MAX (1u << 20)
+#define CONFIG_PROC_SLOTS_MAX (1u << 24)
+
+typedef struct shoal_opts {
+    uint32_t vms;        /* 0: one VM per core of the topology */
+    char *topology;      /* NULL: this machine; malloc'ed */
+    uint32_t pool_mb;    /* 0: the segment's default */
+    uint32_t proc_slots; /* 0: the segment's default */
+    bool smoke;          /* run the built-in smoke workload */
+    bool hold;           /* with smoke: keep the VMs until a signal */
+    bool verbose;
+    bool json;    /* `shoal topology --json` */
+    unsigned set; /* OPT_SET_* given on the command line */
+    int nfiles;   /* program files, in order */
+    char **files;
+    int nargs; /* program arguments, after `--` */
+    char **args;
+} shoal_opts_t;
+
+/* Parse a whole decimal number in [min, max]: no sign, no spaces, no
+ * trailing text. `what` names the option in the message, e.g. "--vms". */
+int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out,
+                      char *err, size_t errlen);
+
+/* Read `path` and fill what opts->set does not cover. */
+int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen);
+
+/* Free what the options own (the topology string). */
+void config_free(shoal_opts_t *opts);
+
+#endif

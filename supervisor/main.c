@@ -1,0 +1,354 @@
+/*
+ * main.c: the `shoal` command line.
+ *
+ *   shoal run [options] FILE.shoal ... [-- ARGS ...]
+ *   shoal run --smoke [--hold] [options]
+ *   shoal topology [options] [--json]
+ *   shoal --help | --version
+ *
+ * main parses the command line (getopt_long), reads the config file for
+ * what the flags left unset, loads the topology, places the VMs, and hands
+ * over to run_main or prints the placement. Bad input of any kind is a
+ * one-line "shoal: ..." message and exit status 2.
+ *
+ * NOTES
+ *   The only file that exits (by returning from main). Everything it calls
+ *   returns errors; this file prints them.
+ */
+#include "supervisor/config.h"
+#include "supervisor/run.h"
+#include "supervisor/topology.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum cmd { CMD_RUN, CMD_TOPOLOGY };
+
+enum {
+    OPT_VMS = 256,
+    OPT_TOPOLOGY,
+    OPT_CONFIG,
+    OPT_POOL_MB,
+    OPT_PROC_SLOTS,
+    OPT_SMOKE,
+    OPT_HOLD,
+    OPT_JSON,
+    OPT_VERSION
+};
+
+static const struct option long_opts[] = {
+    {"vms", required_argument, NULL, OPT_VMS},
+    {"topology", required_argument, NULL, OPT_TOPOLOGY},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"pool-mb", required_argument, NULL, OPT_POOL_MB},
+    {"proc-slots", required_argument, NULL, OPT_PROC_SLOTS},
+    {"smoke", no_argument, NULL, OPT_SMOKE},
+    {"hold", no_argument, NULL, OPT_HOLD},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: shoal run [options] FILE.shoal ... [-- ARGS ...]\n"
+          "       shoal run --smoke [--hold] [options]\n"
+          "       shoal topology [options] [--json]\n"
+          "       shoal --help | --version\n"
+          "\n"
+          "options:\n"
+          "  --vms N          VMs to run, 1..1024 (default: one per core)\n"
+          "  --topology DESC  place the VMs on another machine's topology: a synthetic\n"
+          "                   description such as \"pack:2 numa:2 core:2 pu:1\" (commas may\n"
+          "                   stand for spaces: pack:2,numa:2,core:2,pu:1) or an hwloc XML\n"
+          "                   file (lstopo out.xml); the VMs are then not bound\n"
+          "  --config FILE    read options from an INI file: section [run], keys vms,\n"
+          "                   topology, pool_mb, proc_slots; flags override it\n"
+          "  --pool-mb N      size of the shared page pool in MiB (default 4096)\n"
+          "  --proc-slots N   process table slots (default 262144)\n"
+          "  --smoke          run the built-in smoke workload instead of a program\n"
+          "  --hold           with --smoke: keep the VMs running until shoal gets\n"
+          "                   SIGINT or SIGTERM\n"
+          "  --json           (topology) print JSON\n"
+          "  -v, --verbose    report each VM as it registers\n"
+          "  -h, --help       this text\n"
+          "\n"
+          "exit status: 0 done; 1 could not start; 2 bad command line, config, topology\n"
+          "or program; 3 a VM died; 128+N stopped by signal N\n",
+          f);
+}
+
+static int vbad(bool hint, const char *fmt, va_list ap)
+{
+    fputs("shoal: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n", stderr);
+    if (hint)
+        fputs("try 'shoal --help'\n", stderr);
+    return SHOAL_EXIT_USAGE;
+}
+
+/* Bad input: print "shoal: MESSAGE" and return exit status 2. */
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vbad(false, fmt, ap);
+    va_end(ap);
+    return SHOAL_EXIT_USAGE;
+}
+
+/* The same, for a command line that does not parse: add a usage hint. */
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vbad(true, fmt, ap);
+    va_end(ap);
+    return SHOAL_EXIT_USAGE;
+}
+
+static int number(const char *arg, uint32_t max, const char *what, uint32_t *out)
+{
+    char err[200];
+    if (config_parse_uint(arg, 1, max, what, out, err, sizeof err) < 0)
+        return bad("%s", err);
+    return 0;
+}
+
+/* Parse the options of `shoal run` / `shoal topology`; argv[0] is the
+ * command name. Returns 0 or an exit status. */
+static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const char **config)
+{
+    /* Everything after `--` is the program's: hide it from getopt, which
+     * would otherwise permute it in with the files. */
+    int dashdash = argc;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            dashdash = i;
+            break;
+        }
+    const char *name = argv[0];
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(dashdash, argv, ":hv", long_opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case OPT_VMS:
+            rc = number(optarg, SHOAL_MAX_VMS, "--vms", &o->vms);
+            o->set |= OPT_SET_VMS;
+            break;
+        case OPT_TOPOLOGY:
+            free(o->topology);
+            if (!(o->topology = strdup(optarg)))
+                return bad("out of memory");
+            o->set |= OPT_SET_TOPOLOGY;
+            break;
+        case OPT_CONFIG:
+            *config = optarg;
+            break;
+        case OPT_POOL_MB:
+            rc = number(optarg, CONFIG_POOL_MB_MAX, "--pool-mb", &o->pool_mb);
+            o->set |= OPT_SET_POOL_MB;
+            break;
+        case OPT_PROC_SLOTS:
+            rc = number(optarg, CONFIG_PROC_SLOTS_MAX, "--proc-slots", &o->proc_slots);
+            o->set |= OPT_SET_PROC_SLOTS;
+            break;
+        case OPT_SMOKE:
+        case OPT_HOLD:
+            if (cmd != CMD_RUN)
+                return bad_usage("%s: %s applies to 'shoal run' only", name, argv[optind - 1]);
+            if (c == OPT_SMOKE)
+                o->smoke = true;
+            else
+                o->hold = true;
+            break;
+        case OPT_JSON:
+            if (cmd != CMD_TOPOLOGY)
+                return bad_usage("%s: --json applies to 'shoal topology' only", name);
+            o->json = true;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return -1; /* done, status 0 */
+        case OPT_VERSION:
+            printf("shoal %s\n", SHOAL_VERSION);
+            return -1;
+        case ':':
+            return bad_usage("%s: option %s needs a value", name, argv[optind - 1]);
+        default:
+            if (optopt && optopt < 256) {
+                char flag[3] = {'-', (char)optopt, 0};
+                return bad_usage("%s: unknown option %s", name, flag);
+            }
+            return bad_usage("%s: unknown option %s", name, argv[optind - 1]);
+        }
+        if (rc)
+            return rc;
+    }
+    o->nfiles = dashdash - optind;
+    o->files = argv + optind;
+    if (dashdash < argc) {
+        o->nargs = argc - dashdash - 1;
+        o->args = argv + dashdash + 1;
+    }
+    if (cmd == CMD_TOPOLOGY) {
+        if (o->nfiles > 0)
+            return bad_usage("topology: unexpected argument '%s'", o->files[0]);
+        if (dashdash < argc)
+            return bad_usage("topology: unexpected '--'");
+        return 0;
+    }
+    if (o->hold && !o->smoke)
+        return bad_usage("run: --hold needs --smoke");
+    if (o->smoke && o->nfiles > 0)
+        return bad_usage("run: --smoke runs no program, but '%s' was given", o->files[0]);
+    if (o->nfiles == 0 && dashdash < argc && !o->smoke)
+        return bad_usage("run: program arguments after '--' but no program file");
+    if (o->nfiles == 0 && !o->smoke)
+        return bad_usage("run: nothing to run: give FILE.shoal or --smoke");
+    if (o->smoke && dashdash < argc)
+        return bad_usage("run: --smoke takes no program arguments");
+    return 0;
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void print_topology_json(const topo_t *t, const topo_placement_t *p)
+{
+    static const char *const source[] = {"machine", "synthetic", "xml"};
+    printf("{\"source\":\"%s\",\"description\":", source[t->source]);
+    if (t->source == TOPO_MACHINE)
+        fputs("null", stdout);
+    else
+        json_string(t->desc);
+    printf(",\"packages\":%u,\"numa_nodes\":%u,\"l3_caches\":%u,\"cores\":%u,\"pus\":%u,"
+           "\"shared_pus\":%s,\"vms\":[",
+           t->n_packages, t->n_nodes, t->n_l3, t->n_cores, t->n_pus, p->shared ? "true" : "false");
+    for (uint32_t i = 0; i < p->n_vms; i++) {
+        const topo_vm_t *v = &p->vms[i];
+        printf("%s{\"vm\":%u,\"cpuset\":", i ? "," : "", i);
+        json_string(v->cpuset);
+        printf(",\"node\":%u,\"l3\":", v->node);
+        if (v->l3 == UINT32_MAX)
+            fputs("null", stdout);
+        else
+            printf("%u", v->l3);
+        printf(",\"pus\":%u}", v->n_pus);
+    }
+    fputs("]}\n", stdout);
+}
+
+static void print_topology(const topo_t *t, const topo_placement_t *p)
+{
+    char src[300];
+    topo_source_text(t, src, sizeof src);
+    printf("topology: %s\n", src);
+    printf("  %u %s, %u %s, %u L3 %s, %u %s, %u %s\n", t->n_packages,
+           t->n_packages == 1 ? "package" : "packages", t->n_nodes,
+           t->n_nodes == 1 ? "NUMA node" : "NUMA nodes", t->n_l3, t->n_l3 == 1 ? "cache" : "caches",
+           t->n_cores, t->n_cores == 1 ? "core" : "cores", t->n_pus, t->n_pus == 1 ? "PU" : "PUs");
+    printf("placement of %u %s:\n", p->n_vms, p->n_vms == 1 ? "VM" : "VMs");
+    printf("  %4s  %-20s %5s %5s %5s\n", "VM", "cpuset", "node", "L3", "PUs");
+    for (uint32_t i = 0; i < p->n_vms; i++) {
+        const topo_vm_t *v = &p->vms[i];
+        char l3[16] = "-";
+        if (v->l3 != UINT32_MAX)
+            snprintf(l3, sizeof l3, "%u", v->l3);
+        printf("  %4u  %-20s %5u %5s %5u\n", i, v->cpuset, v->node, l3, v->n_pus);
+    }
+}
+
+static int command(enum cmd cmd, int argc, char **argv)
+{
+    shoal_opts_t o = {0};
+    const char *config = NULL;
+    topo_t t = {0};
+    topo_placement_t p = {0};
+    char err[512];
+    int status = parse(cmd, argc, argv, &o, &config);
+    if (status != 0) {
+        status = status < 0 ? SHOAL_EXIT_OK : status;
+        goto out;
+    }
+    if (config && config_load(config, &o, err, sizeof err) < 0) {
+        status = bad("%s", err);
+        goto out;
+    }
+    if (topo_load(&t, o.topology, err, sizeof err) < 0) {
+        status = bad("%s", err);
+        goto out;
+    }
+    uint32_t n = o.vms ? o.vms : t.n_cores;
+    if (n > SHOAL_MAX_VMS)
+        n = SHOAL_MAX_VMS; /* a machine with more cores than VMs we allow */
+    if (topo_place(&t, n, &p, err, sizeof err) < 0) {
+        status = bad("%s", err);
+        goto out;
+    }
+    if (p.warning[0])
+        fprintf(stderr, "shoal: warning: %s\n", p.warning);
+    if (cmd == CMD_TOPOLOGY) {
+        if (o.json)
+            print_topology_json(&t, &p);
+        else
+            print_topology(&t, &p);
+        status = fflush(stdout) == 0 ? SHOAL_EXIT_OK : SHOAL_EXIT_FAIL;
+    } else {
+        status = run_main(&o, &t, &p);
+    }
+out:
+    topo_placement_free(&p);
+    topo_free(&t);
+    config_free(&o);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SHOAL_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return SHOAL_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("shoal %s\n", SHOAL_VERSION);
+        return SHOAL_EXIT_OK;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return command(CMD_RUN, argc - 1, argv + 1);
+    if (strcmp(cmd, "topology") == 0)
+        return command(CMD_TOPOLOGY, argc - 1, argv + 1);
+    if (cmd[0] == '-')
+        return bad_usage("unknown option %s (a command comes first: run, topology)", cmd);
+    return bad_usage("unknown command '%s' (commands: run, topology)", cmd);
+}

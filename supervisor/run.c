@@ -1,0 +1,576 @@
+/*
+ * run.c: one run: create the segment, fork the VMs, watch them, stop.
+ *
+ * The supervisor has one event loop (epoll), in the style of PostgreSQL's
+ * postmaster and Redis's ae: every input is a file descriptor with a
+ * handler (run_source_t):
+ *   - a signalfd for SIGCHLD (reap and report VMs), and SIGINT, SIGTERM and
+ *     SIGHUP (stop the run cleanly);
+ *   - a timerfd that ticks every RUN_TICK_MS: heartbeat checks, the
+ *     deadlines of a stop, and a look at the VM table in case a
+ *     notification was missed;
+ *   - an eventfd that VMs write after they change something the supervisor
+ *     waits for (registered, smoke result published, run.done);
+ *   - later, the control socket and its clients (run_watch adds them).
+ * The signals are blocked for the whole run, so they arrive only through
+ * the signalfd, between two handlers, never in the middle of one.
+ *
+ * Stopping: run_stop sets run.stopping, wakes every VM, and arms two
+ * deadlines, SIGTERM then SIGKILL, checked on the timer tick (never a
+ * sleep). The loop ends when the run is stopping and every VM is reaped.
+ * A VM death outside a stop goes to vm_died, the one place that a later
+ * recovery will replace.
+ *
+ * NOTES
+ *   Supervisor only; single-threaded. In shared memory the supervisor
+ *   writes only run.stopping, each VM's placement group and os_pid before
+ *   or right after its fork, `state` = VM_STARTING before the fork and
+ *   VM_DEAD after a death, and `wake` through vm_wake. It takes no lock.
+ */
+#include "supervisor/run.h"
+
+#include "shm/pool.h"
+#include "shm/segment.h"
+#include "shm/vmtab.h"
+#include "supervisor/fork.h"
+#include "vmproc/program.h"
+#include "vmproc/vm.h"
+
+#include <ck_pr.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The supervisor's tick. 50 ms: a stop's deadlines and a missed
+ * notification are noticed within a tick, and 20 wake-ups a second cost
+ * nothing measurable. Deaths do not wait for it: SIGCHLD is immediate. */
+#define RUN_TICK_MS 50
+
+/* After run.stopping and a wake, a VM gets this long to leave its loop
+ * before SIGTERM: an idle VM leaves at once (it was woken), a busy one at
+ * its next safe point. Then SIGTERM gets as long before SIGKILL. */
+#define RUN_STOP_GRACE_MS 2000
+#define RUN_TERM_GRACE_MS 2000
+
+typedef struct run run_t;
+
+/* One input of the event loop. */
+typedef struct run_source {
+    int fd;
+    void (*ready)(run_t *r, uint32_t events);
+} run_source_t;
+
+/* What the supervisor knows of one VM (private memory). */
+typedef struct run_vm {
+    pid_t pid;            /* 0 once reaped (or never forked) */
+    bool registered;      /* seen VM_RUNNING */
+    bool smoke_seen;      /* seen its smoke result */
+    int killed_with;      /* the last signal we sent it, or 0 */
+    uint64_t last_beat;   /* heartbeat at the last tick */
+    uint32_t quiet_ticks; /* ticks since the heartbeat last moved */
+} run_vm_t;
+
+enum run_stop_how {
+    STOP_GRACEFUL, /* stopping + wake; SIGTERM only if a VM does not leave */
+    STOP_TERM_NOW  /* stopping + wake + SIGTERM at once (after a VM death) */
+};
+
+struct run {
+    const shoal_opts_t *opts;
+    const topo_t *topo;
+    const topo_placement_t *place;
+    shm_header_t *h;
+    uint32_t n_vms;
+    run_vm_t *vms;
+    uint32_t n_alive, n_registered, n_smoke;
+    bool program; /* a program was loaded */
+    bool ready_said, smoke_said;
+    bool stopping, term_sent, kill_sent;
+    uint64_t term_at, kill_at; /* CLOCK_MONOTONIC ns deadlines of a stop */
+    int status;                /* the exit status, set by whoever stops the run */
+    int epfd;
+    run_source_t sig, tick, notify;
+    sigset_t old_mask;
+    bool mask_set;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Add an input to the event loop. Supervisor-only fds are also declared to
+ * fork.c, so that VMs do not inherit them. */
+static int run_watch(run_t *r, run_source_t *src, bool private_fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = src};
+    if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0)
+        return -1;
+    return private_fd ? fork_private_fd(src->fd) : 0;
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), WCOREDUMP(status) ? ", core dumped" : "");
+    else
+        snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
+}
+
+static void signal_all(run_t *r, int sig, const char *why)
+{
+    for (uint32_t i = 0; i < r->n_vms; i++)
+        if (r->vms[i].pid > 0) {
+            if (why)
+                fprintf(stderr, "shoal: VM %u (pid %d) %s\n", i, (int)r->vms[i].pid, why);
+            /* A VM that exited but is not reaped yet is a zombie: its pid
+             * cannot be reused, so this never hits another process. */
+            kill(r->vms[i].pid, sig);
+            r->vms[i].killed_with = sig;
+        }
+}
+
+/* Stop the run with exit status `status` (the first stop's status wins). */
+static void run_stop(run_t *r, int status, enum run_stop_how how)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    r->status = status;
+    /* vm_wake's release fence orders this store before each wake, so a
+     * VM that wakes sees stopping == 1. */
+    ck_pr_store_32(&r->h->run.stopping, 1);
+    for (uint32_t i = 0; i < r->n_vms; i++)
+        if (r->vms[i].pid > 0)
+            vm_wake(shm_vm(r->h, i));
+    uint64_t now = now_ns();
+    if (how == STOP_TERM_NOW) {
+        signal_all(r, SIGTERM, NULL);
+        r->term_sent = true;
+        r->kill_at = now + RUN_TERM_GRACE_MS * 1000000ull;
+    } else {
+        r->term_at = now + RUN_STOP_GRACE_MS * 1000000ull;
+        r->kill_at = r->term_at + RUN_TERM_GRACE_MS * 1000000ull;
+    }
+}
+
+/* A VM died while the run was not stopping. Report it at once and stop
+ * the run. This is the one function that crash recovery will replace
+ * (DESIGN.md, "Crash model"): recover the dead VM's processes and restart
+ * it instead of stopping. */
+static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
+{
+    char why[128];
+    describe_status(status, why, sizeof why);
+    ck_pr_store_32(&shm_vm(r->h, i)->state, VM_DEAD);
+    fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
+    run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
+}
+
+static void print_smoke(run_t *r)
+{
+    for (uint32_t i = 0; i < r->n_vms; i++) {
+        shm_vm_t *vm = shm_vm(r->h, i);
+        printf("VM %u: cpuset %s, node %u, smoke %016" PRIx64 "\n", i, vm->cpuset, vm->node,
+               ck_pr_load_64(&vm->smoke));
+    }
+    fflush(stdout);
+}
+
+/* Look at the VM table: registrations, smoke results, run.done. Called
+ * when a VM notifies, on every tick, and before a death is reported (a VM
+ * that set run.done and exited did not die). */
+static void check_vms(run_t *r)
+{
+    for (uint32_t i = 0; i < r->n_vms; i++) {
+        shm_vm_t *vm = shm_vm(r->h, i);
+        run_vm_t *v = &r->vms[i];
+        /* Acquire: pairs with the VM's release before VM_RUNNING, so
+         * `bound` is read after the VM wrote it. */
+        uint32_t state = ck_pr_load_32(&vm->state);
+        ck_pr_fence_acquire();
+        if (!v->registered && (state == VM_RUNNING || state == VM_STOPPED)) {
+            v->registered = true;
+            r->n_registered++;
+            if (r->opts->verbose)
+                fprintf(stderr, "shoal: VM %u pid %d cpuset %s node %u%s\n", i, (int)vm->os_pid,
+                        vm->cpuset, vm->node, ck_pr_load_32(&vm->bound) ? " bound" : "");
+        }
+        if (r->opts->smoke && !v->smoke_seen && ck_pr_load_64(&vm->smoke) != 0) {
+            v->smoke_seen = true;
+            r->n_smoke++;
+        }
+    }
+    if (!r->ready_said && r->n_registered == r->n_vms) {
+        r->ready_said = true;
+        if (r->opts->verbose)
+            fprintf(stderr, "shoal: ready (%u VMs)\n", r->n_vms);
+    }
+    if (r->stopping)
+        return;
+    if (r->opts->smoke && !r->smoke_said && r->n_smoke == r->n_vms) {
+        r->smoke_said = true;
+        print_smoke(r);
+        if (!r->opts->hold)
+            run_stop(r, SHOAL_EXIT_OK, STOP_GRACEFUL);
+    }
+    /* Acquire: the VM wrote exit_status before it set done (release). */
+    if (r->program && ck_pr_load_32(&r->h->run.done)) {
+        ck_pr_fence_acquire();
+        int32_t st = (int32_t)ck_pr_load_32((uint32_t *)&r->h->run.exit_status);
+        run_stop(r, st & 0xff, STOP_GRACEFUL);
+    }
+}
+
+static uint32_t vm_of(const run_t *r, pid_t pid)
+{
+    for (uint32_t i = 0; i < r->n_vms; i++)
+        if (r->vms[i].pid == pid)
+            return i;
+    return UINT32_MAX;
+}
+
+static void reap(run_t *r)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return; /* 0: the others still run; -1 (ECHILD): none left */
+        uint32_t i = vm_of(r, pid);
+        if (i == UINT32_MAX)
+            continue;
+        run_vm_t *v = &r->vms[i];
+        v->pid = 0;
+        r->n_alive--;
+        if (!r->stopping)
+            check_vms(r);
+        if (!r->stopping) {
+            vm_died(r, i, pid, status);
+            continue;
+        }
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        bool ours = WIFSIGNALED(status) && WTERMSIG(status) == v->killed_with;
+        if (!clean) {
+            ck_pr_store_32(&shm_vm(r->h, i)->state, VM_DEAD);
+            if (!ours) {
+                char why[128];
+                describe_status(status, why, sizeof why);
+                fprintf(stderr, "shoal: VM %u (pid %d) %s while the run was stopping\n", i,
+                        (int)pid, why);
+            }
+        }
+    }
+}
+
+static void on_signal(run_t *r, uint32_t events)
+{
+    (void)events;
+    struct signalfd_siginfo si;
+    while (read(r->sig.fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            reap(r);
+        } else if (!r->stopping) {
+            fprintf(stderr, "shoal: stopped by signal %d (%s)\n", sig, strsignal(sig));
+            run_stop(r, SHOAL_EXIT_SIGNAL + sig, STOP_GRACEFUL);
+        } else if (!r->kill_sent) {
+            /* A second signal while stopping: the user is in a hurry. */
+            r->kill_sent = true;
+            signal_all(r, SIGKILL, "killed: a second signal while stopping");
+        }
+    }
+    /* SIGCHLD coalesces, and a signal can arrive between the read and
+     * here; reaping once more costs one waitpid. */
+    reap(r);
+}
+
+/* The heartbeat check. A VM whose heartbeat stops while it has work is
+ * stalled (DESIGN.md, "Crash model"); killing it is part of the recovery
+ * issue, so for now the tick only keeps the count that it will use. */
+static void check_heartbeats(run_t *r)
+{
+    for (uint32_t i = 0; i < r->n_vms; i++) {
+        run_vm_t *v = &r->vms[i];
+        if (v->pid <= 0 || !v->registered)
+            continue;
+        uint64_t beat = ck_pr_load_64(&shm_vm(r->h, i)->heartbeat);
+        if (beat != v->last_beat) {
+            v->last_beat = beat;
+            v->quiet_ticks = 0;
+        } else {
+            v->quiet_ticks++;
+        }
+    }
+}
+
+static void on_tick(run_t *r, uint32_t events)
+{
+    (void)events;
+    uint64_t expirations;
+    if (read(r->tick.fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        return;
+    check_vms(r);
+    check_heartbeats(r);
+    if (!r->stopping)
+        return;
+    uint64_t now = now_ns();
+    if (!r->term_sent && now >= r->term_at) {
+        r->term_sent = true;
+        signal_all(r, SIGTERM, "did not stop in time; sending SIGTERM");
+    }
+    if (!r->kill_sent && now >= r->kill_at) {
+        r->kill_sent = true;
+        signal_all(r, SIGKILL, "did not stop in time; killing it");
+    }
+}
+
+static void on_notify(run_t *r, uint32_t events)
+{
+    (void)events;
+    uint64_t count;
+    /* Reading resets the counter; EAGAIN means another read took it. */
+    if (read(r->notify.fd, &count, sizeof count) < 0 && errno != EAGAIN)
+        return;
+    check_vms(r);
+}
+
+static int open_sources(run_t *r)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    /* Blocked before any fork: a VM that dies at once still queues its
+     * SIGCHLD for the signalfd. */
+    if (sigprocmask(SIG_BLOCK, &set, &r->old_mask) < 0)
+        return -1;
+    r->mask_set = true;
+    /* A reader that goes away (a closed stdout) must not kill the
+     * supervisor and orphan the VMs' stop. */
+    signal(SIGPIPE, SIG_IGN);
+
+    r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (r->epfd < 0 || fork_private_fd(r->epfd) < 0)
+        return -1;
+    r->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    r->sig.ready = on_signal;
+    if (r->sig.fd < 0 || run_watch(r, &r->sig, true) < 0)
+        return -1;
+
+    r->tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    r->tick.ready = on_tick;
+    struct itimerspec it = {.it_interval = {0, RUN_TICK_MS * 1000000L},
+                            .it_value = {0, RUN_TICK_MS * 1000000L}};
+    if (r->tick.fd < 0 || timerfd_settime(r->tick.fd, 0, &it, NULL) < 0 ||
+        run_watch(r, &r->tick, true) < 0)
+        return -1;
+
+    /* Not private: every VM writes to it (vm_notify). */
+    r->notify.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    r->notify.ready = on_notify;
+    if (r->notify.fd < 0 || run_watch(r, &r->notify, false) < 0)
+        return -1;
+    return 0;
+}
+
+static void close_source(int *fd)
+{
+    if (*fd >= 0) {
+        fork_forget_fd(*fd);
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void close_sources(run_t *r)
+{
+    /* Drain what the signalfd did not read (a SIGCHLD after the last reap)
+     * so that unblocking below does not deliver it to a default action. */
+    struct signalfd_siginfo si;
+    while (r->sig.fd >= 0 && read(r->sig.fd, &si, sizeof si) == (ssize_t)sizeof si)
+        ;
+    close_source(&r->sig.fd);
+    close_source(&r->tick.fd);
+    close_source(&r->notify.fd);
+    close_source(&r->epfd);
+    if (r->mask_set) {
+        sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
+        r->mask_set = false;
+    }
+}
+
+/* Write the placement into the VM table (placement group: supervisor). */
+static void write_placement(run_t *r)
+{
+    shm_header_t *h = r->h;
+    topo_describe(r->topo, h->topology, sizeof h->topology);
+    for (uint32_t i = 0; i < r->n_vms; i++) {
+        shm_vm_t *vm = shm_vm(h, i);
+        const topo_vm_t *p = &r->place->vms[i];
+        vm->node = p->node;
+        vm->l3 = p->l3;
+        vm->n_pus = p->n_pus;
+        _Static_assert(sizeof vm->cpuset == TOPO_CPUSET_TEXT, "cpuset text sizes differ");
+        memcpy(vm->cpuset, p->cpuset, sizeof vm->cpuset);
+    }
+}
+
+/* Each NUMA node's pool range goes to that node's memory. Only on this
+ * machine with several nodes: a synthetic or XML topology describes
+ * another machine, so its nodes are only recorded (in the header text and
+ * the VM table). Must run before any pool page is touched. */
+static void bind_pool(run_t *r)
+{
+    const topo_t *t = r->topo;
+    bool real = t->source == TOPO_MACHINE && t->n_nodes > 1;
+    for (uint32_t node = 0; node < r->h->cfg.n_nodes; node++) {
+        void *addr;
+        size_t bytes;
+        pool_node_range(r->h, node, &addr, &bytes);
+        hwloc_const_nodeset_t ns = real ? topo_nodeset(t, node) : NULL;
+        int rc = -1;
+        if (ns)
+            rc = hwloc_set_area_membind(t->hw, addr, bytes, ns, HWLOC_MEMBIND_BIND,
+                                        HWLOC_MEMBIND_BYNODESET);
+        if (real && rc < 0)
+            fprintf(stderr, "shoal: warning: cannot bind the pool of NUMA node %u: %s\n", node,
+                    strerror(errno));
+        if (r->opts->verbose)
+            fprintf(stderr, "shoal: pool node %u: %zu MiB, %s\n", node, bytes >> 20,
+                    rc == 0                     ? "bound to its NUMA node"
+                    : t->source != TOPO_MACHINE ? "recorded only (not this machine)"
+                    : t->n_nodes == 1           ? "one NUMA node, nothing to bind"
+                                                : "not bound");
+    }
+}
+
+static int fork_vms(run_t *r)
+{
+    vm_start_t start = {
+        .topo = r->topo->source == TOPO_MACHINE ? r->topo->hw : NULL,
+        .notify_fd = r->notify.fd,
+        .program = r->program,
+    };
+    for (uint32_t i = 0; i < r->n_vms; i++) {
+        shm_vm_t *vm = shm_vm(r->h, i);
+        /* Before the fork: the child starts from VM_STARTING. */
+        ck_pr_store_32(&vm->state, VM_STARTING);
+        pid_t pid = fork_child();
+        if (pid == 0) {
+            int code = vm_main(r->h, i, &start);
+            fflush(NULL);
+            _exit(code);
+        }
+        if (pid < 0) {
+            fprintf(stderr, "shoal: cannot fork VM %u: %s\n", i, strerror(errno));
+            return -1;
+        }
+        /* The supervisor writes os_pid (vmtab.h); nobody reads it before
+         * the VM registers, which the VM's release store orders. */
+        ck_pr_store_32((uint32_t *)&vm->os_pid, (uint32_t)pid);
+        r->vms[i].pid = pid;
+        r->n_alive++;
+    }
+    return 0;
+}
+
+static void loop(run_t *r)
+{
+    struct epoll_event evs[16];
+    while (!(r->stopping && r->n_alive == 0)) {
+        int n = epoll_wait(r->epfd, evs, 16, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            /* Without the loop nothing can watch the VMs: take them down
+             * with us rather than leave them behind. */
+            fprintf(stderr, "shoal: epoll_wait: %s; stopping the run\n", strerror(errno));
+            run_stop(r, SHOAL_EXIT_FAIL, STOP_TERM_NOW);
+            signal_all(r, SIGKILL, NULL);
+            for (uint32_t i = 0; i < r->n_vms; i++)
+                if (r->vms[i].pid > 0 && waitpid(r->vms[i].pid, NULL, 0) > 0) {
+                    r->vms[i].pid = 0;
+                    r->n_alive--;
+                }
+            return;
+        }
+        for (int k = 0; k < n; k++) {
+            run_source_t *src = evs[k].data.ptr;
+            src->ready(r, evs[k].events);
+        }
+    }
+}
+
+int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *p)
+{
+    run_t r = {.opts = opts,
+               .topo = t,
+               .place = p,
+               .n_vms = p->n_vms,
+               .epfd = -1,
+               .sig = {.fd = -1},
+               .tick = {.fd = -1},
+               .notify = {.fd = -1}};
+    shm_config_t cfg;
+    shm_config_default(&cfg, p->n_vms, t->n_nodes);
+    if (opts->pool_mb)
+        cfg.pool_bytes = (uint64_t)opts->pool_mb << 20;
+    if (opts->proc_slots)
+        cfg.proc_slots = opts->proc_slots;
+
+    r.vms = calloc(r.n_vms, sizeof *r.vms);
+    if (!r.vms) {
+        fprintf(stderr, "shoal: out of memory\n");
+        return SHOAL_EXIT_FAIL;
+    }
+    r.h = shm_create(&cfg);
+    if (!r.h) {
+        fprintf(stderr, "shoal: cannot create the shared segment (%" PRIu64 " MiB pool): %s\n",
+                cfg.pool_bytes >> 20, strerror(errno));
+        free(r.vms);
+        return SHOAL_EXIT_FAIL;
+    }
+    write_placement(&r);
+    bind_pool(&r);
+
+    int status;
+    if (opts->nfiles > 0) {
+        if (program_load(r.h, opts->nfiles, opts->files, opts->nargs, opts->args) < 0) {
+            status = SHOAL_EXIT_USAGE;
+            goto out;
+        }
+        r.program = true;
+    }
+    if (open_sources(&r) < 0) {
+        fprintf(stderr, "shoal: cannot set up the supervisor's event loop: %s\n", strerror(errno));
+        status = SHOAL_EXIT_FAIL;
+        goto out;
+    }
+    if (fork_vms(&r) < 0)
+        run_stop(&r, SHOAL_EXIT_FAIL, STOP_TERM_NOW);
+    loop(&r);
+    status = r.status;
+out:
+    close_sources(&r);
+    shm_destroy(r.h);
+    free(r.vms);
+    return status;
+}

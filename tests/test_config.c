@@ -1,0 +1,143 @@
+/*
+ * test_config.c: option values and the INI config file
+ * (supervisor/config.c): what is accepted, what flags override, and that
+ * every error names FILE:LINE.
+ */
+#include "tests/unit.h"
+
+#include "supervisor/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+static char path[128];
+static char err[512];
+
+static int suite_init(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/shoal-config-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof path, "%s/shoal.ini", dir);
+    return 0;
+}
+
+static int suite_cleanup(void)
+{
+    unlink(path);
+    return rmdir(dir);
+}
+
+static void write_file(const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Load `text` and expect an error containing ":LINE: " and `want`. */
+static void expect_error(const char *text, int line, const char *want)
+{
+    shoal_opts_t o = {0};
+    write_file(text);
+    err[0] = 0;
+    CU_ASSERT_EQUAL(config_load(path, &o, err, sizeof err), -1);
+    char where[160];
+    snprintf(where, sizeof where, "%s:%d: ", path, line);
+    if (!strstr(err, where) || !strstr(err, want))
+        fprintf(stderr, "\nfor %s wanted %s...%s, got: %s\n", text, where, want, err);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, where));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+    config_free(&o);
+}
+
+static void test_parse_uint(void)
+{
+    uint32_t v = 7;
+    CU_ASSERT_EQUAL(config_parse_uint("1", 1, 1024, "--vms", &v, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(v, 1);
+    CU_ASSERT_EQUAL(config_parse_uint("1024", 1, 1024, "--vms", &v, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(v, 1024);
+    static const char *const bad[] = {"0",  "1025", "abc", "",   "-1",
+                                      "+3", " 3",   "3 ",  "3x", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 7;
+        CU_ASSERT_EQUAL(config_parse_uint(bad[i], 1, 1024, "--vms", &v, err, sizeof err), -1);
+        CU_ASSERT_EQUAL(v, 7);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "--vms"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "1..1024"));
+    }
+}
+
+static void test_good_file(void)
+{
+    write_file("; a comment\n"
+               "[run]\n"
+               "vms = 6\n"
+               "topology = pack:2 numa:2 core:2 pu:1\n"
+               "pool_mb = 128 ; inline comment\n"
+               "proc_slots = 4096\n");
+    shoal_opts_t o = {0};
+    CU_ASSERT_EQUAL_FATAL(config_load(path, &o, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(o.vms, 6);
+    CU_ASSERT_STRING_EQUAL(o.topology, "pack:2 numa:2 core:2 pu:1");
+    CU_ASSERT_EQUAL(o.pool_mb, 128);
+    CU_ASSERT_EQUAL(o.proc_slots, 4096);
+    config_free(&o);
+    CU_ASSERT_PTR_NULL(o.topology);
+}
+
+static void test_flags_override(void)
+{
+    write_file("[run]\nvms = 6\ntopology = pack:1 core:2\npool_mb = 128\nproc_slots = 99\n");
+    shoal_opts_t o = {0};
+    o.vms = 2;
+    o.topology = strdup("flag-topology.xml");
+    o.set = OPT_SET_VMS | OPT_SET_TOPOLOGY;
+    CU_ASSERT_EQUAL_FATAL(config_load(path, &o, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(o.vms, 2);
+    CU_ASSERT_STRING_EQUAL(o.topology, "flag-topology.xml");
+    CU_ASSERT_EQUAL(o.pool_mb, 128); /* not given as a flag: from the file */
+    CU_ASSERT_EQUAL(o.proc_slots, 99);
+    config_free(&o);
+}
+
+static void test_errors(void)
+{
+    expect_error("[run]\nvms = 3\nfoo = 1\n", 3, "unknown key \"foo\"");
+    expect_error("[run]\n\n[other]\nvms = 3\n", 3, "unknown section [other]");
+    expect_error("[other]\n", 1, "unknown section [other]");
+    expect_error("vms = 3\n[run]\n", 1, "outside a section");
+    expect_error("[run]\nvms = 0\n", 2, "vms: 0 is out of range");
+    expect_error("[run]\nvms = many\n", 2, "not a number");
+    expect_error("[run]\npool_mb = 0\n", 2, "pool_mb");
+    expect_error("[run]\nproc_slots = 99999999999\n", 2, "proc_slots");
+    expect_error("[run]\ntopology =\n", 2, "topology: empty value");
+    expect_error("[run]\nvms 3\n", 2, "syntax error");
+    /* The first error is the one reported, whichever kind it is. */
+    expect_error("[run]\nvms 3\nfoo = 1\n", 2, "syntax error");
+    expect_error("[run]\nfoo = 1\nvms 3\n", 2, "unknown key");
+}
+
+static void test_missing_file(void)
+{
+    shoal_opts_t o = {0};
+    CU_ASSERT_EQUAL(config_load("/nonexistent/shoal.ini", &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot read config file \"/nonexistent/shoal.ini\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+}
+
+static CU_TestInfo tests[] = {
+    {"numbers: whole, in range, nothing else", test_parse_uint},
+    {"a good file sets every key", test_good_file},
+    {"command-line flags override the file", test_flags_override},
+    {"errors name FILE:LINE", test_errors},
+    {"a missing file", test_missing_file},
+    CU_TEST_INFO_NULL,
+};
+
+UNIT_SUITE(config, tests, suite_init, suite_cleanup)

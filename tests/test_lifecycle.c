@@ -1,0 +1,555 @@
+/*
+ * test_lifecycle.c: VMs start, work, die and stop as the supervisor says.
+ *
+ * Most tests run the real binary (unit_shoal_path()) with pipes on its
+ * stdout and stderr, and wait on those pipes and on a pidfd, always with a
+ * bounded timeout, never a sleep. The test process is a child subreaper,
+ * so a VM that outlived its supervisor would be re-parented to the test
+ * and caught by no_orphans(). Two tests run vm_main and vm_sleep/vm_wake
+ * in-process (forked) against a segment or a shared mapping.
+ */
+#include "tests/unit.h"
+
+#include "shm/segment.h"
+#include "shm/vmtab.h"
+#include "vmproc/vm.h"
+
+#include <ck_pr.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF 32768
+
+typedef struct child {
+    pid_t pid;
+    int pidfd;
+    int fd[2]; /* read ends: [0] stdout, [1] stderr; -1 at EOF */
+    char buf[2][BUF];
+    size_t len[2];
+    bool exited;
+    int status;
+} child_t;
+
+static char dir[64];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int pidfd_of(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Start `shoal ARGS...` (args NULL-terminated, without argv[0]). With
+ * own_group, the child leads a new process group (as a shell job would). */
+static void spawn(child_t *c, const char *const *args, bool own_group)
+{
+    memset(c, 0, sizeof *c);
+    int out[2], err[2];
+    CU_ASSERT_FATAL(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0);
+    const char *argv[32] = {unit_shoal_path()};
+    int n = 1;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    c->pid = fork();
+    CU_ASSERT_FATAL(c->pid >= 0);
+    if (c->pid == 0) {
+        if (own_group)
+            setpgid(0, 0);
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    c->fd[0] = out[0];
+    c->fd[1] = err[0];
+    c->pidfd = pidfd_of(c->pid);
+    CU_ASSERT_FATAL(c->pidfd >= 0);
+}
+
+/* Wait up to timeout_ms for output or exit and take what is there.
+ * Returns false if nothing happened before the timeout. */
+static bool pump(child_t *c, int timeout_ms)
+{
+    struct pollfd p[3];
+    int n = 0;
+    for (int i = 0; i < 2; i++)
+        if (c->fd[i] >= 0)
+            p[n++] = (struct pollfd){.fd = c->fd[i], .events = POLLIN};
+    if (!c->exited)
+        p[n++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
+    if (n == 0)
+        return false;
+    int rc = poll(p, (nfds_t)n, timeout_ms);
+    if (rc <= 0)
+        return false;
+    for (int k = 0; k < n; k++) {
+        if (!p[k].revents)
+            continue;
+        if (p[k].fd == c->pidfd) {
+            CU_ASSERT(waitpid(c->pid, &c->status, 0) == c->pid);
+            c->exited = true;
+            continue;
+        }
+        int i = p[k].fd == c->fd[0] ? 0 : 1;
+        ssize_t got = read(c->fd[i], c->buf[i] + c->len[i], BUF - 1 - c->len[i]);
+        if (got <= 0) {
+            close(c->fd[i]);
+            c->fd[i] = -1;
+        } else {
+            c->len[i] += (size_t)got;
+            c->buf[i][c->len[i]] = 0;
+        }
+    }
+    return true;
+}
+
+/* Pump until `needle` shows in stream `which` (0 stdout, 1 stderr). */
+static bool wait_for_text(child_t *c, int which, const char *needle, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    while (!strstr(c->buf[which], needle)) {
+        int64_t left = end - now_ms();
+        if (left <= 0 || !pump(c, (int)left))
+            return false;
+        if (c->fd[which] < 0 && !strstr(c->buf[which], needle))
+            return false;
+    }
+    return true;
+}
+
+/* Pump until the supervisor exited and both pipes reached EOF: EOF means
+ * every process holding them (the VMs too) is gone. */
+static bool wait_done(child_t *c, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+    while (!c->exited || c->fd[0] >= 0 || c->fd[1] >= 0) {
+        int64_t left = end - now_ms();
+        if (left <= 0 || !pump(c, (int)left))
+            break;
+    }
+    bool done = c->exited && c->fd[0] < 0 && c->fd[1] < 0;
+    if (!done) {
+        fprintf(stderr, "\nshoal did not finish; stderr so far:\n%s\n", c->buf[1]);
+        if (!c->exited) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, &c->status, 0);
+            c->exited = true;
+        }
+    }
+    return done;
+}
+
+static void release(child_t *c)
+{
+    for (int i = 0; i < 2; i++)
+        if (c->fd[i] >= 0)
+            close(c->fd[i]);
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+}
+
+/* The VM pids from the verbose lines "shoal: VM i pid P cpuset ...". */
+static int vm_pids(const child_t *c, pid_t *pids, int max)
+{
+    int n = 0;
+    for (const char *s = c->buf[1]; (s = strstr(s, "shoal: VM ")); s++) {
+        unsigned vm;
+        int pid;
+        if (sscanf(s, "shoal: VM %u pid %d cpuset", &vm, &pid) == 2 && (int)vm < max) {
+            pids[vm] = pid;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Every VM is gone and none was orphaned: an orphan would have been
+ * re-parented to this subreaper (waitpid would find it), and a live one
+ * would answer kill(pid, 0). */
+static void no_orphans(const pid_t *pids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT(pids[i] > 0);
+        errno = 0;
+        CU_ASSERT_EQUAL(waitpid(pids[i], NULL, WNOHANG), -1);
+        CU_ASSERT_EQUAL(errno, ECHILD);
+        errno = 0;
+        CU_ASSERT_EQUAL(kill(pids[i], 0), -1);
+        CU_ASSERT_EQUAL(errno, ESRCH);
+    }
+}
+
+static int suite_init(void)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "/tmp/shoal-life-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int suite_cleanup(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_smoke_run(void)
+{
+    child_t c;
+    spawn(&c, (const char *[]){"run", "--smoke", "--vms", "2", NULL}, false);
+    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    /* One line per VM, with the value that VM must have computed. */
+    int lines = 0;
+    for (const char *s = c.buf[0]; *s; s++)
+        lines += *s == '\n';
+    CU_ASSERT_EQUAL(lines, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "VM %u: cpuset ", i);
+        const char *line = strstr(c.buf[0], want);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+        snprintf(want, sizeof want, ", smoke %016llx\n", (unsigned long long)vm_smoke_compute(i));
+        const char *smoke = strstr(line, want);
+        CU_ASSERT_PTR_NOT_NULL(smoke);
+        CU_ASSERT(smoke && smoke < strchr(line, '\n'));
+    }
+    release(&c);
+}
+
+static void test_smoke_synthetic(void)
+{
+    /* On a synthetic topology nothing is bound, and the run still works. */
+    child_t c;
+    spawn(&c,
+          (const char *[]){"run", "--smoke", "--vms", "4", "-v", "--topology",
+                           "pack:2,numa:2,core:2,pu:1", NULL},
+          false);
+    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[0], "VM 3: cpuset 6-7, node 3, smoke "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], "shoal: VM 2 pid "));
+    CU_ASSERT_PTR_NULL(strstr(c.buf[1], " bound\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], "shoal: ready (4 VMs)"));
+    release(&c);
+}
+
+static void test_vm_killed(void)
+{
+    child_t c;
+    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "4", "-v", NULL}, false);
+    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (4 VMs)\n", 20000));
+    pid_t pids[4] = {0};
+    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 4), 4);
+
+    char want[128];
+    snprintf(want, sizeof want,
+             "shoal: VM 1 (pid %d) killed by signal 9 (Killed); stopping the run", (int)pids[1]);
+    int64_t t0 = now_ms();
+    CU_ASSERT_FATAL(kill(pids[1], SIGKILL) == 0);
+    bool seen = wait_for_text(&c, 1, want, 5000);
+    int64_t took = now_ms() - t0;
+    if (!seen || took >= 100)
+        fprintf(stderr, "\ndeath report after %lld ms; stderr:\n%s\n", (long long)took, c.buf[1]);
+    CU_ASSERT(seen);
+    CU_ASSERT(took < 100);
+
+    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 3);
+    /* Reported once: the other VMs' ends are part of the stop. */
+    const char *report = strstr(c.buf[1], want);
+    CU_ASSERT_PTR_NULL(report ? strstr(report + strlen(want), "stopping the run") : NULL);
+    no_orphans(pids, 4);
+    release(&c);
+}
+
+static void stop_by_signal(int sig, bool whole_group)
+{
+    child_t c;
+    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "3", "-v", NULL}, whole_group);
+    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (3 VMs)\n", 20000));
+    pid_t pids[3] = {0};
+    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 3), 3);
+    int64_t t0 = now_ms();
+    /* Ctrl-C at a terminal signals the whole foreground process group. */
+    CU_ASSERT_FATAL(kill(whole_group ? -c.pid : c.pid, sig) == 0);
+    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    int64_t took = now_ms() - t0;
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 128 + sig);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], "shoal: stopped by signal"));
+    /* A clean stop: no VM reported dead or killed. */
+    CU_ASSERT_PTR_NULL(strstr(c.buf[1], "killed"));
+    CU_ASSERT_PTR_NULL(strstr(c.buf[1], "stopping the run"));
+    /* The VMs left on run.stopping and a wake, not on the SIGTERM that
+     * comes after a 2 s grace. */
+    if (took >= 1000)
+        fprintf(stderr, "\nstop took %lld ms\n", (long long)took);
+    CU_ASSERT(took < 1000);
+    no_orphans(pids, 3);
+    release(&c);
+}
+
+static void test_sigterm(void)
+{
+    stop_by_signal(SIGTERM, false);
+}
+
+static void test_sigint(void)
+{
+    stop_by_signal(SIGINT, false);
+}
+
+static void test_sigint_group(void)
+{
+    stop_by_signal(SIGINT, true);
+}
+
+/* A VM that ignores run.stopping (here: stopped with SIGSTOP) is sent
+ * SIGTERM, then SIGKILL, on the supervisor's timer, and the stop still
+ * ends with every VM reaped. */
+static void test_stuck_vm_is_killed(void)
+{
+    child_t c;
+    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "2", "-v", NULL}, false);
+    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (2 VMs)\n", 20000));
+    pid_t pids[2] = {0};
+    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 2), 2);
+    CU_ASSERT_FATAL(kill(pids[0], SIGSTOP) == 0);
+    CU_ASSERT_FATAL(kill(c.pid, SIGTERM) == 0);
+    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 128 + SIGTERM);
+    char want[128];
+    snprintf(want, sizeof want, "shoal: VM 0 (pid %d) did not stop in time; killing it",
+             (int)pids[0]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], want));
+    CU_ASSERT_PTR_NULL(strstr(c.buf[1], "VM 1 (pid")); /* VM 1 left cleanly */
+    no_orphans(pids, 2);
+    release(&c);
+}
+
+static void expect_usage_error(const char *const *args, const char *want)
+{
+    child_t c;
+    spawn(&c, args, false);
+    CU_ASSERT_FATAL(wait_done(&c, 10000));
+    bool ok = WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2 && strstr(c.buf[1], want) &&
+              c.len[0] == 0;
+    if (!ok)
+        fprintf(stderr, "\n%s ...: status 0x%x, stderr: %s (wanted \"%s\")\n", args[0],
+                (unsigned)c.status, c.buf[1], want);
+    CU_ASSERT(ok);
+    release(&c);
+}
+
+static void test_bad_input(void)
+{
+    char missing[128], config[128], xml[128];
+    snprintf(missing, sizeof missing, "%s/missing.xml", dir);
+    snprintf(config, sizeof config, "%s/bad.ini", dir);
+    snprintf(xml, sizeof xml, "%s/garbage.xml", dir);
+    FILE *f = fopen(config, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("[run]\nvms = 2\nspeed = 11\n", f);
+    fclose(f);
+    f = fopen(xml, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("not xml at all\n", f);
+    fclose(f);
+    char config_err[160];
+    snprintf(config_err, sizeof config_err, "%s:3: unknown key \"speed\"", config);
+
+    expect_usage_error((const char *[]){"run", "--smoke", "--frobnicate", NULL},
+                       "unknown option --frobnicate");
+    expect_usage_error((const char *[]){"run", "--smoke", "--vms", "0", NULL},
+                       "--vms: 0 is out of range (expected 1..1024)");
+    expect_usage_error((const char *[]){"run", "--smoke", "--vms", "5000", NULL},
+                       "--vms: 5000 is out of range");
+    expect_usage_error((const char *[]){"run", "--smoke", "--vms", "abc", NULL},
+                       "--vms: \"abc\" is not a number");
+    expect_usage_error((const char *[]){"run", "--smoke", "--vms", NULL}, "needs a value");
+    expect_usage_error((const char *[]){"run", "--smoke", "--topology", "pack:2 gizmo:3", NULL},
+                       "malformed synthetic topology \"pack:2 gizmo:3\"");
+    expect_usage_error((const char *[]){"run", "--smoke", "--topology", missing, NULL},
+                       "cannot read topology file");
+    expect_usage_error((const char *[]){"run", "--smoke", "--topology", dir, NULL},
+                       "Is a directory");
+    expect_usage_error((const char *[]){"run", "--smoke", "--topology", xml, NULL},
+                       "not a valid hwloc XML topology");
+    expect_usage_error((const char *[]){"run", "--smoke", "--config", config, NULL}, config_err);
+    expect_usage_error((const char *[]){"run", "--smoke", "--config", missing, NULL},
+                       "cannot read config file");
+    expect_usage_error((const char *[]){"run", NULL}, "nothing to run");
+    expect_usage_error((const char *[]){"run", "--hold", NULL}, "--hold needs --smoke");
+    expect_usage_error((const char *[]){"topology", "--smoke", NULL}, "applies to 'shoal run'");
+    expect_usage_error((const char *[]){"frobnicate", NULL}, "unknown command 'frobnicate'");
+    expect_usage_error((const char *[]){"run", "prog.shoal", NULL}, "not built yet");
+}
+
+/* vm_main in a forked child against a real segment: it registers, unbound
+ * (no topology to bind with), publishes its smoke result, notifies, keeps
+ * its heartbeat moving while idle, and leaves on run.stopping + vm_wake. */
+static void test_vm_main(void)
+{
+    shm_config_t cfg;
+    shm_config_default(&cfg, 1, 1);
+    cfg.pool_bytes = 8u << 20;
+    cfg.proc_slots = 64;
+    shm_header_t *h = shm_create(&cfg);
+    CU_ASSERT_FATAL(h != NULL);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    CU_ASSERT_FATAL(efd >= 0);
+    shm_vm_t *vm = shm_vm(h, 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        vm_start_t st = {.topo = NULL, .notify_fd = efd, .program = false};
+        _exit(vm_main(h, 0, &st));
+    }
+    int pfd = pidfd_of(pid);
+    /* Notifications: one at registration, one with the smoke result. */
+    int64_t end = now_ms() + 10000;
+    while (ck_pr_load_64(&vm->smoke) == 0 && now_ms() < end) {
+        struct pollfd p[2] = {{.fd = efd, .events = POLLIN}, {.fd = pfd, .events = POLLIN}};
+        CU_ASSERT_FATAL(poll(p, 2, (int)(end - now_ms())) > 0);
+        CU_ASSERT_FATAL(!(p[1].revents & POLLIN)); /* the VM must not have exited */
+        uint64_t n;
+        CU_ASSERT(read(efd, &n, sizeof n) == sizeof n);
+    }
+    CU_ASSERT_EQUAL(ck_pr_load_64(&vm->smoke), vm_smoke_compute(0));
+    CU_ASSERT_EQUAL(ck_pr_load_32(&vm->state), VM_RUNNING);
+    CU_ASSERT_EQUAL(ck_pr_load_32(&vm->bound), 0);
+
+    /* Idle, the heartbeat moves about every VM_IDLE_MS: see it move three
+     * times, waiting a bounded time on the child's pidfd (which must not
+     * fire) between looks. */
+    uint64_t beat0 = ck_pr_load_64(&vm->heartbeat);
+    end = now_ms() + 5000;
+    while (ck_pr_load_64(&vm->heartbeat) < beat0 + 3 && now_ms() < end) {
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        CU_ASSERT_FATAL(poll(&p, 1, VM_IDLE_MS) == 0);
+    }
+    CU_ASSERT(ck_pr_load_64(&vm->heartbeat) >= beat0 + 3);
+
+    ck_pr_store_32(&h->run.stopping, 1);
+    vm_wake(vm);
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    CU_ASSERT_FATAL(poll(&p, 1, 5000) == 1);
+    int status;
+    CU_ASSERT(waitpid(pid, &status, 0) == pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_EQUAL(ck_pr_load_32(&vm->state), VM_STOPPED);
+    close(pfd);
+    close(efd);
+    shm_destroy(h);
+}
+
+/* vm_sleep / vm_wake lose no wake-up: two processes hand a ball back and
+ * forth, each sleeping with a 10 s timeout until the ball is its own. A
+ * lost wake-up would cost 10 s and show as a timeout. */
+typedef struct pingpong {
+    shm_header_t h; /* only run.stopping is used */
+    shm_vm_t vm[2];
+    uint32_t ball;
+} pingpong_t;
+
+typedef struct turn {
+    pingpong_t *pp;
+    uint32_t want;
+} turn_t;
+
+static bool my_turn(void *ctx)
+{
+    turn_t *t = ctx;
+    return ck_pr_load_32(&t->pp->ball) == t->want;
+}
+
+#define ROUNDS 20000u
+
+/* Side `me` (0 or 1) plays ROUNDS rounds; returns the timeouts it saw. */
+static uint32_t play(pingpong_t *pp, uint32_t me)
+{
+    uint32_t timeouts = 0;
+    for (uint32_t r = 0; r < ROUNDS; r++) {
+        turn_t t = {pp, 2 * r + me};
+        while (!my_turn(&t))
+            if (vm_sleep(&pp->h, &pp->vm[me], my_turn, &t, 10000) == VM_SLEEP_TIMEOUT)
+                timeouts++;
+        ck_pr_store_32(&pp->ball, 2 * r + me + 1);
+        vm_wake(&pp->vm[1 - me]);
+    }
+    return timeouts;
+}
+
+static void test_sleep_wake(void)
+{
+    pingpong_t *pp =
+        mmap(NULL, sizeof *pp, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(pp != MAP_FAILED);
+    memset(pp, 0, sizeof *pp);
+    int64_t t0 = now_ms();
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0)
+        _exit(play(pp, 1) ? 1 : 0);
+    uint32_t timeouts = play(pp, 0);
+    int pfd = pidfd_of(pid);
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    CU_ASSERT_FATAL(poll(&p, 1, 30000) == 1);
+    int status;
+    CU_ASSERT(waitpid(pid, &status, 0) == pid);
+    int64_t took = now_ms() - t0;
+    CU_ASSERT_EQUAL(timeouts, 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_EQUAL(ck_pr_load_32(&pp->ball), 2 * ROUNDS);
+    CU_ASSERT(took < 9000);
+    /* Both sides slept at least once, so the FUTEX_WAKE path ran. */
+    CU_ASSERT(ck_pr_load_32(&pp->vm[0].wake) > 0 && ck_pr_load_32(&pp->vm[1].wake) > 0);
+
+    /* run.stopping wakes nobody by itself but stops a sleep before it starts. */
+    ck_pr_store_32(&pp->h.run.stopping, 1);
+    CU_ASSERT_EQUAL(vm_sleep(&pp->h, &pp->vm[0], NULL, NULL, 10000), VM_SLEEP_SKIPPED);
+    ck_pr_store_32(&pp->h.run.stopping, 0);
+    CU_ASSERT_EQUAL(vm_sleep(&pp->h, &pp->vm[0], NULL, NULL, 1), VM_SLEEP_TIMEOUT);
+    CU_ASSERT_EQUAL(ck_pr_load_32(&pp->vm[0].sleeping), 0);
+    close(pfd);
+    munmap(pp, sizeof *pp);
+}
+
+static CU_TestInfo tests[] = {
+    {"shoal run --smoke --vms 2: one line per VM, exit 0", test_smoke_run},
+    {"smoke on a synthetic topology: placed, not bound", test_smoke_synthetic},
+    {"a killed VM is reported at once and the run stops with 3", test_vm_killed},
+    {"SIGTERM to the supervisor stops cleanly (143)", test_sigterm},
+    {"SIGINT to the supervisor stops cleanly (130)", test_sigint},
+    {"SIGINT to the whole process group (Ctrl-C) stops cleanly", test_sigint_group},
+    {"a VM that does not stop gets SIGTERM, then SIGKILL", test_stuck_vm_is_killed},
+    {"bad input: exit 2 with a clear message", test_bad_input},
+    {"vm_main registers, publishes, beats, and stops on wake", test_vm_main},
+    {"vm_sleep / vm_wake lose no wake-up", test_sleep_wake},
+    CU_TEST_INFO_NULL,
+};
+
+UNIT_SUITE(lifecycle, tests, suite_init, suite_cleanup)
