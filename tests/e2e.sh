@@ -49,6 +49,10 @@ run_program() { # file flags...
         timeout "$limit" "$shoal" run "$@" "$f" >"$tmp/out" 2>"$tmp/err" </dev/null
     fi
     local status=$?
+    # Running more VMs than this machine has PUs is expected here (the
+    # suite runs 4 VMs on 2 cores); its warning is not the program's stderr.
+    grep -v '^shoal: warning: [0-9]* VMs on [0-9]* PUs; VMs share PUs$' "$tmp/err" >"$tmp/err2"
+    mv "$tmp/err2" "$tmp/err"
     if [ "$unordered" -gt 0 ]; then
         sort "$tmp/want" -o "$tmp/want"
         sort "$tmp/out" -o "$tmp/out"

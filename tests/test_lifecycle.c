@@ -405,7 +405,8 @@ static void test_bad_input(void)
     expect_usage_error((const char *[]){"run", "--hold", NULL}, "--hold needs --smoke");
     expect_usage_error((const char *[]){"topology", "--smoke", NULL}, "applies to 'shoal run'");
     expect_usage_error((const char *[]){"frobnicate", NULL}, "unknown command 'frobnicate'");
-    expect_usage_error((const char *[]){"run", "prog.shoal", NULL}, "not built yet");
+    expect_usage_error((const char *[]){"run", "/nonexistent/prog.shoal", NULL},
+                       "cannot read /nonexistent/prog.shoal");
 }
 
 /* vm_main in a forked child against a real segment: it registers, unbound

@@ -13,8 +13,9 @@
  * arity for a known top-level function or builtin is a compile error.
  *
  * NOTES
- *   Supervisor only, before the fork. Private memory is malloc'd (tcmalloc)
- *   and freed by compiler_free; the code area is only ever appended to.
+ *   Supervisor only, before the fork. Private memory comes from an arena
+ *   that compiler_free releases whole; the code area is only ever appended
+ *   to.
  */
 #include "vmproc/compiler.h"
 
@@ -65,13 +66,23 @@ typedef struct global {
     ast_t *defn;
 } global_t;
 
+/* Every private allocation of a compile comes from one arena, freed whole
+ * by compiler_free: a compile error longjmps out of any depth and leaks
+ * nothing. Growth copies into a new block and leaves the old one to the
+ * arena, which at most doubles what a compile uses. */
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    max_align_t data[];
+} arena_block_t;
+
 struct compiler {
     shm_header_t *h;
+    arena_block_t *arena;
     global_t *globals;
     size_t nglobals, capglobals;
     func_t **funcs; /* every function, top-level and closures, by index */
     size_t nfuncs, capfuncs;
-    binding_t *free_bindings; /* all bindings, freed at the end */
     jmp_buf fail;
     diag_t *err;
 };
@@ -94,6 +105,27 @@ static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
     longjmp(c->fail, 1);
 }
 
+/* Zeroed private memory for this compile. */
+static void *c_alloc(compiler_t *c, size_t bytes)
+{
+    bytes = SHOAL_ALIGN_UP(bytes, sizeof(max_align_t));
+    arena_block_t *b = c->arena;
+    if (!b || b->used + bytes > b->cap) {
+        size_t cap = bytes > 65536 ? bytes : 65536;
+        b = malloc(sizeof *b + cap);
+        if (!b)
+            die_at(c, NULL, "out of memory");
+        b->next = c->arena;
+        b->used = 0;
+        b->cap = cap;
+        c->arena = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += bytes;
+    memset(p, 0, bytes);
+    return p;
+}
+
 static void *grow(compiler_t *c, void *p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
@@ -101,9 +133,9 @@ static void *grow(compiler_t *c, void *p, size_t *cap, size_t need, size_t elem)
     size_t n = *cap ? *cap * 2 : 16;
     while (n < need)
         n *= 2;
-    void *q = realloc(p, n * elem);
-    if (!q)
-        die_at(c, NULL, "out of memory");
+    void *q = c_alloc(c, n * elem);
+    if (p)
+        memcpy(q, p, *cap * elem);
     *cap = n;
     return q;
 }
@@ -270,21 +302,11 @@ static uint32_t new_slot(compiler_t *c, fctx_t *f, const ast_t *a)
 
 static void bind(compiler_t *c, fctx_t *f, const char *name, uint32_t slot)
 {
-    binding_t *b = malloc(sizeof *b);
-    if (!b)
-        die_at(c, NULL, "out of memory");
+    binding_t *b = c_alloc(c, sizeof *b);
     b->name = name;
     b->slot = slot;
     b->next = f->env;
     f->env = b;
-    /* Keep every binding on a list of the compiler's to free at the end;
-     * scopes only move f->env back, they never free. */
-    binding_t *keep = malloc(sizeof *keep);
-    if (!keep)
-        die_at(c, NULL, "out of memory");
-    keep->name = (const char *)b;
-    keep->next = c->free_bindings;
-    c->free_bindings = keep;
 }
 
 enum var_kind { VAR_NONE, VAR_SLOT, VAR_FREE };
@@ -612,16 +634,12 @@ static void comp_let(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 static void comp_cond(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     size_t n = a->u.list.n;
-    size_t *ends = calloc(n, sizeof *ends);
+    size_t *ends = c_alloc(c, n * sizeof *ends);
     size_t nends = 0;
-    if (!ends)
-        die_at(c, a, "out of memory");
     for (size_t i = 1; i < n; i++) {
         const ast_t *cl = a->u.list.items[i];
-        if (cl->kind != AST_LIST || cl->u.list.n < 2) {
-            free(ends);
+        if (cl->kind != AST_LIST || cl->u.list.n < 2)
             die_at(c, cl, "malformed cond clause: expected (test body...)");
-        }
         comp(c, f, cl->u.list.items[0], false);
         size_t jf = emit_jump(c, f, OP_JUMP_F);
         comp_body(c, f, cl->u.list.items + 1, cl->u.list.n - 1, tail, cl);
@@ -633,7 +651,6 @@ static void comp_cond(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     ret_if_tail(c, f, tail);
     for (size_t i = 0; i < nends; i++)
         patch_a(f, ends[i], here(f));
-    free(ends);
 }
 
 static void comp_andor(compiler_t *c, fctx_t *f, const ast_t *a, bool tail, bool is_and)
@@ -644,9 +661,7 @@ static void comp_andor(compiler_t *c, fctx_t *f, const ast_t *a, bool tail, bool
         ret_if_tail(c, f, tail);
         return;
     }
-    size_t *js = calloc(n, sizeof *js);
-    if (!js)
-        die_at(c, a, "out of memory");
+    size_t *js = c_alloc(c, n * sizeof *js);
     for (size_t i = 1; i + 1 < n; i++) {
         comp(c, f, a->u.list.items[i], false);
         js[i] = emit_jump(c, f, is_and ? OP_JUMP_F : OP_OR_JUMP);
@@ -675,7 +690,6 @@ static void comp_andor(compiler_t *c, fctx_t *f, const ast_t *a, bool tail, bool
                 patch_a(f, js[i], here(f));
         }
     }
-    free(js);
 }
 
 /* ------------------------------------------------------------------ */
@@ -691,18 +705,12 @@ typedef struct fails {
 static void add_fail(compiler_t *c, fails_t *fl, size_t pos, bool in_a, size_t next)
 {
     if (fl->n == fl->cap) {
-        size_t cap = fl->cap ? fl->cap * 2 : 8;
-        size_t *p = realloc(fl->pos, cap * sizeof *p);
-        bool *b = realloc(fl->in_a, cap * sizeof *b);
-        size_t *x = realloc(fl->next, cap * sizeof *x);
-        if (p)
-            fl->pos = p;
-        if (b)
-            fl->in_a = b;
-        if (x)
-            fl->next = x;
-        if (!p || !b || !x)
-            die_at(c, NULL, "out of memory");
+        size_t cap = fl->cap;
+        fl->pos = grow(c, fl->pos, &cap, fl->n + 1, sizeof *fl->pos);
+        cap = fl->cap;
+        fl->in_a = grow(c, fl->in_a, &cap, fl->n + 1, sizeof *fl->in_a);
+        cap = fl->cap;
+        fl->next = grow(c, fl->next, &cap, fl->n + 1, sizeof *fl->next);
         fl->cap = cap;
     }
     fl->pos[fl->n] = pos;
@@ -856,10 +864,8 @@ static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     uint32_t subj = new_slot(c, f, a);
     emit(c, f, OP_STORE, (int32_t)subj);
     fails_t fl = {0};
-    size_t *ends = calloc(n, sizeof *ends);
+    size_t *ends = c_alloc(c, n * sizeof *ends);
     size_t nends = 0;
-    if (!ends)
-        die_at(c, a, "out of memory");
     for (size_t i = 2; i < n; i++) {
         binding_t *saved = f->env;
         uint32_t saved_slot = f->next_slot;
@@ -876,10 +882,6 @@ static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     for (size_t i = 0; i < nends; i++)
         patch_a(f, ends[i], here(f));
     adjust(f, 1);
-    free(ends);
-    free(fl.pos);
-    free(fl.in_a);
-    free(fl.next);
 }
 
 static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
@@ -909,10 +911,8 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     emit(c, f, OP_RECV_NEXT, (int32_t)msg);
     size_t nomore = emit_word(c, f, 0);
     fails_t fl = {0};
-    size_t *ends = calloc(n + 2, sizeof *ends);
+    size_t *ends = c_alloc(c, (n + 2) * sizeof *ends);
     size_t nends = 0;
-    if (!ends)
-        die_at(c, a, "out of memory");
     int depth = f->depth;
     for (size_t i = 1; i < n; i++) {
         binding_t *saved = f->env;
@@ -942,10 +942,6 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     }
     for (size_t i = 0; i < nends; i++)
         patch_a(f, ends[i], here(f));
-    free(ends);
-    free(fl.pos);
-    free(fl.in_a);
-    free(fl.next);
 }
 
 static void comp_catch(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
@@ -1084,13 +1080,6 @@ static void check_params(compiler_t *c, const ast_t *params)
     }
 }
 
-static void free_fctx(fctx_t *fc)
-{
-    free(fc->code);
-    free(fc->consts);
-    free(fc->free_names);
-}
-
 /* Compile a function body. With a parent (a `fn` expression), the closure
  * value is pushed in the parent; top-level functions pass `fn`. */
 static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const ast_t *params,
@@ -1121,7 +1110,6 @@ static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const as
             adjust(parent, -(int)fc.nfree);
         }
     }
-    free_fctx(&fc);
     return fn->index;
 }
 
@@ -1131,8 +1119,6 @@ static uint32_t comp_fn(compiler_t *c, fctx_t *parent, const ast_t *params, ast_
     if (params->kind != AST_LIST)
         die_at(c, params, "malformed parameter list: expected (name ...)");
     func_t *fn = new_func(c, where, name, (uint32_t)params->u.list.n);
-    /* the function's own fctx is on the C stack of comp_fn_into; a failure
-     * longjmps past it and its buffers are lost with the failed compile */
     return comp_fn_into(c, parent, fn, params, body, nbody, where);
 }
 
@@ -1151,14 +1137,11 @@ void compiler_free(compiler_t *c)
 {
     if (!c)
         return;
-    while (c->free_bindings) {
-        binding_t *k = c->free_bindings;
-        c->free_bindings = k->next;
-        free((void *)k->name);
-        free(k);
+    while (c->arena) {
+        arena_block_t *b = c->arena;
+        c->arena = b->next;
+        free(b);
     }
-    free(c->globals);
-    free(c->funcs);
     free(c);
 }
 

@@ -11,6 +11,7 @@
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
+#include "vmproc/termio.h"
 
 #include <ck_pr.h>
 #include <errno.h>
