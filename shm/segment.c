@@ -38,6 +38,9 @@ void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes)
     /* 4 GiB of pool: enough for a 64 MiB heap and its copy baseline and for
      * 100,000 small processes; untouched pages cost nothing. */
     cfg->pool_bytes = 4ull << 30;
+    /* 1 GiB: far above any test or benchmark heap (64 MiB), far below what
+     * would hurt the machine. */
+    cfg->heap_limit_bytes = 1ull << 30;
 }
 
 static uint64_t page_up(uint64_t x)

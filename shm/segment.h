@@ -37,6 +37,7 @@ typedef struct shm_config {
     uint64_t atom_bytes; /* bytes for atom names */
     uint64_t code_bytes; /* bytes for compiled code and constants */
     uint64_t pool_bytes; /* bytes of pool pages, split evenly over nodes */
+    uint64_t heap_limit_bytes; /* largest heap and stack of one process */
 } shm_config_t;
 
 /* Defaults for a run; the supervisor overrides them from flags. */

@@ -142,6 +142,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
             goto bad;
         if (!(o->set & OPT_SET_PROC_SLOTS))
             o->proc_slots = v;
+    } else if (strcmp(name, "heap_limit_mb") == 0) {
+        if (config_parse_uint(value, 1, CONFIG_HEAP_LIMIT_MB_MAX, "heap_limit_mb", &v, why,
+                              sizeof why) < 0)
+            goto bad;
+        if (!(o->set & OPT_SET_HEAP_LIMIT))
+            o->heap_limit_mb = v;
     } else if (strcmp(name, "topology") == 0) {
         if (!*value) {
             error_at(ps, "topology: empty value (leave the key out for this machine)");
@@ -157,7 +163,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
             o->topology = copy;
         }
     } else {
-        error_at(ps, "unknown key \"%s\" in [run] (known: vms, topology, pool_mb, proc_slots)",
+        error_at(ps,
+                 "unknown key \"%s\" in [run] (known: vms, topology, pool_mb, proc_slots, "
+                 "heap_limit_mb)",
                  name);
         return 0;
     }

@@ -11,6 +11,7 @@
  *   topology = pack:2 numa:2 core:2 pu:1   ; or a path to an XML file
  *   pool_mb = 4096                   ; page pool size in MiB
  *   proc_slots = 262144              ; process table slots
+ *   heap_limit_mb = 1024             ; largest heap (and stack) of one process
  *
  * NOTES
  *   Supervisor only. Errors are written into the caller's buffer (with
@@ -26,7 +27,8 @@ enum {
     OPT_SET_VMS = 1u << 0,
     OPT_SET_TOPOLOGY = 1u << 1,
     OPT_SET_POOL_MB = 1u << 2,
-    OPT_SET_PROC_SLOTS = 1u << 3
+    OPT_SET_PROC_SLOTS = 1u << 3,
+    OPT_SET_HEAP_LIMIT = 1u << 4
 };
 
 /* Bounds of the numeric options. pool_mb: 1 TiB of address space at most
@@ -34,12 +36,15 @@ enum {
  * start-up). proc_slots: 16 Mi PCBs are 4 GiB of table. */
 #define CONFIG_POOL_MB_MAX (1u << 20)
 #define CONFIG_PROC_SLOTS_MAX (1u << 24)
+/* heap_limit_mb: a process may not hold more than the largest pool. */
+#define CONFIG_HEAP_LIMIT_MB_MAX CONFIG_POOL_MB_MAX
 
 typedef struct shoal_opts {
     uint32_t vms;        /* 0: one VM per core of the topology */
     char *topology;      /* NULL: this machine; malloc'ed */
     uint32_t pool_mb;    /* 0: the segment's default */
     uint32_t proc_slots; /* 0: the segment's default */
+    uint32_t heap_limit_mb; /* 0: the segment's default */
     bool smoke;          /* run the built-in smoke workload */
     bool hold;           /* with smoke: keep the VMs until a signal */
     bool verbose;

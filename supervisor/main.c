@@ -33,6 +33,7 @@ enum {
     OPT_CONFIG,
     OPT_POOL_MB,
     OPT_PROC_SLOTS,
+    OPT_HEAP_LIMIT,
     OPT_SMOKE,
     OPT_HOLD,
     OPT_JSON,
@@ -45,6 +46,7 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"pool-mb", required_argument, NULL, OPT_POOL_MB},
     {"proc-slots", required_argument, NULL, OPT_PROC_SLOTS},
+    {"heap-limit-mb", required_argument, NULL, OPT_HEAP_LIMIT},
     {"smoke", no_argument, NULL, OPT_SMOKE},
     {"hold", no_argument, NULL, OPT_HOLD},
     {"json", no_argument, NULL, OPT_JSON},
@@ -68,9 +70,12 @@ static void usage(FILE *f)
           "                   stand for spaces: pack:2,numa:2,core:2,pu:1) or an hwloc XML\n"
           "                   file (lstopo out.xml); the VMs are then not bound\n"
           "  --config FILE    read options from an INI file: section [run], keys vms,\n"
-          "                   topology, pool_mb, proc_slots; flags override it\n"
+          "                   topology, pool_mb, proc_slots, heap_limit_mb; flags\n"
+          "                   override it\n"
           "  --pool-mb N      size of the shared page pool in MiB (default 4096)\n"
           "  --proc-slots N   process table slots (default 262144)\n"
+          "  --heap-limit-mb N  largest heap of one process in MiB (default 1024); a\n"
+          "                   process that needs more ends with #(error heap_limit)\n"
           "  --smoke          run the built-in smoke workload instead of a program\n"
           "  --hold           with --smoke: keep the VMs running until shoal gets\n"
           "                   SIGINT or SIGTERM\n"
@@ -162,6 +167,10 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
         case OPT_PROC_SLOTS:
             rc = number(optarg, CONFIG_PROC_SLOTS_MAX, "--proc-slots", &o->proc_slots);
             o->set |= OPT_SET_PROC_SLOTS;
+            break;
+        case OPT_HEAP_LIMIT:
+            rc = number(optarg, CONFIG_HEAP_LIMIT_MB_MAX, "--heap-limit-mb", &o->heap_limit_mb);
+            o->set |= OPT_SET_HEAP_LIMIT;
             break;
         case OPT_SMOKE:
         case OPT_HOLD:

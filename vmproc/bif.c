@@ -369,10 +369,18 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
         } else {
             vm = sched_place_spawn(rt);
         }
-        if (!is_closure(fa[0]))
+        term fun = fa[0];
+        if (is_atom(fun)) {
+            /* a top-level function by name, as (f ...) through an atom */
+            const func_t *g = code_find(rt->h, atom_index(fun), argc - 1);
+            if (!g)
+                return bif_error(p, A_UNDEF);
+            fun = g->value;
+        }
+        if (!is_closure(fun))
             return bif_error(p, A_BADARG);
         uint64_t pid;
-        if (proc_spawn(rt, vm, fa[0], fa + 1, argc - 1, &pid) < 0)
+        if (proc_spawn(rt, vm, fun, fa + 1, argc - 1, &pid) < 0)
             return bif_error(p, A_SYSTEM_LIMIT);
         return mk_pid(pid);
     }

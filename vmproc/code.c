@@ -3,6 +3,8 @@
  */
 #include "vmproc/code.h"
 
+#include "vmproc/compiler.h"
+
 #include <errno.h>
 
 void code_init(shm_header_t *h)
@@ -17,6 +19,16 @@ void code_init(shm_header_t *h)
     ct->tables = NULL;
     ct->end_code[0] = OP_END;
     ct->end_code[1] = OP_END;
+}
+
+const func_t *code_find(const shm_header_t *h, uint32_t name, uint32_t arity)
+{
+    code_table_t *ct = code_table(h);
+    /* Closures are named `fn`, which no top-level function can be. */
+    for (uint32_t i = 0; i < ct->nfuncs; i++)
+        if (ct->funcs[i]->name == name && ct->funcs[i]->arity == arity && name != A_FN)
+            return ct->funcs[i];
+    return NULL;
 }
 
 void *code_alloc(shm_header_t *h, size_t bytes)

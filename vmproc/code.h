@@ -54,6 +54,9 @@ static inline code_table_t *code_table(const shm_header_t *h)
 /* Supervisor only: prepare the code area of a new segment. */
 void code_init(shm_header_t *h);
 
+/* The top-level function named by atom `name` with that arity, or NULL. */
+const func_t *code_find(const shm_header_t *h, uint32_t name, uint32_t arity);
+
 /* Supervisor only: `bytes` from the code area (8-byte aligned), or NULL
  * with errno ENOSPC. */
 void *code_alloc(shm_header_t *h, size_t bytes);

@@ -284,8 +284,16 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             uint32_t argc = A_U(w);
             term callee = sp[-(int64_t)argc - 1];
-            if (UNLIKELY(!is_closure(callee)))
-                RAISE_ERR(A_BADFUN);
+            if (UNLIKELY(!is_closure(callee))) {
+                /* An atom names a top-level function, looked up at run
+                 * time as Erlang's apply does: undef if there is none. */
+                if (!is_atom(callee))
+                    RAISE_ERR(A_BADFUN);
+                const func_t *g = code_find(rt->h, atom_index(callee), argc);
+                if (!g)
+                    RAISE_ERR(A_UNDEF);
+                callee = sp[-(int64_t)argc - 1] = g->value;
+            }
             nf = (const func_t *)(uintptr_t)box_ptr(callee)[1];
             if (UNLIKELY(nf->arity != argc))
                 RAISE_ERR(A_BADARITY);

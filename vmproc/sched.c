@@ -318,21 +318,6 @@ static void run_one(sched_t *s, pcb_t *pcb)
     }
 }
 
-static uint64_t default_heap_limit_words(void)
-{
-    /* SHOAL_HEAP_LIMIT_MB overrides; 1 GiB by default: far above any test or
-     * benchmark heap (64 MiB), far below what would hurt the machine. */
-    const char *e = getenv("SHOAL_HEAP_LIMIT_MB");
-    uint64_t mb = 1024;
-    if (e && *e) {
-        char *end;
-        unsigned long long v = strtoull(e, &end, 10);
-        if (*end == 0 && v > 0)
-            mb = v;
-    }
-    return mb * 1024 * 1024 / sizeof(term);
-}
-
 int sched_main(shm_header_t *h, uint32_t vm)
 {
     sched_t s = {0};
@@ -344,7 +329,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
     s.rt.rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)vm << 32) ^ (uint64_t)getpid();
     const char *t = getenv("SHOAL_GC_TORTURE");
     s.rt.gc_torture = t && *t && strcmp(t, "0") != 0;
-    s.rt.default_heap_limit_words = default_heap_limit_words();
+    s.rt.default_heap_limit_words = h->cfg.heap_limit_bytes / sizeof(term);
 
     code_table_t *ct = code_table(h);
     if (vm == 0) {
