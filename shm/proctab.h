@@ -38,7 +38,7 @@ typedef struct pcb {
     char pad0[SHOAL_CACHE_LINE - 24];
 
     /* process state: owner VM only (vmproc/proc.h gives the meaning) */
-    uint64_t body[40];
+    uint64_t body[56];
 } pcb_t;
 
 static inline pcb_t *shm_pcb(const shm_header_t *h, uint32_t slot)

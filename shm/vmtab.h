@@ -45,7 +45,9 @@ typedef struct shm_vm {
     uint64_t reductions;  /* reductions executed */
     uint64_t procs;       /* processes owned now */
     uint64_t heap_local, heap_remote; /* heap bytes on own / other nodes */
-    uint64_t mig_in, mig_out;
+    uint64_t mig_in[4], mig_out[4]; /* moves by cause: explicit, steal, balancer, adopt */
+    uint32_t runq;        /* runnable processes queued here now (a hint for stealers) */
+    uint32_t pad_self;
     uint64_t msgs_local, msgs_remote;
     char pad1[SHOAL_CACHE_LINE];
 
@@ -53,8 +55,23 @@ typedef struct shm_vm {
     uint32_t wake;        /* futex word: bumped to wake the VM */
     uint32_t sleeping;    /* 1 while the VM sleeps on `wake` */
     uint64_t inbound;     /* head of the CAS-pushed inbound list (pcb slot + 1, 0: empty) */
+    uint32_t steal_req;   /* a VM out of work asks for some: its id + 1 (CAS from 0) */
+    uint32_t pad_wake;
     char pad2[SHOAL_CACHE_LINE];
 } shm_vm_t;
+
+/* How far apart VMs a and b are, from their ids, nodes and L3 caches. */
+static inline enum vm_distance vm_distance_of(uint32_t a, uint32_t b, uint32_t node_a,
+                                              uint32_t node_b, uint32_t l3_a, uint32_t l3_b)
+{
+    if (a == b)
+        return VM_DIST_SELF;
+    if (l3_a != UINT32_MAX && l3_a == l3_b)
+        return VM_DIST_L3;
+    if (node_a == node_b)
+        return VM_DIST_NODE;
+    return VM_DIST_REMOTE;
+}
 
 static inline shm_vm_t *shm_vm(const shm_header_t *h, uint32_t i)
 {

@@ -323,27 +323,15 @@ void topo_placement_free(topo_placement_t *p)
     p->n_vms = 0;
 }
 
-static enum vm_distance classify(uint32_t a, uint32_t b, uint32_t node_a, uint32_t node_b,
-                                 uint32_t l3_a, uint32_t l3_b)
-{
-    if (a == b)
-        return VM_DIST_SELF;
-    if (l3_a != UINT32_MAX && l3_a == l3_b)
-        return VM_DIST_L3;
-    if (node_a == node_b)
-        return VM_DIST_NODE;
-    return VM_DIST_REMOTE;
-}
-
 enum vm_distance topo_distance(const topo_placement_t *p, uint32_t a, uint32_t b)
 {
     SHOAL_ASSERT(a < p->n_vms && b < p->n_vms, "VM index out of the placement");
-    return classify(a, b, p->vms[a].node, p->vms[b].node, p->vms[a].l3, p->vms[b].l3);
+    return vm_distance_of(a, b, p->vms[a].node, p->vms[b].node, p->vms[a].l3, p->vms[b].l3);
 }
 
 enum vm_distance topo_vm_distance(const shm_vm_t *a, const shm_vm_t *b)
 {
-    return classify(a->id, b->id, a->node, b->node, a->l3, b->l3);
+    return vm_distance_of(a->id, b->id, a->node, b->node, a->l3, b->l3);
 }
 
 hwloc_const_nodeset_t topo_nodeset(const topo_t *t, uint32_t node)

@@ -447,6 +447,43 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
             }
         return mk_atom(A_TRUE);
     }
+    case BI_MIGRATE: {
+        if (!is_fix(args[0]) || fix_val(args[0]) < 0 ||
+            fix_val(args[0]) >= (int64_t)rt->h->cfg.n_vms)
+            return bif_error(p, A_BADARG);
+        uint32_t vm = (uint32_t)fix_val(args[0]);
+        if (vm != rt->vm) {
+            /* the scheduler hands the process over when the interpreter
+             * yields, right after this returns: 'ok is then what the
+             * process sees when it runs on vm */
+            p->migrate_to = vm + 1;
+            rt->trap = true;
+        }
+        return mk_atom(A_OK);
+    }
+    case BI_PROCESS_INFO: {
+        if (!is_pid(args[0]))
+            return bif_error(p, A_BADARG);
+        pcb_t *q = proctab_lookup(rt->h, pid_of(args[0]));
+        if (!q)
+            return mk_atom(A_UNDEFINED);
+        proc_t *qp = proc_of(q);
+        /* Another VM's process: plain reads of words its owner writes,
+         * each one whole; together a snapshot, not a transaction. */
+        uint32_t owner = ck_pr_load_32(&q->owner);
+        uint64_t heap = ck_pr_load_64(&qp->heap_words) * sizeof(term);
+        uint64_t mlen = ck_pr_load_64(&qp->mbox_len);
+        uint64_t moves = ck_pr_load_64(&qp->migrations);
+        if (!room(rt, pcb, 5))
+            return T_NONE;
+        term *t = heap_take(p, 5);
+        t[0] = mk_hdr(5, BT_TUPLE);
+        t[1] = mk_fix(owner == PCB_NO_OWNER ? -1 : (int64_t)owner);
+        t[2] = mk_fix((int64_t)heap);
+        t[3] = mk_fix((int64_t)mlen);
+        t[4] = mk_fix((int64_t)moves);
+        return mk_box(t);
+    }
     case BI_TABLE_NEW:
         return ets_new(rt, pcb, args[0]);
     case BI_TABLE_PUT:

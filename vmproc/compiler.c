@@ -435,6 +435,57 @@ static void comp_arith(compiler_t *c, fctx_t *f, enum opcode op, ast_t *const *a
     }
 }
 
+static void emit_bif(compiler_t *c, fctx_t *f, int id, uint32_t argc)
+{
+    emit(c, f, OP_BIF, id);
+    emit_word(c, f, argc);
+    adjust(f, -(int)argc);
+}
+
+/* (call-on vm f a ...): the arguments are evaluated here, the process
+ * moves to vm, calls f, and moves back whether f returns or raises:
+ *     V F A... H := vm f a... (vm-id)
+ *     (migrate V)
+ *     R := try (F A...)          ; #(ok v) or #(raise class value)
+ *     (migrate H)
+ *     unwrap R                   ; v, or raise it again */
+static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
+{
+    uint32_t saved = f->next_slot;
+    uint32_t base = 0;
+    for (size_t i = 0; i < n; i++) {
+        comp(c, f, args[i], false);
+        uint32_t s = new_slot(c, f, args[i]);
+        if (i == 0)
+            base = s;
+        emit(c, f, OP_STORE, (int32_t)s);
+    }
+    uint32_t home = new_slot(c, f, args[0]);
+    emit_bif(c, f, BI_VM_ID, 0);
+    emit(c, f, OP_STORE, (int32_t)home);
+    emit(c, f, OP_LOAD, (int32_t)base);
+    emit_bif(c, f, BI_MIGRATE, 1);
+    emit(c, f, OP_POP, 0);
+    size_t t = emit(c, f, OP_TRY, 0);
+    push_const(c, f, mk_atom(A_OK));
+    for (size_t i = 1; i < n; i++)
+        emit(c, f, OP_LOAD, (int32_t)(base + i));
+    emit(c, f, OP_CALL, (int32_t)(n - 2));
+    adjust(f, -(int)(n - 2));
+    emit(c, f, OP_MK_TUPLE, 2);
+    adjust(f, -2);
+    emit(c, f, OP_CATCH_END, 0);
+    patch_a(f, t, here(f)); /* the handler pushes #(raise class value) and goes on here */
+    uint32_t r = new_slot(c, f, args[0]);
+    emit(c, f, OP_STORE, (int32_t)r);
+    emit(c, f, OP_LOAD, (int32_t)home);
+    emit_bif(c, f, BI_MIGRATE, 1);
+    emit(c, f, OP_POP, 0);
+    emit(c, f, OP_LOAD, (int32_t)r);
+    emit(c, f, OP_UNWRAP, 0);
+    f->next_slot = saved;
+}
+
 /* A call of builtin `id` with the argument forms args[0..n). */
 static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
                          ast_t *const *args, size_t n, bool tail)
@@ -490,6 +541,9 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         adjust(f, 1 - (int)n);
         return;
     }
+    case BI_CALL_ON:
+        comp_call_on(c, f, args, n);
+        break;
     default:
         comp_args(c, f, args, n);
         emit(c, f, OP_BIF, id);

@@ -30,7 +30,8 @@ void compiler_free(compiler_t *c);
     X(BADMATCH, "badmatch") X(CASE_CLAUSE, "case_clause") X(BADARG, "badarg")    \
     X(UNDEF, "undef") X(BADFUN, "badfun") X(BADARITY, "badarity")                \
     X(HEAP_LIMIT, "heap_limit") X(UNDEFINED, "undefined") X(FN, "fn")            \
-    X(SYSTEM_LIMIT, "system_limit") X(TIMEOUT, "timeout")
+    X(SYSTEM_LIMIT, "system_limit") X(TIMEOUT, "timeout") X(RAISE, "raise")       \
+    X(EXIT_CLASS, "exit")
 
 enum well_known_atom {
 #define X(id, name) A_##id,

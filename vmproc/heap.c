@@ -22,6 +22,9 @@
 #include "vmproc/heap.h"
 
 #include "shm/pool.h"
+#include "shm/vmtab.h"
+
+#include <ck_pr.h>
 
 #include <errno.h>
 #include <string.h>
@@ -36,6 +39,57 @@
 static size_t pages_for(uint64_t words)
 {
     return (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
+}
+
+/* NUMA accounting: every run a process holds is counted in its
+ * node_pages, and, while the process is attached to a VM (acct_vm), in
+ * that VM's heap_local or heap_remote bytes. Only the owner VM calls
+ * these, and each VM writes only its own counters. */
+static void vm_bytes(rt_t *rt, uint32_t node, int64_t bytes)
+{
+    shm_vm_t *v = shm_vm(rt->h, rt->vm);
+    uint64_t *c = node == v->node ? &v->heap_local : &v->heap_remote;
+    /* single writer; relaxed stores are enough for readers of statistics */
+    ck_pr_store_64(c, *c + (uint64_t)bytes);
+}
+
+static uint32_t node_index(uint32_t node)
+{
+    return node < PROC_NODES ? node : PROC_NODES - 1;
+}
+
+static void acct(rt_t *rt, proc_t *p, const void *run, int sign)
+{
+    uint32_t node = pool_node_of(rt->h, run);
+    uint64_t pages = pool_run_pages(rt->h, run);
+    p->node_pages[node_index(node)] += (uint32_t)(sign * (int64_t)pages);
+    if (p->acct_vm == rt->vm + 1)
+        vm_bytes(rt, node, sign * (int64_t)(pages * SHOAL_PAGE));
+}
+
+void heap_attach(rt_t *rt, proc_t *p)
+{
+    if (p->acct_vm == rt->vm + 1)
+        return;
+    for (uint32_t k = 0; k < PROC_NODES; k++)
+        if (p->node_pages[k])
+            vm_bytes(rt, k, (int64_t)p->node_pages[k] * SHOAL_PAGE);
+    p->acct_vm = rt->vm + 1;
+}
+
+void heap_detach(rt_t *rt, proc_t *p)
+{
+    if (p->acct_vm != rt->vm + 1)
+        return;
+    for (uint32_t k = 0; k < PROC_NODES; k++)
+        if (p->node_pages[k])
+            vm_bytes(rt, k, -(int64_t)p->node_pages[k] * SHOAL_PAGE);
+    p->acct_vm = 0;
+}
+
+void heap_account(rt_t *rt, proc_t *p, const void *run, int sign)
+{
+    acct(rt, p, run, sign);
 }
 
 static hblock_t *new_block_on(rt_t *rt, uint32_t node, uint64_t words, uint32_t owner)
@@ -72,6 +126,8 @@ int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
         pool_free(rt->h, rt->vm, b);
         return -1;
     }
+    acct(rt, p, b, 1);
+    acct(rt, p, stack, 1);
     p->hfirst = p->hcur = b;
     p->hp = hblock_start(b);
     p->hlim = b->end;
@@ -101,6 +157,7 @@ static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
     hblock_t *b = new_block(rt, want, POOL_OWNER_PROC(pcb->slot));
     if (!b)
         return -1;
+    acct(rt, p, b, 1);
     p->hcur->top = p->hp;
     p->hcur->next = b;
     p->hcur = b;
@@ -229,10 +286,12 @@ static void scan(gc_t *g)
     }
 }
 
-static void free_chain(rt_t *rt, hblock_t *b)
+static void free_chain(rt_t *rt, proc_t *p, hblock_t *b)
 {
     while (b) {
         hblock_t *n = b->next;
+        if (p)
+            acct(rt, p, b, -1);
         pool_free(rt->h, rt->vm, b);
         b = n;
     }
@@ -270,15 +329,17 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     if (g.failed) {
         /* The pool ran dry in the middle: the to-space is incomplete, and
          * the process cannot go on. Its old heap is still whole. */
-        free_chain(rt, g.first);
+        free_chain(rt, NULL, g.first);
         errno = ENOMEM;
         return -1;
     }
 
-    free_chain(rt, p->hfirst);
-    free_chain(rt, p->frags);
-    for (hblock_t *b = g.first; b; b = b->next)
+    free_chain(rt, p, p->hfirst);
+    free_chain(rt, p, p->frags);
+    for (hblock_t *b = g.first; b; b = b->next) {
         pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
+        acct(rt, p, b, 1);
+    }
     p->hfirst = g.first;
     p->hcur = g.cur;
     p->hp = g.hp;
@@ -336,6 +397,8 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     term *nhi = (term *)((char *)ns + bytes);
     memcpy(ns, p->stack_lo, used_v * sizeof(term));
     memcpy((char *)nhi - used_c, p->ctl, used_c);
+    acct(rt, p, ns, 1);
+    acct(rt, p, p->stack_lo, -1);
     pool_free(rt->h, rt->vm, p->stack_lo);
     p->stack_lo = ns;
     p->stack_hi = nhi;
@@ -347,10 +410,13 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
 void heap_release(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
-    free_chain(rt, p->hfirst);
-    free_chain(rt, p->frags);
-    if (p->stack_lo)
+    free_chain(rt, p, p->hfirst);
+    free_chain(rt, p, p->frags);
+    if (p->stack_lo) {
+        acct(rt, p, p->stack_lo, -1);
         pool_free(rt->h, rt->vm, p->stack_lo);
+    }
+    heap_detach(rt, p);
     p->hfirst = p->hcur = p->frags = NULL;
     p->stack_lo = p->stack_hi = p->sp = NULL;
 }

@@ -37,6 +37,14 @@ void heap_release(rt_t *rt, pcb_t *pcb);
 /* Words a copy of `t` takes on a heap (what heap_copy will allocate). */
 uint64_t term_size(term t);
 
+/* NUMA accounting (owner VM only): count a run the process gained (+1) or
+ * gave back (-1); attach the process's pages to this VM's heap_local and
+ * heap_remote counters (when it arrives or first runs here), or detach
+ * them (when it leaves). O(nodes), not O(heap): a move stays O(1). */
+void heap_account(rt_t *rt, proc_t *p, const void *run, int sign);
+void heap_attach(rt_t *rt, proc_t *p);
+void heap_detach(rt_t *rt, proc_t *p);
+
 /* Deep-copy `t` into the words at *hp (term_size(t) of them), moving *hp. */
 term term_copy(term t, term **hp);
 

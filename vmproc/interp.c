@@ -354,6 +354,12 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             sp -= argc;
             *sp++ = r;
+            if (UNLIKELY(rt->trap)) {
+                /* (migrate vm): a safe point, with the result in place */
+                rt->trap = false;
+                SAVE();
+                return RUN_YIELD;
+            }
             DISPATCH();
         }
         CASE(MK_TUPLE)
@@ -559,6 +565,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(CATCH)
         CASE(GUARD)
+        CASE(TRY)
         {
             STACK_NEED(4);
             --cs;
@@ -566,7 +573,9 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             cs->func = fn;
             cs->fp = (uint32_t)(fp - p->stack_lo);
             cs->base = (uint32_t)(sp - p->stack_lo);
-            cs->kind = (w & 0xff) == OP_CATCH ? CTL_CATCH : CTL_GUARD;
+            cs->kind = (w & 0xff) == OP_CATCH ? CTL_CATCH
+                       : (w & 0xff) == OP_TRY ? CTL_TRY
+                                              : CTL_GUARD;
             DISPATCH();
         }
         CASE(CATCH_END)
@@ -647,6 +656,17 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             SAVE();
             return RUN_WAIT;
         }
+        CASE(UNWRAP)
+        {
+            term *t = box_ptr(sp[-1]);
+            if (t[1] == mk_atom(A_OK)) {
+                sp[-1] = t[2];
+                DISPATCH();
+            }
+            p->err_class = t[2] == mk_atom(A_ERROR) ? EXC_ERROR : EXC_EXIT;
+            p->err_value = t[3];
+            goto raise;
+        }
         CASE(END)
         {
             p->err_class = EXC_NORMAL;
@@ -685,8 +705,21 @@ raise:
             p->err_value = T_NONE;
             DISPATCH();
         }
-        /* a catch: #(EXIT reason) */
         STACK_NEED(2);
+        if (f.kind == CTL_TRY) {
+            /* #(raise class value): the class survives, to be raised again */
+            HEAP_NEED(4);
+            term *t = heap_take(p, 4);
+            t[0] = mk_hdr(4, BT_TUPLE);
+            t[1] = mk_atom(A_RAISE);
+            t[2] = mk_atom(p->err_class == EXC_ERROR ? A_ERROR : A_EXIT_CLASS);
+            t[3] = p->err_value;
+            *sp++ = mk_box(t);
+            p->err_class = EXC_NONE;
+            p->err_value = T_NONE;
+            DISPATCH();
+        }
+        /* a catch: #(EXIT reason) */
         HEAP_NEED(3 + reason_words(p));
         term reason = reason_term(p);
         *sp++ = mk_tuple2(p, mk_atom(A_EXIT), reason);

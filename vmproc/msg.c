@@ -175,6 +175,7 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
         buf->next = p->frags;
         p->frags = buf;
         p->frag_words += (uint64_t)(buf->end - (term *)buf);
+        heap_account(rt, p, buf, 1);
         term from = node[4], extra = node[5];
         switch ((enum sig_kind)fix_val(node[3])) {
         case SIG_MSG:

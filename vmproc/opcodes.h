@@ -60,4 +60,6 @@ OP(RECV_NEXT,  1,  0, "slot A = next unscanned message, or jump by B when none i
 OP(RECV_ACCEPT,0,  0, "take the current message out of the mailbox")
 OP(RECV_SKIP,  0,  0, "leave the current message, move to the next")
 OP(RECV_WAIT,  1,  0, "wait for a message (then jump by A) or the timeout (then jump by B)")
+OP(TRY,        0,  0, "push a try frame: the value v of what follows becomes #(ok v) (the code does it), an error #(raise class value) at offset A")
+OP(UNWRAP,     0,  0, "#(ok v) -> v; #(raise class value) -> raise it again")
 OP(END,        0,  0, "the bottom frame: the process returns with the top value")

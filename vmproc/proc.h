@@ -21,6 +21,10 @@
 #include "shm/proctab.h"
 #include "vmproc/code.h"
 
+/* Heap pages are counted per NUMA node for the first PROC_NODES nodes;
+ * a machine with more nodes has the rest counted on the last one. */
+#define PROC_NODES 8
+
 /* The header of a heap block or message buffer (a run from the pool). */
 typedef struct hblock {
     struct hblock *next;
@@ -34,7 +38,7 @@ static inline term *hblock_start(hblock_t *b)
     return (term *)(b + 1);
 }
 
-enum ctl_kind { CTL_CALL = 0, CTL_CATCH, CTL_GUARD };
+enum ctl_kind { CTL_CALL = 0, CTL_CATCH, CTL_GUARD, CTL_TRY };
 
 typedef struct ctl {
     const uint32_t *pc;     /* return address, or the handler */
@@ -90,8 +94,18 @@ typedef struct proc {
     term monitored_by;        /* watchers: node[4] = watcher, node[5] = ref */
     term monitoring;          /* monitors this process set: node[4] = target, node[5] = ref */
     uint32_t inbound_next;    /* any VM: next PCB (slot + 1) on a VM's inbound list */
-    uint32_t pad1;
+    /* migration */
+    uint32_t migrate_to;      /* owner: (migrate vm) asked for vm + 1; 0: no */
+    uint32_t hint_vm;         /* any VM (the balancer): please move to vm + 1 at the next yield */
+    uint32_t acct_vm;         /* owner: VM whose heap counters include this process, + 1 */
+    uint32_t mig[4];          /* owner: moves by cause (enum mig_cause) */
+    uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
+    uint32_t pad2;
+    uint32_t node_pages[PROC_NODES]; /* owner: pages of heap and stack per NUMA node */
 } proc_t;
+
+/* Why a process moved (counted per process and per VM). */
+enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSES };
 
 /* Process flags (owner only). */
 #define PF_TRAP_EXIT 1u   /* exit signals arrive as #(EXIT pid reason) messages */
@@ -131,6 +145,8 @@ typedef struct rt {
     bool gc_torture;
     uint64_t default_heap_limit_words;
     struct sched *sched;      /* this VM's scheduler */
+    bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
+    bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
 } rt_t;
 

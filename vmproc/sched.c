@@ -17,6 +17,7 @@
 #include "vmproc/msg.h"
 #include "vmproc/termio.h"
 #include "vmproc/vm.h"
+#include "policy/policy.h"
 
 #include <ck_pr.h>
 #include <errno.h>
@@ -135,6 +136,65 @@ void sched_wake_proc(rt_t *rt, pcb_t *pcb)
         push_inbound(rt->h, owner, pcb);
 }
 
+/* Hand a process that is not running (between slices, or waiting) over
+ * to VM `to`: the one rule of DESIGN.md. The owner word changes by CAS
+ * from this VM, which owns it and is not running it, so no other VM can
+ * be running it or take it at the same time; nothing of its heap, stack
+ * or mailbox is touched, so the move is O(1) in heap size. A runnable
+ * process is then queued on `to`; a waiting one stays waiting, and
+ * whoever wakes it queues it on its new owner. */
+static void hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
+{
+    rt_t *rt = &s->rt;
+    proc_t *p = proc_of(pcb);
+    shm_vm_t *self = shm_vm(rt->h, rt->vm), *dst = shm_vm(rt->h, to);
+    heap_detach(rt, p);
+    p->mig[cause]++;
+    p->migrations++;
+    p->migrate_to = 0;
+    p->arriving = cause + 1;
+    ck_pr_store_64(&self->mig_out[cause], self->mig_out[cause] + 1);
+    ck_pr_dec_64(&self->procs);
+    ck_pr_inc_64(&dst->procs);
+    bool ok = ck_pr_cas_32(&pcb->owner, rt->vm, to);
+    SHOAL_ASSERT(ok, "only the owner hands a process over");
+    (void)ok;
+    if (runnable) {
+        ck_pr_store_32(&p->status, PS_RUNNABLE);
+        push_inbound(rt->h, to, pcb);
+        return;
+    }
+    /* Full fence between the owner store and WAITING, and between WAITING
+     * and the inbox check, as in run_one: a sender that wins the wake-up
+     * reads the new owner. */
+    ck_pr_fence_memory();
+    ck_pr_store_32(&p->status, PS_WAITING);
+    ck_pr_fence_memory();
+    if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
+        ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
+        push_inbound(rt->h, to, pcb);
+}
+
+/* A process queued here: count an arrival, or pass it on if it moved on
+ * again (a waker read an owner that has changed since). */
+static void arrive(sched_t *s, pcb_t *pcb)
+{
+    rt_t *rt = &s->rt;
+    uint32_t owner = ck_pr_load_32(&pcb->owner);
+    if (owner != rt->vm) {
+        push_inbound(rt->h, owner, pcb);
+        return;
+    }
+    proc_t *p = proc_of(pcb);
+    if (p->arriving) {
+        shm_vm_t *self = shm_vm(rt->h, rt->vm);
+        uint32_t c = p->arriving - 1;
+        ck_pr_store_64(&self->mig_in[c], self->mig_in[c] + 1);
+        p->arriving = 0;
+    }
+    runq_push(s, pcb);
+}
+
 /* Take what other VMs queued for this one, oldest first. */
 static void drain_inbound(sched_t *s)
 {
@@ -155,7 +215,7 @@ static void drain_inbound(sched_t *s)
     while (rev) {
         pcb_t *pcb = shm_pcb(s->rt.h, rev - 1);
         rev = proc_of(pcb)->inbound_next;
-        runq_push(s, pcb);
+        arrive(s, pcb);
     }
 }
 
@@ -278,31 +338,58 @@ static void fire_timers(sched_t *s, int64_t now)
     }
 }
 
+/* The VM a torture-mode move goes to: the next one. */
+static uint32_t torture_target(const rt_t *rt)
+{
+    return (rt->vm + 1) % rt->h->cfg.n_vms;
+}
+
 static void run_one(sched_t *s, pcb_t *pcb)
 {
+    rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
     ck_pr_store_32(&p->status, PS_RUNNING);
-    s->rt.cur = pcb;
+    heap_attach(rt, p);
+    rt->cur = pcb;
     /* Signals act before the slice: a killed process does not run. */
-    msg_take(&s->rt, pcb);
-    enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(&s->rt, pcb);
-    s->rt.cur = NULL;
+    msg_take(rt, pcb);
+    enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(rt, pcb);
+    rt->cur = NULL;
     /* Message buffers join the heap at a collection; one that receives
      * much and allocates little would never collect, so collect here,
      * between slices, once the buffers outweigh what lived last time. */
     if (r != RUN_EXIT && p->frag_words > FRAG_GC_WORDS && p->frag_words > p->live_words &&
-        heap_gc(&s->rt, pcb, 0, NULL, 0) < 0) {
+        heap_gc(rt, pcb, 0, NULL, 0) < 0) {
         bif_error(p, A_HEAP_LIMIT);
         r = RUN_EXIT;
     }
     switch (r) {
-    case RUN_YIELD:
-        ck_pr_store_32(&p->status, PS_RUNNABLE);
-        runq_push(s, pcb);
+    case RUN_YIELD: {
+        /* A safe point: a reduction boundary. An explicit (migrate vm),
+         * the balancer's hint, or torture mode may move the process. */
+        uint32_t hint = ck_pr_load_32(&p->hint_vm);
+        if (p->migrate_to && p->migrate_to - 1 != rt->vm) {
+            hand_over(s, pcb, p->migrate_to - 1, MIG_EXPLICIT, true);
+        } else if (hint && ck_pr_cas_32(&p->hint_vm, hint, 0) && hint - 1 != rt->vm &&
+                   hint - 1 < rt->h->cfg.n_vms) {
+            hand_over(s, pcb, hint - 1, MIG_BALANCER, true);
+        } else if (rt->migrate_torture && rt->h->cfg.n_vms > 1) {
+            hand_over(s, pcb, torture_target(rt), MIG_EXPLICIT, true);
+        } else {
+            p->migrate_to = 0;
+            ck_pr_store_32(&p->status, PS_RUNNABLE);
+            runq_push(s, pcb);
+        }
         break;
+    }
     case RUN_WAIT:
         if (p->deadline >= 0)
             timer_push(s, p->deadline, pcb);
+        if (rt->migrate_torture && rt->h->cfg.n_vms > 1) {
+            /* the other safe point: a blocking receive */
+            hand_over(s, pcb, torture_target(rt), MIG_EXPLICIT, false);
+            break;
+        }
         ck_pr_store_32(&p->status, PS_WAITING);
         /* Full fence, then look at the inbox again: a sender that pushed
          * before we stored WAITING did not see it (msg.c explains). */
@@ -318,6 +405,39 @@ static void run_one(sched_t *s, pcb_t *pcb)
     }
 }
 
+/* Work stealing, the default balancing: an idle VM asks the nearest VM
+ * that has work queued to hand it some (steal.c in policy/ decides whom
+ * and how much). The victim hands processes over at its next scheduling
+ * point, from its own queue, so stealing never races with running. */
+static void give_work(sched_t *s)
+{
+    shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
+    uint32_t req = ck_pr_load_32(&self->steal_req);
+    if (!req)
+        return;
+    ck_pr_store_32(&self->steal_req, 0);
+    uint32_t thief = req - 1;
+    size_t n = policy_steal_amount(s->rq_len);
+    for (size_t i = 0; i < n; i++) {
+        pcb_t *pcb = runq_pop(s);
+        if (!pcb)
+            break;
+        hand_over(s, pcb, thief, MIG_STEAL, true);
+    }
+}
+
+static void ask_for_work(sched_t *s)
+{
+    rt_t *rt = &s->rt;
+    uint32_t victims[SHOAL_MAX_VMS];
+    size_t n = policy_steal_victims(rt->h, rt->vm, victims, SHOAL_MAX_VMS);
+    for (size_t i = 0; i < n; i++) {
+        shm_vm_t *v = shm_vm(rt->h, victims[i]);
+        if (ck_pr_cas_32(&v->steal_req, 0, rt->vm + 1))
+            return;
+    }
+}
+
 int sched_main(shm_header_t *h, uint32_t vm)
 {
     sched_t s = {0};
@@ -329,6 +449,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
     s.rt.rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)vm << 32) ^ (uint64_t)getpid();
     const char *t = getenv("SHOAL_GC_TORTURE");
     s.rt.gc_torture = t && *t && strcmp(t, "0") != 0;
+    t = getenv("SHOAL_MIGRATE_TORTURE");
+    s.rt.migrate_torture = t && *t && strcmp(t, "0") != 0;
     s.rt.default_heap_limit_words = h->cfg.heap_limit_bytes / sizeof(term);
 
     code_table_t *ct = code_table(h);
@@ -347,6 +469,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
     while (!stopping(h)) {
         ck_pr_store_64(&self->heartbeat, self->heartbeat + 1);
         drain_inbound(&s);
+        give_work(&s);
+        ck_pr_store_32(&self->runq, (uint32_t)s.rq_len);
         if (s.ntimers)
             fire_timers(&s, interp_now_ns());
         pcb_t *pcb = runq_pop(&s);
@@ -354,9 +478,11 @@ int sched_main(shm_header_t *h, uint32_t vm)
             run_one(&s, pcb);
             continue;
         }
-        /* Spin a little before sleeping: a futex wake-up costs tens of
-         * microseconds here, a cache line from another core ~50 ns
-         * (BENCH.md). SPIN_ROUNDS * ck_pr_stall is about 20 us. */
+        /* Out of work: ask a busy VM for some, then spin a little before
+         * sleeping: a futex wake-up costs tens of microseconds here, a
+         * cache line from another core ~50 ns (BENCH.md). SPIN_ROUNDS *
+         * ck_pr_stall is about 20 us. */
+        ask_for_work(&s);
         bool got = false;
         for (int i = 0; i < SPIN_ROUNDS && !got; i++) {
             ck_pr_stall();
