@@ -38,7 +38,15 @@ typedef struct shm_config {
     uint64_t code_bytes; /* bytes for compiled code and constants */
     uint64_t pool_bytes; /* bytes of pool pages, split evenly over nodes */
     uint64_t heap_limit_bytes; /* largest heap and stack of one process */
+    uint32_t heap_follow;      /* enum heap_follow */
+    uint32_t pad;
 } shm_config_t;
+
+/* Where a process's heap lives after it moves to a VM on another node:
+ * ON_GC, on the new node from its next collection (the default: it costs
+ * nothing extra); NEVER, on the node it started on; EAGER, moved at once
+ * (by a collection on arrival, which copies it to the new node). */
+enum heap_follow { HEAP_FOLLOW_ON_GC = 0, HEAP_FOLLOW_NEVER, HEAP_FOLLOW_EAGER };
 
 /* Defaults for a run; the supervisor overrides them from flags. */
 void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes);

@@ -148,6 +148,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
             goto bad;
         if (!(o->set & OPT_SET_HEAP_LIMIT))
             o->heap_limit_mb = v;
+    } else if (strcmp(name, "heap_follow") == 0) {
+        if (config_parse_follow(value, "heap_follow", &v, why, sizeof why) < 0)
+            goto bad;
+        if (!(o->set & OPT_SET_HEAP_FOLLOW))
+            o->heap_follow = v;
     } else if (strcmp(name, "topology") == 0) {
         if (!*value) {
             error_at(ps, "topology: empty value (leave the key out for this machine)");
@@ -165,7 +170,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     } else {
         error_at(ps,
                  "unknown key \"%s\" in [run] (known: vms, topology, pool_mb, proc_slots, "
-                 "heap_limit_mb)",
+                 "heap_limit_mb, heap_follow)",
                  name);
         return 0;
     }
@@ -173,6 +178,18 @@ static int on_key(void *user, const char *section, const char *name, const char 
 bad:
     error_at(ps, "%s", why);
     return 0;
+}
+
+int config_parse_follow(const char *s, const char *what, uint32_t *out, char *err, size_t errlen)
+{
+    static const char *const names[] = {"on_gc", "never", "eager"};
+    for (uint32_t i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    snprintf(err, errlen, "%s: \"%s\" is not on_gc, never or eager", what, s);
+    return -1;
 }
 
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)

@@ -12,6 +12,7 @@
  *   pool_mb = 4096                   ; page pool size in MiB
  *   proc_slots = 262144              ; process table slots
  *   heap_limit_mb = 1024             ; largest heap (and stack) of one process
+ *   heap_follow = on_gc              ; on_gc, never or eager (see segment.h)
  *
  * NOTES
  *   Supervisor only. Errors are written into the caller's buffer (with
@@ -28,7 +29,8 @@ enum {
     OPT_SET_TOPOLOGY = 1u << 1,
     OPT_SET_POOL_MB = 1u << 2,
     OPT_SET_PROC_SLOTS = 1u << 3,
-    OPT_SET_HEAP_LIMIT = 1u << 4
+    OPT_SET_HEAP_LIMIT = 1u << 4,
+    OPT_SET_HEAP_FOLLOW = 1u << 5
 };
 
 /* Bounds of the numeric options. pool_mb: 1 TiB of address space at most
@@ -45,6 +47,7 @@ typedef struct shoal_opts {
     uint32_t pool_mb;    /* 0: the segment's default */
     uint32_t proc_slots; /* 0: the segment's default */
     uint32_t heap_limit_mb; /* 0: the segment's default */
+    uint32_t heap_follow;   /* enum heap_follow; HEAP_FOLLOW_ON_GC by default */
     bool smoke;          /* run the built-in smoke workload */
     bool hold;           /* with smoke: keep the VMs until a signal */
     bool verbose;
@@ -60,6 +63,9 @@ typedef struct shoal_opts {
  * trailing text. `what` names the option in the message, e.g. "--vms". */
 int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out,
                       char *err, size_t errlen);
+
+/* Parse on_gc, never or eager into an enum heap_follow. */
+int config_parse_follow(const char *s, const char *what, uint32_t *out, char *err, size_t errlen);
 
 /* Read `path` and fill what opts->set does not cover. */
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen);

@@ -34,6 +34,7 @@ enum {
     OPT_POOL_MB,
     OPT_PROC_SLOTS,
     OPT_HEAP_LIMIT,
+    OPT_HEAP_FOLLOW,
     OPT_SMOKE,
     OPT_HOLD,
     OPT_JSON,
@@ -47,6 +48,7 @@ static const struct option long_opts[] = {
     {"pool-mb", required_argument, NULL, OPT_POOL_MB},
     {"proc-slots", required_argument, NULL, OPT_PROC_SLOTS},
     {"heap-limit-mb", required_argument, NULL, OPT_HEAP_LIMIT},
+    {"heap-follow", required_argument, NULL, OPT_HEAP_FOLLOW},
     {"smoke", no_argument, NULL, OPT_SMOKE},
     {"hold", no_argument, NULL, OPT_HOLD},
     {"json", no_argument, NULL, OPT_JSON},
@@ -70,12 +72,15 @@ static void usage(FILE *f)
           "                   stand for spaces: pack:2,numa:2,core:2,pu:1) or an hwloc XML\n"
           "                   file (lstopo out.xml); the VMs are then not bound\n"
           "  --config FILE    read options from an INI file: section [run], keys vms,\n"
-          "                   topology, pool_mb, proc_slots, heap_limit_mb; flags\n"
+          "                   topology, pool_mb, proc_slots, heap_limit_mb,\n"
+          "                   heap_follow; flags\n"
           "                   override it\n"
           "  --pool-mb N      size of the shared page pool in MiB (default 4096)\n"
           "  --proc-slots N   process table slots (default 262144)\n"
           "  --heap-limit-mb N  largest heap of one process in MiB (default 1024); a\n"
           "                   process that needs more ends with #(error heap_limit)\n"
+          "  --heap-follow M  where a moved process's heap goes: on_gc (to its new\n"
+          "                   node at its next collection, the default), never, eager\n"
           "  --smoke          run the built-in smoke workload instead of a program\n"
           "  --hold           with --smoke: keep the VMs running until shoal gets\n"
           "                   SIGINT or SIGTERM\n"
@@ -172,6 +177,13 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
             rc = number(optarg, CONFIG_HEAP_LIMIT_MB_MAX, "--heap-limit-mb", &o->heap_limit_mb);
             o->set |= OPT_SET_HEAP_LIMIT;
             break;
+        case OPT_HEAP_FOLLOW: {
+            char why[160];
+            if (config_parse_follow(optarg, "--heap-follow", &o->heap_follow, why, sizeof why) < 0)
+                return bad("%s", why);
+            o->set |= OPT_SET_HEAP_FOLLOW;
+            break;
+        }
         case OPT_SMOKE:
         case OPT_HOLD:
             if (cmd != CMD_RUN)

@@ -537,6 +537,7 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         cfg.proc_slots = opts->proc_slots;
     if (opts->heap_limit_mb)
         cfg.heap_limit_bytes = (uint64_t)opts->heap_limit_mb << 20;
+    cfg.heap_follow = opts->heap_follow;
 
     r.vms = calloc(r.n_vms, sizeof *r.vms);
     if (!r.vms) {

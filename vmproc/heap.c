@@ -104,9 +104,17 @@ static hblock_t *new_block_on(rt_t *rt, uint32_t node, uint64_t words, uint32_t 
     return b;
 }
 
-static hblock_t *new_block(rt_t *rt, uint64_t words, uint32_t owner)
+/* The node new memory of process p comes from: its owner VM's node, so
+ * that memory follows the process (heap_follow = on_gc or eager), or the
+ * node it started on (heap_follow = never). */
+static uint32_t home_of(const rt_t *rt, const proc_t *p)
 {
-    return new_block_on(rt, rt->node, words, owner);
+    return rt->h->cfg.heap_follow == HEAP_FOLLOW_NEVER ? p->home_node : rt->node;
+}
+
+static hblock_t *new_block(rt_t *rt, const proc_t *p, uint64_t words, uint32_t owner)
+{
+    return new_block_on(rt, home_of(rt, p), words, owner);
 }
 
 static uint64_t block_words(const hblock_t *b)
@@ -128,6 +136,7 @@ int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
     }
     acct(rt, p, b, 1);
     acct(rt, p, stack, 1);
+    p->home_node = node;
     p->hfirst = p->hcur = b;
     p->hp = hblock_start(b);
     p->hlim = b->end;
@@ -154,7 +163,7 @@ static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
         want = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
     if (want < words)
         want = words;
-    hblock_t *b = new_block(rt, want, POOL_OWNER_PROC(pcb->slot));
+    hblock_t *b = new_block(rt, p, want, POOL_OWNER_PROC(pcb->slot));
     if (!b)
         return -1;
     acct(rt, p, b, 1);
@@ -176,6 +185,7 @@ typedef struct gc {
     hblock_t *first, *cur;
     term *hp, *lim;
     uint64_t copied, words, block;
+    uint32_t node;   /* where the to-space comes from */
     bool failed;
 } gc_t;
 
@@ -188,7 +198,7 @@ static term *to_alloc(gc_t *g, uint64_t words)
 {
     if (g->hp + words > g->lim) {
         uint64_t want = g->block > words ? g->block : words;
-        hblock_t *b = new_block(g->rt, want, POOL_OWNER_VM(g->rt->vm));
+        hblock_t *b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
         if (!b) {
             g->failed = true;
             return NULL;
@@ -306,7 +316,8 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     g.block = p->live_words * 2 + need + MIN_HEAP_WORDS;
     if (g.block > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
         g.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
-    hblock_t *first = new_block(rt, g.block, POOL_OWNER_VM(rt->vm));
+    g.node = home_of(rt, p);
+    hblock_t *first = new_block_on(rt, g.node, g.block, POOL_OWNER_VM(rt->vm));
     if (!first)
         return -1;
     g.first = g.cur = first;
@@ -391,7 +402,8 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
         errno = EFBIG;
         return -1;
     }
-    term *ns = pool_alloc(rt->h, rt->vm, rt->node, bytes / SHOAL_PAGE, POOL_OWNER_PROC(pcb->slot));
+    term *ns = pool_alloc(rt->h, rt->vm, home_of(rt, p), bytes / SHOAL_PAGE,
+                          POOL_OWNER_PROC(pcb->slot));
     if (!ns)
         return -1;
     term *nhi = (term *)((char *)ns + bytes);

@@ -100,7 +100,7 @@ typedef struct proc {
     uint32_t acct_vm;         /* owner: VM whose heap counters include this process, + 1 */
     uint32_t mig[4];          /* owner: moves by cause (enum mig_cause) */
     uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
-    uint32_t pad2;
+    uint32_t home_node;       /* owner: the node the process started on (heap_follow never) */
     uint32_t node_pages[PROC_NODES]; /* owner: pages of heap and stack per NUMA node */
 } proc_t;
 

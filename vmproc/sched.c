@@ -350,6 +350,11 @@ static void run_one(sched_t *s, pcb_t *pcb)
     proc_t *p = proc_of(pcb);
     ck_pr_store_32(&p->status, PS_RUNNING);
     heap_attach(rt, p);
+    /* heap_follow = eager: a heap that is on another node than its owner
+     * is copied over before the process runs there. */
+    if (rt->h->cfg.heap_follow == HEAP_FOLLOW_EAGER &&
+        pool_node_of(rt->h, p->hfirst) != rt->node && heap_gc(rt, pcb, 0, NULL, 0) < 0)
+        bif_error(p, A_HEAP_LIMIT);
     rt->cur = pcb;
     /* Signals act before the slice: a killed process does not run. */
     msg_take(rt, pcb);
