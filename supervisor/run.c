@@ -25,7 +25,10 @@
  *   Supervisor only; single-threaded. In shared memory the supervisor
  *   writes only run.stopping, each VM's placement group and os_pid before
  *   or right after its fork, `state` = VM_STARTING before the fork and
- *   VM_DEAD after a death, and `wake` through vm_wake. It takes no lock.
+ *   VM_DEAD after a death, `wake` through vm_wake, and, after a VM died,
+ *   what recovery repairs: the locks, journal and cache it held in the pool,
+ *   the shared-table locks, the slots it was claiming. It takes no lock
+ *   other than a dead VM's pool lock, which recovery breaks.
  */
 #include "supervisor/run.h"
 
@@ -33,6 +36,8 @@
 #include "shm/segment.h"
 #include "shm/vmtab.h"
 #include "supervisor/fork.h"
+#include "shm/proctab.h"
+#include "vmproc/ets.h"
 #include "vmproc/program.h"
 #include "vmproc/vm.h"
 
@@ -178,6 +183,13 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
     char why[128];
     describe_status(status, why, sizeof why);
     ck_pr_store_32(&shm_vm(r->h, i)->state, VM_DEAD);
+    /* Break what the dead VM held, so that no surviving VM spins forever
+     * on it while the run stops: its pool lock and page cache, the locks
+     * of shared tables, and process slots it was claiming. */
+    pool_recover_vm(r->h, i);
+    if (r->program)
+        ets_recover_vm(r->h, i);
+    proctab_recover_vm(r->h, i);
     fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
     run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
 }
