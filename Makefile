@@ -4,7 +4,7 @@
 #   make run      install missing dependencies, build, run an example
 #   make test     install missing dependencies, build (warnings are errors), run every test
 #   make asan     the same tests under AddressSanitizer and UBSan
-#   make torture  the end-to-end suite under GC torture
+#   make torture  the end-to-end suite under GC torture, migration torture, and both
 #   make bench    the benchmarks, against the peers that are installed
 
 CC      ?= gcc
@@ -26,7 +26,7 @@ SHOAL    = $(BUILD)/shoal
 UNIT     = $(BUILD)/unit_tests
 EXAMPLE ?= examples/hello.shoal
 
-.PHONY: all deps run test check asan torture bench clean
+.PHONY: all deps run test check check-torture asan torture bench clean
 all: $(SHOAL) $(UNIT)
 
 $(BUILD)/%.o: %.c
@@ -54,8 +54,16 @@ check: all
 	SHOAL=$(SHOAL) $(UNIT)
 	tests/e2e.sh $(SHOAL)
 
+# The end-to-end suite again with a collection at every allocation and a
+# migration at every safe point, on 2 VMs. A collection per allocation
+# makes the programs with 100,000-element lists slow (quadratic), hence the
+# longer time limit.
+check-torture: all
+	SHOAL_GC_TORTURE=1 SHOAL_MIGRATE_TORTURE=1 SHOAL_E2E_VMS=2 SHOAL_E2E_TIMEOUT=900 \
+	    tests/e2e.sh $(SHOAL)
+
 test: deps
-	@$(MAKE) --no-print-directory check EXTRA="-Werror $(EXTRA)"
+	@$(MAKE) --no-print-directory check check-torture EXTRA="-Werror $(EXTRA)"
 
 asan: deps
 	@$(MAKE) --no-print-directory check BUILD=build-asan ALLOC= \
@@ -63,12 +71,15 @@ asan: deps
 
 torture: deps
 	@$(MAKE) --no-print-directory all EXTRA="-Werror"
-	SHOAL_GC_TORTURE=1 tests/e2e.sh $(SHOAL)
+	SHOAL_GC_TORTURE=1 SHOAL_E2E_TIMEOUT=900 tests/e2e.sh $(SHOAL)
+	SHOAL_MIGRATE_TORTURE=1 tests/e2e.sh $(SHOAL)
+	SHOAL_GC_TORTURE=1 SHOAL_MIGRATE_TORTURE=1 SHOAL_E2E_TIMEOUT=900 tests/e2e.sh $(SHOAL)
 
+# In its own build folder, so that the flags below always apply.
 bench: deps
 	@scripts/deps.sh --bench
-	@$(MAKE) --no-print-directory $(SHOAL) OPT="-O2 -DNDEBUG"
-	bench/run.sh $(SHOAL)
+	@$(MAKE) --no-print-directory BUILD=build-bench OPT="-O2 -DNDEBUG" build-bench/shoal
+	bench/run.sh build-bench/shoal
 
 clean:
 	rm -rf build build-asan
