@@ -909,6 +909,28 @@ static void comp_clause(compiler_t *c, fctx_t *f, const ast_t *cl, uint32_t slot
     comp_body(c, f, cl->u.list.items + first, cl->u.list.n - first, tail, cl);
 }
 
+/* The clauses of a case or receive, matched in order against `slot`; a
+ * clause that fails goes on to the next. Each body ends with a jump whose
+ * position goes into ends[] for the caller to patch; returns how many. */
+static size_t comp_clauses(compiler_t *c, fctx_t *f, ast_t *const *clauses, size_t n,
+                           uint32_t slot, bool tail, bool accept, size_t *ends)
+{
+    fails_t fl = {0};
+    int depth = f->depth;
+    for (size_t i = 0; i < n; i++) {
+        binding_t *saved = f->env;
+        uint32_t saved_slot = f->next_slot;
+        comp_clause(c, f, clauses[i], slot, tail, &fl, accept);
+        ends[i] = emit_jump(c, f, OP_JUMP);
+        f->depth = depth;
+        f->env = saved;
+        if (!tail)
+            f->next_slot = saved_slot;
+        patch_fails(f, &fl, here(f));
+    }
+    return n;
+}
+
 static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     size_t n = a->u.list.n;
@@ -917,21 +939,8 @@ static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     comp(c, f, a->u.list.items[1], false);
     uint32_t subj = new_slot(c, f, a);
     emit(c, f, OP_STORE, (int32_t)subj);
-    fails_t fl = {0};
     size_t *ends = c_alloc(c, n * sizeof *ends);
-    size_t nends = 0;
-    for (size_t i = 2; i < n; i++) {
-        binding_t *saved = f->env;
-        uint32_t saved_slot = f->next_slot;
-        int depth = f->depth;
-        comp_clause(c, f, a->u.list.items[i], subj, tail, &fl, false);
-        ends[nends++] = emit_jump(c, f, OP_JUMP);
-        f->depth = depth;
-        f->env = saved;
-        if (!tail)
-            f->next_slot = saved_slot;
-        patch_fails(f, &fl, here(f));
-    }
+    size_t nends = comp_clauses(c, f, a->u.list.items + 2, n - 2, subj, tail, false, ends);
     emit(c, f, OP_RAISE, A_CASE_CLAUSE);
     for (size_t i = 0; i < nends; i++)
         patch_a(f, ends[i], here(f));
@@ -964,21 +973,8 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     size_t loop = here(f);
     emit(c, f, OP_RECV_NEXT, (int32_t)msg);
     size_t nomore = emit_word(c, f, 0);
-    fails_t fl = {0};
-    size_t *ends = c_alloc(c, (n + 2) * sizeof *ends);
-    size_t nends = 0;
-    int depth = f->depth;
-    for (size_t i = 1; i < n; i++) {
-        binding_t *saved = f->env;
-        uint32_t saved_slot = f->next_slot;
-        comp_clause(c, f, a->u.list.items[i], msg, tail, &fl, true);
-        ends[nends++] = emit_jump(c, f, OP_JUMP);
-        f->depth = depth;
-        f->env = saved;
-        if (!tail)
-            f->next_slot = saved_slot;
-        patch_fails(f, &fl, here(f));
-    }
+    size_t *ends = c_alloc(c, n * sizeof *ends);
+    size_t nends = comp_clauses(c, f, a->u.list.items + 1, n - 1, msg, tail, true, ends);
     emit(c, f, OP_RECV_SKIP, 0);
     size_t back = emit_jump(c, f, OP_JUMP);
     patch_a(f, back, loop);
