@@ -8,8 +8,19 @@
  */
 #include "shm/common.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+void shoal_errf(char *buf, size_t n, const char *fmt, ...)
+{
+    if (!buf || n == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+}
 
 void shoal_assert_fail(const char *file, int line, const char *cond, const char *msg)
 {

@@ -34,6 +34,10 @@ void shoal_assert_fail(const char *file, int line, const char *cond, const char 
 #define SHOAL_ASSERT(cond, msg) ((void)0)
 #endif
 
+/* Format an error message into a caller's buffer (nothing if buf is NULL
+ * or n is 0): how library code reports what went wrong without printing. */
+void shoal_errf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #define UNREACHABLE() shoal_assert_fail(__FILE__, __LINE__, "unreachable", "impossible case")
 
 #define SHOAL_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))

@@ -18,19 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out,
                       char *err, size_t errlen)
 {
@@ -43,12 +30,12 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
             v = v * 10 + (unsigned long long)(*p - '0');
     }
     if (!digits || *p) {
-        fail(err, errlen, "%s: \"%s\" is not a number (expected %u..%u)", what, s, min, max);
+        shoal_errf(err, errlen, "%s: \"%s\" is not a number (expected %u..%u)", what, s, min, max);
         errno = EINVAL;
         return -1;
     }
     if (v < min || v > max) {
-        fail(err, errlen, "%s: %s is out of range (expected %u..%u)", what, s, min, max);
+        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what, s, min, max);
         errno = ERANGE;
         return -1;
     }
@@ -197,7 +184,7 @@ int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
     parse_t ps = {.opts = opts};
     ps.f = fopen(path, "r");
     if (!ps.f) {
-        fail(err, errlen, "cannot read config file \"%s\": %s", path, strerror(errno));
+        shoal_errf(err, errlen, "cannot read config file \"%s\": %s", path, strerror(errno));
         return -1;
     }
     int rc = ini_parse_stream(read_line, &ps, on_key, &ps);
@@ -206,14 +193,14 @@ int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
     if (rc == 0 && ps.err_line == 0)
         return 0;
     if (rc < 0) {
-        fail(err, errlen, "%s: cannot parse (%s)", path, rc == -2 ? "out of memory" : "I/O error");
+        shoal_errf(err, errlen, "%s: cannot parse (%s)", path, rc == -2 ? "out of memory" : "I/O error");
         errno = rc == -2 ? ENOMEM : EIO;
         return -1;
     }
     if (ps.err_line && (rc == 0 || ps.err_line <= rc))
-        fail(err, errlen, "%s:%d: %s", path, ps.err_line, ps.msg);
+        shoal_errf(err, errlen, "%s:%d: %s", path, ps.err_line, ps.msg);
     else
-        fail(err, errlen, "%s:%d: syntax error (expected \"key = value\" or \"[run]\")", path, rc);
+        shoal_errf(err, errlen, "%s:%d: syntax error (expected \"key = value\" or \"[run]\")", path, rc);
     errno = EINVAL;
     return -1;
 }

@@ -22,19 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -75,18 +62,18 @@ static int set_xml(topo_t *t, const char *path, char *err, size_t errlen)
      * file from a malformed one, and the user needs to know which. */
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        fail(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(errno));
+        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     int rc = fstat(fd, &st);
     close(fd);
     if (rc == 0 && S_ISDIR(st.st_mode)) {
-        fail(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(EISDIR));
+        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(EISDIR));
         return -1;
     }
     if (hwloc_topology_set_xml(t->hw, path) < 0) {
-        fail(err, errlen, "topology file \"%s\" is not a valid hwloc XML topology (%s)", path,
+        shoal_errf(err, errlen, "topology file \"%s\" is not a valid hwloc XML topology (%s)", path,
              strerror(errno));
         return -1;
     }
@@ -98,14 +85,14 @@ static int set_synthetic(topo_t *t, const char *desc, char *err, size_t errlen)
 {
     /* A synthetic description never holds a '/': this was meant as a file. */
     if (strchr(desc, '/')) {
-        fail(err, errlen, "cannot read topology file \"%s\": %s", desc, strerror(ENOENT));
+        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", desc, strerror(ENOENT));
         return -1;
     }
     char text[sizeof t->desc];
     snprintf(text, sizeof text, "%s", desc);
     unshell(text);
     if (hwloc_topology_set_synthetic(t->hw, text) < 0) {
-        fail(err, errlen,
+        shoal_errf(err, errlen,
              "malformed synthetic topology \"%s\" (expected levels such as "
              "\"pack:2 numa:2 core:2 pu:1\", or an XML file)",
              desc);
@@ -119,13 +106,13 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     if (desc && strlen(desc) >= sizeof t->desc) {
-        fail(err, errlen, "topology description too long (%zu bytes, at most %zu)", strlen(desc),
+        shoal_errf(err, errlen, "topology description too long (%zu bytes, at most %zu)", strlen(desc),
              sizeof t->desc - 1);
         errno = ENAMETOOLONG;
         return -1;
     }
     if (hwloc_topology_init(&t->hw) < 0) {
-        fail(err, errlen, "hwloc: cannot initialise a topology: %s", strerror(errno));
+        shoal_errf(err, errlen, "hwloc: cannot initialise a topology: %s", strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -137,7 +124,7 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
             rc = set_synthetic(t, desc, err, errlen);
     }
     if (rc == 0 && hwloc_topology_load(t->hw) < 0) {
-        fail(err, errlen, "hwloc: cannot load the topology%s%s: %s", *t->desc ? " " : "", t->desc,
+        shoal_errf(err, errlen, "hwloc: cannot load the topology%s%s: %s", *t->desc ? " " : "", t->desc,
              strerror(errno));
         rc = -1;
     }
@@ -152,10 +139,10 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
         if (t->n_cores == 0)
             t->n_cores = t->n_pus;
         if (t->n_pus == 0) {
-            fail(err, errlen, "the topology has no processing units");
+            shoal_errf(err, errlen, "the topology has no processing units");
             rc = -1;
         } else if (t->n_nodes > SHOAL_MAX_NODES) {
-            fail(err, errlen, "the topology has %u NUMA nodes; shoal handles at most %u",
+            shoal_errf(err, errlen, "the topology has %u NUMA nodes; shoal handles at most %u",
                  t->n_nodes, SHOAL_MAX_NODES);
             rc = -1;
         }
@@ -241,7 +228,7 @@ static int fill(const topo_t *t, topo_vm_t *vm, uint32_t i, hwloc_const_cpuset_t
 {
     int n = hwloc_bitmap_list_snprintf(vm->cpuset, sizeof vm->cpuset, set);
     if (n < 0 || (size_t)n >= sizeof vm->cpuset) {
-        fail(err, errlen, "the cpuset of VM %u does not fit in %d characters", i,
+        shoal_errf(err, errlen, "the cpuset of VM %u does not fit in %d characters", i,
              TOPO_CPUSET_TEXT - 1);
         errno = ERANGE;
         return -1;
@@ -258,7 +245,7 @@ int topo_place(const topo_t *t, uint32_t n_vms, topo_placement_t *p, char *err, 
 {
     memset(p, 0, sizeof *p);
     if (n_vms == 0 || n_vms > SHOAL_MAX_VMS) {
-        fail(err, errlen, "cannot place %u VMs (1..%u)", n_vms, SHOAL_MAX_VMS);
+        shoal_errf(err, errlen, "cannot place %u VMs (1..%u)", n_vms, SHOAL_MAX_VMS);
         errno = EINVAL;
         return -1;
     }
@@ -266,7 +253,7 @@ int topo_place(const topo_t *t, uint32_t n_vms, topo_placement_t *p, char *err, 
     hwloc_bitmap_t *sets = calloc(n_vms, sizeof *sets);
     int rc = -1;
     if (!p->vms || !sets) {
-        fail(err, errlen, "out of memory");
+        shoal_errf(err, errlen, "out of memory");
         errno = ENOMEM;
         goto out;
     }
@@ -275,7 +262,7 @@ int topo_place(const topo_t *t, uint32_t n_vms, topo_placement_t *p, char *err, 
         /* hwloc_distrib allocates the n cpusets itself (hwloc_bitmap_dup). */
         hwloc_obj_t root = hwloc_get_root_obj(t->hw);
         if (hwloc_distrib(t->hw, &root, 1, sets, n_vms, INT_MAX, 0) < 0) {
-            fail(err, errlen, "hwloc_distrib: %s", strerror(errno));
+            shoal_errf(err, errlen, "hwloc_distrib: %s", strerror(errno));
             goto out;
         }
     } else {
@@ -288,7 +275,7 @@ int topo_place(const topo_t *t, uint32_t n_vms, topo_placement_t *p, char *err, 
     }
     for (uint32_t i = 0; i < n_vms; i++) {
         if (!sets[i]) {
-            fail(err, errlen, "out of memory");
+            shoal_errf(err, errlen, "out of memory");
             errno = ENOMEM;
             goto out;
         }
