@@ -1,0 +1,465 @@
+/*
+ * test_compiler.c: the compiler's errors, each at its exact line and
+ * column (LANGUAGE.md: "FILE:LINE:COL: error: MESSAGE"), and the code
+ * table a successful compile leaves.
+ *
+ * Errors are checked on the diag_t that reader_read + compiler_declare +
+ * compiler_finish fill in (lh_compile, no prelude: these programs never
+ * call map, foldl or sleep), and the printed form through program_load
+ * and through `shoal run` (exit status 2, nothing run).
+ */
+#include "tests/lang_harness.h"
+#include "tests/unit.h"
+
+#include "shm/atom.h"
+#include "shm/pool.h"
+#include "vmproc/compiler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static shm_header_t *seg; /* the suite's segment for direct compiles */
+
+static int init(void)
+{
+    seg = lh_segment(16u << 20, 64);
+    return seg ? 0 : -1;
+}
+
+static int cleanup(void)
+{
+    if (seg)
+        shm_destroy(seg);
+    seg = NULL;
+    return 0;
+}
+
+/* `src` fails to compile with `msg` (a substring) at line:col of t.shoal. */
+static void compile_error(const char *src, int line, int col, const char *msg, unsigned at)
+{
+    diag_t d;
+    int rc = lh_compile(seg, "t.shoal", src, &d);
+    lh_check(rc == -1, at, __FILE__, "[%s] compiled, want an error \"%s\"", src, msg);
+    if (rc != -1)
+        return;
+    lh_check(d.file && strcmp(d.file, "t.shoal") == 0, at, __FILE__, "[%s] error in file %s",
+             src, d.file ? d.file : "(null)");
+    lh_check(d.line == line && d.col == col, at, __FILE__, "[%s] error at %d:%d, want %d:%d (%s)",
+             src, d.line, d.col, line, col, d.msg);
+    lh_check(strstr(d.msg, msg) != NULL, at, __FILE__, "[%s] message \"%s\" lacks \"%s\"", src,
+             d.msg, msg);
+}
+#define CERR(src, l, c, msg) compile_error((src), (l), (c), (msg), __LINE__)
+
+static void compiles(const char *src, unsigned at)
+{
+    diag_t d;
+    int rc = lh_compile(seg, "t.shoal", src, &d);
+    lh_check(rc == 0, at, __FILE__, "[%s] does not compile: %d:%d: %s", src, d.line, d.col,
+             d.msg);
+    if (rc == 0) {
+        code_table_t *ct = code_table(seg);
+        lh_check(ct->main_index < ct->nfuncs && ct->funcs[ct->main_index]->arity == 0, at,
+                 __FILE__, "[%s] main_index %u of %u functions", src, ct->main_index, ct->nfuncs);
+    }
+}
+#define COMPILES(src) compiles((src), __LINE__)
+
+/* ------------------------------------------------------------------ */
+/* errors                                                              */
+
+static void test_unbound_variable(void)
+{
+    CERR("(defn main ()\n  (print x))", 2, 10, "unbound variable x");
+    /* a let binding ends with its let */
+    CERR("(defn main ()\n  (let ((a 1)) a)\n  a)", 3, 3, "unbound variable a");
+    /* parameters belong to their function */
+    CERR("(defn f (y) y)\n(defn main () y)", 2, 15, "unbound variable y");
+    /* a closure sees only what is in scope where it is written */
+    CERR("(defn main () (fn () zz))", 1, 22, "unbound variable zz");
+    /* a clause's pattern variables end with the clause */
+    CERR("(defn main ()\n  (case 1\n    (x x)\n    (_ x)))", 4, 8, "unbound variable x");
+    /* let binds sequentially: a binding does not see the later ones */
+    CERR("(defn main () (let ((a b) (b 1)) a))", 1, 24, "unbound variable b");
+}
+
+static void test_undefined_function(void)
+{
+    CERR("(defn main () (frob 1 2))", 1, 16, "undefined function frob/2");
+    CERR("(defn main ()\n\n     (nope))", 3, 7, "undefined function nope/0");
+}
+
+static void test_arity_top_level(void)
+{
+    CERR("(defn f (a b) a)\n(defn main ()\n  (f 1))", 3, 3,
+         "f is defined with 2 arguments, called with 1");
+    CERR("(defn main () (g))\n(defn g (a) a)", 1, 15, "g is defined with 1 argument, called with 0");
+    /* a tail call is checked the same way */
+    CERR("(defn loop (n) (loop n 1))\n(defn main () (loop 1))", 1, 16,
+         "loop is defined with 1 argument, called with 2");
+}
+
+static void test_arity_builtin(void)
+{
+    CERR("(defn main ()\n  (car 1 2))", 2, 3, "car takes 1 argument, not 2");
+    CERR("(defn main () (cons 1))", 1, 15, "cons takes 2 arguments, not 1");
+    CERR("(defn main () (-))", 1, 15, "- takes 1 or more arguments, not 0");
+    CERR("(defn main () (exit 1 2 3))", 1, 15, "exit takes 1 or 2 arguments, not 3");
+    CERR("(defn main () (self 1))", 1, 15, "self takes 0 arguments, not 1");
+    CERR("(defn main () (print (elem 1)))", 1, 22, "elem takes 2 arguments, not 1");
+    CERR("(defn main () (map (fn (x) x)))", 1, 15, "map takes 2 arguments, not 1");
+    CERR("(defn main () (< 1 2 3))", 1, 15, "< takes 2 arguments, not 3");
+    CERR("(defn main () (spawn))", 1, 15, "spawn takes 1 or more arguments, not 0");
+}
+
+static void test_malformed_let(void)
+{
+    CERR("(defn main () (let x 1))", 1, 15, "malformed let");
+    CERR("(defn main () (let ((x 1))))", 1, 15, "malformed let");
+    CERR("(defn main ()\n  (let ((x 1) (y)) x))", 2, 15, "malformed let binding");
+    CERR("(defn main () (let ((1 2)) 1))", 1, 21, "malformed let binding");
+    CERR("(defn main () (let ((x 1 2)) x))", 1, 21, "malformed let binding");
+    CERR("(defn main () (let ((if 2)) 1))", 1, 22, "cannot bind if");
+    CERR("(defn main ()\n  (let ((a 1) (true 2)) a))", 2, 16, "cannot bind true");
+}
+
+static void test_malformed_if(void)
+{
+    CERR("(defn main () (if))", 1, 15, "malformed if");
+    CERR("(defn main ()\n    (if true))", 2, 5, "malformed if");
+    CERR("(defn main () (if 1 2 3 4))", 1, 15, "malformed if");
+}
+
+static void test_malformed_fn(void)
+{
+    CERR("(defn main () (fn (x)))", 1, 15, "malformed fn");
+    CERR("(defn main () (fn))", 1, 15, "malformed fn");
+    CERR("(defn main () (fn x x))", 1, 19, "malformed parameter list");
+    CERR("(defn main () (fn (x 1) x))", 1, 22, "a parameter must be a name");
+    CERR("(defn main () (fn (if) 1))", 1, 20, "cannot use if as a parameter");
+}
+
+static void test_malformed_case(void)
+{
+    CERR("(defn main () (case 1))", 1, 15, "malformed case");
+    CERR("(defn main () (case 1 2))", 1, 23, "malformed clause");
+    CERR("(defn main () (case 1 (x)))", 1, 23, "malformed clause");
+    CERR("(defn main ()\n  (case 1 ((foo a) a)))", 2, 12, "malformed pattern");
+    CERR("(defn main () (case 1 (x (when) 1)))", 1, 26, "malformed guard");
+    CERR("(defn main () (case 1 (x (when 1 2) 1)))", 1, 26, "malformed guard");
+    CERR("(defn main () (case 1 (x (when true))))", 1, 23, "clause has a guard but no body");
+    CERR("(defn main () (case 1 ((cons a) 1)))", 1, 24, "malformed cons pattern");
+    CERR("(defn main () (case 1 (() 1)))", 1, 24, "malformed pattern ()");
+    CERR("(defn main () (case 1 (if 1)))", 1, 24, "cannot bind if");
+}
+
+static void test_malformed_receive(void)
+{
+    CERR("(defn main () (receive))", 1, 15, "malformed receive");
+    CERR("(defn main () (receive (after 10)))", 1, 24, "malformed after");
+    CERR("(defn main () (receive x))", 1, 24, "malformed clause");
+    CERR("(defn main ()\n  (receive ((tuple a) (when) a)))", 2, 23, "malformed guard");
+}
+
+static void test_malformed_catch(void)
+{
+    CERR("(defn main () (catch))", 1, 15, "malformed catch");
+    CERR("(defn main ()\n (catch 1 2))", 2, 2, "malformed catch");
+}
+
+static void test_malformed_cond(void)
+{
+    CERR("(defn main () (cond (true)))", 1, 21, "malformed cond clause");
+    CERR("(defn main () (cond x))", 1, 21, "malformed cond clause");
+    CERR("(defn main () (cond (true 1)\n    ()))", 2, 5, "malformed cond clause");
+}
+
+static void test_malformed_defn(void)
+{
+    CERR("(defn)", 1, 1, "malformed defn");
+    CERR("(defn main () 1)\n(defn f ())", 2, 1, "malformed defn");
+    CERR("(defn 1 () 1)", 1, 1, "malformed defn");
+    CERR("\n  (defn f x 1)", 2, 11, "malformed parameter list");
+    CERR("(defn if () 1)", 1, 7, "cannot define if");
+    CERR("(defn main () 1)\n(defn false (x) x)", 2, 7, "cannot define false");
+    CERR("(defn f (x) x)\n(defn f (y) y)\n(defn main () 1)", 2, 7, "f/1 is defined twice");
+    CERR("(defn f (_) 1)", 1, 10, "cannot use _ as a parameter");
+}
+
+static void test_duplicate_parameter(void)
+{
+    CERR("(defn f (a b a) a)\n(defn main () (f 1 2 3))", 1, 14, "parameter a appears twice");
+    CERR("(defn main () (fn (x y x) x))", 1, 24, "parameter x appears twice");
+}
+
+static void test_defn_not_top_level(void)
+{
+    CERR("(defn main ()\n  (defn g () 1))", 2, 3, "defn is only allowed at top level");
+    CERR("(defn main () (let ((a (defn g () 1))) a))", 1, 24, "defn is only allowed at top level");
+}
+
+static void test_top_level_form(void)
+{
+    CERR("(print 1)", 1, 1, "only (defn name (params) body...) forms are allowed at top level");
+    CERR("(defn main () 1)\n42", 2, 1, "only (defn");
+    CERR("(defn main () 1)\n  foo", 2, 3, "only (defn");
+    CERR("()", 1, 1, "only (defn");
+    CERR("(defn main () 1)\n'(defn f () 1)", 2, 1, "only (defn");
+}
+
+static void test_missing_main(void)
+{
+    diag_t d;
+    CU_ASSERT_EQUAL(lh_compile(seg, "t.shoal", "(defn f () 1)\n(defn g (x) x)", &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "no (defn main () ...)"));
+    /* the error has no position of its own: program_load prints it at the
+     * first file's 1:1 (test_program_load_messages) */
+    CU_ASSERT_PTR_NULL(d.file);
+    CU_ASSERT_EQUAL(lh_compile(seg, "t.shoal", "", &d), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "no (defn main () ...)"));
+}
+
+static void test_main_with_parameters(void)
+{
+    CERR("(defn helper () 1)\n(defn main (x) x)", 2, 1, "main must take no arguments");
+    CERR("(defn main (a b)\n  a)", 1, 1, "main must take no arguments");
+}
+
+/* Errors that are not in the list above but that a user meets. */
+static void test_other_errors(void)
+{
+    CERR("(defn main () ())", 1, 15, "() is not an expression");
+    CERR("(defn main () car)", 1, 15, "builtin car can only be called");
+    CERR("(defn main () (print if))", 1, 22, "if is a special form, not a value");
+    CERR("(defn main () (when 1))", 1, 15, "when is only allowed inside a case or receive clause");
+    CERR("(defn main () (after 1 2))", 1, 15, "after is only allowed inside receive");
+    CERR("(defn f (x) x)\n(defn f (x y) x)\n(defn main () f)", 3, 15,
+         "f is defined with several arities");
+    CERR("(defn main () (quote))", 1, 15, "malformed quote");
+    /* a read error comes back the same way */
+    CERR("(defn main ()\n  \"open", 2, 3, "unterminated string");
+}
+
+/* The first error is reported, even when a later one is earlier in the
+ * file's own order of passes: the declare pass checks every defn head
+ * before any body is compiled. */
+static void test_first_error_wins(void)
+{
+    CERR("(defn main () (print x))\n(defn main (y) y)\n(print 1)", 3, 1, "only (defn");
+    CERR("(defn main () (print x))\n(defn g () (car))", 1, 22, "unbound variable x");
+}
+
+/* ------------------------------------------------------------------ */
+/* what compiles                                                       */
+
+static void test_valid_programs(void)
+{
+    /* a call before the definition of its callee */
+    COMPILES("(defn main () (later 1))\n(defn later (x) x)");
+    /* same name, several arities */
+    COMPILES("(defn f (x) x)\n(defn f (x y) y)\n(defn main () (f (f 1) 2))");
+    /* variables shadow builtins and top-level functions, so the arity of
+     * the variable's value is checked when it runs, not here */
+    COMPILES("(defn f (x) x)\n(defn main ()\n  (let ((car (fn (a b) a)) (f car)) (f 1 2)))");
+    /* every special form, well formed */
+    COMPILES("(defn main ()\n"
+             "  (let ((a 1) (b (+ a 1)))\n"
+             "    (if (< a b) 'yes)\n"
+             "    (cond ((= a 2) 'two) (true 'other))\n"
+             "    (do (and a b) (or false b))\n"
+             "    (case (tuple a b)\n"
+             "      ((tuple x y) (when (< x y)) x)\n"
+             "      ((list p (cons q r)) p)\n"
+             "      ('(1 2) 'lit)\n"
+             "      (_ 'none))\n"
+             "    (receive (m m) (after 0 'timeout))\n"
+             "    (catch (error 'e))\n"
+             "    ((fn (z) (+ z a)) 3)))");
+    /* a defn body of several forms; main may take its arguments from (args) */
+    COMPILES("(defn main () (args) (print 1) 'ok)");
+    /* names that look like numbers but are symbols */
+    COMPILES("(defn -x (+y) +y)\n(defn main () (-x 1))");
+}
+
+/* program_load on a real program: the code table, its functions and the
+ * well-known atoms. */
+static void test_code_table(void)
+{
+    shm_header_t *h = lh_segment(16u << 20, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const char *src = "(defn main () (helper 1 2))\n"
+                      "(defn helper (a b)\n"
+                      "  (let ((f (fn (x) (+ x a)))) (f b)))\n"
+                      "(defn helper (a) (map (fn (y) y) (list a \"s\" 2.5)))\n";
+    char err[1024];
+    CU_ASSERT_EQUAL_FATAL(lh_load(h, &src, 1, err, sizeof err, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+
+    static const char *const names[] = {
+#define X(id, name) name,
+        WELL_KNOWN_ATOMS(X)
+#undef X
+    };
+    for (uint32_t i = 0; i < A__COUNT; i++)
+        LH_CHECK(atom_find(h, names[i], strlen(names[i])) == (int64_t)i, "atom %s is not %u",
+                 names[i], i);
+
+    code_table_t *ct = code_table(h);
+    CU_ASSERT_FATAL(ct->main_index < ct->nfuncs);
+    const func_t *m = ct->funcs[ct->main_index];
+    CU_ASSERT_EQUAL(m->arity, 0);
+    CU_ASSERT_EQUAL((int64_t)m->name, atom_find(h, "main", 4));
+    CU_ASSERT_PTR_EQUAL(lh_func(h, "main", 0), m);
+
+    const func_t *h2 = lh_func(h, "helper", 2), *h1 = lh_func(h, "helper", 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h1);
+    CU_ASSERT_PTR_NOT_EQUAL(h1, h2);
+    CU_ASSERT_EQUAL(h2->arity, 2);
+    CU_ASSERT_EQUAL(h1->arity, 1);
+    CU_ASSERT_PTR_NULL(lh_func(h, "helper", 3));
+    CU_ASSERT_PTR_NULL(lh_func(h, "nosuch", 0));
+    /* the prelude's functions are in the table under names no program can
+     * write */
+    CU_ASSERT_PTR_NOT_NULL(lh_func(h, "%map", 2));
+    CU_ASSERT_PTR_NOT_NULL(lh_func(h, "%foldl", 3));
+
+    /* every function: in its place, with sane frame sizes, and its value
+     * a closure constant in the code area that names it */
+    int closures = 0, bad = 0;
+    for (uint32_t i = 0; i < ct->nfuncs; i++) {
+        const func_t *f = ct->funcs[i];
+        bad += f->index != i;
+        bad += f->ncode == 0 || f->code == NULL;
+        bad += f->nslots < f->arity || f->frame < f->nslots;
+        bad += (f->nconsts > 0) != (f->consts != NULL);
+        if (f->name == A_FN) {
+            closures++;
+            continue;
+        }
+        bad += !is_closure(f->value) || box_ptr(f->value)[1] != (term)(uintptr_t)f;
+        bad += pool_contains(h, box_ptr(f->value));
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    /* (fn (x) (+ x a)) captures a; (fn (y) y) captures nothing */
+    CU_ASSERT_EQUAL(closures, 2);
+    int captures = 0;
+    for (uint32_t i = 0; i < ct->nfuncs; i++)
+        if (ct->funcs[i]->name == A_FN)
+            captures += (int)ct->funcs[i]->nfree * 10 + (int)ct->funcs[i]->arity;
+    CU_ASSERT_EQUAL(captures, 11 + 1);
+    /* closures are not top-level functions */
+    CU_ASSERT_PTR_NULL(code_find(h, A_FN, 1));
+    /* no program arguments */
+    CU_ASSERT_EQUAL(ct->args, T_NIL);
+    shm_destroy(h);
+}
+
+/* Several files compile as one program: names are shared across files,
+ * and an error names the file it is in. */
+static void test_several_files(void)
+{
+    shm_header_t *h = lh_segment(16u << 20, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const char *ok[] = {"(defn main () (util 41))\n", "(defn util (x) (+ x 1))\n"};
+    char err[1024], paths[2][128];
+    CU_ASSERT_EQUAL(lh_load(h, ok, 2, err, sizeof err, paths), 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    CU_ASSERT_PTR_NOT_NULL(lh_func(h, "util", 1));
+    shm_destroy(h);
+
+    h = lh_segment(16u << 20, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const char *bad[] = {"(defn main () (util 41))\n", "(defn util (x)\n  (+ x y))\n"};
+    CU_ASSERT_EQUAL(lh_load(h, bad, 2, err, sizeof err, paths), -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s:2:8: error: unbound variable y\n", paths[1]);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    shm_destroy(h);
+
+    /* a defn defined twice across files */
+    h = lh_segment(16u << 20, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const char *twice[] = {"(defn main () 1)\n(defn u () 1)\n", "\n(defn u () 2)\n"};
+    CU_ASSERT_EQUAL(lh_load(h, twice, 2, err, sizeof err, paths), -1);
+    snprintf(want, sizeof want, "%s:2:7: error: u/0 is defined twice\n", paths[1]);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    shm_destroy(h);
+}
+
+/* program_load prints FILE:LINE:COL: error: MESSAGE, one line, for read
+ * errors, compile errors and a missing main (at 1:1 of the first file). */
+static void test_program_load_messages(void)
+{
+    static const struct {
+        const char *src;
+        const char *tail; /* what follows the path */
+    } cases[] = {
+        {"(defn main ()\n  (print \"x)\n", ":2:10: error: unterminated string\n"},
+        {"(defn main ()\n  (car 1 2))\n", ":2:3: error: car takes 1 argument, not 2\n"},
+        {"(defn f () 1)\n", ":1:1: error: no (defn main () ...) in the program\n"},
+        {"(defn main (x) x)\n", ":1:1: error: main must take no arguments (use (args) for the "
+                                "command line)\n"},
+        {"(defn main () 1))\n", ":1:17: error: unexpected ')'\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shm_header_t *h = lh_segment(16u << 20, 64);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+        char err[1024], paths[1][128], want[512];
+        int rc = lh_load(h, &cases[i].src, 1, err, sizeof err, paths);
+        snprintf(want, sizeof want, "%s%s", paths[0], cases[i].tail);
+        LH_CHECK(rc == -1 && strcmp(err, want) == 0, "case %zu: rc %d, printed \"%s\", want \"%s\"",
+                 i, rc, err, want);
+        shm_destroy(h);
+    }
+}
+
+/* `shoal run` on a program that does not compile: exit status 2, the
+ * message on stderr, and no VM ran (nothing on stdout). */
+static void test_run_exit_status(void)
+{
+    static const char *const flags[] = {"--vms", "1", NULL};
+    lh_result_t r;
+    lh_run("(defn main ()\n  (print \"before\")\n  (print (car 1 2)))\n", flags, NULL, NULL, &r);
+    CU_ASSERT_EQUAL(r.status, 2);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, ".shoal:3:10: error: car takes 1 argument, not 2\n"));
+    lh_result_free(&r);
+
+    lh_run("(defn main () (print \"ran\"))\n(defn f () x)\n", flags, NULL, NULL, &r);
+    CU_ASSERT_EQUAL(r.status, 2);
+    CU_ASSERT_STRING_EQUAL(r.out, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.err, ".shoal:2:12: error: unbound variable x\n"));
+    lh_result_free(&r);
+}
+
+static CU_TestInfo compiler_tests[] = {
+    {"unbound variable", test_unbound_variable},
+    {"undefined function", test_undefined_function},
+    {"wrong arity of a top-level function", test_arity_top_level},
+    {"wrong arity of a builtin", test_arity_builtin},
+    {"malformed let", test_malformed_let},
+    {"malformed if", test_malformed_if},
+    {"malformed fn", test_malformed_fn},
+    {"malformed case", test_malformed_case},
+    {"malformed receive", test_malformed_receive},
+    {"malformed catch", test_malformed_catch},
+    {"malformed cond", test_malformed_cond},
+    {"malformed defn", test_malformed_defn},
+    {"duplicate parameter", test_duplicate_parameter},
+    {"defn not at top level", test_defn_not_top_level},
+    {"a top-level form that is not a defn", test_top_level_form},
+    {"missing main", test_missing_main},
+    {"main with parameters", test_main_with_parameters},
+    {"other errors: (), builtins and special forms as values", test_other_errors},
+    {"the first error is the one reported", test_first_error_wins},
+    {"valid programs compile, main_index set", test_valid_programs},
+    {"code table: main, arities, closures, atoms", test_code_table},
+    {"several files: shared names, errors name their file", test_several_files},
+    {"program_load prints FILE:LINE:COL: error: MESSAGE", test_program_load_messages},
+    {"shoal run: compile error exits 2 and runs nothing", test_run_exit_status},
+    CU_TEST_INFO_NULL,
+};
+
+UNIT_SUITE(compiler, compiler_tests, init, cleanup)
