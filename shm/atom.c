@@ -47,19 +47,29 @@ static uint32_t hash(const char *s, size_t len)
     return x;
 }
 
+static uint32_t buckets_for(uint32_t cap)
+{
+    uint32_t nb = 1;
+    while (nb < cap * 2)
+        nb <<= 1;
+    return nb;
+}
+
+uint64_t atom_index_bytes(uint32_t cap)
+{
+    return sizeof(atom_area_t) + (uint64_t)buckets_for(cap) * 4 + (uint64_t)cap * sizeof(atom_entry_t);
+}
+
 void atom_init(shm_header_t *h)
 {
     atom_area_t *a = area(h);
-    uint32_t nb = 1;
-    while (nb < h->cfg.atom_cap * 2)
-        nb <<= 1;
     a->cap = h->cfg.atom_cap;
-    a->nbuckets = nb;
+    a->nbuckets = buckets_for(a->cap);
     a->count = 0;
-    uint64_t fixed = sizeof *a + (uint64_t)nb * 4 + (uint64_t)a->cap * sizeof(atom_entry_t);
+    uint64_t fixed = atom_index_bytes(a->cap);
     a->bytes_cap = h->cfg.atom_bytes > fixed ? h->cfg.atom_bytes - fixed : 0;
     a->bytes_used = 0;
-    memset(buckets(a), 0, (size_t)nb * 4);
+    memset(buckets(a), 0, (size_t)a->nbuckets * 4);
 }
 
 static uint32_t *slot_of(atom_area_t *a, const char *name, size_t len)

@@ -13,6 +13,10 @@
 
 #include "shm/segment.h"
 
+/* Bytes of the atom area's index for `cap` atoms: the area must be larger
+ * (the rest holds the names); shm_layout_compute checks it. */
+uint64_t atom_index_bytes(uint32_t cap);
+
 /* Prepare the atom area of a new segment (supervisor only). */
 void atom_init(shm_header_t *h);
 

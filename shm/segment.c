@@ -51,7 +51,9 @@ static uint64_t page_up(uint64_t x)
 int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
 {
     if (cfg->n_vms == 0 || cfg->n_vms > SHOAL_MAX_VMS || cfg->n_nodes == 0 ||
-        cfg->n_nodes > SHOAL_MAX_NODES || cfg->proc_slots == 0 || cfg->pool_bytes == 0) {
+        cfg->n_nodes > SHOAL_MAX_NODES || cfg->proc_slots == 0 || cfg->pool_bytes == 0 ||
+        cfg->atom_cap == 0 || cfg->atom_cap > (1u << 30) ||
+        cfg->atom_bytes <= atom_index_bytes(cfg->atom_cap)) {
         errno = EINVAL;
         return -1;
     }

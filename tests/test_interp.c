@@ -649,13 +649,7 @@ static void deep_all(long depth, unsigned at)
 static void test_deep_nesting(void)
 {
     deep_all(10000, __LINE__);
-    /* BUG: at 1,000,000 deep every one of these kills the VM with SIGSEGV
-     * (C-stack overflow): term_equal and term_print (termio.c) recurse on
-     * CAR and on tuple elements, and so do term_size and term_copy
-     * (heap.c) behind send and spawn. The run ends with status 3 and
-     * "shoal: VM 0 (pid N) killed by signal 11".
     deep_all(1000000, __LINE__);
-     */
 }
 
 /* (exit 'normal) is how Erlang ends a process normally from anywhere:
@@ -668,10 +662,7 @@ static void test_exit_normal(void)
            NULL, &r);
     CU_ASSERT_STRING_EQUAL(r.out, "x\n");
     CU_ASSERT_STRING_EQUAL(r.err, "");
-    /* BUG: exits 1 (proc_exit counts only EXC_NORMAL as normal), while
-     * report_exit treats exit(normal) as normal and prints nothing.
     CU_ASSERT_EQUAL(r.status, 0);
-     */
     lh_result_free(&r);
 }
 

@@ -31,6 +31,7 @@ static shm_header_t *make(uint32_t vms, uint32_t nodes, uint64_t pool_bytes)
     shm_config_t c;
     shm_config_default(&c, vms, nodes);
     c.proc_slots = 4096;
+    c.atom_cap = 1024;
     c.atom_bytes = 64u << 10;
     c.code_bytes = 64u << 10;
     c.pool_bytes = pool_bytes;

@@ -21,6 +21,7 @@ static shm_header_t *make(uint32_t vms, uint32_t slots)
     shm_config_t c;
     shm_config_default(&c, vms, 1);
     c.proc_slots = slots;
+    c.atom_cap = 1024;
     c.atom_bytes = 64u << 10;
     c.code_bytes = 64u << 10;
     c.pool_bytes = 1u << 20;

@@ -6,6 +6,7 @@
  */
 #include "tests/unit.h"
 
+#include "shm/atom.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/segment.h"
@@ -21,6 +22,7 @@ static void small_config(shm_config_t *c, uint32_t vms, uint32_t nodes)
 {
     shm_config_default(c, vms, nodes);
     c->proc_slots = 4096;
+    c->atom_cap = 1024;
     c->atom_bytes = 64u << 10;
     c->code_bytes = 1u << 20;
     c->pool_bytes = 64u << 20;
@@ -113,6 +115,12 @@ static void test_layout_bad(void)
     expect_einval(&c);
     small_config(&c, 1, 2);
     c.pool_bytes = SHOAL_PAGE; /* less than a page per node */
+    expect_einval(&c);
+    small_config(&c, 1, 1);
+    c.atom_cap = 0;
+    expect_einval(&c);
+    small_config(&c, 1, 1);
+    c.atom_bytes = atom_index_bytes(c.atom_cap); /* no room for any name */
     expect_einval(&c);
 }
 

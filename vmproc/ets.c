@@ -12,6 +12,7 @@
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/termio.h"
+#include "vmproc/wstack.h"
 
 #include <ck_pr.h>
 #include <errno.h>
@@ -95,33 +96,41 @@ static uint64_t mix(uint64_t x, uint64_t v)
 static uint64_t hash(term t)
 {
     uint64_t x = 0xcbf29ce484222325ull;
-    for (;;) {
+    wstack_t st;
+    wstack_init(&st);
+    wstack_push(&st, t);
+    while (wstack_pop(&st, &t)) {
         if (is_cons(t)) {
             x = mix(x, 2);
-            x = mix(x, hash(CAR(t)));
-            t = CDR(t);
+            wstack_push(&st, CDR(t));
+            wstack_push(&st, CAR(t));
             continue;
         }
-        if (!is_boxed(t))
-            return mix(x, t);
+        if (!is_boxed(t)) {
+            x = mix(x, t);
+            continue;
+        }
         term *b = box_ptr(t);
         uint64_t n = hdr_words(b[0]);
         switch (hdr_type(b[0])) {
         case BT_TUPLE:
-            for (uint64_t i = 1; i < n; i++)
-                x = mix(x, hash(b[i]));
-            return mix(x, n);
+            x = mix(x, n);
+            for (uint64_t i = n; i-- > 1;)
+                wstack_push(&st, b[i]);
+            break;
         case BT_CLOSURE:
             x = mix(x, b[1]);
-            for (uint64_t i = 2; i < n; i++)
-                x = mix(x, hash(b[i]));
-            return x;
+            for (uint64_t i = n; i-- > 2;)
+                wstack_push(&st, b[i]);
+            break;
         default: /* floats and strings: their words */
             for (uint64_t i = 0; i < n; i++)
                 x = mix(x, b[i]);
-            return x;
+            break;
         }
     }
+    wstack_free(&st);
+    return x;
 }
 
 /* The table named by atom `name`, or NULL. */

@@ -23,6 +23,7 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/wstack.h"
 
 #include <ck_pr.h>
 
@@ -338,9 +339,20 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
         extra[i] = copy(&g, extra[i]);
     scan(&g);
     if (g.failed) {
-        /* The pool ran dry in the middle: the to-space is incomplete, and
-         * the process cannot go on. Its old heap is still whole. */
-        free_chain(rt, NULL, g.first);
+        /* The pool ran dry in the middle: the to-space is incomplete and
+         * the process cannot go on (the caller ends it). Some roots point
+         * into the to-space and some old objects carry forwarding words,
+         * so neither space may be freed before the process is: the
+         * to-space joins the buffers that heap_release frees. What ending
+         * needs still reads right: a forwarded object keeps every word but
+         * its first, so the link and monitor chains walk in either space. */
+        for (hblock_t *b = g.first; b; b = b->next) {
+            pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
+            acct(rt, p, b, 1);
+        }
+        g.cur->top = g.hp;
+        g.cur->next = p->frags;
+        p->frags = g.first;
         errno = ENOMEM;
         return -1;
     }
@@ -436,47 +448,54 @@ void heap_release(rt_t *rt, pcb_t *pcb)
 /* ------------------------------------------------------------------ */
 /* deep copies (messages, spawn arguments)                             */
 
+void wstack_grow(wstack_t *s)
+{
+    size_t cap = s->cap * 2;
+    term *v = s->v == s->inline_v ? malloc(cap * sizeof *v) : realloc(s->v, cap * sizeof *v);
+    if (!v)
+        shoal_assert_fail(__FILE__, __LINE__, "v != NULL", "out of memory walking a term");
+    if (s->v == s->inline_v)
+        memcpy(v, s->inline_v, s->n * sizeof *v);
+    s->v = v;
+    s->cap = cap;
+}
+
 uint64_t term_size(term t)
 {
+    wstack_t st;
+    wstack_init(&st);
     uint64_t n = 0;
-    for (;;) {
+    wstack_push(&st, t);
+    while (wstack_pop(&st, &t)) {
         if (is_cons(t)) {
             n += 2;
-            n += term_size(CAR(t));
-            t = CDR(t);
-            continue;
-        }
-        if (is_boxed(t)) {
+            /* the tail first, so that the head is walked next and a long
+             * flat list keeps the stack short */
+            wstack_push(&st, CDR(t));
+            wstack_push(&st, CAR(t));
+        } else if (is_boxed(t)) {
             term *b = box_ptr(t);
             uint64_t w = hdr_words(b[0]);
             n += w;
-            if (hdr_type(b[0]) == BT_TUPLE)
-                for (uint64_t i = 1; i < w; i++)
-                    n += term_size(b[i]);
-            else if (hdr_type(b[0]) == BT_CLOSURE)
-                for (uint64_t i = 2; i < w; i++)
-                    n += term_size(b[i]);
+            unsigned ty = hdr_type(b[0]);
+            if (ty == BT_TUPLE || ty == BT_CLOSURE)
+                for (uint64_t i = ty == BT_TUPLE ? 1 : 2; i < w; i++)
+                    wstack_push(&st, b[i]);
         }
-        return n;
     }
+    wstack_free(&st);
+    return n;
 }
 
-term term_copy(term t, term **hp)
+/* Copy one object (not its children) to *hp. */
+static term shallow(term t, term **hp)
 {
     if (is_cons(t)) {
-        /* lists are copied iteratively along the tail */
-        term head = T_NIL, *link = &head;
-        while (is_cons(t)) {
-            term *cell = *hp;
-            *hp += 2;
-            cell[1] = T_NIL;
-            cell[0] = term_copy(CAR(t), hp);
-            *link = mk_cons_ptr(cell);
-            link = &cell[1];
-            t = CDR(t);
-        }
-        *link = term_copy(t, hp);
-        return head;
+        term *cell = *hp;
+        *hp += 2;
+        cell[0] = CAR(t);
+        cell[1] = CDR(t);
+        return mk_cons_ptr(cell);
     }
     if (is_boxed(t)) {
         term *b = box_ptr(t);
@@ -484,11 +503,33 @@ term term_copy(term t, term **hp)
         term *n = *hp;
         *hp += w;
         memcpy(n, b, w * sizeof(term));
-        unsigned ty = hdr_type(b[0]);
-        if (ty == BT_TUPLE || ty == BT_CLOSURE)
-            for (uint64_t i = ty == BT_TUPLE ? 1 : 2; i < w; i++)
-                n[i] = term_copy(b[i], hp);
         return mk_box(n);
     }
     return t;
+}
+
+/* A Cheney scan over the destination: copy the root, then walk what was
+ * copied, object by object, copying each child it still points out to.
+ * No recursion, and every object of the source is copied once per path
+ * (no sharing), which is what term_size counts. */
+term term_copy(term t, term **hp)
+{
+    term *s = *hp;
+    term root = shallow(t, hp);
+    while (s < *hp) {
+        term w = *s;
+        if (!is_hdr(w)) {
+            s[0] = shallow(s[0], hp);
+            s[1] = shallow(s[1], hp);
+            s += 2;
+            continue;
+        }
+        uint64_t n = hdr_words(w);
+        unsigned ty = hdr_type(w);
+        if (ty == BT_TUPLE || ty == BT_CLOSURE)
+            for (uint64_t i = ty == BT_TUPLE ? 1 : 2; i < n; i++)
+                s[i] = shallow(s[i], hp);
+        s += n;
+    }
+    return root;
 }

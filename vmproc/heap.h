@@ -24,7 +24,10 @@ int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node);
 int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words);
 
 /* Collect now, keeping room for `need` words. `extra` roots (n of them)
- * are updated in place. */
+ * are updated in place. -1 with EFBIG: past the heap limit; -1 with
+ * ENOMEM: the pool ran dry during the copy, and the process can only be
+ * ended (heap_release frees both spaces; its link and monitor chains
+ * still read right for msg_close). */
 int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n);
 
 /* Move the stack to a run with at least `need` free words between the

@@ -12,8 +12,9 @@
  * moving to a bigger run.
  *
  * NOTES
- *   Every field of proc_t is touched by the owner VM only, except `inbox`,
- *   which senders on any VM push to with CAS.
+ *   Every field of proc_t is touched by the owner VM only, except those of
+ *   its first cache line, which other VMs touch with atomics (each field
+ *   says how).
  */
 #ifndef SHOAL_VMPROC_PROC_H
 #define SHOAL_VMPROC_PROC_H
@@ -60,6 +61,16 @@ enum proc_status {
 enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT };
 
 typedef struct proc {
+    /* any VM: what senders, wakers, stealers and the balancer touch, on
+     * one cache line of its own, so a send moves one line, not several */
+    uint64_t inbox;           /* CAS-pushed nodes, newest first; see INBOX_* */
+    uint32_t status;          /* enum proc_status; others CAS WAITING -> RUNNABLE */
+    uint32_t inbound_next;    /* next PCB (slot + 1) on a VM's inbound list */
+    uint32_t hint_vm;         /* the balancer: please move to vm + 1 at the next yield */
+    uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
+    char pad_shared[SHOAL_CACHE_LINE - 24];
+
+    /* owner VM only, from here on */
     /* heap */
     hblock_t *hfirst, *hcur;  /* blocks, oldest first; hcur takes allocations */
     term *hp, *hlim;          /* bump pointer and limit in hcur */
@@ -77,31 +88,26 @@ typedef struct proc {
     const uint32_t *pc;
     const func_t *func;
     uint32_t fp;
-    uint32_t status;          /* enum proc_status */
+    uint32_t flags;
     /* mailbox: message nodes (BT_MSG) in arrival order */
     term mbox_first, mbox_last;
     term mbox_prev;           /* receive cursor: node before the current one, 0 = head */
     uint64_t mbox_len;
-    uint64_t inbox;           /* any VM: CAS-pushed nodes, newest first; see INBOX_* */
     int64_t deadline;         /* receive/sleep timeout, monotonic ns, -1 = none */
     /* errors and exit */
     uint32_t err_class;       /* enum exit_class of the raised error or the exit */
-    uint32_t flags;
+    uint32_t home_node;       /* the node the process started on (heap_follow never) */
     term err_value;
     uint64_t migrations;
-    /* links and monitors: chains of BT_MSG nodes (see msg.h), owner only */
+    /* links and monitors: chains of BT_MSG nodes (see msg.h) */
     term links;               /* one node per linked process (node[4] = its pid) */
     term monitored_by;        /* watchers: node[4] = watcher, node[5] = ref */
     term monitoring;          /* monitors this process set: node[4] = target, node[5] = ref */
-    uint32_t inbound_next;    /* any VM: next PCB (slot + 1) on a VM's inbound list */
     /* migration */
-    uint32_t migrate_to;      /* owner: (migrate vm) asked for vm + 1; 0: no */
-    uint32_t hint_vm;         /* any VM (the balancer): please move to vm + 1 at the next yield */
-    uint32_t acct_vm;         /* owner: VM whose heap counters include this process, + 1 */
-    uint32_t mig[4];          /* owner: moves by cause (enum mig_cause) */
-    uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
-    uint32_t home_node;       /* owner: the node the process started on (heap_follow never) */
-    uint32_t node_pages[PROC_NODES]; /* owner: pages of heap and stack per NUMA node */
+    uint32_t migrate_to;      /* (migrate vm) asked for vm + 1; 0: no */
+    uint32_t acct_vm;         /* VM whose heap counters include this process, + 1 */
+    uint32_t mig[4];          /* moves by cause (enum mig_cause) */
+    uint32_t node_pages[PROC_NODES]; /* pages of heap and stack per NUMA node */
 } proc_t;
 
 /* Why a process moved (counted per process and per VM). */

@@ -299,7 +299,9 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
     if (!watched || is_main)
         report_exit(s, pcb, is_main);
     if (is_main) {
-        bool normal = p->err_class == EXC_NORMAL;
+        /* (exit 'normal) is a normal end, as in Erlang */
+        bool normal = p->err_class == EXC_NORMAL ||
+                      (p->err_class == EXC_EXIT && p->err_value == mk_atom(A_NORMAL));
         h->run.exit_status = normal ? 0 : 1;
         /* release: the exit status is visible before done */
         ck_pr_fence_store();
@@ -475,7 +477,10 @@ int sched_main(shm_header_t *h, uint32_t vm)
         ck_pr_store_64(&self->heartbeat, self->heartbeat + 1);
         drain_inbound(&s);
         give_work(&s);
-        ck_pr_store_32(&self->runq, (uint32_t)s.rq_len);
+        /* Written only when it changes: stealers read this line while
+         * they look for work, and every write would pull it from them. */
+        if (ck_pr_load_32(&self->runq) != (uint32_t)s.rq_len)
+            ck_pr_store_32(&self->runq, (uint32_t)s.rq_len);
         if (s.ntimers)
             fire_timers(&s, interp_now_ns());
         pcb_t *pcb = runq_pop(&s);

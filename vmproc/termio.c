@@ -7,6 +7,7 @@
 #include "shm/atom.h"
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
+#include "vmproc/wstack.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -141,7 +142,8 @@ static void print_string(sbuf_t *b, term t, bool raw)
     sbuf_put(b, "\"", 1);
 }
 
-void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
+/* Print one non-container term. */
+static void print_leaf(const shm_header_t *h, sbuf_t *b, term t, bool raw)
 {
     char num[64];
     if (is_fix(t)) {
@@ -172,23 +174,6 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
             break;
         }
     }
-    if (is_cons(t)) {
-        sbuf_put(b, "(", 1);
-        for (;;) {
-            term_print(h, b, CAR(t), false);
-            t = CDR(t);
-            if (is_nil(t))
-                break;
-            if (!is_cons(t)) {
-                sbuf_puts(b, " . ");
-                term_print(h, b, t, false);
-                break;
-            }
-            sbuf_put(b, " ", 1);
-        }
-        sbuf_put(b, ")", 1);
-        return;
-    }
     if (is_boxed(t)) {
         term *p = box_ptr(t);
         switch (hdr_type(p[0])) {
@@ -199,17 +184,6 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
         case BT_STRING:
             print_string(b, t, raw);
             return;
-        case BT_TUPLE: {
-            uint64_t n = tuple_size(t);
-            sbuf_puts(b, "#(");
-            for (uint64_t i = 0; i < n; i++) {
-                if (i)
-                    sbuf_put(b, " ", 1);
-                term_print(h, b, tuple_elems(t)[i], false);
-            }
-            sbuf_put(b, ")", 1);
-            return;
-        }
         case BT_CLOSURE: {
             const func_t *f = (const func_t *)(uintptr_t)p[1];
             size_t len;
@@ -227,45 +201,138 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
     sbuf_puts(b, "#<?>");
 }
 
+/* Work items of the printer, kept on a wstack as pairs (item, kind):
+ * a term to print, the rest of a list after its first element, or a
+ * literal piece of punctuation. */
+enum { PW_TERM, PW_REST, PW_CLOSE, PW_SPACE };
+
+void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
+{
+    if (!is_cons(t) && !is_tuple(t)) {
+        print_leaf(h, b, t, raw);
+        return;
+    }
+    wstack_t st;
+    wstack_init(&st);
+    wstack_push(&st, t);
+    wstack_push(&st, PW_TERM);
+    term kind;
+    while (wstack_pop(&st, &kind)) {
+        wstack_pop(&st, &t);
+        switch (kind) {
+        case PW_CLOSE:
+            sbuf_put(b, ")", 1);
+            break;
+        case PW_SPACE:
+            sbuf_put(b, " ", 1);
+            break;
+        case PW_REST:
+            if (is_nil(t)) {
+                sbuf_put(b, ")", 1);
+            } else if (is_cons(t)) {
+                sbuf_put(b, " ", 1);
+                wstack_push(&st, CDR(t));
+                wstack_push(&st, PW_REST);
+                wstack_push(&st, CAR(t));
+                wstack_push(&st, PW_TERM);
+            } else {
+                sbuf_puts(b, " . ");
+                wstack_push(&st, 0);
+                wstack_push(&st, PW_CLOSE);
+                wstack_push(&st, t);
+                wstack_push(&st, PW_TERM);
+            }
+            break;
+        case PW_TERM:
+            if (is_cons(t)) {
+                sbuf_put(b, "(", 1);
+                wstack_push(&st, CDR(t));
+                wstack_push(&st, PW_REST);
+                wstack_push(&st, CAR(t));
+                wstack_push(&st, PW_TERM);
+            } else if (is_tuple(t)) {
+                uint64_t n = tuple_size(t);
+                sbuf_puts(b, "#(");
+                wstack_push(&st, 0);
+                wstack_push(&st, PW_CLOSE);
+                for (uint64_t i = n; i-- > 0;) {
+                    wstack_push(&st, tuple_elems(t)[i]);
+                    wstack_push(&st, PW_TERM);
+                    if (i) {
+                        wstack_push(&st, 0);
+                        wstack_push(&st, PW_SPACE);
+                    }
+                }
+            } else {
+                print_leaf(h, b, t, false);
+            }
+            break;
+        }
+    }
+    wstack_free(&st);
+}
+
 bool term_equal(term a, term b)
 {
-    for (;;) {
+    if (a == b)
+        return true;
+    wstack_t st;
+    wstack_init(&st);
+    bool eq = true;
+    wstack_push(&st, a);
+    wstack_push(&st, b);
+    while (eq && wstack_pop(&st, &b)) {
+        wstack_pop(&st, &a);
         if (a == b)
-            return true;
+            continue;
         if (is_cons(a)) {
-            if (!is_cons(b) || !term_equal(CAR(a), CAR(b)))
-                return false;
-            a = CDR(a);
-            b = CDR(b);
+            if (!is_cons(b)) {
+                eq = false;
+                break;
+            }
+            wstack_push(&st, CDR(a));
+            wstack_push(&st, CDR(b));
+            wstack_push(&st, CAR(a));
+            wstack_push(&st, CAR(b));
             continue;
         }
-        if (!is_boxed(a) || !is_boxed(b))
-            return false;
+        if (!is_boxed(a) || !is_boxed(b)) {
+            eq = false;
+            break;
+        }
         term *pa = box_ptr(a), *pb = box_ptr(b);
-        if (pa[0] != pb[0])
-            return false;
+        if (pa[0] != pb[0]) {
+            eq = false;
+            break;
+        }
         uint64_t n = hdr_words(pa[0]);
         switch (hdr_type(pa[0])) {
         case BT_FLOAT:
-            return float_val(a) == float_val(b);
+            eq = float_val(a) == float_val(b);
+            break;
         case BT_STRING:
-            return memcmp(pa + 1, pb + 1, (n - 1) * sizeof(term)) == 0;
-        case BT_TUPLE:
-            for (uint64_t i = 1; i < n; i++)
-                if (!term_equal(pa[i], pb[i]))
-                    return false;
-            return true;
+            eq = memcmp(pa + 1, pb + 1, (n - 1) * sizeof(term)) == 0;
+            break;
         case BT_CLOSURE:
-            if (pa[1] != pb[1])
-                return false;
-            for (uint64_t i = 2; i < n; i++)
-                if (!term_equal(pa[i], pb[i]))
-                    return false;
-            return true;
+            if (pa[1] != pb[1]) {
+                eq = false;
+                break;
+            }
+            /* compare the free variables like elements */
+            __attribute__((fallthrough));
+        case BT_TUPLE:
+            for (uint64_t i = hdr_type(pa[0]) == BT_TUPLE ? 1 : 2; i < n; i++) {
+                wstack_push(&st, pa[i]);
+                wstack_push(&st, pb[i]);
+            }
+            break;
         default:
-            return false;
+            eq = false;
+            break;
         }
     }
+    wstack_free(&st);
+    return eq;
 }
 
 bool term_order(term a, term b, int *cmp)
