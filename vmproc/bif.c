@@ -380,7 +380,7 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
         if (!is_closure(fun))
             return bif_error(p, A_BADARG);
         uint64_t pid;
-        if (proc_spawn(rt, vm, fun, fa + 1, argc - 1, &pid) < 0)
+        if (proc_spawn(rt, vm, fun, fa + 1, argc - 1, &pid, id == BI_SPAWN_ON) < 0)
             return bif_error(p, A_SYSTEM_LIMIT);
         return mk_pid(pid);
     }

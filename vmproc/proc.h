@@ -116,6 +116,7 @@ enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSE
 /* Process flags (owner only). */
 #define PF_TRAP_EXIT 1u   /* exit signals arrive as #(EXIT pid reason) messages */
 #define PF_KILLED 2u      /* an exit signal ended it: no catch applies */
+#define PF_PLACED 4u      /* spawn-on put it on a VM: not stolen before it ran there */
 
 /* The inbox word: a 16-bit tag from the slot's generation, and the offset
  * of the newest node from the segment base (0: empty; INBOX_CLOSED: the

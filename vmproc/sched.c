@@ -219,7 +219,8 @@ static void drain_inbound(sched_t *s)
     }
 }
 
-int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid)
+int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid,
+               bool placed)
 {
     shm_header_t *h = rt->h;
     pcb_t *pcb = proctab_claim(h, rt->vm);
@@ -233,6 +234,8 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
         return -1;
     }
     proc_of(pcb)->status = PS_RUNNABLE;
+    if (placed)
+        proc_of(pcb)->flags |= PF_PLACED;
     ck_pr_store_32(&pcb->owner, vm);
     *pid = pcb->pid;
     proctab_publish(pcb);
@@ -360,6 +363,7 @@ static void run_one(sched_t *s, pcb_t *pcb)
     rt->cur = pcb;
     /* Signals act before the slice: a killed process does not run. */
     msg_take(rt, pcb);
+    p->flags &= ~PF_PLACED;
     enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(rt, pcb);
     rt->cur = NULL;
     /* Message buffers join the heap at a collection; one that receives
@@ -424,12 +428,18 @@ static void give_work(sched_t *s)
         return;
     ck_pr_store_32(&self->steal_req, 0);
     uint32_t thief = req - 1;
-    size_t n = policy_steal_amount(s->rq_len);
-    for (size_t i = 0; i < n; i++) {
+    size_t n = policy_steal_amount(s->rq_len), given = 0;
+    /* One pass over the queue: processes that spawn-on placed here and
+     * that have not run yet stay (their placement is where they start);
+     * the others go, up to n, and the rest keep their order. */
+    for (size_t i = s->rq_len; i > 0; i--) {
         pcb_t *pcb = runq_pop(s);
-        if (!pcb)
-            break;
-        hand_over(s, pcb, thief, MIG_STEAL, true);
+        if (given < n && !(proc_of(pcb)->flags & PF_PLACED)) {
+            hand_over(s, pcb, thief, MIG_STEAL, true);
+            given++;
+        } else {
+            runq_push(s, pcb);
+        }
     }
 }
 
@@ -463,7 +473,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
     code_table_t *ct = code_table(h);
     if (vm == 0) {
         uint64_t pid;
-        if (proc_spawn(&s.rt, 0, ct->funcs[ct->main_index]->value, NULL, 0, &pid) == 0)
+        if (proc_spawn(&s.rt, 0, ct->funcs[ct->main_index]->value, NULL, 0, &pid, true) == 0)
             h->run.main_pid = pid;
         else {
             fprintf(stderr, "shoal: cannot start main: %s\n", strerror(errno));

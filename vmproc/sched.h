@@ -34,7 +34,8 @@ int sched_main(shm_header_t *h, uint32_t vm);
 /* Create a process owned by VM `vm` that calls the closure `fun` with
  * args (copied), and queue it there. Sets *pid. Returns 0, or -1 (errno
  * EAGAIN: process table full; ENOMEM: pool exhausted). Any VM. */
-int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid);
+int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid,
+               bool placed);
 
 /* Where (spawn ...) puts a process: round-robin for now. */
 uint32_t sched_place_spawn(rt_t *rt);
