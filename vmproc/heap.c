@@ -59,13 +59,24 @@ static uint32_t node_index(uint32_t node)
     return node < PROC_NODES ? node : PROC_NODES - 1;
 }
 
-static void acct(rt_t *rt, proc_t *p, const void *run, int sign)
+static void acct_pages(rt_t *rt, proc_t *p, uint32_t node, uint64_t pages, int sign)
 {
-    uint32_t node = pool_node_of(rt->h, run);
-    uint64_t pages = pool_run_pages(rt->h, run);
     p->node_pages[node_index(node)] += (uint32_t)(sign * (int64_t)pages);
     if (p->acct_vm == rt->vm + 1)
         vm_bytes(rt, node, sign * (int64_t)(pages * SHOAL_PAGE));
+}
+
+/* A stack run: asks the pool for its node and size. */
+static void acct(rt_t *rt, proc_t *p, const void *run, int sign)
+{
+    acct_pages(rt, p, pool_node_of(rt->h, run), pool_run_pages(rt->h, run), sign);
+}
+
+/* A heap block or message buffer: its header says, so a receiver does not
+ * read the pool descriptors the sender just wrote (a cache miss each). */
+static void acct_block(rt_t *rt, proc_t *p, const hblock_t *b, int sign)
+{
+    acct_pages(rt, p, b->node, (uint64_t)((char *)b->end - (char *)b) / SHOAL_PAGE, sign);
 }
 
 void heap_attach(rt_t *rt, proc_t *p)
@@ -88,9 +99,9 @@ void heap_detach(rt_t *rt, proc_t *p)
     p->acct_vm = 0;
 }
 
-void heap_account(rt_t *rt, proc_t *p, const void *run, int sign)
+void heap_account(rt_t *rt, proc_t *p, const hblock_t *b, int sign)
 {
-    acct(rt, p, run, sign);
+    acct_block(rt, p, b, sign);
 }
 
 static hblock_t *new_block_on(rt_t *rt, uint32_t node, uint64_t words, uint32_t owner)
@@ -102,6 +113,7 @@ static hblock_t *new_block_on(rt_t *rt, uint32_t node, uint64_t words, uint32_t 
     b->next = NULL;
     b->end = (term *)((char *)b + pages * SHOAL_PAGE);
     b->top = hblock_start(b);
+    b->node = pool_node_of(rt->h, b);
     return b;
 }
 
@@ -135,7 +147,7 @@ int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
         pool_free(rt->h, rt->vm, b);
         return -1;
     }
-    acct(rt, p, b, 1);
+    acct_block(rt, p, b, 1);
     acct(rt, p, stack, 1);
     p->home_node = node;
     p->hfirst = p->hcur = b;
@@ -167,7 +179,7 @@ static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
     hblock_t *b = new_block(rt, p, want, POOL_OWNER_PROC(pcb->slot));
     if (!b)
         return -1;
-    acct(rt, p, b, 1);
+    acct_block(rt, p, b, 1);
     p->hcur->top = p->hp;
     p->hcur->next = b;
     p->hcur = b;
@@ -302,7 +314,7 @@ static void free_chain(rt_t *rt, proc_t *p, hblock_t *b)
     while (b) {
         hblock_t *n = b->next;
         if (p)
-            acct(rt, p, b, -1);
+            acct_block(rt, p, b, -1);
         pool_free(rt->h, rt->vm, b);
         b = n;
     }
@@ -348,7 +360,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
          * its first, so the link and monitor chains walk in either space. */
         for (hblock_t *b = g.first; b; b = b->next) {
             pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
-            acct(rt, p, b, 1);
+            acct_block(rt, p, b, 1);
         }
         g.cur->top = g.hp;
         g.cur->next = p->frags;
@@ -361,7 +373,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     free_chain(rt, p, p->frags);
     for (hblock_t *b = g.first; b; b = b->next) {
         pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
-        acct(rt, p, b, 1);
+        acct_block(rt, p, b, 1);
     }
     p->hfirst = g.first;
     p->hcur = g.cur;

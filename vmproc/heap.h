@@ -44,7 +44,7 @@ uint64_t term_size(term t);
  * gave back (-1); attach the process's pages to this VM's heap_local and
  * heap_remote counters (when it arrives or first runs here), or detach
  * them (when it leaves). O(nodes), not O(heap): a move stays O(1). */
-void heap_account(rt_t *rt, proc_t *p, const void *run, int sign);
+void heap_account(rt_t *rt, proc_t *p, const hblock_t *b, int sign);
 void heap_attach(rt_t *rt, proc_t *p);
 void heap_detach(rt_t *rt, proc_t *p);
 

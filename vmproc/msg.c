@@ -52,6 +52,7 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
         return SEND_NOMEM;
     buf->next = NULL;
     buf->end = (term *)((char *)buf + pages * SHOAL_PAGE);
+    buf->node = pool_node_of(h, buf);
     term *node = hblock_start(buf);
     term *hp = node + MSG_NODE_WORDS;
     node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);

@@ -31,7 +31,8 @@ typedef struct hblock {
     struct hblock *next;
     term *end;   /* first word past the block */
     term *top;   /* words in use end here (kept up to date when the block is left) */
-    uint64_t pad;
+    uint32_t node; /* NUMA node of its pages, set by whoever allocated it */
+    uint32_t pad;
 } hblock_t;
 
 static inline term *hblock_start(hblock_t *b)
