@@ -30,7 +30,11 @@
 
 #include <ck_pr.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Per-process claim cursors, one per VM id, stored as slot + 1 (0: not
  * yet seeded). Accessed with atomics only so that a multi-threaded user of
@@ -129,28 +133,66 @@ pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid)
     return ck_pr_load_64(&p->pid) == pid ? p : NULL;
 }
 
-size_t proctab_recover_vm(shm_header_t *h, uint32_t vm)
+/* Call visit(p, arg) for every slot on a page of the table that holds
+ * data. A page no VM ever wrote is a hole in the memfd and holds only free
+ * slots; reading it would fault in a zeroed page (the default table is
+ * 128 MiB), which costs tens of milliseconds on a death that must be
+ * reported at once, and memory. mincore tells which pages exist without
+ * faulting them in. Returns the sum of what visit returned. */
+static size_t each_written_slot(const shm_header_t *h, size_t (*visit)(pcb_t *p, uint32_t arg),
+                                uint32_t arg)
 {
     uint32_t slots = h->cfg.proc_slots;
+    char *lo = (char *)shm_pcb(h, 0);
+    char *hi = (char *)shm_pcb(h, slots);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *start = (char *)((uintptr_t)lo & ~(uintptr_t)(page - 1));
+    size_t pages = (size_t)(hi - start + (ptrdiff_t)page - 1) / page;
+    unsigned char *vec = malloc(pages);
+    if (vec && mincore(start, pages * page, vec) != 0) {
+        free(vec);
+        vec = NULL; /* then read every slot: slower, just as right */
+    }
     size_t n = 0;
     for (uint32_t s = 0; s < slots; s++) {
         pcb_t *p = shm_pcb(h, s);
-        /* Relaxed: the VM is dead (after waitpid), so CLAIMED(vm) cannot
-         * change under us; only we move it. */
-        if (ck_pr_load_32(&p->state) == PCB_CLAIMED(vm)) {
-            release_slot(p);
-            n++;
+        if (vec && !(vec[(size_t)((char *)p - start) / page] & 1)) {
+            /* this page is a hole: on to the first slot of the next one */
+            char *next = start + ((size_t)((char *)p - start) / page + 1) * page;
+            uint32_t skip = (uint32_t)((next - (char *)p + (ptrdiff_t)sizeof(pcb_t) - 1) /
+                                       (ptrdiff_t)sizeof(pcb_t));
+            s += skip - 1;
+            continue;
         }
+        n += visit(p, arg);
     }
+    free(vec);
     return n;
+}
+
+static size_t recover_slot(pcb_t *p, uint32_t vm)
+{
+    /* Relaxed: the VM is dead (after waitpid), so CLAIMED(vm) cannot
+     * change under us; only we move it. */
+    if (ck_pr_load_32(&p->state) != PCB_CLAIMED(vm))
+        return 0;
+    release_slot(p);
+    return 1;
+}
+
+size_t proctab_recover_vm(shm_header_t *h, uint32_t vm)
+{
+    return each_written_slot(h, recover_slot, vm);
+}
+
+static size_t count_live(pcb_t *p, uint32_t unused)
+{
+    (void)unused;
+    /* Relaxed: a count for stats; it is stale as soon as it is read. */
+    return ck_pr_load_32(&p->state) == PCB_LIVE;
 }
 
 size_t proctab_live(const shm_header_t *h)
 {
-    uint32_t slots = h->cfg.proc_slots;
-    size_t n = 0;
-    for (uint32_t s = 0; s < slots; s++)
-        /* Relaxed: a count for stats; it is stale as soon as it is read. */
-        n += ck_pr_load_32(&shm_pcb(h, s)->state) == PCB_LIVE;
-    return n;
+    return each_written_slot(h, count_live, 0);
 }

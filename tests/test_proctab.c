@@ -9,6 +9,8 @@
 #include "shm/segment.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +197,53 @@ static void test_recover_vm(void)
     shm_destroy(h);
 }
 
+/* Scans of a large table (recovery, the live count) find slots written by
+ * any process, on any page, and read no page that nobody wrote: those stay
+ * holes of the memfd instead of being faulted in. */
+static bool resident(const void *addr)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char v = 0;
+    void *start = (void *)((uintptr_t)addr & ~(uintptr_t)(page - 1));
+    CU_ASSERT_EQUAL_FATAL(mincore(start, page, &v), 0);
+    return v & 1;
+}
+
+static void test_scan_skips_holes(void)
+{
+    const uint32_t slots = 64u * 1024; /* 32 MiB of PCBs */
+    shm_header_t *h = make(4, slots);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    /* VM 3's claims start three quarters into the table; a forked VM 2
+     * claims in the middle, so its page was written by another process. */
+    pcb_t *c3 = proctab_claim(h, 3);
+    pcb_t *l3 = proctab_claim(h, 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l3);
+    proctab_publish(l3);
+    pid_t child = fork();
+    CU_ASSERT_FATAL(child >= 0);
+    if (child == 0) {
+        pcb_t *c2 = proctab_claim(h, 2);
+        _exit(c2 && c2->slot == slots / 2 ? 0 : 1);
+    }
+    int st = 0;
+    CU_ASSERT_FATAL(waitpid(child, &st, 0) == child);
+    CU_ASSERT_FATAL(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pcb_t *unwritten = shm_pcb(h, slots / 4);
+    CU_ASSERT_FALSE(resident(unwritten));
+
+    CU_ASSERT_EQUAL(proctab_live(h), 1);
+    CU_ASSERT_EQUAL(proctab_recover_vm(h, 2), 1);
+    CU_ASSERT_EQUAL(shm_pcb(h, slots / 2)->state, PCB_FREE);
+    CU_ASSERT_EQUAL(proctab_recover_vm(h, 3), 1);
+    CU_ASSERT_EQUAL(c3->state, PCB_FREE);
+    CU_ASSERT_EQUAL(l3->state, PCB_LIVE);
+    CU_ASSERT_EQUAL(proctab_live(h), 1);
+    CU_ASSERT_FALSE(resident(unwritten));
+    shm_destroy(h);
+}
+
 /* Forked VMs claim until the table is full, all at once. A slot given
  * twice would show as a sum of claims above the table size, or as a slot
  * whose marker does not match its owner. */
@@ -286,6 +335,7 @@ static CU_TestInfo proctab_tests[] = {
     {"pids never 0, grow per slot over many cycles", test_generations},
     {"full table: NULL/EAGAIN, freed slot reused", test_full},
     {"recover_vm frees only that VM's claimed slots", test_recover_vm},
+    {"scans find slots on every written page and fault in no hole", test_scan_skips_holes},
     {"concurrent claims from forked VMs never share a slot", test_concurrent_claims},
     CU_TEST_INFO_NULL,
 };
