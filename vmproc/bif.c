@@ -464,8 +464,9 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
     case BI_PROCESS_INFO: {
         if (!is_pid(args[0]))
             return bif_error(p, A_BADARG);
-        pcb_t *q = proctab_lookup(rt->h, pid_of(args[0]));
-        if (!q)
+        uint64_t qpid = pid_of(args[0]);
+        pcb_t *q = proctab_lookup(rt->h, qpid);
+        if (!q || !proc_is_open(rt->h, q, qpid))
             return mk_atom(A_UNDEFINED);
         proc_t *qp = proc_of(q);
         /* Another VM's process: plain reads of words its owner writes,
@@ -474,6 +475,12 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
         uint64_t heap = ck_pr_load_64(&qp->heap_words) * sizeof(term);
         uint64_t mlen = ck_pr_load_64(&qp->mbox_len);
         uint64_t moves = ck_pr_load_64(&qp->migrations);
+        /* Acquire: the reads above come before this second look; if the
+         * process ended (or its slot was reused) meanwhile, they may be of
+         * another process, so it is gone. */
+        ck_pr_fence_load();
+        if (!proc_is_open(rt->h, q, qpid))
+            return mk_atom(A_UNDEFINED);
         if (!room(rt, pcb, 5))
             return T_NONE;
         term *t = heap_take(p, 5);

@@ -40,9 +40,7 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
     pcb_t *pcb = shm_pcb(h, slot);
     proc_t *p = proc_of(pcb);
     uint64_t tag = inbox_tag(gen);
-    uint64_t cur = ck_pr_load_64(&p->inbox);
-    if ((cur & ~INBOX_OFF_MASK) != tag || (cur & INBOX_OFF_MASK) == INBOX_CLOSED ||
-        ck_pr_load_64(&pcb->pid) != to)
+    if (!proc_is_open(h, pcb, to))
         return SEND_NOPROC;
 
     uint64_t words = MSG_NODE_WORDS + term_size(payload) + term_size(extra);
@@ -64,7 +62,7 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
     uint64_t off = (uint64_t)((char *)node - (char *)h);
 
     for (;;) {
-        cur = ck_pr_load_64(&p->inbox);
+        uint64_t cur = ck_pr_load_64(&p->inbox);
         if ((cur & ~INBOX_OFF_MASK) != tag || (cur & INBOX_OFF_MASK) == INBOX_CLOSED) {
             pool_free(h, rt->vm, buf);
             return SEND_NOPROC;

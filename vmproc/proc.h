@@ -22,6 +22,9 @@
 #include "shm/proctab.h"
 #include "vmproc/code.h"
 
+#include <ck_pr.h>
+#include <stdbool.h>
+
 /* Heap pages are counted per NUMA node for the first PROC_NODES nodes;
  * a machine with more nodes has the rest counted on the last one. */
 #define PROC_NODES 8
@@ -142,6 +145,17 @@ _Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB 
 static inline proc_t *proc_of(pcb_t *pcb)
 {
     return (proc_t *)pcb->body;
+}
+
+/* Any VM: whether the process `pid` is still there to take messages: its
+ * slot holds that pid and its inbox is open (tagged with its generation,
+ * not CLOSED). An ending process closes its inbox before it sends its exit
+ * signals and DOWN messages, so whoever got those sees it gone. */
+static inline bool proc_is_open(const shm_header_t *h, pcb_t *pcb, uint64_t pid)
+{
+    uint64_t in = ck_pr_load_64(&proc_of(pcb)->inbox);
+    return (in & ~INBOX_OFF_MASK) == inbox_tag(pid / h->cfg.proc_slots) &&
+           (in & INBOX_OFF_MASK) != INBOX_CLOSED && ck_pr_load_64(&pcb->pid) == pid;
 }
 
 /* The per-VM runtime state of the VM that runs processes now. Private. */
