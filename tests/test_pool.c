@@ -240,6 +240,41 @@ static void test_exhaustion(void)
     shm_destroy(h);
 }
 
+/* A process that collects over and over (a fresh to-space each time,
+ * growing to 256 pages, the old one freed) while it spawns processes,
+ * whose heap and stack pages are kept and which collect once (a page
+ * taken, another given back). First fit packs the kept pages at the
+ * bottom, so a 256-page run is still found with three quarters of the pool
+ * kept. Next fit, which the pool used before, spread the kept pages every
+ * few hundred pages and failed here with a third of the pool still free. */
+static void test_no_fragmentation(void)
+{
+    shm_header_t *h = make(2, 1, 256 * MiB);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    uint64_t n = ppn(h), kept = 0;
+    char *big = NULL;
+    for (uint64_t round = 0; kept < n * 3 / 4; round++) {
+        uint64_t pages = 1 + round / 100 < 256 ? 1 + round / 100 : 256;
+        char *next = pool_alloc(h, 0, 0, pages, POOL_OWNER_PROC(1));
+        if (!next) {
+            fprintf(stderr, "\nno run of %llu pages with %llu of %llu pages free\n",
+                    (unsigned long long)pages, (unsigned long long)pool_free_pages(h, 0),
+                    (unsigned long long)n);
+            CU_FAIL_FATAL("the pool fragmented");
+        }
+        pool_free(h, 0, big);
+        big = next;
+        char *heap = pool_alloc(h, 0, 0, 1, POOL_OWNER_PROC(2));
+        char *stack = pool_alloc(h, 0, 0, 1, POOL_OWNER_PROC(2));
+        char *to = pool_alloc(h, 0, 0, 1, POOL_OWNER_PROC(2));
+        CU_ASSERT_FATAL(heap && stack && to);
+        pool_free(h, 0, heap);
+        kept += 2;
+    }
+    CU_ASSERT_CONSISTENT(h);
+    shm_destroy(h);
+}
+
 static void test_nodes(void)
 {
     shm_header_t *h = make(1, 3, 12 * MiB);
@@ -1077,6 +1112,7 @@ static CU_TestInfo pool_tests[] = {
     {"exhaustion: ENOMEM, then free and alloc again", test_exhaustion},
     {"per-node ranges and nearest-node fallback", test_nodes},
     {"freed runs are reused", test_reuse},
+    {"first fit: kept pages do not fragment a growing, cycling run", test_no_fragmentation},
     {"runs of many sizes: owner on every page", test_runs},
     {"a run of a whole node", test_large},
     {"set_owner changes the whole run", test_set_owner},
