@@ -327,19 +327,26 @@ static bool has_work(void *ctx)
     return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0;
 }
 
-/* Put processes whose timers are due back on the run queue. */
+/* Wake the processes whose timers are due. A timer stays on the VM where
+ * the process began to wait, also when the process was handed over while
+ * waiting: it then wakes the process on its owner, as a sender would. The
+ * deadline in the PCB is the truth and this heap a hint, so recovery can
+ * rebuild a dead VM's timers from the table. */
 static void fire_timers(sched_t *s, int64_t now)
 {
     timer_t_ t;
     while (timer_pop_due(s, now, &t)) {
         /* a stale timer: the process ended, or received and moved on */
-        if (t.pcb->pid != t.pid || ck_pr_load_32(&t.pcb->state) != PCB_LIVE)
+        if (ck_pr_load_64(&t.pcb->pid) != t.pid || ck_pr_load_32(&t.pcb->state) != PCB_LIVE)
             continue;
         proc_t *p = proc_of(t.pcb);
-        if (p->deadline != t.deadline)
+        /* Another VM may own it now: a plain read of a whole word. If it
+         * waits with this deadline, the CAS below wins only while it still
+         * waits, so a late read wakes nothing that is not waiting. */
+        if (ck_pr_load_64((uint64_t *)&p->deadline) != (uint64_t)t.deadline)
             continue;
         if (ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
-            runq_push(s, t.pcb);
+            sched_wake_proc(&s->rt, t.pcb);
     }
 }
 
