@@ -32,6 +32,7 @@
 #include "vmproc/msg.h"
 #include "vmproc/program.h"
 #include "vmproc/sched.h"
+#include "vmproc/termio.h"
 
 #include <ck_pr.h>
 #include <stdio.h>
@@ -482,6 +483,89 @@ static void test_messages_follow(void)
  * heap is what makes it O(1). */
 #define MAX_RUNS 4096
 
+/* Whether `addr` lies in one of the blocks of chain b. */
+static bool in_chain(const hblock_t *b, const void *addr)
+{
+    for (; b; b = b->next)
+        if ((const char *)addr >= (const char *)b && (const char *)addr < (const char *)b->end)
+            return true;
+    return false;
+}
+
+/* A small message is copied into the receiver's heap when it is taken, if
+ * the current block has room, and its buffer goes back to the pool at
+ * once; a large one, or one that does not fit, stays a buffer until the
+ * next GC. The mailbox holds the same messages, in order, either way. */
+static void test_small_messages_copied_in(void)
+{
+    world_t w;
+    CU_ASSERT_TRUE_FATAL(world_open(&w, 64 * MIB, HEAP_FOLLOW_ON_GC));
+    shm_header_t *h = w.h;
+    rt_t *rt = rt_of(&w, 0);
+    pcb_t *pcb = proc_new(&w);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+    proc_t *p = proc_of(pcb);
+    uint64_t from = 7 * h->cfg.proc_slots + 5;
+
+    /* #(ok 1), then a 4,000-byte string (500 words), then #(ok 3) */
+    term small1[3] = {mk_hdr(3, BT_TUPLE), mk_atom(A_OK), mk_fix(1)};
+    static char text[4000];
+    memset(text, 'x', sizeof text);
+    static term big[2 + 500];
+    big[0] = mk_hdr(str_words(sizeof text), BT_STRING);
+    big[1] = sizeof text;
+    memcpy(&big[2], text, sizeof text);
+    term small3[3] = {mk_hdr(3, BT_TUPLE), mk_atom(A_OK), mk_fix(3)};
+    CU_ASSERT_EQUAL(msg_send(rt, pcb->pid, SIG_MSG, from, mk_box(small1), T_NIL), SEND_OK);
+    CU_ASSERT_EQUAL(msg_send(rt, pcb->pid, SIG_MSG, from, mk_box(big), T_NIL), SEND_OK);
+    CU_ASSERT_EQUAL(msg_send(rt, pcb->pid, SIG_MSG, from, mk_box(small3), T_NIL), SEND_OK);
+    uint64_t heap_before = p->heap_words;
+    CU_ASSERT_EQUAL(msg_take(rt, pcb), 3);
+    CU_ASSERT_EQUAL(p->mbox_len, 3);
+    CU_ASSERT_EQUAL(p->heap_words, heap_before); /* copied into room it had */
+
+    /* one buffer kept: the big message's */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p->frags);
+    CU_ASSERT_PTR_NULL(p->frags->next);
+    term n1 = p->mbox_first, n2 = box_ptr(n1)[1], n3 = box_ptr(n2)[1];
+    CU_ASSERT_EQUAL_FATAL(box_ptr(n3)[1], 0);
+    CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(n1)));
+    CU_ASSERT_TRUE(in_chain(p->frags, box_ptr(n2)));
+    CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(n3)));
+    CU_ASSERT_TRUE(term_equal(box_ptr(n1)[2], mk_box(small1)));
+    CU_ASSERT_TRUE(term_equal(box_ptr(n2)[2], mk_box(big)));
+    CU_ASSERT_TRUE(term_equal(box_ptr(n3)[2], mk_box(small3)));
+    CU_ASSERT_EQUAL(box_ptr(n1)[4], mk_pid(from));
+    CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(box_ptr(n1)[2])));
+
+    /* With the current block full, a small message stays a buffer too. */
+    p->hp = p->hlim;
+    CU_ASSERT_EQUAL(msg_send(rt, pcb->pid, SIG_MSG, from, mk_box(small1), T_NIL), SEND_OK);
+    CU_ASSERT_EQUAL(msg_take(rt, pcb), 1);
+    term n4 = box_ptr(n3)[1];
+    CU_ASSERT_NOT_EQUAL_FATAL(n4, 0);
+    CU_ASSERT_TRUE(in_chain(p->frags, box_ptr(n4)));
+    CU_ASSERT_FALSE(in_chain(p->hfirst, box_ptr(n4)));
+    CU_ASSERT_TRUE(term_equal(box_ptr(n4)[2], mk_box(small1)));
+
+    /* The collection joins the buffers; the mailbox reads the same. */
+    CU_ASSERT_EQUAL_FATAL(heap_gc(rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_PTR_NULL(p->frags);
+    CU_ASSERT_EQUAL(p->mbox_len, 4);
+    term m = p->mbox_first;
+    term want[4] = {mk_box(small1), mk_box(big), mk_box(small3), mk_box(small1)};
+    for (int i = 0; i < 4; i++, m = box_ptr(m)[1]) {
+        CU_ASSERT_NOT_EQUAL_FATAL(m, 0);
+        CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(m)));
+        CU_ASSERT_TRUE(term_equal(box_ptr(m)[2], want[i]));
+    }
+    CU_ASSERT_EQUAL(m, 0);
+    proc_free(&w, pcb, 0);
+    char why[256];
+    CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
+    world_close(&w);
+}
+
 static void test_big_heap_untouched(void)
 {
     world_t w;
@@ -574,6 +658,7 @@ static CU_TestInfo tests[] = {
     {"heap_follow never: the heap stays on its node", test_heap_follow_never_stays},
     {"message buffers and monitors follow the process", test_messages_follow},
     {"a 64 MiB heap is handed over untouched", test_big_heap_untouched},
+    {"small messages are copied into the heap on take, large ones stay buffers", test_small_messages_copied_in},
     CU_TEST_INFO_NULL,
 };
 

@@ -160,6 +160,61 @@ static term take_all(rt_t *rt, pcb_t *pcb, uint64_t with)
     return rev;
 }
 
+/* A message of at most this many words (node included) that fits in the
+ * room left in the receiver's current heap block is copied there when it
+ * is taken, and its buffer goes back to the pool at once. The buffer is
+ * then the page this VM's page cache hands out next, still in the CPU
+ * cache, instead of one of thousands of pages waiting for their
+ * receivers' next collection (a ring of 1,000 processes kept ~64 MiB of
+ * them in flight, and a send paid a cache miss per line it wrote). 128
+ * words cover tuples of a few dozen small terms; copying them costs less
+ * than one such miss. Larger messages join the heap at the next GC. */
+#define MSG_INLINE_WORDS 128
+
+/* Copy the message `node` into the heap if it is small and fits; returns
+ * the copy, or NULL (the buffer then stays, to join the heap later). */
+static term *copy_in(rt_t *rt, proc_t *p, term *node)
+{
+    hblock_t *buf = (hblock_t *)node - 1;
+    uint64_t used = (uint64_t)(buf->top - node);
+    if (used > MSG_INLINE_WORDS || (uint64_t)(p->hlim - p->hp) < used)
+        return NULL;
+    /* A copy of the buffer's terms is no larger than they are there. */
+    term *copy = p->hp;
+    term *hp = copy + MSG_NODE_WORDS;
+    copy[0] = node[0];
+    copy[1] = 0;
+    copy[2] = term_copy(node[2], &hp);
+    copy[3] = node[3];
+    copy[4] = node[4];
+    copy[5] = term_copy(node[5], &hp);
+    p->hp = hp;
+    pool_free(rt->h, rt->vm, buf);
+    return copy;
+}
+
+/* The buffer of `node` stays: it joins the heap at the next collection. */
+static void keep(rt_t *rt, proc_t *p, term *node)
+{
+    hblock_t *buf = (hblock_t *)node - 1;
+    buf->next = p->frags;
+    p->frags = buf;
+    p->frag_words += (uint64_t)(buf->end - (term *)buf);
+    heap_account(rt, p, buf, 1);
+}
+
+/* A message joins the mailbox, copied into the heap or in its buffer. */
+static void deliver(rt_t *rt, proc_t *p, term *node)
+{
+    term *copy = copy_in(rt, p, node);
+    if (copy) {
+        append_mailbox(p, copy);
+        return;
+    }
+    keep(rt, p, node);
+    append_mailbox(p, node);
+}
+
 uint64_t msg_take(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
@@ -170,15 +225,15 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
     while (list) {
         term *node = box_ptr(list);
         list = node[1];
-        hblock_t *buf = (hblock_t *)node - 1;
-        buf->next = p->frags;
-        p->frags = buf;
-        p->frag_words += (uint64_t)(buf->end - (term *)buf);
-        heap_account(rt, p, buf, 1);
         term from = node[4], extra = node[5];
-        switch ((enum sig_kind)fix_val(node[3])) {
+        enum sig_kind kind = (enum sig_kind)fix_val(node[3]);
+        /* Signals keep their buffers: the nodes that stay on a chain
+         * (links, monitors) live there, the others go at the next GC. */
+        if (kind != SIG_MSG)
+            keep(rt, p, node);
+        switch (kind) {
         case SIG_MSG:
-            append_mailbox(p, node);
+            deliver(rt, p, node);
             added++;
             break;
         case SIG_EXIT_LINK:

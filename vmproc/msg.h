@@ -14,7 +14,11 @@
  *   EXIT signals the #(EXIT from reason) message a trapping receiver gets)
  *   [3] kind (integer)  [4] sender pid  [5] extra (the exit reason, or a ref)
  * Nodes that stay (links, monitors) are kept on chains in the process and
- * join its heap at the next collection, like message buffers.
+ * join its heap at the next collection, like message buffers. A small
+ * message that fits in the room of the receiver's current heap block is
+ * copied there when it is taken, and its buffer is freed at once (msg.c,
+ * MSG_INLINE_WORDS): the same result as joining at the next collection,
+ * with the buffer page reused while it is still in the CPU cache.
  *
  * NOTES
  *   msg_send: any VM, for the process it runs (or one that is ending).
