@@ -74,9 +74,11 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
         if (ck_pr_cas_64(&p->inbox, cur, tag | off))
             break;
     }
-    /* Full fence: our push is visible before we read the status (see the
-     * header: the owner does the mirror image). */
-    ck_pr_fence_memory();
+    /* Atomic-load fence: our push (the CAS) is ordered before the read of
+     * the status (see the header: the owner does the mirror image with a
+     * full fence after its plain store of WAITING). On TSO machines a
+     * locked CAS already is one, so this costs no mfence. */
+    ck_pr_fence_atomic_load();
     if (ck_pr_load_32(&p->status) == PS_WAITING &&
         ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
         sched_wake_proc(rt, pcb);

@@ -79,9 +79,11 @@ void vm_wake(shm_vm_t *vm)
      * before the bump, so a sleeper that sees the new count sees the work. */
     ck_pr_fence_release();
     ck_pr_inc_32(&vm->wake);
-    /* Store-load: the bump and the work must be visible before we read
-     * `sleeping`; pairs with the full fence in vm_sleep. */
-    ck_pr_fence_memory();
+    /* The bump (an atomic increment, after the work) must be visible
+     * before we read `sleeping`; pairs with the full fence in vm_sleep.
+     * Atomic-to-load order: on TSO machines the locked increment already
+     * gives it, so no mfence. */
+    ck_pr_fence_atomic_load();
     if (ck_pr_load_32(&vm->sleeping))
         futex(&vm->wake, FUTEX_WAKE, 1, NULL);
 }
