@@ -505,11 +505,15 @@ int sched_main(shm_header_t *h, uint32_t vm)
             run_one(&s, pcb);
             continue;
         }
-        /* Out of work: ask a busy VM for some, then spin a little before
-         * sleeping: a futex wake-up costs tens of microseconds here, a
-         * cache line from another core ~50 ns (BENCH.md). SPIN_ROUNDS *
-         * ck_pr_stall is about 20 us. */
-        ask_for_work(&s);
+        /* Out of work: spin a little before sleeping: a futex wake-up
+         * costs tens of microseconds here, a cache line from another core
+         * ~50 ns (BENCH.md). SPIN_ROUNDS * ck_pr_stall is about 20 us.
+         * Only a VM that stays idle through the spin asks a busy VM for
+         * work: a VM that is idle for a moment between two messages (a
+         * ping-pong) would otherwise read the other VMs' queue lengths
+         * each time, and each VM's next update of its own would then miss
+         * in its cache, on the message's path. The victim's hand-over
+         * wakes us if we are asleep by then. */
         bool got = false;
         for (int i = 0; i < SPIN_ROUNDS && !got; i++) {
             ck_pr_stall();
@@ -517,6 +521,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         if (got)
             continue;
+        ask_for_work(&s);
         uint32_t ms = VM_IDLE_MS;
         if (s.ntimers) {
             int64_t d = s.timers[0].deadline - interp_now_ns();
