@@ -20,6 +20,7 @@
  * process-info.
  */
 #include "tests/unit.h"
+#include "tests/vm_world.h"
 
 #include "shm/pool.h"
 #include "shm/proctab.h"
@@ -44,111 +45,20 @@
 
 #define MIB (1ull << 20)
 
-/* Two VMs on two nodes, with a loaded program (for the atoms and the code
- * of main) and a runtime per VM. */
-typedef struct world {
-    shm_header_t *h;
-    sched_t s[2]; /* s[i].rt is VM i's runtime */
-} world_t;
-
-static rt_t *rt_of(world_t *w, uint32_t vm)
+/* The worlds here: two VMs on two nodes (tests/vm_world.h). */
+static bool world_open(vw_t *w, uint64_t pool_bytes, enum heap_follow follow)
 {
-    return &w->s[vm].rt;
-}
-
-static int load_tiny_program(shm_header_t *h)
-{
-    const char *dir = getenv("TMPDIR");
-    char path[256];
-    snprintf(path, sizeof path, "%s/shoal-mig-XXXXXX.shoal", dir && *dir ? dir : "/tmp");
-    int fd = mkstemps(path, 6);
-    if (fd < 0)
-        return -1;
-    static const char src[] = "(defn main () 'ok)\n";
-    ssize_t k = write(fd, src, sizeof src - 1);
-    close(fd);
-    char *files[] = {path};
-    int rc = k == (ssize_t)(sizeof src - 1) ? program_load(h, 1, files, 0, NULL) : -1;
-    unlink(path);
-    return rc;
-}
-
-static bool world_open(world_t *w, uint64_t pool_bytes, enum heap_follow follow)
-{
-    memset(w, 0, sizeof *w);
-    shm_config_t c;
-    shm_config_default(&c, 2, 2);
-    c.proc_slots = 1024;
-    c.atom_cap = 4096;
-    c.atom_bytes = 256u << 10;
-    c.code_bytes = 4u << 20;
-    c.pool_bytes = pool_bytes;
-    w->h = shm_create(&c);
-    if (!w->h)
-        return false;
-    w->h->cfg.heap_follow = follow;
-    snprintf(w->h->topology, sizeof w->h->topology, "pack:1,numa:2,core:2,pu:1");
-    for (uint32_t i = 0; i < 2; i++) {
-        shm_vm(w->h, i)->id = i;
-        shm_vm(w->h, i)->node = i;
-    }
-    if (load_tiny_program(w->h) < 0) {
-        shm_destroy(w->h);
-        w->h = NULL;
-        return false;
-    }
-    for (uint32_t i = 0; i < 2; i++) {
-        rt_t *rt = rt_of(w, i);
-        rt->h = w->h;
-        rt->vm = i;
-        rt->node = shm_vm(w->h, i)->node;
-        rt->rng = 0x9E3779B97F4A7C15ull ^ i;
-        rt->default_heap_limit_words = w->h->cfg.heap_limit_bytes / sizeof(term);
-        rt->sched = &w->s[i];
-    }
-    return true;
-}
-
-static void world_close(world_t *w)
-{
-    for (uint32_t i = 0; i < 2; i++)
-        sched_free(&w->s[i]);
-    if (w->h)
-        shm_destroy(w->h);
-    w->h = NULL;
-}
-
-/* A process on VM 0, set up as proc_spawn does: a heap and a stack on
- * node 0, main's frame on the stack, attached to VM 0's counters. */
-static pcb_t *proc_new(world_t *w)
-{
-    rt_t *rt = rt_of(w, 0);
-    pcb_t *pcb = proctab_claim(w->h, 0);
-    if (!pcb)
-        return NULL;
-    code_table_t *ct = code_table(w->h);
-    if (heap_init(rt, pcb, 0) < 0 ||
-        interp_start(rt, pcb, ct->funcs[ct->main_index]->value, NULL, 0) < 0)
-        return NULL;
-    proctab_publish(pcb);
-    heap_attach(rt, proc_of(pcb));
-    return pcb;
-}
-
-static void proc_free(world_t *w, pcb_t *pcb, uint32_t owner)
-{
-    heap_release(rt_of(w, owner), pcb);
-    proctab_release(w->h, pcb);
+    return vw_open(w, 2, 2, pool_bytes, follow);
 }
 
 /* What sched.c's hand_over does to the heap accounting and the owner word
  * of a process that is not running: false if the CAS failed. */
-static bool hand_over(world_t *w, pcb_t *pcb, uint32_t from, uint32_t to)
+static bool hand_over(vw_t *w, pcb_t *pcb, uint32_t from, uint32_t to)
 {
     proc_t *p = proc_of(pcb);
-    heap_detach(rt_of(w, from), p);
+    heap_detach(vw_rt(w, from), p);
     bool ok = ck_pr_cas_32(&pcb->owner, from, to);
-    heap_attach(rt_of(w, to), p);
+    heap_attach(vw_rt(w, to), p);
     return ok;
 }
 
@@ -186,12 +96,12 @@ static size_t chain_len(const hblock_t *b)
     return n;
 }
 
-static uint64_t local_of(const world_t *w, uint32_t vm)
+static uint64_t local_of(const vw_t *w, uint32_t vm)
 {
     return ck_pr_load_64(&shm_vm(w->h, vm)->heap_local);
 }
 
-static uint64_t remote_of(const world_t *w, uint32_t vm)
+static uint64_t remote_of(const vw_t *w, uint32_t vm)
 {
     return ck_pr_load_64(&shm_vm(w->h, vm)->heap_remote);
 }
@@ -274,15 +184,15 @@ static uint32_t list_intact(term l, uint32_t n)
  * stack run moves only when it grows. Then back to VM 0 the same way. */
 static void test_heap_moves_at_first_gc(void)
 {
-    world_t w;
+    vw_t w;
     CU_ASSERT_TRUE_FATAL(world_open(&w, 256 * MIB, HEAP_FOLLOW_ON_GC));
     shm_header_t *h = w.h;
-    pcb_t *pcb = proc_new(&w);
+    pcb_t *pcb = vw_proc_new(&w, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
     proc_t *p = proc_of(pcb);
     CU_ASSERT_EQUAL(pcb->owner, 0);
     CU_ASSERT_EQUAL(p->acct_vm, 0 + 1);
-    CU_ASSERT_EQUAL_FATAL(push_list(rt_of(&w, 0), pcb, N_ELEMS), 0);
+    CU_ASSERT_EQUAL_FATAL(push_list(vw_rt(&w, 0), pcb, N_ELEMS), 0);
     CU_ASSERT(p->gcs > 0);                 /* it grew through collections */
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
 
@@ -317,7 +227,7 @@ static void test_heap_moves_at_first_gc(void)
 
     /* VM 1's first collection copies the heap to node 1. */
     uint64_t gcs = p->gcs;
-    CU_ASSERT_EQUAL_FATAL(heap_gc(rt_of(&w, 1), pcb, 0, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(p->gcs, gcs + 1);
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
     uint64_t heap1 = chain_bytes(h, p->hfirst);
@@ -332,7 +242,7 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_EQUAL(pages_on(p, 1) * SHOAL_PAGE, heap1);
 
     /* The stack follows when it grows: nothing is remote any more. */
-    CU_ASSERT_EQUAL_FATAL(stack_grow(rt_of(&w, 1), pcb, 4 * SHOAL_PAGE / sizeof(term)), 0);
+    CU_ASSERT_EQUAL_FATAL(stack_grow(vw_rt(&w, 1), pcb, 4 * SHOAL_PAGE / sizeof(term)), 0);
     uint64_t stack1 = run_bytes(h, p->stack_lo);
     CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 1);
     CU_ASSERT(stack1 > stack0);
@@ -346,14 +256,14 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_EQUAL(remote_of(&w, 1), 0);
     CU_ASSERT_EQUAL(local_of(&w, 0), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 0), heap1 + stack1);
-    CU_ASSERT_EQUAL_FATAL(heap_gc(rt_of(&w, 0), pcb, 0, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 0), pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
     CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
     CU_ASSERT_EQUAL(local_of(&w, 0), chain_bytes(h, p->hfirst));
     CU_ASSERT_EQUAL(remote_of(&w, 0), stack1);
 
     /* Ending the process gives every counter back. */
-    proc_free(&w, pcb, 0);
+    vw_proc_free(&w, pcb, 0);
     for (uint32_t vm = 0; vm < 2; vm++) {
         CU_ASSERT_EQUAL(local_of(&w, vm), 0);
         CU_ASSERT_EQUAL(remote_of(&w, vm), 0);
@@ -362,7 +272,7 @@ static void test_heap_moves_at_first_gc(void)
         CU_ASSERT_EQUAL(p->node_pages[k], 0);
     char why[256];
     CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
-    world_close(&w);
+    vw_close(&w);
 }
 
 /* heap_follow = never: the heap stays on the node the process started on,
@@ -370,19 +280,19 @@ static void test_heap_moves_at_first_gc(void)
  * remote there. */
 static void test_heap_follow_never_stays(void)
 {
-    world_t w;
+    vw_t w;
     CU_ASSERT_TRUE_FATAL(world_open(&w, 256 * MIB, HEAP_FOLLOW_NEVER));
     shm_header_t *h = w.h;
-    pcb_t *pcb = proc_new(&w);
+    pcb_t *pcb = vw_proc_new(&w, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
     proc_t *p = proc_of(pcb);
     CU_ASSERT_EQUAL(p->home_node, 0);
-    CU_ASSERT_EQUAL_FATAL(push_list(rt_of(&w, 0), pcb, N_ELEMS), 0);
+    CU_ASSERT_EQUAL_FATAL(push_list(vw_rt(&w, 0), pcb, N_ELEMS), 0);
     uint64_t stack0 = run_bytes(h, p->stack_lo);
     CU_ASSERT_TRUE(hand_over(&w, pcb, 0, 1));
     CU_ASSERT_EQUAL(remote_of(&w, 1), chain_bytes(h, p->hfirst) + stack0);
 
-    CU_ASSERT_EQUAL_FATAL(heap_gc(rt_of(&w, 1), pcb, 0, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
     CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
@@ -391,23 +301,23 @@ static void test_heap_follow_never_stays(void)
 
     /* More heap on VM 1 (a new block, or a collection): still node 0. */
     uint64_t more = (uint64_t)(p->hlim - p->hp) + 1;
-    CU_ASSERT_EQUAL_FATAL(heap_make_room(rt_of(&w, 1), pcb, more), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(vw_rt(&w, 1), pcb, more), 0);
     CU_ASSERT((uint64_t)(p->hlim - p->hp) >= more);
     CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
     /* A bigger stack: still node 0. */
-    CU_ASSERT_EQUAL_FATAL(stack_grow(rt_of(&w, 1), pcb, 4 * SHOAL_PAGE / sizeof(term)), 0);
+    CU_ASSERT_EQUAL_FATAL(stack_grow(vw_rt(&w, 1), pcb, 4 * SHOAL_PAGE / sizeof(term)), 0);
     CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 0);
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 1),
                     chain_bytes(h, p->hfirst) + run_bytes(h, p->stack_lo));
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
 
-    proc_free(&w, pcb, 1);
+    vw_proc_free(&w, pcb, 1);
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 1), 0);
     char why[256];
     CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
-    world_close(&w);
+    vw_close(&w);
 }
 
 /* A message and a monitor request sent while the process was on VM 0 are
@@ -415,13 +325,13 @@ static void test_heap_follow_never_stays(void)
  * VM 1's collection joins them to a heap on node 1, intact. */
 static void test_messages_follow(void)
 {
-    world_t w;
+    vw_t w;
     CU_ASSERT_TRUE_FATAL(world_open(&w, 256 * MIB, HEAP_FOLLOW_ON_GC));
     shm_header_t *h = w.h;
-    pcb_t *pcb = proc_new(&w);
+    pcb_t *pcb = vw_proc_new(&w, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
     proc_t *p = proc_of(pcb);
-    CU_ASSERT_EQUAL_FATAL(push_list(rt_of(&w, 0), pcb, 1000), 0);
+    CU_ASSERT_EQUAL_FATAL(push_list(vw_rt(&w, 0), pcb, 1000), 0);
 
     /* #(hello 42 "migrating message"), from a watcher pid, plus a monitor */
     static const char text[] = "migrating message";
@@ -430,14 +340,14 @@ static void test_messages_follow(void)
     term tup[4] = {mk_hdr(4, BT_TUPLE), mk_atom(A_OK), mk_fix(42), mk_box(s)};
     uint64_t watcher = 7 * h->cfg.proc_slots + 5;
     term ref = mk_ref(99);
-    CU_ASSERT_EQUAL(msg_send(rt_of(&w, 0), pcb->pid, SIG_MSG, watcher, mk_box(tup), T_NIL),
+    CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 0), pcb->pid, SIG_MSG, watcher, mk_box(tup), T_NIL),
                     SEND_OK);
-    CU_ASSERT_EQUAL(msg_send(rt_of(&w, 0), pcb->pid, SIG_MONITOR, watcher, T_NIL, ref), SEND_OK);
+    CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 0), pcb->pid, SIG_MONITOR, watcher, T_NIL, ref), SEND_OK);
 
     uint64_t stack0 = run_bytes(h, p->stack_lo);
     uint64_t heap0 = chain_bytes(h, p->hfirst);
     CU_ASSERT_TRUE(hand_over(&w, pcb, 0, 1));
-    CU_ASSERT_EQUAL(msg_take(rt_of(&w, 1), pcb), 1);
+    CU_ASSERT_EQUAL(msg_take(vw_rt(&w, 1), pcb), 1);
     CU_ASSERT_EQUAL(p->mbox_len, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p->frags);
     CU_ASSERT_TRUE(chain_on(h, p->frags, 0)); /* sent from VM 0: node 0 */
@@ -445,7 +355,7 @@ static void test_messages_follow(void)
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 1), heap0 + stack0 + bufs);
 
-    CU_ASSERT_EQUAL_FATAL(heap_gc(rt_of(&w, 1), pcb, 0, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
     CU_ASSERT_PTR_NULL(p->frags);
     CU_ASSERT_TRUE(chain_on(h, p->hfirst, 1));
     CU_ASSERT_EQUAL(local_of(&w, 1), chain_bytes(h, p->hfirst));
@@ -469,10 +379,10 @@ static void test_messages_follow(void)
     CU_ASSERT_EQUAL(box_ptr(p->monitored_by)[4], mk_pid(watcher));
     CU_ASSERT_EQUAL(box_ptr(p->monitored_by)[5], ref);
 
-    proc_free(&w, pcb, 1);
+    vw_proc_free(&w, pcb, 1);
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 1), 0);
-    world_close(&w);
+    vw_close(&w);
 }
 
 /* A 64 MiB heap is handed over without being touched: the hand-over runs
@@ -498,11 +408,11 @@ static bool in_chain(const hblock_t *b, const void *addr)
  * next GC. The mailbox holds the same messages, in order, either way. */
 static void test_small_messages_copied_in(void)
 {
-    world_t w;
+    vw_t w;
     CU_ASSERT_TRUE_FATAL(world_open(&w, 64 * MIB, HEAP_FOLLOW_ON_GC));
     shm_header_t *h = w.h;
-    rt_t *rt = rt_of(&w, 0);
-    pcb_t *pcb = proc_new(&w);
+    rt_t *rt = vw_rt(&w, 0);
+    pcb_t *pcb = vw_proc_new(&w, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
     proc_t *p = proc_of(pcb);
     uint64_t from = 7 * h->cfg.proc_slots + 5;
@@ -560,24 +470,24 @@ static void test_small_messages_copied_in(void)
         CU_ASSERT_TRUE(term_equal(box_ptr(m)[2], want[i]));
     }
     CU_ASSERT_EQUAL(m, 0);
-    proc_free(&w, pcb, 0);
+    vw_proc_free(&w, pcb, 0);
     char why[256];
     CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
-    world_close(&w);
+    vw_close(&w);
 }
 
 static void test_big_heap_untouched(void)
 {
-    world_t w;
+    vw_t w;
     CU_ASSERT_TRUE_FATAL(world_open(&w, 256 * MIB, HEAP_FOLLOW_ON_GC));
     shm_header_t *h = w.h;
-    pcb_t *pcb = proc_new(&w);
+    pcb_t *pcb = vw_proc_new(&w, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
     proc_t *p = proc_of(pcb);
 
     /* 4 Mi cons cells, 64 MiB, made room for at once */
     const uint64_t cells = 64 * MIB / (2 * sizeof(term));
-    CU_ASSERT_EQUAL_FATAL(heap_make_room(rt_of(&w, 0), pcb, 2 * cells), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(vw_rt(&w, 0), pcb, 2 * cells), 0);
     term l = T_NIL;
     for (uint64_t i = 0; i < cells; i++) {
         term *c = heap_take(p, 2);
@@ -639,7 +549,7 @@ static void test_big_heap_untouched(void)
     CU_ASSERT_EQUAL(remote_of(&w, 1), heap_bytes);
 
     /* VM 1's first collection moves all 64 MiB to node 1, intact. */
-    CU_ASSERT_EQUAL_FATAL(heap_gc(rt_of(&w, 1), pcb, 0, NULL, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
     CU_ASSERT_TRUE(chain_on(h, p->hfirst, 1));
     uint64_t k = 0;
     bool ok = true;
@@ -649,8 +559,8 @@ static void test_big_heap_untouched(void)
     CU_ASSERT_EQUAL(local_of(&w, 1), chain_bytes(h, p->hfirst));
     CU_ASSERT_EQUAL(remote_of(&w, 1), run_bytes(h, p->stack_lo));
 
-    proc_free(&w, pcb, 1);
-    world_close(&w);
+    vw_proc_free(&w, pcb, 1);
+    vw_close(&w);
 }
 
 static CU_TestInfo tests[] = {

@@ -1,0 +1,106 @@
+/*
+ * vm_world.c: several VMs in one test process (see vm_world.h).
+ */
+#include "tests/vm_world.h"
+
+#include "shm/proctab.h"
+#include "shm/vmtab.h"
+#include "vmproc/code.h"
+#include "vmproc/interp.h"
+#include "vmproc/program.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int load_tiny_program(shm_header_t *h)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[256];
+    snprintf(path, sizeof path, "%s/shoal-vw-XXXXXX.shoal", dir && *dir ? dir : "/tmp");
+    int fd = mkstemps(path, 6);
+    if (fd < 0)
+        return -1;
+    static const char src[] = "(defn main () 'ok)\n";
+    ssize_t k = write(fd, src, sizeof src - 1);
+    close(fd);
+    char *files[] = {path};
+    int rc = k == (ssize_t)(sizeof src - 1) ? program_load(h, 1, files, 0, NULL) : -1;
+    unlink(path);
+    return rc;
+}
+
+bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint64_t pool_bytes,
+             enum heap_follow follow)
+{
+    memset(w, 0, sizeof *w);
+    if (n_vms == 0 || n_vms > VW_MAX_VMS || n_nodes == 0)
+        return false;
+    shm_config_t c;
+    shm_config_default(&c, n_vms, n_nodes);
+    c.proc_slots = 1024;
+    c.atom_cap = 4096;
+    c.atom_bytes = 256u << 10;
+    c.code_bytes = 4u << 20;
+    c.pool_bytes = pool_bytes;
+    w->h = shm_create(&c);
+    if (!w->h)
+        return false;
+    w->n_vms = n_vms;
+    w->h->cfg.heap_follow = follow;
+    snprintf(w->h->topology, sizeof w->h->topology, "pack:1,numa:%u,core:%u,pu:1", n_nodes,
+             n_vms);
+    for (uint32_t i = 0; i < n_vms; i++) {
+        shm_vm(w->h, i)->id = i;
+        shm_vm(w->h, i)->node = i % n_nodes;
+    }
+    if (load_tiny_program(w->h) < 0) {
+        shm_destroy(w->h);
+        w->h = NULL;
+        return false;
+    }
+    for (uint32_t i = 0; i < n_vms; i++) {
+        rt_t *rt = vw_rt(w, i);
+        rt->h = w->h;
+        rt->vm = i;
+        rt->node = shm_vm(w->h, i)->node;
+        rt->rng = 0x9E3779B97F4A7C15ull ^ i;
+        rt->default_heap_limit_words = w->h->cfg.heap_limit_bytes / sizeof(term);
+        rt->sched = &w->s[i];
+    }
+    return true;
+}
+
+void vw_close(vw_t *w)
+{
+    for (uint32_t i = 0; i < VW_MAX_VMS; i++)
+        sched_free(&w->s[i]);
+    if (w->h)
+        shm_destroy(w->h);
+    w->h = NULL;
+}
+
+pcb_t *vw_proc_new(vw_t *w, uint32_t vm)
+{
+    rt_t *rt = vw_rt(w, vm);
+    pcb_t *pcb = proctab_claim(w->h, vm);
+    if (!pcb)
+        return NULL;
+    code_table_t *ct = code_table(w->h);
+    if (heap_init(rt, pcb, rt->node) < 0 ||
+        interp_start(rt, pcb, ct->funcs[ct->main_index]->value, NULL, 0) < 0) {
+        heap_release(rt, pcb);
+        proctab_release(w->h, pcb);
+        return NULL;
+    }
+    proctab_publish(pcb);
+    heap_attach(rt, proc_of(pcb));
+    return pcb;
+}
+
+void vw_proc_free(vw_t *w, pcb_t *pcb, uint32_t owner)
+{
+    heap_release(vw_rt(w, owner), pcb);
+    proctab_release(w->h, pcb);
+}
