@@ -12,6 +12,13 @@
  * again (with a full fence between, as the sender has between its CAS and
  * its load of the status), so either the owner sees the message or the
  * sender sees WAITING: no wake-up is lost (the Dekker pattern).
+ *
+ * A sender that dies: before its CAS nothing is published; after it the
+ * whole message is. The buffer it was filling belongs to the receiver's
+ * slot from the moment it is allocated (so that a published one is never
+ * freed by the recovery of the sender's VM); one that died unpublished is
+ * left over, a page per crash, until the pool is recreated. Bounded by
+ * the restart limit; tests/test_msg.c checks the bound.
  */
 #include "vmproc/msg.h"
 
