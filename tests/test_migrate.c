@@ -48,7 +48,7 @@
 /* The worlds here: two VMs on two nodes (tests/vm_world.h). */
 static bool world_open(vw_t *w, uint64_t pool_bytes, enum heap_follow follow)
 {
-    return vw_open(w, 2, 2, pool_bytes, follow);
+    return vw_open(w, 2, 2, 1024, pool_bytes, follow);
 }
 
 /* What sched.c's hand_over does to the heap accounting and the owner word

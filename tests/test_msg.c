@@ -117,7 +117,7 @@ static void test_fifo_per_sender(void)
 {
     enum { SENDERS = 3, PER_SENDER = 5000 };
     vw_t w;
-    CU_ASSERT_TRUE_FATAL(vw_open(&w, 1 + SENDERS, 1, 256 * MIB, HEAP_FOLLOW_ON_GC));
+    CU_ASSERT_TRUE_FATAL(vw_open(&w, 1 + SENDERS, 1, 1024, 256 * MIB, HEAP_FOLLOW_ON_GC));
     pcb_t *rcv = vw_proc_new(&w, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
     pid_t kids[SENDERS];
@@ -165,7 +165,7 @@ static void test_sender_killed(void)
     uint64_t rng = 0x2545F4914F6CDD1Dull;
     for (int round = 0; round < 8; round++) {
         vw_t w;
-        CU_ASSERT_TRUE_FATAL(vw_open(&w, 2, 1, 64 * MIB, HEAP_FOLLOW_ON_GC));
+        CU_ASSERT_TRUE_FATAL(vw_open(&w, 2, 1, 1024, 64 * MIB, HEAP_FOLLOW_ON_GC));
         pcb_t *rcv = vw_proc_new(&w, 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(rcv);
         rng ^= rng << 13;
@@ -208,7 +208,7 @@ static void test_sender_killed(void)
 static void test_no_delivery_after_end(void)
 {
     vw_t w;
-    CU_ASSERT_TRUE_FATAL(vw_open(&w, 2, 1, 64 * MIB, HEAP_FOLLOW_ON_GC));
+    CU_ASSERT_TRUE_FATAL(vw_open(&w, 2, 1, 1024, 64 * MIB, HEAP_FOLLOW_ON_GC));
     rt_t *rt = vw_rt(&w, 1);
     pcb_t *a = vw_proc_new(&w, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);

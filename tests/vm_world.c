@@ -31,7 +31,7 @@ static int load_tiny_program(shm_header_t *h)
     return rc;
 }
 
-bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint64_t pool_bytes,
+bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots, uint64_t pool_bytes,
              enum heap_follow follow)
 {
     memset(w, 0, sizeof *w);
@@ -39,7 +39,7 @@ bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint64_t pool_bytes,
         return false;
     shm_config_t c;
     shm_config_default(&c, n_vms, n_nodes);
-    c.proc_slots = 1024;
+    c.proc_slots = slots;
     c.atom_cap = 4096;
     c.atom_bytes = 256u << 10;
     c.code_bytes = 4u << 20;

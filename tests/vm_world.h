@@ -31,8 +31,9 @@ typedef struct vw {
 } vw_t;
 
 /* A world of n_vms VMs (at most VW_MAX_VMS) over n_nodes nodes, with
- * `pool_bytes` of pool and heap_follow `follow`. False on failure. */
-bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint64_t pool_bytes,
+ * `slots` process slots, `pool_bytes` of pool and heap_follow `follow`.
+ * False on failure. */
+bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots, uint64_t pool_bytes,
              enum heap_follow follow);
 void vw_close(vw_t *w);
 

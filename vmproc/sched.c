@@ -109,7 +109,7 @@ void sched_free(sched_t *s)
     free(s->timers);
     s->runq = NULL;
     s->timers = NULL;
-    s->rq_len = s->rq_cap = s->ntimers = s->tcap = 0;
+    s->rq_head = s->rq_len = s->rq_cap = s->ntimers = s->tcap = 0;
 }
 
 /* Queue `pcb` on VM `vm`'s inbound list and wake that VM. Any VM. */
