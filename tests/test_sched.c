@@ -16,6 +16,7 @@
  * tests check the inbound list itself (shm_vm_t.inbound and the
  * proc_t.inbound_next links), which is what drain_inbound reads.
  */
+#include "tests/lang_harness.h"
 #include "tests/unit.h"
 #include "tests/vm_world.h"
 
@@ -38,16 +39,10 @@
 
 #define SLOTS 4096u
 
+/* A segment of one VM with `slots` PCBs (tests/lang_harness.h). */
 static shm_header_t *make(uint32_t slots)
 {
-    shm_config_t c;
-    shm_config_default(&c, 1, 1);
-    c.proc_slots = slots;
-    c.atom_cap = 1024;
-    c.atom_bytes = 64u << 10;
-    c.code_bytes = 64u << 10;
-    c.pool_bytes = 1u << 20;
-    return shm_create(&c);
+    return lh_segment(1u << 20, slots);
 }
 
 /* xorshift64: a fixed sequence per seed. */
