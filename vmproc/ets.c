@@ -16,6 +16,7 @@
 
 #include <ck_pr.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #define ETS_TABLES 256
@@ -62,6 +63,20 @@ int ets_init(shm_header_t *h)
     return 0;
 }
 
+int ets_crash_step;
+
+static void crash_now(void) __attribute__((noinline, cold));
+static void crash_now(void)
+{
+    raise(SIGKILL);
+}
+
+static inline void crash_point(int step)
+{
+    if (__builtin_expect(ets_crash_step == step, 0))
+        crash_now();
+}
+
 static void lock(uint32_t *word, uint32_t vm)
 {
     /* Acquire (the CAS): what the last holder wrote is visible. */
@@ -78,14 +93,49 @@ static void unlock(uint32_t *word)
     ck_pr_store_32(word, 0);
 }
 
+/* The holder id recovery takes a dead VM's table lock over with. */
+#define ETS_RECOVERY (SHOAL_MAX_VMS + 1u)
+
 void ets_recover_vm(shm_header_t *h, uint32_t vm)
 {
     ets_dir_t *d = dir(h);
     if (!d)
         return;
     ck_pr_cas_32(&d->lock, vm + 1, 0);
-    for (int i = 0; i < ETS_TABLES; i++)
-        ck_pr_cas_32(&d->tables[i].lock, vm + 1, 0);
+    for (int i = 0; i < ETS_TABLES; i++) {
+        table_t *t = &d->tables[i];
+        /* The dead VM may have linked or unlinked an entry and died before
+         * it changed the count (two stores): count the chains again while
+         * we hold the lock in its place. The chains themselves are whole,
+         * since each change to them is one store. */
+        if (!ck_pr_cas_32(&t->lock, vm + 1, ETS_RECOVERY + 1))
+            continue;
+        ck_pr_fence_acquire();
+        if (ck_pr_load_32(&t->name) != 0 && t->buckets) {
+            uint64_t n = 0;
+            for (size_t b = 0; b < ETS_BUCKETS; b++)
+                for (entry_t *e = t->buckets[b]; e; e = e->next)
+                    n++;
+            ck_pr_store_64(&t->count, n);
+        }
+        unlock(&t->lock);
+    }
+}
+
+size_t ets_locks_held(const shm_header_t *h, uint32_t vm)
+{
+    const ets_dir_t *d = dir(h);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    /* Relaxed: a snapshot; the caller knows whether anybody still runs. */
+    uint32_t w = ck_pr_load_32((uint32_t *)&d->lock);
+    n += vm == ETS_ANY_VM ? w != 0 : w == vm + 1;
+    for (int i = 0; i < ETS_TABLES; i++) {
+        w = ck_pr_load_32((uint32_t *)&d->tables[i].lock);
+        n += vm == ETS_ANY_VM ? w != 0 : w == vm + 1;
+    }
+    return n;
 }
 
 static uint64_t mix(uint64_t x, uint64_t v)
@@ -123,7 +173,18 @@ static uint64_t hash(term t)
             for (uint64_t i = n; i-- > 2;)
                 wstack_push(&st, b[i]);
             break;
-        default: /* floats and strings: their words */
+        case BT_FLOAT: {
+            /* Equal floats hash alike: 0.0 = -0.0, with other bits. */
+            double v;
+            memcpy(&v, &b[1], sizeof v);
+            if (v == 0.0)
+                v = 0.0;
+            uint64_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            x = mix(mix(x, b[0]), bits);
+            break;
+        }
+        default: /* strings: their words */
             for (uint64_t i = 0; i < n; i++)
                 x = mix(x, b[i]);
             break;
@@ -190,6 +251,7 @@ term ets_new(rt_t *rt, pcb_t *pcb, term name)
         return name;
     ets_dir_t *d = dir(rt->h);
     lock(&d->lock, rt->vm);
+    crash_point(ETS_CRASH_DIR_LOCKED);
     if (find_table(rt->h, name)) {
         unlock(&d->lock);
         return name;
@@ -227,12 +289,14 @@ term ets_put(rt_t *rt, pcb_t *pcb, term *args)
         return bif_error(proc_of(pcb), A_SYSTEM_LIMIT);
     entry_t *old;
     lock(&t->lock, rt->vm);
+    crash_point(ETS_CRASH_LOCKED);
     entry_t **link = slot_for(t, args[1], hv, &old);
     if (old) {
         e->next = old->next;
         *link = e;
     } else {
         *link = e;
+        crash_point(ETS_CRASH_LINKED);
         t->count++;
     }
     unlock(&t->lock);
@@ -278,6 +342,7 @@ term ets_delete(rt_t *rt, pcb_t *pcb, term *args)
     uint64_t hv = hash(args[1]);
     entry_t *e;
     lock(&t->lock, rt->vm);
+    crash_point(ETS_CRASH_LOCKED);
     entry_t **link = slot_for(t, args[1], hv, &e);
     if (e) {
         *link = e->next;
@@ -312,24 +377,31 @@ term ets_update_counter(rt_t *rt, pcb_t *pcb, term *args)
         return bif_error(p, A_SYSTEM_LIMIT);
     entry_t *e;
     term result = T_NONE;
+    uint32_t error = 0; /* decided under the lock: e may be freed after it */
     lock(&t->lock, rt->vm);
+    crash_point(ETS_CRASH_LOCKED);
     entry_t **link = slot_for(t, args[1], hv, &e);
     if (!e) {
         *link = fresh;
+        crash_point(ETS_CRASH_LINKED);
         t->count++;
         fresh = NULL;
         result = args[2];
-    } else if (is_fix(e->value)) {
+    } else if (!is_fix(e->value)) {
+        error = A_BADARG;
+    } else {
         int64_t r;
         if (!__builtin_add_overflow(fix_val(e->value), fix_val(args[2]), &r) && fix_fits(r)) {
             e->value = mk_fix(r);
             result = e->value;
+        } else {
+            error = A_BADARITH;
         }
     }
     unlock(&t->lock);
     if (fresh)
         pool_free(rt->h, rt->vm, fresh);
-    if (result == T_NONE)
-        return bif_error(p, e && is_fix(e->value) ? A_BADARITH : A_BADARG);
+    if (error)
+        return bif_error(p, error);
     return result;
 }

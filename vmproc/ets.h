@@ -33,7 +33,25 @@ term ets_delete(rt_t *rt, pcb_t *pcb, term *args);     /* name key */
 term ets_size(rt_t *rt, pcb_t *pcb, term name);
 term ets_update_counter(rt_t *rt, pcb_t *pcb, term *args); /* name key incr */
 
-/* Supervisor only, after VM `vm` died: release the locks it held. */
+/* Supervisor only, after VM `vm` died: release the locks it held, and
+ * count the entries again of each table whose lock it held. */
 void ets_recover_vm(shm_header_t *h, uint32_t vm);
+
+/* How many locks (the directory's and the tables') VM `vm` holds now, or
+ * with ETS_ANY_VM, how many anybody holds. For recovery checks and tests. */
+#define ETS_ANY_VM UINT32_MAX
+size_t ets_locks_held(const shm_header_t *h, uint32_t vm);
+
+/* Crash-test hook (as pool.h's). When ets_crash_step equals one of these
+ * points, the process raises SIGKILL on itself when it reaches that point
+ * (0: off, the default). Only tests set it, in a forked child. */
+enum ets_crash_point {
+    ETS_CRASH_OFF = 0,
+    ETS_CRASH_DIR_LOCKED, /* table-new: the directory's lock taken */
+    ETS_CRASH_LOCKED,     /* put, delete, update-counter: the table's lock taken */
+    ETS_CRASH_LINKED,     /* a new entry linked, the count not yet changed */
+    ETS_CRASH_POINTS
+};
+extern int ets_crash_step;
 
 #endif
