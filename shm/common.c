@@ -1,5 +1,6 @@
 /*
- * common.c: the failure path behind SHOAL_ASSERT and UNREACHABLE.
+ * common.c: the failure path behind SHOAL_ASSERT and UNREACHABLE, and the
+ * death of a crash-test hook.
  *
  * An internal invariant that does not hold is a bug in shoal, not bad
  * input: print where, and abort so that a core dump or the sanitizer
@@ -8,6 +9,7 @@
  */
 #include "shm/common.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,4 +28,10 @@ void shoal_assert_fail(const char *file, int line, const char *cond, const char 
 {
     fprintf(stderr, "shoal: internal error at %s:%d: %s (%s)\n", file, line, msg, cond);
     abort();
+}
+
+void shoal_crash_now(void)
+{
+    raise(SIGKILL);
+    abort(); /* not reached: SIGKILL cannot be caught */
 }

@@ -40,6 +40,16 @@ void shoal_errf(char *buf, size_t n, const char *fmt, ...) __attribute__((format
 
 #define UNREACHABLE() shoal_assert_fail(__FILE__, __LINE__, "unreachable", "impossible case")
 
+/* Crash-test hooks (pool.c, ets.c): a module's `..._crash_step` variable,
+ * set only by tests in a forked child, names the point of an operation at
+ * which the process kills itself with SIGKILL, as a VM that dies there. */
+void shoal_crash_now(void) __attribute__((noinline, cold, noreturn));
+#define SHOAL_CRASH_POINT(armed, step)                 \
+    do {                                               \
+        if (__builtin_expect((armed) == (step), 0))    \
+            shoal_crash_now();                         \
+    } while (0)
+
 #define SHOAL_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
 
 #endif

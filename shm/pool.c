@@ -110,7 +110,6 @@
 #include <ck_pr.h>
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,16 +227,9 @@ static void desc_store(const shm_header_t *h, uint64_t page, uint64_t d)
 
 /* --- crash-test hook ----------------------------------------------------- */
 
-static void crash_now(void) __attribute__((noinline, cold));
-static void crash_now(void)
-{
-    raise(SIGKILL);
-}
-
 static inline void crash_point(int step)
 {
-    if (__builtin_expect(pool_crash_step == step, 0))
-        crash_now();
+    SHOAL_CRASH_POINT(pool_crash_step, step);
 }
 
 /* --- free maps (lock holder only) ---------------------------------------- */

@@ -16,7 +16,6 @@
 
 #include <ck_pr.h>
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 
 #define ETS_TABLES 256
@@ -65,16 +64,9 @@ int ets_init(shm_header_t *h)
 
 int ets_crash_step;
 
-static void crash_now(void) __attribute__((noinline, cold));
-static void crash_now(void)
-{
-    raise(SIGKILL);
-}
-
 static inline void crash_point(int step)
 {
-    if (__builtin_expect(ets_crash_step == step, 0))
-        crash_now();
+    SHOAL_CRASH_POINT(ets_crash_step, step);
 }
 
 static void lock(uint32_t *word, uint32_t vm)
