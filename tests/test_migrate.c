@@ -417,11 +417,13 @@ static void test_small_messages_copied_in(void)
     proc_t *p = proc_of(pcb);
     uint64_t from = 7 * h->cfg.proc_slots + 5;
 
-    /* #(ok 1), then a 4,000-byte string (500 words), then #(ok 3) */
+    /* #(ok 1), then a 4,000-byte string (503 words), then #(ok 3) */
     term small1[3] = {mk_hdr(3, BT_TUPLE), mk_atom(A_OK), mk_fix(1)};
     static char text[4000];
     memset(text, 'x', sizeof text);
-    static term big[2 + 500];
+    static term big[2 + sizeof text / 8 + 1]; /* str_words: a NUL fits after the bytes */
+    CU_ASSERT_EQUAL_FATAL(str_words(sizeof text), sizeof big / sizeof big[0]);
+    memset(big, 0, sizeof big);
     big[0] = mk_hdr(str_words(sizeof text), BT_STRING);
     big[1] = sizeof text;
     memcpy(&big[2], text, sizeof text);
