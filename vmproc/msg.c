@@ -70,7 +70,7 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
 
     for (;;) {
         uint64_t cur = ck_pr_load_64(&p->inbox);
-        if ((cur & ~INBOX_OFF_MASK) != tag || (cur & INBOX_OFF_MASK) == INBOX_CLOSED) {
+        if (!inbox_open(cur, tag)) {
             pool_free(h, rt->vm, buf);
             return SEND_NOPROC;
         }

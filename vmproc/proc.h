@@ -148,14 +148,18 @@ static inline proc_t *proc_of(pcb_t *pcb)
 }
 
 /* Any VM: whether the process `pid` is still there to take messages: its
- * slot holds that pid and its inbox is open (tagged with its generation,
- * not CLOSED). An ending process closes its inbox before it sends its exit
+ * slot holds that pid and its inbox is open (the inbox word `in` carries
+ * the tag of its generation, and is not CLOSED). An ending process closes its inbox before it sends its exit
  * signals and DOWN messages, so whoever got those sees it gone. */
+static inline bool inbox_open(uint64_t in, uint64_t tag)
+{
+    return (in & ~INBOX_OFF_MASK) == tag && (in & INBOX_OFF_MASK) != INBOX_CLOSED;
+}
+
 static inline bool proc_is_open(const shm_header_t *h, pcb_t *pcb, uint64_t pid)
 {
-    uint64_t in = ck_pr_load_64(&proc_of(pcb)->inbox);
-    return (in & ~INBOX_OFF_MASK) == inbox_tag(pid / h->cfg.proc_slots) &&
-           (in & INBOX_OFF_MASK) != INBOX_CLOSED && ck_pr_load_64(&pcb->pid) == pid;
+    return inbox_open(ck_pr_load_64(&proc_of(pcb)->inbox), inbox_tag(pid / h->cfg.proc_slots)) &&
+           ck_pr_load_64(&pcb->pid) == pid;
 }
 
 /* The per-VM runtime state of the VM that runs processes now. Private. */
