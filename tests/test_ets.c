@@ -613,25 +613,33 @@ static term big_tuple(term **mem, uint64_t n)
     return mk_box(b);
 }
 
+/* The tests of big values: a table with key 1 bound to a tuple of
+ * BIG_N integers (in *mem, which the caller frees). */
+enum { BIG_N = 3000 };
+static term put_big_tuple(term **mem)
+{
+    CU_ASSERT_EQUAL_FATAL(t_new(&v0, tab), tab);
+    term big = big_tuple(mem, BIG_N);
+    CU_ASSERT_FATAL(big != T_NONE);
+    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(1), big), mk_atom(A_TRUE));
+    return big;
+}
+
 static void test_get_grows_heap(void)
 {
     SETUP();
-    enum { N = 3000 };
-    CU_ASSERT_EQUAL_FATAL(t_new(&v0, tab), tab);
     term *mem;
-    term big = big_tuple(&mem, N);
-    CU_ASSERT_FATAL(big != T_NONE);
-    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(1), big), mk_atom(A_TRUE));
+    term big = put_big_tuple(&mem);
     proc_t *p = pr(&v0);
     /* The copy cannot fit where the heap is now. */
-    CU_ASSERT_FATAL((uint64_t)(p->hlim - p->hp) < N + 1);
+    CU_ASSERT_FATAL((uint64_t)(p->hlim - p->hp) < BIG_N + 1);
     uint64_t before = p->heap_words;
     term r = t_get(&v0, tab, mk_fix(1), mk_fix(0));
     CU_ASSERT_FATAL(is_tuple(r));
-    CU_ASSERT_EQUAL(tuple_size(r), N);
+    CU_ASSERT_EQUAL(tuple_size(r), BIG_N);
     CU_ASSERT(term_equal(r, big));
     CU_ASSERT(in_heap_of(&w, &v0, r));
-    CU_ASSERT(p->heap_words >= before + N + 1);
+    CU_ASSERT(p->heap_words >= before + BIG_N + 1);
     free(mem);
     teardown();
 }
@@ -642,15 +650,11 @@ static void test_get_grows_heap(void)
 static void test_get_heap_limit(void)
 {
     SETUP();
-    enum { N = 3000 };
-    CU_ASSERT_EQUAL_FATAL(t_new(&v0, tab), tab);
     term *mem;
-    term big = big_tuple(&mem, N);
-    CU_ASSERT_FATAL(big != T_NONE);
-    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(1), big), mk_atom(A_TRUE));
+    term big = put_big_tuple(&mem);
     proc_t *p = pr(&v0);
     uint64_t limit = p->heap_limit_words;
-    p->heap_limit_words = N / 2;
+    p->heap_limit_words = BIG_N / 2;
     term r = t_get(&v0, tab, mk_fix(1), mk_fix(0));
     CU_ASSERT_EQUAL(r, T_NONE);
     CU_ASSERT_EQUAL(p->err_class, EXC_NONE);
