@@ -15,6 +15,7 @@
 #include "shm/vmtab.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -96,6 +97,14 @@ shm_header_t *shm_create(const shm_config_t *cfg)
     if (shm_layout_compute(cfg, &layout) < 0)
         return NULL;
     int fd = memfd_create("shoal", MFD_CLOEXEC);
+    if (fd >= 0 && fd <= 2) {
+        /* Never one of the standard fds: print would write into the
+         * segment. (main makes 0, 1 and 2 valid first, so this is a
+         * second line of defence for other callers.) */
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        close(fd);
+        fd = high;
+    }
     if (fd < 0)
         return NULL;
     if (ftruncate(fd, (off_t)layout.total_bytes) < 0) {

@@ -26,7 +26,7 @@
 #include "shm/common.h"
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 1u
+#define SHM_LAYOUT_VERSION 2u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -70,6 +70,16 @@ typedef struct shm_run {
     uint64_t main_pid;    /* VM 0: pid of the main process, set before it runs */
 } shm_run_t;
 
+/* Standard output, shared by every VM (vmproc/out.c). */
+typedef struct shm_out {
+    uint32_t lock;    /* print's lock: the holder's VM id + 1, or 0; recovery
+                       * breaks a dead holder's (out_recover_vm) */
+    uint32_t waiters; /* VMs asleep on `lock` (a futex word) */
+    int32_t error;    /* VMs: errno of the first failed write to stdout, 0 if
+                       * none (CAS 0 -> errno); the supervisor stops the run */
+    uint32_t pad;
+} shm_out_t;
+
 typedef struct shm_header {
     uint64_t magic;
     uint32_t version;
@@ -82,6 +92,9 @@ typedef struct shm_header {
     char topology[256];      /* the topology the VMs were placed on, as text */
     char pad0[SHOAL_CACHE_LINE];
     shm_run_t run;
+    char pad1[SHOAL_CACHE_LINE];
+    shm_out_t out;
+    char pad2[SHOAL_CACHE_LINE];
 } shm_header_t;
 
 /* The segment of this process, set by shm_create (and inherited by fork). */

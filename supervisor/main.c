@@ -19,11 +19,14 @@
 #include "supervisor/run.h"
 #include "supervisor/topology.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum cmd { CMD_RUN, CMD_TOPOLOGY };
 
@@ -350,8 +353,33 @@ out:
     return status;
 }
 
+/* Make fds 0, 1 and 2 valid before anything else is opened, so that no
+ * internal fd (the segment's memfd, the event loop's) can land on one of
+ * them and be written to by print or an error report. A closed one gets
+ * /dev/null opened read-only: reads see end of file, and writes fail
+ * with EBADF as they would on the closed fd, so a closed stdout is still
+ * a write error that the run reports. */
+static bool std_fds_valid(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", O_RDONLY);
+        if (nfd != fd) {
+            if (nfd >= 0)
+                close(nfd);
+            return false;
+        }
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
+    if (!std_fds_valid()) {
+        /* stderr itself may be the closed one: nothing better to do */
+        return SHOAL_EXIT_FAIL;
+    }
     if (argc < 2) {
         usage(stderr);
         return SHOAL_EXIT_USAGE;

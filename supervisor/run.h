@@ -20,6 +20,7 @@ enum {
     SHOAL_EXIT_FAIL = 1,    /* could not start: a system call failed */
     SHOAL_EXIT_USAGE = 2,   /* bad command line, config, topology or program */
     SHOAL_EXIT_VM_DIED = 3, /* a VM died and the run was stopped */
+    SHOAL_EXIT_OUTPUT = 5,  /* standard output could not be written */
     SHOAL_EXIT_SIGNAL = 128 /* + N: stopped by signal N */
 };
 

@@ -49,6 +49,7 @@ typedef struct fctx {
     binding_t *env;
     const char **free_names;
     uint32_t nfree, capfree;
+    int guard; /* > 0 while compiling a guard: only guard builtins may be called */
 } fctx_t;
 
 typedef struct global {
@@ -437,9 +438,9 @@ static void emit_bif(compiler_t *c, fctx_t *f, int id, uint32_t argc)
 /* (call-on vm f a ...): the arguments are evaluated here, the process
  * moves to vm, calls f, and moves back whether f returns or raises:
  *     V F A... H := vm f a... (vm-id)
- *     (migrate V)
+ *     (%call-on-enter V)         ; pinned (no balancing moves it), moved to V
  *     R := try (F A...)          ; #(ok v) or #(raise class value)
- *     (migrate H)
+ *     (%call-on-leave H)         ; unpinned, moved back to H
  *     unwrap R                   ; v, or raise it again */
 static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
 {
@@ -456,7 +457,7 @@ static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
     emit_bif(c, f, BI_VM_ID, 0);
     emit(c, f, OP_STORE, (int32_t)home);
     emit(c, f, OP_LOAD, (int32_t)base);
-    emit_bif(c, f, BI_MIGRATE, 1);
+    emit_bif(c, f, BI_CALL_ON_ENTER, 1);
     emit(c, f, OP_POP, 0);
     size_t t = emit(c, f, OP_TRY, 0);
     push_const(c, f, mk_atom(A_OK));
@@ -471,7 +472,7 @@ static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
     uint32_t r = new_slot(c, f, args[0]);
     emit(c, f, OP_STORE, (int32_t)r);
     emit(c, f, OP_LOAD, (int32_t)home);
-    emit_bif(c, f, BI_MIGRATE, 1);
+    emit_bif(c, f, BI_CALL_ON_LEAVE, 1);
     emit(c, f, OP_POP, 0);
     emit(c, f, OP_LOAD, (int32_t)r);
     emit(c, f, OP_UNWRAP, 0);
@@ -546,6 +547,17 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
     ret_if_tail(c, f, tail);
 }
 
+/* A guard may call only builtins that read their arguments and return a
+ * value (LANGUAGE.md, "Patterns"): anything else in a guard is an error
+ * here, at compile time. `what` names the callee for the message. */
+static void guard_call_error(compiler_t *c, const ast_t *a, const char *what, const char *name)
+{
+    die_at(c, a,
+           "a guard cannot call %s%s: a guard may only use comparisons, arithmetic, type "
+           "tests, and, or, not, and builtins that only read their arguments",
+           what, name);
+}
+
 static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     ast_t *const *items = a->u.list.items;
@@ -555,8 +567,12 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         const char *name = head->u.str.s;
         uint32_t where;
         enum var_kind k = resolve(c, f, name, &where);
+        if (k != VAR_NONE && f->guard)
+            guard_call_error(c, a, "the function value ", name);
         if (k == VAR_NONE) {
             global_t *g = find_global(c, name, (int)argc);
+            if (g && f->guard)
+                guard_call_error(c, a, "the function ", name);
             if (g) {
                 comp_args(c, f, items + 1, argc);
                 emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
@@ -568,6 +584,8 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
                 die_at(c, a, "%s is defined with %u argument%s, called with %zu", name, g->arity,
                        g->arity == 1 ? "" : "s", argc);
             int id = find_builtin(name);
+            if (id >= 0 && f->guard && !(bif_table[id].flags & BF_GUARD))
+                guard_call_error(c, a, "", name);
             if (id >= 0) {
                 comp_builtin(c, f, id, a, items + 1, argc, tail);
                 return;
@@ -576,6 +594,10 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         }
         load_var(c, f, k, where);
     } else {
+        if (f->guard)
+            die_at(c, a, "a guard cannot call a computed function: a guard may only use "
+                         "comparisons, arithmetic, type tests, and, or, not, and builtins "
+                         "that only read their arguments");
         comp(c, f, head, false);
     }
     comp_args(c, f, items + 1, argc);
@@ -888,9 +910,12 @@ static void comp_clause(compiler_t *c, fctx_t *f, const ast_t *cl, uint32_t slot
             die_at(c, g, "malformed guard: expected (when expr)");
         size_t gpos = emit(c, f, OP_GUARD, 0);
         add_fail(c, fl, gpos, true, gpos + 1);
+        f->guard++;
         comp(c, f, g->u.list.items[1], false);
+        f->guard--;
         emit(c, f, OP_GUARD_END, 0);
-        size_t jf = emit_jump(c, f, OP_JUMP_F);
+        /* a guard holds only when its value is 'true */
+        size_t jf = emit_jump(c, f, OP_JUMP_NT);
         add_fail(c, fl, jf, true, jf + 1);
         first = 2;
         if (cl->u.list.n < 3)
@@ -1031,6 +1056,8 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         } else if (strcmp(s, "case") == 0) {
             comp_case(c, f, a, tail);
         } else if (strcmp(s, "receive") == 0) {
+            if (f->guard)
+                die_at(c, a, "a guard cannot receive: a guard may only read values");
             comp_receive(c, f, a, tail);
         } else if (strcmp(s, "catch") == 0) {
             comp_catch(c, f, a, tail);
