@@ -19,6 +19,19 @@
 #define SHOAL_MAX_VMS 1024   /* --vms above this is refused as absurd */
 #define SHOAL_MAX_NODES 64   /* NUMA nodes the segment keeps lists for */
 
+/* Exit statuses of `shoal` (documented in --help and the README). The
+ * VM that runs main writes OK or MAIN_FAILED into the segment's run state;
+ * the supervisor returns the rest. */
+enum {
+    SHOAL_EXIT_OK = 0,
+    SHOAL_EXIT_MAIN_FAILED = 1, /* main did not return normally; the reason is on stderr */
+    SHOAL_EXIT_USAGE = 2,       /* bad command line, config, topology or program */
+    SHOAL_EXIT_VM_DIED = 3,     /* a VM died and the run was stopped */
+    SHOAL_EXIT_FAIL = 4,        /* could not start or go on: a system call failed, or
+                                 * memory, the shared segment or a write ran out */
+    SHOAL_EXIT_SIGNAL = 128     /* + N: stopped by signal N */
+};
+
 #define SHOAL_CACHE_LINE 64
 #define SHOAL_PAGE 4096u
 

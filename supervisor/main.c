@@ -19,6 +19,7 @@
 #include "supervisor/run.h"
 #include "supervisor/topology.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,9 +89,26 @@ static void usage(FILE *f)
           "  -v, --verbose    report each VM as it registers\n"
           "  -h, --help       this text\n"
           "\n"
-          "exit status: 0 done; 1 could not start; 2 bad command line, config, topology\n"
-          "or program; 3 a VM died; 128+N stopped by signal N\n",
+          "\n"
+          "exit status:\n"
+          "  0      main returned normally (or the smoke run or the command finished)\n"
+          "  1      main did not return normally; its exit reason is on stderr\n"
+          "  2      bad command line, config, topology or program; nothing ran\n"
+          "  3      a VM died, and the run was stopped\n"
+          "  4      could not start or go on: a system call failed, or memory, the\n"
+          "         shared segment or a write ran out\n"
+          "  128+N  stopped by signal N\n",
           f);
+}
+
+/* What shoal itself prints (help, version, topology) must reach stdout:
+ * a full disk or a closed pipe is an error, not a silent success. */
+static int flush_stdout(int status)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return status;
+    fprintf(stderr, "shoal: cannot write to standard output: %s\n", strerror(errno));
+    return SHOAL_EXIT_FAIL;
 }
 
 static int vbad(bool hint, const char *fmt, va_list ap)
@@ -314,7 +332,7 @@ static int command(enum cmd cmd, int argc, char **argv)
     char err[512];
     int status = parse(cmd, argc, argv, &o, &config);
     if (status != 0) {
-        status = status < 0 ? SHOAL_EXIT_OK : status;
+        status = status < 0 ? flush_stdout(SHOAL_EXIT_OK) : status;
         goto out;
     }
     if (config && config_load(config, &o, err, sizeof err) < 0) {
@@ -339,7 +357,7 @@ static int command(enum cmd cmd, int argc, char **argv)
             print_topology_json(&t, &p);
         else
             print_topology(&t, &p);
-        status = fflush(stdout) == 0 ? SHOAL_EXIT_OK : SHOAL_EXIT_FAIL;
+        status = flush_stdout(SHOAL_EXIT_OK);
     } else {
         status = run_main(&o, &t, &p);
     }
@@ -359,11 +377,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
-        return SHOAL_EXIT_OK;
+        return flush_stdout(SHOAL_EXIT_OK);
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("shoal %s\n", SHOAL_VERSION);
-        return SHOAL_EXIT_OK;
+        return flush_stdout(SHOAL_EXIT_OK);
     }
     if (strcmp(cmd, "run") == 0)
         return command(CMD_RUN, argc - 1, argv + 1);

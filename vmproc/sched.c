@@ -314,7 +314,7 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
         /* (exit 'normal) is a normal end, as in Erlang */
         bool normal = p->err_class == EXC_NORMAL ||
                       (p->err_class == EXC_EXIT && p->err_value == mk_atom(A_NORMAL));
-        h->run.exit_status = normal ? 0 : 1;
+        h->run.exit_status = normal ? SHOAL_EXIT_OK : SHOAL_EXIT_MAIN_FAILED;
         /* release: the exit status is visible before done */
         ck_pr_fence_store();
         ck_pr_store_32(&h->run.done, 1);
@@ -493,7 +493,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
             h->run.main_pid = pid;
         else {
             fprintf(stderr, "shoal: cannot start main: %s\n", strerror(errno));
-            h->run.exit_status = 1;
+            h->run.exit_status = SHOAL_EXIT_FAIL;
             ck_pr_fence_store();
             ck_pr_store_32(&h->run.done, 1);
             vm_notify();
