@@ -51,6 +51,21 @@ void shoal_assert_fail(const char *file, int line, const char *cond, const char 
  * or n is 0): how library code reports what went wrong without printing. */
 void shoal_errf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Read the whole of `path`, which must be a regular file of at most `max`
+ * bytes: never a directory, FIFO or device (/dev/zero would never end, a
+ * FIFO could block forever). Returns a malloc'd buffer with a NUL after
+ * its *len bytes, or NULL with errno set and the reason, for a message of
+ * the form "cannot read PATH: REASON", in `why` (EFBIG: larger than max;
+ * EINVAL: not a regular file). */
+char *shoal_read_file(const char *path, uint64_t max, size_t *len, char *why, size_t whylen);
+
+/* Copy the NUL-terminated `src` into dst (n bytes, always terminated),
+ * with every byte that is not printable ASCII or part of well-formed
+ * UTF-8 written as \xNN, so that a message quoting source or user input
+ * never writes raw control or invalid bytes to a terminal. An escape is
+ * never cut in half by the end of dst. Returns dst. */
+char *shoal_escape(char *dst, size_t n, const char *src);
+
 #define UNREACHABLE() shoal_assert_fail(__FILE__, __LINE__, "unreachable", "impossible case")
 
 /* Crash-test hooks (pool.c, ets.c): a module's `..._crash_step` variable,

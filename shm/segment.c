@@ -41,6 +41,10 @@ void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes)
     /* 1 GiB: far above any test or benchmark heap (64 MiB), far below what
      * would hurt the machine. */
     cfg->heap_limit_bytes = 1ull << 30;
+    /* 64 MiB of source: about a million lines, well past what compiles
+     * into the default code area; it bounds what `shoal run /dev/zero`
+     * style mistakes can cost. */
+    cfg->source_bytes = 64ull << 20;
 }
 
 static uint64_t page_up(uint64_t x)

@@ -40,6 +40,8 @@ typedef struct shm_config {
     uint64_t heap_limit_bytes; /* largest heap and stack of one process */
     uint32_t heap_follow;      /* enum heap_follow */
     uint32_t pad;
+    uint64_t source_bytes;     /* largest source file program_load reads (not
+                                * part of the layout: the run's input limit) */
 } shm_config_t;
 
 /* Where a process's heap lives after it moves to a VM on another node:

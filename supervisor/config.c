@@ -44,13 +44,12 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
 }
 
 typedef struct parse {
-    FILE *f;
+    const char *text; /* the whole file, read within CONFIG_FILE_MAX */
+    size_t len, pos;
     shoal_opts_t *opts;
     int line;      /* line the reader returned last, from 1 */
     int err_line;  /* first line with an error we found, or 0 */
     char msg[256]; /* its message */
-    char *buf;     /* getline's buffer */
-    size_t cap;
 } parse_t;
 
 static void error_at(parse_t *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -87,16 +86,25 @@ static void check_section(parse_t *ps, const char *line)
 static char *read_line(char *str, int num, void *stream)
 {
     parse_t *ps = stream;
-    ssize_t n = getline(&ps->buf, &ps->cap, ps->f);
-    if (n < 0)
+    if (ps->pos >= ps->len)
         return NULL;
+    const char *s = ps->text + ps->pos;
+    const char *nl = memchr(s, '\n', ps->len - ps->pos);
+    size_t n = nl ? (size_t)(nl - s) + 1 : ps->len - ps->pos;
+    ps->pos += n;
     ps->line++;
-    if (n >= num) {
+    if (memchr(s, 0, n)) {
+        error_at(ps, "a NUL byte in the line (is this a config file?)");
+        snprintf(str, (size_t)num, ";\n");
+        return str;
+    }
+    if (n >= (size_t)num) {
         error_at(ps, "line too long (at most %d characters)", num - 2);
         snprintf(str, (size_t)num, ";\n");
         return str;
     }
-    memcpy(str, ps->buf, (size_t)n + 1);
+    memcpy(str, s, n);
+    str[n] = 0;
     check_section(ps, str);
     return str;
 }
@@ -182,14 +190,18 @@ int config_parse_follow(const char *s, const char *what, uint32_t *out, char *er
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
 {
     parse_t ps = {.opts = opts};
-    ps.f = fopen(path, "r");
-    if (!ps.f) {
-        shoal_errf(err, errlen, "cannot read config file \"%s\": %s", path, strerror(errno));
+    char why[128];
+    char *text = shoal_read_file(path, CONFIG_FILE_MAX, &ps.len, why, sizeof why);
+    if (!text) {
+        int e = errno;
+        shoal_errf(err, errlen, "cannot read config file \"%s\": %s%s", path, why,
+                   e == EFBIG ? " (a config file holds a few lines)" : "");
+        errno = e;
         return -1;
     }
+    ps.text = text;
     int rc = ini_parse_stream(read_line, &ps, on_key, &ps);
-    fclose(ps.f);
-    free(ps.buf);
+    free(text);
     if (rc == 0 && ps.err_line == 0)
         return 0;
     if (rc < 0) {

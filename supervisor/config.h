@@ -41,6 +41,10 @@ enum {
 /* heap_limit_mb: a process may not hold more than the largest pool. */
 #define CONFIG_HEAP_LIMIT_MB_MAX CONFIG_POOL_MB_MAX
 
+/* A config file larger than this is refused unread: it is a mistake
+ * (--config /dev/zero, a log file), not a config. */
+#define CONFIG_FILE_MAX (1u << 20)
+
 typedef struct shoal_opts {
     uint32_t vms;        /* 0: one VM per core of the topology */
     char *topology;      /* NULL: this machine; malloc'ed */

@@ -56,23 +56,23 @@ static uint32_t count(hwloc_topology_t hw, hwloc_obj_type_t type)
     return n > 0 ? (uint32_t)n : 0;
 }
 
-static int set_xml(topo_t *t, const char *path, char *err, size_t errlen)
+/* An XML topology of a large machine is a few MiB; more is a mistake. */
+#define TOPO_XML_MAX (64u << 20)
+
+/* Read the file ourselves, then hand hwloc the buffer: hwloc's EINVAL
+ * cannot tell a missing file from a malformed one, and it would read a
+ * FIFO or /dev/zero without end. *text is the buffer, which must outlive
+ * hwloc_topology_load. */
+static int set_xml(topo_t *t, const char *path, char **text, char *err, size_t errlen)
 {
-    /* Check readability ourselves: hwloc's EINVAL cannot tell a missing
-     * file from a malformed one, and the user needs to know which. */
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(errno));
+    char why[128];
+    size_t len;
+    *text = shoal_read_file(path, TOPO_XML_MAX, &len, why, sizeof why);
+    if (!*text) {
+        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, why);
         return -1;
     }
-    struct stat st;
-    int rc = fstat(fd, &st);
-    close(fd);
-    if (rc == 0 && S_ISDIR(st.st_mode)) {
-        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(EISDIR));
-        return -1;
-    }
-    if (hwloc_topology_set_xml(t->hw, path) < 0) {
+    if (len >= INT_MAX || hwloc_topology_set_xmlbuffer(t->hw, *text, (int)len + 1) < 0) {
         shoal_errf(err, errlen, "topology file \"%s\" is not a valid hwloc XML topology (%s)", path,
              strerror(errno));
         return -1;
@@ -116,10 +116,11 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
         return -1;
     }
     int rc = 0;
+    char *xml = NULL;
     if (desc && *desc) {
         snprintf(t->desc, sizeof t->desc, "%s", desc);
         if (is_file(desc) || ends_with(desc, ".xml"))
-            rc = set_xml(t, desc, err, errlen);
+            rc = set_xml(t, desc, &xml, err, errlen);
         else
             rc = set_synthetic(t, desc, err, errlen);
     }
@@ -128,6 +129,7 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
              strerror(errno));
         rc = -1;
     }
+    free(xml);
     if (rc == 0) {
         t->n_packages = count(t->hw, HWLOC_OBJ_PACKAGE);
         t->n_nodes = count(t->hw, HWLOC_OBJ_NUMANODE);

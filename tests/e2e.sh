@@ -14,13 +14,15 @@
 #                           every safe point, is turned off for it
 # tests/cli.txt has one case a line: STATUS|ARGS|STDERR-SUBSTRING[|SETUP],
 # where SETUP, if given, is shell run in the case's subshell just before
-# shoal (to set a resource limit, or point stdout elsewhere).
+# shoal (to set a resource limit, point stdout elsewhere, or make a file in
+# "$tmp" after a cd there).
 #
 # Usage: tests/e2e.sh SHOAL [PROGRAM ...]
 # Ends with the line "N passed, N failed".
 set -u
 shoal=${1:?usage: tests/e2e.sh SHOAL [PROGRAM ...]}
 shift
+case $shoal in /*) ;; *) shoal=$PWD/$shoal ;; esac # a cli.txt SETUP may cd
 here=$(cd "$(dirname "$0")" && pwd)
 vms_list=${SHOAL_E2E_VMS:-"2 4"}
 limit=${SHOAL_E2E_TIMEOUT:-120}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -131,12 +132,65 @@ static void test_missing_file(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
 }
 
+/* Only a regular file of at most CONFIG_FILE_MAX bytes is read: not a
+ * directory, a device (/dev/zero never ends) or a FIFO (would block). */
+static void test_not_a_config_file(void)
+{
+    static const struct {
+        const char *path, *why;
+    } cases[] = {
+        {"/tmp", "Is a directory"},
+        {"/dev/zero", "it is a character device, not a regular file"},
+        {"/dev/null", "it is a character device, not a regular file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shoal_opts_t o = {0};
+        err[0] = 0;
+        CU_ASSERT_EQUAL(config_load(cases[i].path, &o, err, sizeof err), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].path));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].why));
+    }
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo.ini", dir);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    shoal_opts_t o = {0};
+    CU_ASSERT_EQUAL(config_load(fifo, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "it is a FIFO, not a regular file"));
+    unlink(fifo);
+
+    /* one byte over the limit, of comment lines that would parse */
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    for (unsigned i = 0; i < CONFIG_FILE_MAX / 8; i++)
+        fputs(";;;;;;;\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(config_load(path, &o, err, sizeof err), 0);
+    f = fopen(path, "a");
+    CU_ASSERT_FATAL(f != NULL);
+    fputc('\n', f);
+    fclose(f);
+    CU_ASSERT_EQUAL(config_load(path, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "larger than 1048576 bytes"));
+
+    /* a NUL byte: a binary file, not a config */
+    write_file("[run]\nvms = 1\n");
+    f = fopen(path, "a");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("pool", f);
+    fputc(0, f);
+    fputs("_mb = 3\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(config_load(path, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, ":3: a NUL byte"));
+}
+
 static CU_TestInfo tests[] = {
     {"numbers: whole, in range, nothing else", test_parse_uint},
     {"a good file sets every key", test_good_file},
     {"command-line flags override the file", test_flags_override},
     {"errors name FILE:LINE", test_errors},
     {"a missing file", test_missing_file},
+    {"a directory, device, FIFO, too large or binary file is refused", test_not_a_config_file},
     CU_TEST_INFO_NULL,
 };
 

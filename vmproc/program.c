@@ -15,6 +15,7 @@
 #include "vmproc/sched.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,50 +33,33 @@ static const char prelude[] =
     /* Erlang's timer:sleep: a receive that matches nothing */
     "(defn %sleep (ms) (receive (after ms 'ok)))\n";
 
-static char *read_file(const char *path, size_t *len)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        errno = EISDIR;
-        return NULL;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-        if (n == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                errno = ENOMEM;
-            }
-            buf = b;
-        }
-    }
-    int e = ferror(f) ? EIO : 0;
-    fclose(f);
-    if (buf && e) {
-        free(buf);
-        errno = e;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 static void report(const diag_t *d, const char *fallback_file)
 {
+    char file[PATH_MAX], msg[4 * sizeof d->msg];
+    shoal_escape(file, sizeof file, d->file ? d->file : fallback_file);
+    shoal_escape(msg, sizeof msg, d->msg);
     if (d->file)
-        fprintf(stderr, "%s:%d:%d: error: %s\n", d->file, d->line, d->col, d->msg);
+        fprintf(stderr, "%s:%d:%d: error: %s\n", file, d->line, d->col, msg);
     else
-        fprintf(stderr, "%s:1:1: error: %s\n", fallback_file, d->msg);
+        fprintf(stderr, "%s:1:1: error: %s\n", file, msg);
+}
+
+/* Read one source file, within the run's source limit (--source-mb). */
+static char *read_source(shm_header_t *h, const char *path, size_t *len)
+{
+    char why[128], name[PATH_MAX];
+    char *text = shoal_read_file(path, h->cfg.source_bytes, len, why, sizeof why);
+    if (text)
+        return text;
+    shoal_escape(name, sizeof name, path);
+    if (errno == EFBIG)
+        fprintf(stderr,
+                "shoal: cannot read %s: it is larger than the source file limit, %llu MiB "
+                "(raise it with --source-mb N)\n",
+                name, (unsigned long long)(h->cfg.source_bytes >> 20));
+    else
+        fprintf(stderr, "shoal: cannot read %s: %s\n", name, why);
+    return NULL;
 }
 
 static int args_constant(shm_header_t *h, int nargs, char **args)
@@ -132,11 +116,9 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
         const char *src = prelude;
         size_t len = sizeof prelude - 1;
         if (i > 0) {
-            texts[i] = read_file(name, &len);
-            if (!texts[i]) {
-                fprintf(stderr, "shoal: cannot read %s: %s\n", name, strerror(errno));
+            texts[i] = read_source(h, name, &len);
+            if (!texts[i])
                 goto out;
-            }
             src = texts[i];
         }
         ast_t **forms;
