@@ -53,6 +53,11 @@ enum heap_follow { HEAP_FOLLOW_ON_GC = 0, HEAP_FOLLOW_NEVER, HEAP_FOLLOW_EAGER }
 /* Defaults for a run; the supervisor overrides them from flags. */
 void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes);
 
+/* Size the atom area for `cap` atoms (--atoms): the index, and names of
+ * SHM_ATOM_NAME_BYTES each on average. */
+void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
+#define SHM_ATOM_NAME_BYTES 48u
+
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {
     uint64_t vm_off, proc_off, atom_off, code_off;

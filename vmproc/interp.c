@@ -588,7 +588,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             p->mbox_prev = 0;
             p->deadline = -1;
-            if (A_U(w) != 0xffffff) {
+            /* (after 'infinity ...) never gives up, as no after */
+            if (A_U(w) != 0xffffff && fp[A_U(w)] != mk_atom(A_INFINITY)) {
                 term t = fp[A_U(w)];
                 if (!is_fix(t) || fix_val(t) < 0)
                     RAISE_ERR(A_BADARG);

@@ -94,7 +94,7 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
     };
     for (size_t i = 0; i < A__COUNT; i++)
         if (atom_intern(h, names[i], strlen(names[i])) != (int64_t)i) {
-            fprintf(stderr, "shoal: the atom table is too small\n");
+            fprintf(stderr, "shoal: the atom table is too small (raise it with --atoms N)\n");
             return -1;
         }
     compiler_t *c = compiler_new(h);
@@ -138,7 +138,8 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
         goto out;
     }
     if (args_constant(h, nargs, args) < 0) {
-        fprintf(stderr, "shoal: the program arguments do not fit the code area\n");
+        fprintf(stderr, "shoal: the program arguments do not fit the code area (raise it with "
+                        "--code-mb N)\n");
         goto out;
     }
     rc = 0;
