@@ -81,9 +81,25 @@ static void test_good_file(void)
                "vms = 6\n"
                "topology = pack:2 numa:2 core:2 pu:1\n"
                "pool_mb = 128 ; inline comment\n"
-               "proc_slots = 4096\n");
+               "proc_slots = 4096\n"
+               "atoms = 200000\n"
+               "code_mb = 256\n"
+               "source_mb = 128\n");
     shoal_opts_t o = {0};
     CU_ASSERT_EQUAL_FATAL(config_load(path, &o, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(o.atoms, 200000);
+    CU_ASSERT_EQUAL(o.code_mb, 256);
+    CU_ASSERT_EQUAL(o.source_mb, 128);
+    CU_ASSERT_EQUAL(o.topology_line, 4);
+    /* and they size the segment */
+    shm_config_t cfg;
+    config_segment(&o, 2, 1, &cfg);
+    CU_ASSERT_EQUAL(cfg.atom_cap, 200000);
+    CU_ASSERT(cfg.atom_bytes > 200000ull * 40);
+    CU_ASSERT_EQUAL(cfg.code_bytes, 256ull << 20);
+    CU_ASSERT_EQUAL(cfg.source_bytes, 128ull << 20);
+    CU_ASSERT_EQUAL(cfg.pool_bytes, 128ull << 20);
+    CU_ASSERT_EQUAL(cfg.proc_slots, 4096);
     CU_ASSERT_EQUAL(o.vms, 6);
     CU_ASSERT_STRING_EQUAL(o.topology, "pack:2 numa:2 core:2 pu:1");
     CU_ASSERT_EQUAL(o.pool_mb, 128);
@@ -114,6 +130,11 @@ static void test_errors(void)
     expect_error("[other]\n", 1, "unknown section [other]");
     expect_error("vms = 3\n[run]\n", 1, "outside a section");
     expect_error("[run]\nvms = 0\n", 2, "vms: 0 is out of range");
+    expect_error("[run]\nvms = -3\n", 2, "vms: -3 is out of range (expected 1..1024)");
+    expect_error("[run]\natoms = 100\n", 2, "atoms: 100 is out of range (expected 1024..16777216)");
+    expect_error("[run]\ncode_mb = 0\n", 2, "code_mb: 0 is out of range");
+    expect_error("[run]\nsource_mb = x\n", 2, "source_mb: \"x\" is not a number");
+    expect_error("[run]\nvms = \x1b\n", 2, "vms: \"\\x1b\" is not a number");
     expect_error("[run]\nvms = many\n", 2, "not a number");
     expect_error("[run]\npool_mb = 0\n", 2, "pool_mb");
     expect_error("[run]\nproc_slots = 99999999999\n", 2, "proc_slots");
