@@ -462,6 +462,34 @@ static void test_after_not_last(void)
     compiles("(defn main () (let ((t 'infinity)) (receive (after t 1))))", __LINE__);
 }
 
+/* What a newcomer from another Lisp writes is an error that says what
+ * shoal writes instead; a call of a literal is an error at compile time,
+ * not badfun when it runs; so is a literal timeout that cannot be. */
+static void test_newcomer_errors(void)
+{
+    CERR("(defn main () (lambda (x) x))", 1, 16,
+         "undefined function lambda/2; shoal writes (fn (params) body...)");
+    CERR("(defn main () (begin 1 2))", 1, 16, "undefined function begin/2; shoal writes (do e1 e2 ...)");
+    CERR("(defn main () (display 1))", 1, 16, "shoal writes (print x ...)");
+    CERR("(defn main () (set! x 1))", 1, 16, "a variable cannot change");
+    CERR("(defn main () (cond (else 1)))", 1, 22,
+         "unbound variable else; the last test of a cond is written true");
+    CERR("(defn main () nil)", 1, 15, "unbound variable nil; the empty list is written '()");
+    CERR("(defn main () :ok)", 1, 15, "unbound variable :ok; an atom is written with a quote");
+    CERR("(define (main) 1)", 1, 1,
+         "only (defn name (params) body...) forms are allowed at top level (shoal has no define");
+    CERR("(defn main () (1 2))", 1, 16, "a number cannot be called; for a list write (list ...)");
+    CERR("(defn main () (\"f\" 2))", 1, 16, "a string cannot be called");
+    CERR("(defn main () (receive (after -1 1)))", 1, 31,
+         "the timeout of after must be a whole number of milliseconds, 0 or more, or 'infinity");
+    CERR("(defn main () (receive (after 1.5 1)))", 1, 31, "the timeout of after must be");
+    CERR("(defn main () (receive (after 'never 1)))", 1, 31, "the timeout of after must be");
+    CERR("(defn main () (quote a b))", 1, 15, "malformed quote: expected (quote x), one form");
+    /* a bound name is no mistake */
+    compiles("(defn main () (let ((else 1) (nil 2)) (cond (else nil))))", __LINE__);
+    compiles("(defn main () (let ((t 0)) (receive (after t 1))))", __LINE__);
+}
+
 /* Compile time grows with the program, not its square: name lookups and
  * constants are hashed. What is counted is every name or constant
  * comparison (compiler_compares); a linear scan of 20,000 definitions,
@@ -548,6 +576,7 @@ static CU_TestInfo compiler_tests[] = {
     {"shoal run: compile error exits 2 and runs nothing", test_run_exit_status},
     {"a defn of a builtin's or special form's name is an error", test_defn_of_builtin},
     {"(after ...) must be the last clause of receive", test_after_not_last},
+    {"another Lisp's forms, literal calls and timeouts say what to write", test_newcomer_errors},
     {"compile time is linear: 20,000 defns, literals, bindings, parameters", test_compile_is_linear},
     CU_TEST_INFO_NULL,
 };

@@ -255,6 +255,7 @@ static void test_foreign_syntax(void)
     READ_ERROR("(a {b})", 1, 4, "'{' is not shoal syntax");
     READ_ERROR("`(a b)", 1, 1, "quasiquote (`) is not shoal syntax");
     READ_ERROR("(a ,b)", 1, 4, "',' is not shoal syntax");
+    READ_ERROR("(1 . 2)", 1, 4, "'.' is not shoal syntax: there are no dotted pairs");
     READ_ERROR("(send <17> 'hi)", 1, 7, "<17> is how a pid prints, not syntax");
     /* names that only look alike still read */
     rd_t r;

@@ -691,11 +691,50 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
     ret_if_tail(c, f, tail);
 }
 
+/* What another Lisp's name is in shoal, for an error about it; "" if
+ * the name is not one of them. */
+static const char *foreign_hint(const char *name)
+{
+    static const struct {
+        const char *name, *hint;
+    } hints[] = {
+        {"lambda", "; shoal writes (fn (params) body...)"},
+        {"define", "; shoal writes (defn name (params) body...) at top level"},
+        {"defun", "; shoal writes (defn name (params) body...) at top level"},
+        {"def", "; shoal writes (defn name (params) body...) at top level"},
+        {"begin", "; shoal writes (do e1 e2 ...)"},
+        {"progn", "; shoal writes (do e1 e2 ...)"},
+        {"let*", "; shoal's let binds in order, as let* does"},
+        {"letrec", "; a function calls itself by its defn name"},
+        {"set!", "; a variable cannot change: bind a new one with let, or recurse with the new value"},
+        {"setq", "; a variable cannot change: bind a new one with let, or recurse with the new value"},
+        {"setf", "; a variable cannot change: bind a new one with let, or recurse with the new value"},
+        {"display", "; shoal writes (print x ...)"},
+        {"println", "; shoal writes (print x ...)"},
+        {"printf", "; shoal writes (print x ...), or (print (str ...))"},
+        {"princ", "; shoal writes (print x ...)"},
+        {"puts", "; shoal writes (print x ...)"},
+        {"null", "; shoal writes (null? x)"},
+        {"else", "; the last test of a cond is written true"},
+        {"nil", "; the empty list is written '()"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (strcmp(name, hints[i].name) == 0)
+            return hints[i].hint;
+    if (name[0] == ':' && name[1])
+        return "; an atom is written with a quote, as in 'ok";
+    return "";
+}
+
 static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     ast_t *const *items = a->u.list.items;
     size_t n = a->u.list.n, argc = n - 1;
     const ast_t *head = items[0];
+    /* (1 2) or ("f" x) would only fail when it runs, with badfun */
+    if (head->kind == AST_INT || head->kind == AST_FLOAT || head->kind == AST_STRING)
+        die_at(c, head, "a %s cannot be called; for a list write (list ...) or '(...)",
+               head->kind == AST_STRING ? "string" : "number");
     if (head->kind == AST_SYMBOL) {
         const char *name = head->u.str.s;
         uint32_t where;
@@ -717,7 +756,7 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
                 comp_builtin(c, f, id, a, items + 1, argc, tail);
                 return;
             }
-            die_at(c, head, "undefined function %s/%zu", name, argc);
+            die_at(c, head, "undefined function %s/%zu%s", name, argc, foreign_hint(name));
         }
         load_var(c, f, k, where);
     } else {
@@ -753,7 +792,7 @@ static void comp_symbol(compiler_t *c, fctx_t *f, const ast_t *a)
         die_at(c, a, "builtin %s can only be called; wrap it in (fn ...) to pass it", name);
     if (is_special(c, name))
         die_at(c, a, "%s is a special form, not a value", name);
-    die_at(c, a, "unbound variable %s", name);
+    die_at(c, a, "unbound variable %s%s", name, foreign_hint(name));
 }
 
 
@@ -1107,6 +1146,15 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     }
     uint32_t tslot = 0xffffff;
     if (after) {
+        /* a literal timeout that can never be right is an error now, not a
+         * badarg when the receive runs */
+        const ast_t *ms = after->u.list.items[1];
+        if ((ms->kind == AST_INT && ms->u.i < 0) || ms->kind == AST_FLOAT ||
+            ms->kind == AST_STRING ||
+            (ms->kind == AST_LIST && ms->u.list.n == 2 && ast_is_sym(ms->u.list.items[0], "quote") &&
+             !ast_is_sym(ms->u.list.items[1], "infinity")))
+            die_at(c, ms, "the timeout of after must be a whole number of milliseconds, 0 or more, "
+                          "or 'infinity");
         comp(c, f, after->u.list.items[1], false);
         tslot = new_slot(c, f, after);
         emit(c, f, OP_STORE, (int32_t)tslot);
@@ -1166,7 +1214,7 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         const char *s = head->u.str.s;
         if (strcmp(s, "quote") == 0) {
             if (n != 2)
-                die_at(c, a, "malformed quote");
+                die_at(c, a, "malformed quote: expected (quote x), one form");
             push_const(c, f, const_datum(c, a->u.list.items[1]));
             ret_if_tail(c, f, tail);
         } else if (strcmp(s, "if") == 0) {
@@ -1364,8 +1412,13 @@ int compiler_declare(compiler_t *c, ast_t **forms, size_t n, diag_t *err)
     names_init(c);
     for (size_t i = 0; i < n; i++) {
         const ast_t *d = forms[i];
-        if (d->kind != AST_LIST || d->u.list.n == 0 || !ast_is_sym(d->u.list.items[0], "defn"))
-            die_at(c, d, "only (defn name (params) body...) forms are allowed at top level");
+        if (d->kind != AST_LIST || d->u.list.n == 0 || !ast_is_sym(d->u.list.items[0], "defn")) {
+            const ast_t *h = d->kind == AST_LIST && d->u.list.n ? d->u.list.items[0] : NULL;
+            bool other_lisp = ast_is_sym(h, "define") || ast_is_sym(h, "defun") ||
+                              ast_is_sym(h, "def");
+            die_at(c, d, "only (defn name (params) body...) forms are allowed at top level%s",
+                   other_lisp ? " (shoal has no define, defun or def)" : "");
+        }
         if (d->u.list.n < 4 || d->u.list.items[1]->kind != AST_SYMBOL)
             die_at(c, d, "malformed defn: expected (defn name (params) body...)");
         const ast_t *name = d->u.list.items[1], *params = d->u.list.items[2];

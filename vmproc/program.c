@@ -111,6 +111,23 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
         fprintf(stderr, "shoal: out of memory\n");
         goto out;
     }
+    /* One file given twice would be "defined twice" at every defn. */
+    for (int i = 0; i < nfiles; i++) {
+        struct stat a, b;
+        if (stat(files[i], &a) < 0)
+            continue; /* read_source reports it */
+        for (int j = 0; j < i; j++)
+            if (stat(files[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+                char x[PATH_MAX], y[PATH_MAX];
+                shoal_escape(x, sizeof x, files[j]);
+                shoal_escape(y, sizeof y, files[i]);
+                if (strcmp(files[i], files[j]) == 0)
+                    fprintf(stderr, "shoal: %s is given twice\n", x);
+                else
+                    fprintf(stderr, "shoal: %s and %s are the same file\n", x, y);
+                goto out;
+            }
+    }
     for (size_t i = 0; i < nsrc; i++) {
         const char *name = i == 0 ? "<prelude>" : files[i - 1];
         const char *src = prelude;

@@ -355,6 +355,12 @@ static int check_name(rd_t *r, const char *t, size_t n, int line, int col)
                     "quasiquote (`) is not shoal syntax; build the list with (list ...)");
     case ',':
         return fail(r, line, col, "',' is not shoal syntax; elements are separated by spaces");
+    case '.':
+        if (n == 1)
+            return fail(r, line, col,
+                        "'.' is not shoal syntax: there are no dotted pairs; (cons h t) makes a "
+                        "cell");
+        break;
     case '<':
         if (n > 2 && t[n - 1] == '>') {
             size_t i = 1;
