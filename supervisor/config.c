@@ -59,6 +59,7 @@ typedef struct parse {
     shoal_opts_t *opts;
     int line;      /* line the reader returned last, from 1 */
     int err_line;  /* first line with an error we found, or 0 */
+    int key_line[16]; /* line of each key of known_keys seen so far, or 0 */
     char msg[256]; /* its message */
 } parse_t;
 
@@ -136,6 +137,11 @@ static const struct num_key {
     {"source_mb", OPT_SET_SOURCE_MB, 1, CONFIG_SOURCE_MB_MAX, offsetof(shoal_opts_t, source_mb)},
 };
 
+/* Every key of [run], for the duplicate check and the "known:" list. */
+static const char *const known_keys[] = {"vms",           "topology",    "pool_mb",
+                                         "proc_slots",    "heap_limit_mb", "heap_follow",
+                                         "atoms",         "code_mb",     "source_mb"};
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     parse_t *ps = user;
@@ -146,6 +152,27 @@ static int on_key(void *user, const char *section, const char *name, const char 
         if (*section == '\0')
             error_at(ps, "key \"%s\" outside a section (put it under [run])", name);
         /* else: check_section has reported the section already */
+        return 0;
+    }
+    size_t key = 0, nkeys = sizeof known_keys / sizeof known_keys[0];
+    while (key < nkeys && strcmp(name, known_keys[key]) != 0)
+        key++;
+    if (key == nkeys) {
+        char known[256] = "";
+        for (size_t i = 0; i < nkeys; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     known_keys[i]);
+        error_at(ps, "unknown key \"%s\" in [run] (known: %s)", name, known);
+        return 0;
+    }
+    if (ps->key_line[key]) {
+        error_at(ps, "%s is given twice (first on line %d)", name, ps->key_line[key]);
+        return 0;
+    }
+    ps->key_line[key] = ps->line;
+    size_t vl = strlen(value);
+    if (vl >= 2 && (value[0] == '"' || value[0] == '\'') && value[vl - 1] == value[0]) {
+        error_at(ps, "%s: values are written without quotes", name);
         return 0;
     }
     for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++) {
@@ -179,11 +206,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
             o->topology_line = ps->line;
         }
     } else {
-        error_at(ps,
-                 "unknown key \"%s\" in [run] (known: vms, topology, pool_mb, proc_slots, "
-                 "heap_limit_mb, heap_follow, atoms, code_mb, source_mb)",
-                 name);
-        return 0;
+        UNREACHABLE(); /* every key of known_keys is handled above */
     }
     return 1;
 bad:

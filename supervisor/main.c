@@ -298,8 +298,11 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
     return 0;
 }
 
-static void json_string(const char *s)
+static void json_string(const char *text)
 {
+    /* JSON is UTF-8: a byte that is not becomes \\xNN text first */
+    char esc[4 * 300];
+    const char *s = shoal_escape(esc, sizeof esc, text);
     putchar('"');
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
