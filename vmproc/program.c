@@ -84,6 +84,57 @@ static int args_constant(shm_header_t *h, int nargs, char **args)
     return 0;
 }
 
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    int i; /* its place on the command line */
+} file_id_t;
+
+static int by_id(const void *a, const void *b)
+{
+    const file_id_t *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* One file given twice would be "defined twice" at every defn: say so
+ * instead (sorted by device and inode, so that 10,000 files cost no
+ * 50 million comparisons). True if it printed. */
+static bool same_file_twice(int nfiles, char **files)
+{
+    file_id_t *ids = malloc((size_t)nfiles * sizeof *ids);
+    if (!ids)
+        return false; /* only a better message is lost */
+    int n = 0;
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        if (stat(files[i], &st) == 0) /* else read_source reports it */
+            ids[n++] = (file_id_t){st.st_dev, st.st_ino, i};
+    }
+    qsort(ids, (size_t)n, sizeof *ids, by_id);
+    int first = -1, second = -1;
+    for (int k = 1; k < n; k++)
+        if (ids[k].dev == ids[k - 1].dev && ids[k].ino == ids[k - 1].ino &&
+            (second < 0 || ids[k].i < second)) {
+            first = ids[k - 1].i;
+            second = ids[k].i;
+        }
+    free(ids);
+    if (second < 0)
+        return false;
+    char x[PATH_MAX], y[PATH_MAX];
+    shoal_escape(x, sizeof x, files[first]);
+    shoal_escape(y, sizeof y, files[second]);
+    if (strcmp(files[first], files[second]) == 0)
+        fprintf(stderr, "shoal: %s is given twice\n", x);
+    else
+        fprintf(stderr, "shoal: %s and %s are the same file\n", x, y);
+    return true;
+}
+
 int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **args)
 {
     code_init(h);
@@ -111,23 +162,8 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
         fprintf(stderr, "shoal: out of memory\n");
         goto out;
     }
-    /* One file given twice would be "defined twice" at every defn. */
-    for (int i = 0; i < nfiles; i++) {
-        struct stat a, b;
-        if (stat(files[i], &a) < 0)
-            continue; /* read_source reports it */
-        for (int j = 0; j < i; j++)
-            if (stat(files[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-                char x[PATH_MAX], y[PATH_MAX];
-                shoal_escape(x, sizeof x, files[j]);
-                shoal_escape(y, sizeof y, files[i]);
-                if (strcmp(files[i], files[j]) == 0)
-                    fprintf(stderr, "shoal: %s is given twice\n", x);
-                else
-                    fprintf(stderr, "shoal: %s and %s are the same file\n", x, y);
-                goto out;
-            }
-    }
+    if (same_file_twice(nfiles, files))
+        goto out;
     for (size_t i = 0; i < nsrc; i++) {
         const char *name = i == 0 ? "<prelude>" : files[i - 1];
         const char *src = prelude;
