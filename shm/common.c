@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +133,18 @@ char *shoal_read_file(const char *path, uint64_t max, size_t *len, char *why, si
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+void shoal_stack_start(shoal_stack_t *s)
+{
+    char here;
+    struct rlimit rl;
+    size_t lim = 8u << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0)
+        lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (256u << 20) ? 256u << 20
+                                                                          : (size_t)rl.rlim_cur;
+    s->top = (uintptr_t)&here;
+    s->budget = lim > (2u << 20) ? lim - (1u << 20) : lim / 2;
 }
 
 /* Length of the well-formed UTF-8 sequence at s (2 to 4 bytes: no

@@ -66,6 +66,24 @@ char *shoal_read_file(const char *path, uint64_t max, size_t *len, char *why, si
  * never cut in half by the end of dst. Returns dst. */
 char *shoal_escape(char *dst, size_t n, const char *src);
 
+/* How much C stack a recursive pass over user input (the reader, the
+ * compiler) may use: what RLIMIT_STACK allows, less 1 MiB for what runs
+ * around it. A form nested deeper than the stack can hold is then an
+ * error at that form, never a crash, whatever the build's frame sizes
+ * (AddressSanitizer's are several times larger). */
+typedef struct shoal_stack {
+    uintptr_t top; /* where the pass began */
+    size_t budget;
+} shoal_stack_t;
+
+void shoal_stack_start(shoal_stack_t *s);
+
+static inline bool shoal_stack_low(const shoal_stack_t *s)
+{
+    char here;
+    return s->top - (uintptr_t)&here > s->budget;
+}
+
 #define UNREACHABLE() shoal_assert_fail(__FILE__, __LINE__, "unreachable", "impossible case")
 
 /* Crash-test hooks (pool.c, ets.c): a module's `..._crash_step` variable,

@@ -107,7 +107,7 @@ static void usage(FILE *f)
           "  262144 processes at once                  --proc-slots, proc_slots\n"
           "  4096 MiB of heaps, messages and tables    --pool-mb, pool_mb\n"
           "  1024 MiB of heap per process              --heap-limit-mb, heap_limit_mb\n"
-          "  forms nested 10000 deep in source         fixed\n"
+          "  forms nested 10000 deep in source         ulimit -s, up to 10000\n"
           "  config file: 1 MiB, lines of 198 bytes    fixed\n"
           "  1024 VMs; 4096 PUs in a topology          fixed\n"
           "\n"

@@ -110,6 +110,7 @@ struct compiler {
     size_t nfuncs, capfuncs;
     sym_tab_t names; /* builtins, special forms and defns, by name */
     const ast_t *where; /* the defn being compiled: where an error without a form is */
+    shoal_stack_t stack;  /* the C stack this pass may use */
     jmp_buf fail;
     diag_t *err;
 };
@@ -132,6 +133,15 @@ static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
     vsnprintf(c->err->msg, sizeof c->err->msg, fmt, ap);
     va_end(ap);
     longjmp(c->fail, 1);
+}
+
+/* A form nested so deep that compiling it would overflow the C stack is
+ * an error at that form. The reader bounds nesting at 10,000, but a
+ * level of fn or let costs the compiler more stack than the reader. */
+static void stack_check(compiler_t *c, const ast_t *a)
+{
+    if (shoal_stack_low(&c->stack))
+        die_at(c, a, "forms nested too deep to compile (ulimit -s gives the compiler more stack)");
 }
 
 /* Zeroed private memory for this compile. */
@@ -217,6 +227,7 @@ static term const_string(compiler_t *c, const ast_t *a, const char *s, size_t n)
 /* A quoted form as a constant term. */
 static term const_datum(compiler_t *c, const ast_t *a)
 {
+    stack_check(c, a);
     switch (a->kind) {
     case AST_INT:
         return mk_fix(a->u.i);
@@ -968,6 +979,7 @@ static void emit_test(compiler_t *c, fctx_t *f, enum opcode op, uint32_t slot, i
 
 static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot, fails_t *fl)
 {
+    stack_check(c, p);
     switch (p->kind) {
     case AST_INT:
     case AST_FLOAT:
@@ -1248,6 +1260,7 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 
 static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
+    stack_check(c, a);
     switch (a->kind) {
     case AST_INT:
     case AST_FLOAT:
@@ -1409,6 +1422,7 @@ int compiler_declare(compiler_t *c, ast_t **forms, size_t n, diag_t *err)
     c->where = NULL;
     if (setjmp(c->fail))
         return -1;
+    shoal_stack_start(&c->stack);
     names_init(c);
     for (size_t i = 0; i < n; i++) {
         const ast_t *d = forms[i];
@@ -1462,6 +1476,7 @@ int compiler_finish(compiler_t *c, diag_t *err)
     c->where = NULL;
     if (setjmp(c->fail))
         return -1;
+    shoal_stack_start(&c->stack);
     names_init(c);
     for (size_t i = 0; i < c->nglobals; i++) {
         global_t *g = &c->globals[i];

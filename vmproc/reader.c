@@ -29,6 +29,7 @@ typedef struct rd {
     reader_arena_t *arena;
     diag_t *err;
     int depth;
+    shoal_stack_t stack;
 } rd_t;
 
 static void *arena_alloc(rd_t *r, size_t n)
@@ -440,6 +441,8 @@ static int read_list(rd_t *r, ast_t **out)
     advance(r); /* ( */
     if (++r->depth > MAX_DEPTH)
         return fail(r, line, col, "forms nested more than %d deep", MAX_DEPTH);
+    if (shoal_stack_low(&r->stack))
+        return fail(r, line, col, "forms nested too deep to read (ulimit -s gives more stack)");
     size_t n = 0, cap = 8;
     ast_t **items = malloc(cap * sizeof *items);
     if (!items)
@@ -507,6 +510,8 @@ static int read_form(rd_t *r, ast_t **out)
         /* a quote of a quote nests as a list does, on the C stack */
         if (++r->depth > MAX_DEPTH)
             return fail(r, line, col, "forms nested more than %d deep", MAX_DEPTH);
+        if (shoal_stack_low(&r->stack))
+            return fail(r, line, col, "forms nested too deep to read (ulimit -s gives more stack)");
         ast_t *q = node(r, AST_SYMBOL, line, col);
         ast_t *l = node(r, AST_LIST, line, col);
         ast_t **items = arena_alloc(r, 2 * sizeof *items);
@@ -536,6 +541,7 @@ int reader_read(const char *file, const char *src, size_t len, reader_arena_t **
                 ast_t ***forms, size_t *nforms, diag_t *err)
 {
     rd_t r = {.file = file, .s = src, .len = len, .line = 1, .col = 1, .err = err};
+    shoal_stack_start(&r.stack);
     /* A UTF-8 byte order mark, which some editors write first, is not
      * part of the program. */
     if (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0)
