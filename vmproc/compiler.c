@@ -278,6 +278,11 @@ static void adjust(fctx_t *f, int d)
 /* Emit opcode with operand A; returns its position. */
 static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
 {
+    /* A is 24 bits: a signed jump, or a count or index below 2^23 (and
+     * 0xffffff, RECV_START's "no timeout") */
+    if ((a < -(1 << 23) || a >= (1 << 23)) && a != 0xffffff)
+        die_at(c, NULL, "a form too large to compile: more than %u arguments or elements",
+               1u << 23);
     adjust(f, op_effect[op]);
     return emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
 }
@@ -1302,6 +1307,10 @@ static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32
 /* Copy a finished context's code and constants into the code area. */
 static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
 {
+    /* a jump's 24-bit offset spans any function smaller than this */
+    if (fc->ncode >= (1u << 23))
+        die_at(c, where, "a function too large to compile (%zu words of code; at most %u): split it",
+               fc->ncode, (1u << 23) - 1);
     uint32_t *code = carea(c, where, fc->ncode * sizeof *code);
     memcpy(code, fc->code, fc->ncode * sizeof *code);
     term *consts = NULL;
