@@ -147,36 +147,32 @@ void shoal_stack_start(shoal_stack_t *s)
     s->budget = lim > (2u << 20) ? lim - (1u << 20) : lim / 2;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (2 to 4 bytes: no
- * overlong form, no surrogate, nothing past U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s)
+size_t shoal_utf8_len(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
-    size_t n;
+    size_t k;
     unsigned lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return 1;
     if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
+        k = 2;
     } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
+        k = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80; /* no overlong form */
+        hi = c == 0xed ? 0x9f : 0xbf; /* no surrogate */
     } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
+        k = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf; /* nothing past U+10FFFF */
     } else {
         return 0;
     }
-    if (s[1] < lo || s[1] > hi)
+    if (n < k || s[1] < lo || s[1] > hi)
         return 0;
-    for (size_t i = 2; i < n; i++)
+    for (size_t i = 2; i < k; i++)
         if (s[i] < 0x80 || s[i] > 0xbf)
             return 0;
-    return n;
+    return k;
 }
 
 char *shoal_escape(char *dst, size_t n, const char *src)
@@ -186,7 +182,8 @@ char *shoal_escape(char *dst, size_t n, const char *src)
     const unsigned char *s = (const unsigned char *)src;
     size_t o = 0;
     while (*s) {
-        size_t k = *s >= 0x20 && *s < 0x7f ? 1 : *s >= 0x80 ? utf8_len(s) : 0;
+        /* a NUL ends a sequence early, so 4 never reads past the string */
+        size_t k = *s >= 0x20 && *s < 0x7f ? 1 : *s >= 0x80 ? shoal_utf8_len(s, 4) : 0;
         if (k > 0) {
             if (o + k >= n)
                 break;

@@ -59,6 +59,11 @@ void shoal_errf(char *buf, size_t n, const char *fmt, ...) __attribute__((format
  * EINVAL: not a regular file). */
 char *shoal_read_file(const char *path, uint64_t max, size_t *len, char *why, size_t whylen);
 
+/* Length of the well-formed UTF-8 sequence at s (n bytes left): 1 for
+ * ASCII, 2 to 4 for the rest (no overlong form, no surrogate, nothing
+ * past U+10FFFF), 0 if the bytes there are not UTF-8. */
+size_t shoal_utf8_len(const unsigned char *s, size_t n);
+
 /* Copy the NUL-terminated `src` into dst (n bytes, always terminated),
  * with every byte that is not printable ASCII or part of well-formed
  * UTF-8 written as \xNN, so that a message quoting source or user input

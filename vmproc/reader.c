@@ -120,35 +120,6 @@ static bool delimiter(int c)
            control(c);
 }
 
-/* Length of the well-formed UTF-8 sequence at t (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *t, size_t n)
-{
-    unsigned c = t[0];
-    size_t k;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        lo = c == 0xe0 ? 0xa0 : 0x80;
-        hi = c == 0xed ? 0x9f : 0xbf;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        lo = c == 0xf0 ? 0x90 : 0x80;
-        hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else {
-        return 0;
-    }
-    if (n < k || t[1] < lo || t[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if (t[i] < 0x80 || t[i] > 0xbf)
-            return 0;
-    return k;
-}
-
 static ast_t *node(rd_t *r, ast_kind k, int line, int col)
 {
     ast_t *a = arena_alloc(r, sizeof *a);
@@ -375,7 +346,7 @@ static int check_name(rd_t *r, const char *t, size_t n, int line, int col)
         break;
     }
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_seq((const unsigned char *)t + i, n - i);
+        size_t k = shoal_utf8_len((const unsigned char *)t + i, n - i);
         if (k == 0)
             return fail(r, line, col, "a name holds the byte \\x%02x, which is not UTF-8 text",
                         (unsigned char)t[i]);
