@@ -12,6 +12,12 @@
  * function of that name and arity; else a builtin; else an error. A wrong
  * arity for a known top-level function or builtin is a compile error.
  *
+ * Every lookup is hashed (sym_tab_t: top-level names, each function's
+ * variables; a hash of each function's constants), so compile time grows
+ * with the program, not its square; compiler_compares counts the probes
+ * so that a test can hold it to that. Recursion over nested forms checks
+ * the C stack it has left (shoal_stack_t).
+ *
  * NOTES
  *   Supervisor only, before the fork. Private memory comes from an arena
  *   that compiler_free releases whole; the code area is only ever appended

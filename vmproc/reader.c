@@ -4,6 +4,12 @@
  * A small recursive-descent reader over bytes. Every form records the line
  * and column of its first character (both from 1), so the compiler can
  * point at the exact form that is wrong.
+ *
+ * Input is bytes from anywhere: a leading UTF-8 byte order mark is
+ * skipped; a NUL or control byte, a name that is not UTF-8, and the
+ * syntax of other Lisps or of printed values (#(1 2), [x], <17>) are
+ * errors that say what to write instead. Nesting is bounded by MAX_DEPTH
+ * and by the C stack left (shoal_stack_t), whichever comes first.
  */
 #include "vmproc/reader.h"
 
