@@ -87,8 +87,14 @@ char *shoal_read_file(const char *path, uint64_t max, size_t *len, char *why, si
         }
         return NULL;
     }
-    /* st_size is a hint (a /proc file says 0); reading is what counts,
-     * and it stops one byte past max. */
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        shoal_errf(why, whylen, "it is larger than %llu bytes", (unsigned long long)max);
+        errno = EFBIG;
+        return NULL;
+    }
+    /* Else st_size is a hint (a /proc file says 0; a file can grow):
+     * reading is what counts, and it stops one byte past max. */
     uint64_t cap = (uint64_t)st.st_size < max ? (uint64_t)st.st_size + 1 : max + 1;
     if (cap < 4096)
         cap = 4096;
