@@ -51,8 +51,9 @@ static char *read_source(shm_header_t *h, const char *path, size_t *len)
     char *text = shoal_read_file(path, h->cfg.source_bytes, len, why, sizeof why);
     if (text)
         return text;
-    shoal_escape(name, sizeof name, path);
-    if (errno == EFBIG)
+    int e = errno;
+    shoal_escape(name, sizeof name, *path ? path : "\"\""); /* an empty name shows as "" */
+    if (e == EFBIG)
         fprintf(stderr,
                 "shoal: cannot read %s: it is larger than the source file limit, %llu MiB "
                 "(raise it with --source-mb N)\n",
