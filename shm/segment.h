@@ -40,6 +40,8 @@ typedef struct shm_config {
     uint64_t heap_limit_bytes; /* largest heap and stack of one process */
     uint32_t heap_follow;      /* enum heap_follow */
     uint32_t pad;
+    uint64_t source_bytes;     /* largest source file program_load reads (not
+                                * part of the layout: the run's input limit) */
 } shm_config_t;
 
 /* Where a process's heap lives after it moves to a VM on another node:
@@ -50,6 +52,11 @@ enum heap_follow { HEAP_FOLLOW_ON_GC = 0, HEAP_FOLLOW_NEVER, HEAP_FOLLOW_EAGER }
 
 /* Defaults for a run; the supervisor overrides them from flags. */
 void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes);
+
+/* Size the atom area for `cap` atoms (--atoms): the index, and names of
+ * SHM_ATOM_NAME_BYTES each on average. */
+void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
+#define SHM_ATOM_NAME_BYTES 48u
 
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {

@@ -293,7 +293,7 @@ static void check_vms(run_t *r)
     }
     if (oe) {
         fprintf(stderr, "shoal: cannot write to standard output: %s\n", strerror(oe));
-        run_stop(r, SHOAL_EXIT_OUTPUT, STOP_GRACEFUL);
+        run_stop(r, SHOAL_EXIT_FAIL, STOP_GRACEFUL);
         return;
     }
     /* Acquire: the VM wrote exit_status before it set done (release). */
@@ -590,14 +590,7 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
                .tick = {.fd = -1},
                .notify = {.fd = -1}};
     shm_config_t cfg;
-    shm_config_default(&cfg, p->n_vms, t->n_nodes);
-    if (opts->pool_mb)
-        cfg.pool_bytes = (uint64_t)opts->pool_mb << 20;
-    if (opts->proc_slots)
-        cfg.proc_slots = opts->proc_slots;
-    if (opts->heap_limit_mb)
-        cfg.heap_limit_bytes = (uint64_t)opts->heap_limit_mb << 20;
-    cfg.heap_follow = opts->heap_follow;
+    config_segment(opts, p->n_vms, t->n_nodes, &cfg);
 
     r.vms = calloc(r.n_vms, sizeof *r.vms);
     if (!r.vms) {

@@ -391,7 +391,7 @@ static void test_bad_input(void)
                        "--vms: \"abc\" is not a number");
     expect_usage_error((const char *[]){"run", "--smoke", "--vms", NULL}, "needs a value");
     expect_usage_error((const char *[]){"run", "--smoke", "--topology", "pack:2 gizmo:3", NULL},
-                       "malformed synthetic topology \"pack:2 gizmo:3\"");
+                       "synthetic topology \"pack:2 gizmo:3\": unknown level type \"gizmo\"");
     expect_usage_error((const char *[]){"run", "--smoke", "--topology", missing, NULL},
                        "cannot read topology file");
     expect_usage_error((const char *[]){"run", "--smoke", "--topology", dir, NULL},

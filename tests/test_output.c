@@ -130,7 +130,7 @@ static void test_stdout_closed(void)
         pid_t pid = start(path, round ? vm2 : NULL, FD_CLOSED, FD_PIPE, &r, &efd);
         CU_ASSERT_FATAL(pid > 0);
         finish(pid, efd, &r);
-        LH_CHECK(r.status == 5, "closed stdout: status %d, stderr: %s", r.status, r.err);
+        LH_CHECK(r.status == 4, "closed stdout: status %d, stderr: %s", r.status, r.err);
         LH_CHECK(strstr(r.err, "shoal: cannot write to standard output: Bad file descriptor"),
                  "closed stdout: stderr was: %s", r.err);
         LH_CHECK(!strstr(r.err, "not mapped"), "stderr was: %s", r.err);
@@ -150,7 +150,7 @@ static void test_stdout_full(void)
     pid_t pid = start(path, NULL, FD_DEV_FULL, FD_PIPE, &r, &efd);
     CU_ASSERT_FATAL(pid > 0);
     finish(pid, efd, &r);
-    LH_CHECK(r.status == 5, "/dev/full: status %d, stderr: %s", r.status, r.err);
+    LH_CHECK(r.status == 4, "/dev/full: status %d, stderr: %s", r.status, r.err);
     LH_CHECK(strstr(r.err, "cannot write to standard output: No space left on device"),
              "stderr was: %s", r.err);
     unlink(path);
@@ -274,8 +274,8 @@ static void test_long_lines_whole(void)
 }
 
 static CU_TestInfo tests[] = {
-    {"a closed stdout is a write error: message, status 5", test_stdout_closed},
-    {"stdout on a full device: message, status 5", test_stdout_full},
+    {"a closed stdout is a write error: message, status 4", test_stdout_closed},
+    {"stdout on a full device: message, status 4", test_stdout_full},
     {"the reader of stdout goes away: quiet stop, status 141", test_stdout_pipe_closed},
     {"a closed stderr: output works, error reports crash nothing", test_stderr_closed},
     {"8 processes on 4 VMs print 4,992-byte lines to a pipe: every line whole",

@@ -16,6 +16,11 @@
 
 typedef struct compiler compiler_t;
 
+/* Name and constant comparisons made by every compile in this process so
+ * far: a statistic by which a test sees that compile time grows with the
+ * program, not with its square. Supervisor only. */
+extern uint64_t compiler_compares;
+
 compiler_t *compiler_new(shm_header_t *h);
 int compiler_declare(compiler_t *c, ast_t **forms, size_t n, diag_t *err);
 int compiler_finish(compiler_t *c, diag_t *err);

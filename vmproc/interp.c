@@ -24,6 +24,7 @@
 #include "vmproc/termio.h"
 
 #include <ck_pr.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -610,7 +611,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             p->mbox_prev = 0;
             p->deadline = -1;
-            if (A_U(w) != 0xffffff) {
+            /* (after 'infinity ...) never gives up, as no after */
+            if (A_U(w) != 0xffffff && fp[A_U(w)] != mk_atom(A_INFINITY)) {
                 term t = fp[A_U(w)];
                 if (!is_fix(t) || fix_val(t) < 0)
                     RAISE_ERR(A_BADARG);
@@ -706,9 +708,17 @@ killed:
     return RUN_EXIT;
 
 heap_limit:
-    /* The heap or stack could not grow: the process ends, the VM does not. */
+    /* The heap or stack could not grow: the process ends, the VM does not.
+     * Past its own limit (EFBIG) that is heap_limit; the shared pool
+     * exhausted (ENOMEM, EAGAIN) is system_limit, with a hint in the
+     * report (sched.c) to raise --pool-mb. */
     p->err_class = EXC_ERROR;
-    p->err_value = mk_atom(A_HEAP_LIMIT);
+    if (errno == EFBIG) {
+        p->err_value = mk_atom(A_HEAP_LIMIT);
+    } else {
+        p->err_value = mk_atom(A_SYSTEM_LIMIT);
+        p->flags |= PF_OUT_OF_POOL;
+    }
     p->sp = p->stack_lo;
     p->ctl = (ctl_t *)p->stack_hi;
     return RUN_EXIT;

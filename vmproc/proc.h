@@ -135,6 +135,7 @@ enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSE
 #define PF_PLACED 4u      /* spawn-on put it on a VM: not stolen before it ran there */
 #define PF_PINNED 8u      /* it called (migrate vm): balancing leaves it on that VM
                            * until it next waits in receive (LANGUAGE.md, Placement) */
+#define PF_OUT_OF_POOL 32u /* it ended because the shared pool was exhausted */
 #define PF_TORTURE_HOLD 16u /* migration torture: it just yielded at this receive;
                            * run it once before the next torture yield */
 

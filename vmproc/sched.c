@@ -329,10 +329,29 @@ static void report_exit(sched_t *s, pcb_t *pcb, bool is_main)
              (unsigned long long)pcb->pid);
     sbuf_puts(&b, head);
     print_reason(s->rt.h, &b, p);
-    sbuf_puts(&b, "\n");
-    if (!b.oom && write(2, b.s, b.len) < 0) {
+    if (p->flags & PF_OUT_OF_POOL)
+        sbuf_puts(&b, " (the shared page pool is exhausted; raise --pool-mb)");
+    /* The reason may hold the program's strings and atoms: their control
+     * bytes and bytes that are not UTF-8 go to the terminal as \xNN. */
+    sbuf_t e = {0};
+    for (size_t i = 0; i < b.len;) {
+        size_t k = shoal_utf8_len((const unsigned char *)b.s + i, b.len - i);
+        unsigned char c = (unsigned char)b.s[i];
+        if (k == 0 || (k == 1 && (c < 0x20 || c == 0x7f))) {
+            char x[5];
+            snprintf(x, sizeof x, "\\x%02x", c);
+            sbuf_puts(&e, x);
+            i++;
+        } else {
+            sbuf_put(&e, b.s + i, k);
+            i += k;
+        }
+    }
+    sbuf_puts(&e, "\n");
+    if (!b.oom && !e.oom && write(2, e.s, e.len) < 0) {
         /* stderr is gone; nothing better to do */
     }
+    sbuf_free(&e);
     sbuf_free(&b);
 }
 
@@ -353,7 +372,7 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
         /* (exit 'normal) is a normal end, as in Erlang */
         bool normal = p->err_class == EXC_NORMAL ||
                       (p->err_class == EXC_EXIT && p->err_value == mk_atom(A_NORMAL));
-        h->run.exit_status = normal ? 0 : 1;
+        h->run.exit_status = normal ? SHOAL_EXIT_OK : SHOAL_EXIT_MAIN_FAILED;
         /* release: the exit status is visible before done */
         ck_pr_fence_store();
         ck_pr_store_32(&h->run.done, 1);
@@ -548,7 +567,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
             h->run.main_pid = pid;
         else {
             fprintf(stderr, "shoal: cannot start main: %s\n", strerror(errno));
-            h->run.exit_status = 1;
+            h->run.exit_status = SHOAL_EXIT_FAIL;
             ck_pr_fence_store();
             ck_pr_store_32(&h->run.done, 1);
             vm_notify();
