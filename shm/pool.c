@@ -749,9 +749,12 @@ void pool_unreserve(shm_header_t *h, uint64_t pages)
 {
     uint64_t *r = &resv_ctl(h)->reserved;
     uint64_t cur;
+    /* Saturating: a process whose VM died may give back a reservation its
+     * predecessor already used (recovery redoes the exit signals); the
+     * count then errs low, which only lets ordinary allocations use a
+     * page or two more. */
     do {
         cur = ck_pr_load_64(r);
-        SHOAL_ASSERT(cur >= pages, "pool reservation given back twice");
     } while (!ck_pr_cas_64(r, cur, cur >= pages ? cur - pages : 0));
 }
 
@@ -860,7 +863,8 @@ void pool_cache_drain(shm_header_t *h, uint32_t vm)
 }
 
 /* Free, node by node under the lock, every run whose owner `dead` names. */
-static size_t free_matching(shm_header_t *h, bool (*dead)(uint32_t, void *), void *ctx)
+static size_t free_matching(shm_header_t *h, uint32_t who, bool (*dead)(uint32_t, void *),
+                            void *ctx)
 {
     uint64_t ppn = h->layout.pages_per_node;
     size_t freed = 0;
@@ -868,7 +872,7 @@ static size_t free_matching(shm_header_t *h, bool (*dead)(uint32_t, void *), voi
         pool_node_t *nd = node_ctl(h, k);
         const uint64_t *map = node_map(h, k);
         uint64_t base = (uint64_t)k * ppn;
-        lock_node(h, k, POOL_SUPERVISOR);
+        lock_node(h, k, who);
         for (uint64_t l = map_next_used(map, 0, ppn); l < ppn;) {
             uint64_t d = desc_load(h, base + l);
             uint32_t run = desc_run(d), owner = desc_owner(d);
@@ -893,7 +897,7 @@ static bool owned_by_vm(uint32_t owner, void *ctx)
     return owner == POOL_OWNER_VM(*(uint32_t *)ctx);
 }
 
-void pool_recover_vm(shm_header_t *h, uint32_t vm)
+void pool_break_locks(shm_header_t *h, uint32_t vm)
 {
     if (vm >= SHOAL_MAX_VMS)
         return;
@@ -907,15 +911,31 @@ void pool_recover_vm(shm_header_t *h, uint32_t vm)
             unlock_node(nd);
         }
     }
-    if (has_cache(h, vm))
-        vm_cache(h, vm)->count = 0; /* its pages are the VM's: freed next */
+}
+
+void pool_reclaim_vm(shm_header_t *h, uint32_t vm)
+{
+    if (vm >= SHOAL_MAX_VMS || !has_cache(h, vm))
+        return;
+    vm_cache(h, vm)->count = 0; /* its pages are the VM's: freed next */
     uint32_t id = vm;
-    free_matching(h, owned_by_vm, &id);
+    free_matching(h, vm, owned_by_vm, &id);
+}
+
+void pool_recover_vm(shm_header_t *h, uint32_t vm)
+{
+    if (vm >= SHOAL_MAX_VMS)
+        return;
+    pool_break_locks(h, vm);
+    if (has_cache(h, vm))
+        vm_cache(h, vm)->count = 0;
+    uint32_t id = vm;
+    free_matching(h, POOL_SUPERVISOR, owned_by_vm, &id);
 }
 
 size_t pool_reclaim(shm_header_t *h, bool (*dead)(uint32_t owner, void *ctx), void *ctx)
 {
-    return free_matching(h, dead, ctx);
+    return free_matching(h, POOL_SUPERVISOR, dead, ctx);
 }
 
 /* --- checking ------------------------------------------------------------ */

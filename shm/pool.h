@@ -102,6 +102,15 @@ uint64_t pool_free_pages(const shm_header_t *h, uint32_t node);
  * order without blocking. */
 void pool_recover_vm(shm_header_t *h, uint32_t vm);
 
+/* After VM `vm` died. pool_break_locks, by the supervisor: break the node
+ * locks it held and repair their journals, waiting on nobody.
+ * pool_reclaim_vm, by the VM's next incarnation (with the ordinary
+ * locks): empty its page cache and free every run POOL_OWNER_VM(vm) owns
+ * (cached pages, half-done allocations, a to-space in the making, an
+ * unpublished message buffer). pool_recover_vm (tests) does both. */
+void pool_break_locks(shm_header_t *h, uint32_t vm);
+void pool_reclaim_vm(shm_header_t *h, uint32_t vm);
+
 /* Supervisor only, during recovery: free every run whose owner `dead`
  * says is dead (processes lost with a VM). Returns the runs freed. */
 size_t pool_reclaim(shm_header_t *h, bool (*dead)(uint32_t owner, void *ctx), void *ctx);

@@ -15,9 +15,18 @@
  * that point is not promised).
  *
  * NOTES
- *   state: CAS FREE -> CLAIMED(vm) by the claimer; release stores by the
- *     claimer (-> LIVE), by whoever frees the process (-> FREE), and by the
- *     supervisor for slots of a dead VM (CLAIMED(vm) -> FREE).
+ *   state: CAS FREE -> CLAIMED(vm) by the claimer; a release store by the
+ *     claimer (-> LIVE); whoever frees the process marks it FREEING(vm)
+ *     first, so that its next incarnation can finish a free it died in,
+ *     then stores FREE. A dead VM's CLAIMED(vm) and FREEING(vm) slots are
+ *     freed by its next incarnation (proctab_finish_free).
+ *   The map of written pages: one bit per page of the table, set (an
+ *     atomic OR) by the first claimer of a slot on that page before it
+ *     publishes; scans of the table (recovery, stats) read only pages whose
+ *     bit is set. A page never written is a hole in the memfd and holds
+ *     only free slots; reading it would fault in a zeroed page for nothing
+ *     (the default table is 128 MiB), and a swapped-out page of live slots
+ *     still has its bit, which mincore would not tell.
  *   gen, pid: written by the slot's claimer or releaser while the slot is
  *     not FREE; read by anyone after an acquire load of state.
  *   The scan cursor (where the next claim starts looking) is a hint private
@@ -33,13 +42,23 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 /* Per-process claim cursors, one per VM id, stored as slot + 1 (0: not
  * yet seeded). Accessed with atomics only so that a multi-threaded user of
  * a hint is not a data race. */
 static uint32_t cursor[SHOAL_MAX_VMS];
+
+uint64_t proctab_map_bytes(uint32_t slots)
+{
+    uint64_t pages = ((uint64_t)slots * sizeof(pcb_t) + SHOAL_PAGE - 1) / SHOAL_PAGE;
+    return (pages + 63) / 64 * 8;
+}
+
+static uint64_t *map_word(const shm_header_t *h, uint64_t page)
+{
+    return (uint64_t *)shm_at(h, h->layout.proc_map_off) + page / 64;
+}
 
 void proctab_init(shm_header_t *h)
 {
@@ -83,6 +102,13 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
         ck_pr_store_64(&p->pid, ((uint64_t)gen + 1) * slots + s);
         ck_pr_store_32(&p->owner, vm);
         memset(p->body, 0, sizeof p->body);
+        /* Mark the page before the process can be published: a scan that
+         * skipped this page would miss a live process. Relaxed load, then
+         * an atomic OR (ordered before publish by publish's release). */
+        uint64_t page = ((uint64_t)s * sizeof(pcb_t)) / SHOAL_PAGE;
+        uint64_t *w = map_word(h, page), bit = 1ull << (page % 64);
+        if (!(ck_pr_load_64(w) & bit))
+            ck_pr_or_64(w, bit);
         if (vm < SHOAL_MAX_VMS)
             ck_pr_store_32(&cursor[vm], (s + 1 == slots ? 0 : s + 1) + 1);
         return p;
@@ -99,11 +125,10 @@ void proctab_publish(pcb_t *p)
     ck_pr_store_32(&p->state, PCB_LIVE);
 }
 
-static void release_slot(pcb_t *p)
+/* The steps after FREEING: the next generation, no pid, no owner, FREE.
+ * `gen` is the generation to store: the slot's stored one + 1. */
+static void finish_release(pcb_t *p, uint32_t gen)
 {
-    /* The stored generation is the pid's generation minus one, so that
-     * zeroed memory is a valid free slot; it wraps before the pid's would. */
-    uint32_t gen = p->gen + 1 == UINT32_MAX ? 0 : p->gen + 1;
     /* Relaxed: ordered before FREE by the release fence below. */
     ck_pr_store_32(&p->gen, gen);
     ck_pr_store_64(&p->pid, 0);
@@ -113,11 +138,68 @@ static void release_slot(pcb_t *p)
     ck_pr_store_32(&p->state, PCB_FREE);
 }
 
+/* The stored generation is the pid's generation minus one, so that zeroed
+ * memory is a valid free slot; it wraps before the pid's would. */
+static uint32_t next_gen(uint32_t gen)
+{
+    return gen + 1 == UINT32_MAX ? 0 : gen + 1;
+}
+
 void proctab_release(shm_header_t *h, pcb_t *p)
 {
     (void)h;
-    SHOAL_ASSERT(ck_pr_load_32(&p->state) != PCB_FREE, "release of a free slot");
-    release_slot(p);
+    uint32_t st = ck_pr_load_32(&p->state);
+    SHOAL_ASSERT(st != PCB_FREE, "release of a free slot");
+    /* FREEING first (a plain store: only the process's owner frees it),
+     * naming the VM that frees it; then the steps, which a next
+     * incarnation can finish from what it finds. Store-store: FREEING is
+     * visible before gen changes. */
+    uint32_t vm = PCB_IS_CLAIMED(st) ? PCB_STATE_VM(st) : ck_pr_load_32(&p->owner);
+    ck_pr_store_32(&p->state, PCB_FREEING(vm & 0x3fffffffu));
+    ck_pr_fence_store();
+    finish_release(p, next_gen(p->gen));
+}
+
+void proctab_finish_free(shm_header_t *h, pcb_t *p)
+{
+    uint32_t st = ck_pr_load_32(&p->state);
+    uint32_t slots = h->cfg.proc_slots;
+    if (PCB_IS_CLAIMED(st)) {
+        /* never published: its generation never got out */
+        finish_release(p, next_gen(p->gen));
+        return;
+    }
+    if (!PCB_IS_FREEING(st))
+        return;
+    /* gen is stored before pid is cleared: a pid still there means gen
+     * may or may not have moved; the pid says what it must become. */
+    uint64_t pid = ck_pr_load_64(&p->pid);
+    uint32_t gen = pid ? (uint32_t)(pid / slots) : p->gen;
+    finish_release(p, gen);
+}
+
+size_t proctab_each(const shm_header_t *h, size_t (*visit)(pcb_t *p, void *ctx), void *ctx)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    uint64_t pages = proctab_map_bytes(slots) * 8;
+    size_t n = 0;
+    for (uint64_t wi = 0; wi < pages / 64; wi++) {
+        /* Relaxed: a page marked after this load holds only slots claimed
+         * after the scan began, which it need not see. */
+        uint64_t bits = ck_pr_load_64(map_word(h, wi * 64));
+        while (bits) {
+            uint64_t page = wi * 64 + (uint64_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            uint64_t first = page * SHOAL_PAGE / sizeof(pcb_t);
+            uint64_t end = ((page + 1) * SHOAL_PAGE + sizeof(pcb_t) - 1) / sizeof(pcb_t);
+            /* a slot that straddles two pages is visited from its first */
+            if (first * sizeof(pcb_t) < page * SHOAL_PAGE)
+                first++;
+            for (uint64_t i = first; i < end && i < slots; i++)
+                n += visit(shm_pcb(h, (uint32_t)i), ctx);
+        }
+    }
+    return n;
 }
 
 pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid)
@@ -133,66 +215,32 @@ pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid)
     return ck_pr_load_64(&p->pid) == pid ? p : NULL;
 }
 
-/* Call visit(p, arg) for every slot on a page of the table that holds
- * data. A page no VM ever wrote is a hole in the memfd and holds only free
- * slots; reading it would fault in a zeroed page (the default table is
- * 128 MiB), which costs tens of milliseconds on a death that must be
- * reported at once, and memory. mincore tells which pages exist without
- * faulting them in. Returns the sum of what visit returned. */
-static size_t each_written_slot(const shm_header_t *h, size_t (*visit)(pcb_t *p, uint32_t arg),
-                                uint32_t arg)
+static size_t recover_slot(pcb_t *p, void *ctx)
 {
-    uint32_t slots = h->cfg.proc_slots;
-    char *lo = (char *)shm_pcb(h, 0);
-    char *hi = (char *)shm_pcb(h, slots);
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    char *start = (char *)((uintptr_t)lo & ~(uintptr_t)(page - 1));
-    size_t pages = (size_t)(hi - start + (ptrdiff_t)page - 1) / page;
-    unsigned char *vec = malloc(pages);
-    if (vec && mincore(start, pages * page, vec) != 0) {
-        free(vec);
-        vec = NULL; /* then read every slot: slower, just as right */
-    }
-    size_t n = 0;
-    for (uint32_t s = 0; s < slots; s++) {
-        pcb_t *p = shm_pcb(h, s);
-        if (vec && !(vec[(size_t)((char *)p - start) / page] & 1)) {
-            /* this page is a hole: on to the first slot of the next one */
-            char *next = start + ((size_t)((char *)p - start) / page + 1) * page;
-            uint32_t skip = (uint32_t)((next - (char *)p + (ptrdiff_t)sizeof(pcb_t) - 1) /
-                                       (ptrdiff_t)sizeof(pcb_t));
-            s += skip - 1;
-            continue;
-        }
-        n += visit(p, arg);
-    }
-    free(vec);
-    return n;
-}
-
-static size_t recover_slot(pcb_t *p, uint32_t vm)
-{
-    /* Relaxed: the VM is dead (after waitpid), so CLAIMED(vm) cannot
-     * change under us; only we move it. */
-    if (ck_pr_load_32(&p->state) != PCB_CLAIMED(vm))
+    const void **c = ctx;
+    shm_header_t *h = (shm_header_t *)c[0];
+    uint32_t vm = *(const uint32_t *)c[1];
+    uint32_t st = ck_pr_load_32(&p->state);
+    if (st != PCB_CLAIMED(vm) && st != PCB_FREEING(vm))
         return 0;
-    release_slot(p);
+    proctab_finish_free(h, p);
     return 1;
 }
 
 size_t proctab_recover_vm(shm_header_t *h, uint32_t vm)
 {
-    return each_written_slot(h, recover_slot, vm);
+    const void *ctx[2] = {h, &vm};
+    return proctab_each(h, recover_slot, ctx);
 }
 
-static size_t count_live(pcb_t *p, uint32_t unused)
+static size_t count_live(pcb_t *p, void *ctx)
 {
-    (void)unused;
+    (void)ctx;
     /* Relaxed: a count for stats; it is stale as soon as it is read. */
     return ck_pr_load_32(&p->state) == PCB_LIVE;
 }
 
 size_t proctab_live(const shm_header_t *h)
 {
-    return each_written_slot(h, count_live, 0);
+    return proctab_each(h, count_live, NULL);
 }

@@ -9,9 +9,10 @@
  *
  * NOTES
  *   `state` changes only by compare-and-swap, which makes claiming a slot a
- *   single atomic step: FREE -> CLAIMED(vm) -> LIVE -> FREE. A VM that dies
- *   between claim and publish leaves CLAIMED(vm), which proctab_recover_vm
- *   turns back into FREE.
+ *   single atomic step: FREE -> CLAIMED(vm) -> LIVE -> FREEING(vm) -> FREE.
+ *   A VM that dies between claim and publish leaves CLAIMED(vm), and one
+ *   that dies while it frees a slot leaves FREEING(vm): its next
+ *   incarnation finishes both (proctab_finish_free).
  *   `owner` is the one rule of DESIGN.md: the VM that may touch the heap,
  *   stack and mailbox consumer side. It changes only by CAS.
  *   Everything below the identity group belongs to the owner VM, except
@@ -25,7 +26,10 @@
 #define PCB_FREE 0u
 #define PCB_LIVE 1u
 #define PCB_CLAIMED(vm) (0x80000000u | (uint32_t)(vm))
-#define PCB_IS_CLAIMED(s) (((s) & 0x80000000u) != 0)
+#define PCB_IS_CLAIMED(s) (((s) & 0xc0000000u) == 0x80000000u)
+#define PCB_FREEING(vm) (0x40000000u | (uint32_t)(vm))
+#define PCB_IS_FREEING(s) (((s) & 0xc0000000u) == 0x40000000u)
+#define PCB_STATE_VM(s) ((s) & 0x3fffffffu)
 #define PCB_NO_OWNER 0xffffffffu
 
 typedef struct pcb {
@@ -57,16 +61,33 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm);
 /* Make a claimed slot live (release: its fields are visible first). */
 void proctab_publish(pcb_t *p);
 
-/* Free a slot (live or claimed): its generation grows, so its pid dies. */
+/* Free a slot (live or claimed) on behalf of VM `vm`: its generation
+ * grows, so its pid dies. */
 void proctab_release(shm_header_t *h, pcb_t *p);
 
 /* The live PCB of `pid`, or NULL if that process does not exist (any more). */
 pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid);
 
-/* Supervisor only: slots claimed by dead VM `vm` go back to free. */
+/* Bytes of the map of written table pages for `slots` slots (the segment
+ * layout reserves it after the table). */
+uint64_t proctab_map_bytes(uint32_t slots);
+
+/* Call visit(p, ctx) for every slot on a page of the table that a claim
+ * ever wrote (the others hold only free slots); returns the sum of what
+ * visit returned. Any process. */
+size_t proctab_each(const shm_header_t *h, size_t (*visit)(pcb_t *p, void *ctx), void *ctx);
+
+/* A slot that a dead incarnation of a VM left CLAIMED or FREEING: make it
+ * FREE with the next generation, whatever step the dead releaser reached.
+ * The caller is that VM's next incarnation (nobody else moves such a
+ * slot). */
+void proctab_finish_free(shm_header_t *h, pcb_t *p);
+
+/* The next incarnation of VM `vm` (or a test): free the slots a dead
+ * incarnation left CLAIMED(vm) or FREEING(vm). Returns how many. */
 size_t proctab_recover_vm(shm_header_t *h, uint32_t vm);
 
-/* Live slots now (a scan; for stats and tests). */
+/* Live slots now (a scan up to the high-water mark; for stats and tests). */
 size_t proctab_live(const shm_header_t *h);
 
 #endif

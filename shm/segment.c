@@ -77,6 +77,8 @@ int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
     off = page_up(off + (uint64_t)SHOAL_MAX_VMS * sizeof(shm_vm_t));
     out->proc_off = off;
     off = page_up(off + (uint64_t)cfg->proc_slots * sizeof(pcb_t));
+    out->proc_map_off = off;
+    off = page_up(off + proctab_map_bytes(cfg->proc_slots));
     out->atom_off = off;
     off = page_up(off + cfg->atom_bytes);
     out->code_off = off;

@@ -8,7 +8,8 @@
  * VM. A VM checks that address at start-up (shm_check_mapping).
  *
  * Layout, in order, each part aligned to a page (offsets in shm_layout_t):
- *   header | VM table | process table | atom area | code area |
+ *   header | VM table | process table | map of its written pages |
+ *   atom area | code area |
  *   pool control (per-node lists, journals, per-VM caches) |
  *   pool descriptors | pool bitmaps | pool pages (one range per NUMA node)
  *
@@ -60,7 +61,7 @@ void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
 
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {
-    uint64_t vm_off, proc_off, atom_off, code_off;
+    uint64_t vm_off, proc_off, proc_map_off, atom_off, code_off;
     uint64_t pool_ctl_off, pool_desc_off, pool_bitmap_off, pool_pages_off;
     uint64_t pool_pages;      /* pages in the pool, all nodes */
     uint64_t pages_per_node;  /* each node owns one contiguous range */
@@ -75,6 +76,10 @@ typedef struct shm_run {
     uint32_t pad;
     uint64_t next_ref;    /* VMs: counter behind make-ref and monitor refs */
     uint64_t main_pid;    /* VM 0: pid of the main process, set before it runs */
+    uint32_t deaths;      /* supervisor: bumped after each VM death, once the
+                           * dead VM's locks are broken; VMs then look for
+                           * processes the dead VM left in their hands */
+    uint32_t pad_run;
 } shm_run_t;
 
 /* Standard output, shared by every VM (vmproc/out.c). */

@@ -49,6 +49,12 @@ typedef struct shm_vm {
     uint32_t runq;        /* runnable processes queued here now (a hint for stealers) */
     uint32_t pad_self;
     uint64_t msgs_local, msgs_remote;
+    uint64_t adopted;     /* processes this VM took over after a death (recover.c) */
+    uint64_t lost;        /* processes that ended with vm_crash when this VM's
+                           * previous incarnation died (counted by the next) */
+    uint32_t in_output;   /* 1 while the VM waits to write stdout (a slow reader
+                           * is not a stall: the supervisor does not kill it) */
+    uint32_t pad_self2;
     char pad1[SHOAL_CACHE_LINE];
 
     /* wake: any VM */

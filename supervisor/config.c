@@ -135,12 +135,15 @@ static const struct num_key {
     {"atoms", OPT_SET_ATOMS, CONFIG_ATOMS_MIN, CONFIG_ATOMS_MAX, offsetof(shoal_opts_t, atoms)},
     {"code_mb", OPT_SET_CODE_MB, 1, CONFIG_CODE_MB_MAX, offsetof(shoal_opts_t, code_mb)},
     {"source_mb", OPT_SET_SOURCE_MB, 1, CONFIG_SOURCE_MB_MAX, offsetof(shoal_opts_t, source_mb)},
+    {"max_restarts", 0, 1, CONFIG_MAX_RESTARTS_MAX, offsetof(shoal_opts_t, max_restarts)},
+    {"restart_window_s", 0, 1, CONFIG_RESTART_WINDOW_MAX, offsetof(shoal_opts_t, restart_window_s)},
+    {"stall_ms", 0, CONFIG_STALL_MS_MIN, CONFIG_STALL_MS_MAX, offsetof(shoal_opts_t, stall_ms)},
 };
 
 /* Every key of [run], for the duplicate check and the "known:" list. */
-static const char *const known_keys[] = {"vms",           "topology",    "pool_mb",
-                                         "proc_slots",    "heap_limit_mb", "heap_follow",
-                                         "atoms",         "code_mb",     "source_mb"};
+static const char *const known_keys[] = {
+    "vms",   "topology", "pool_mb",   "proc_slots",   "heap_limit_mb",    "heap_follow",
+    "atoms", "code_mb",  "source_mb", "max_restarts", "restart_window_s", "stall_ms"};
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {

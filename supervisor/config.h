@@ -59,6 +59,18 @@ enum {
  * (--config /dev/zero, a log file), not a config. */
 #define CONFIG_FILE_MAX (1u << 20)
 
+/* Crash recovery (supervisor/run.c): as an OTP supervisor's intensity,
+ * at most max_restarts VM restarts in restart_window_s seconds, 10 in 10
+ * by default; a VM silent for stall_ms (default 5 s, ten times a slow
+ * collection's worst here) is stalled. */
+#define CONFIG_MAX_RESTARTS_DEFAULT 10u
+#define CONFIG_MAX_RESTARTS_MAX 1000000u
+#define CONFIG_RESTART_WINDOW_DEFAULT 10u
+#define CONFIG_RESTART_WINDOW_MAX 86400u
+#define CONFIG_STALL_MS_DEFAULT 5000u
+#define CONFIG_STALL_MS_MIN 200u
+#define CONFIG_STALL_MS_MAX 3600000u
+
 typedef struct shoal_opts {
     uint32_t vms;        /* 0: one VM per core of the topology */
     char *topology;      /* NULL: this machine; malloc'ed */
@@ -69,6 +81,10 @@ typedef struct shoal_opts {
     uint32_t atoms;         /* 0: the segment's default */
     uint32_t code_mb;       /* 0: the segment's default */
     uint32_t source_mb;     /* 0: the segment's default */
+    uint32_t max_restarts;     /* VM restarts allowed in restart_window_s (0: default) */
+    uint32_t restart_window_s; /* 0: default */
+    uint32_t stall_ms;         /* a VM whose heartbeat stands still this long is
+                                * killed and recovered (0: default) */
     int topology_line;      /* > 0: the topology came from this line of config_path */
     const char *config_path; /* the config file read, or NULL */
     bool smoke;          /* run the built-in smoke workload */

@@ -111,6 +111,11 @@ struct run {
     int status;                /* the exit status, set by whoever stops the run */
     int epfd;
     run_source_t sig, tick, notify;
+    /* restarts: the intensity limit and the times of the last ones */
+    uint32_t max_restarts, restart_window_s;
+    uint64_t *restart_times; /* ring of max_restarts CLOCK_MONOTONIC ns */
+    uint64_t restart_next, n_restarts;
+    uint32_t stall_ms;       /* a heartbeat still this long is a stall */
     sigset_t old_mask;
     bool mask_set;
 };
@@ -217,22 +222,90 @@ static void stop_deadlines(run_t *r, uint64_t now)
  * the run. This is the one function that crash recovery will replace
  * (DESIGN.md, "Crash model"): recover the dead VM's processes and restart
  * it instead of stopping. */
+static int fork_vm(run_t *r, uint32_t i);
+
+/* Whether one more restart keeps within the intensity limit: at most
+ * max_restarts in any restart_window_s seconds, over all VMs (as an OTP
+ * supervisor counts). Records it if so. */
+static bool restart_allowed(run_t *r, uint64_t now)
+{
+    uint32_t max = r->max_restarts;
+    if (max == 0)
+        return false;
+    uint64_t window = (uint64_t)r->restart_window_s * 1000000000ull;
+    /* the oldest of the last `max` restarts must be out of the window */
+    uint64_t oldest = r->restart_times[r->restart_next % max];
+    if (r->n_restarts >= max && now - oldest < window)
+        return false;
+    r->restart_times[r->restart_next % max] = now;
+    r->restart_next++;
+    r->n_restarts++;
+    return true;
+}
+
+/* A VM died while the run was not stopping (DESIGN.md, "Crash model").
+ * The supervisor's part waits on nobody: break the locks the dead VM
+ * held, restart it under the intensity limit, and tell the live VMs
+ * (run.deaths); the new incarnation adopts its predecessor's processes,
+ * and the live VMs take over what it left in their hands
+ * (vmproc/recover.h). Past the limit, or with no program (the smoke
+ * workload), the run stops. */
 static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
 {
     char why[128];
     describe_status(status, why, sizeof why);
-    ck_pr_store_32(&shm_vm(r->h, i)->state, VM_DEAD);
-    /* Break what the dead VM held, so that no surviving VM spins forever
-     * on it while the run stops: its pool lock and page cache, the locks
-     * of shared tables, and process slots it was claiming. */
-    pool_recover_vm(r->h, i);
+    shm_vm_t *vm = shm_vm(r->h, i);
+    ck_pr_store_32(&vm->state, VM_DEAD);
+    pool_break_locks(r->h, i);
     if (r->program) {
         ets_recover_vm(r->h, i);
         out_recover_vm(r->h, i);
     }
-    proctab_recover_vm(r->h, i);
-    fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
-    run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
+    if (!r->program) {
+        fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
+        run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
+        return;
+    }
+    if (!restart_allowed(r, now_ns())) {
+        fprintf(stderr,
+                "shoal: VM %u (pid %d) %s; more than %u restarts in %u s "
+                "([run] max_restarts, restart_window_s): stopping the run\n",
+                i, (int)pid, why, r->max_restarts, r->restart_window_s);
+        run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
+        return;
+    }
+    fprintf(stderr, "shoal: VM %u (pid %d) %s; restarting it\n", i, (int)pid, why);
+    /* The new incarnation: a new number (processes the dead one held now
+     * name a dead holder), and fresh fields, but for the inbound list,
+     * which it drains. Then the fork; then the live VMs hear of it. */
+    ck_pr_store_32(&vm->restarts, vm->restarts + 1);
+    ck_pr_store_32(&vm->sleeping, 0);
+    ck_pr_store_32(&vm->steal_req, 0);
+    ck_pr_store_32(&vm->runq, 0);
+    ck_pr_store_32(&vm->in_output, 0);
+    ck_pr_store_64(&vm->heartbeat, 0);
+    ck_pr_store_64(&vm->reductions, 0);
+    ck_pr_store_64(&vm->heap_local, 0);
+    ck_pr_store_64(&vm->heap_remote, 0);
+    ck_pr_store_64(&vm->msgs_local, 0);
+    ck_pr_store_64(&vm->msgs_remote, 0);
+    for (int c = 0; c < 4; c++) {
+        ck_pr_store_64(&vm->mig_in[c], 0);
+        ck_pr_store_64(&vm->mig_out[c], 0);
+    }
+    r->vms[i].registered = false;
+    r->n_registered--;
+    /* Release: the repairs above and the new incarnation number are
+     * visible before a VM sees the death counted. */
+    ck_pr_fence_release();
+    if (fork_vm(r, i) < 0) {
+        run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
+        return;
+    }
+    ck_pr_inc_32(&r->h->run.deaths);
+    for (uint32_t k = 0; k < r->n_vms; k++)
+        if (k != i && r->vms[k].pid > 0)
+            vm_wake(shm_vm(r->h, k));
 }
 
 static void print_smoke(run_t *r)
@@ -367,21 +440,32 @@ static void on_signal(run_t *r, uint32_t events)
     reap(r);
 }
 
-/* The heartbeat check. A VM whose heartbeat stops while it has work is
- * stalled (DESIGN.md, "Crash model"); killing it is part of the recovery
- * issue, so for now the tick only keeps the count that it will use. */
+/* The heartbeat check. A VM whose heartbeat stands still for stall_ms is
+ * stalled (DESIGN.md, "Crash model"): stuck in a loop, stopped, or
+ * waiting on something that will not come. It is killed, and its death
+ * is recovered as any other. An idle VM beats every VM_IDLE_MS, a busy
+ * one at every turn of its loop and during long collections and copies
+ * (vmproc/beat.h); one that waits to write stdout says so (in_output): a
+ * slow reader is not a stall. */
 static void check_heartbeats(run_t *r)
 {
     for (uint32_t i = 0; i < r->n_vms; i++) {
         run_vm_t *v = &r->vms[i];
-        if (v->pid <= 0 || !v->registered)
+        if (v->pid <= 0 || !v->registered || v->killed_with)
             continue;
-        uint64_t beat = ck_pr_load_64(&shm_vm(r->h, i)->heartbeat);
-        if (beat != v->last_beat) {
+        shm_vm_t *vm = shm_vm(r->h, i);
+        uint64_t beat = ck_pr_load_64(&vm->heartbeat);
+        if (beat != v->last_beat || ck_pr_load_32(&vm->in_output)) {
             v->last_beat = beat;
             v->quiet_ticks = 0;
-        } else {
-            v->quiet_ticks++;
+            continue;
+        }
+        v->quiet_ticks++;
+        if (r->program && r->stall_ms && (uint64_t)v->quiet_ticks * RUN_TICK_MS >= r->stall_ms) {
+            fprintf(stderr, "shoal: VM %u (pid %d) stalled: no heartbeat for %u ms; killing it\n",
+                    i, (int)v->pid, r->stall_ms);
+            kill(v->pid, SIGKILL);
+            v->killed_with = SIGKILL;
         }
     }
 }
@@ -522,33 +606,44 @@ static void bind_pool(run_t *r)
     }
 }
 
-static int fork_vms(run_t *r)
+/* Fork VM i (at start, or again after its death). */
+static int fork_vm(run_t *r, uint32_t i)
 {
     vm_start_t start = {
         .topo = r->topo->source == TOPO_MACHINE ? r->topo->hw : NULL,
         .notify_fd = r->notify.fd,
         .program = r->program,
     };
-    for (uint32_t i = 0; i < r->n_vms; i++) {
-        shm_vm_t *vm = shm_vm(r->h, i);
-        /* Before the fork: the child starts from VM_STARTING. */
-        ck_pr_store_32(&vm->state, VM_STARTING);
-        pid_t pid = fork_child();
-        if (pid == 0) {
-            int code = vm_main(r->h, i, &start);
-            fflush(NULL);
-            _exit(code);
-        }
-        if (pid < 0) {
-            fprintf(stderr, "shoal: cannot fork VM %u: %s\n", i, strerror(errno));
-            return -1;
-        }
-        /* The supervisor writes os_pid (vmtab.h); nobody reads it before
-         * the VM registers, which the VM's release store orders. */
-        ck_pr_store_32((uint32_t *)&vm->os_pid, (uint32_t)pid);
-        r->vms[i].pid = pid;
-        r->n_alive++;
+    shm_vm_t *vm = shm_vm(r->h, i);
+    /* Before the fork: the child starts from VM_STARTING. */
+    ck_pr_store_32(&vm->state, VM_STARTING);
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        int code = vm_main(r->h, i, &start);
+        fflush(NULL);
+        _exit(code);
     }
+    if (pid < 0) {
+        fprintf(stderr, "shoal: cannot fork VM %u: %s\n", i, strerror(errno));
+        return -1;
+    }
+    /* The supervisor writes os_pid (vmtab.h); nobody reads it before
+     * the VM registers, which the VM's release store orders. */
+    ck_pr_store_32((uint32_t *)&vm->os_pid, (uint32_t)pid);
+    run_vm_t *v = &r->vms[i];
+    v->pid = pid;
+    v->killed_with = 0;
+    v->quiet_ticks = 0;
+    v->last_beat = 0;
+    r->n_alive++;
+    return 0;
+}
+
+static int fork_vms(run_t *r)
+{
+    for (uint32_t i = 0; i < r->n_vms; i++)
+        if (fork_vm(r, i) < 0)
+            return -1;
     return 0;
 }
 
@@ -591,9 +686,16 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
                .notify = {.fd = -1}};
     shm_config_t cfg;
     config_segment(opts, p->n_vms, t->n_nodes, &cfg);
+    r.max_restarts = opts->max_restarts ? opts->max_restarts : CONFIG_MAX_RESTARTS_DEFAULT;
+    r.restart_window_s =
+        opts->restart_window_s ? opts->restart_window_s : CONFIG_RESTART_WINDOW_DEFAULT;
+    r.stall_ms = opts->stall_ms ? opts->stall_ms : CONFIG_STALL_MS_DEFAULT;
+    r.restart_times = calloc(r.max_restarts, sizeof *r.restart_times);
 
     r.vms = calloc(r.n_vms, sizeof *r.vms);
-    if (!r.vms) {
+    if (!r.vms || !r.restart_times) {
+        free(r.vms);
+        free(r.restart_times);
         fprintf(stderr, "shoal: out of memory\n");
         return SHOAL_EXIT_FAIL;
     }
@@ -602,6 +704,7 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         fprintf(stderr, "shoal: cannot create the shared segment (%" PRIu64 " MiB pool): %s\n",
                 cfg.pool_bytes >> 20, strerror(errno));
         free(r.vms);
+        free(r.restart_times);
         return SHOAL_EXIT_FAIL;
     }
     write_placement(&r);
@@ -628,5 +731,6 @@ out:
     close_sources(&r);
     shm_destroy(r.h);
     free(r.vms);
+    free(r.restart_times);
     return status;
 }

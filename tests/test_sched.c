@@ -586,7 +586,7 @@ static void test_spawn_other_vm(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
     CU_ASSERT_EQUAL(a->state, PCB_LIVE);
     CU_ASSERT_EQUAL(a->owner, 1);
-    CU_ASSERT_EQUAL(proc_of(a)->status, PS_RUNNABLE);
+    CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_RUNNABLE);
     CU_ASSERT_EQUAL(inbound_of(&w, 1), (uint64_t)a->slot + 1);
     CU_ASSERT_EQUAL(proc_of(a)->inbound_next, 0);
     CU_ASSERT_EQUAL(ck_pr_load_32(&v1->wake), wake0 + 1);
@@ -623,7 +623,7 @@ static void test_spawn_own_vm(void)
     pcb_t *b = spawn(&w, 0, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(a->owner, 0);
-    CU_ASSERT_EQUAL(proc_of(a)->status, PS_RUNNABLE);
+    CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_RUNNABLE);
     CU_ASSERT_EQUAL(ck_pr_load_64(&v0->procs), 2);
     CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
     CU_ASSERT_EQUAL(inbound_of(&w, 0), 0);

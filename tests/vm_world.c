@@ -3,6 +3,8 @@
  */
 #include "tests/vm_world.h"
 
+#include "vmproc/msg.h"
+
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
 #include "vmproc/code.h"
@@ -101,6 +103,7 @@ pcb_t *vw_proc_new(vw_t *w, uint32_t vm)
 
 void vw_proc_free(vw_t *w, pcb_t *pcb, uint32_t owner)
 {
+    msg_free_closed(vw_rt(w, owner), pcb);
     heap_release(vw_rt(w, owner), pcb);
     proctab_release(w->h, pcb);
 }

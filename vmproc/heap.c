@@ -317,14 +317,18 @@ static void scan(gc_t *g)
     }
 }
 
-static void free_chain(rt_t *rt, proc_t *p, hblock_t *b)
+/* Free the blocks of a chain one at a time, moving *head past each
+ * before it is freed: a VM that dies in the middle leaves a chain its
+ * next incarnation can go on freeing (at worst one block leaked, never
+ * one freed twice). */
+static void release_chain(rt_t *rt, proc_t *p, hblock_t **head)
 {
-    while (b) {
-        hblock_t *n = b->next;
-        if (p)
-            acct_block(rt, p, b, -1);
+    while (*head) {
+        hblock_t *b = *head;
+        *head = b->next;
+        ck_pr_fence_store();
+        acct_block(rt, p, b, -1);
         pool_free(rt->h, rt->vm, b);
-        b = n;
     }
 }
 
@@ -380,17 +384,25 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
         return -1;
     }
 
-    free_chain(rt, p, p->hfirst);
-    free_chain(rt, p, p->frags);
+    /* Switch spaces so that a VM that dies at any step leaves chains its
+     * next incarnation can free, each block once (heap_release): the old
+     * chains are named in gc_old first, then the heap becomes the
+     * to-space, then the old blocks go one at a time. */
     for (hblock_t *b = g.first; b; b = b->next) {
         pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
         acct_block(rt, p, b, 1);
     }
+    p->gc_old = p->hfirst;
+    p->gc_old_frags = p->frags;
+    ck_pr_fence_store();
     p->hfirst = g.first;
+    p->frags = NULL;
+    ck_pr_fence_store();
+    release_chain(rt, p, &p->gc_old);
+    release_chain(rt, p, &p->gc_old_frags);
     p->hcur = g.cur;
     p->hp = g.hp;
     p->hlim = g.lim;
-    p->frags = NULL;
     p->frag_words = 0;
     p->heap_words = g.words;
     p->live_words = g.copied;
@@ -457,15 +469,26 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
 void heap_release(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
-    free_chain(rt, p, p->hfirst);
-    free_chain(rt, p, p->frags);
+    /* a collection that died between naming the old chains and switching
+     * has them named twice: free them once */
+    if (p->gc_old == p->hfirst)
+        p->gc_old = NULL;
+    if (p->gc_old_frags == p->frags)
+        p->gc_old_frags = NULL;
+    release_chain(rt, p, &p->gc_old);
+    release_chain(rt, p, &p->gc_old_frags);
+    release_chain(rt, p, &p->hfirst);
+    release_chain(rt, p, &p->frags);
     if (p->stack_lo) {
-        acct(rt, p, p->stack_lo, -1);
-        pool_free(rt->h, rt->vm, p->stack_lo);
+        term *stack = p->stack_lo;
+        p->stack_lo = NULL;
+        ck_pr_fence_store();
+        acct(rt, p, stack, -1);
+        pool_free(rt->h, rt->vm, stack);
     }
     heap_detach(rt, p);
-    p->hfirst = p->hcur = p->frags = NULL;
-    p->stack_lo = p->stack_hi = p->sp = NULL;
+    p->hcur = NULL;
+    p->stack_hi = p->sp = NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -50,6 +50,8 @@
 #include "vmproc/sched.h"
 
 #include <ck_pr.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 static term *node_at(const shm_header_t *h, uint64_t off)
 {
@@ -125,9 +127,7 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
      * full fence after its plain store of WAITING). On TSO machines a
      * locked CAS already is one, so this costs no mfence. */
     ck_pr_fence_atomic_load();
-    if (ck_pr_load_32(&p->status) == PS_WAITING &&
-        ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
-        sched_wake_proc(rt, pcb);
+    sched_wake(rt, pcb);
     return SEND_OK;
 }
 
@@ -237,16 +237,14 @@ static void append_mailbox(proc_t *p, term *node)
 
 /* Take the inbox word, leaving `with` (empty or closed); returns the
  * nodes oldest first, linked through node[1]. */
-static term take_all(rt_t *rt, pcb_t *pcb, uint64_t with)
+static term take_all(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
     uint64_t tag = pcb_inbox_tag(rt->h, pcb);
-    uint64_t old = ck_pr_fas_64(&p->inbox, tag | with);
+    uint64_t old = ck_pr_fas_64(&p->inbox, tag);
     /* Acquire: pairs with the senders' release before their CAS. */
     ck_pr_fence_acquire();
     uint64_t off = old & INBOX_OFF_MASK;
-    if (off == INBOX_CLOSED)
-        return 0;
     term rev = 0;
     while (off) {
         term *node = node_at(rt->h, off);
@@ -316,9 +314,11 @@ static void deliver(rt_t *rt, proc_t *p, term *node)
 uint64_t msg_take(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
-    if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) == 0)
+    uint64_t in = ck_pr_load_64(&p->inbox);
+    /* (a closed inbox is the ending's business: msg_close) */
+    if ((in & INBOX_OFF_MASK) == 0 || (in & INBOX_CLOSED))
         return 0;
-    term list = take_all(rt, pcb, 0);
+    term list = take_all(rt, pcb);
     uint64_t added = 0;
     uint32_t messages = 0;
     while (list) {
@@ -391,55 +391,107 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
     return added;
 }
 
+/* The nodes left in a closed inbox, oldest first, into a private array
+ * (the list itself is not touched, so that a next incarnation can walk it
+ * again). Returns how many, or SIZE_MAX if memory ran out. */
+static size_t closed_nodes(rt_t *rt, uint64_t in, term ***out)
+{
+    size_t n = 0, cap = 0;
+    term **v = NULL;
+    for (uint64_t off = in & INBOX_OFF_MASK; off;) {
+        term *node = node_at(rt->h, off);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            term **nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                free(v);
+                return SIZE_MAX;
+            }
+            v = nv;
+        }
+        v[n++] = node;
+        off = node[1] ? (uint64_t)((char *)box_ptr(node[1]) - (char *)rt->h) : 0;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        term *t = v[i];
+        v[i] = v[n - 1 - i];
+        v[n - 1 - i] = t;
+    }
+    *out = v;
+    return n;
+}
+
 bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
 {
     proc_t *p = proc_of(pcb);
     uint64_t me = pcb->pid;
-    /* Requests still in flight are answered as if they came just before
-     * the end (a link or monitor: its EXIT or DOWN, on the page it
-     * carries), and cancellations are honoured (an unlink or demonitor:
-     * no signal); messages are dropped with their buffers. */
-    term list = take_all(rt, pcb, INBOX_CLOSED);
-    while (list) {
-        term *node = box_ptr(list);
-        list = node[1];
-        switch ((enum sig_kind)fix_val(node[3])) {
-        case SIG_LINK:
+    /* Close the inbox, keeping what is in it: from now on every send
+     * fails, and the nodes stay reachable from the inbox word, so that if
+     * this VM dies in the middle of what follows, its next incarnation can
+     * do it all again (sched.c, "Recovery"). Everything below can be done
+     * twice: a receiver drops a second EXIT or DOWN (the link or monitor
+     * is gone by then), and removing what is not there changes nothing. */
+    uint64_t in;
+    do {
+        in = ck_pr_load_64(&p->inbox);
+    } while (!(in & INBOX_CLOSED) && !ck_pr_cas_64(&p->inbox, in, in | INBOX_CLOSED));
+    /* Acquire: pairs with the senders' release before their CAS. */
+    ck_pr_fence_acquire();
+    term **nodes = NULL;
+    size_t n = closed_nodes(rt, in, &nodes);
+    if (n == SIZE_MAX)
+        n = 0; /* out of private memory: requests in flight go unanswered */
+    /* Cancellations first (an unlink or demonitor still in flight: no
+     * signal for it), then requests in flight, answered as if they came
+     * just before the end (a link or monitor: its EXIT or DOWN, on the
+     * page it carries); messages are dropped with their buffers. */
+    for (size_t i = 0; i < n; i++) {
+        term *node = nodes[i];
+        enum sig_kind k = (enum sig_kind)fix_val(node[3]);
+        if (k == SIG_UNLINK && msg_chain_remove(&p->links, 4, node[4]))
+            msg_drop_reservation(rt, p);
+        else if (k == SIG_DEMONITOR && msg_chain_remove(&p->monitored_by, 5, node[5]))
+            msg_drop_reservation(rt, p);
+    }
+    for (size_t i = 0; i < n; i++) {
+        term *node = nodes[i];
+        enum sig_kind k = (enum sig_kind)fix_val(node[3]);
+        if (k == SIG_LINK) {
             if (!msg_chain_has(p->links, 4, node[4]))
                 msg_exit_signal(rt, pid_of(node[4]), me, reason);
             else
                 pool_unreserve(rt->h, 1);
-            break;
-        case SIG_MONITOR:
+        } else if (k == SIG_MONITOR) {
             msg_down_signal(rt, pid_of(node[4]), me, node[5], reason);
-            break;
-        case SIG_UNLINK:
-            if (msg_chain_remove(&p->links, 4, node[4]))
-                msg_drop_reservation(rt, p);
-            break;
-        case SIG_DEMONITOR:
-            if (msg_chain_remove(&p->monitored_by, 5, node[5]))
-                msg_drop_reservation(rt, p);
-            break;
-        default:
-            break;
         }
-        pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
     }
+    free(nodes);
     bool watched = p->links || p->monitored_by;
     /* One reserved page each (see the header), so these go out whatever
      * the pool's state. */
-    for (term l = p->links; l; l = box_ptr(l)[1]) {
+    for (term l = p->links; l; l = box_ptr(l)[1])
         msg_exit_signal(rt, pid_of(box_ptr(l)[4]), me, reason);
-        p->reserved--;
-    }
-    for (term m = p->monitored_by; m; m = box_ptr(m)[1]) {
+    for (term m = p->monitored_by; m; m = box_ptr(m)[1])
         msg_down_signal(rt, pid_of(box_ptr(m)[4]), me, box_ptr(m)[5], reason);
-        p->reserved--;
-    }
-    SHOAL_ASSERT(p->reserved == 0, "an ending process held reservations for no signal");
     for (term m = p->monitoring; m; m = box_ptr(m)[1])
         msg_send(rt, pid_of(box_ptr(m)[4]), SIG_DEMONITOR, me, T_NIL, box_ptr(m)[5]);
-    p->links = p->monitored_by = p->monitoring = 0;
     return watched;
+}
+
+void msg_free_closed(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    for (;;) {
+        uint64_t in = ck_pr_load_64(&p->inbox);
+        uint64_t off = in & INBOX_OFF_MASK;
+        if (!off)
+            return;
+        term *node = node_at(rt->h, off);
+        uint64_t next = node[1] ? (uint64_t)((char *)box_ptr(node[1]) - (char *)rt->h) : 0;
+        /* The word first, then the free: dying in between leaks this
+         * buffer, never frees it twice. Nobody sends to a closed inbox. */
+        ck_pr_store_64(&p->inbox, (in & ~INBOX_OFF_MASK) | next);
+        ck_pr_fence_store();
+        pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
+    }
 }

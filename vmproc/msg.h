@@ -75,8 +75,12 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb);
 /* Owner only, once the process has ended: close the inbox and send what
  * its end owes: exit signals to links, DOWN to monitors, and answers to
  * link and monitor requests that were still in flight. Returns true if
- * anything watched it (links or monitors). */
+ * anything watched it (links or monitors). It can be done again from the
+ * start by a next incarnation of a VM that died in it: nothing a
+ * receiver would see twice. The nodes left in the inbox stay there until
+ * msg_free_closed gives them back (one at a time, resumable too). */
 bool msg_close(rt_t *rt, pcb_t *pcb, term reason);
+void msg_free_closed(rt_t *rt, pcb_t *pcb);
 
 /* Chains of nodes linked through node[1]: remove the first node whose
  * word `field` is v (true if one was), or test for one. Owner only. */

@@ -3,6 +3,7 @@
  */
 #include "vmproc/out.h"
 
+#include "shm/vmtab.h"
 #include "vmproc/vm.h"
 
 #include <ck_pr.h>
@@ -75,6 +76,10 @@ int out_write(shm_header_t *h, uint32_t vm, const char *s, size_t n)
         errno = (int)ck_pr_load_32((uint32_t *)&o->error);
         return -1; /* the run is stopping; the rest is dropped */
     }
+    /* Waiting for the lock, or in write(2) to a pipe nobody reads, the
+     * heartbeat stands still: say why, so that it is not a stall. */
+    shm_vm_t *self = shm_vm(h, vm);
+    ck_pr_store_32(&self->in_output, 1);
     lock_out(o, vm);
     int rc = 0;
     while (n) {
@@ -90,6 +95,8 @@ int out_write(shm_header_t *h, uint32_t vm, const char *s, size_t n)
     }
     int err = errno;
     unlock_out(o);
+    ck_pr_store_32(&self->in_output, 0);
+    vm_beat();
     if (rc < 0) {
         record(h, err);
         errno = err;

@@ -54,12 +54,51 @@ typedef struct ctl {
     uint32_t pad;
 } ctl_t;
 
+/* The status word: the state in its low 4 bits. A RUNNABLE process also
+ * names the VM that holds it, with that VM's incarnation
+ * (shm_vm_t.restarts): the VM whose run queue or inbound list it is on,
+ * or, with PS_PUSHING, the VM that is pushing it onto another's inbound
+ * list (it names itself before the push and the target after). If that
+ * VM dies with the process in its hands, the incarnation no longer
+ * matches, and the owner takes the process over (recover.h); a takeover
+ * and a drain both CAS from the value they read, so exactly one of them
+ * gets it. */
 enum proc_status {
     PS_RUNNABLE = 1,
     PS_RUNNING,
     PS_WAITING,   /* in receive (or sleep) with nothing to do */
     PS_EXITING
 };
+#define PS_STATE_MASK 0xfu
+
+static inline uint32_t ps_state(uint32_t status)
+{
+    return status & PS_STATE_MASK;
+}
+
+#define PS_PUSHING 0x10u
+
+/* RUNNABLE, held by incarnation `inc` of VM `vm`. */
+static inline uint32_t ps_runnable(uint32_t vm, uint32_t inc)
+{
+    return PS_RUNNABLE | (vm & 0x7ffu) << 5 | (inc & 0xffffu) << 16;
+}
+
+/* RUNNABLE, being pushed by incarnation `inc` of VM `vm`. */
+static inline uint32_t ps_pushing(uint32_t vm, uint32_t inc)
+{
+    return ps_runnable(vm, inc) | PS_PUSHING;
+}
+
+static inline uint32_t ps_queuer(uint32_t status)
+{
+    return (status >> 5) & 0x7ffu;
+}
+
+static inline uint32_t ps_queuer_inc(uint32_t status)
+{
+    return status >> 16;
+}
 
 /* How a process ends, or what it raised. ERROR's reason is #(error value). */
 enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT, EXC_THROW };
@@ -68,7 +107,8 @@ typedef struct proc {
     /* any VM: what senders, wakers, stealers and the balancer touch, on
      * one cache line of its own, so a send moves one line, not several */
     uint64_t inbox;           /* CAS-pushed nodes, newest first; see INBOX_* */
-    uint32_t status;          /* enum proc_status; others CAS WAITING -> RUNNABLE */
+    uint32_t status;          /* ps_state() is an enum proc_status, with the queuer
+                               * if RUNNABLE; others CAS WAITING -> RUNNABLE */
     uint32_t inbound_next;    /* next PCB (slot + 1) on a VM's inbound list */
     uint32_t hint_vm;         /* the balancer: please move to vm + 1 at the next yield */
     uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
@@ -83,6 +123,7 @@ typedef struct proc {
     hblock_t *hfirst, *hcur;  /* blocks, oldest first; hcur takes allocations */
     term *hp, *hlim;          /* bump pointer and limit in hcur */
     hblock_t *frags;          /* message buffers not yet joined by a GC */
+    hblock_t *gc_old, *gc_old_frags; /* a collection's old chains while it frees them */
     uint64_t frag_words;      /* words in frags */
     uint64_t heap_words;      /* words in all heap blocks */
     uint64_t gc_threshold;    /* grow by adding blocks until heap_words passes this */
@@ -122,7 +163,21 @@ typedef struct proc {
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
+    /* ending (sched.c proc_exit; recovery resumes from here if the VM dies) */
+    uint32_t exit_stage;      /* EXIT_STAGE_* */
+    uint32_t pad_exit;
+    term exit_reason;         /* the reason the exit signals carry */
 } proc_t;
+
+/* How far an ending process got: a VM that dies in the middle leaves a
+ * process the next incarnation finishes without sending anything twice
+ * that a receiver would see twice (receivers drop a second EXIT or DOWN
+ * anyway, msg.c). */
+enum exit_stage {
+    EXIT_STAGE_NONE = 0, /* running or not ending */
+    EXIT_STAGE_SIGNALS,  /* inbox closed; exit signals being sent */
+    EXIT_STAGE_MEMORY    /* signals sent; runs being given back */
+};
 
 /* Why a process moved (counted per process and per VM). */
 enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSES };
@@ -136,16 +191,21 @@ enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSE
 #define PF_PINNED 8u      /* it called (migrate vm): balancing leaves it on that VM
                            * until it next waits in receive (LANGUAGE.md, Placement) */
 #define PF_OUT_OF_POOL 32u /* it ended because the shared pool was exhausted */
+#define PF_IN_RUNQ 64u    /* on its owner's run queue (at most once) */
 #define PF_TORTURE_HOLD 16u /* migration torture: it just yielded at this receive;
                            * run it once before the next torture yield */
 
-/* The inbox word: a 16-bit tag from the slot's generation, and the offset
- * of the newest node from the segment base (0: empty; INBOX_CLOSED: the
- * process has ended). A sender CASes only from a word whose tag matches
- * the pid it looked up, so a message can never land in a later process
- * that reuses the slot. */
-#define INBOX_OFF_MASK 0xffffffffffffull
-#define INBOX_CLOSED INBOX_OFF_MASK
+/* The inbox word: a 16-bit tag from the slot's generation (bits 48-63),
+ * INBOX_CLOSED (bit 47) once the process has ended, and the offset of the
+ * newest node from the segment base (bits 0-46; 0: empty). Closing keeps
+ * the nodes that were there, so that an ending process whose VM dies
+ * leaves them where the next incarnation finds them. A sender CASes only
+ * from a word whose tag matches the pid it looked up and that is not
+ * closed, so a message can never land in a process that ended, or in a
+ * later one that reuses the slot. */
+#define INBOX_OFF_MASK ((1ull << 47) - 1)
+#define INBOX_CLOSED (1ull << 47)
+#define INBOX_TAG_MASK (~((1ull << 48) - 1))
 static inline uint64_t inbox_tag(uint64_t gen)
 {
     return (gen & 0xffffu) << 48;
@@ -178,7 +238,7 @@ static inline proc_t *proc_of(pcb_t *pcb)
  * signals and DOWN messages, so whoever got those sees it gone. */
 static inline bool inbox_open(uint64_t in, uint64_t tag)
 {
-    return (in & ~INBOX_OFF_MASK) == tag && (in & INBOX_OFF_MASK) != INBOX_CLOSED;
+    return (in & (INBOX_TAG_MASK | INBOX_CLOSED)) == tag;
 }
 
 static inline bool proc_is_open(const shm_header_t *h, pcb_t *pcb, uint64_t pid)
@@ -191,6 +251,7 @@ static inline bool proc_is_open(const shm_header_t *h, pcb_t *pcb, uint64_t pid)
 typedef struct rt {
     shm_header_t *h;
     uint32_t vm, node;
+    uint32_t inc;             /* this VM's incarnation (shm_vm_t.restarts) */
     pcb_t *cur;               /* the running process */
     uint64_t rng;             /* xorshift state of (random n) */
     bool gc_torture;

@@ -15,6 +15,7 @@
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
 #include "vmproc/msg.h"
+#include "vmproc/recover.h"
 #include "vmproc/termio.h"
 #include "vmproc/vm.h"
 #include "policy/policy.h"
@@ -33,7 +34,14 @@
 
 void runq_push(sched_t *s, pcb_t *pcb)
 {
-    proc_of(pcb)->rq_next = NULL;
+    proc_t *p = proc_of(pcb);
+    /* At most once: after a VM's death, a process can reach its owner
+     * twice (taken over as an orphan, and pushed by a pusher that was only
+     * slow); the second time it is already here. */
+    if (p->flags & PF_IN_RUNQ)
+        return;
+    p->flags |= PF_IN_RUNQ;
+    p->rq_next = NULL;
     if (s->rq_tail)
         proc_of(s->rq_tail)->rq_next = pcb;
     else
@@ -47,10 +55,12 @@ pcb_t *runq_pop(sched_t *s)
     pcb_t *pcb = s->rq_head;
     if (!pcb)
         return NULL;
-    s->rq_head = proc_of(pcb)->rq_next;
+    proc_t *p = proc_of(pcb);
+    s->rq_head = p->rq_next;
     if (!s->rq_head)
         s->rq_tail = NULL;
     s->rq_len--;
+    p->flags &= ~PF_IN_RUNQ;
     return pcb;
 }
 
@@ -145,11 +155,22 @@ void sched_free(sched_t *s)
     s->rq_len = s->ntimers = s->tcap = 0;
 }
 
-/* Queue `pcb` on VM `vm`'s inbound list and wake that VM. Any VM. */
-static void push_inbound(shm_header_t *h, uint32_t vm, pcb_t *pcb)
+/* The incarnation of VM `vm` now (the supervisor bumps it at a restart). */
+static uint32_t inc_of(const shm_header_t *h, uint32_t vm)
 {
+    /* Relaxed: written by the supervisor before the VM's fork. */
+    return ck_pr_load_32(&shm_vm(h, vm)->restarts);
+}
+
+void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb)
+{
+    shm_header_t *h = rt->h;
     shm_vm_t *v = shm_vm(h, vm);
     proc_t *p = proc_of(pcb);
+    /* We hold it while we push: if we die before the push, the owner
+     * takes it over. The caller holds the process, so a plain store. */
+    uint32_t pushing = ps_pushing(rt->vm, rt->inc);
+    ck_pr_store_32(&p->status, pushing);
     uint64_t head;
     do {
         head = ck_pr_load_64(&v->inbound);
@@ -157,16 +178,40 @@ static void push_inbound(shm_header_t *h, uint32_t vm, pcb_t *pcb)
         /* Release (inside the CAS): inbound_next is visible with the push. */
         ck_pr_fence_store();
     } while (!ck_pr_cas_64(&v->inbound, head, (uint64_t)pcb->slot + 1));
+    /* On its list: `vm` holds it now. If `vm` drained it already, the
+     * status moved on and this CAS fails, as it should. */
+    ck_pr_cas_32(&p->status, pushing, ps_runnable(vm, inc_of(h, vm)));
     vm_wake(v);
+}
+
+/* Queue a process this VM holds (it won the process's wake-up, or took it
+ * from its inbound list) on its owner: here, or the owner's inbound list. */
+static void queue_on_owner(rt_t *rt, pcb_t *pcb)
+{
+    uint32_t owner = ck_pr_load_32(&pcb->owner);
+    if (owner == rt->vm) {
+        ck_pr_store_32(&proc_of(pcb)->status, ps_runnable(rt->vm, rt->inc));
+        runq_push(rt->sched, pcb);
+    } else {
+        sched_push_inbound(rt, owner, pcb);
+    }
 }
 
 void sched_wake_proc(rt_t *rt, pcb_t *pcb)
 {
-    uint32_t owner = ck_pr_load_32(&pcb->owner);
-    if (owner == rt->vm)
-        runq_push(rt->sched, pcb);
-    else
-        push_inbound(rt->h, owner, pcb);
+    queue_on_owner(rt, pcb);
+}
+
+bool sched_wake(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    /* The CAS names this VM as the queuer: if it dies before the process
+     * is queued, the owner takes it over (recover.c). */
+    if (ck_pr_load_32(&p->status) != PS_WAITING ||
+        !ck_pr_cas_32(&p->status, PS_WAITING, ps_pushing(rt->vm, rt->inc)))
+        return false;
+    queue_on_owner(rt, pcb);
+    return true;
 }
 
 /* Hand a process that is not running (between slices, or waiting) over
@@ -199,8 +244,9 @@ void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, 
     SHOAL_ASSERT(ok, "only the owner hands a process over");
     (void)ok;
     if (runnable) {
-        ck_pr_store_32(&p->status, PS_RUNNABLE);
-        push_inbound(rt->h, to, pcb);
+        /* (if we die right after the CAS, `to` finds it RUNNING or
+         * RUNNABLE, owned by it and held by nobody: an orphan it takes) */
+        sched_push_inbound(rt, to, pcb);
         return;
     }
     /* Full fence between the owner store and WAITING, and between WAITING
@@ -210,8 +256,8 @@ void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, 
     ck_pr_store_32(&p->status, PS_WAITING);
     ck_pr_fence_memory();
     if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
-        ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
-        push_inbound(rt->h, to, pcb);
+        ck_pr_cas_32(&p->status, PS_WAITING, ps_pushing(rt->vm, rt->inc)))
+        sched_push_inbound(rt, to, pcb);
 }
 
 /* A process queued here: count an arrival, or pass it on if it moved on
@@ -219,12 +265,22 @@ void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, 
 void sched_arrive(sched_t *s, pcb_t *pcb)
 {
     rt_t *rt = &s->rt;
+    proc_t *p = proc_of(pcb);
+    /* A process pushed here is RUNNABLE and held by this VM, or still by
+     * its pusher (whose last CAS has not come yet). Anything else is an
+     * entry of a process another VM took over after a death, or of a
+     * slot reused since: dropped. The CAS from what we read makes us the
+     * holder, and fails if a takeover got there first. */
+    uint32_t st = ck_pr_load_32(&p->status);
+    if (ps_state(st) != PS_RUNNABLE || ck_pr_load_32(&pcb->state) != PCB_LIVE ||
+        (!(st & PS_PUSHING) && ps_queuer(st) != rt->vm) ||
+        !ck_pr_cas_32(&p->status, st, ps_runnable(rt->vm, rt->inc)))
+        return;
     uint32_t owner = ck_pr_load_32(&pcb->owner);
     if (owner != rt->vm) {
-        push_inbound(rt->h, owner, pcb);
+        sched_push_inbound(rt, owner, pcb);
         return;
     }
-    proc_t *p = proc_of(pcb);
     /* The newest message's node and what follows it: read soon by
      * msg_take, written by a sender on another core. Fetching them now
      * overlaps those misses with the scheduler's own work. */
@@ -281,7 +337,9 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
         errno = ENOMEM;
         return -1;
     }
-    proc_of(pcb)->status = PS_RUNNABLE;
+    /* RUNNABLE, held by us until it is on `vm`'s queues (if we die before
+     * the push, `vm` finds it and takes it over) */
+    proc_of(pcb)->status = ps_runnable(rt->vm, rt->inc);
     if (placed)
         proc_of(pcb)->flags |= PF_PLACED;
     ck_pr_store_32(&pcb->owner, vm);
@@ -291,7 +349,7 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
     if (vm == rt->vm)
         runq_push(rt->sched, pcb);
     else
-        push_inbound(h, vm, pcb);
+        sched_push_inbound(rt, vm, pcb);
     return 0;
 }
 
@@ -355,32 +413,51 @@ static void report_exit(sched_t *s, pcb_t *pcb, bool is_main)
     sbuf_free(&b);
 }
 
-static void proc_exit(sched_t *s, pcb_t *pcb)
+/* A process ends, in stages that a next incarnation can resume from if
+ * this VM dies in the middle (recover.c): EXITING and the signals stage
+ * (its inbox closed; EXIT and DOWN sent, all again if need be: receivers
+ * drop a second one), the memory stage (its runs given back one at a
+ * time), and its slot freed last. */
+void sched_finish_exit(sched_t *s, pcb_t *pcb)
 {
     rt_t *rt = &s->rt;
     shm_header_t *h = rt->h;
     proc_t *p = proc_of(pcb);
     bool is_main = pcb->pid == h->run.main_pid;
-    term reason = p->err_value;
-    term tup[3] = {mk_hdr(3, BT_TUPLE), mk_atom(A_ERROR), p->err_value};
-    if (p->err_class == EXC_ERROR)
-        reason = mk_box(tup);
-    bool watched = msg_close(rt, pcb, reason);
-    if (!watched || is_main)
-        report_exit(s, pcb, is_main);
-    if (is_main) {
-        /* (exit 'normal) is a normal end, as in Erlang */
-        bool normal = p->err_class == EXC_NORMAL ||
-                      (p->err_class == EXC_EXIT && p->err_value == mk_atom(A_NORMAL));
-        h->run.exit_status = normal ? SHOAL_EXIT_OK : SHOAL_EXIT_MAIN_FAILED;
-        /* release: the exit status is visible before done */
+    if (p->exit_stage < EXIT_STAGE_MEMORY) {
+        ck_pr_store_32(&p->exit_stage, EXIT_STAGE_SIGNALS);
+        term reason = p->err_value;
+        term tup[3] = {mk_hdr(3, BT_TUPLE), mk_atom(A_ERROR), p->err_value};
+        if (p->err_class == EXC_ERROR)
+            reason = mk_box(tup);
+        bool watched = msg_close(rt, pcb, reason);
+        if (!watched || is_main)
+            report_exit(s, pcb, is_main);
+        if (is_main) {
+            /* (exit 'normal) is a normal end, as in Erlang */
+            bool normal = p->err_class == EXC_NORMAL ||
+                          (p->err_class == EXC_EXIT && p->err_value == mk_atom(A_NORMAL));
+            h->run.exit_status = normal ? SHOAL_EXIT_OK : SHOAL_EXIT_MAIN_FAILED;
+            /* release: the exit status is visible before done */
+            ck_pr_fence_store();
+            ck_pr_store_32(&h->run.done, 1);
+            vm_notify();
+        }
+        /* Store-store: what the signals stage did is done before the
+         * memory it read goes. */
         ck_pr_fence_store();
-        ck_pr_store_32(&h->run.done, 1);
-        vm_notify();
+        ck_pr_store_32(&p->exit_stage, EXIT_STAGE_MEMORY);
     }
+    msg_free_closed(rt, pcb);
     heap_release(rt, pcb);
     ck_pr_dec_64(&shm_vm(h, rt->vm)->procs);
     proctab_release(h, pcb);
+}
+
+static void proc_exit(sched_t *s, pcb_t *pcb)
+{
+    ck_pr_store_32(&proc_of(pcb)->status, PS_EXITING);
+    sched_finish_exit(s, pcb);
 }
 
 static bool stopping(const shm_header_t *h)
@@ -412,8 +489,7 @@ void sched_fire_timers(sched_t *s, int64_t now)
          * waits, so a late read wakes nothing that is not waiting. */
         if (ck_pr_load_64((uint64_t *)&p->deadline) != (uint64_t)t.deadline)
             continue;
-        if (ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
-            sched_wake_proc(&s->rt, t.pcb);
+        sched_wake(&s->rt, t.pcb);
     }
 }
 
@@ -427,6 +503,15 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
 {
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
+    /* Run only a process this VM owns and that is RUNNABLE: a queue entry
+     * is a hint, and after a VM's death a process can have two (one left
+     * behind). One owned elsewhere goes on to its owner. */
+    if (ck_pr_load_32(&pcb->state) != PCB_LIVE || ps_state(ck_pr_load_32(&p->status)) != PS_RUNNABLE)
+        return;
+    if (ck_pr_load_32(&pcb->owner) != rt->vm) {
+        sched_arrive(s, pcb);
+        return;
+    }
     ck_pr_store_32(&p->status, PS_RUNNING);
     heap_attach(rt, p);
     /* heap_follow = eager: a heap that is on another node than its owner
@@ -469,7 +554,7 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
             sched_hand_over(s, pcb, torture_target(rt), MIG_TORTURE, true);
         } else {
             p->migrate_to = 0;
-            ck_pr_store_32(&p->status, PS_RUNNABLE);
+            ck_pr_store_32(&p->status, ps_runnable(rt->vm, rt->inc));
             runq_push(s, pcb);
         }
         break;
@@ -480,7 +565,7 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
         if (p->deadline >= 0 && timer_push(s, p->deadline, pcb) < 0) {
             /* no memory for its timer: keep it runnable, so that it
              * retries the wait instead of sleeping past its deadline */
-            ck_pr_store_32(&p->status, PS_RUNNABLE);
+            ck_pr_store_32(&p->status, ps_runnable(rt->vm, rt->inc));
             runq_push(s, pcb);
             break;
         }
@@ -494,11 +579,10 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
          * before we stored WAITING did not see it (msg.c explains). */
         ck_pr_fence_memory();
         if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
-            ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
+            ck_pr_cas_32(&p->status, PS_WAITING, ps_runnable(rt->vm, rt->inc)))
             runq_push(s, pcb);
         break;
     case RUN_EXIT:
-        p->status = PS_EXITING;
         proc_exit(s, pcb);
         break;
     }
@@ -559,9 +643,17 @@ int sched_main(shm_header_t *h, uint32_t vm)
     t = getenv("SHOAL_MIGRATE_TORTURE");
     s.rt.migrate_torture = t && *t && strcmp(t, "0") != 0;
     s.rt.default_heap_limit_words = h->cfg.heap_limit_bytes / sizeof(term);
+    s.rt.inc = ck_pr_load_32(&self->restarts);
+    /* Acquire: the deaths the supervisor counted before our fork, with
+     * whatever it repaired for them, are behind us. */
+    uint32_t deaths = ck_pr_load_32(&h->run.deaths);
+    ck_pr_fence_acquire();
 
     code_table_t *ct = code_table(h);
-    if (vm == 0) {
+    if (s.rt.inc > 0) {
+        /* a restart: take over from our previous incarnation first */
+        recover_self(&s);
+    } else if (vm == 0) {
         uint64_t pid;
         if (proc_spawn(&s.rt, 0, ct->funcs[ct->main_index]->value, NULL, 0, &pid, true) == 0)
             h->run.main_pid = pid;
@@ -575,6 +667,13 @@ int sched_main(shm_header_t *h, uint32_t vm)
     }
     while (!stopping(h)) {
         vm_beat();
+        uint32_t now_deaths = ck_pr_load_32(&h->run.deaths);
+        if (now_deaths != deaths) {
+            /* a VM died: take over what it left in our hands (recover.h) */
+            ck_pr_fence_acquire();
+            deaths = now_deaths;
+            recover_orphans(&s);
+        }
         sched_drain_inbound(&s);
         sched_give_work(&s);
         /* Written only when it changes: stealers read this line while

@@ -47,6 +47,19 @@ uint32_t sched_place_spawn(rt_t *rt);
  * caller won the CAS that made it RUNNABLE. */
 void sched_wake_proc(rt_t *rt, pcb_t *pcb);
 
+/* Any VM: if the process waits, make it RUNNABLE (naming this VM as its
+ * queuer) and queue it on its owner. True if this call woke it. */
+bool sched_wake(rt_t *rt, pcb_t *pcb);
+
+/* Any VM: put a RUNNABLE process this VM holds on VM `vm`'s inbound list
+ * and wake that VM (the status names this VM while it pushes, then `vm`). */
+void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb);
+
+/* Owner only: end a process whose err_class/err_value say how, from
+ * whatever stage (proc_t.exit_stage) it reached: its signals, its memory,
+ * its slot. */
+void sched_finish_exit(sched_t *s, pcb_t *pcb);
+
 /* Queue operations, exposed for the tests. timer_push fails (-1) only
  * when the heap must grow and memory is out; the caller then keeps the
  * process runnable, so that it retries its wait rather than sleep with no
