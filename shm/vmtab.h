@@ -54,13 +54,17 @@ typedef struct shm_vm {
                            * previous incarnation died (counted by the next) */
     uint32_t in_output;   /* 1 while the VM waits to write stdout (a slow reader
                            * is not a stall: the supervisor does not kill it) */
-    uint32_t pad_self2;
+    uint32_t drained_deaths; /* run.deaths as it was when this VM began its last
+                              * drain of its inbound list (recover.h) */
     char pad1[SHOAL_CACHE_LINE];
 
     /* wake: any VM */
     uint32_t wake;        /* futex word: bumped to wake the VM */
     uint32_t sleeping;    /* 1 while the VM sleeps on `wake` */
-    uint64_t inbound;     /* head of the CAS-pushed inbound list (pcb slot + 1, 0: empty) */
+    uint64_t inbound;     /* low 32 bits: head of the CAS-pushed inbound list
+                           * (pcb slot + 1, 0: empty), any VM pushes; high 32
+                           * bits: the list the VM is draining (recover.h),
+                           * only it writes them */
     uint32_t steal_req;   /* a VM out of work asks for some: its id + 1 (CAS from 0) */
     uint32_t pad_wake;
     char pad2[SHOAL_CACHE_LINE];

@@ -457,12 +457,16 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     memcpy(ns, p->stack_lo, used_v * sizeof(term));
     memcpy((char *)nhi - used_c, p->ctl, used_c);
     acct(rt, p, ns, 1);
-    acct(rt, p, p->stack_lo, -1);
-    pool_free(rt->h, rt->vm, p->stack_lo);
+    term *old = p->stack_lo;
+    acct(rt, p, old, -1);
+    /* The process names its new stack before the old one goes: a VM that
+     * dies in between leaks the old one, never frees it twice. */
     p->stack_lo = ns;
     p->stack_hi = nhi;
     p->sp = ns + used_v;
     p->ctl = (ctl_t *)((char *)nhi - used_c);
+    ck_pr_fence_store();
+    pool_free(rt->h, rt->vm, old);
     return 0;
 }
 

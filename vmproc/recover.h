@@ -22,10 +22,14 @@
  *     to-spaces) go back to the pool, after the signals that may read
  *     them.
  *   - Every live VM, when run.deaths moves (recover_orphans), takes over
- *     the processes it owns that the dead VM left in its hands: RUNNABLE
- *     ones whose queuer was the dead incarnation, and ones stuck RUNNING
- *     by a hand-over that died after its owner CAS; and re-arms the timers
- *     of its waiting processes (the dead VM may have held them).
+ *     the processes it owns that the dead VM left in its hands: ones
+ *     stuck RUNNING by a hand-over that died after its owner CAS at once;
+ *     RUNNABLE ones whose holder was the dead incarnation (it had claimed
+ *     them, or was pushing them) once every VM has drained its inbound
+ *     list since the death (recover_recheck), because until then one may
+ *     still be linked on a list, and a second link would corrupt it; and
+ *     it re-arms the timers of its waiting processes (the dead VM may
+ *     have held them).
  *
  * A process is queued only through its status word: a takeover CASes it
  * from the status it found, so that two VMs never both believe they hold
@@ -44,7 +48,12 @@
 /* The new incarnation of a VM takes over from its predecessor. */
 void recover_self(sched_t *s);
 
-/* A live VM, after run.deaths moved: take over what the dead left. */
+/* A live VM, after run.deaths moved: take over what the dead left that
+ * is on no list now (stuck hand-overs), re-arm timers, and set s->recheck.
+ * recover_recheck (each loop turn while s->recheck is set): once every
+ * VM has drained its inbound list since the death, take over the
+ * processes whose holder died (nothing links them any more). */
 void recover_orphans(sched_t *s);
+void recover_recheck(sched_t *s);
 
 #endif

@@ -151,15 +151,11 @@ void sched_free(sched_t *s)
 {
     free(s->timers);
     s->timers = NULL;
+    free(s->drained);
+    s->drained = NULL;
+    s->dcap = 0;
     s->rq_head = s->rq_tail = NULL;
     s->rq_len = s->ntimers = s->tcap = 0;
-}
-
-/* The incarnation of VM `vm` now (the supervisor bumps it at a restart). */
-static uint32_t inc_of(const shm_header_t *h, uint32_t vm)
-{
-    /* Relaxed: written by the supervisor before the VM's fork. */
-    return ck_pr_load_32(&shm_vm(h, vm)->restarts);
 }
 
 void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb)
@@ -167,20 +163,18 @@ void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb)
     shm_header_t *h = rt->h;
     shm_vm_t *v = shm_vm(h, vm);
     proc_t *p = proc_of(pcb);
-    /* We hold it while we push: if we die before the push, the owner
-     * takes it over. The caller holds the process, so a plain store. */
-    uint32_t pushing = ps_pushing(rt->vm, rt->inc);
-    ck_pr_store_32(&p->status, pushing);
-    uint64_t head;
+    /* We hold it while we push, and the status says so until `vm` takes
+     * it from its list: if we die before the push, the owner takes it
+     * over once every VM has drained its list since (recover.h). The
+     * caller holds the process, so a plain store. */
+    ck_pr_store_32(&p->status, ps_pushing(rt->vm, rt->inc));
+    uint64_t w;
     do {
-        head = ck_pr_load_64(&v->inbound);
-        p->inbound_next = (uint32_t)head;
+        w = ck_pr_load_64(&v->inbound);
+        p->inbound_next = (uint32_t)w;
         /* Release (inside the CAS): inbound_next is visible with the push. */
         ck_pr_fence_store();
-    } while (!ck_pr_cas_64(&v->inbound, head, (uint64_t)pcb->slot + 1));
-    /* On its list: `vm` holds it now. If `vm` drained it already, the
-     * status moved on and this CAS fails, as it should. */
-    ck_pr_cas_32(&p->status, pushing, ps_runnable(vm, inc_of(h, vm)));
+    } while (!ck_pr_cas_64(&v->inbound, w, (w & ~0xffffffffull) | ((uint64_t)pcb->slot + 1)));
     vm_wake(v);
 }
 
@@ -260,22 +254,13 @@ void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, 
         sched_push_inbound(rt, to, pcb);
 }
 
-/* A process queued here: count an arrival, or pass it on if it moved on
- * again (a waker read an owner that has changed since). */
+/* A process this VM holds (it took it from its inbound list, or popped
+ * it): count an arrival and queue it, or pass it on if it moved on again
+ * (a waker read an owner that has changed since). */
 void sched_arrive(sched_t *s, pcb_t *pcb)
 {
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
-    /* A process pushed here is RUNNABLE and held by this VM, or still by
-     * its pusher (whose last CAS has not come yet). Anything else is an
-     * entry of a process another VM took over after a death, or of a
-     * slot reused since: dropped. The CAS from what we read makes us the
-     * holder, and fails if a takeover got there first. */
-    uint32_t st = ck_pr_load_32(&p->status);
-    if (ps_state(st) != PS_RUNNABLE || ck_pr_load_32(&pcb->state) != PCB_LIVE ||
-        (!(st & PS_PUSHING) && ps_queuer(st) != rt->vm) ||
-        !ck_pr_cas_32(&p->status, st, ps_runnable(rt->vm, rt->inc)))
-        return;
     uint32_t owner = ck_pr_load_32(&pcb->owner);
     if (owner != rt->vm) {
         sched_push_inbound(rt, owner, pcb);
@@ -285,7 +270,7 @@ void sched_arrive(sched_t *s, pcb_t *pcb)
      * msg_take, written by a sender on another core. Fetching them now
      * overlaps those misses with the scheduler's own work. */
     uint64_t in = ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK;
-    if (in != 0 && in != INBOX_CLOSED) {
+    if (in != 0) {
         const char *node = (const char *)rt->h + in;
         __builtin_prefetch(node);
         __builtin_prefetch(node + SHOAL_CACHE_LINE);
@@ -299,28 +284,75 @@ void sched_arrive(sched_t *s, pcb_t *pcb)
     runq_push(s, pcb);
 }
 
-/* Take what other VMs queued for this one, oldest first. */
+/* Claim a process found on our list: RUNNABLE, pushed to us (its pusher
+ * named) or already ours (our previous incarnation claimed it and died
+ * before it queued it). The CAS from what we read makes us its holder.
+ * Anything else is not ours to take. */
+static bool claim(sched_t *s, pcb_t *pcb)
+{
+    rt_t *rt = &s->rt;
+    proc_t *p = proc_of(pcb);
+    uint32_t st = ck_pr_load_32(&p->status);
+    return ck_pr_load_32(&pcb->state) == PCB_LIVE && ps_state(st) == PS_RUNNABLE &&
+           ((st & PS_PUSHING) || ps_queuer(st) == rt->vm) &&
+           ck_pr_cas_32(&p->status, st, ps_runnable(rt->vm, rt->inc));
+}
+
+/* Take what other VMs queued for this one, oldest first, in three steps
+ * that a death at any point leaves recoverable (recover.h): the list
+ * moves, in one CAS, from the inbound half of the word to the draining
+ * half, where it stays in shared memory; every process on it is claimed
+ * (its status names us) without touching the links; the draining half is
+ * cleared; and only then are the claimed processes queued or passed on,
+ * which reuses their links. */
 void sched_drain_inbound(sched_t *s)
 {
-    shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
-    if (ck_pr_load_64(&self->inbound) == 0)
-        return;
-    uint64_t head = ck_pr_fas_64(&self->inbound, 0);
+    rt_t *rt = &s->rt;
+    shm_vm_t *self = shm_vm(rt->h, rt->vm);
+    uint64_t w = ck_pr_load_64(&self->inbound);
+    uint32_t draining = (uint32_t)(w >> 32);
+    if (!draining) {
+        for (;;) {
+            if ((uint32_t)w == 0)
+                return;
+            if (ck_pr_cas_64(&self->inbound, w, (w & 0xffffffffull) << 32))
+                break;
+            w = ck_pr_load_64(&self->inbound);
+        }
+        draining = (uint32_t)w;
+    }
     /* Acquire: pairs with the pushers' release. */
     ck_pr_fence_acquire();
-    uint32_t rev = 0;
-    while (head) {
-        pcb_t *pcb = shm_pcb(s->rt.h, (uint32_t)head - 1);
-        uint32_t next = proc_of(pcb)->inbound_next;
-        proc_of(pcb)->inbound_next = rev;
-        rev = pcb->slot + 1;
-        head = next;
+    size_t n = 0;
+    for (uint32_t e = draining; e;) {
+        pcb_t *pcb = shm_pcb(rt->h, e - 1);
+        e = proc_of(pcb)->inbound_next;
+        if (!claim(s, pcb))
+            continue;
+        if (n == s->dcap) {
+            size_t cap = s->dcap ? s->dcap * 2 : 64;
+            pcb_t **v = realloc(s->drained, cap * sizeof *v);
+            if (!v) {
+                /* no room to hold it: queue it now (its links are not
+                 * needed any more by this walk, which read them above) */
+                sched_arrive(s, pcb);
+                continue;
+            }
+            s->drained = v;
+            s->dcap = cap;
+        }
+        s->drained[n++] = pcb;
     }
-    while (rev) {
-        pcb_t *pcb = shm_pcb(s->rt.h, rev - 1);
-        rev = proc_of(pcb)->inbound_next;
-        sched_arrive(s, pcb);
+    /* The list is ours in full now: off the word (pushers only ever
+     * change the low half, so a CAS loop on the whole word). */
+    for (;;) {
+        w = ck_pr_load_64(&self->inbound);
+        if (ck_pr_cas_64(&self->inbound, w, w & 0xffffffffull))
+            break;
     }
+    /* newest first on the list: queue them oldest first */
+    while (n)
+        sched_arrive(s, s->drained[--n]);
 }
 
 int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid,
@@ -468,7 +500,7 @@ static bool stopping(const shm_header_t *h)
 static bool has_work(void *ctx)
 {
     sched_t *s = ctx;
-    return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0;
+    return s->rq_len > 0 || (uint32_t)ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0;
 }
 
 /* Wake the processes whose timers are due. A timer stays on the VM where
@@ -646,7 +678,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
     s.rt.inc = ck_pr_load_32(&self->restarts);
     /* Acquire: the deaths the supervisor counted before our fork, with
      * whatever it repaired for them, are behind us. */
-    uint32_t deaths = ck_pr_load_32(&h->run.deaths);
+    s.deaths = ck_pr_load_32(&h->run.deaths);
     ck_pr_fence_acquire();
 
     code_table_t *ct = code_table(h);
@@ -668,13 +700,19 @@ int sched_main(shm_header_t *h, uint32_t vm)
     while (!stopping(h)) {
         vm_beat();
         uint32_t now_deaths = ck_pr_load_32(&h->run.deaths);
-        if (now_deaths != deaths) {
+        if (now_deaths != s.deaths) {
             /* a VM died: take over what it left in our hands (recover.h) */
             ck_pr_fence_acquire();
-            deaths = now_deaths;
+            s.deaths = now_deaths;
             recover_orphans(&s);
         }
         sched_drain_inbound(&s);
+        /* Written only when it changes (a death is rare): this drain began
+         * after we saw s.deaths. */
+        if (ck_pr_load_32(&self->drained_deaths) != s.deaths)
+            ck_pr_store_32(&self->drained_deaths, s.deaths);
+        if (s.recheck)
+            recover_recheck(&s);
         sched_give_work(&s);
         /* Written only when it changes: stealers read this line while
          * they look for work, and every write would pull it from them. */
@@ -699,7 +737,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         bool got = false;
         for (int i = 0; i < SPIN_ROUNDS && !got; i++) {
             ck_pr_stall();
-            got = ck_pr_load_64(&self->inbound) != 0;
+            got = (uint32_t)ck_pr_load_64(&self->inbound) != 0;
         }
         if (got)
             continue;

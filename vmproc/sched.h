@@ -29,6 +29,11 @@ typedef struct sched {
     timer_t_ *timers;     /* binary min-heap on deadline; entries whose wait
                            * ended are dropped when it fills (timer_push) */
     size_t ntimers, tcap;
+    pcb_t **drained;      /* sched_drain_inbound's claimed processes */
+    size_t dcap;
+    uint32_t deaths;      /* run.deaths as this VM last saw it */
+    uint32_t recheck;     /* deaths + 1 whose takeovers wait for every VM's drain
+                           * (recover.h), or 0 */
 } sched_t;
 
 /* Run VM `vm` until the run stops. Returns the VM's exit code. */
