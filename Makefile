@@ -5,6 +5,8 @@
 #   make test     install missing dependencies, build (warnings are errors), run every test
 #   make asan     the same tests under AddressSanitizer and UBSan
 #   make torture  the end-to-end suite under GC torture, migration torture, and both
+#   make chaos    the chaos test at length: CHAOS_KILLS VM kills (default 1000)
+#                 on 2 and on 4 VMs
 #   make bench    the benchmarks, against the peers that are installed
 
 CC      ?= gcc
@@ -26,7 +28,7 @@ SHOAL    = $(BUILD)/shoal
 UNIT     = $(BUILD)/unit_tests
 EXAMPLE ?= examples/hello.shoal
 
-.PHONY: all deps run test check check-torture asan torture bench clean
+.PHONY: all deps run test check check-torture asan torture chaos bench clean
 all: $(SHOAL) $(UNIT)
 
 $(BUILD)/%.o: %.c
@@ -53,6 +55,7 @@ run: deps
 check: all
 	SHOAL=$(SHOAL) $(UNIT)
 	tests/e2e.sh $(SHOAL)
+	tests/chaos/chaos.sh $(SHOAL) 10 2 4
 
 # The end-to-end suite again with a collection at every allocation and a
 # migration at every safe point, on 2 VMs. A collection per allocation
@@ -74,6 +77,11 @@ torture: deps
 	SHOAL_GC_TORTURE=1 SHOAL_E2E_TIMEOUT=900 tests/e2e.sh $(SHOAL)
 	SHOAL_MIGRATE_TORTURE=1 tests/e2e.sh $(SHOAL)
 	SHOAL_GC_TORTURE=1 SHOAL_MIGRATE_TORTURE=1 SHOAL_E2E_TIMEOUT=900 tests/e2e.sh $(SHOAL)
+
+CHAOS_KILLS ?= 1000
+chaos: deps
+	@$(MAKE) --no-print-directory all EXTRA="-Werror"
+	tests/chaos/chaos.sh $(SHOAL) $(CHAOS_KILLS) 2 4
 
 # In its own build folder, so that the flags below always apply.
 bench: deps

@@ -207,3 +207,5 @@ char *shoal_escape(char *dst, size_t n, const char *src)
     dst[o] = 0;
     return dst;
 }
+
+uint64_t *vm_heartbeat_word;

@@ -114,6 +114,7 @@
  */
 #include "shm/pool.h"
 
+#include "shm/beat.h"
 #include "shm/vmtab.h"
 
 #include <ck_pr.h>
@@ -432,7 +433,11 @@ static void lock_node(shm_header_t *h, uint32_t k, uint32_t who)
                 spins <<= 1;
             } else {
                 /* The holder may be descheduled, or dead until the
-                 * supervisor notices: stop burning its CPU. */
+                 * supervisor notices: stop burning its CPU. And beat:
+                 * waiting on a holder that is stuck is not our stall (the
+                 * supervisor kills the holder, whose own heartbeat
+                 * stopped, and breaks its lock). */
+                vm_beat();
                 sched_yield();
             }
         }

@@ -40,6 +40,8 @@ typedef struct shm_config {
     uint64_t pool_bytes; /* bytes of pool pages, split evenly over nodes */
     uint64_t heap_limit_bytes; /* largest heap and stack of one process */
     uint32_t heap_follow;      /* enum heap_follow */
+    uint32_t mailbox_limit;    /* messages a mailbox may hold; past it the
+                                * process ends, #(error mailbox_limit); 0: none */
     uint32_t pad;
     uint64_t source_bytes;     /* largest source file program_load reads (not
                                 * part of the layout: the run's input limit) */

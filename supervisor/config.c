@@ -138,12 +138,14 @@ static const struct num_key {
     {"max_restarts", 0, 1, CONFIG_MAX_RESTARTS_MAX, offsetof(shoal_opts_t, max_restarts)},
     {"restart_window_s", 0, 1, CONFIG_RESTART_WINDOW_MAX, offsetof(shoal_opts_t, restart_window_s)},
     {"stall_ms", 0, CONFIG_STALL_MS_MIN, CONFIG_STALL_MS_MAX, offsetof(shoal_opts_t, stall_ms)},
+    {"mailbox_limit", 0, 1, CONFIG_MAILBOX_LIMIT_MAX, offsetof(shoal_opts_t, mailbox_limit)},
 };
 
 /* Every key of [run], for the duplicate check and the "known:" list. */
 static const char *const known_keys[] = {
     "vms",   "topology", "pool_mb",   "proc_slots",   "heap_limit_mb",    "heap_follow",
-    "atoms", "code_mb",  "source_mb", "max_restarts", "restart_window_s", "stall_ms"};
+    "atoms", "code_mb",  "source_mb", "max_restarts", "restart_window_s", "stall_ms",
+    "mailbox_limit"};
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -282,4 +284,5 @@ void config_segment(const shoal_opts_t *o, uint32_t n_vms, uint32_t n_nodes, shm
         cfg->code_bytes = (uint64_t)o->code_mb << 20;
     if (o->source_mb)
         cfg->source_bytes = (uint64_t)o->source_mb << 20;
+    cfg->mailbox_limit = o->mailbox_limit;
 }

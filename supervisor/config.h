@@ -70,6 +70,9 @@ enum {
 #define CONFIG_STALL_MS_DEFAULT 5000u
 #define CONFIG_STALL_MS_MIN 200u
 #define CONFIG_STALL_MS_MAX 3600000u
+/* A mailbox past this many messages ends its process: by default there
+ * is no limit, as in Erlang; a server that must not drown sets one. */
+#define CONFIG_MAILBOX_LIMIT_MAX 0x7fffffffu
 
 typedef struct shoal_opts {
     uint32_t vms;        /* 0: one VM per core of the topology */
@@ -85,6 +88,7 @@ typedef struct shoal_opts {
     uint32_t restart_window_s; /* 0: default */
     uint32_t stall_ms;         /* a VM whose heartbeat stands still this long is
                                 * killed and recovered (0: default) */
+    uint32_t mailbox_limit;    /* messages a mailbox may hold (0: no limit) */
     int topology_line;      /* > 0: the topology came from this line of config_path */
     const char *config_path; /* the config file read, or NULL */
     bool smoke;          /* run the built-in smoke workload */

@@ -65,7 +65,7 @@
 /* After run.stopping and a wake, a VM gets this long to leave its loop
  * before SIGTERM: an idle VM leaves at once (it was woken), a busy one at
  * its next safe point. The time counts from the last move of its
- * heartbeat: a VM in a long collection or copy beats (vmproc/beat.h) and
+ * heartbeat: a VM in a long collection or copy beats (shm/beat.h) and
  * is not stuck, and one that has left its loop (VM_STOPPED) is only
  * exiting. Then SIGTERM gets as long before SIGKILL. */
 #define RUN_STOP_GRACE_MS 2000
@@ -445,7 +445,7 @@ static void on_signal(run_t *r, uint32_t events)
  * waiting on something that will not come. It is killed, and its death
  * is recovered as any other. An idle VM beats every VM_IDLE_MS, a busy
  * one at every turn of its loop and during long collections and copies
- * (vmproc/beat.h); one that waits to write stdout says so (in_output): a
+ * (shm/beat.h); one that waits to write stdout says so (in_output): a
  * slow reader is not a stall. */
 static void check_heartbeats(run_t *r)
 {

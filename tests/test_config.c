@@ -144,7 +144,7 @@ static void test_errors(void)
     expect_error("[run]\ntopology = \"pack:2 pu:1\"\n", 2, "topology: values are written without quotes");
     expect_error("[run]\nspeed = 1\n", 2,
                  "unknown key \"speed\" in [run] (known: vms, topology, pool_mb, proc_slots, "
-                 "heap_limit_mb, heap_follow, atoms, code_mb, source_mb, max_restarts, restart_window_s, stall_ms)");
+                 "heap_limit_mb, heap_follow, atoms, code_mb, source_mb, max_restarts, restart_window_s, stall_ms, mailbox_limit)");
     /* The first error is the one reported, whichever kind it is. */
     expect_error("[run]\nvms 3\nfoo = 1\n", 2, "syntax error");
     expect_error("[run]\nfoo = 1\nvms 3\n", 2, "unknown key");

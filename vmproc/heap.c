@@ -23,7 +23,7 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
-#include "vmproc/beat.h"
+#include "shm/beat.h"
 #include "vmproc/wstack.h"
 
 #include <ck_pr.h>

@@ -388,6 +388,14 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
      * before they published them. */
     if (messages)
         ck_pr_sub_32(&p->msgs_pending, messages);
+    /* A mailbox past its limit ends its process (LANGUAGE.md, the exit
+     * reasons): uncatchable, as heap_limit. */
+    uint32_t limit = rt->h->cfg.mailbox_limit;
+    if (limit && p->mbox_len > limit && !(p->flags & PF_KILLED)) {
+        p->flags |= PF_KILLED;
+        p->err_class = EXC_ERROR;
+        p->err_value = mk_atom(A_MAILBOX_LIMIT);
+    }
     return added;
 }
 

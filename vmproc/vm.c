@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 static int notify_fd = -1;
-uint64_t *vm_heartbeat_word;
+
 uint64_t vm_futex_woken;
 
 int vm_notify(void)

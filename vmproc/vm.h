@@ -27,7 +27,7 @@
 
 #include "shm/vmtab.h"
 
-#include "vmproc/beat.h"
+#include "shm/beat.h"
 
 #include <hwloc.h>
 

@@ -1,12 +1,12 @@
 /*
- * beat.h: the VM's heartbeat, which long operations move too.
+ * beat.h: the VM's heartbeat, which long operations and lock waits move too.
  *
  * NOTES
  *   The word is this VM's shm_vm_t.heartbeat (set by vm_main); single
  *   writer, this VM; the supervisor reads it on its tick.
  */
-#ifndef SHOAL_VMPROC_BEAT_H
-#define SHOAL_VMPROC_BEAT_H
+#ifndef SHOAL_SHM_BEAT_H
+#define SHOAL_SHM_BEAT_H
 
 #include <ck_pr.h>
 #include <stdint.h>
