@@ -33,7 +33,10 @@ typedef struct shm_vm {
     uint32_t l3;          /* L3 cache (logical index), or UINT32_MAX */
     uint32_t n_pus;       /* PUs in the cpuset */
     int32_t os_pid;       /* pid of the VM process; the supervisor writes it after fork */
-    uint32_t restarts;
+    uint32_t restarts;    /* times this VM was restarted: its incarnation */
+    uint32_t shares_pu;   /* 1 if other VMs run on its PUs (more VMs than PUs):
+                           * an idle VM then must not spin */
+    uint32_t pad_place;
     char cpuset[64];      /* the cpuset as hwloc list text, e.g. "0-1" */
     char pad0[SHOAL_CACHE_LINE];
 

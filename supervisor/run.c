@@ -572,6 +572,7 @@ static void write_placement(run_t *r)
         vm->node = p->node;
         vm->l3 = p->l3;
         vm->n_pus = p->n_pus;
+        vm->shares_pu = r->place->shared;
         _Static_assert(sizeof vm->cpuset == TOPO_CPUSET_TEXT, "cpuset text sizes differ");
         memcpy(vm->cpuset, p->cpuset, sizeof vm->cpuset);
     }

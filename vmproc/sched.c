@@ -22,12 +22,16 @@
 
 #include <ck_pr.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define SPIN_ROUNDS 2000
+/* With VMs sharing PUs: yields before sleeping (each lets the VM that
+ * shares the PU run its slice). */
+#define SHARED_YIELDS 4
 /* 16 pages of buffers: a GC of a small heap costs about what 16 page
  * faults do, so collecting sooner would cost more than it saves. */
 #define FRAG_GC_WORDS (16 * SHOAL_PAGE / sizeof(term))
@@ -734,9 +738,17 @@ int sched_main(shm_header_t *h, uint32_t vm)
          * each time, and each VM's next update of its own would then miss
          * in its cache, on the message's path. The victim's hand-over
          * wakes us if we are asleep by then. */
+        /* A VM that shares its PUs with others does not spin: the cycles
+         * it would burn are another VM's, maybe the one about to send it
+         * work. It gives the PU away a few times instead, then sleeps. */
         bool got = false;
-        for (int i = 0; i < SPIN_ROUNDS && !got; i++) {
-            ck_pr_stall();
+        bool shared = ck_pr_load_32(&self->shares_pu) != 0;
+        int rounds = shared ? SHARED_YIELDS : SPIN_ROUNDS;
+        for (int i = 0; i < rounds && !got; i++) {
+            if (shared)
+                sched_yield();
+            else
+                ck_pr_stall();
             got = (uint32_t)ck_pr_load_64(&self->inbound) != 0;
         }
         if (got)
