@@ -478,6 +478,25 @@ static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
     f->next_slot = saved;
 }
 
+/* The builtins written in the language, in the prelude (program.c):
+ * those that call functions, so that a long list costs reductions and no
+ * C stack, and sort, whose merges yield between them. */
+static const char *prelude_of(int id)
+{
+    switch (id) {
+    case BI_MAP: return "%map";
+    case BI_FOLDL: return "%foldl";
+    case BI_FOLDR: return "%foldr";
+    case BI_FILTER: return "%filter";
+    case BI_EACH: return "%each";
+    case BI_SORT: return "%sort";
+    case BI_SORT_BY: return "%sort-by";
+    case BI_MAP_FOLD: return "%map-fold";
+    case BI_SLEEP: return "%sleep";
+    default: return NULL;
+    }
+}
+
 /* A call of builtin `id` with the argument forms args[0..n). */
 static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
                          ast_t *const *args, size_t n, bool tail)
@@ -522,25 +541,32 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         emit(c, f, OP_MK_LIST, (int32_t)n);
         adjust(f, -(int)n);
         break;
-    case BI_MAP:
-    case BI_FOLDL:
-    case BI_SLEEP: {
-        global_t *g = find_global(c, id == BI_MAP ? "%map" : id == BI_FOLDL ? "%foldl" : "%sleep",
-                                  (int)n);
-        SHOAL_ASSERT(g, "prelude is loaded");
+    case BI_APPLY:
+        /* (apply f args): the list's elements become the arguments */
         comp_args(c, f, args, n);
-        emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
-        adjust(f, 1 - (int)n);
+        emit(c, f, tail ? OP_TAPPLY : OP_APPLY, 0);
         return;
-    }
+    case BI_MAP_OF:
+        if (n % 2)
+            die_at(c, call, "map-of takes keys and values in pairs, not %zu arguments", n);
+        comp_args(c, f, args, n);
+        emit_bif(c, f, id, (uint32_t)n);
+        break;
     case BI_CALL_ON:
         comp_call_on(c, f, args, n);
         break;
     default:
+        if (prelude_of(id)) {
+            /* written in the language: a call of the prelude's function */
+            global_t *g = find_global(c, prelude_of(id), (int)n);
+            SHOAL_ASSERT(g, "prelude is loaded");
+            comp_args(c, f, args, n);
+            emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
+            adjust(f, 1 - (int)n);
+            return;
+        }
         comp_args(c, f, args, n);
-        emit(c, f, OP_BIF, id);
-        emit_word(c, f, (uint32_t)n);
-        adjust(f, -(int)n);
+        emit_bif(c, f, id, (uint32_t)n);
         break;
     }
     ret_if_tail(c, f, tail);
@@ -783,6 +809,33 @@ static void emit_test(compiler_t *c, fctx_t *f, enum opcode op, uint32_t slot, i
     add_fail(c, fl, pos, false, pos + 1);
 }
 
+/* Push the key of a map-of pattern: a literal or a bound variable. */
+static void comp_map_key(compiler_t *c, fctx_t *f, const ast_t *k)
+{
+    if (k->kind == AST_SYMBOL) {
+        uint32_t where;
+        enum var_kind vk = resolve(c, f, k->u.str.s, &where);
+        if (vk != VAR_NONE) {
+            load_var(c, f, vk, where);
+            return;
+        }
+        if (ast_is_sym(k, "true") || ast_is_sym(k, "false")) {
+            push_const(c, f, const_datum(c, k));
+            return;
+        }
+        die_at(c, k, "a map-of pattern key must be a literal or a bound variable, not %s",
+               k->u.str.s);
+    }
+    if (k->kind == AST_LIST) {
+        if (k->u.list.n == 2 && ast_is_sym(k->u.list.items[0], "quote")) {
+            push_const(c, f, const_datum(c, k->u.list.items[1]));
+            return;
+        }
+        die_at(c, k, "a map-of pattern key must be a literal or a bound variable");
+    }
+    push_const(c, f, const_datum(c, k));
+}
+
 static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot, fails_t *fl)
 {
     switch (p->kind) {
@@ -846,6 +899,18 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
         }
         return;
     }
+    if (ast_is_sym(head, "map-of")) {
+        if ((n - 1) % 2)
+            die_at(c, p, "malformed map-of pattern: expected (map-of key pattern ...)");
+        emit_test(c, f, OP_T_MAP, slot, 0, 0, fl);
+        for (size_t i = 1; i < n; i += 2) {
+            comp_map_key(c, f, p->u.list.items[i]);
+            uint32_t s = new_slot(c, f, p->u.list.items[i + 1]);
+            emit_test(c, f, OP_MAP_FIND, slot, 1, s, fl);
+            comp_pattern(c, f, p->u.list.items[i + 1], s, fl);
+        }
+        return;
+    }
     if (ast_is_sym(head, "list") || ast_is_sym(head, "cons")) {
         bool is_cons = ast_is_sym(head, "cons");
         if (is_cons && n != 3)
@@ -869,7 +934,7 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
         return;
     }
     die_at(c, p, "malformed pattern: expected _, a name, a literal, 'datum, (tuple ...), "
-                 "(list ...) or (cons h t)");
+                 "(map-of ...), (list ...) or (cons h t)");
 }
 
 /* One clause (pattern [(when guard)] body...) matched against `slot`.

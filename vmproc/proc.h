@@ -172,6 +172,7 @@ typedef struct rt {
     uint64_t default_heap_limit_words;
     struct sched *sched;      /* this VM's scheduler */
     bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
+    uint32_t bif_cost;        /* reductions the running builtin's work cost (bif_charge) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
 } rt_t;
