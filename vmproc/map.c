@@ -174,15 +174,20 @@ static uint64_t hash_compound(term t)
     return x;
 }
 
+uint64_t map_hash_mask = ~0ull;
+
 uint64_t map_hash(term key)
 {
+    uint64_t hv;
     if (is_imm_key(key))
-        return mix64(key);
-    if (is_float(key))
-        return mix64(float_bits(key) ^ 0x5bd1e995u);
-    if (is_string(key))
-        return XXH3_64bits(str_bytes(key), str_len(key));
-    return hash_compound(key);
+        hv = mix64(key);
+    else if (is_float(key))
+        hv = mix64(float_bits(key) ^ 0x5bd1e995u);
+    else if (is_string(key))
+        hv = XXH3_64bits(str_bytes(key), str_len(key));
+    else
+        hv = hash_compound(key);
+    return hv & map_hash_mask;
 }
 
 /* ------------------------------------------------------------------ */

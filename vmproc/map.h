@@ -65,6 +65,10 @@ uint64_t map_size(term m);
  * every VM. */
 uint64_t map_hash(term key);
 
+/* Tests only: every key hash is ANDed with this (all ones unless a test
+ * narrows it to make hash collisions, and so deep tries, common). */
+extern uint64_t map_hash_mask;
+
 /* The value of key in m, or T_NONE. */
 term map_get(const shm_header_t *h, term m, term key);
 
