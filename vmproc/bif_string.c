@@ -272,3 +272,18 @@ BIF(bif_atom_to_string)
     const char *name = atom_name(rt->h, atom_index(args[0]), &len);
     return bif_mk_string(p, name, len);
 }
+
+/* The longest atom name, as in Erlang: a longer one is system_limit. */
+#define ATOM_NAME_MAX 255
+
+BIF(bif_string_to_atom)
+{
+    proc_t *p = proc_of(pcb);
+    if (!is_string(args[0]))
+        return bif_error(p, A_BADARG);
+    if (str_len(args[0]) > ATOM_NAME_MAX)
+        return bif_error(p, A_SYSTEM_LIMIT);
+    int64_t a = atom_intern(rt->h, str_bytes(args[0]), str_len(args[0]));
+    /* a full atom table fails the caller, not the VM */
+    return a < 0 ? bif_error(p, A_SYSTEM_LIMIT) : mk_atom((uint32_t)a);
+}

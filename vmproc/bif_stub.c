@@ -1,6 +1,5 @@
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
-BIF(bif_string_to_atom) { return bif_error(proc_of(pcb), A_BADARG); }
 BIF(bif_spawn_link) { return bif_error(proc_of(pcb), A_BADARG); }
 BIF(bif_spawn_monitor) { return bif_error(proc_of(pcb), A_BADARG); }
 BIF(bif_alivep) { return bif_error(proc_of(pcb), A_BADARG); }

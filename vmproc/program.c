@@ -221,12 +221,13 @@ out:
 
 int program_vm_main(shm_header_t *h, uint32_t vm_id)
 {
-    /* The atom and code tables are read-only after the fork (DESIGN.md):
-     * make this VM's view of them so, and a stray write is a fault here,
-     * not a corrupted program in every VM. They are contiguous and page
-     * aligned in the segment. */
-    char *lo = shm_at(h, h->layout.atom_off);
-    size_t len = (size_t)(h->layout.code_off + h->cfg.code_bytes - h->layout.atom_off);
+    /* The code table is read-only after the fork (DESIGN.md): make this
+     * VM's view of it so, and a stray write is a fault here, not a
+     * corrupted program in every VM. It is page aligned in the segment.
+     * (The atom table stays writable: string->atom adds atoms, shm/atom.h
+     * says how.) */
+    char *lo = shm_at(h, h->layout.code_off);
+    size_t len = (size_t)h->cfg.code_bytes;
     if (mprotect(lo, SHOAL_ALIGN_UP(len, SHOAL_PAGE), PROT_READ) < 0) {
         fprintf(stderr, "shoal: VM %u: cannot protect the code tables: %s\n", vm_id,
                 strerror(errno));
