@@ -49,6 +49,11 @@ typedef struct fctx {
     binding_t *env;
     const char **free_names;
     uint32_t nfree, capfree;
+    /* the line table: (code offset, line) where the line changes; `line`
+     * is the line of the form being compiled */
+    uint32_t *lines;
+    size_t nlines, caplines;
+    int line;
 } fctx_t;
 
 typedef struct global {
@@ -77,6 +82,7 @@ struct compiler {
     size_t nfuncs, capfuncs;
     jmp_buf fail;
     diag_t *err;
+    const char *file_src, *file_copy; /* the last file name copied (code_file) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -208,6 +214,12 @@ static const int op_effect[] = {
 
 static size_t emit_word(compiler_t *c, fctx_t *f, uint32_t w)
 {
+    if (f->line > 0 && (f->nlines == 0 || f->lines[2 * f->nlines - 1] != (uint32_t)f->line)) {
+        f->lines = grow(c, f->lines, &f->caplines, 2 * f->nlines + 2, sizeof *f->lines);
+        f->lines[2 * f->nlines] = (uint32_t)f->ncode;
+        f->lines[2 * f->nlines + 1] = (uint32_t)f->line;
+        f->nlines++;
+    }
     f->code = grow(c, f->code, &f->capcode, f->ncode + 1, sizeof *f->code);
     f->code[f->ncode] = w;
     return f->ncode++;
@@ -371,6 +383,7 @@ static bool is_special(const char *name)
 /* expressions                                                         */
 
 static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail);
+static void comp_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail);
 static uint32_t comp_fn(compiler_t *c, fctx_t *parent, const ast_t *params,
                         ast_t *const *body, size_t nbody, const ast_t *where, uint32_t name);
 
@@ -1114,6 +1127,17 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 
 static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
+    /* the code of a form has its line, but for the forms inside it,
+     * which have theirs */
+    int outer = f->line;
+    if (a->kind == AST_LIST && a->line > 0)
+        f->line = a->line;
+    comp_form(c, f, a, tail);
+    f->line = outer;
+}
+
+static void comp_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
     switch (a->kind) {
     case AST_INT:
     case AST_FLOAT:
@@ -1149,6 +1173,21 @@ static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32
     return fn;
 }
 
+/* The name of a source file in the code area, copied once per file. */
+static const char *code_file(compiler_t *c, const char *file)
+{
+    if (!file)
+        return NULL;
+    if (c->file_src != file) {
+        size_t n = strlen(file);
+        char *copy = carea(c, NULL, n + 1);
+        memcpy(copy, file, n + 1);
+        c->file_src = file;
+        c->file_copy = copy;
+    }
+    return c->file_copy;
+}
+
 /* Copy a finished context's code and constants into the code area. */
 static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
 {
@@ -1168,6 +1207,13 @@ static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
      * #(EXIT reason), the callee slot of a call */
     fn->frame = fc->max_slot + (uint32_t)fc->max_depth + 8;
     fn->nfree = fc->nfree;
+    if (fc->nlines) {
+        uint32_t *lines = carea(c, where, 2 * fc->nlines * sizeof *lines);
+        memcpy(lines, fc->lines, 2 * fc->nlines * sizeof *lines);
+        fn->lines = lines;
+        fn->nlines = (uint32_t)fc->nlines;
+    }
+    fn->file = code_file(c, where ? where->file : NULL);
 }
 
 static void check_params(compiler_t *c, const ast_t *params)
@@ -1195,6 +1241,7 @@ static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const as
     check_params(c, params);
     fctx_t fc = {0};
     fc.parent = parent;
+    fc.line = where ? where->line : 0;
     for (size_t i = 0; i < params->u.list.n; i++) {
         uint32_t s = new_slot(c, &fc, params->u.list.items[i]);
         bind(c, &fc, params->u.list.items[i]->u.str.s, s);

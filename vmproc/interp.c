@@ -124,6 +124,9 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     int32_t reds = SLICE_REDUCTIONS;
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
+    ctl_t *err_cs;    /* where a raise began, for the trace if nothing takes it */
+    const uint32_t *err_pc;
+    const func_t *err_fn;
 
 #define SAVE()                                                                  \
     (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
@@ -743,6 +746,9 @@ heap_limit:
 
 raise:
     /* Unwind to the nearest catch or guard; cs, sp, fp are current. */
+    err_cs = cs;
+    err_pc = pc;
+    err_fn = fn;
     while ((term *)cs < p->stack_hi) {
         ctl_t f = *cs++;
         if (f.kind == CTL_CALL)
@@ -779,6 +785,11 @@ raise:
         p->err_value = T_NONE;
         DISPATCH();
     }
+    /* Nothing took it: the process ends. The frames it had stay where
+     * they were until it is freed, for its stack trace (trace.h). */
+    p->trace_fn = err_fn;
+    p->trace_pc = err_pc;
+    p->trace_ctl = (uint64_t)((char *)p->stack_hi - (char *)err_cs);
     p->sp = p->stack_lo;
     p->ctl = cs;
     return RUN_EXIT;

@@ -112,6 +112,12 @@ typedef struct proc {
     uint32_t acct_vm;         /* VM whose heap counters include this process, + 1 */
     uint32_t mig[4];          /* moves by cause (enum mig_cause) */
     uint32_t node_pages[PROC_NODES]; /* pages of heap and stack per NUMA node */
+    /* where an error that no catch took was raised (trace.h): the
+     * function, the instruction, and the control frames above it, as
+     * bytes below stack_hi; trace_fn is NULL when there is none */
+    const func_t *trace_fn;
+    const uint32_t *trace_pc;
+    uint64_t trace_ctl;
 } proc_t;
 
 /* Why a process moved (counted per process and per VM). */

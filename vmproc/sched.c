@@ -17,6 +17,7 @@
 #include "vmproc/msg.h"
 #include "vmproc/register.h"
 #include "vmproc/termio.h"
+#include "vmproc/trace.h"
 #include "vmproc/vm.h"
 #include "policy/policy.h"
 
@@ -317,6 +318,8 @@ static void report_exit(sched_t *s, pcb_t *pcb, bool is_main)
     sbuf_puts(&b, head);
     print_reason(s->rt.h, &b, p);
     sbuf_puts(&b, "\n");
+    if (p->err_class == EXC_ERROR)
+        trace_print(s->rt.h, &b, p);
     if (!b.oom && write(2, b.s, b.len) < 0) {
         /* stderr is gone; nothing better to do */
     }
