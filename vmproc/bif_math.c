@@ -83,7 +83,8 @@ BIF(bif_abs)
                                      : mk_fix(fix_val(x) < 0 ? -fix_val(x) : fix_val(x));
     if (!is_float(x))
         return bif_error(proc_of(pcb), A_BADARG);
-    return float_val(x) < 0 ? bif_float_result(rt, pcb, -float_val(x)) : x;
+    /* fabs: -0.0 too becomes 0.0 */
+    return signbit(float_val(x)) ? bif_float_result(rt, pcb, fabs(float_val(x))) : x;
 }
 
 BIF(bif_float)
