@@ -3,9 +3,9 @@
  * which holds the maps themselves. map-fold calls a function, so it is
  * written in the language (the prelude in program.c).
  *
- * An update asks map.c how many words it may take, makes that much room
- * (which may collect, moving every term: the arguments are re-read from
- * the stack after it), then builds. Builders from many entries (map-of,
+ * An update builds in the room the heap has; when map.c says that may not
+ * be enough, room is made (which may collect, moving every term: the
+ * arguments are read again from the stack) and it goes again. Builders from many entries (map-of,
  * list->map, map-merge) gather the entries in private memory, and gather
  * them again if making room collected.
  *
@@ -49,14 +49,19 @@ BIF(bif_map_size)
     return mk_fix((int64_t)map_size(args[0]));
 }
 
+/* map-put and map-remove: built in the room the heap has; if map.c says
+ * it may need more, room is made (which may collect) and it goes again. */
 BIF(bif_map_put)
 {
     proc_t *p = proc_of(pcb);
     if (!is_map(args[0]))
         return bif_error(p, A_BADARG);
-    if (!bif_room(rt, pcb, map_put_words(rt->h, args[0], args[1])))
-        return T_NONE;
-    return map_put(rt->h, args[0], args[1], args[2], &p->hp);
+    uint64_t need;
+    term r;
+    while ((r = map_put(rt->h, args[0], args[1], args[2], &p->hp, p->hlim, &need)) == T_NONE)
+        if (!bif_room(rt, pcb, need))
+            return T_NONE;
+    return r;
 }
 
 BIF(bif_map_remove)
@@ -64,9 +69,12 @@ BIF(bif_map_remove)
     proc_t *p = proc_of(pcb);
     if (!is_map(args[0]))
         return bif_error(p, A_BADARG);
-    if (!bif_room(rt, pcb, map_remove_words(rt->h, args[0], args[1])))
-        return T_NONE;
-    return map_remove(rt->h, args[0], args[1], &p->hp);
+    uint64_t need;
+    term r;
+    while ((r = map_remove(rt->h, args[0], args[1], &p->hp, p->hlim, &need)) == T_NONE)
+        if (!bif_room(rt, pcb, need))
+            return T_NONE;
+    return r;
 }
 
 /* ------------------------------------------------------------------ */

@@ -46,9 +46,19 @@ static inline term node_meta(unsigned dm, unsigned nm)
     return MAP_NODE | (term)dm << 32 | (term)nm << 48;
 }
 
+/* Bits set in a 16-bit map. Without the popcnt instruction in the target
+ * (the default x86-64 one), __builtin_popcount is a call into libgcc:
+ * 5% of a run of map operations. These few shifts and adds are inline. */
 static inline unsigned pop(unsigned x)
 {
+#ifdef __POPCNT__
     return (unsigned)__builtin_popcount(x);
+#else
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0f0fu;
+    return (x + (x >> 8)) & 0x1fu;
+#endif
 }
 
 /* Digit d of a hash, from the top: a trie sorted by hash is then sorted
@@ -592,9 +602,10 @@ static term two_keys(const shm_header_t *h, term k1, uint64_t h1, term v1, term 
     return mk_box(n);
 }
 
-/* Words of the two_keys trie below digit d, at most. */
+/* Words of the two_keys trie below digit d (at most MAP_DEPTH), at most. */
 static uint64_t two_keys_words(unsigned d)
 {
+    SHOAL_ASSERT(d <= MAP_DEPTH, "two keys part above the collision nodes");
     return 4 * (uint64_t)(MAP_DEPTH - d) + 7;
 }
 
@@ -626,7 +637,30 @@ static term coll_put(const shm_header_t *h, const term *n, term key, term value,
 /* ------------------------------------------------------------------ */
 /* updating: flat maps                                                 */
 
-static term flat_put(const shm_header_t *h, term m, term key, term value, term **hp)
+/* Whether the room [*hp, lim) holds `words`; if not, *need says it. */
+static bool fits(term **hp, const term *lim, uint64_t words, uint64_t *need)
+{
+    if ((uint64_t)(lim - *hp) >= words)
+        return true;
+    *need = words;
+    return false;
+}
+
+/* The entries, ready for map_build, of a flat map of MAP_FLAT_MAX keys
+ * with one more: the trie it becomes. */
+static void grown(const shm_header_t *h, term m, term key, term value, map_entry_t *e)
+{
+    map_entries(m, e);
+    e[MAP_FLAT_MAX].key = key;
+    e[MAP_FLAT_MAX].value = value;
+    /* 33 entries sort without memory (sort.h): this cannot fail */
+    ssize_t ne = map_prepare(h, e, MAP_FLAT_MAX + 1);
+    SHOAL_ASSERT(ne == MAP_FLAT_MAX + 1, "33 distinct keys");
+    (void)ne;
+}
+
+static term flat_put(const shm_header_t *h, term m, term key, term value, term **hp,
+                     const term *lim, uint64_t *need)
 {
     const term *n = box_ptr(m);
     uint64_t c = flat_n(n), i;
@@ -634,6 +668,8 @@ static term flat_put(const shm_header_t *h, term m, term key, term value, term *
     if (flat_find(h, k, c, key, &i)) {
         if (k[c + i] == value)
             return m;
+        if (!fits(hp, lim, words_of(n), need))
+            return T_NONE;
         term *r = take(hp, words_of(n));
         memcpy(r, n, words_of(n) * sizeof(term));
         r[2 + c + i] = value;
@@ -642,18 +678,14 @@ static term flat_put(const shm_header_t *h, term m, term key, term value, term *
     if (c == MAP_FLAT_MAX) {
         /* the 33rd key: the map becomes a trie */
         map_entry_t e[MAP_FLAT_MAX + 1];
-        for (uint64_t j = 0; j < c; j++) {
-            e[j].key = k[j];
-            e[j].value = k[c + j];
-        }
-        e[c].key = key;
-        e[c].value = value;
-        ssize_t ne = map_prepare(h, e, c + 1);
-        /* 33 entries sort without memory (sort.h): this cannot fail */
-        SHOAL_ASSERT(ne == (ssize_t)c + 1, "33 distinct keys");
-        return map_build(e, (size_t)ne, hp);
+        grown(h, m, key, value, e);
+        if (!fits(hp, lim, map_build_words(e, MAP_FLAT_MAX + 1), need))
+            return T_NONE;
+        return map_build(e, MAP_FLAT_MAX + 1, hp);
     }
     uint64_t w = 2 + 2 * (c + 1);
+    if (!fits(hp, lim, w, need))
+        return T_NONE;
     term *r = take(hp, w);
     r[0] = mk_hdr(w, BT_MAP);
     r[1] = MAP_FLAT | (c + 1) << 2;
@@ -667,7 +699,8 @@ static term flat_put(const shm_header_t *h, term m, term key, term value, term *
     return mk_box(r);
 }
 
-static term flat_remove(const shm_header_t *h, term m, term key, term **hp)
+static term flat_remove(const shm_header_t *h, term m, term key, term **hp, const term *lim,
+                        uint64_t *need)
 {
     const term *n = box_ptr(m);
     uint64_t c = flat_n(n), i;
@@ -675,6 +708,8 @@ static term flat_remove(const shm_header_t *h, term m, term key, term **hp)
     if (!flat_find(h, k, c, key, &i))
         return m;
     uint64_t w = 2 + 2 * (c - 1);
+    if (!fits(hp, lim, w, need))
+        return T_NONE;
     term *r = take(hp, w);
     r[0] = mk_hdr(w, BT_MAP);
     r[1] = MAP_FLAT | (c - 1) << 2;
@@ -720,7 +755,8 @@ static enum stop descend(term m, term key, uint64_t hv, path_t *p)
     }
 }
 
-static term trie_put(const shm_header_t *h, term m, term key, term value, term **hp)
+static term trie_put(const shm_header_t *h, term m, term key, term value, term **hp,
+                     const term *lim, uint64_t *need)
 {
     uint64_t hv = map_hash(key);
     path_t p;
@@ -728,6 +764,13 @@ static term trie_put(const shm_header_t *h, term m, term key, term value, term *
     unsigned d = p.depth;
     term *n = p.node[d];
     unsigned bit = p.bit[d];
+    if (s == AT_PAIR && n[4 + 2 * pop(dmap(n) & (bit - 1))] == value)
+        return m;
+    /* the path copied, a node 2 words larger at most, and, when a pair
+     * becomes a child, the chain of nodes its two keys need below it */
+    uint64_t chain = s == AT_OTHER_PAIR ? two_keys_words(d + 1) : 0;
+    if (!fits(hp, lim, p.words + 2 + chain, need))
+        return T_NONE;
     term r;
     int added = 1;
     switch (s) {
@@ -738,8 +781,6 @@ static term trie_put(const shm_header_t *h, term m, term key, term value, term *
         break;
     case AT_PAIR: {
         uint64_t i = pop(dmap(n) & (bit - 1));
-        if (n[4 + 2 * i] == value)
-            return m;
         r = set_value(n, i, value, hp);
         added = 0;
         break;
@@ -776,7 +817,8 @@ static term trie_to_flat(const shm_header_t *h, term m, term key, term **hp)
     return build_flat(e, k, hp);
 }
 
-static term trie_remove(const shm_header_t *h, term m, term key, term **hp)
+static term trie_remove(const shm_header_t *h, term m, term key, term **hp, const term *lim,
+                        uint64_t *need)
 {
     uint64_t hv = map_hash(key);
     path_t p;
@@ -788,6 +830,10 @@ static term trie_remove(const shm_header_t *h, term m, term key, term **hp)
         return m;
     if (s == AT_OTHER_PAIR || s == AT_EMPTY)
         return m;
+    /* the path copied, one node a word larger at most; or the flat map
+     * the trie becomes */
+    if (!fits(hp, lim, p.words + 1 + 2 + 2 * MAP_FLAT_MAX, need))
+        return T_NONE;
     if (count_of(box_ptr(m)) == MAP_FLAT_MAX + 1)
         return trie_to_flat(h, m, key, hp);
     /* n loses the key. A node below the root left with one key folds
@@ -834,52 +880,20 @@ static term trie_remove(const shm_header_t *h, term m, term key, term **hp)
 /* ------------------------------------------------------------------ */
 /* the interface                                                       */
 
-uint64_t map_put_words(const shm_header_t *h, term m, term key)
-{
-    term *n = box_ptr(m);
-    if (layout_of(n) == MAP_FLAT) {
-        uint64_t c = flat_n(n);
-        if (c < MAP_FLAT_MAX)
-            return 2 + 2 * (c + 1);
-        if (flat_get(h, n, key) != T_NONE)
-            return words_of(n);
-        /* the trie of 33 keys: built to be counted */
-        map_entry_t e[MAP_FLAT_MAX + 1];
-        map_entries(m, e);
-        e[c].key = key;
-        e[c].value = T_NIL;
-        ssize_t ne = map_prepare(h, e, c + 1);
-        SHOAL_ASSERT(ne == (ssize_t)c + 1, "33 distinct keys");
-        return map_build_words(e, (size_t)ne);
-    }
-    path_t p;
-    descend(m, key, map_hash(key), &p);
-    return p.words + 2 + two_keys_words(0);
-}
-
-uint64_t map_remove_words(const shm_header_t *h, term m, term key)
-{
-    (void)h;
-    term *n = box_ptr(m);
-    if (layout_of(n) == MAP_FLAT)
-        return words_of(n);
-    path_t p;
-    descend(m, key, map_hash(key), &p);
-    return p.words + 1 + 2 + 2 * MAP_FLAT_MAX;
-}
-
-term map_put(const shm_header_t *h, term m, term key, term value, term **hp)
+term map_put(const shm_header_t *h, term m, term key, term value, term **hp, const term *lim,
+             uint64_t *need)
 {
     if (layout_of(box_ptr(m)) == MAP_FLAT)
-        return flat_put(h, m, key, value, hp);
-    return trie_put(h, m, key, value, hp);
+        return flat_put(h, m, key, value, hp, lim, need);
+    return trie_put(h, m, key, value, hp, lim, need);
 }
 
-term map_remove(const shm_header_t *h, term m, term key, term **hp)
+term map_remove(const shm_header_t *h, term m, term key, term **hp, const term *lim,
+                uint64_t *need)
 {
     if (layout_of(box_ptr(m)) == MAP_FLAT)
-        return flat_remove(h, m, key, hp);
-    return trie_remove(h, m, key, hp);
+        return flat_remove(h, m, key, hp, lim, need);
+    return trie_remove(h, m, key, hp, lim, need);
 }
 
 /* ------------------------------------------------------------------ */

@@ -39,11 +39,10 @@
  *
  * NOTES
  *   Owner VM only, on one process's heap (or on terms it may read). No
- *   function here allocates on its own: an update is two calls, one that
- *   says how many words it may take (reading only), then, once the caller
- *   has made that much room (which may collect: it reads its terms again
- *   after), one that builds the new map at *hp. Functions that take `h`
- *   use it to order atoms by name.
+ *   function here allocates on its own: it builds in room the caller
+ *   made, and says how much it needs when that is not enough (the caller
+ *   then makes room, which may collect, and asks again). Functions that
+ *   take `h` use it to order atoms by name.
  */
 #ifndef SHOAL_VMPROC_MAP_H
 #define SHOAL_VMPROC_MAP_H
@@ -72,15 +71,16 @@ extern uint64_t map_hash_mask;
 /* The value of key in m, or T_NONE. */
 term map_get(const shm_header_t *h, term m, term key);
 
-/* Words map_put and map_remove may take for this key (an upper bound). */
-uint64_t map_put_words(const shm_header_t *h, term m, term key);
-uint64_t map_remove_words(const shm_header_t *h, term m, term key);
-
-/* A map like m with key set to value, or without key, built at *hp
- * (moved past what was used). When nothing changes they return m itself
- * and take nothing. */
-term map_put(const shm_header_t *h, term m, term key, term value, term **hp);
-term map_remove(const shm_header_t *h, term m, term key, term **hp);
+/* A map like m with key set to value, or without key, built in the
+ * words from *hp up to lim (*hp moves past what was used). When nothing
+ * changes they return m itself and take nothing. When those words might
+ * not be enough they take nothing and return T_NONE with *need set: the
+ * caller makes that much room (which may collect: it reads its terms
+ * again) and calls again. One walk down the trie, in the common case. */
+term map_put(const shm_header_t *h, term m, term key, term value, term **hp, const term *lim,
+             uint64_t *need);
+term map_remove(const shm_header_t *h, term m, term key, term **hp, const term *lim,
+                uint64_t *need);
 
 /* Building a map from many entries at once (map-of, list->map, merging):
  * fill e[i].key and e[i].value, call map_prepare, then map_build_words,
