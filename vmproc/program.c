@@ -62,7 +62,9 @@ static const char prelude[] =
     "        (true (%merge-pairs (cdr (cdr runs)) (cons (%merge (car runs) (car (cdr runs))) acc)))))\n"
     /* sort-by: a bottom-up merge sort; the right run's head goes first
      * only when it must precede, so equals keep their order */
-    "(defn %sort-by (f l) (%sort-by-all f (%map-acc (fn (x) (list x)) l '())))\n"
+    "(defn %sort-by (f l) (%sort-by-all f (%singletons l '())))\n"
+    "(defn %singletons (l acc)\n"
+    "  (if (null? l) (reverse acc) (%singletons (cdr l) (cons (list (car l)) acc))))\n"
     "(defn %sort-by-all (f runs)\n"
     "  (cond ((null? runs) '())\n"
     "        ((null? (cdr runs)) (car runs))\n"
