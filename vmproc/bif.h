@@ -3,8 +3,10 @@
  * them (builtins.h is the list; bif.c holds the table).
  *
  * Builtins are grouped by family, one file each (STYLE.md): bif_arith.c,
- * bif_list.c, bif_tuple.c, bif_string.c, bif_type.c, bif_io.c,
- * bif_proc.c, bif_place.c and bif_table.c.
+ * bif_math.c, bif_order.c, bif_list.c, bif_tuple.c, bif_map.c,
+ * bif_string.c, bif_type.c, bif_io.c, bif_proc.c, bif_place.c and
+ * bif_table.c. A builtin that walks or builds much charges reductions
+ * for it (bif_charge).
  *
  * NOTES
  *   Owner VM only, on the running process. A builtin reads its arguments

@@ -4,9 +4,10 @@
  * BI(id, name, min arity, max arity or -1 for any, C function, flags, doc)
  *
  * The compiler checks arities against this list and turns some calls into
- * opcodes (+, <, tuple ...) or calls of the prelude (map, foldl, sleep:
- * written in the language, program.c); those have bif_compiled as their
- * function, which is never called. Everything else is OP_BIF with the id,
+ * opcodes (+, <, tuple, apply ...) or calls of the prelude (map, foldl,
+ * foldr, filter, each, sort, sort-by, map-fold, sleep: written in the
+ * language, program.c; compiler.c's prelude_of names them); those have
+ * bif_compiled as their function, which is never called. Everything else is OP_BIF with the id,
  * dispatched through bif_table (bif.c) to the function, which lives in
  * the file of its family (bif_arith.c, bif_list.c, ...).
  *
