@@ -493,7 +493,7 @@ def w_maps(shoal, peers):
     for phase in ("insert", "lookup", "delete"):
         add_row("maps", phase, size, "ns/op", s.values(phase), s.error, "BEAM maps",
                 b.values(phase), b.error,
-                note="bar: <= 1.5" if phase == "insert" else "")
+                note="bar: <= 1.5")
 
 
 # ---------------------------------------------------------------- machine
