@@ -39,22 +39,37 @@ BIF(bif_length)
     return mk_fix(n);
 }
 
-BIF(bif_reverse)
+/* *list reversed onto *tail: both are read where they sit (the stack, or
+ * an immediate), after the room is made. */
+static term rev_onto(rt_t *rt, pcb_t *pcb, const term *list, const term *tail)
 {
     proc_t *p = proc_of(pcb);
     int64_t n;
-    if (bif_list_length(args[0], &n) != T_NIL)
+    if (bif_list_length(*list, &n) != T_NIL)
         return bif_error(p, A_BADARG);
     if (!bif_room(rt, pcb, 2 * (uint64_t)n))
         return T_NONE;
-    term r = T_NIL;
-    for (term l = args[0]; is_cons(l); l = CDR(l)) {
+    term r = *tail;
+    for (term l = *list; is_cons(l); l = CDR(l)) {
         term *c = heap_take(p, 2);
         c[0] = CAR(l);
         c[1] = r;
         r = mk_cons_ptr(c);
     }
+    bif_charge(rt, (uint64_t)n);
     return r;
+}
+
+BIF(bif_reverse)
+{
+    static const term nil = T_NIL;
+    return rev_onto(rt, pcb, &args[0], &nil);
+}
+
+/* (reverse a) joined to b, built once (the end of a merge in sort-by). */
+BIF(bif_rev_append)
+{
+    return rev_onto(rt, pcb, &args[0], &args[1]);
 }
 
 BIF(bif_append)

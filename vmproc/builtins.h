@@ -107,6 +107,7 @@ BI(SORT, "sort", 1, 1, bif_compiled, BF_GUARD, "ascending by term order, stable 
 BI(SORT_BY, "sort-by", 2, 2, bif_compiled, 0, "stable merge sort by (f a b): a before b (prelude)")
 BI(SORT_RUNS, "%sort-runs", 1, 1, bif_sort_runs, BF_GUARD, "sort: a list cut into sorted runs")
 BI(MERGE, "%merge", 2, 2, bif_merge, BF_GUARD, "sort: two sorted lists merged, stably")
+BI(REV_APPEND, "%rev-append", 2, 2, bif_rev_append, BF_GUARD, "sort-by: the first list reversed onto the second")
 BI(FOLDR, "foldr", 3, 3, bif_compiled, 0, "right fold (prelude)")
 BI(FILTER, "filter", 2, 2, bif_compiled, 0, "the elements for which f is true (prelude)")
 BI(EACH, "each", 2, 2, bif_compiled, 0, "f on each element for its effects, 'ok (prelude)")

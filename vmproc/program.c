@@ -75,10 +75,12 @@ static const char prelude[] =
     "        (true (%merge-by-pairs f (cdr (cdr runs))\n"
     "                 (cons (%merge-by f (car runs) (car (cdr runs)) '()) acc)))))\n"
     "(defn %merge-by (f a b acc)\n"
-    "  (cond ((null? a) (append (reverse acc) b))\n"
-    "        ((null? b) (append (reverse acc) a))\n"
-    "        ((f (car b) (car a)) (%merge-by f a (cdr b) (cons (car b) acc)))\n"
-    "        (true (%merge-by f (cdr a) b (cons (car a) acc)))))\n"
+    "  (case a\n"
+    "    ((cons x xs)\n"
+    "     (case b\n"
+    "       ((cons y ys) (if (f y x) (%merge-by f a ys (cons y acc)) (%merge-by f xs b (cons x acc))))\n"
+    "       (_ (%rev-append acc a))))\n"
+    "    (_ (%rev-append acc b))))\n"
     /* Erlang's timer:sleep: a receive that matches nothing */
     "(defn %sleep (ms) (receive (after ms 'ok)))\n";
 
