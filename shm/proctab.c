@@ -82,6 +82,7 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
         ck_pr_store_32(&p->slot, s);
         ck_pr_store_64(&p->pid, ((uint64_t)gen + 1) * slots + s);
         ck_pr_store_32(&p->owner, vm);
+        ck_pr_store_32(&p->regname, 0);
         memset(p->body, 0, sizeof p->body);
         if (vm < SHOAL_MAX_VMS)
             ck_pr_store_32(&cursor[vm], (s + 1 == slots ? 0 : s + 1) + 1);

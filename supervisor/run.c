@@ -39,6 +39,7 @@
 #include "shm/proctab.h"
 #include "vmproc/ets.h"
 #include "vmproc/out.h"
+#include "vmproc/register.h"
 #include "vmproc/program.h"
 #include "vmproc/vm.h"
 
@@ -231,6 +232,11 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
         out_recover_vm(r->h, i);
     }
     proctab_recover_vm(r->h, i);
+    /* Names of processes that are gone count as free already (register.h);
+     * this clears them. Once recovery declares the dead VM's processes
+     * dead, calling it after that drops their names too. */
+    if (r->program)
+        reg_recover(r->h);
     fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
     run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
 }

@@ -122,6 +122,12 @@ typedef struct proc {
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
+    /* where an error that no catch took was raised (trace.h): the
+     * function, the instruction, and the control frames above it, as
+     * bytes below stack_hi; trace_fn is NULL when there is none */
+    const func_t *trace_fn;
+    const uint32_t *trace_pc;
+    uint64_t trace_ctl;
 } proc_t;
 
 /* Why a process moved (counted per process and per VM). */
@@ -197,6 +203,7 @@ typedef struct rt {
     uint64_t default_heap_limit_words;
     struct sched *sched;      /* this VM's scheduler */
     bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
+    uint32_t bif_cost;        /* reductions the running builtin's work cost (bif_charge) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
 } rt_t;
