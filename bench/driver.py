@@ -40,14 +40,14 @@ if QUICK:
               pp_n=50000, skew_w=64, skew_iters=300000,
               mig_sizes=[4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20],
               mig_target_ms=10, mig_budget_ms=100, mig_min_b=3, mig_max_b=20,
-              beam_min_moves=3, beam_max_moves=1000, mem_n=100000)
+              beam_min_moves=3, beam_max_moves=1000, mem_n=100000, maps_n=100000)
 else:
     SZ = dict(fib_n=30, fib_k=5, spawn_n=200000, ring_p=1000, ring_r=1000,
               pp_n=500000, skew_w=64, skew_iters=3000000,
               mig_sizes=[4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20,
                          16 << 20, 64 << 20],
               mig_target_ms=20, mig_budget_ms=400, mig_min_b=5, mig_max_b=50,
-              beam_min_moves=5, beam_max_moves=1000, mem_n=1000000)
+              beam_min_moves=5, beam_max_moves=1000, mem_n=1000000, maps_n=1000000)
 
 
 def log(msg):
@@ -483,6 +483,19 @@ def w_memory(shoal, peers):
                   "process-table slot; a lower bound, so the ratio is a lower bound")
 
 
+def w_maps(shoal, peers):
+    n = SZ["maps_n"]
+    log("maps: insert, look up, delete %d integer keys in one map" % n)
+    s = shoal_series(shoal, "shoal --vms 1", 1, "maps.shoal", [n])
+    b = peers.beam("BEAM +S 1", 1, "bmaps", [n])
+    repeat([s, b], REPS)
+    size = "N=%d" % n
+    for phase in ("insert", "lookup", "delete"):
+        add_row("maps", phase, size, "ns/op", s.values(phase), s.error, "BEAM maps",
+                b.values(phase), b.error,
+                note="bar: <= 1.5")
+
+
 # ---------------------------------------------------------------- machine
 
 def machine_context():
@@ -590,7 +603,7 @@ def main():
         log("machine: %s CPUs; two concurrent CPU-bound processes get %.2fx the throughput "
             "of one (2.0 on two free cores)" % (ctx["cpus_online"],
                                                ctx["parallel_throughput_of_2_processes"]))
-    workloads = [w_fib, w_spawn, w_ring, w_pingpong, w_skew, w_migrate, w_memory]
+    workloads = [w_fib, w_spawn, w_ring, w_pingpong, w_skew, w_migrate, w_memory, w_maps]
     only = os.environ.get("BENCH_ONLY", "").split(",") if os.environ.get("BENCH_ONLY") else None
     for w in workloads:
         name = w.__name__[2:]

@@ -101,6 +101,7 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
         ck_pr_store_32(&p->slot, s);
         ck_pr_store_64(&p->pid, ((uint64_t)gen + 1) * slots + s);
         ck_pr_store_32(&p->owner, vm);
+        ck_pr_store_32(&p->regname, 0);
         memset(p->body, 0, sizeof p->body);
         /* Mark the page before the process can be published: a scan that
          * skipped this page would miss a live process. Relaxed load, then

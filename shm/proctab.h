@@ -39,7 +39,10 @@ typedef struct pcb {
     uint32_t gen;     /* generation of the slot; grows when the slot is freed */
     uint32_t slot;    /* this slot's index, constant */
     uint64_t pid;     /* gen * proc_slots + slot while claimed or live */
-    char pad0[SHOAL_CACHE_LINE - 24];
+    uint32_t regname; /* its registered name, atom + 1, or 0: CAS by any VM
+                         (vmproc/register.c); 0 again when claimed */
+    uint32_t pad1;
+    char pad0[SHOAL_CACHE_LINE - 32];
 
     /* process state: owner VM only (vmproc/proc.h gives the meaning) */
     uint64_t body[56];

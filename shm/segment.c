@@ -10,6 +10,7 @@
 #include "shm/segment.h"
 
 #include "shm/atom.h"
+#include "shm/names.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
@@ -37,6 +38,9 @@ void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes)
      * writes, which 60,000 definitions fill (--atoms raises it). */
     shm_config_atoms(cfg, 64u * 1024);
     /* 64 MiB of code: about a million lines of typical source. */
+    /* registered names are few (servers, not workers); 4,096 is a table
+     * of 128 KiB */
+    cfg->name_cap = 4096;
     cfg->code_bytes = 64u << 20;
     /* 4 GiB of pool: enough for a 64 MiB heap and its copy baseline and for
      * 100,000 small processes; untouched pages cost nothing. */
@@ -67,7 +71,8 @@ int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
     if (cfg->n_vms == 0 || cfg->n_vms > SHOAL_MAX_VMS || cfg->n_nodes == 0 ||
         cfg->n_nodes > SHOAL_MAX_NODES || cfg->proc_slots == 0 || cfg->pool_bytes == 0 ||
         cfg->atom_cap == 0 || cfg->atom_cap > (1u << 30) ||
-        cfg->atom_bytes <= atom_index_bytes(cfg->atom_cap)) {
+        cfg->atom_bytes <= atom_index_bytes(cfg->atom_cap) || cfg->name_cap == 0 ||
+        cfg->name_cap > (1u << 24)) {
         errno = EINVAL;
         return -1;
     }
@@ -81,6 +86,8 @@ int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
     off = page_up(off + proctab_map_bytes(cfg->proc_slots));
     out->atom_off = off;
     off = page_up(off + cfg->atom_bytes);
+    out->names_off = off;
+    off = page_up(off + names_table_bytes(cfg->name_cap));
     out->code_off = off;
     off = page_up(off + cfg->code_bytes);
 
@@ -148,6 +155,7 @@ shm_header_t *shm_create(const shm_config_t *cfg)
         shm_vm(h, i)->id = i;
     proctab_init(h);
     atom_init(h);
+    names_table_init(h);
     pool_init(h);
     shm_seg = h;
     return h;

@@ -9,7 +9,7 @@
  *
  * Layout, in order, each part aligned to a page (offsets in shm_layout_t):
  *   header | VM table | process table | map of its written pages |
- *   atom area | code area |
+ *   atom area | name table | code area |
  *   pool control (per-node lists, journals, per-VM caches) |
  *   pool descriptors | pool bitmaps | pool pages (one range per NUMA node)
  *
@@ -45,6 +45,7 @@ typedef struct shm_config {
     uint32_t pad;
     uint64_t source_bytes;     /* largest source file program_load reads (not
                                 * part of the layout: the run's input limit) */
+    uint32_t name_cap;         /* registered names the name table can hold */
 } shm_config_t;
 
 /* Where a process's heap lives after it moves to a VM on another node:
@@ -63,7 +64,7 @@ void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
 
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {
-    uint64_t vm_off, proc_off, proc_map_off, atom_off, code_off;
+    uint64_t vm_off, proc_off, proc_map_off, atom_off, names_off, code_off;
     uint64_t pool_ctl_off, pool_desc_off, pool_bitmap_off, pool_pages_off;
     uint64_t pool_pages;      /* pages in the pool, all nodes */
     uint64_t pages_per_node;  /* each node owns one contiguous range */

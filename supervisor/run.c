@@ -39,6 +39,7 @@
 #include "shm/proctab.h"
 #include "vmproc/ets.h"
 #include "vmproc/out.h"
+#include "vmproc/register.h"
 #include "vmproc/program.h"
 #include "vmproc/vm.h"
 
@@ -261,6 +262,10 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
         ets_recover_vm(r->h, i);
         out_recover_vm(r->h, i);
     }
+    /* Names of processes that are gone count as free already (register.h);
+     * this clears them. */
+    if (r->program)
+        reg_recover(r->h);
     if (!r->program) {
         fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
         run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);

@@ -491,7 +491,9 @@ static void test_patterns(void)
 /* uncaught errors end main: exit status 1, the reason on stderr        */
 
 /* `body` is main's body after (print (self)) (print "before"); the run
- * must exit 1 with exactly "shoal: main process <self> exited: REASON". */
+ * must exit 1 with exactly "shoal: main process <self> exited: REASON",
+ * followed, for an error, by its stack trace (test_trace.c checks those
+ * lines) and nothing else. */
 static void uncaught(const char *defs, const char *body, const char *reason,
                      const char *const *flags, unsigned at)
 {
@@ -505,8 +507,16 @@ static void uncaught(const char *defs, const char *body, const char *reason,
     char pid[64] = "", want[512];
     lh_line(r.out, 0, pid, sizeof pid);
     snprintf(want, sizeof want, "shoal: main process %s exited: %s\n", pid, reason);
-    lh_check(strcmp(r.err, want) == 0, at, __FILE__, "[%s] stderr \"%s\", want \"%s\"", body,
-             r.err, want);
+    size_t wn = strlen(want);
+    bool trace_ok = true;
+    for (const char *l = r.err + (strlen(r.err) >= wn ? wn : 0); *l; l = strchr(l, '\n') + 1) {
+        trace_ok = trace_ok && strncmp(reason, "#(error ", 8) == 0 &&
+                   (strncmp(l, "  at ", 5) == 0 || strncmp(l, "  ... ", 6) == 0);
+        if (!strchr(l, '\n'))
+            break;
+    }
+    lh_check(strncmp(r.err, want, wn) == 0 && trace_ok, at, __FILE__,
+             "[%s] stderr \"%s\", want \"%s\" and its trace", body, r.err, want);
     char l1[64] = "";
     lh_line(r.out, 1, l1, sizeof l1);
     lh_check(strcmp(l1, "before") == 0 && lh_count_lines(r.out) == 2, at, __FILE__,

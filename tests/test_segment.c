@@ -7,6 +7,7 @@
 #include "tests/unit.h"
 
 #include "shm/atom.h"
+#include "shm/names.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/segment.h"
@@ -33,8 +34,8 @@ static void check_layout(const shm_config_t *c)
     shm_layout_t l;
     CU_ASSERT_EQUAL_FATAL(shm_layout_compute(c, &l), 0);
     const uint64_t offs[] = {l.vm_off,       l.proc_off,      l.atom_off,
-                             l.code_off,     l.pool_ctl_off,  l.pool_desc_off,
-                             l.pool_bitmap_off, l.pool_pages_off};
+                             l.names_off,    l.code_off,      l.pool_ctl_off,
+                             l.pool_desc_off, l.pool_bitmap_off, l.pool_pages_off};
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
         CU_ASSERT_EQUAL(offs[i] % SHOAL_PAGE, 0);
         if (i > 0)
@@ -44,7 +45,8 @@ static void check_layout(const shm_config_t *c)
     CU_ASSERT(l.vm_off >= sizeof(shm_header_t));
     CU_ASSERT(l.proc_off - l.vm_off >= (uint64_t)SHOAL_MAX_VMS * sizeof(shm_vm_t));
     CU_ASSERT(l.atom_off - l.proc_off >= (uint64_t)c->proc_slots * sizeof(pcb_t));
-    CU_ASSERT(l.code_off - l.atom_off >= c->atom_bytes);
+    CU_ASSERT(l.names_off - l.atom_off >= c->atom_bytes);
+    CU_ASSERT(l.code_off - l.names_off >= names_table_bytes(c->name_cap));
     CU_ASSERT(l.pool_ctl_off - l.code_off >= c->code_bytes);
     CU_ASSERT(l.pool_desc_off - l.pool_ctl_off >= pool_ctl_bytes(c));
     CU_ASSERT(l.pool_bitmap_off - l.pool_desc_off >= l.pool_pages * POOL_DESC_BYTES);

@@ -3,8 +3,10 @@
  * them (builtins.h is the list; bif.c holds the table).
  *
  * Builtins are grouped by family, one file each (STYLE.md): bif_arith.c,
- * bif_list.c, bif_tuple.c, bif_string.c, bif_type.c, bif_io.c,
- * bif_proc.c, bif_place.c and bif_table.c.
+ * bif_math.c, bif_order.c, bif_list.c, bif_tuple.c, bif_map.c,
+ * bif_string.c, bif_type.c, bif_io.c, bif_proc.c, bif_place.c and
+ * bif_table.c. A builtin that walks or builds much charges reductions
+ * for it (bif_charge).
  *
  * NOTES
  *   Owner VM only, on the running process. A builtin reads its arguments
@@ -60,6 +62,18 @@ extern const bif_info_t bif_table[BI__COUNT];
 static inline term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
 {
     return bif_table[id].fn(rt, pcb, args, argc);
+}
+
+/* Charge the running process for `units` of a builtin's work (elements
+ * walked, words built): a reduction per BIF_UNITS_PER_RED of them, so a
+ * builtin over a long list costs what the calls doing the same would,
+ * and the process yields once its slice is used up. A reduction is a
+ * call, 10-25 ns here; a unit of C work is a few ns. */
+#define BIF_UNITS_PER_RED 16
+static inline void bif_charge(rt_t *rt, uint64_t units)
+{
+    uint64_t r = units / BIF_UNITS_PER_RED;
+    rt->bif_cost = r > 1000000 ? 1000000 : rt->bif_cost + (uint32_t)r;
 }
 
 /* Raise #(error atom) in the running process; returns T_NONE. */

@@ -1,17 +1,21 @@
 /*
  * bif_proc.c: process builtins (LANGUAGE.md, "Processes", and the error
- * builtins): self, spawn, spawn-on, send, link, unlink, monitor,
- * demonitor, trap-exits, make-ref, error and exit.
+ * builtins): self, spawn, spawn-on, spawn-link, spawn-monitor, send (to a
+ * pid or a registered name), link, unlink, monitor, demonitor,
+ * trap-exits, make-ref, alive?, register, unregister, whereis, error and
+ * exit.
  */
 #include "vmproc/bif.h"
 
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
 #include "vmproc/msg.h"
+#include "vmproc/register.h"
 #include "vmproc/sched.h"
 #include "shm/pool.h"
 
 #include <ck_pr.h>
+#include <errno.h>
 
 BIF(bif_raise_error)
 {
@@ -99,9 +103,12 @@ BIF(bif_spawn_on)
 
 BIF(bif_send)
 {
-    if (!is_pid(args[0]))
-        return bif_error(proc_of(pcb), A_BADARG);
-    if (msg_send(rt, pid_of(args[0]), SIG_MSG, pcb->pid, args[1], T_NIL) == SEND_NOMEM)
+    uint64_t to;
+    if (is_pid(args[0]))
+        to = pid_of(args[0]);
+    else if (!is_atom(args[0]) || (to = reg_whereis(rt->h, atom_index(args[0]))) == 0)
+        return bif_error(proc_of(pcb), A_BADARG); /* not a pid, nor a registered name */
+    if (msg_send(rt, to, SIG_MSG, pcb->pid, args[1], T_NIL) == SEND_NOMEM)
         return bif_error(proc_of(pcb), A_SYSTEM_LIMIT);
     return args[1];
 }
@@ -209,4 +216,98 @@ BIF(bif_make_ref)
 {
     /* relaxed: refs only need to be unique, not ordered */
     return mk_ref(ck_pr_faa_64(&rt->h->run.next_ref, 1) + 1);
+}
+
+/* spawn-link and spawn-monitor: the new process has its half of the link
+ * or monitor before it can run, so it cannot end unobserved in between
+ * (as Erlang's spawn_link and spawn_monitor). Placed by the policy. */
+static term spawn_watched(rt_t *rt, pcb_t *pcb, term *fa, uint32_t n, bool link)
+{
+    proc_t *p = proc_of(pcb);
+    /* this side's node, and spawn-monitor's #(pid ref): room first, as
+     * the spawn reads the arguments */
+    if (!bif_room(rt, pcb, MSG_NODE_WORDS + 3))
+        return T_NONE;
+    term fun = fa[0];
+    if (is_atom(fun)) {
+        const func_t *g = code_find(rt->h, atom_index(fun), n - 1);
+        if (!g)
+            return bif_error(p, A_UNDEF);
+        fun = g->value;
+    }
+    if (!is_closure(fun))
+        return bif_error(p, A_BADARG);
+    /* the pages of the exit signals this makes owed (msg.c,
+     * "Reservations"): a link's two EXITs, a monitor's DOWN */
+    uint64_t pages = link ? 2 : 1;
+    if (pool_reserve(rt->h, pages) < 0)
+        return bif_error(p, A_SYSTEM_LIMIT);
+    term ref = link ? T_NIL : mk_ref(ck_pr_faa_64(&rt->h->run.next_ref, 1) + 1);
+    spawn_watch_t w = {pcb->pid, ref, link};
+    uint64_t pid;
+    if (proc_spawn_watched(rt, sched_place_spawn(rt), fun, fa + 1, n - 1, &pid, false, &w) < 0) {
+        pool_unreserve(rt->h, pages);
+        return bif_error(p, A_SYSTEM_LIMIT);
+    }
+    if (link)
+        p->reserved++;
+    term *node = heap_take(p, MSG_NODE_WORDS);
+    node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
+    node[2] = T_NIL;
+    node[3] = mk_fix(link ? SIG_LINK : SIG_MONITOR);
+    node[4] = mk_pid(pid);
+    node[5] = ref;
+    term *chain = link ? &p->links : &p->monitoring;
+    node[1] = *chain;
+    *chain = mk_box(node);
+    if (link)
+        return mk_pid(pid);
+    term *t = heap_take(p, 3);
+    t[0] = mk_hdr(3, BT_TUPLE);
+    t[1] = mk_pid(pid);
+    t[2] = ref;
+    return mk_box(t);
+}
+
+BIF(bif_spawn_link)
+{
+    return spawn_watched(rt, pcb, args, argc, true);
+}
+
+BIF(bif_spawn_monitor)
+{
+    return spawn_watched(rt, pcb, args, argc, false);
+}
+
+BIF(bif_alivep)
+{
+    if (!is_pid(args[0]))
+        return bif_error(proc_of(pcb), A_BADARG);
+    pcb_t *q = proctab_lookup(rt->h, pid_of(args[0]));
+    return bif_bool(q && proc_is_open(rt->h, q, pid_of(args[0])));
+}
+
+BIF(bif_register)
+{
+    proc_t *p = proc_of(pcb);
+    if (!is_atom(args[0]) || !is_pid(args[1]))
+        return bif_error(p, A_BADARG);
+    if (reg_register(rt->h, atom_index(args[0]), pid_of(args[1])) < 0)
+        return bif_error(p, errno == ENOSPC ? A_SYSTEM_LIMIT : A_BADARG);
+    return mk_atom(A_TRUE);
+}
+
+BIF(bif_unregister)
+{
+    if (!is_atom(args[0]) || reg_unregister(rt->h, atom_index(args[0])) < 0)
+        return bif_error(proc_of(pcb), A_BADARG);
+    return mk_atom(A_TRUE);
+}
+
+BIF(bif_whereis)
+{
+    if (!is_atom(args[0]))
+        return bif_error(proc_of(pcb), A_BADARG);
+    uint64_t pid = reg_whereis(rt->h, atom_index(args[0]));
+    return pid ? mk_pid(pid) : mk_atom(A_UNDEFINED);
 }

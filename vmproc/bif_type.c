@@ -42,3 +42,18 @@ BIF(bif_funp)
 {
     return bif_bool(is_closure(args[0]));
 }
+
+BIF(bif_mapp)
+{
+    return bif_bool(is_map(args[0]));
+}
+
+BIF(bif_numberp)
+{
+    return bif_bool(bif_is_num(args[0]));
+}
+
+BIF(bif_refp)
+{
+    return bif_bool(is_ref(args[0]));
+}

@@ -53,3 +53,17 @@ void *code_alloc(shm_header_t *h, size_t bytes)
     ct->used = off + bytes;
     return (char *)ct + off;
 }
+
+uint32_t code_line(const func_t *f, uint32_t pc)
+{
+    /* the last pair whose offset is at or before pc */
+    uint32_t lo = 0, hi = f->nlines;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (f->lines[2 * mid] <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? f->lines[2 * (lo - 1) + 1] : 0;
+}

@@ -35,6 +35,12 @@ typedef struct func {
     uint32_t index;      /* in the function table */
     uint32_t name;       /* atom of the name ("fn" for closures) */
     term value;          /* top-level functions: a closure constant, to pass as a value */
+    /* where the code came from, for stack traces: (code offset, source
+     * line) pairs, one where the line changes, offsets ascending; read
+     * only when a process dies with an error (code_line) */
+    const uint32_t *lines;
+    uint32_t nlines;
+    const char *file;
 } func_t;
 
 typedef struct code_table {
@@ -65,6 +71,10 @@ static inline size_t code_find_slot(uint32_t name, uint32_t arity, size_t mask)
 
 /* The top-level function named by atom `name` with that arity, or NULL. */
 const func_t *code_find(const shm_header_t *h, uint32_t name, uint32_t arity);
+
+/* The source line of the instruction at code offset `pc` of f (0 if
+ * unknown). */
+uint32_t code_line(const func_t *f, uint32_t pc);
 
 /* Supervisor only: `bytes` from the code area (8-byte aligned), or NULL
  * with errno ENOSPC. */

@@ -88,6 +88,11 @@ typedef struct fctx {
     int guard; /* > 0 while compiling a guard: only guard builtins may be called */
     uint32_t *kindex;    /* constants by value: index + 1, or 0; kcap slots */
     size_t kcap;
+    /* the line table: (code offset, line) where the line changes; `line`
+     * is the line of the form being compiled */
+    uint32_t *lines;
+    size_t nlines, caplines;
+    int line;
 } fctx_t;
 
 typedef struct global {
@@ -120,6 +125,7 @@ struct compiler {
     shoal_stack_t stack;  /* the C stack this pass may use */
     jmp_buf fail;
     diag_t *err;
+    const char *file_src, *file_copy; /* the last file name copied (code_file) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -270,6 +276,12 @@ static const int op_effect[] = {
 
 static size_t emit_word(compiler_t *c, fctx_t *f, uint32_t w)
 {
+    if (f->line > 0 && (f->nlines == 0 || f->lines[2 * f->nlines - 1] != (uint32_t)f->line)) {
+        f->lines = grow(c, f->lines, &f->caplines, 2 * f->nlines + 2, sizeof *f->lines);
+        f->lines[2 * f->nlines] = (uint32_t)f->ncode;
+        f->lines[2 * f->nlines + 1] = (uint32_t)f->line;
+        f->nlines++;
+    }
     f->code = grow(c, f->code, &f->capcode, f->ncode + 1, sizeof *f->code);
     f->code[f->ncode] = w;
     return f->ncode++;
@@ -539,6 +551,7 @@ static bool is_special(compiler_t *c, const char *name)
 /* expressions                                                         */
 
 static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail);
+static void comp_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail);
 static uint32_t comp_fn(compiler_t *c, fctx_t *parent, const ast_t *params,
                         ast_t *const *body, size_t nbody, const ast_t *where, uint32_t name);
 
@@ -646,6 +659,25 @@ static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
     f->next_slot = saved;
 }
 
+/* The builtins written in the language, in the prelude (program.c):
+ * those that call functions, so that a long list costs reductions and no
+ * C stack, and sort, whose merges yield between them. */
+static const char *prelude_of(int id)
+{
+    switch (id) {
+    case BI_MAP: return "%map";
+    case BI_FOLDL: return "%foldl";
+    case BI_FOLDR: return "%foldr";
+    case BI_FILTER: return "%filter";
+    case BI_EACH: return "%each";
+    case BI_SORT: return "%sort";
+    case BI_SORT_BY: return "%sort-by";
+    case BI_MAP_FOLD: return "%map-fold";
+    case BI_SLEEP: return "%sleep";
+    default: return NULL;
+    }
+}
+
 /* A call of builtin `id` with the argument forms args[0..n). */
 static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
                          ast_t *const *args, size_t n, bool tail)
@@ -690,25 +722,32 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         emit(c, f, OP_MK_LIST, (int32_t)n);
         adjust(f, -(int)n);
         break;
-    case BI_MAP:
-    case BI_FOLDL:
-    case BI_SLEEP: {
-        global_t *g = find_global(c, id == BI_MAP ? "%map" : id == BI_FOLDL ? "%foldl" : "%sleep",
-                                  (int)n);
-        SHOAL_ASSERT(g, "prelude is loaded");
+    case BI_APPLY:
+        /* (apply f args): the list's elements become the arguments */
         comp_args(c, f, args, n);
-        emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
-        adjust(f, 1 - (int)n);
+        emit(c, f, tail ? OP_TAPPLY : OP_APPLY, 0);
         return;
-    }
+    case BI_MAP_OF:
+        if (n % 2)
+            die_at(c, call, "map-of takes keys and values in pairs, not %zu arguments", n);
+        comp_args(c, f, args, n);
+        emit_bif(c, f, id, (uint32_t)n);
+        break;
     case BI_CALL_ON:
         comp_call_on(c, f, args, n);
         break;
     default:
+        if (prelude_of(id)) {
+            /* written in the language: a call of the prelude's function */
+            global_t *g = find_global(c, prelude_of(id), (int)n);
+            SHOAL_ASSERT(g, "prelude is loaded");
+            comp_args(c, f, args, n);
+            emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
+            adjust(f, 1 - (int)n);
+            return;
+        }
         comp_args(c, f, args, n);
-        emit(c, f, OP_BIF, id);
-        emit_word(c, f, (uint32_t)n);
-        adjust(f, -(int)n);
+        emit_bif(c, f, id, (uint32_t)n);
         break;
     }
     ret_if_tail(c, f, tail);
@@ -1010,6 +1049,33 @@ static void emit_test(compiler_t *c, fctx_t *f, enum opcode op, uint32_t slot, i
     add_fail(c, fl, pos, false, pos + 1);
 }
 
+/* Push the key of a map-of pattern: a literal or a bound variable. */
+static void comp_map_key(compiler_t *c, fctx_t *f, const ast_t *k)
+{
+    if (k->kind == AST_SYMBOL) {
+        uint32_t where;
+        enum var_kind vk = resolve(c, f, k->u.str.s, &where);
+        if (vk != VAR_NONE) {
+            load_var(c, f, vk, where);
+            return;
+        }
+        if (ast_is_sym(k, "true") || ast_is_sym(k, "false")) {
+            push_const(c, f, const_datum(c, k));
+            return;
+        }
+        die_at(c, k, "a map-of pattern key must be a literal or a bound variable, not %s",
+               k->u.str.s);
+    }
+    if (k->kind == AST_LIST) {
+        if (k->u.list.n == 2 && ast_is_sym(k->u.list.items[0], "quote")) {
+            push_const(c, f, const_datum(c, k->u.list.items[1]));
+            return;
+        }
+        die_at(c, k, "a map-of pattern key must be a literal or a bound variable");
+    }
+    push_const(c, f, const_datum(c, k));
+}
+
 static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot, fails_t *fl)
 {
     stack_check(c, p);
@@ -1074,6 +1140,18 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
         }
         return;
     }
+    if (ast_is_sym(head, "map-of")) {
+        if ((n - 1) % 2)
+            die_at(c, p, "malformed map-of pattern: expected (map-of key pattern ...)");
+        emit_test(c, f, OP_T_MAP, slot, 0, 0, fl);
+        for (size_t i = 1; i < n; i += 2) {
+            comp_map_key(c, f, p->u.list.items[i]);
+            uint32_t s = new_slot(c, f, p->u.list.items[i + 1]);
+            emit_test(c, f, OP_MAP_FIND, slot, 1, s, fl);
+            comp_pattern(c, f, p->u.list.items[i + 1], s, fl);
+        }
+        return;
+    }
     if (ast_is_sym(head, "list") || ast_is_sym(head, "cons")) {
         bool is_cons = ast_is_sym(head, "cons");
         if (is_cons && n != 3)
@@ -1097,7 +1175,7 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
         return;
     }
     die_at(c, p, "malformed pattern: expected _, a name, a literal, 'datum, (tuple ...), "
-                 "(list ...) or (cons h t)");
+                 "(map-of ...), (list ...) or (cons h t)");
 }
 
 /* One clause (pattern [(when guard)] body...) matched against `slot`.
@@ -1299,6 +1377,17 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     stack_check(c, a);
+    /* the code of a form has its line, but for the forms inside it,
+     * which have theirs */
+    int outer = f->line;
+    if (a->kind == AST_LIST && a->line > 0)
+        f->line = a->line;
+    comp_form(c, f, a, tail);
+    f->line = outer;
+}
+
+static void comp_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
+{
     switch (a->kind) {
     case AST_INT:
     case AST_FLOAT:
@@ -1337,6 +1426,21 @@ static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32
     return fn;
 }
 
+/* The name of a source file in the code area, copied once per file. */
+static const char *code_file(compiler_t *c, const char *file)
+{
+    if (!file)
+        return NULL;
+    if (c->file_src != file) {
+        size_t n = strlen(file);
+        char *copy = carea(c, NULL, n + 1);
+        memcpy(copy, file, n + 1);
+        c->file_src = file;
+        c->file_copy = copy;
+    }
+    return c->file_copy;
+}
+
 /* Copy a finished context's code and constants into the code area. */
 static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
 {
@@ -1360,6 +1464,13 @@ static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
      * #(EXIT reason), the callee slot of a call */
     fn->frame = fc->max_slot + (uint32_t)fc->max_depth + 8;
     fn->nfree = fc->nfree;
+    if (fc->nlines) {
+        uint32_t *lines = carea(c, where, 2 * fc->nlines * sizeof *lines);
+        memcpy(lines, fc->lines, 2 * fc->nlines * sizeof *lines);
+        fn->lines = lines;
+        fn->nlines = (uint32_t)fc->nlines;
+    }
+    fn->file = code_file(c, where ? where->file : NULL);
 }
 
 static void check_params(compiler_t *c, const ast_t *params)
@@ -1401,6 +1512,7 @@ static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const as
     check_params(c, params);
     fctx_t fc = {0};
     fc.parent = parent;
+    fc.line = where ? where->line : 0;
     for (size_t i = 0; i < params->u.list.n; i++) {
         uint32_t s = new_slot(c, &fc, params->u.list.items[i]);
         bind(c, &fc, params->u.list.items[i]->u.str.s, s);

@@ -161,7 +161,10 @@ static uint64_t hash(term t)
                 wstack_push(&st, b[i]);
             break;
         case BT_CLOSURE:
-            x = mix(x, b[1]);
+        case BT_MAP:
+            /* a map's layout word is a function of its keys (map.h), so
+             * equal maps hash alike whatever order they were built in */
+            x = mix(mix(x, b[0]), b[1]);
             for (uint64_t i = n; i-- > 2;)
                 wstack_push(&st, b[i]);
             break;

@@ -294,19 +294,12 @@ static void scan(gc_t *g)
                 continue;
             }
             uint64_t n = hdr_words(w);
-            switch (hdr_type(w)) {
-            case BT_TUPLE:
-            case BT_MSG:
-                for (uint64_t i = 1; i < n; i++)
+            /* raw words (a closure's func_t pointer, a map's layout word)
+             * come first; floats and strings hold no terms at all */
+            unsigned from = box_term_start(hdr_type(w));
+            if (from)
+                for (uint64_t i = from; i < n; i++)
                     s[i] = copy(g, s[i]);
-                break;
-            case BT_CLOSURE: /* s[1] is the func_t pointer, not a term */
-                for (uint64_t i = 2; i < n; i++)
-                    s[i] = copy(g, s[i]);
-                break;
-            default: /* floats and strings hold no terms */
-                break;
-            }
             s += n;
             continue;
         }
@@ -510,6 +503,13 @@ void wstack_grow(wstack_t *s)
     s->cap = cap;
 }
 
+/* The first term word of a value's boxed object (0: none). Message nodes
+ * are never values: a copy never walks into one. */
+static unsigned value_term_start(unsigned type)
+{
+    return type == BT_MSG ? 0 : box_term_start(type);
+}
+
 uint64_t term_size(term t)
 {
     wstack_t st;
@@ -530,9 +530,9 @@ uint64_t term_size(term t)
             term *b = box_ptr(t);
             uint64_t w = hdr_words(b[0]);
             n += w;
-            unsigned ty = hdr_type(b[0]);
-            if (ty == BT_TUPLE || ty == BT_CLOSURE)
-                for (uint64_t i = ty == BT_TUPLE ? 1 : 2; i < w; i++)
+            unsigned from = value_term_start(hdr_type(b[0]));
+            if (from)
+                for (uint64_t i = from; i < w; i++)
                     wstack_push(&st, b[i]);
         }
     }
@@ -581,9 +581,9 @@ term term_copy(term t, term **hp)
             continue;
         }
         uint64_t n = hdr_words(w);
-        unsigned ty = hdr_type(w);
-        if (ty == BT_TUPLE || ty == BT_CLOSURE)
-            for (uint64_t i = ty == BT_TUPLE ? 1 : 2; i < n; i++)
+        unsigned from = value_term_start(hdr_type(w));
+        if (from)
+            for (uint64_t i = from; i < n; i++)
                 s[i] = shallow(s[i], hp);
         s += n;
     }

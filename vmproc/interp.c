@@ -20,6 +20,7 @@
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
+#include "vmproc/map.h"
 #include "vmproc/msg.h"
 #include "vmproc/termio.h"
 
@@ -126,6 +127,9 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     int32_t reds = rt->migrate_torture ? 1 : SLICE_REDUCTIONS;
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
+    ctl_t *err_cs;    /* where a raise began, for the trace if nothing takes it */
+    const uint32_t *err_pc;
+    const func_t *err_fn;
 
 #define SAVE()                                                                  \
     (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
@@ -288,8 +292,35 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             fp = sp - nf->arity;
             goto enter;
         }
+        CASE(APPLY)
+        CASE(TAPPLY)
+        {
+            /* f args: the elements of args become the arguments, then a
+             * call (or tail call) as CALL's */
+            term l = sp[-1], callee = sp[-2];
+            int64_t n;
+            if (UNLIKELY(bif_list_length(l, &n) != T_NIL))
+                RAISE_ERR(A_BADARG);
+            /* a wrong function fails before a long list is spread */
+            if (is_closure(callee)) {
+                if (((const func_t *)(uintptr_t)box_ptr(callee)[1])->arity != (uint64_t)n)
+                    RAISE_ERR(A_BADARITY);
+            } else if (!is_atom(callee)) {
+                RAISE_ERR(A_BADFUN);
+            } else if (n > 0xffffff || !code_find(rt->h, atom_index(callee), (uint32_t)n)) {
+                RAISE_ERR(A_UNDEF);
+            }
+            STACK_NEED((uint64_t)n);
+            l = *--sp;
+            for (; is_cons(l); l = CDR(l))
+                *sp++ = CAR(l);
+            /* the same instruction word as a CALL of n arguments */
+            w = ((uint32_t)n << 8) | ((w & 0xff) == OP_TAPPLY ? OP_TCALL : OP_CALL);
+            goto call_value;
+        }
         CASE(CALL)
         CASE(TCALL)
+        call_value:
         {
             uint32_t argc = A_U(w);
             term callee = sp[-(int64_t)argc - 1];
@@ -359,17 +390,24 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             if (UNLIKELY(r == T_NONE)) {
                 if (p->flags & PF_KILLED)
                     goto killed; /* an exit signal to itself */
+                rt->bif_cost = 0;
                 if (p->err_class == EXC_NONE)
                     goto heap_limit;
                 goto raise;
             }
             sp -= argc;
             *sp++ = r;
-            if (UNLIKELY(rt->trap)) {
-                /* (migrate vm): a safe point, with the result in place */
-                rt->trap = false;
-                SAVE();
-                return RUN_YIELD;
+            if (UNLIKELY(rt->trap | (rt->bif_cost != 0))) {
+                /* a builtin that did much work pays for it in reductions */
+                reds -= (int32_t)rt->bif_cost;
+                rt->bif_cost = 0;
+                if (rt->trap || reds <= 0) {
+                    /* (migrate vm), or the slice is used up: a safe point,
+                     * with the result in place */
+                    rt->trap = false;
+                    SAVE();
+                    return RUN_YIELD;
+                }
             }
             DISPATCH();
         }
@@ -552,6 +590,23 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             pc += 2;
             DISPATCH();
         }
+        CASE(T_MAP)
+        {
+            if (!is_map(fp[A_U(w)]))
+                pc += (int32_t)pc[0];
+            pc += 1;
+            DISPATCH();
+        }
+        CASE(MAP_FIND)
+        {
+            term v = map_get(rt->h, fp[A_U(w)], *--sp);
+            if (v == T_NONE)
+                pc += (int32_t)pc[1];
+            else
+                fp[pc[0]] = v;
+            pc += 2;
+            DISPATCH();
+        }
         CASE(GET_ELEM)
         {
             fp[pc[1]] = tuple_elems(fp[A_U(w)])[pc[0]];
@@ -725,6 +780,9 @@ heap_limit:
 
 raise:
     /* Unwind to the nearest catch or guard; cs, sp, fp are current. */
+    err_cs = cs;
+    err_pc = pc;
+    err_fn = fn;
     while ((term *)cs < p->stack_hi) {
         ctl_t f = *cs++;
         if (f.kind == CTL_CALL)
@@ -770,6 +828,11 @@ raise:
         p->err_value = T_NONE;
         DISPATCH();
     }
+    /* Nothing took it: the process ends. The frames it had stay where
+     * they were until it is freed, for its stack trace (trace.h). */
+    p->trace_fn = err_fn;
+    p->trace_pc = err_pc;
+    p->trace_ctl = (uint64_t)((char *)p->stack_hi - (char *)err_cs);
     p->sp = p->stack_lo;
     p->ctl = cs;
     if (p->err_class == EXC_THROW) {

@@ -166,7 +166,12 @@ typedef struct proc {
     /* ending (sched.c proc_exit; recovery resumes from here if the VM dies) */
     uint32_t exit_stage;      /* EXIT_STAGE_* */
     uint32_t pad_exit;
-    term exit_reason;         /* the reason the exit signals carry */
+    /* where an error that no catch took was raised (trace.h): the
+     * function, the instruction, and the control frames above it, as
+     * bytes below stack_hi; trace_fn is NULL when there is none */
+    const func_t *trace_fn;
+    const uint32_t *trace_pc;
+    uint64_t trace_ctl;
 } proc_t;
 
 /* How far an ending process got: a VM that dies in the middle leaves a
@@ -258,6 +263,7 @@ typedef struct rt {
     uint64_t default_heap_limit_words;
     struct sched *sched;      /* this VM's scheduler */
     bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
+    uint32_t bif_cost;        /* reductions the running builtin's work cost (bif_charge) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
 } rt_t;

@@ -22,14 +22,66 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-/* Builtins that call back into the program. Names start with % so that no
- * program can name them. */
+/* Builtins that call back into the program, or that do long work in
+ * steps (sort), written in the language: every call is a reduction, so a
+ * long list yields like any loop, and no C stack grows with it. Each is a
+ * loop (tail calls) that builds its result reversed; a list that is not a
+ * proper list is badarg, from car, cdr or reverse. Names start with % so
+ * that no program can define them (compiler.c, prelude_of). */
 static const char prelude[] =
     "(defn %map (f l) (%map-acc f l '()))\n"
     "(defn %map-acc (f l acc)\n"
     "  (if (null? l) (reverse acc) (%map-acc f (cdr l) (cons (f (car l)) acc))))\n"
     "(defn %foldl (f acc l)\n"
     "  (if (null? l) acc (%foldl f (f (car l) acc) (cdr l))))\n"
+    "(defn %foldr (f acc l) (%foldl f acc (reverse l)))\n"
+    /* Erlang's lists:filter: the predicate answers true or false */
+    "(defn %filter (f l) (%filter-acc f l '()))\n"
+    "(defn %filter-acc (f l acc)\n"
+    "  (if (null? l) (reverse acc)\n"
+    "    (let ((x (car l)))\n"
+    "      (case (f x)\n"
+    "        ('true (%filter-acc f (cdr l) (cons x acc)))\n"
+    "        ('false (%filter-acc f (cdr l) acc))\n"
+    "        (_ (error 'badarg))))))\n"
+    "(defn %each (f l)\n"
+    "  (if (null? l) 'ok (do (f (car l)) (%each f (cdr l)))))\n"
+    "(defn %map-fold (f acc m) (%map-fold-list f acc (map->list m)))\n"
+    "(defn %map-fold-list (f acc l)\n"
+    "  (if (null? l) acc\n"
+    "    (let ((e (car l))) (%map-fold-list f (f (elem 0 e) (elem 1 e) acc) (cdr l)))))\n"
+    /* sort: sorted runs cut in C, then merged pairwise, each merge one
+     * builtin call: the process yields between merges */
+    "(defn %sort (l) (%merge-all (%sort-runs l)))\n"
+    "(defn %merge-all (runs)\n"
+    "  (cond ((null? runs) '())\n"
+    "        ((null? (cdr runs)) (car runs))\n"
+    "        (true (%merge-all (%merge-pairs runs '())))))\n"
+    "(defn %merge-pairs (runs acc)\n"
+    "  (cond ((null? runs) (reverse acc))\n"
+    "        ((null? (cdr runs)) (reverse (cons (car runs) acc)))\n"
+    "        (true (%merge-pairs (cdr (cdr runs)) (cons (%merge (car runs) (car (cdr runs))) acc)))))\n"
+    /* sort-by: a bottom-up merge sort; the right run's head goes first
+     * only when it must precede, so equals keep their order */
+    "(defn %sort-by (f l) (%sort-by-all f (%singletons l '())))\n"
+    "(defn %singletons (l acc)\n"
+    "  (if (null? l) (reverse acc) (%singletons (cdr l) (cons (list (car l)) acc))))\n"
+    "(defn %sort-by-all (f runs)\n"
+    "  (cond ((null? runs) '())\n"
+    "        ((null? (cdr runs)) (car runs))\n"
+    "        (true (%sort-by-all f (%merge-by-pairs f runs '())))))\n"
+    "(defn %merge-by-pairs (f runs acc)\n"
+    "  (cond ((null? runs) (reverse acc))\n"
+    "        ((null? (cdr runs)) (reverse (cons (car runs) acc)))\n"
+    "        (true (%merge-by-pairs f (cdr (cdr runs))\n"
+    "                 (cons (%merge-by f (car runs) (car (cdr runs)) '()) acc)))))\n"
+    "(defn %merge-by (f a b acc)\n"
+    "  (case a\n"
+    "    ((cons x xs)\n"
+    "     (case b\n"
+    "       ((cons y ys) (if (f y x) (%merge-by f a ys (cons y acc)) (%merge-by f xs b (cons x acc))))\n"
+    "       (_ (%rev-append acc a))))\n"
+    "    (_ (%rev-append acc b))))\n"
     /* Erlang's timer:sleep: a receive that matches nothing */
     "(defn %sleep (ms) (receive (after ms 'ok)))\n";
 
@@ -210,12 +262,13 @@ out:
 
 int program_vm_main(shm_header_t *h, uint32_t vm_id)
 {
-    /* The atom and code tables are read-only after the fork (DESIGN.md):
-     * make this VM's view of them so, and a stray write is a fault here,
-     * not a corrupted program in every VM. They are contiguous and page
-     * aligned in the segment. */
-    char *lo = shm_at(h, h->layout.atom_off);
-    size_t len = (size_t)(h->layout.code_off + h->cfg.code_bytes - h->layout.atom_off);
+    /* The code table is read-only after the fork (DESIGN.md): make this
+     * VM's view of it so, and a stray write is a fault here, not a
+     * corrupted program in every VM. It is page aligned in the segment.
+     * (The atom table stays writable: string->atom adds atoms, shm/atom.h
+     * says how.) */
+    char *lo = shm_at(h, h->layout.code_off);
+    size_t len = (size_t)h->cfg.code_bytes;
     if (mprotect(lo, SHOAL_ALIGN_UP(len, SHOAL_PAGE), PROT_READ) < 0) {
         fprintf(stderr, "shoal: VM %u: cannot protect the code tables: %s\n", vm_id,
                 strerror(errno));

@@ -16,7 +16,9 @@
 #include "vmproc/interp.h"
 #include "vmproc/msg.h"
 #include "vmproc/recover.h"
+#include "vmproc/register.h"
 #include "vmproc/termio.h"
+#include "vmproc/trace.h"
 #include "vmproc/vm.h"
 #include "policy/policy.h"
 
@@ -359,15 +361,42 @@ void sched_drain_inbound(sched_t *s)
         sched_arrive(s, s->drained[--n]);
 }
 
+/* The new process's half of a spawn-link or spawn-monitor: a node on its
+ * links or monitored_by chain, as msg_take would have put there. */
+static int watch_node(rt_t *rt, pcb_t *pcb, const spawn_watch_t *w)
+{
+    proc_t *p = proc_of(pcb);
+    if (heap_make_room(rt, pcb, MSG_NODE_WORDS) < 0)
+        return -1;
+    term *node = heap_take(p, MSG_NODE_WORDS);
+    node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
+    node[2] = T_NIL;
+    node[3] = mk_fix(w->link ? SIG_LINK : SIG_MONITOR);
+    node[4] = mk_pid(w->watcher);
+    node[5] = w->ref;
+    term *chain = w->link ? &p->links : &p->monitored_by;
+    node[1] = *chain;
+    *chain = mk_box(node);
+    /* the page the spawner reserved for the EXIT or DOWN this one owes */
+    p->reserved++;
+    return 0;
+}
+
 int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid,
                bool placed)
+{
+    return proc_spawn_watched(rt, vm, fun, args, argc, pid, placed, NULL);
+}
+
+int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
+                       uint64_t *pid, bool placed, const spawn_watch_t *watch)
 {
     shm_header_t *h = rt->h;
     pcb_t *pcb = proctab_claim(h, rt->vm);
     if (!pcb)
         return -1;
     if (heap_init(rt, pcb, shm_vm(h, vm)->node) < 0 ||
-        interp_start(rt, pcb, fun, args, argc) < 0) {
+        interp_start(rt, pcb, fun, args, argc) < 0 || (watch && watch_node(rt, pcb, watch) < 0)) {
         heap_release(rt, pcb);
         proctab_release(h, pcb);
         errno = ENOMEM;
@@ -442,6 +471,8 @@ static void report_exit(sched_t *s, pcb_t *pcb, bool is_main)
         }
     }
     sbuf_puts(&e, "\n");
+    if (p->err_class == EXC_ERROR)
+        trace_print(s->rt.h, &e, p);
     if (!b.oom && !e.oom && write(2, e.s, e.len) < 0) {
         /* stderr is gone; nothing better to do */
     }
@@ -467,6 +498,7 @@ void sched_finish_exit(sched_t *s, pcb_t *pcb)
         if (p->err_class == EXC_ERROR)
             reason = mk_box(tup);
         bool watched = msg_close(rt, pcb, reason);
+        reg_drop(h, pcb); /* after the inbox closed: register.h */
         if (!watched || is_main)
             report_exit(s, pcb, is_main);
         if (is_main) {

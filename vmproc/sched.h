@@ -45,6 +45,19 @@ int sched_main(shm_header_t *h, uint32_t vm);
 int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid,
                bool placed);
 
+/* A link or monitor that a spawn sets up before the new process can run
+ * (spawn-link, spawn-monitor): the new process gets the watcher's half,
+ * as if a link or monitor request had arrived first. */
+typedef struct spawn_watch {
+    uint64_t watcher;  /* the pid on the other end */
+    term ref;          /* a monitor's ref; '() for a link */
+    bool link;
+} spawn_watch_t;
+
+/* proc_spawn, with the watch (NULL: none) in place before it runs. */
+int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
+                       uint64_t *pid, bool placed, const spawn_watch_t *watch);
+
 /* Where (spawn ...) puts a process: round-robin for now. */
 uint32_t sched_place_spawn(rt_t *rt);
 

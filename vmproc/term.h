@@ -7,7 +7,7 @@
  *            is exactly the language's integer range; no bignums)
  *   ...x010  cons: pointer to a 2-word cell [car, cdr], plus 2
  *   ...x000  boxed: pointer to an object that starts with a header word
- *            (float, string, tuple, closure, message node); 0 is "no value"
+ *            (float, string, tuple, closure, map, message node); 0 is "no value"
  *   ...x100  immediate: bits 3..5 are a subtag, the payload is above bit 6:
  *            nil '(), atom (index in the atom table), pid (its number), ref
  *   ...x110  never a value: the header word of a boxed object, so that the
@@ -83,7 +83,9 @@ enum box_type {
     BT_STRING,      /* [hdr][byte length][bytes, NUL-padded] */
     BT_TUPLE,       /* [hdr][elements...] */
     BT_CLOSURE,     /* [hdr][func_t *, not a term][free variables...] */
-    BT_MSG          /* [hdr][next message node or 0][the message] */
+    BT_MSG,         /* [hdr][next message node or 0][the message] */
+    BT_MAP          /* [hdr][layout word, not a term][terms...]: a map or one
+                       node of a large map (map.h has the layouts) */
 };
 
 static inline term mk_hdr(uint64_t words, unsigned type) { return (words << 8) | ((term)type << 3) | TAG_HDR; }
@@ -92,10 +94,29 @@ static inline unsigned hdr_type(term h) { return (unsigned)(h >> 3) & 31u; }
 static inline uint64_t hdr_words(term h) { return h >> 8; }
 static inline unsigned box_type(term t) { return hdr_type(box_ptr(t)[0]); }
 
+/* Where the terms of a boxed object of type `type` start: the words from
+ * there to its end are terms, the words before (after the header) are
+ * raw data. 0: it holds no terms (floats, strings). Every walk over terms
+ * (collector, copy, size, equality, hashing) goes by this. */
+static inline unsigned box_term_start(unsigned type)
+{
+    switch (type) {
+    case BT_TUPLE:
+    case BT_MSG:
+        return 1;
+    case BT_CLOSURE:
+    case BT_MAP:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
 static inline bool is_float(term t) { return is_boxed(t) && box_type(t) == BT_FLOAT; }
 static inline bool is_string(term t) { return is_boxed(t) && box_type(t) == BT_STRING; }
 static inline bool is_tuple(term t) { return is_boxed(t) && box_type(t) == BT_TUPLE; }
 static inline bool is_closure(term t) { return is_boxed(t) && box_type(t) == BT_CLOSURE; }
+static inline bool is_map(term t) { return is_boxed(t) && box_type(t) == BT_MAP; }
 
 static inline double float_val(term t)
 {

@@ -7,6 +7,7 @@
 #include "shm/atom.h"
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
+#include "vmproc/map.h"
 #include "vmproc/wstack.h"
 
 #include <inttypes.h>
@@ -204,11 +205,23 @@ static void print_leaf(const shm_header_t *h, sbuf_t *b, term t, bool raw)
 /* Work items of the printer, kept on a wstack as pairs (item, kind):
  * a term to print, the rest of a list after its first element, or a
  * literal piece of punctuation. */
-enum { PW_TERM, PW_REST, PW_CLOSE, PW_SPACE };
+enum { PW_TERM, PW_REST, PW_CLOSE, PW_SPACE, PW_BRACE };
+
+/* The keys and values of map m in key order, in private memory (one
+ * array: keys, then values). Out of memory here is a VM failure, as it is
+ * for the walk stacks (wstack.h). */
+static term *sorted_entries(const shm_header_t *h, term m)
+{
+    uint64_t n = map_size(m);
+    term *kv = malloc((2 * n + 1) * sizeof *kv);
+    if (!kv || map_sorted(h, m, kv, kv + n) < 0)
+        shoal_assert_fail(__FILE__, __LINE__, "kv != NULL", "out of memory ordering a map");
+    return kv;
+}
 
 void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
 {
-    if (!is_cons(t) && !is_tuple(t)) {
+    if (!is_cons(t) && !is_tuple(t) && !is_map(t)) {
         print_leaf(h, b, t, raw);
         return;
     }
@@ -222,6 +235,9 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
         switch (kind) {
         case PW_CLOSE:
             sbuf_put(b, ")", 1);
+            break;
+        case PW_BRACE:
+            sbuf_put(b, "}", 1);
             break;
         case PW_SPACE:
             sbuf_put(b, " ", 1);
@@ -263,6 +279,22 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
                         wstack_push(&st, PW_SPACE);
                     }
                 }
+            } else if (is_map(t)) {
+                /* #{k1 v1 k2 v2}, keys in term order */
+                uint64_t n = map_size(t);
+                term *kv = sorted_entries(h, t);
+                sbuf_puts(b, "#{");
+                wstack_push(&st, 0);
+                wstack_push(&st, PW_BRACE);
+                for (uint64_t i = 2 * n; i-- > 0;) {
+                    wstack_push(&st, i % 2 ? kv[n + i / 2] : kv[i / 2]);
+                    wstack_push(&st, PW_TERM);
+                    if (i) {
+                        wstack_push(&st, 0);
+                        wstack_push(&st, PW_SPACE);
+                    }
+                }
+                free(kv);
             } else {
                 print_leaf(h, b, t, false);
             }
@@ -306,29 +338,25 @@ bool term_equal(term a, term b)
             break;
         }
         uint64_t n = hdr_words(pa[0]);
-        switch (hdr_type(pa[0])) {
-        case BT_FLOAT:
+        unsigned ty = hdr_type(pa[0]), from = box_term_start(ty);
+        if (ty == BT_FLOAT) {
             eq = float_val(a) == float_val(b);
-            break;
-        case BT_STRING:
+        } else if (ty == BT_STRING) {
             eq = memcmp(pa + 1, pb + 1, (n - 1) * sizeof(term)) == 0;
-            break;
-        case BT_CLOSURE:
-            if (pa[1] != pb[1]) {
+        } else if (from && ty != BT_MSG) {
+            /* tuples, closures (their function first) and maps (their
+             * layout word first: a map's layout is a function of its
+             * keys, map.h, so equal maps have equal layouts) */
+            if (memcmp(pa + 1, pb + 1, (from - 1) * sizeof(term)) != 0) {
                 eq = false;
                 break;
             }
-            /* compare the free variables like elements */
-            __attribute__((fallthrough));
-        case BT_TUPLE:
-            for (uint64_t i = hdr_type(pa[0]) == BT_TUPLE ? 1 : 2; i < n; i++) {
+            for (uint64_t i = from; i < n; i++) {
                 wstack_push(&st, pa[i]);
                 wstack_push(&st, pb[i]);
             }
-            break;
-        default:
+        } else {
             eq = false;
-            break;
         }
     }
     wstack_free(&st);
@@ -371,7 +399,7 @@ bool term_order(term a, term b, int *cmp)
 /* term order (LANGUAGE.md, "Values")                                  */
 
 /* Rank of a term's type: number < atom < ref < function < pid < tuple <
- * map < list < string. Rank 6 is the map's (maps are a later type). */
+ * map < list < string. */
 static int type_rank(term t)
 {
     if (is_fix(t))
@@ -397,6 +425,8 @@ static int type_rank(term t)
         return 3;
     case BT_TUPLE:
         return 5;
+    case BT_MAP:
+        return 6;
     case BT_STRING:
         return 8;
     default:
@@ -487,6 +517,22 @@ int term_compare(const shm_header_t *h, term a, term b)
                 wstack_push(&st, tuple_elems(a)[i]);
                 wstack_push(&st, tuple_elems(b)[i]);
             }
+            break;
+        }
+        case 6: {
+            /* by size, then the keys in key order, then the values */
+            uint64_t na = map_size(a), nb = map_size(b);
+            if (na != nb) {
+                c = na < nb ? -1 : 1;
+                break;
+            }
+            term *ka = sorted_entries(h, a), *kb = sorted_entries(h, b);
+            for (uint64_t i = 2 * na; i-- > 0;) {
+                wstack_push(&st, ka[i]);
+                wstack_push(&st, kb[i]);
+            }
+            free(ka);
+            free(kb);
             break;
         }
         case 7:
