@@ -1,20 +1,23 @@
 /*
- * test_sched.c: the queues of one VM's scheduler, without its loop: the
- * run queue (a growable ring of PCB pointers), the timer heap behind
- * receive timeouts and sleep (a binary min-heap on the deadline), and
- * sched_free; then where proc_spawn and sched_wake_proc queue a process,
- * on a world of two VMs with a loaded program and a runtime (rt_t) per VM
- * as sched_main sets one up.
+ * test_sched.c: the scheduler of one VM, without its loop: the run queue
+ * (linked through the PCBs), the timer heap behind receive timeouts and
+ * sleep (a binary min-heap on the deadline), sched_free; where
+ * proc_spawn and sched_wake_proc queue a process; and the core of the
+ * loop, each function called as sched_main calls it, on a world of two to
+ * four VMs with a runtime (rt_t) each (tests/vm_world.h): sched_hand_over
+ * (owner CAS, inbound push, counters, zero copy, the waiting case and its
+ * race with a sender), sched_drain_inbound and sched_arrive (order,
+ * arrivals, forwarding), sched_give_work (how many, which, in what order)
+ * and sched_fire_timers (due, not due, stale). sched_run_one, which needs
+ * compiled code, is in test_sched_run.c.
  *
  * The queue tests take real PCBs from a small segment, but the run queue
- * only stores the pointers, so most of them are never claimed. The timer
- * tests claim theirs, since timer_push records the pid the PCB has then.
- * Pseudo-random orders come from a fixed-seed xorshift, so every run sees
- * the same ones.
- *
- * drain_inbound and the scheduler loop are static in sched.c; the spawn
- * tests check the inbound list itself (shm_vm_t.inbound and the
- * proc_t.inbound_next links), which is what drain_inbound reads.
+ * only links them, so most of them are never claimed. The timer tests
+ * claim theirs, since timer_push records the pid the PCB has then. The
+ * core tests make their processes with vw_proc_new (a heap, a stack and
+ * main's frame, never run) and read the queues in place (vw_inbound_slots,
+ * vw_runq_slots). Pseudo-random orders come from a fixed-seed xorshift,
+ * so every run sees the same ones.
  */
 #include "tests/lang_harness.h"
 #include "tests/unit.h"
