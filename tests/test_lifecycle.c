@@ -379,7 +379,8 @@ static shm_header_t *map_vm_table(pid_t sup, size_t *len)
         size_t want = 0;
         if (h != MAP_FAILED) {
             if (h->magic == SHM_MAGIC && h->supervisor_pid == (int32_t)sup)
-                want = (h->layout.vm_off + h->cfg.n_vms * sizeof(shm_vm_t) + page - 1) / page * page;
+                want =
+                    (h->layout.vm_off + h->cfg.n_vms * sizeof(shm_vm_t) + page - 1) / page * page;
             munmap(h, page);
         }
         h = want ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0) : MAP_FAILED;

@@ -573,7 +573,6 @@ static void proc_free(vw_t *w, pcb_t *pcb)
     vw_proc_free(w, pcb, pcb->owner);
 }
 
-
 /* From VM 0 onto VM 1: owned by VM 1 and on VM 1's inbound list, newest
  * first (head = slot + 1, linked by inbound_next), and VM 1 woken; VM 0's
  * run queue and inbound list and VM 1's run queue stay empty. */
@@ -730,9 +729,6 @@ static pcb_t *held(vw_t *w, uint32_t vm)
     return pcb;
 }
 
-
-
-
 /* The move counters of one VM. */
 typedef struct migs {
     uint64_t in[MIG_CAUSES], out[MIG_CAUSES];
@@ -772,17 +768,17 @@ typedef struct mem {
 
 static mem_t mem_of(const proc_t *p)
 {
-    mem_t m = {p->hfirst, p->hcur, p->frags, p->hp, p->hlim, p->stack_lo, p->stack_hi,
-               p->sp, p->heap_words, {0}};
+    mem_t m = {p->hfirst,   p->hcur,     p->frags, p->hp,         p->hlim,
+               p->stack_lo, p->stack_hi, p->sp,    p->heap_words, {0}};
     memcpy(m.node_pages, p->node_pages, sizeof m.node_pages);
     return m;
 }
 
 static bool same_mem(const mem_t *a, const mem_t *b)
 {
-    return a->hfirst == b->hfirst && a->hcur == b->hcur && a->frags == b->frags &&
-           a->hp == b->hp && a->hlim == b->hlim && a->stack_lo == b->stack_lo &&
-           a->stack_hi == b->stack_hi && a->sp == b->sp && a->heap_words == b->heap_words &&
+    return a->hfirst == b->hfirst && a->hcur == b->hcur && a->frags == b->frags && a->hp == b->hp &&
+           a->hlim == b->hlim && a->stack_lo == b->stack_lo && a->stack_hi == b->stack_hi &&
+           a->sp == b->sp && a->heap_words == b->heap_words &&
            memcmp(a->node_pages, b->node_pages, sizeof a->node_pages) == 0;
 }
 
@@ -826,8 +822,8 @@ static void test_hand_over_runnable(void)
         CU_ASSERT_EQUAL(p->migrate_to, 0);
         /* counted once, under its cause */
         for (int k = 0; k < MIG_CAUSES; k++)
-            LH_CHECK(p->mig[k] == mig[k] + (k == c), "%s: p->mig[%s] %u, was %u",
-                     cause_names[c], cause_names[k], p->mig[k], mig[k]);
+            LH_CHECK(p->mig[k] == mig[k] + (k == c), "%s: p->mig[%s] %u, was %u", cause_names[c],
+                     cause_names[k], p->mig[k], mig[k]);
         CU_ASSERT_EQUAL(p->migrations, moves + 1);
         CU_ASSERT_EQUAL(p->arriving, (uint32_t)c + 1);
         migs_t ms1 = migs_of(&w, from), md1 = migs_of(&w, to);
@@ -1019,9 +1015,8 @@ static void test_drain_push_order(void)
         if (cause[i] != MIG_TORTURE)
             want[cause[i]]++;
     for (int c = 0; c < MIG_CAUSES; c++)
-        LH_CHECK(m1.in[c] == m0.in[c] + want[c], "arrivals by %s: %llu, want %llu",
-                 cause_names[c], (unsigned long long)(m1.in[c] - m0.in[c]),
-                 (unsigned long long)want[c]);
+        LH_CHECK(m1.in[c] == m0.in[c] + want[c], "arrivals by %s: %llu, want %llu", cause_names[c],
+                 (unsigned long long)(m1.in[c] - m0.in[c]), (unsigned long long)want[c]);
     for (int i = 0; i < N; i++)
         CU_ASSERT_EQUAL(proc_of(p[i])->arriving, 0);
     sched_drain_inbound(&w.s[0]);
@@ -1086,8 +1081,8 @@ static void test_give_work(void)
     /* which of the N may not go: bit i set = process i is held back */
     static const struct {
         uint32_t n, held_back;
-    } cases[] = {{0, 0},    {1, 0},      {2, 0},     {3, 0},     {7, 0},
-                 {10, 0},   {10, 0x2c9}, {12, 0x111}, {9, 0x100}, {5, 0x1e}, {4, 0xf}};
+    } cases[] = {{0, 0},      {1, 0},      {2, 0},     {3, 0},    {7, 0},  {10, 0},
+                 {10, 0x2c9}, {12, 0x111}, {9, 0x100}, {5, 0x1e}, {4, 0xf}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         uint32_t n = cases[k].n, back = cases[k].held_back;
         vw_t w;
@@ -1121,8 +1116,7 @@ static void test_give_work(void)
         uint32_t q[MAXN], given[MAXN];
         size_t kept = vw_runq_slots(&w, 0, q, MAXN);
         size_t ng = vw_inbound_slots(&w, 1, given, MAXN);
-        LH_CHECK(ng == want, "N = %u, held back %#x: %zu handed over, want %zu", n, back, ng,
-                 want);
+        LH_CHECK(ng == want, "N = %u, held back %#x: %zu handed over, want %zu", n, back, ng, want);
         CU_ASSERT_EQUAL(kept + ng, n);
         CU_ASSERT_EQUAL(w.s[0].rq_len, kept);
         /* what stayed: in order, owned by VM 0 */
@@ -1297,7 +1291,8 @@ static CU_TestInfo tests[] = {
     {"spawn onto the caller's VM: on the caller's run queue", test_spawn_own_vm},
     {"spawn into a full table: EAGAIN, nothing queued", test_spawn_table_full},
     {"wake: own process to the run queue, another VM's to its inbound list", test_wake_proc},
-    {"hand_over, runnable, each cause: owner CAS, on the target's inbound list, counted once, zero copy",
+    {"hand_over, runnable, each cause: owner CAS, on the target's inbound list, counted once, zero "
+     "copy",
      test_hand_over_runnable},
     {"hand_over by migration torture: moved, counted nowhere", test_hand_over_torture_uncounted},
     {"hand_over, waiting: stays WAITING on no queue; a later message wakes it on the new owner",

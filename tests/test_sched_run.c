@@ -60,7 +60,6 @@ static pcb_t *spawn_fn(vw_t *w, uint32_t on, const char *name, uint32_t argc, in
     return proctab_lookup(w->h, pid);
 }
 
-
 /* Whether the process `pid` is gone: its slot free (no other process
  * is started in these tests while it is checked) and its pid dead. */
 static bool ended(const vw_t *w, pcb_t *pcb, uint64_t pid)
@@ -269,8 +268,8 @@ static void test_run_one_torture_yield(void)
             p->pin_depth = 1;
         for (int i = 0; i < 3; i++) {
             sched_run_one(&w.s[0], f);
-            LH_CHECK(f->owner == 0 && p->status == PS_RUNNABLE,
-                     "pinned (%s), slice %d: owner %u", how ? "call-on" : "migrate", i, f->owner);
+            LH_CHECK(f->owner == 0 && p->status == PS_RUNNABLE, "pinned (%s), slice %d: owner %u",
+                     how ? "call-on" : "migrate", i, f->owner);
             CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
             CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), f);
         }
@@ -478,7 +477,8 @@ static CU_TestInfo tests[] = {
      test_run_one_torture_wait},
     {"(migrate vm): explicit move, pinned against the balancer's hint until it waits",
      test_run_one_migrate_pins},
-    {"call-on: pinned for the whole call, also across a wait, then home", test_run_one_call_on_pins},
+    {"call-on: pinned for the whole call, also across a wait, then home",
+     test_run_one_call_on_pins},
     CU_TEST_INFO_NULL,
 };
 

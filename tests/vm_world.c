@@ -39,8 +39,8 @@ bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots, uint64_t
     return vw_open_program(w, n_vms, n_nodes, slots, pool_bytes, follow, "(defn main () 'ok)\n");
 }
 
-bool vw_open_program(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots,
-                     uint64_t pool_bytes, enum heap_follow follow, const char *src)
+bool vw_open_program(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots, uint64_t pool_bytes,
+                     enum heap_follow follow, const char *src)
 {
     memset(w, 0, sizeof *w);
     if (n_vms == 0 || n_vms > VW_MAX_VMS || n_nodes == 0)

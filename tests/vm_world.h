@@ -39,8 +39,8 @@ bool vw_open(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots, uint64_t
 /* The same with the program `src` (it must define main) loaded instead
  * of the tiny one, for tests that run its functions; program_load prints
  * its errors on stderr. */
-bool vw_open_program(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots,
-                     uint64_t pool_bytes, enum heap_follow follow, const char *src);
+bool vw_open_program(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots, uint64_t pool_bytes,
+                     enum heap_follow follow, const char *src);
 void vw_close(vw_t *w);
 
 static inline rt_t *vw_rt(vw_t *w, uint32_t vm)
