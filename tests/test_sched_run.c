@@ -60,6 +60,17 @@ static pcb_t *spawn_fn(vw_t *w, uint32_t on, const char *name, uint32_t argc, in
     return proctab_lookup(w->h, pid);
 }
 
+/* Run the next slice on VM `vm`, which must be pcb's (its inbound list
+ * taken in first, as the loop does): false, with nothing run, if VM `vm`
+ * would run anything else. */
+static bool run_next(vw_t *w, uint32_t vm, pcb_t *pcb)
+{
+    if (vw_next(w, vm) != pcb)
+        return false;
+    sched_run_one(&w->s[vm], pcb);
+    return true;
+}
+
 /* Whether the process `pid` is gone: its slot free (no other process
  * is started in these tests while it is checked) and its pid dead. */
 static bool ended(const vw_t *w, pcb_t *pcb, uint64_t pid)
@@ -94,8 +105,7 @@ static void test_run_one_returns(void)
     sched_run_one(&w.s[1], wt); /* monitors t, then waits */
     CU_ASSERT_EQUAL_FATAL(proc_of(wt)->status, PS_WAITING);
 
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), t);
-    sched_run_one(&w.s[0], t);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, t));
     CU_ASSERT_TRUE(ended(&w, t, tpid));
     CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->procs), 0);
     CU_ASSERT_EQUAL(w.s[0].rq_len + w.s[1].rq_len, 0);
@@ -130,8 +140,7 @@ static void test_run_one_yields(void)
     CU_ASSERT_TRUE_FATAL(run_world(&w));
     pcb_t *a = spawn_fn(&w, 0, "spin", 1, 1000000), *b = spawn_fn(&w, 0, "quick", 0, 0);
     CU_ASSERT_FATAL(a && b);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), a);
-    sched_run_one(&w.s[0], a);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, a));
     CU_ASSERT_EQUAL(proc_of(a)->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(a->owner, 0);
     uint32_t q[4];
@@ -172,8 +181,7 @@ static void test_run_one_waits(void)
     CU_ASSERT_EQUAL_FATAL(vw_runq_slots(&w, 0, q, 4), 1); /* only d */
     CU_ASSERT_EQUAL(q[0], d->slot);
 
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), d);
-    sched_run_one(&w.s[0], d);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, d));
     CU_ASSERT_EQUAL(proc_of(d)->status, PS_WAITING);
     CU_ASSERT_EQUAL(proc_of(d)->deadline, -1);
     CU_ASSERT_EQUAL(w.s[0].ntimers, 1); /* no timer for d */
@@ -183,16 +191,14 @@ static void test_run_one_waits(void)
     CU_ASSERT_EQUAL(send_ok(&w, 1, d), SEND_OK);
     CU_ASSERT_EQUAL(proc_of(d)->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), (uint64_t)d->slot + 1);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), d);
-    sched_run_one(&w.s[0], d);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, d));
     CU_ASSERT_TRUE(ended(&w, d, dpid));
 
     CU_ASSERT_EQUAL(send_ok(&w, 0, c), SEND_OK);
     CU_ASSERT_EQUAL(proc_of(c)->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), 0);
     CU_ASSERT_EQUAL(w.s[0].rq_len, 1);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), c);
-    sched_run_one(&w.s[0], c);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, c));
     CU_ASSERT_TRUE(ended(&w, c, cpid));
     sched_fire_timers(&w.s[0], INT64_MAX);
     CU_ASSERT_EQUAL(w.s[0].ntimers, 0);
@@ -212,8 +218,7 @@ static void test_run_one_timeout(void)
     pcb_t *e = spawn_fn(&w, 0, "wait-after", 1, 50);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e);
     uint64_t pid = e->pid;
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), e);
-    sched_run_one(&w.s[0], e);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, e));
     CU_ASSERT_EQUAL_FATAL(proc_of(e)->status, PS_WAITING);
     int64_t d = proc_of(e)->deadline;
     CU_ASSERT_EQUAL_FATAL(w.s[0].ntimers, 1);
@@ -230,8 +235,7 @@ static void test_run_one_timeout(void)
     sched_fire_timers(&w.s[0], now);
     CU_ASSERT_EQUAL(proc_of(e)->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(w.s[0].ntimers, 0);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), e);
-    sched_run_one(&w.s[0], e);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, e));
     CU_ASSERT_TRUE(ended(&w, e, pid));
     CU_ASSERT_EQUAL(w.s[0].ntimers, 0);
     vw_close(&w);
@@ -249,16 +253,13 @@ static void test_run_one_torture_yield(void)
     pcb_t *f = spawn_fn(&w, 0, "spin", 1, 1000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     proc_t *p = proc_of(f);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), f);
-    sched_run_one(&w.s[0], f);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, f));
     CU_ASSERT_EQUAL(f->owner, 1);
     CU_ASSERT_EQUAL(p->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)f->slot + 1);
     CU_ASSERT_EQUAL(w.s[0].rq_len, 0);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 1), f);
-    sched_run_one(&w.s[1], f); /* and on, back to VM 0 */
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, f)); /* and on, back to VM 0 */
     CU_ASSERT_EQUAL(f->owner, 0);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), f);
 
     /* pinned, either way: it stays, slice after slice */
     for (int how = 0; how < 2; how++) {
@@ -267,16 +268,15 @@ static void test_run_one_torture_yield(void)
         else
             p->pin_depth = 1;
         for (int i = 0; i < 3; i++) {
-            sched_run_one(&w.s[0], f);
+            CU_ASSERT_TRUE_FATAL(run_next(&w, 0, f));
             LH_CHECK(f->owner == 0 && p->status == PS_RUNNABLE, "pinned (%s), slice %d: owner %u",
                      how ? "call-on" : "migrate", i, f->owner);
             CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
-            CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), f);
         }
         p->flags &= ~PF_PINNED;
         p->pin_depth = 0;
     }
-    sched_run_one(&w.s[0], f); /* unpinned: moves again */
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, f)); /* unpinned: moves again */
     CU_ASSERT_EQUAL(f->owner, 1);
     /* counted nowhere */
     CU_ASSERT_EQUAL(p->migrations, 0);
@@ -299,9 +299,8 @@ static int run_until_wait(vw_t *w, pcb_t *pcb, int max, bool moves, uint32_t *la
     int yields = 0;
     for (int i = 0; i < max; i++) {
         uint32_t vm = pcb->owner;
-        if (vw_next(w, vm) != pcb)
+        if (!run_next(w, vm, pcb))
             return -1;
-        sched_run_one(&w->s[vm], pcb);
         *last_vm = vm;
         if (proc_of(pcb)->status == PS_WAITING)
             return yields;
@@ -348,8 +347,7 @@ static void test_run_one_torture_wait(void)
         p->pin_depth = 0;
         for (int i = 0; i < 20 && !ended(&w, g, pid); i++) {
             uint32_t vm = g->owner;
-            CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, vm), g);
-            sched_run_one(&w.s[vm], g);
+            CU_ASSERT_TRUE_FATAL(run_next(&w, vm, g));
         }
         CU_ASSERT_TRUE(ended(&w, g, pid));
     }
@@ -371,8 +369,7 @@ static void test_run_one_migrate_pins(void)
     pcb_t *g = spawn_fn(&w, 0, "go", 1, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g);
     proc_t *p = proc_of(g);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), g);
-    sched_run_one(&w.s[0], g);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, g));
     CU_ASSERT_EQUAL(g->owner, 1);
     CU_ASSERT_EQUAL(p->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)g->slot + 1);
@@ -381,19 +378,18 @@ static void test_run_one_migrate_pins(void)
     CU_ASSERT_EQUAL(p->migrations, 1);
     CU_ASSERT_EQUAL(p->mig[MIG_EXPLICIT], 1);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_out[MIG_EXPLICIT], 1);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 1), g);
+    sched_drain_inbound(&w.s[1]);
     CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_in[MIG_EXPLICIT], 1);
 
     /* the balancer asks it back to VM 0 */
     ck_pr_store_32(&p->hint_vm, 0 + 1);
     int yields = 0;
     for (int i = 0; i < 100; i++) {
-        sched_run_one(&w.s[1], g);
+        CU_ASSERT_TRUE_FATAL(run_next(&w, 1, g));
         if (p->status == PS_WAITING)
             break;
         LH_CHECK(g->owner == 1, "pinned, slice %d: moved to VM %u", i, g->owner);
         CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 1);
-        CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 1), g);
         yields++;
     }
     LH_CHECK(yields >= 5, "only %d slices ran pinned before the wait", yields);
@@ -403,8 +399,7 @@ static void test_run_one_migrate_pins(void)
     CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 1);
 
     CU_ASSERT_EQUAL(send_ok(&w, 0, g), SEND_OK);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 1), g);
-    sched_run_one(&w.s[1], g);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, g));
     CU_ASSERT_EQUAL(g->owner, 0);
     CU_ASSERT_EQUAL(p->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 0);
@@ -412,7 +407,7 @@ static void test_run_one_migrate_pins(void)
     CU_ASSERT_EQUAL(p->migrations, 2);
     CU_ASSERT_EQUAL(p->mig[MIG_BALANCER], 1);
     CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_out[MIG_BALANCER], 1);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), g);
+    sched_drain_inbound(&w.s[0]);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_in[MIG_BALANCER], 1);
     vw_free_all(&w);
     vw_close(&w);
@@ -431,13 +426,11 @@ static void test_run_one_call_on_pins(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(g);
     uint64_t pid = g->pid;
     proc_t *p = proc_of(g);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), g);
-    sched_run_one(&w.s[0], g);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, g));
     CU_ASSERT_EQUAL(g->owner, 1);
     CU_ASSERT_EQUAL(p->pin_depth, 1);
     CU_ASSERT_EQUAL(p->mig[MIG_EXPLICIT], 1);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 1), g);
-    sched_run_one(&w.s[1], g); /* waits inside the call */
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, g)); /* waits inside the call */
     CU_ASSERT_EQUAL_FATAL(p->status, PS_WAITING);
     CU_ASSERT_EQUAL(p->flags & PF_PINNED, 0);
     CU_ASSERT_EQUAL(p->pin_depth, 1);
@@ -446,8 +439,7 @@ static void test_run_one_call_on_pins(void)
     CU_ASSERT_EQUAL(send_ok(&w, 0, g), SEND_OK);
     int yields = 0;
     for (int i = 0; i < 100 && g->owner == 1; i++) {
-        CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 1), g);
-        sched_run_one(&w.s[1], g);
+        CU_ASSERT_TRUE_FATAL(run_next(&w, 1, g));
         if (g->owner == 1) {
             CU_ASSERT_EQUAL(p->status, PS_RUNNABLE);
             CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 1);
@@ -460,8 +452,7 @@ static void test_run_one_call_on_pins(void)
     CU_ASSERT_EQUAL(p->mig[MIG_EXPLICIT], 2);
     CU_ASSERT_EQUAL(p->mig[MIG_BALANCER], 0);
     CU_ASSERT_EQUAL(p->migrations, 2);
-    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), g);
-    sched_run_one(&w.s[0], g); /* returns 'back */
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, g)); /* returns 'back */
     CU_ASSERT_TRUE(ended(&w, g, pid));
     vw_close(&w);
 }
