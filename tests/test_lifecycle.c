@@ -350,6 +350,109 @@ static void test_stuck_vm_is_killed(void)
     release(&c);
 }
 
+/* The supervisor's stop grace (supervisor/run.c, RUN_STOP_GRACE_MS): a
+ * VM that neither leaves its loop nor moves its heartbeat for this long
+ * after a stop is sent SIGTERM. The test below does not rely on the
+ * value: it measures the grace it gets. */
+#define STOP_GRACE_MS 2000
+
+/* The VM table of a running supervisor's segment, mapped here through its
+ * memfd (/proc/PID/fd/N, a link to "/memfd:shoal"): only the header and
+ * the VM table, at whatever address (shm_vm uses offsets). NULL if it
+ * cannot be found; *len is the mapped length. */
+static shm_header_t *map_vm_table(pid_t sup, size_t *len)
+{
+    char path[64], link[128];
+    for (int fd = 3; fd < 1024; fd++) {
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)sup, fd);
+        ssize_t k = readlink(path, link, sizeof link - 1);
+        if (k < 0)
+            continue;
+        link[k] = 0;
+        if (strncmp(link, "/memfd:shoal", 12) != 0)
+            continue;
+        int mfd = open(path, O_RDWR | O_CLOEXEC);
+        if (mfd < 0)
+            return NULL;
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        shm_header_t *h = mmap(NULL, page, PROT_READ, MAP_SHARED, mfd, 0);
+        size_t want = 0;
+        if (h != MAP_FAILED) {
+            if (h->magic == SHM_MAGIC && h->supervisor_pid == (int32_t)sup)
+                want =
+                    (h->layout.vm_off + h->cfg.n_vms * sizeof(shm_vm_t) + page - 1) / page * page;
+            munmap(h, page);
+        }
+        h = want ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0) : MAP_FAILED;
+        close(mfd);
+        if (h == MAP_FAILED)
+            return NULL;
+        *len = want;
+        return h;
+    }
+    return NULL;
+}
+
+/* A VM that is still working when the run stops (its heartbeat moving, as
+ * in a long collection, which beats: vmproc/beat.h) is not sent SIGTERM,
+ * however long it works; once its heartbeat stops, the stop's grace runs
+ * out and it is, as a stuck VM is.
+ *
+ * VM 0 is frozen with SIGSTOP, so that it cannot leave its loop by itself
+ * (a stop that merely came late would not pass), and this test moves its
+ * heartbeat word in the segment every 20 ms for three graces after the
+ * stop. Then it stops moving it, and measures how long the supervisor
+ * takes to send SIGTERM: that must be less than the time it was held off,
+ * which shows that only the moving heartbeat held it off. */
+static void test_working_vm_not_killed(void)
+{
+    child_t c;
+    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "2", "-v", NULL}, false);
+    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (2 VMs)\n", 20000));
+    pid_t pids[2] = {0};
+    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 2), 2);
+    size_t len = 0;
+    shm_header_t *h = map_vm_table(c.pid, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    uint64_t *beat = &shm_vm(h, 0)->heartbeat;
+
+    CU_ASSERT_FATAL(kill(pids[0], SIGSTOP) == 0);
+    CU_ASSERT_FATAL(kill(c.pid, SIGTERM) == 0);
+    const int64_t held = 3 * STOP_GRACE_MS;
+    int64_t t0 = now_ms(), last = t0;
+    while (now_ms() - t0 < held && !c.exited) {
+        /* the only writer while VM 0 is stopped */
+        ck_pr_store_64(beat, ck_pr_load_64(beat) + 1);
+        last = now_ms();
+        pump(&c, 20);
+    }
+    char term[128], kill9[128];
+    snprintf(term, sizeof term, "shoal: VM 0 (pid %d) did not stop in time; sending SIGTERM",
+             (int)pids[0]);
+    snprintf(kill9, sizeof kill9, "shoal: VM 0 (pid %d) did not stop in time; killing it",
+             (int)pids[0]);
+    if (strstr(c.buf[1], "did not stop in time") || c.exited)
+        fprintf(stderr, "\nwhile VM 0 was working:\n%s\n", c.buf[1]);
+    CU_ASSERT_FALSE(c.exited);
+    CU_ASSERT_PTR_NULL(strstr(c.buf[1], "did not stop in time"));
+
+    /* its heartbeat stops: now it is stuck */
+    bool seen = wait_for_text(&c, 1, term, 20000);
+    int64_t took = now_ms() - last;
+    if (!seen || took >= held)
+        fprintf(stderr, "\nSIGTERM %lld ms after the last beat (held off for %lld ms):\n%s\n",
+                (long long)took, (long long)held, c.buf[1]);
+    CU_ASSERT(seen);
+    CU_ASSERT(took < held);
+    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 128 + SIGTERM);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], kill9));
+    CU_ASSERT_PTR_NULL(strstr(c.buf[1], "VM 1 (pid")); /* VM 1 left cleanly */
+    munmap(h, len);
+    no_orphans(pids, 2);
+    release(&c);
+}
+
 static void expect_usage_error(const char *const *args, const char *want)
 {
     child_t c;
@@ -556,6 +659,8 @@ static CU_TestInfo tests[] = {
     {"SIGINT to the supervisor stops cleanly (130)", test_sigint},
     {"SIGINT to the whole process group (Ctrl-C) stops cleanly", test_sigint_group},
     {"a VM that does not stop gets SIGTERM, then SIGKILL", test_stuck_vm_is_killed},
+    {"a VM still working (heartbeat moving) at a stop is not sent SIGTERM",
+     test_working_vm_not_killed},
     {"bad input: exit 2 with a clear message", test_bad_input},
     {"vm_main registers, publishes, beats, and stops on wake", test_vm_main},
     {"vm_sleep / vm_wake lose no wake-up", test_sleep_wake},

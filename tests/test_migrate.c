@@ -4,20 +4,20 @@
  * VM 1 on node 1, each with its own runtime (rt_t) as sched_main sets one
  * up, and no scheduler loop.
  *
- * A process is created on VM 0 and handed to VM 1 the way sched.c's
- * hand_over does it: heap_detach on the old VM, a CAS of the owner word,
- * heap_attach on the new one. The tests check that the heap stays where it
- * is and counts as remote on the new VM until its next collection, which
- * moves it to the new VM's node (heap_follow = on_gc), or leaves it on the
+ * A process is created on VM 0 and handed to VM 1 by the scheduler's own
+ * sched_hand_over (heap_detach on the old VM, a CAS of the owner word),
+ * taken in by VM 1's sched_drain_inbound and attached to VM 1's heap
+ * counters as sched_run_one does. The tests check that the heap stays
+ * where it is and counts as remote on the new VM until its next
+ * collection, which moves it to the new VM's node (heap_follow = on_gc), or leaves it on the
  * node it started on (heap_follow = never); that message buffers and the
  * monitor chain follow the process the same way; and that the hand-over
  * never touches the heap (the heap is made inaccessible while it runs),
  * so it is O(1) in heap size.
  *
  * The per-process and per-VM move counters (proc_t migrations and mig[],
- * shm_vm_t mig_in/mig_out) are written by sched.c's static hand_over; the
- * end-to-end programs tests/programs/mig_*.shoal check them through
- * process-info.
+ * shm_vm_t mig_in/mig_out) are checked in test_sched.c, and end to end
+ * by tests/programs/mig_*.shoal through process-info.
  */
 #include "tests/unit.h"
 #include "tests/vm_world.h"
@@ -51,8 +51,8 @@ static bool world_open(vw_t *w, uint64_t pool_bytes, enum heap_follow follow)
     return vw_open(w, 2, 2, 1024, pool_bytes, follow);
 }
 
-/* What sched.c's hand_over does to the heap accounting and the owner word
- * of a process that is not running: false if the CAS failed. */
+/* Hand a process that is not running from VM `from` to VM `to` and take
+ * it in there: false if it did not arrive, owned by `to`. */
 static bool hand_over(vw_t *w, pcb_t *pcb, uint32_t from, uint32_t to)
 {
     /* the scheduler's own hand-over, then what VM `to` does with it: it
