@@ -91,16 +91,27 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
     return NULL;
 }
 
-void proctab_publish(pcb_t *p)
+static uint64_t *live_word(const shm_header_t *h, uint32_t slot)
+{
+    return (uint64_t *)shm_at(h, h->layout.live_off) + slot / 64;
+}
+
+void proctab_publish(shm_header_t *h, pcb_t *p)
 {
     SHOAL_ASSERT(PCB_IS_CLAIMED(ck_pr_load_32(&p->state)), "publish of an unclaimed slot");
+    /* The bit first, so that every LIVE slot has its bit (a locked OR:
+     * VMs that claim neighbouring slots share the word). */
+    ck_pr_or_64(live_word(h, p->slot), 1ull << (p->slot % 64));
     /* Release: pid, owner and body are visible before LIVE is. */
     ck_pr_fence_release();
     ck_pr_store_32(&p->state, PCB_LIVE);
 }
 
-static void release_slot(pcb_t *p)
+static void release_slot(const shm_header_t *h, pcb_t *p)
 {
+    /* The bit goes before the slot is free: a claimer of the free slot
+     * sets it again, and our clear must not undo that. */
+    ck_pr_and_64(live_word(h, p->slot), ~(1ull << (p->slot % 64)));
     /* The stored generation is the pid's generation minus one, so that
      * zeroed memory is a valid free slot; it wraps before the pid's would. */
     uint32_t gen = p->gen + 1 == UINT32_MAX ? 0 : p->gen + 1;
@@ -115,9 +126,8 @@ static void release_slot(pcb_t *p)
 
 void proctab_release(shm_header_t *h, pcb_t *p)
 {
-    (void)h;
     SHOAL_ASSERT(ck_pr_load_32(&p->state) != PCB_FREE, "release of a free slot");
-    release_slot(p);
+    release_slot(h, p);
 }
 
 pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid)
@@ -139,7 +149,7 @@ pcb_t *proctab_lookup(const shm_header_t *h, uint64_t pid)
  * 128 MiB), which costs tens of milliseconds on a death that must be
  * reported at once, and memory. mincore tells which pages exist without
  * faulting them in. Returns the sum of what visit returned. */
-static size_t each_written_slot(const shm_header_t *h, size_t (*visit)(pcb_t *p, uint32_t arg),
+static size_t each_written_slot(const shm_header_t *h, size_t (*visit)(const shm_header_t *h, pcb_t *p, uint32_t arg),
                                 uint32_t arg)
 {
     uint32_t slots = h->cfg.proc_slots;
@@ -164,19 +174,19 @@ static size_t each_written_slot(const shm_header_t *h, size_t (*visit)(pcb_t *p,
             s += skip - 1;
             continue;
         }
-        n += visit(p, arg);
+        n += visit(h, p, arg);
     }
     free(vec);
     return n;
 }
 
-static size_t recover_slot(pcb_t *p, uint32_t vm)
+static size_t recover_slot(const shm_header_t *h, pcb_t *p, uint32_t vm)
 {
     /* Relaxed: the VM is dead (after waitpid), so CLAIMED(vm) cannot
      * change under us; only we move it. */
     if (ck_pr_load_32(&p->state) != PCB_CLAIMED(vm))
         return 0;
-    release_slot(p);
+    release_slot(h, p);
     return 1;
 }
 
@@ -185,14 +195,32 @@ size_t proctab_recover_vm(shm_header_t *h, uint32_t vm)
     return each_written_slot(h, recover_slot, vm);
 }
 
-static size_t count_live(pcb_t *p, uint32_t unused)
-{
-    (void)unused;
-    /* Relaxed: a count for stats; it is stale as soon as it is read. */
-    return ck_pr_load_32(&p->state) == PCB_LIVE;
-}
-
 size_t proctab_live(const shm_header_t *h)
 {
-    return each_written_slot(h, count_live, 0);
+    const uint64_t *w = shm_at(h, h->layout.live_off);
+    uint64_t n = proctab_live_words(h->cfg.proc_slots);
+    size_t live = 0;
+    /* Relaxed: a count for stats; it is stale as soon as it is read. */
+    for (uint64_t i = 0; i < n; i++)
+        live += (size_t)__builtin_popcountll(ck_pr_load_64((uint64_t *)&w[i]));
+    return live;
+}
+
+uint32_t proctab_next_live(const shm_header_t *h, uint32_t from)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    if (from >= slots)
+        return UINT32_MAX;
+    const uint64_t *w = shm_at(h, h->layout.live_off);
+    uint64_t n = proctab_live_words(slots);
+    uint64_t i = from / 64;
+    /* Relaxed: a hint; the caller checks the slot itself. */
+    uint64_t bits = ck_pr_load_64((uint64_t *)&w[i]) & (~0ull << (from % 64));
+    while (!bits) {
+        if (++i == n)
+            return UINT32_MAX;
+        bits = ck_pr_load_64((uint64_t *)&w[i]);
+    }
+    uint64_t s = i * 64 + (uint64_t)__builtin_ctzll(bits);
+    return s < slots ? (uint32_t)s : UINT32_MAX;
 }

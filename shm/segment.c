@@ -10,6 +10,7 @@
 #include "shm/segment.h"
 
 #include "shm/atom.h"
+#include "shm/info.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
@@ -77,6 +78,12 @@ int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
     off = page_up(off + (uint64_t)SHOAL_MAX_VMS * sizeof(shm_vm_t));
     out->proc_off = off;
     off = page_up(off + (uint64_t)cfg->proc_slots * sizeof(pcb_t));
+    out->live_off = off;
+    off = page_up(off + proctab_live_words(cfg->proc_slots) * sizeof(uint64_t));
+    out->info_off = off;
+    off = page_up(off + (uint64_t)cfg->n_vms * sizeof(shm_info_t));
+    out->msgs_off = off;
+    off = page_up(off + (uint64_t)cfg->n_vms * shm_msg_row_words(cfg->n_vms) * sizeof(uint64_t));
     out->atom_off = off;
     off = page_up(off + cfg->atom_bytes);
     out->code_off = off;

@@ -8,7 +8,8 @@
  * VM. A VM checks that address at start-up (shm_check_mapping).
  *
  * Layout, in order, each part aligned to a page (offsets in shm_layout_t):
- *   header | VM table | process table | atom area | code area |
+ *   header | VM table | process table | live-slot bitmap | info areas |
+ *   message matrix | atom area | code area |
  *   pool control (per-node lists, journals, per-VM caches) |
  *   pool descriptors | pool bitmaps | pool pages (one range per NUMA node)
  *
@@ -26,7 +27,7 @@
 #include "shm/common.h"
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 2u
+#define SHM_LAYOUT_VERSION 3u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -61,6 +62,9 @@ void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {
     uint64_t vm_off, proc_off, atom_off, code_off;
+    uint64_t live_off;        /* one bit per process slot (shm/proctab.h) */
+    uint64_t info_off;        /* one shm_info_t per VM (shm/info.h) */
+    uint64_t msgs_off;        /* the VM x VM message matrix (shm/info.h) */
     uint64_t pool_ctl_off, pool_desc_off, pool_bitmap_off, pool_pages_off;
     uint64_t pool_pages;      /* pages in the pool, all nodes */
     uint64_t pages_per_node;  /* each node owns one contiguous range */
@@ -75,6 +79,9 @@ typedef struct shm_run {
     uint32_t pad;
     uint64_t next_ref;    /* VMs: counter behind make-ref and monitor refs */
     uint64_t main_pid;    /* VM 0: pid of the main process, set before it runs */
+    uint32_t stats_epoch; /* supervisor: bumped every stats window (STATS_WINDOW_MS);
+                           * VMs count each process's reductions per window */
+    uint32_t pad2;
 } shm_run_t;
 
 /* Standard output, shared by every VM (vmproc/out.c). */

@@ -42,13 +42,22 @@ typedef struct shm_vm {
     uint32_t bound;       /* 1 if bound to the cpuset, 0 if only recorded */
     uint64_t heartbeat;   /* incremented by the VM's loop; read by the supervisor */
     uint64_t smoke;       /* the built-in smoke workload's result */
-    uint64_t reductions;  /* reductions executed */
+    uint64_t reductions;  /* reductions executed (at the end of each slice) */
     uint64_t procs;       /* processes owned now */
     uint64_t heap_local, heap_remote; /* heap bytes on own / other nodes */
     uint64_t mig_in[4], mig_out[4]; /* moves by cause: explicit, steal, balancer, adopt */
     uint32_t runq;        /* runnable processes queued here now (a hint for stealers) */
     uint32_t pad_self;
     uint64_t msgs_local, msgs_remote;
+    /* busy time (vmproc/info.c): the loop counts the time it is idle,
+     * spinning or asleep for want of work; the rest of its wall time since
+     * loop_start_ns it was busy. idle_seq is odd while the VM updates the
+     * two words after it, so a reader gets a consistent pair. */
+    uint32_t idle_seq;
+    uint32_t pad_idle;
+    uint64_t idle_ns;     /* idle time so far (CLOCK_MONOTONIC ns) */
+    uint64_t idle_since;  /* when the current idle period began; 0: busy */
+    uint64_t loop_start_ns; /* when the scheduler loop began; 0: not yet */
     char pad1[SHOAL_CACHE_LINE];
 
     /* wake: any VM */

@@ -122,6 +122,11 @@ typedef struct proc {
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
+    /* statistics (vmproc/info.c): reductions since it started, and per
+     * stats window (run.stats_epoch): those of window reds_epoch so far,
+     * and of the window before it */
+    uint64_t reds;
+    uint32_t reds_epoch, reds_cur, reds_prev;
 } proc_t;
 
 /* Why a process moved (counted per process and per VM). */
@@ -199,6 +204,11 @@ typedef struct rt {
     bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
+    uint32_t slice_reds;      /* reductions of the last slice (interp_run sets it) */
+    uint64_t *msg_row;        /* this VM's row of the message matrix (shm/info.h),
+                               * or NULL (tests that set up no VM) */
+    struct shm_info *info;    /* this VM's request area (shm/info.h), or NULL */
+    uint64_t info_seen;       /* the last request answered */
 } rt_t;
 
 #endif

@@ -13,6 +13,7 @@
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
+#include "vmproc/info.h"
 #include "vmproc/interp.h"
 #include "vmproc/msg.h"
 #include "vmproc/termio.h"
@@ -286,7 +287,7 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
         proc_of(pcb)->flags |= PF_PLACED;
     ck_pr_store_32(&pcb->owner, vm);
     *pid = pcb->pid;
-    proctab_publish(pcb);
+    proctab_publish(h, pcb);
     ck_pr_inc_64(&shm_vm(h, vm)->procs);
     if (vm == rt->vm)
         runq_push(rt->sched, pcb);
@@ -391,7 +392,8 @@ static bool stopping(const shm_header_t *h)
 static bool has_work(void *ctx)
 {
     sched_t *s = ctx;
-    return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0;
+    return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0 ||
+           info_pending(&s->rt);
 }
 
 /* Wake the processes whose timers are due. A timer stays on the VM where
@@ -438,8 +440,10 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     /* Signals act before the slice: a killed process does not run. */
     msg_take(rt, pcb);
     p->flags &= ~PF_PLACED;
+    rt->slice_reds = 0;
     enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(rt, pcb);
     rt->cur = NULL;
+    info_slice(rt, pcb);
     /* Message buffers join the heap at a collection; one that receives
      * much and allocates little would never collect, so collect here,
      * between slices, once the buffers outweigh what lived last time. */
@@ -560,6 +564,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
     s.rt.migrate_torture = t && *t && strcmp(t, "0") != 0;
     s.rt.default_heap_limit_words = h->cfg.heap_limit_bytes / sizeof(term);
 
+    info_init(&s.rt);
+
     code_table_t *ct = code_table(h);
     if (vm == 0) {
         uint64_t pid;
@@ -575,6 +581,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
     }
     while (!stopping(h)) {
         vm_beat();
+        if (info_pending(&s.rt))
+            info_serve(&s);
         sched_drain_inbound(&s);
         sched_give_work(&s);
         /* Written only when it changes: stealers read this line while
@@ -598,23 +606,29 @@ int sched_main(shm_header_t *h, uint32_t vm)
          * in its cache, on the message's path. The victim's hand-over
          * wakes us if we are asleep by then. */
         bool got = false;
+        info_idle_begin(&s.rt);
         for (int i = 0; i < SPIN_ROUNDS && !got; i++) {
             ck_pr_stall();
             got = ck_pr_load_64(&self->inbound) != 0;
         }
-        if (got)
+        if (got) {
+            info_idle_end(&s.rt);
             continue;
+        }
         ask_for_work(&s);
         uint32_t ms = VM_IDLE_MS;
         if (s.ntimers) {
             int64_t d = s.timers[0].deadline - interp_now_ns();
-            if (d <= 0)
+            if (d <= 0) {
+                info_idle_end(&s.rt);
                 continue;
+            }
             int64_t dm = (d + 999999) / 1000000;
             if (dm < ms)
                 ms = (uint32_t)dm;
         }
         vm_sleep(h, self, has_work, &s, ms);
+        info_idle_end(&s.rt);
     }
     sched_free(&s);
     return 0;

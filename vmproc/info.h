@@ -1,0 +1,67 @@
+/*
+ * info.h: a VM's statistics and its answers about the processes it owns.
+ *
+ * Counters (DESIGN.md, "Observability"): each VM writes its own row of the
+ * VM table and of the message matrix, with plain atomic stores (one
+ * writer), and the supervisor reads them without a lock:
+ *   - reductions, per VM and per process, at the end of each slice; per
+ *     process also per stats window (run.stats_epoch), so that `shoal ps`
+ *     ranks by what a process did lately, not in its whole life;
+ *   - idle time: the loop notes when it starts to spin or sleep for want
+ *     of work, and when it has work again; busy % is the rest of its wall
+ *     time, so a VM that spins is idle, not busy, whatever the OS says;
+ *   - messages sent, by the VM that owns the receiver (the matrix).
+ *
+ * Answers (shm/info.h): at each scheduling point the loop looks at its
+ * request word, and answers a new request there, between two slices,
+ * where none of its processes runs.
+ *
+ * NOTES
+ *   Owner VM only, each function in the VM whose rt_t it is given.
+ */
+#ifndef SHOAL_VMPROC_INFO_H
+#define SHOAL_VMPROC_INFO_H
+
+#include "shm/info.h"
+#include "vmproc/sched.h"
+
+/* Set up the VM's statistics and request area (sched_main, before its
+ * loop). */
+void info_init(rt_t *rt);
+
+/* Count the slice that pcb just ran (rt->slice_reds reductions); before
+ * the process can be handed over or freed. */
+void info_slice(rt_t *rt, pcb_t *pcb);
+
+/* The loop is out of work from now (it spins, then sleeps) / has work
+ * again. */
+void info_idle_begin(rt_t *rt);
+void info_idle_end(rt_t *rt);
+
+/* Whether the supervisor asked something not yet answered. */
+static inline bool info_pending(const rt_t *rt)
+{
+    /* Relaxed: a look; info_serve acquires. */
+    return rt->info && ck_pr_load_64(&rt->info->req_seq) != rt->info_seen;
+}
+
+/* Answer the pending request, if any. */
+void info_serve(sched_t *s);
+
+/* A message sent to a process owned by VM `to` (msg.c). */
+static inline void info_count_send(rt_t *rt, uint32_t to)
+{
+    uint64_t *row = rt->msg_row;
+    /* Single writer (this VM); the supervisor reads statistics. */
+    if (row && to < rt->h->cfg.n_vms)
+        ck_pr_store_64(&row[to], row[to] + 1);
+}
+
+/* The node most of p's heap and stack pages are on. Owner VM. */
+uint32_t info_heap_node(const proc_t *p);
+
+/* Fill a record of the process in pcb, owned by this VM (answer HERE),
+ * or say where it went or that it is gone. Owner VM. */
+void info_record(rt_t *rt, pcb_t *pcb, uint64_t pid, info_rec_t *out);
+
+#endif
