@@ -75,6 +75,9 @@ typedef struct shoal_opts {
     bool hold;           /* with smoke: keep the VMs until a signal */
     bool verbose;
     bool json;    /* `shoal topology --json` */
+    const char *name;       /* --name: the run's name on the control socket */
+    const char *stats_json; /* --stats-json FILE: final statistics, or NULL */
+    bool summary;           /* --summary: a per-VM table on stderr at the end */
     unsigned set; /* OPT_SET_* given on the command line */
     int nfiles;   /* program files, in order */
     char **files;

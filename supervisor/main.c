@@ -4,6 +4,7 @@
  *   shoal run [options] FILE.shoal ... [-- ARGS ...]
  *   shoal run --smoke [--hold] [options]
  *   shoal topology [options] [--json]
+ *   shoal stats | ps | inspect | top | policy ...   (client.c, top.c)
  *   shoal --help | --version
  *
  * main parses the command line (getopt_long), reads the config file for
@@ -15,7 +16,9 @@
  *   The only file that exits (by returning from main). Everything it calls
  *   returns errors; this file prints them.
  */
+#include "supervisor/client.h"
 #include "supervisor/config.h"
+#include "supervisor/ctl.h"
 #include "supervisor/run.h"
 #include "supervisor/topology.h"
 
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum cmd { CMD_RUN, CMD_TOPOLOGY };
@@ -44,6 +48,9 @@ enum {
     OPT_SMOKE,
     OPT_HOLD,
     OPT_JSON,
+    OPT_NAME,
+    OPT_STATS_JSON,
+    OPT_SUMMARY,
     OPT_VERSION
 };
 
@@ -61,6 +68,9 @@ static const struct option long_opts[] = {
     {"smoke", no_argument, NULL, OPT_SMOKE},
     {"hold", no_argument, NULL, OPT_HOLD},
     {"json", no_argument, NULL, OPT_JSON},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"summary", no_argument, NULL, OPT_SUMMARY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -72,9 +82,17 @@ static void usage(FILE *f)
     fputs("usage: shoal run [options] FILE.shoal ... [-- ARGS ...]\n"
           "       shoal run --smoke [--hold] [options]\n"
           "       shoal topology [options] [--json]\n"
+          "       shoal stats [--name NAME] [--json | --prometheus]\n"
+          "       shoal ps [--name NAME] [--vm N] [--state S] [--sort KEY] [--limit N] [--json]\n"
+          "       shoal inspect PID [--name NAME] [--messages N] [--json]\n"
+          "       shoal top [--name NAME] [--interval SECONDS] [--sort KEY]\n"
+          "       shoal policy show|use NAME|set KEY=VALUE... [--name NAME] [--json]\n"
           "       shoal --help | --version\n"
           "\n"
-          "options:\n"
+          "The commands after 'run' and 'topology' talk to a running run over its\n"
+          "control socket; 'shoal COMMAND --help' says more.\n"
+          "\n"
+          "options of run and topology:\n"
           "  --vms N            VMs to run, 1..1024 (default: one per core)\n"
           "  --topology DESC    place the VMs on another machine's topology: a synthetic\n"
           "                     description such as \"pack:2 numa:2 core:2 pu:1\" (commas\n"
@@ -99,6 +117,10 @@ static void usage(FILE *f)
           "  --hold             with --smoke: keep the VMs running until shoal gets\n"
           "                     SIGINT or SIGTERM\n"
           "  --json             (topology) print JSON\n"
+          "  --name NAME        the run's name for shoal stats, ps, inspect, top and\n"
+          "                     policy (default: default); two live runs cannot share one\n"
+          "  --stats-json FILE  write the final statistics to FILE as JSON\n"
+          "  --summary          print a per-VM table to stderr when the run ends\n"
           "  -v, --verbose      report each VM as it registers\n"
           "  -h, --help         this text\n"
           "\n"
@@ -248,6 +270,22 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
             else
                 o->hold = true;
             break;
+        case OPT_NAME:
+        case OPT_STATS_JSON:
+        case OPT_SUMMARY:
+            if (cmd != CMD_RUN)
+                return bad_usage("%s: %s applies to 'shoal run' only", name, argv[optind - 1]);
+            if (c == OPT_NAME) {
+                char why[300];
+                if (!ctl_name_ok(optarg, why, sizeof why))
+                    return bad("%s", why);
+                o->name = optarg;
+            } else if (c == OPT_STATS_JSON) {
+                o->stats_json = optarg;
+            } else {
+                o->summary = true;
+            }
+            break;
         case OPT_JSON:
             if (cmd != CMD_TOPOLOGY)
                 return bad_usage("%s: --json applies to 'shoal topology' only", name);
@@ -295,12 +333,23 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
         return bad_usage("run: program arguments after '--' but no program file");
     if (o->nfiles == 0 && !o->smoke)
         return bad_usage("run: nothing to run: give FILE.shoal or --smoke");
+    if (o->stats_json) {
+        /* Found out now, not after the run: a file we cannot write. */
+        int fd = open(o->stats_json, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        struct stat sb;
+        if (fd < 0)
+            return bad("--stats-json %s: %s", o->stats_json, strerror(errno));
+        bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+        close(fd);
+        if (!regular)
+            return bad("--stats-json %s: not a regular file", o->stats_json);
+    }
     if (o->smoke && dashdash < argc)
         return bad_usage("run: --smoke takes no program arguments");
     return 0;
 }
 
-static void json_string(const char *text)
+static void print_json_string(const char *text)
 {
     /* JSON is UTF-8: a byte that is not becomes \\xNN text first */
     char esc[4 * 300];
@@ -325,14 +374,14 @@ static void print_topology_json(const topo_t *t, const topo_placement_t *p)
     if (t->source == TOPO_MACHINE)
         fputs("null", stdout);
     else
-        json_string(t->desc);
+        print_json_string(t->desc);
     printf(",\"packages\":%u,\"numa_nodes\":%u,\"l3_caches\":%u,\"cores\":%u,\"pus\":%u,"
            "\"shared_pus\":%s,\"vms\":[",
            t->n_packages, t->n_nodes, t->n_l3, t->n_cores, t->n_pus, p->shared ? "true" : "false");
     for (uint32_t i = 0; i < p->n_vms; i++) {
         const topo_vm_t *v = &p->vms[i];
         printf("%s{\"vm\":%u,\"cpuset\":", i ? "," : "", i);
-        json_string(v->cpuset);
+        print_json_string(v->cpuset);
         printf(",\"node\":%u,\"l3\":", v->node);
         if (v->l3 == UINT32_MAX)
             fputs("null", stdout);
@@ -456,7 +505,11 @@ int main(int argc, char **argv)
         return command(CMD_RUN, argc - 1, argv + 1);
     if (strcmp(cmd, "topology") == 0)
         return command(CMD_TOPOLOGY, argc - 1, argv + 1);
+    if (client_command(cmd))
+        return client_main(argc - 1, argv + 1);
     if (cmd[0] == '-')
-        return bad_usage("unknown option %s (a command comes first: run, topology)", cmd);
-    return bad_usage("unknown command '%s' (commands: run, topology)", cmd);
+        return bad_usage("unknown option %s (a command comes first: run, topology, stats, ps, "
+                         "inspect, top, policy)", cmd);
+    return bad_usage("unknown command '%s' (commands: run, topology, stats, ps, inspect, top, "
+                     "policy)", cmd);
 }

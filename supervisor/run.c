@@ -11,7 +11,9 @@
  *     notification was missed;
  *   - an eventfd that VMs write after they change something the supervisor
  *     waits for (registered, smoke result published, run.done);
- *   - later, the control socket and its clients (run_watch adds them).
+ *   - the control socket and its clients (ctl.c), behind an epoll fd of
+ *     their own; the tick also closes the stats window (stats.c), and the
+ *     eventfd also says that VMs answered a question of the socket's.
  * The signals are blocked for the whole run, so they arrive only through
  * the signalfd, between two handlers, never in the middle of one.
  *
@@ -35,7 +37,11 @@
 #include "shm/pool.h"
 #include "shm/segment.h"
 #include "shm/vmtab.h"
+#include "supervisor/ctl.h"
+#include "supervisor/ctlpolicy.h"
+#include "supervisor/ctlproto.h"
 #include "supervisor/fork.h"
+#include "supervisor/stats.h"
 #include "shm/proctab.h"
 #include "vmproc/ets.h"
 #include "vmproc/out.h"
@@ -110,7 +116,9 @@ struct run {
     uint64_t kill_at;          /* CLOCK_MONOTONIC ns: SIGKILL to what is left (0: none yet) */
     int status;                /* the exit status, set by whoever stops the run */
     int epfd;
-    run_source_t sig, tick, notify;
+    run_source_t sig, tick, notify, ctl;
+    ctlsrv_t *srv;             /* the control socket, or NULL */
+    stats_t stats;
     sigset_t old_mask;
     bool mask_set;
 };
@@ -393,11 +401,14 @@ static void on_tick(run_t *r, uint32_t events)
     if (read(r->tick.fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
     check_vms(r);
+    uint64_t now = now_ns();
+    stats_tick(&r->stats, now);
+    ctl_tick(r->srv, now);
     if (!r->stopping) {
         check_heartbeats(r);
         return;
     }
-    stop_deadlines(r, now_ns());
+    stop_deadlines(r, now);
 }
 
 static void on_notify(run_t *r, uint32_t events)
@@ -408,6 +419,13 @@ static void on_notify(run_t *r, uint32_t events)
     if (read(r->notify.fd, &count, sizeof count) < 0 && errno != EAGAIN)
         return;
     check_vms(r);
+    ctl_answers(r->srv);
+}
+
+static void on_ctl(run_t *r, uint32_t events)
+{
+    (void)events;
+    ctl_ready(r->srv);
 }
 
 static int open_sources(run_t *r)
@@ -448,6 +466,14 @@ static int open_sources(run_t *r)
     r->notify.ready = on_notify;
     if (r->notify.fd < 0 || run_watch(r, &r->notify, false) < 0)
         return -1;
+
+    if (r->srv) {
+        /* ctl.c declared its own fds private; this is the same epoll fd */
+        r->ctl.fd = ctl_fd(r->srv);
+        r->ctl.ready = on_ctl;
+        if (run_watch(r, &r->ctl, false) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -579,6 +605,49 @@ static void loop(run_t *r)
     }
 }
 
+/* The statistics at the end of the run: --stats-json FILE, --summary. */
+static int final_stats(run_t *r, int status)
+{
+    uint64_t now = now_ns();
+    if (r->opts->summary)
+        stats_summary(&r->stats, now, stderr);
+    if (!r->opts->stats_json)
+        return status;
+    json_t *o = stats_json(&r->stats, now, ctlpolicy_show(r->h));
+    if (o) {
+        json_object_set_new(o, "v", json_integer(CTL_VERSION));
+        json_object_set_new(o, "final", json_true());
+        json_object_set_new(o, "exit_status", json_integer(status));
+    }
+    if (!o || json_dump_file(o, r->opts->stats_json, JSON_INDENT(2) | JSON_ENSURE_ASCII |
+                                                        JSON_PRESERVE_ORDER) < 0) {
+        fprintf(stderr, "shoal: cannot write the statistics to %s: %s\n", r->opts->stats_json,
+                errno ? strerror(errno) : "out of memory");
+        status = status ? status : SHOAL_EXIT_FAIL;
+    }
+    json_decref(o);
+    return status;
+}
+
+/* Claim the run's name on the control socket. A name that another run
+ * holds stops this one (exit 2); a socket that cannot be set up at all
+ * (no writable runtime directory) only costs the clients: a warning. */
+static int open_ctl(run_t *r)
+{
+    char err[600];
+    bool taken;
+    r->srv = ctl_open(r->opts->name ? r->opts->name : "default", err, sizeof err, &taken);
+    if (r->srv)
+        return 0;
+    if (taken) {
+        fprintf(stderr, "shoal: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "shoal: warning: no control socket (shoal stats, ps, top cannot reach this "
+                    "run): %s\n", err);
+    return 0;
+}
+
 int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *p)
 {
     run_t r = {.opts = opts,
@@ -588,13 +657,17 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
                .epfd = -1,
                .sig = {.fd = -1},
                .tick = {.fd = -1},
-               .notify = {.fd = -1}};
+               .notify = {.fd = -1},
+               .ctl = {.fd = -1}};
     shm_config_t cfg;
     config_segment(opts, p->n_vms, t->n_nodes, &cfg);
 
+    if (open_ctl(&r) < 0)
+        return SHOAL_EXIT_USAGE;
     r.vms = calloc(r.n_vms, sizeof *r.vms);
     if (!r.vms) {
         fprintf(stderr, "shoal: out of memory\n");
+        ctl_close(r.srv);
         return SHOAL_EXIT_FAIL;
     }
     r.h = shm_create(&cfg);
@@ -602,10 +675,18 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         fprintf(stderr, "shoal: cannot create the shared segment (%" PRIu64 " MiB pool): %s\n",
                 cfg.pool_bytes >> 20, strerror(errno));
         free(r.vms);
+        ctl_close(r.srv);
         return SHOAL_EXIT_FAIL;
     }
     write_placement(&r);
     bind_pool(&r);
+    if (stats_init(&r.stats, r.h, opts->name ? opts->name : "default") < 0) {
+        fprintf(stderr, "shoal: out of memory\n");
+        shm_destroy(r.h);
+        free(r.vms);
+        ctl_close(r.srv);
+        return SHOAL_EXIT_FAIL;
+    }
 
     int status;
     if (opts->nfiles > 0) {
@@ -615,6 +696,8 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         }
         r.program = true;
     }
+    if (r.srv)
+        ctl_attach(r.srv, r.h, &r.stats, r.program);
     if (open_sources(&r) < 0) {
         fprintf(stderr, "shoal: cannot set up the supervisor's event loop: %s\n", strerror(errno));
         status = SHOAL_EXIT_FAIL;
@@ -623,9 +706,12 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
     if (fork_vms(&r) < 0)
         run_stop(&r, SHOAL_EXIT_FAIL, STOP_TERM_NOW);
     loop(&r);
-    status = r.status;
+    status = final_stats(&r, r.status);
 out:
+    ctl_close(r.srv);
+    r.srv = NULL;
     close_sources(&r);
+    stats_free(&r.stats);
     shm_destroy(r.h);
     free(r.vms);
     return status;
