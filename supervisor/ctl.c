@@ -340,7 +340,7 @@ static void reply(ctlsrv_t *c, client_t *cl, json_t *body)
     if (body)
         json_object_update(o, body);
     json_decref(body);
-    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(12));
     json_decref(o);
     size_t len = text ? strlen(text) : 0;
     if (!text || len + 1 > CTL_MAX_REPLY) {

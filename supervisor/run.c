@@ -619,7 +619,7 @@ static int final_stats(run_t *r, int status)
         json_object_set_new(o, "final", json_true());
         json_object_set_new(o, "exit_status", json_integer(status));
     }
-    if (!o || json_dump_file(o, r->opts->stats_json, JSON_INDENT(2) | JSON_ENSURE_ASCII |
+    if (!o || json_dump_file(o, r->opts->stats_json, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(12) |
                                                         JSON_PRESERVE_ORDER) < 0) {
         fprintf(stderr, "shoal: cannot write the statistics to %s: %s\n", r->opts->stats_json,
                 errno ? strerror(errno) : "out of memory");
