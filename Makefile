@@ -53,6 +53,7 @@ run: deps
 check: all
 	SHOAL=$(SHOAL) $(UNIT)
 	tests/e2e.sh $(SHOAL)
+	tests/ctl.sh $(SHOAL)
 
 # The end-to-end suite again with a collection at every allocation and a
 # migration at every safe point, on 2 VMs. A collection per allocation

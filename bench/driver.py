@@ -27,6 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "peers")
 RESULTS = os.path.join(HERE, "results")
 
+# Runs go one after another; a run name of their own keeps them apart from
+# other shoal runs on the machine (two live runs cannot share a name).
+os.environ.setdefault("SHOAL_NAME", "bench-%d" % os.getpid())
+
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 REPS = int(os.environ.get("BENCH_REPS", "1" if QUICK else "5"))
 # The memory workload spawns 1M processes; one run takes close to a

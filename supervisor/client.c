@@ -118,6 +118,8 @@ json_t *client_request(int fd, const char *line, int timeout_ms, char *err, size
         ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
+        if (n < 0 && errno == EPIPE)
+            break; /* the run refused us and closed: its reason may be there to read */
         if (n <= 0) {
             shoal_errf(err, errlen, "cannot send the request: %s", strerror(errno));
             return NULL;
@@ -638,7 +640,8 @@ static const char client_usage[] =
     "       shoal top [--name NAME] [--interval SECONDS] [--sort KEY]\n"
     "       shoal policy show | use NAME | set KEY=VALUE ... [--name NAME] [--json]\n"
     "\n"
-    "  --name NAME        the run to ask (shoal run --name; default: default)\n"
+    "  --name NAME        the run to ask (shoal run --name; default: $SHOAL_NAME,\n"
+    "                     else default)\n"
     "  --json             print the run's reply, one JSON object (README.md has its fields)\n"
     "  --prometheus       (stats) the same figures in the Prometheus text format\n"
     "  --vm N             (ps) only processes on VM N\n"
@@ -776,7 +779,8 @@ static int ask_once(const copts_t *o, const char *line, void (*print)(const json
 int client_main(int argc, char **argv)
 {
     const char *cmd = argv[0];
-    copts_t o = {.name = "default", .vm = -1, .interval = 1.0};
+    const char *env = getenv("SHOAL_NAME");
+    copts_t o = {.name = env && *env ? env : "default", .vm = -1, .interval = 1.0};
     int first = 1;
     int rc = parse_copts(cmd, argc, argv, &o, &first);
     if (rc != 0)

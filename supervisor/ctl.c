@@ -235,7 +235,7 @@ ctlsrv_t *ctl_open(const char *name, char *err, size_t errlen, bool *taken)
     mode_t old = umask(0077);
     int rc = c->listen_fd < 0 ? -1 : bind(c->listen_fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
-    if (rc < 0 || chmod(c->path, 0600) < 0 || listen(c->listen_fd, 16) < 0) {
+    if (rc < 0 || chmod(c->path, 0600) < 0 || listen(c->listen_fd, 64) < 0) {
         shoal_errf(err, errlen, "cannot listen on %s: %s", c->path, strerror(errno));
         goto fail;
     }

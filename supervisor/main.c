@@ -118,7 +118,8 @@ static void usage(FILE *f)
           "                     SIGINT or SIGTERM\n"
           "  --json             (topology) print JSON\n"
           "  --name NAME        the run's name for shoal stats, ps, inspect, top and\n"
-          "                     policy (default: default); two live runs cannot share one\n"
+          "                     policy (default: $SHOAL_NAME, else default); two live\n"
+          "                     runs cannot share one\n"
           "  --stats-json FILE  write the final statistics to FILE as JSON\n"
           "  --summary          print a per-VM table to stderr when the run ends\n"
           "  -v, --verbose      report each VM as it registers\n"
@@ -423,6 +424,14 @@ static int command(enum cmd cmd, int argc, char **argv)
     if (status != 0) {
         status = status < 0 ? flush_stdout(SHOAL_EXIT_OK) : status;
         goto out;
+    }
+    if (cmd == CMD_RUN && !o.name && getenv("SHOAL_NAME")) {
+        /* the environment's default name, checked as --name is */
+        o.name = getenv("SHOAL_NAME");
+        if (!ctl_name_ok(o.name, err, sizeof err)) {
+            status = bad("SHOAL_NAME: %s", err);
+            goto out;
+        }
     }
     if (config && config_load(config, &o, err, sizeof err) < 0) {
         status = bad("%s", err);

@@ -29,6 +29,9 @@ limit=${SHOAL_E2E_TIMEOUT:-120}
 passed=0
 failed=0
 tmp=$(mktemp -d)
+# Runs of this suite go one after another; a name of their own keeps them
+# apart from other runs on the machine (two live runs cannot share a name).
+export SHOAL_NAME=e2e-$$
 trap 'rm -rf "$tmp"' EXIT
 
 fail() {
