@@ -563,7 +563,6 @@ static void handle_request(ctlsrv_t *c, client_t *cl, const char *line, size_t l
         c->job_tail = cl;
         rearm(c, cl);
         next_job(c);
-        poll_job(c);
         return;
     }
 }
@@ -671,6 +670,29 @@ static void accept_clients(ctlsrv_t *c)
     }
 }
 
+/* After events: finish what the VMs have answered, and take up requests
+ * that clients sent while they waited for a reply (they are already in
+ * their buffers, so no event will say so). A few rounds: each may answer
+ * a job and free a client to go on. */
+static void service(ctlsrv_t *c)
+{
+    for (int round = 0; round < 8; round++) {
+        if (c->ask)
+            poll_job(c);
+        bool progress = false;
+        for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
+            client_t *cl = c->clients[i];
+            if (cl && !cl->waiting && !cl->closing && cl->out_len == 0 &&
+                memchr(cl->in, '\n', cl->in_len)) {
+                process_input(c, cl);
+                progress = true;
+            }
+        }
+        if (!progress)
+            break;
+    }
+}
+
 void ctl_ready(ctlsrv_t *c)
 {
     struct epoll_event evs[16];
@@ -699,6 +721,7 @@ void ctl_ready(ctlsrv_t *c)
         if (evs[k].events & EPOLLIN)
             read_client(c, cl);
     }
+    service(c);
 }
 
 void ctl_answers(ctlsrv_t *c)
@@ -706,7 +729,7 @@ void ctl_answers(ctlsrv_t *c)
     if (!c || !c->ask)
         return;
     c->now_ns = now_ns();
-    poll_job(c);
+    service(c);
 }
 
 void ctl_tick(ctlsrv_t *c, uint64_t now)
@@ -714,8 +737,7 @@ void ctl_tick(ctlsrv_t *c, uint64_t now)
     if (!c)
         return;
     c->now_ns = now;
-    if (c->ask)
-        poll_job(c);
+    service(c);
     for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
         client_t *cl = c->clients[i];
         if (!cl || cl->waiting)

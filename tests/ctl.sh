@@ -262,6 +262,18 @@ r = ask(s, b"shoal/1 ps limit=1\n")
 assert r["ok"] and r["shown"] == 1, r
 s.close()
 print("garbage: error replies, and the connection goes on")
+# two requests in one write: two replies, in order
+s = conn()
+s.sendall(b"shoal/1 ps limit=1\nshoal/1 stats\n")
+buf = b""
+while buf.count(b"\n") < 2:
+    c = s.recv(65536)
+    assert c, buf
+    buf += c
+a, b = [json.loads(x) for x in buf.split(b"\n")[:2]]
+assert a["ok"] and "processes" in a and b["ok"] and "vms" in b, (a, b)
+s.close()
+print("pipelined: both answered, in order")
 # truncated: half a request, then gone
 s = conn(); s.sendall(b"shoal/1 sta"); s.close()
 s = conn(); s.sendall(b"shoal/1 inspect pid="); s.shutdown(socket.SHUT_WR); s.close()
