@@ -345,7 +345,7 @@ static void print_stats(const json_t *o)
 /* One Prometheus sample line; labels as "k=\"v\",..." already escaped. */
 static void prom(const char *metric, const char *labels, double value)
 {
-    printf("%s{%s} %.17g\n", metric, labels, value);
+    printf("%s{%s} %.10g\n", metric, labels, value);
 }
 
 static void prom_head(const char *metric, const char *type, const char *help)
