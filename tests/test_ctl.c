@@ -246,7 +246,9 @@ static void test_list(void)
     CU_ASSERT_EQUAL(r1->status, PS_RUNNABLE);
     /* heap bytes are the pages the process holds: what its VM counts */
     CU_ASSERT_EQUAL(r0->heap_bytes, shm_vm(w.h, 0)->heap_local + shm_vm(w.h, 0)->heap_remote);
-    CU_ASSERT_EQUAL(json_array_size(ask_errors(a)), 0);
+    json_t *errs = ask_errors(a);
+    CU_ASSERT_EQUAL(json_array_size(errs), 0);
+    json_decref(errs);
     /* a VM's filter: the listing has what each VM answered for */
     CU_ASSERT_EQUAL(proctab_live(w.h), 2);
     ask_free(a);

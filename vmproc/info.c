@@ -29,28 +29,18 @@ void info_init(rt_t *rt)
      * made before this VM started is answered at its first turn. */
     rt->info_seen = ck_pr_load_64(&rt->info->resp_seq);
     rt->msg_row = shm_msg_row(h, rt->vm);
+    rt->msg_n = h->cfg.n_vms;
+    rt->vm_reds = &shm_vm(h, rt->vm)->reductions;
     shm_vm_t *self = shm_vm(h, rt->vm);
     /* Single writer; read by the supervisor for busy %. */
     ck_pr_store_64(&self->loop_start_ns, (uint64_t)interp_now_ns());
 }
 
-void info_slice(rt_t *rt, pcb_t *pcb)
+void info_window(proc_t *p, uint32_t e)
 {
-    proc_t *p = proc_of(pcb);
-    uint32_t reds = rt->slice_reds;
-    /* Relaxed: the epoch is a window number; a slice counted in the
-     * window next to the one it ran in is within the figures' grain. */
-    uint32_t e = ck_pr_load_32(&rt->h->run.stats_epoch);
-    if (p->reds_epoch != e) {
-        p->reds_prev = p->reds_epoch + 1 == e ? p->reds_cur : 0;
-        p->reds_cur = 0;
-        p->reds_epoch = e;
-    }
-    p->reds_cur += reds;
-    p->reds += reds;
-    shm_vm_t *self = shm_vm(rt->h, rt->vm);
-    /* Single writer (this VM); the supervisor reads statistics. */
-    ck_pr_store_64(&self->reductions, self->reductions + reds);
+    p->reds_prev = p->reds_epoch + 1 == e ? (uint32_t)(p->reds - p->reds_mark) : 0;
+    p->reds_mark = p->reds;
+    p->reds_epoch = e;
 }
 
 void info_idle_begin(rt_t *rt)
@@ -138,7 +128,9 @@ void info_record(rt_t *rt, pcb_t *pcb, uint64_t pid, info_rec_t *out)
     out->reds = p->reds;
     uint32_t e = ck_pr_load_32(&rt->h->run.stats_epoch);
     /* the last whole window: the one before the current one */
-    out->reds_last = p->reds_epoch == e ? p->reds_prev : p->reds_epoch + 1 == e ? p->reds_cur : 0;
+    out->reds_last = p->reds_epoch == e       ? p->reds_prev
+                     : p->reds_epoch + 1 == e ? (uint32_t)(p->reds - p->reds_mark)
+                                              : 0;
     out->migrations = (uint32_t)p->migrations;
     if (p->func) {
         out->func = p->func->index;

@@ -29,20 +29,41 @@
  * loop). */
 void info_init(rt_t *rt);
 
+/* A new stats window began for p (info_slice's slow path). */
+void info_window(proc_t *p, uint32_t epoch);
+
 /* Count the slice that pcb just ran (rt->slice_reds reductions); before
- * the process can be handed over or freed. */
-void info_slice(rt_t *rt, pcb_t *pcb);
+ * the process can be handed over or freed. On every slice: a handful of
+ * instructions (tests/ctl.sh's neighbour, the ring benchmark, measures
+ * them; README.md, "Watching a run"). */
+static inline void info_slice(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    uint32_t reds = rt->slice_reds;
+    /* Relaxed: the epoch is a window number; a slice counted in the
+     * window next to the one it ran in is within the figures' grain. The
+     * line is run.stopping's, which the loop reads anyway. */
+    uint32_t e = ck_pr_load_32(&rt->h->run.stats_epoch);
+    if (__builtin_expect(p->reds_epoch != e, 0))
+        info_window(p, e);
+    p->reds += reds;
+    uint64_t *vr = rt->vm_reds;
+    /* Single writer (this VM); the supervisor reads statistics. */
+    if (vr)
+        ck_pr_store_64(vr, *vr + reds);
+}
 
 /* The loop is out of work from now (it spins, then sleeps) / has work
  * again. */
 void info_idle_begin(rt_t *rt);
 void info_idle_end(rt_t *rt);
 
-/* Whether the supervisor asked something not yet answered. */
+/* Whether the supervisor asked something not yet answered. The loop's
+ * look (after info_init, rt->info is set). */
 static inline bool info_pending(const rt_t *rt)
 {
     /* Relaxed: a look; info_serve acquires. */
-    return rt->info && ck_pr_load_64(&rt->info->req_seq) != rt->info_seen;
+    return ck_pr_load_64(&rt->info->req_seq) != rt->info_seen;
 }
 
 /* Answer the pending request, if any. */
@@ -52,8 +73,9 @@ void info_serve(sched_t *s);
 static inline void info_count_send(rt_t *rt, uint32_t to)
 {
     uint64_t *row = rt->msg_row;
-    /* Single writer (this VM); the supervisor reads statistics. */
-    if (row && to < rt->h->cfg.n_vms)
+    /* Single writer (this VM); the supervisor reads statistics. A
+     * receiver that is ending has no owner (PCB_NO_OWNER): not counted. */
+    if (to < rt->msg_n)
         ck_pr_store_64(&row[to], row[to] + 1);
 }
 

@@ -122,11 +122,11 @@ typedef struct proc {
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
-    /* statistics (vmproc/info.c): reductions since it started, and per
-     * stats window (run.stats_epoch): those of window reds_epoch so far,
-     * and of the window before it */
-    uint64_t reds;
-    uint32_t reds_epoch, reds_cur, reds_prev;
+    /* statistics (vmproc/info.h): reductions since it started; `reds`
+     * when stats window reds_epoch (run.stats_epoch) began for it, and the
+     * reductions of the window before that one */
+    uint64_t reds, reds_mark;
+    uint32_t reds_epoch, reds_prev;
 } proc_t;
 
 /* Why a process moved (counted per process and per VM). */
@@ -205,8 +205,9 @@ typedef struct rt {
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
     uint32_t slice_reds;      /* reductions of the last slice (interp_run sets it) */
-    uint64_t *msg_row;        /* this VM's row of the message matrix (shm/info.h),
-                               * or NULL (tests that set up no VM) */
+    uint64_t *msg_row;        /* this VM's row of the message matrix (shm/info.h) */
+    uint32_t msg_n;           /* its length: n_vms, or 0 (tests that set up no VM) */
+    uint64_t *vm_reds;        /* this VM's reductions counter in the VM table, or NULL */
     struct shm_info *info;    /* this VM's request area (shm/info.h), or NULL */
     uint64_t info_seen;       /* the last request answered */
 } rt_t;

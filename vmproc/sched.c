@@ -393,7 +393,7 @@ static bool has_work(void *ctx)
 {
     sched_t *s = ctx;
     return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0 ||
-           info_pending(&s->rt);
+           (s->rt.info && info_pending(&s->rt));
 }
 
 /* Wake the processes whose timers are due. A timer stays on the VM where
