@@ -25,6 +25,7 @@
 typedef struct pend {
     uint64_t pid;
     uint32_t tries;
+    uint32_t status0; /* its status when the job began (the supervisor's read) */
 } pend_t;
 
 typedef struct vmq {
@@ -91,7 +92,7 @@ void ask_free(ask_t *a)
     free(a);
 }
 
-static int push(vmq_t *v, uint64_t pid, uint32_t tries)
+static int push(vmq_t *v, uint64_t pid, uint32_t tries, uint32_t status0)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
@@ -101,7 +102,7 @@ static int push(vmq_t *v, uint64_t pid, uint32_t tries)
         v->q = q;
         v->cap = cap;
     }
-    v->q[v->n++] = (pend_t){pid, tries};
+    v->q[v->n++] = (pend_t){pid, tries, status0};
     return 0;
 }
 
@@ -156,7 +157,10 @@ static int route(ask_t *a, uint64_t pid, uint32_t tries)
     uint32_t owner = ck_pr_load_32(&pcb->owner);
     if (owner >= a->n_vms)
         return 0;
-    return push(&a->vms[owner], pid, tries);
+    /* Relaxed: status is a word any VM may read; a hint for the state
+     * column (the owner answers between slices, where nothing runs). */
+    uint32_t status = ck_pr_load_32(&proc_of(pcb)->status);
+    return push(&a->vms[owner], pid, tries, status);
 }
 
 int ask_list(ask_t *a, uint64_t now_ns)
@@ -259,7 +263,7 @@ static void moved(ask_t *a, uint32_t from, const pend_t *p, uint32_t to)
             error(a, "process <%llu> kept moving; try again", (unsigned long long)p->pid);
         return;
     }
-    if (push(&a->vms[to], p->pid, p->tries + 1) < 0)
+    if (push(&a->vms[to], p->pid, p->tries + 1, p->status0) < 0)
         error(a, "out of memory");
 }
 
@@ -277,8 +281,14 @@ static void collect_list(ask_t *a, uint32_t i, const shm_info_t *area)
         memcpy(&r, &recs[k], sizeof r);
         if (r.pid != v->sent[k].pid)
             continue;
-        if (r.answer == INFO_HERE && r.owner == i)
+        if (r.answer == INFO_HERE && r.owner == i) {
+            /* The owner answers between slices, where its processes are
+             * runnable or waiting; one that was running a slice when the
+             * listing was taken is shown so. */
+            if (v->sent[k].status0 == PS_RUNNING && r.status == PS_RUNNABLE)
+                r.status = PS_RUNNING;
             add_rec(a, &r);
+        }
         else if (r.answer == INFO_MOVED)
             moved(a, i, &v->sent[k], r.owner);
     }
