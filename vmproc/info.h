@@ -54,9 +54,16 @@ static inline void info_slice(rt_t *rt, pcb_t *pcb)
 }
 
 /* The loop is out of work from now (it spins, then sleeps) / has work
- * again. */
+ * again. info_idle_end_spin ends an idle period that was only a spin of
+ * `rounds` rounds, without reading the clock: the time is rounds times
+ * what one round took when info_init measured it. */
 void info_idle_begin(rt_t *rt);
 void info_idle_end(rt_t *rt);
+void info_idle_end_spin(rt_t *rt, uint32_t rounds);
+
+/* Time one round of the scheduler's spin takes (info_init measures it),
+ * in ns * 1024. */
+extern uint64_t info_spin_round_ns1024;
 
 /* Whether the supervisor asked something not yet answered. The loop's
  * look (after info_init, rt->info is set). */

@@ -606,13 +606,16 @@ int sched_main(shm_header_t *h, uint32_t vm)
          * in its cache, on the message's path. The victim's hand-over
          * wakes us if we are asleep by then. */
         bool got = false;
+        int spun = 0;
         info_idle_begin(&s.rt);
-        for (int i = 0; i < SPIN_ROUNDS && !got; i++) {
+        for (; spun < SPIN_ROUNDS && !got; spun++) {
             ck_pr_stall();
             got = ck_pr_load_64(&self->inbound) != 0;
         }
         if (got) {
-            info_idle_end(&s.rt);
+            /* no clock read here, on the message's path: the spin's
+             * length is counted in rounds (info.h) */
+            info_idle_end_spin(&s.rt, (uint32_t)spun);
             continue;
         }
         ask_for_work(&s);
