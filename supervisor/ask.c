@@ -19,8 +19,6 @@
  * process that moves at every slice may outrun the questions; after this
  * many it is listed from what the supervisor can read itself. */
 #define ASK_MAX_TRIES 8u
-/* A VM must answer within this (ms). */
-#define ASK_TIMEOUT_MS 3000u
 
 typedef struct pend {
     uint64_t pid;
@@ -346,7 +344,7 @@ bool ask_poll(ask_t *a, uint64_t now_ns)
                 } else if (!vm_running(a, i)) {
                     give_up(a, i, "is not running");
                 } else if (now_ns > v->deadline) {
-                    give_up(a, i, "did not answer within 3000 ms");
+                    give_up(a, i, "did not answer in time");
                 }
             }
             if (!v->busy && v->n > 0) {

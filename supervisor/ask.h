@@ -27,6 +27,13 @@
 
 #include <jansson.h>
 
+/* A VM must answer within this (ms), or the job goes on without it. A
+ * VM answers at its next scheduling point, within a slice's time (well
+ * under a millisecond) when it has the CPU; 10 s leaves room for a
+ * machine so loaded that a VM waits seconds for a core, and still never
+ * waits for a stuck VM for long. */
+#define ASK_TIMEOUT_MS 10000u
+
 typedef struct ask ask_t;
 
 ask_t *ask_new(shm_header_t *h);

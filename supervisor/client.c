@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 /* A reply must come within this: the supervisor answers from its loop, and
- * gives up on a VM after CTL_VM_TIMEOUT_MS. */
-#define CLIENT_TIMEOUT_MS 15000
+ * gives up on a VM after ASK_TIMEOUT_MS (10 s). */
+#define CLIENT_TIMEOUT_MS 30000
 
 static const char *const commands[] = {"stats", "ps", "inspect", "top", "policy"};
 

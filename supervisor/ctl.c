@@ -291,7 +291,8 @@ static void drop_client(ctlsrv_t *c, client_t *cl)
             if (c->job_tail == cl)
                 c->job_tail = prev;
             if (prev == NULL)
-                c->job_running = false; /* it was the head: its job is dropped */
+                c->job_running = false; /* it was the head: its job is dropped,
+                                         * and service() starts the next */
             break;
         }
         prev = *pp;
@@ -554,6 +555,10 @@ static void handle_request(ctlsrv_t *c, client_t *cl, const char *line, size_t l
             reply_error(c, cl, "this run runs no program (--smoke): it has no processes");
             return;
         }
+        if (!c->ask) {
+            reply_error(c, cl, "out of memory");
+            return;
+        }
         cl->waiting = true;
         cl->next_job = NULL;
         if (c->job_tail)
@@ -677,6 +682,7 @@ static void accept_clients(ctlsrv_t *c)
 static void service(ctlsrv_t *c)
 {
     for (int round = 0; round < 8; round++) {
+        next_job(c); /* one whose client went away leaves the next to start */
         if (c->ask)
             poll_job(c);
         bool progress = false;

@@ -37,8 +37,6 @@
 #define CTL_MAX_CLIENTS 16u
 /* The longest reply: a ps of CTL_MAX_ROWS processes fits. */
 #define CTL_MAX_REPLY (32u << 20)
-/* A VM that does not answer within this is reported as not answering. */
-#define CTL_VM_TIMEOUT_MS 3000u
 /* A request must arrive whole within this of its first byte. */
 #define CTL_REQUEST_TIMEOUT_MS 10000u
 /* A client that neither sends a request nor reads its reply for this long

@@ -29,7 +29,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define TOP_TIMEOUT_MS 15000
+#define TOP_TIMEOUT_MS 30000
 
 static volatile sig_atomic_t top_stop;
 static volatile sig_atomic_t top_resized;

@@ -388,12 +388,12 @@ static void test_vm_trouble(void)
     json_decref(e);
     ck_pr_store_32(&shm_vm(w.h, 1)->state, VM_RUNNING);
 
-    /* VM 1 never answers: past the deadline (3 s), it is given up on */
+    /* VM 1 never answers: past the deadline, it is given up on */
     CU_ASSERT_EQUAL(ask_list(a, 0), 0);
     CU_ASSERT_FALSE(ask_poll(a, 0));
     info_serve(&w.s[0]);
-    CU_ASSERT_FALSE(ask_poll(a, 1000000000ull));
-    CU_ASSERT_TRUE(ask_poll(a, 4000000000ull));
+    CU_ASSERT_FALSE(ask_poll(a, (ASK_TIMEOUT_MS - 1) * 1000000ull));
+    CU_ASSERT_TRUE(ask_poll(a, (ASK_TIMEOUT_MS + 1) * 1000000ull));
     e = ask_errors(a);
     CU_ASSERT_EQUAL(json_array_size(e), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_array_get(e, 0)), "did not answer"));
