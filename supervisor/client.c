@@ -669,8 +669,17 @@ static int parse_copts(const char *cmd, int argc, char **argv, copts_t *o, int *
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":h", client_opts, NULL)) != -1) {
+    int idx = -1;
+    while ((c = getopt_long(argc, argv, ":h", client_opts, &idx)) != -1) {
+        /* the option as written: its long name when getopt found one
+         * (argv[optind - 1] may be its value) */
+        char flagbuf[40];
         const char *flag = argv[optind - 1];
+        if (idx >= 0 && c != '?' && c != ':') {
+            snprintf(flagbuf, sizeof flagbuf, "--%s", client_opts[idx].name);
+            flag = flagbuf;
+        }
+        idx = -1;
         bool ok_here = true;
         char err[300];
         uint32_t x;

@@ -275,7 +275,9 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
         case OPT_STATS_JSON:
         case OPT_SUMMARY:
             if (cmd != CMD_RUN)
-                return bad_usage("%s: %s applies to 'shoal run' only", name, argv[optind - 1]);
+                return bad_usage("%s: --%s applies to 'shoal run' only", name,
+                                 c == OPT_NAME ? "name" : c == OPT_STATS_JSON ? "stats-json"
+                                                                             : "summary");
             if (c == OPT_NAME) {
                 char why[300];
                 if (!ctl_name_ok(optarg, why, sizeof why))
