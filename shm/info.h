@@ -48,8 +48,8 @@
 
 enum info_kind {
     INFO_NONE = 0,
-    INFO_LIST,    /* a record (info_rec_t) for each of pids[0..n) */
-    INFO_INSPECT  /* everything about pids[0]: info_inspect_t and its lists */
+    INFO_LIST,   /* a record (info_rec_t) for each of pids[0..n) */
+    INFO_INSPECT /* everything about pids[0]: info_inspect_t and its lists */
 };
 
 /* What the VM could say about one pid. */
@@ -100,10 +100,11 @@ typedef struct info_mon {
  * The totals say how many there are; the lists hold what fitted. */
 typedef struct info_inspect {
     info_rec_t rec;
-    uint64_t gcs, heap_words, heap_limit_words; /* collections; words in its heap blocks; its limit */
-    int64_t wait_ms;       /* receive or sleep timeout left in ms, -1: none */
-    uint32_t mig[8];       /* moves by cause (enum mig_cause) */
-    uint32_t node_pages[8];/* pages of heap and stack per NUMA node */
+    uint64_t gcs, heap_words,
+        heap_limit_words;   /* collections; words in its heap blocks; its limit */
+    int64_t wait_ms;        /* receive or sleep timeout left in ms, -1: none */
+    uint32_t mig[8];        /* moves by cause (enum mig_cause) */
+    uint32_t node_pages[8]; /* pages of heap and stack per NUMA node */
     uint32_t n_links, n_monitors, n_watchers, n_frames, n_msgs;
     uint32_t total_links, total_monitors, total_watchers, total_frames;
     uint32_t inbox_pending; /* messages published, not yet in the mailbox */
@@ -113,17 +114,17 @@ typedef struct info_inspect {
 
 typedef struct shm_info {
     /* request: the supervisor */
-    uint64_t req_seq;   /* bumped (release) after the fields below */
-    uint32_t kind;      /* enum info_kind */
-    uint32_t n;         /* LIST: pids; INSPECT: 1 */
-    uint32_t max_msgs;  /* INSPECT: messages to print */
+    uint64_t req_seq;  /* bumped (release) after the fields below */
+    uint32_t kind;     /* enum info_kind */
+    uint32_t n;        /* LIST: pids; INSPECT: 1 */
+    uint32_t max_msgs; /* INSPECT: messages to print */
     uint32_t pad;
     uint64_t pids[INFO_MAX_PIDS];
 
     /* answer: the owner VM */
     _Alignas(SHOAL_CACHE_LINE) uint64_t resp_seq; /* the req_seq answered (release) */
-    uint32_t n_out;     /* LIST: records written */
-    uint32_t bytes;     /* bytes of `out` used */
+    uint32_t n_out;                               /* LIST: records written */
+    uint32_t bytes;                               /* bytes of `out` used */
     _Alignas(SHOAL_CACHE_LINE) unsigned char out[INFO_OUT_BYTES];
 } shm_info_t;
 
@@ -142,7 +143,8 @@ static inline uint64_t shm_msg_row_words(uint32_t n_vms)
 
 static inline uint64_t *shm_msg_row(const shm_header_t *h, uint32_t vm)
 {
-    return (uint64_t *)shm_at(h, h->layout.msgs_off) + (uint64_t)vm * shm_msg_row_words(h->cfg.n_vms);
+    return (uint64_t *)shm_at(h, h->layout.msgs_off) +
+           (uint64_t)vm * shm_msg_row_words(h->cfg.n_vms);
 }
 
 #endif

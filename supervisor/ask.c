@@ -27,15 +27,15 @@ typedef struct pend {
 } pend_t;
 
 typedef struct vmq {
-    pend_t *q;            /* pids to ask this VM about */
+    pend_t *q; /* pids to ask this VM about */
     size_t n, cap;
-    pend_t *sent;         /* the batch in flight (INFO_MAX_PIDS room) */
+    pend_t *sent; /* the batch in flight (INFO_MAX_PIDS room) */
     uint32_t n_sent;
-    bool busy;            /* a request is in flight */
-    bool gave_up;         /* in this job: stopped, dead or late */
-    bool stale;           /* the request in flight is an earlier job's */
+    bool busy;    /* a request is in flight */
+    bool gave_up; /* in this job: stopped, dead or late */
+    bool stale;   /* the request in flight is an earlier job's */
     uint64_t deadline;
-    uint64_t seq;         /* the last req_seq written */
+    uint64_t seq; /* the last req_seq written */
 } vmq_t;
 
 enum job { JOB_NONE = 0, JOB_LIST, JOB_INSPECT };
@@ -286,8 +286,7 @@ static void collect_list(ask_t *a, uint32_t i, const shm_info_t *area)
             if (v->sent[k].status0 == PS_RUNNING && r.status == PS_RUNNABLE)
                 r.status = PS_RUNNING;
             add_rec(a, &r);
-        }
-        else if (r.answer == INFO_MOVED)
+        } else if (r.answer == INFO_MOVED)
             moved(a, i, &v->sent[k], r.owner);
     }
 }

@@ -79,8 +79,10 @@ int client_connect(const char *name, char *err, size_t errlen)
         else if (e == ECONNREFUSED)
             shoal_errf(err, errlen, "the run named '%s' is gone (stale socket %s)", name, path);
         else if (e == EACCES)
-            shoal_errf(err, errlen, "cannot reach the run named '%s': %s: permission denied "
-                       "(runs are reached only by the user who started them)", name, path);
+            shoal_errf(err, errlen,
+                       "cannot reach the run named '%s': %s: permission denied "
+                       "(runs are reached only by the user who started them)",
+                       name, path);
         else
             shoal_errf(err, errlen, "cannot connect to %s: %s", path, strerror(e));
         return -1;
@@ -277,8 +279,8 @@ static void print_stats(const json_t *o)
         printf("%s%s", k++ ? "/" : "", key);
     }
     printf("\n\n%3s %7s %-8s %4s %6s %5s %6s %9s %11s %11s %10s %10s %10s %10s\n", "VM", "pid",
-           "cpuset", "node", "procs", "runq", "busy%", "reds/s", "mig-in", "mig-out",
-           "msg-local", "msg-remote", "heap-local", "heap-rem");
+           "cpuset", "node", "procs", "runq", "busy%", "reds/s", "mig-in", "mig-out", "msg-local",
+           "msg-remote", "heap-local", "heap-rem");
     size_t i;
     json_t *vm;
     json_array_foreach(vms, i, vm)
@@ -317,9 +319,8 @@ static void print_stats(const json_t *o)
         causes_text(json_object_get(node, "migrations_in"), in, sizeof in);
         causes_text(json_object_get(node, "migrations_out"), out, sizeof out);
         client_count(client_real(node, "reductions_per_s"), rate, sizeof rate);
-        printf("%4" JSON_INTEGER_FORMAT " %-12.12s %6" JSON_INTEGER_FORMAT
-               " %5" JSON_INTEGER_FORMAT " %6.1f %9s %11s %11s %10" JSON_INTEGER_FORMAT
-               " %10" JSON_INTEGER_FORMAT "\n",
+        printf("%4" JSON_INTEGER_FORMAT " %-12.12s %6" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
+               " %6.1f %9s %11s %11s %10" JSON_INTEGER_FORMAT " %10" JSON_INTEGER_FORMAT "\n",
                client_int(node, "node"), list, client_int(node, "processes"),
                client_int(node, "runq"), client_real(node, "busy_pct"), rate, in, out,
                client_int(node, "messages_local"), client_int(node, "messages_remote"));
@@ -395,8 +396,9 @@ static void print_prometheus(const json_t *o)
         json_t *vm;
         json_array_foreach(vms, i, vm)
         {
-            snprintf(l, sizeof l, "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%"
-                     JSON_INTEGER_FORMAT "\"", name, client_int(vm, "vm"), client_int(vm, "node"));
+            snprintf(l, sizeof l,
+                     "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%" JSON_INTEGER_FORMAT "\"",
+                     name, client_int(vm, "vm"), client_int(vm, "node"));
             prom(per_vm[m].metric, l, client_real(vm, per_vm[m].key) * per_vm[m].scale);
         }
     }
@@ -414,9 +416,10 @@ static void print_prometheus(const json_t *o)
             json_t *v;
             json_object_foreach(json_object_get(vm, dirs[d][1]), cause, v)
             {
-                snprintf(l, sizeof l, "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%"
-                         JSON_INTEGER_FORMAT "\",cause=\"%s\"", name, client_int(vm, "vm"),
-                         client_int(vm, "node"), cause);
+                snprintf(l, sizeof l,
+                         "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%" JSON_INTEGER_FORMAT
+                         "\",cause=\"%s\"",
+                         name, client_int(vm, "vm"), client_int(vm, "node"), cause);
                 prom(dirs[d][0], l, (double)json_integer_value(v));
             }
         }
@@ -432,13 +435,15 @@ static void print_prometheus(const json_t *o)
         const char *kinds[][2] = {{"local", "messages_local"}, {"remote", "messages_remote"}};
         const char *where[][2] = {{"local", "heap_local_bytes"}, {"remote", "heap_remote_bytes"}};
         for (int k = 0; k < 2; k++) {
-            snprintf(l, sizeof l, "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%"
-                     JSON_INTEGER_FORMAT "\",kind=\"%s\"", name, client_int(vm, "vm"),
-                     client_int(vm, "node"), kinds[k][0]);
+            snprintf(l, sizeof l,
+                     "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%" JSON_INTEGER_FORMAT
+                     "\",kind=\"%s\"",
+                     name, client_int(vm, "vm"), client_int(vm, "node"), kinds[k][0]);
             prom("shoal_vm_messages_total", l, (double)client_int(vm, kinds[k][1]));
-            snprintf(l, sizeof l, "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%"
-                     JSON_INTEGER_FORMAT "\",where=\"%s\"", name, client_int(vm, "vm"),
-                     client_int(vm, "node"), where[k][0]);
+            snprintf(l, sizeof l,
+                     "run=\"%s\",vm=\"%" JSON_INTEGER_FORMAT "\",node=\"%" JSON_INTEGER_FORMAT
+                     "\",where=\"%s\"",
+                     name, client_int(vm, "vm"), client_int(vm, "node"), where[k][0]);
             prom("shoal_vm_heap_bytes", l, (double)client_int(vm, where[k][1]));
         }
     }
@@ -450,7 +455,8 @@ static void print_prometheus(const json_t *o)
                  client_int(node, "node"));
         prom("shoal_node_busy_ratio", l, client_real(node, "busy_pct") / 100.0);
     }
-    prom_head("shoal_messages_total", "counter", "Messages sent from processes on one VM to another.");
+    prom_head("shoal_messages_total", "counter",
+              "Messages sent from processes on one VM to another.");
     json_t *row;
     json_array_foreach(json_object_get(o, "messages"), i, row)
     {
@@ -528,11 +534,12 @@ static void print_inspect(const json_t *o)
     client_bytes((uint64_t)client_int(p, "heap_bytes"), heap, sizeof heap);
     printf("process <%" JSON_INTEGER_FORMAT ">: %s on VM %" JSON_INTEGER_FORMAT
            " (NUMA node %" JSON_INTEGER_FORMAT ")\n",
-           client_int(p, "pid"), client_str(p, "state"), client_int(p, "vm"), client_int(p, "node"));
+           client_int(p, "pid"), client_str(p, "state"), client_int(p, "vm"),
+           client_int(p, "node"));
     const char *fn = client_str(p, "function");
     printf("  function: %s\n", fn ? fn : "-");
-    printf("  heap: %s of pages, mostly on node %" JSON_INTEGER_FORMAT " (pages per node:",
-           heap, client_int(p, "heap_node"));
+    printf("  heap: %s of pages, mostly on node %" JSON_INTEGER_FORMAT " (pages per node:", heap,
+           client_int(p, "heap_node"));
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(p, "pages_per_node"), i, v)
@@ -553,7 +560,8 @@ static void print_inspect(const json_t *o)
         printf("%s%s %" JSON_INTEGER_FORMAT, k++ ? ", " : "", key, json_integer_value(v));
     }
     printf(")\n");
-    printf("  trap_exit: %s; pinned: %s", json_is_true(json_object_get(p, "trap_exit")) ? "yes" : "no",
+    printf("  trap_exit: %s; pinned: %s",
+           json_is_true(json_object_get(p, "trap_exit")) ? "yes" : "no",
            json_is_true(json_object_get(p, "pinned")) ? "yes" : "no");
     json_t *w = json_object_get(p, "wait_ms");
     if (json_is_integer(w))
@@ -702,8 +710,8 @@ static int parse_copts(const char *cmd, int argc, char **argv, copts_t *o, int *
         case C_LIMIT:
             ok_here = strcmp(cmd, "ps") == 0;
             if (ok_here && c == C_VM) {
-                if (config_parse_uint(optarg, 0, SHOAL_MAX_VMS - 1, "--vm", &x, err,
-                                        sizeof err) < 0)
+                if (config_parse_uint(optarg, 0, SHOAL_MAX_VMS - 1, "--vm", &x, err, sizeof err) <
+                    0)
                     return fail(SHOAL_EXIT_USAGE, "%s", err);
                 o->vm = (int)x;
             } else if (ok_here && c == C_STATE) {
@@ -714,7 +722,7 @@ static int parse_copts(const char *cmd, int argc, char **argv, copts_t *o, int *
                 o->state = optarg;
             } else if (ok_here) {
                 if (config_parse_uint(optarg, 1, CTL_MAX_ROWS, "--limit", &o->limit, err,
-                                        sizeof err) < 0)
+                                      sizeof err) < 0)
                     return fail(SHOAL_EXIT_USAGE, "%s", err);
             }
             break;
@@ -729,7 +737,7 @@ static int parse_copts(const char *cmd, int argc, char **argv, copts_t *o, int *
         case C_MESSAGES:
             ok_here = strcmp(cmd, "inspect") == 0;
             if (ok_here && config_parse_uint(optarg, 0, CTL_MAX_MESSAGES, "--messages",
-                                               &o->messages, err, sizeof err) < 0)
+                                             &o->messages, err, sizeof err) < 0)
                 return fail(SHOAL_EXIT_USAGE, "%s", err);
             break;
         case C_INTERVAL: {

@@ -41,7 +41,7 @@ json_t *client_request(int fd, const char *line, int timeout_ms, char *err, size
 json_int_t client_int(const json_t *o, const char *key);
 double client_real(const json_t *o, const char *key);
 const char *client_str(const json_t *o, const char *key);
-void client_bytes(uint64_t n, char *buf, size_t len);   /* "12.5 KiB" */
-void client_count(double n, char *buf, size_t len);     /* "1.2M" */
+void client_bytes(uint64_t n, char *buf, size_t len); /* "12.5 KiB" */
+void client_count(double n, char *buf, size_t len);   /* "1.2M" */
 
 #endif

@@ -36,15 +36,15 @@
 
 typedef struct client {
     int fd;
-    struct client *next_job;   /* the queue of clients waiting for a job */
+    struct client *next_job; /* the queue of clients waiting for a job */
     char in[CTL_MAX_REQUEST];
     size_t in_len;
-    char *out;                 /* the reply being written */
+    char *out; /* the reply being written */
     size_t out_len, out_off;
-    uint64_t first_byte_ns;    /* when the request in `in` began (0: none) */
-    uint64_t active_ns;        /* the last request or reply progress */
-    bool waiting;              /* its request waits for a job */
-    bool closing;              /* close once the reply is out */
+    uint64_t first_byte_ns; /* when the request in `in` began (0: none) */
+    uint64_t active_ns;     /* the last request or reply progress */
+    bool waiting;           /* its request waits for a job */
+    bool closing;           /* close once the reply is out */
     ctl_req_t req;
 } client_t;
 
@@ -111,8 +111,10 @@ int ctl_path(const char *name, char *dir, size_t dirlen, char *buf, size_t len, 
     size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
     n = snprintf(buf, len, "%s/%s.sock", d, name);
     if (n < 0 || (size_t)n >= len || (size_t)n >= max) {
-        shoal_errf(err, errlen, "the socket path %s/%s.sock is longer than %zu bytes; set "
-                   "XDG_RUNTIME_DIR to a shorter directory", d, name, max - 1);
+        shoal_errf(err, errlen,
+                   "the socket path %s/%s.sock is longer than %zu bytes; set "
+                   "XDG_RUNTIME_DIR to a shorter directory",
+                   d, name, max - 1);
         return -1;
     }
     if (dir)
@@ -638,8 +640,8 @@ static void accept_clients(ctlsrv_t *c)
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
             refuse = "cannot tell who you are (SO_PEERCRED)";
         } else if (cred.uid != getuid()) {
-            snprintf(why, sizeof why, "refused: uid %u is not the run's uid %u",
-                     (unsigned)cred.uid, (unsigned)getuid());
+            snprintf(why, sizeof why, "refused: uid %u is not the run's uid %u", (unsigned)cred.uid,
+                     (unsigned)getuid());
             refuse = why;
         }
         uint32_t slot = CTL_MAX_CLIENTS;
@@ -656,8 +658,8 @@ static void accept_clients(ctlsrv_t *c)
         if (refuse) {
             /* Best effort, never blocking: the socket buffer takes it. */
             char line[256];
-            int n = snprintf(line, sizeof line, "{\"v\":1,\"ok\":false,\"error\":\"%s\"}\n",
-                             refuse);
+            int n =
+                snprintf(line, sizeof line, "{\"v\":1,\"ok\":false,\"error\":\"%s\"}\n", refuse);
             if (write(fd, line, (size_t)n) < 0) {
                 /* it went away; nothing to tell */
             }

@@ -24,11 +24,8 @@ static const char *const state_names[] = {
 #define N_STATES (sizeof state_names / sizeof state_names[0])
 
 static const char *const sort_names[] = {
-    [CTL_SORT_PID] = "pid",
-    [CTL_SORT_REDUCTIONS] = "reductions",
-    [CTL_SORT_MAILBOX] = "mailbox",
-    [CTL_SORT_HEAP] = "heap",
-    [CTL_SORT_MIGRATIONS] = "migrations",
+    [CTL_SORT_PID] = "pid",   [CTL_SORT_REDUCTIONS] = "reductions", [CTL_SORT_MAILBOX] = "mailbox",
+    [CTL_SORT_HEAP] = "heap", [CTL_SORT_MIGRATIONS] = "migrations",
 };
 
 const char *ctl_state_name(uint32_t status)
@@ -116,8 +113,7 @@ static int split(const char *line, size_t len, char words[][CTL_MAX_WORD + 1], s
             return -1;
         }
         if (i - start > CTL_MAX_WORD) {
-            shoal_errf(err, errlen, "a word of the request is longer than %u bytes",
-                       CTL_MAX_WORD);
+            shoal_errf(err, errlen, "a word of the request is longer than %u bytes", CTL_MAX_WORD);
             return -1;
         }
         memcpy(words[*n], line + start, i - start);
@@ -278,8 +274,8 @@ int ctl_parse(const char *line, size_t len, ctl_req_t *out, char *err, size_t er
     if (strcmp(words[0], CTL_MAGIC) != 0) {
         if (strncmp(words[0], "shoal/", 6) == 0)
             return bad(err, errlen, "this run speaks protocol " CTL_MAGIC ", not", words[0]);
-        return bad(err, errlen, "not a shoal request (it must start with " CTL_MAGIC "):",
-                   words[0]);
+        return bad(err, errlen,
+                   "not a shoal request (it must start with " CTL_MAGIC "):", words[0]);
     }
     if (n < 2) {
         shoal_errf(err, errlen, "no command after " CTL_MAGIC);

@@ -50,15 +50,21 @@ enum ctl_verb {
 };
 
 /* What ps sorts by; PID is the default (ascending pid). */
-enum ctl_sort { CTL_SORT_PID = 0, CTL_SORT_REDUCTIONS, CTL_SORT_MAILBOX, CTL_SORT_HEAP, CTL_SORT_MIGRATIONS };
+enum ctl_sort {
+    CTL_SORT_PID = 0,
+    CTL_SORT_REDUCTIONS,
+    CTL_SORT_MAILBOX,
+    CTL_SORT_HEAP,
+    CTL_SORT_MIGRATIONS
+};
 
 typedef struct ctl_req {
     enum ctl_verb verb;
     /* ps */
-    int32_t vm;          /* -1: any */
-    int32_t state;       /* enum proc_status, or -1: any */
+    int32_t vm;    /* -1: any */
+    int32_t state; /* enum proc_status, or -1: any */
     enum ctl_sort sort;
-    uint32_t limit;      /* 0: no limit (CTL_MAX_ROWS still applies) */
+    uint32_t limit; /* 0: no limit (CTL_MAX_ROWS still applies) */
     /* inspect */
     uint64_t pid;
     uint32_t messages;
@@ -78,7 +84,7 @@ int ctl_parse(const char *line, size_t len, ctl_req_t *out, char *err, size_t er
 const char *ctl_state_name(uint32_t status); /* "?" if unknown */
 int ctl_state_find(const char *name);        /* enum proc_status, or -1 */
 const char *ctl_sort_name(enum ctl_sort s);
-int ctl_sort_find(const char *name);         /* enum ctl_sort, or -1 */
+int ctl_sort_find(const char *name); /* enum ctl_sort, or -1 */
 
 /* A pid as the user may write it: "17" or "<17>". False if it is not one. */
 bool ctl_parse_pid(const char *s, uint64_t *out);

@@ -311,7 +311,8 @@ json_t *stats_json(const stats_t *st, uint64_t now, json_t *policy)
     json_object_set_new(run, "vms", json_integer(st->n_vms));
     json_object_set_new(run, "nodes", json_integer(h->cfg.n_nodes));
     json_object_set_new(run, "topology", stats_string(h->topology));
-    json_object_set_new(run, "uptime_ms", json_integer((json_int_t)((now - st->start_ns) / 1000000)));
+    json_object_set_new(run, "uptime_ms",
+                        json_integer((json_int_t)((now - st->start_ns) / 1000000)));
     json_object_set_new(run, "window_ms", json_integer(STATS_WINDOW_MS));
     json_object_set_new(run, "processes", json_integer((json_int_t)proctab_live(h)));
     json_object_set_new(run, "stopping", json_boolean(ck_pr_load_32(&h->run.stopping) != 0));
@@ -339,8 +340,7 @@ json_t *stats_json(const stats_t *st, uint64_t now, json_t *policy)
 
 void stats_summary(const stats_t *st, uint64_t now, FILE *f)
 {
-    fprintf(f, "shoal: run '%s' summary (%.1f s)\n", st->name,
-            (double)(now - st->start_ns) / 1e9);
+    fprintf(f, "shoal: run '%s' summary (%.1f s)\n", st->name, (double)(now - st->start_ns) / 1e9);
     fprintf(f, "  %3s %4s %-10s %7s %12s %10s %10s %10s %10s %10s\n", "VM", "node", "cpuset",
             "busy%", "reductions", "mig-in", "mig-out", "msg-local", "msg-remote", "heap-KiB");
     for (uint32_t i = 0; i < st->n_vms; i++) {
@@ -391,7 +391,8 @@ json_t *stats_proc_json(const shm_header_t *h, const info_rec_t *r)
     char fn[256];
     json_object_set_new(o, "pid", json_integer((json_int_t)r->pid));
     json_object_set_new(o, "vm", json_integer(r->owner));
-    json_object_set_new(o, "node", json_integer(r->owner < h->cfg.n_vms ? shm_vm(h, r->owner)->node : 0));
+    json_object_set_new(o, "node",
+                        json_integer(r->owner < h->cfg.n_vms ? shm_vm(h, r->owner)->node : 0));
     json_object_set_new(o, "heap_node", json_integer(r->heap_node));
     json_object_set_new(o, "state", json_string(ctl_state_name(r->status)));
     json_object_set_new(o, "heap_bytes", json_integer((json_int_t)r->heap_bytes));
@@ -399,9 +400,10 @@ json_t *stats_proc_json(const shm_header_t *h, const info_rec_t *r)
     json_object_set_new(o, "reductions", json_integer(r->reds_last));
     json_object_set_new(o, "reductions_total", json_integer((json_int_t)r->reds));
     json_object_set_new(o, "migrations", json_integer(r->migrations));
-    json_object_set_new(o, "function", r->func == UINT32_MAX
-                                           ? json_null()
-                                           : stats_string(stats_func_name(h, r->func, fn, sizeof fn)));
+    json_object_set_new(o, "function",
+                        r->func == UINT32_MAX
+                            ? json_null()
+                            : stats_string(stats_func_name(h, r->func, fn, sizeof fn)));
     return o;
 }
 

@@ -40,7 +40,7 @@ typedef struct stats_sample {
 typedef struct stats {
     shm_header_t *h;
     uint32_t n_vms;
-    const char *name;         /* the run's --name */
+    const char *name; /* the run's --name */
     uint64_t start_ns;
     uint64_t next_window_ns;
     stats_sample_t *prev, *cur; /* per VM: the last two window boundaries */

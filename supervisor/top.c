@@ -141,8 +141,9 @@ static void draw(screen_t *s, const json_t *st, const json_t *ps, const char *so
     put(s, "\x1b[H", 3);
     const json_t *run = json_object_get(st, "run");
     const json_t *pol = json_object_get(st, "policy");
-    line(s, "shoal top - run '%s' (pid %lld) - up %.1f s - %lld VMs, %lld NUMA node%s - %lld "
-            "processes - policy %s",
+    line(s,
+         "shoal top - run '%s' (pid %lld) - up %.1f s - %lld VMs, %lld NUMA node%s - %lld "
+         "processes - policy %s",
          client_str(run, "name"), (long long)client_int(run, "pid"),
          (double)client_int(run, "uptime_ms") / 1000.0, (long long)client_int(run, "vms"),
          (long long)client_int(run, "nodes"), client_int(run, "nodes") == 1 ? "" : "s",
@@ -171,11 +172,12 @@ static void draw(screen_t *s, const json_t *st, const json_t *ps, const char *so
             client_count(client_real(vm, "reductions_per_s"), red, sizeof red);
             rates(json_object_get(vm, "migrations_in_per_s"), in, sizeof in);
             rates(json_object_get(vm, "migrations_out_per_s"), out, sizeof out);
-            line(s, "  VM %-3lld [%s] %5.1f%%  runq %-4lld procs %-6lld red/s %-7s mig/s in %s  "
-                    "out %s",
+            line(s,
+                 "  VM %-3lld [%s] %5.1f%%  runq %-4lld procs %-6lld red/s %-7s mig/s in %s  "
+                 "out %s",
                  (long long)client_int(vm, "vm"), b, client_real(vm, "busy_pct"),
-                 (long long)client_int(vm, "runq"), (long long)client_int(vm, "processes"), red,
-                 in, out);
+                 (long long)client_int(vm, "runq"), (long long)client_int(vm, "processes"), red, in,
+                 out);
         }
     }
     line(s, "%s", "");
@@ -275,8 +277,8 @@ int top_main(const char *name, double interval, const char *sort)
         char req[128];
         int rows = s.rows > 8 ? s.rows : 8;
         bool unreachable = false;
-        json_t *st = client_request(fd, CTL_MAGIC " stats\n", TOP_TIMEOUT_MS, err, sizeof err,
-                                    &unreachable);
+        json_t *st =
+            client_request(fd, CTL_MAGIC " stats\n", TOP_TIMEOUT_MS, err, sizeof err, &unreachable);
         json_t *ps = NULL;
         if (st) {
             snprintf(req, sizeof req, CTL_MAGIC " ps sort=%s limit=%d\n", sort, rows);

@@ -46,8 +46,8 @@ static void test_parse_ok(void)
     CU_ASSERT_EQUAL(r.state, -1);
     CU_ASSERT_EQUAL(r.sort, CTL_SORT_PID);
     CU_ASSERT_EQUAL(r.limit, 0);
-    CU_ASSERT_EQUAL(parse("shoal/1 ps vm=3 state=waiting sort=mailbox limit=7", &r, err,
-                          sizeof err), 0);
+    CU_ASSERT_EQUAL(
+        parse("shoal/1 ps vm=3 state=waiting sort=mailbox limit=7", &r, err, sizeof err), 0);
     CU_ASSERT_EQUAL(r.vm, 3);
     CU_ASSERT_EQUAL(r.state, PS_WAITING);
     CU_ASSERT_EQUAL(r.sort, CTL_SORT_MAILBOX);
@@ -61,8 +61,8 @@ static void test_parse_ok(void)
     CU_ASSERT_EQUAL(parse("shoal/1 policy use affinity", &r, err, sizeof err), 0);
     CU_ASSERT_EQUAL(r.verb, CTL_POLICY_USE);
     CU_ASSERT_STRING_EQUAL(r.name, "affinity");
-    CU_ASSERT_EQUAL(parse("shoal/1 policy set steal.min_near=3 interval_ms=20", &r, err,
-                          sizeof err), 0);
+    CU_ASSERT_EQUAL(
+        parse("shoal/1 policy set steal.min_near=3 interval_ms=20", &r, err, sizeof err), 0);
     CU_ASSERT_EQUAL(r.verb, CTL_POLICY_SET);
     CU_ASSERT_EQUAL(r.n_sets, 2);
     CU_ASSERT_STRING_EQUAL(r.keys[0], "steal.min_near");
@@ -115,8 +115,7 @@ static void test_parse_refused(void)
         int rc = parse(cases[i].line, &r, err, sizeof err);
         CU_ASSERT_EQUAL(rc, -1);
         if (!strstr(err, cases[i].why))
-            fprintf(stderr, "\n  '%s': got '%s', wanted '%s'\n", cases[i].line, err,
-                    cases[i].why);
+            fprintf(stderr, "\n  '%s': got '%s', wanted '%s'\n", cases[i].line, err, cases[i].why);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].why));
     }
 }
@@ -435,7 +434,8 @@ static void test_live_bitmap(void)
     for (int i = 0; i < 70; i += 3)
         vw_proc_free(&w, p[i], 0), p[i] = NULL;
     size_t seen = 0, live = 0;
-    for (uint32_t s = proctab_next_live(w.h, 0); s != UINT32_MAX; s = proctab_next_live(w.h, s + 1)) {
+    for (uint32_t s = proctab_next_live(w.h, 0); s != UINT32_MAX;
+         s = proctab_next_live(w.h, s + 1)) {
         CU_ASSERT_EQUAL(shm_pcb(w.h, s)->state, PCB_LIVE);
         seen++;
     }
