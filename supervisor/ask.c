@@ -161,7 +161,7 @@ static int route(ask_t *a, uint64_t pid, uint32_t tries)
     return push(&a->vms[owner], pid, tries, status);
 }
 
-int ask_list(ask_t *a, uint64_t now_ns)
+int ask_list(ask_t *a, int32_t vm, uint64_t now_ns)
 {
     (void)now_ns;
     reset(a, JOB_LIST);
@@ -173,6 +173,9 @@ int ask_list(ask_t *a, uint64_t now_ns)
             continue;
         ck_pr_fence_acquire();
         uint64_t pid = ck_pr_load_64(&pcb->pid);
+        /* Relaxed: a hint; the owner's answer says where it is. */
+        if (vm >= 0 && ck_pr_load_32(&pcb->owner) != (uint32_t)vm)
+            continue;
         if (pid && route(a, pid, 0) < 0) {
             errno = ENOMEM;
             return -1;

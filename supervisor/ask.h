@@ -39,8 +39,9 @@ typedef struct ask ask_t;
 ask_t *ask_new(shm_header_t *h);
 void ask_free(ask_t *a);
 
-/* Start a listing of every live process. -1 (ENOMEM). */
-int ask_list(ask_t *a, uint64_t now_ns);
+/* Start a listing of every live process, or (vm >= 0) of those VM `vm`
+ * owns when the listing starts. -1 (ENOMEM). */
+int ask_list(ask_t *a, int32_t vm, uint64_t now_ns);
 
 /* Start an inspect of `pid`, with up to `messages` messages printed. */
 int ask_inspect(ask_t *a, uint64_t pid, uint32_t messages, uint64_t now_ns);

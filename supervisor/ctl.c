@@ -503,7 +503,7 @@ static void next_job(ctlsrv_t *c)
     while (c->job_head && !c->job_running) {
         client_t *cl = c->job_head;
         const ctl_req_t *r = &cl->req;
-        int rc = r->verb == CTL_PS ? ask_list(c->ask, c->now_ns)
+        int rc = r->verb == CTL_PS ? ask_list(c->ask, r->vm, c->now_ns)
                                    : ask_inspect(c->ask, r->pid, r->messages, c->now_ns);
         if (rc < 0) {
             c->job_head = cl->next_job;

@@ -231,7 +231,7 @@ static void test_list(void)
     ck_pr_store_32(&proc_of(p0)->status, PS_WAITING);
     ck_pr_store_32(&proc_of(p1)->status, PS_RUNNABLE);
     ask_t *a = ask_new(w.h);
-    CU_ASSERT_EQUAL(ask_list(a, 0), 0);
+    CU_ASSERT_EQUAL(ask_list(a, -1, 0), 0);
     CU_ASSERT_TRUE(settle(&w, a));
     size_t n;
     info_rec_t *recs = ask_records(a, &n);
@@ -248,6 +248,14 @@ static void test_list(void)
     json_t *errs = ask_errors(a);
     CU_ASSERT_EQUAL(json_array_size(errs), 0);
     json_decref(errs);
+    /* one VM's processes: only that VM is asked */
+    CU_ASSERT_EQUAL(ask_list(a, 1, 0), 0);
+    CU_ASSERT_FALSE(ask_poll(a, 0));
+    info_serve(&w.s[1]);
+    CU_ASSERT_TRUE(ask_poll(a, 0));
+    recs = ask_records(a, &n);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    CU_ASSERT_EQUAL(recs[0].pid, p1->pid);
     /* a VM's filter: the listing has what each VM answered for */
     CU_ASSERT_EQUAL(proctab_live(w.h), 2);
     ask_free(a);
@@ -266,7 +274,7 @@ static void test_list_moved(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     ck_pr_store_32(&proc_of(p)->status, PS_RUNNING);
     ask_t *a = ask_new(w.h);
-    CU_ASSERT_EQUAL(ask_list(a, 0), 0);
+    CU_ASSERT_EQUAL(ask_list(a, -1, 0), 0);
     CU_ASSERT_FALSE(ask_poll(a, 0)); /* the question is out to VM 0 */
     sched_hand_over(&w.s[0], p, 1, MIG_EXPLICIT, true);
     info_serve(&w.s[0]);
@@ -376,7 +384,7 @@ static void test_vm_trouble(void)
     ask_t *a = ask_new(w.h);
 
     ck_pr_store_32(&shm_vm(w.h, 1)->state, VM_STOPPED);
-    CU_ASSERT_EQUAL(ask_list(a, 0), 0);
+    CU_ASSERT_EQUAL(ask_list(a, -1, 0), 0);
     CU_ASSERT_TRUE(settle(&w, a));
     size_t n;
     ask_records(a, &n);
@@ -388,7 +396,7 @@ static void test_vm_trouble(void)
     ck_pr_store_32(&shm_vm(w.h, 1)->state, VM_RUNNING);
 
     /* VM 1 never answers: past the deadline, it is given up on */
-    CU_ASSERT_EQUAL(ask_list(a, 0), 0);
+    CU_ASSERT_EQUAL(ask_list(a, -1, 0), 0);
     CU_ASSERT_FALSE(ask_poll(a, 0));
     info_serve(&w.s[0]);
     CU_ASSERT_FALSE(ask_poll(a, (ASK_TIMEOUT_MS - 1) * 1000000ull));
@@ -399,13 +407,13 @@ static void test_vm_trouble(void)
     json_decref(e);
     /* its late answer to that question is not taken for the next one */
     info_serve(&w.s[1]);
-    CU_ASSERT_EQUAL(ask_list(a, 0), 0);
+    CU_ASSERT_EQUAL(ask_list(a, -1, 0), 0);
     CU_ASSERT_TRUE(settle(&w, a));
     ask_records(a, &n);
     CU_ASSERT_EQUAL(n, 2);
 
     /* an answer with the wrong count */
-    CU_ASSERT_EQUAL(ask_list(a, 0), 0);
+    CU_ASSERT_EQUAL(ask_list(a, -1, 0), 0);
     CU_ASSERT_FALSE(ask_poll(a, 0));
     info_serve(&w.s[0]);
     info_serve(&w.s[1]);
