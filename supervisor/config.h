@@ -5,14 +5,24 @@
  * it saw in `set`; config_load then fills in, from the file, only what the
  * command line left unset, so flags override the file.
  *
- * The file has one section:
+ * The file's sections (examples/shoal.ini documents every key):
  *   [run]
  *   vms = 4                          ; 1..1024
  *   topology = pack:2 numa:2 core:2 pu:1   ; or a path to an XML file
  *   pool_mb = 4096                   ; page pool size in MiB
  *   proc_slots = 262144              ; process table slots
+ *   [policy]
+ *   name = steal                     ; a policy of policy/registry.c
+ *   interval_ms = 10                 ; the rebalancer's period
+ *   [policy.steal]                   ; one section per policy: its parameters
+ *   remote_min = 4
+ *   [memory]
  *   heap_limit_mb = 1024             ; largest heap (and stack) of one process
  *   heap_follow = on_gc              ; on_gc, never or eager (see segment.h)
+ * `--set SECTION.KEY=VALUE` sets any key from the command line, and
+ * `--policy NAME` is --set policy.name=NAME. Unknown sections, keys and
+ * policies, and values out of range, are errors that name the file and
+ * line (or the --set argument), the key and the accepted values.
  *
  * NOTES
  *   Supervisor only. Errors are written into the caller's buffer (with
@@ -21,7 +31,7 @@
 #ifndef SHOAL_SUPERVISOR_CONFIG_H
 #define SHOAL_SUPERVISOR_CONFIG_H
 
-#include "shm/common.h"
+#include "shm/segment.h"
 
 /* Bits of shoal_opts_t.set: options given on the command line. */
 enum {
@@ -30,8 +40,13 @@ enum {
     OPT_SET_POOL_MB = 1u << 2,
     OPT_SET_PROC_SLOTS = 1u << 3,
     OPT_SET_HEAP_LIMIT = 1u << 4,
-    OPT_SET_HEAP_FOLLOW = 1u << 5
+    OPT_SET_HEAP_FOLLOW = 1u << 5,
+    OPT_SET_POLICY = 1u << 6,
+    OPT_SET_INTERVAL = 1u << 7
 };
+
+/* Policies the options can hold parameters for (the registry has fewer). */
+#define CONFIG_MAX_POLICIES 8u
 
 /* Bounds of the numeric options. pool_mb: 1 TiB of address space at most
  * (pages cost nothing until touched, but their descriptors are set up at
@@ -51,6 +66,12 @@ typedef struct shoal_opts {
     bool smoke;          /* run the built-in smoke workload */
     bool hold;           /* with smoke: keep the VMs until a signal */
     bool verbose;
+    uint32_t policy;      /* registry id + 1; 0: the default policy */
+    uint32_t interval_ms; /* 0: POLICY_INTERVAL_DEFAULT */
+    /* parameter values of every policy; a bit of param_set says the
+     * value was given (else the policy's default applies) */
+    int64_t params[CONFIG_MAX_POLICIES][POLICY_MAX_PARAMS];
+    uint32_t param_set[CONFIG_MAX_POLICIES];
     bool json;    /* `shoal topology --json` */
     unsigned set; /* OPT_SET_* given on the command line */
     int nfiles;   /* program files, in order */
@@ -67,8 +88,22 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
 /* Parse on_gc, never or eager into an enum heap_follow. */
 int config_parse_follow(const char *s, const char *what, uint32_t *out, char *err, size_t errlen);
 
+/* Parse a whole decimal number in [min, max] (64 bits, no sign). */
+int config_parse_int64(const char *s, int64_t min, int64_t max, const char *what, int64_t *out,
+                       char *err, size_t errlen);
+
 /* Read `path` and fill what opts->set does not cover. */
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen);
+
+/* `--set SECTION.KEY=VALUE`: set one key as the file would, marked as
+ * given on the command line (the file does not override it). */
+int config_set(shoal_opts_t *opts, const char *arg, char *err, size_t errlen);
+
+/* The policy of a run (its registry id), its period and its parameter
+ * values (defaults where none was given; POLICY_MAX_PARAMS room). */
+uint32_t config_policy(const shoal_opts_t *opts);
+uint32_t config_interval_ms(const shoal_opts_t *opts);
+void config_policy_params(const shoal_opts_t *opts, uint32_t id, int64_t *out);
 
 /* Free what the options own (the topology string). */
 void config_free(shoal_opts_t *opts);

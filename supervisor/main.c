@@ -4,6 +4,8 @@
  *   shoal run [options] FILE.shoal ... [-- ARGS ...]
  *   shoal run --smoke [--hold] [options]
  *   shoal topology [options] [--json]
+ *   shoal policy list [--json]
+ *   shoal simulate --topology SPEC --policy NAME --workload FILE [...]
  *   shoal --help | --version
  *
  * main parses the command line (getopt_long), reads the config file for
@@ -15,8 +17,11 @@
  *   The only file that exits (by returning from main). Everything it calls
  *   returns errors; this file prints them.
  */
+#include "policy/policy.h"
 #include "supervisor/config.h"
+#include "supervisor/policy_cli.h"
 #include "supervisor/run.h"
+#include "supervisor/simulate.h"
 #include "supervisor/topology.h"
 
 #include <getopt.h>
@@ -38,7 +43,9 @@ enum {
     OPT_SMOKE,
     OPT_HOLD,
     OPT_JSON,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_POLICY,
+    OPT_SET
 };
 
 static const struct option long_opts[] = {
@@ -52,6 +59,8 @@ static const struct option long_opts[] = {
     {"smoke", no_argument, NULL, OPT_SMOKE},
     {"hold", no_argument, NULL, OPT_HOLD},
     {"json", no_argument, NULL, OPT_JSON},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"set", required_argument, NULL, OPT_SET},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -63,6 +72,9 @@ static void usage(FILE *f)
     fputs("usage: shoal run [options] FILE.shoal ... [-- ARGS ...]\n"
           "       shoal run --smoke [--hold] [options]\n"
           "       shoal topology [options] [--json]\n"
+          "       shoal policy list [--json]\n"
+          "       shoal simulate --topology SPEC --policy NAME --workload FILE\n"
+          "                      [--vms N] [--set ...] [--seed N] [--json]\n"
           "       shoal --help | --version\n"
           "\n"
           "options:\n"
@@ -71,10 +83,12 @@ static void usage(FILE *f)
           "                   description such as \"pack:2 numa:2 core:2 pu:1\" (commas may\n"
           "                   stand for spaces: pack:2,numa:2,core:2,pu:1) or an hwloc XML\n"
           "                   file (lstopo out.xml); the VMs are then not bound\n"
-          "  --config FILE    read options from an INI file: section [run], keys vms,\n"
-          "                   topology, pool_mb, proc_slots, heap_limit_mb,\n"
-          "                   heap_follow; flags\n"
-          "                   override it\n"
+          "  --config FILE    read options from an INI file: sections [run], [policy],\n"
+          "                   [policy.NAME] and [memory] (examples/shoal.ini documents\n"
+          "                   every key); flags override it\n"
+          "  --policy NAME    the balancing policy (default steal; 'shoal policy list')\n"
+          "  --set S.KEY=V    set a key of the config file, e.g. --set policy.steal.share=25\n"
+          "                   or --set policy.interval_ms=5; overrides the file\n"
           "  --pool-mb N      size of the shared page pool in MiB (default 4096)\n"
           "  --proc-slots N   process table slots (default 262144)\n"
           "  --heap-limit-mb N  largest heap of one process in MiB (default 1024); a\n"
@@ -165,6 +179,23 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
         case OPT_CONFIG:
             *config = optarg;
             break;
+        case OPT_POLICY: {
+            int id = policy_find(optarg);
+            if (id < 0) {
+                char names[160];
+                policy_names(names, sizeof names);
+                return bad("--policy: unknown policy \"%s\" (known: %s)", optarg, names);
+            }
+            o->policy = (uint32_t)id + 1;
+            o->set |= OPT_SET_POLICY;
+            break;
+        }
+        case OPT_SET: {
+            char err[512];
+            if (config_set(o, optarg, err, sizeof err) < 0)
+                return bad("%s", err);
+            break;
+        }
         case OPT_POOL_MB:
             rc = number(optarg, CONFIG_POOL_MB_MAX, "--pool-mb", &o->pool_mb);
             o->set |= OPT_SET_POOL_MB;
@@ -369,7 +400,13 @@ int main(int argc, char **argv)
         return command(CMD_RUN, argc - 1, argv + 1);
     if (strcmp(cmd, "topology") == 0)
         return command(CMD_TOPOLOGY, argc - 1, argv + 1);
+    if (strcmp(cmd, "policy") == 0)
+        return policy_cli_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "simulate") == 0)
+        return simulate_cli_main(argc - 1, argv + 1);
     if (cmd[0] == '-')
-        return bad_usage("unknown option %s (a command comes first: run, topology)", cmd);
-    return bad_usage("unknown command '%s' (commands: run, topology)", cmd);
+        return bad_usage("unknown option %s (a command comes first: run, topology, policy, "
+                         "simulate)",
+                         cmd);
+    return bad_usage("unknown command '%s' (commands: run, topology, policy, simulate)", cmd);
 }

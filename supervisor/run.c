@@ -11,6 +11,8 @@
  *     notification was missed;
  *   - an eventfd that VMs write after they change something the supervisor
  *     waits for (registered, smoke result published, run.done);
+ *   - a timerfd that ticks every [policy] interval_ms, when the policy
+ *     rebalances or samples traffic: the balancer (balancer.c);
  *   - later, the control socket and its clients (run_watch adds them).
  * The signals are blocked for the whole run, so they arrive only through
  * the signalfd, between two handlers, never in the middle of one.
@@ -25,7 +27,8 @@
  *   Supervisor only; single-threaded. In shared memory the supervisor
  *   writes only run.stopping, each VM's placement group and os_pid before
  *   or right after its fork, `state` = VM_STARTING before the fork and
- *   VM_DEAD after a death, `wake` through vm_wake, and, after a VM died,
+ *   VM_DEAD after a death, `wake` through vm_wake, the active policy, the
+ *   producer side of the plan rings and the epochs (balancer.c), and, after a VM died,
  *   what recovery repairs: the locks, journal and cache it held in the pool,
  *   the shared-table locks, the slots it was claiming. It takes no lock
  *   other than a dead VM's pool lock, which recovery breaks.
@@ -35,6 +38,7 @@
 #include "shm/pool.h"
 #include "shm/segment.h"
 #include "shm/vmtab.h"
+#include "supervisor/balancer.h"
 #include "supervisor/fork.h"
 #include "shm/proctab.h"
 #include "vmproc/ets.h"
@@ -104,7 +108,9 @@ struct run {
     uint64_t term_at, kill_at; /* CLOCK_MONOTONIC ns deadlines of a stop */
     int status;                /* the exit status, set by whoever stops the run */
     int epfd;
-    run_source_t sig, tick, notify;
+    run_source_t sig, tick, notify, balance;
+    balancer_t bal;
+    bool *alive;               /* per VM, for the balancer: registered and not reaped */
     sigset_t old_mask;
     bool mask_set;
 };
@@ -352,6 +358,19 @@ static void on_tick(run_t *r, uint32_t events)
     }
 }
 
+static void on_balance(run_t *r, uint32_t events)
+{
+    (void)events;
+    uint64_t expirations;
+    if (read(r->balance.fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        return;
+    if (r->stopping)
+        return;
+    for (uint32_t i = 0; i < r->n_vms; i++)
+        r->alive[i] = r->vms[i].pid > 0 && r->vms[i].registered;
+    balancer_tick(&r->bal, now_ns() / 1000000u, r->alive);
+}
+
 static void on_notify(run_t *r, uint32_t events)
 {
     (void)events;
@@ -400,6 +419,19 @@ static int open_sources(run_t *r)
     r->notify.ready = on_notify;
     if (r->notify.fd < 0 || run_watch(r, &r->notify, false) < 0)
         return -1;
+
+    if (r->program && balancer_wants_tick(&r->bal)) {
+        uint32_t ms = r->bal.interval_ms;
+        r->balance.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        r->balance.ready = on_balance;
+        struct itimerspec bt = {
+            .it_interval = {ms / 1000, (long)(ms % 1000) * 1000000L},
+            .it_value = {ms / 1000, (long)(ms % 1000) * 1000000L},
+        };
+        if (r->balance.fd < 0 || timerfd_settime(r->balance.fd, 0, &bt, NULL) < 0 ||
+            run_watch(r, &r->balance, true) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -422,6 +454,7 @@ static void close_sources(run_t *r)
     close_source(&r->sig.fd);
     close_source(&r->tick.fd);
     close_source(&r->notify.fd);
+    close_source(&r->balance.fd);
     close_source(&r->epfd);
     if (r->mask_set) {
         sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
@@ -472,6 +505,26 @@ static void bind_pool(run_t *r)
                     : t->n_nodes == 1           ? "one NUMA node, nothing to bind"
                                                 : "not bound");
     }
+}
+
+/* -v: where the policy moved processes, per VM and cause. */
+static void print_moves(run_t *r)
+{
+    static const char *const cause[MIG_CAUSES] = {"explicit", "steal", "rebalance", "affinity",
+                                                  "adopt"};
+    for (uint32_t i = 0; i < r->n_vms; i++) {
+        shm_vm_t *v = shm_vm(r->h, i);
+        fprintf(stderr, "shoal: VM %u moves in/out:", i);
+        for (int c = 0; c < MIG_CAUSES; c++)
+            fprintf(stderr, " %s %" PRIu64 "/%" PRIu64, cause[c], ck_pr_load_64(&v->mig_in[c]),
+                    ck_pr_load_64(&v->mig_out[c]));
+        fprintf(stderr, "; plans done %" PRIu64 ", dropped %" PRIu64 "\n",
+                ck_pr_load_64(&v->plan_done), ck_pr_load_64(&v->plan_dropped));
+    }
+    if (r->bal.plans)
+        fprintf(stderr, "shoal: balancer: %" PRIu64 " plans, %" PRIu64 " moves queued, %" PRIu64
+                        " refused by a full ring\n",
+                r->bal.plans, r->bal.moves, r->bal.full);
 }
 
 static int fork_vms(run_t *r)
@@ -540,7 +593,8 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
                .epfd = -1,
                .sig = {.fd = -1},
                .tick = {.fd = -1},
-               .notify = {.fd = -1}};
+               .notify = {.fd = -1},
+               .balance = {.fd = -1}};
     shm_config_t cfg;
     shm_config_default(&cfg, p->n_vms, t->n_nodes);
     if (opts->pool_mb)
@@ -552,7 +606,10 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
     cfg.heap_follow = opts->heap_follow;
 
     r.vms = calloc(r.n_vms, sizeof *r.vms);
-    if (!r.vms) {
+    r.alive = calloc(r.n_vms, sizeof *r.alive);
+    if (!r.vms || !r.alive) {
+        free(r.vms);
+        free(r.alive);
         fprintf(stderr, "shoal: out of memory\n");
         return SHOAL_EXIT_FAIL;
     }
@@ -561,10 +618,21 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         fprintf(stderr, "shoal: cannot create the shared segment (%" PRIu64 " MiB pool): %s\n",
                 cfg.pool_bytes >> 20, strerror(errno));
         free(r.vms);
+        free(r.alive);
         return SHOAL_EXIT_FAIL;
     }
     write_placement(&r);
     bind_pool(&r);
+    int64_t pv[POLICY_MAX_PARAMS];
+    uint32_t pol = config_policy(opts);
+    config_policy_params(opts, pol, pv);
+    if (balancer_init(&r.bal, r.h, pol, pv, config_interval_ms(opts)) < 0) {
+        fprintf(stderr, "shoal: cannot set up the balancer: %s\n", strerror(errno));
+        shm_destroy(r.h);
+        free(r.vms);
+        free(r.alive);
+        return SHOAL_EXIT_FAIL;
+    }
 
     int status;
     if (opts->nfiles > 0) {
@@ -583,9 +651,13 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         run_stop(&r, SHOAL_EXIT_FAIL, STOP_TERM_NOW);
     loop(&r);
     status = r.status;
+    if (opts->verbose && r.program)
+        print_moves(&r);
 out:
     close_sources(&r);
+    balancer_free(&r.bal);
     shm_destroy(r.h);
     free(r.vms);
+    free(r.alive);
     return status;
 }

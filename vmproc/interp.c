@@ -124,6 +124,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
 
+/* Leave the slice, saying how many reductions it used (the VM counts them). */
+#define LEAVE(r) return (rt->slice_reds = (uint32_t)(SLICE_REDUCTIONS - reds), (r))
 #define SAVE()                                                                  \
     (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
      p->func = fn)
@@ -264,7 +266,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp = fp + fn->nslots;
             if (UNLIKELY(--reds <= 0)) {
                 SAVE();
-                return RUN_YIELD;
+                LEAVE(RUN_YIELD);
             }
             DISPATCH();
         }
@@ -358,7 +360,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 /* (migrate vm): a safe point, with the result in place */
                 rt->trap = false;
                 SAVE();
-                return RUN_YIELD;
+                LEAVE(RUN_YIELD);
             }
             DISPATCH();
         }
@@ -654,7 +656,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             pc--; /* resume by retrying this instruction */
             SAVE();
-            return RUN_WAIT;
+            LEAVE(RUN_WAIT);
         }
         CASE(UNWRAP)
         {
@@ -672,14 +674,14 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             p->err_class = EXC_NORMAL;
             p->err_value = mk_atom(A_NORMAL);
             SAVE();
-            return RUN_EXIT;
+            LEAVE(RUN_EXIT);
         }
     }
 
 killed:
     /* An exit signal: the process ends at once, whatever catches it has. */
     SAVE();
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 
 heap_limit:
     /* The heap or stack could not grow: the process ends, the VM does not. */
@@ -687,7 +689,7 @@ heap_limit:
     p->err_value = mk_atom(A_HEAP_LIMIT);
     p->sp = p->stack_lo;
     p->ctl = (ctl_t *)p->stack_hi;
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 
 raise:
     /* Unwind to the nearest catch or guard; cs, sp, fp are current. */
@@ -729,5 +731,5 @@ raise:
     }
     p->sp = p->stack_lo;
     p->ctl = cs;
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 }

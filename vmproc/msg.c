@@ -24,6 +24,7 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/balance.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/sched.h"
@@ -81,6 +82,7 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
         if (ck_pr_cas_64(&p->inbox, cur, tag | off))
             break;
     }
+    balance_count_send(rt, pcb, from, to);
     /* Atomic-load fence: our push (the CAS) is ordered before the read of
      * the status (see the header: the owner does the mirror image with a
      * full fence after its plain store of WAITING). On TSO machines a

@@ -19,6 +19,7 @@
 #ifndef SHOAL_VMPROC_PROC_H
 #define SHOAL_VMPROC_PROC_H
 
+#include "shm/plan.h"
 #include "shm/proctab.h"
 #include "vmproc/code.h"
 
@@ -58,7 +59,9 @@ enum proc_status {
     PS_RUNNABLE = 1,
     PS_RUNNING,
     PS_WAITING,   /* in receive (or sleep) with nothing to do */
-    PS_EXITING
+    PS_EXITING,
+    PS_MOVING     /* waiting, and being handed to another VM: on that VM's inbound
+                   * list; its new owner makes it WAITING (or RUNNABLE) again */
 };
 
 /* How a process ends, or what it raised. ERROR's reason is #(error value). */
@@ -70,7 +73,8 @@ typedef struct proc {
     uint64_t inbox;           /* CAS-pushed nodes, newest first; see INBOX_* */
     uint32_t status;          /* enum proc_status; others CAS WAITING -> RUNNABLE */
     uint32_t inbound_next;    /* next PCB (slot + 1) on a VM's inbound list */
-    uint32_t hint_vm;         /* the balancer: please move to vm + 1 at the next yield */
+    uint32_t hint_vm;         /* owner VM, acting on a plan: move to VM (hint_vm & 0xffff) - 1,
+                               * cause hint_vm >> 16, at its next safe point; 0: no */
     uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
     char pad_shared[SHOAL_CACHE_LINE - 24];
 
@@ -110,17 +114,21 @@ typedef struct proc {
     /* migration */
     uint32_t migrate_to;      /* (migrate vm) asked for vm + 1; 0: no */
     uint32_t acct_vm;         /* VM whose heap counters include this process, + 1 */
-    uint32_t mig[4];          /* moves by cause (enum mig_cause) */
+    uint32_t mig[MIG_CAUSES]; /* moves by cause (enum mig_cause) */
+    /* the owner VM's list of its waiting processes (vmproc/balance.c),
+     * slot + 1 of the neighbours; wait_vm: the VM whose list holds it, + 1 */
+    uint32_t wait_prev, wait_next, wait_vm;
     uint32_t node_pages[PROC_NODES]; /* pages of heap and stack per NUMA node */
 } proc_t;
-
-/* Why a process moved (counted per process and per VM). */
-enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSES };
 
 /* Process flags (owner only). */
 #define PF_TRAP_EXIT 1u   /* exit signals arrive as #(EXIT pid reason) messages */
 #define PF_KILLED 2u      /* an exit signal ended it: no catch applies */
 #define PF_PLACED 4u      /* spawn-on put it on a VM: not stolen before it ran there */
+#ifndef PF_PINNED
+#define PF_PINNED 8u      /* placed explicitly: (migrate vm) until it next waits, and
+                           * call-on for the call; no policy moves it */
+#endif
 
 /* The inbox word: a 16-bit tag from the slot's generation, and the offset
  * of the newest node from the segment base (0: empty; INBOX_CLOSED: the
@@ -174,6 +182,12 @@ typedef struct rt {
     bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
+    /* counters, published to the VM table by the scheduler loop */
+    uint64_t reductions;      /* reductions executed here */
+    uint32_t slice_reds;      /* reductions of the last slice (interp_run sets it) */
+    uint32_t sample_left;     /* sends until the next traffic sample (balance.c) */
+    uint64_t msgs[2];         /* messages sent: [0] to this VM, [1] to another */
+    struct balance *bal;      /* this VM's balancing state (vmproc/balance.h) */
 } rt_t;
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/balance.h"
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
@@ -17,7 +18,6 @@
 #include "vmproc/msg.h"
 #include "vmproc/termio.h"
 #include "vmproc/vm.h"
-#include "policy/policy.h"
 
 #include <ck_pr.h>
 #include <errno.h>
@@ -140,39 +140,72 @@ void sched_wake_proc(rt_t *rt, pcb_t *pcb)
  * to VM `to`: the one rule of DESIGN.md. The owner word changes by CAS
  * from this VM, which owns it and is not running it, so no other VM can
  * be running it or take it at the same time; nothing of its heap, stack
- * or mailbox is touched, so the move is O(1) in heap size. A runnable
- * process is then queued on `to`; a waiting one stays waiting, and
- * whoever wakes it queues it on its new owner. */
+ * or mailbox is touched, so the move is O(1) in heap size. The process
+ * is then queued on `to`'s inbound list: a runnable one to run there; a
+ * waiting one as MOVING, which no sender or timer wakes (they wake only
+ * WAITING processes), and which `to` settles (settle): it counts the
+ * arrival, makes it WAITING there and looks at its inbox again. */
 static void hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
 {
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
-    shm_vm_t *self = shm_vm(rt->h, rt->vm), *dst = shm_vm(rt->h, to);
+    shm_vm_t *self = shm_vm(rt->h, rt->vm);
+    balance_wait_del(s, pcb);
     heap_detach(rt, p);
     p->mig[cause]++;
     p->migrations++;
     p->migrate_to = 0;
     p->arriving = cause + 1;
     ck_pr_store_64(&self->mig_out[cause], self->mig_out[cause] + 1);
-    ck_pr_dec_64(&self->procs);
-    ck_pr_inc_64(&dst->procs);
+    /* Before the owner changes: from here on no sender wakes it. */
+    ck_pr_store_32(&p->status, runnable ? PS_RUNNABLE : PS_MOVING);
     bool ok = ck_pr_cas_32(&pcb->owner, rt->vm, to);
     SHOAL_ASSERT(ok, "only the owner hands a process over");
     (void)ok;
-    if (runnable) {
-        ck_pr_store_32(&p->status, PS_RUNNABLE);
-        push_inbound(rt->h, to, pcb);
+    push_inbound(rt->h, to, pcb);
+}
+
+void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
+{
+    hand_over(s, pcb, to, cause, runnable);
+}
+
+bool sched_hand_over_waiting(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause)
+{
+    /* Out of WAITING first: a sender or a timer that wakes it now fails
+     * its CAS, and its message is seen when the new owner settles it. */
+    if (!ck_pr_cas_32(&proc_of(pcb)->status, PS_WAITING, PS_MOVING))
+        return false;
+    hand_over(s, pcb, to, cause, false);
+    return true;
+}
+
+/* A waiting process handed over to this VM (MOVING): make it WAITING
+ * here, with its timer on this VM, or runnable if messages came while it
+ * moved; or pass it on if a plan asked for that meanwhile. */
+static void settle(sched_t *s, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    uint32_t to;
+    enum mig_cause cause;
+    if (balance_hint(s, pcb, &to, &cause)) {
+        hand_over(s, pcb, to, cause, false);
         return;
     }
-    /* Full fence between the owner store and WAITING, and between WAITING
-     * and the inbox check, as in run_one: a sender that wins the wake-up
-     * reads the new owner. */
-    ck_pr_fence_memory();
+    /* A timer that fired while it moved found it MOVING and woke nothing;
+     * the deadline in the PCB is the truth, so set it again here (a timer
+     * left on the old VM is harmless: it wakes only a waiting process
+     * with the same deadline, on its owner). */
+    if (p->deadline >= 0)
+        timer_push(s, p->deadline, pcb);
+    balance_wait_add(s, pcb);
+    /* Full fence between WAITING and the inbox check, as in run_one: a
+     * sender that pushed before we stored WAITING did not wake it. */
     ck_pr_store_32(&p->status, PS_WAITING);
     ck_pr_fence_memory();
     if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
         ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
-        push_inbound(rt->h, to, pcb);
+        runq_push(s, pcb);
 }
 
 /* A process queued here: count an arrival, or pass it on if it moved on
@@ -198,8 +231,16 @@ static void arrive(sched_t *s, pcb_t *pcb)
     if (p->arriving) {
         shm_vm_t *self = shm_vm(rt->h, rt->vm);
         uint32_t c = p->arriving - 1;
-        ck_pr_store_64(&self->mig_in[c], self->mig_in[c] + 1);
+        /* Single writer (this VM): the supervisor reads statistics. */
+        if (p->arriving == ARRIVE_SPAWN)
+            ck_pr_store_64(&self->started, self->started + 1);
+        else
+            ck_pr_store_64(&self->mig_in[c], self->mig_in[c] + 1);
         p->arriving = 0;
+    }
+    if (ck_pr_load_32(&p->status) == PS_MOVING) {
+        settle(s, pcb);
+        return;
     }
     runq_push(s, pcb);
 }
@@ -228,6 +269,11 @@ static void drain_inbound(sched_t *s)
     }
 }
 
+void sched_take_inbound(sched_t *s)
+{
+    drain_inbound(s);
+}
+
 int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid,
                bool placed)
 {
@@ -247,8 +293,15 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
         proc_of(pcb)->flags |= PF_PLACED;
     ck_pr_store_32(&pcb->owner, vm);
     *pid = pcb->pid;
+    /* Each VM counts the processes that start on it: this one now, or
+     * the target when it takes the process in (arrive). */
+    if (vm == rt->vm) {
+        shm_vm_t *self = shm_vm(h, rt->vm);
+        ck_pr_store_64(&self->started, self->started + 1);
+    } else {
+        proc_of(pcb)->arriving = ARRIVE_SPAWN;
+    }
     proctab_publish(pcb);
-    ck_pr_inc_64(&shm_vm(h, vm)->procs);
     if (vm == rt->vm)
         runq_push(rt->sched, pcb);
     else
@@ -258,11 +311,7 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
 
 uint32_t sched_place_spawn(rt_t *rt)
 {
-    /* Round-robin over the VMs, each VM starting after itself, until the
-     * balancing policies take this decision over. */
-    uint32_t n = rt->h->cfg.n_vms;
-    rt->spawn_next = (rt->spawn_next + 1) % n;
-    return (rt->vm + rt->spawn_next) % n;
+    return balance_place(rt);
 }
 
 /* The exit reason as text: #(error V) for errors, else the value. */
@@ -321,7 +370,9 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
         vm_notify();
     }
     heap_release(rt, pcb);
-    ck_pr_dec_64(&shm_vm(h, rt->vm)->procs);
+    shm_vm_t *self = shm_vm(h, rt->vm);
+    /* Single writer (this VM): the supervisor reads statistics. */
+    ck_pr_store_64(&self->exited, self->exited + 1);
     proctab_release(h, pcb);
 }
 
@@ -333,7 +384,8 @@ static bool stopping(const shm_header_t *h)
 static bool has_work(void *ctx)
 {
     sched_t *s = ctx;
-    return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0;
+    return s->rq_len > 0 || ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0 ||
+           balance_pending(s);
 }
 
 /* Wake the processes whose timers are due. A timer stays on the VM where
@@ -370,6 +422,7 @@ static void run_one(sched_t *s, pcb_t *pcb)
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
     ck_pr_store_32(&p->status, PS_RUNNING);
+    balance_wait_del(s, pcb);
     heap_attach(rt, p);
     /* heap_follow = eager: a heap that is on another node than its owner
      * is copied over before the process runs there. */
@@ -393,13 +446,13 @@ static void run_one(sched_t *s, pcb_t *pcb)
     switch (r) {
     case RUN_YIELD: {
         /* A safe point: a reduction boundary. An explicit (migrate vm),
-         * the balancer's hint, or torture mode may move the process. */
-        uint32_t hint = ck_pr_load_32(&p->hint_vm);
+         * a plan of the balancer, or torture mode may move the process. */
+        uint32_t to;
+        enum mig_cause cause;
         if (p->migrate_to && p->migrate_to - 1 != rt->vm) {
             hand_over(s, pcb, p->migrate_to - 1, MIG_EXPLICIT, true);
-        } else if (hint && ck_pr_cas_32(&p->hint_vm, hint, 0) && hint - 1 != rt->vm &&
-                   hint - 1 < rt->h->cfg.n_vms) {
-            hand_over(s, pcb, hint - 1, MIG_BALANCER, true);
+        } else if (p->hint_vm && balance_hint(s, pcb, &to, &cause)) {
+            hand_over(s, pcb, to, cause, true);
         } else if (rt->migrate_torture && rt->h->cfg.n_vms > 1) {
             hand_over(s, pcb, torture_target(rt), MIG_EXPLICIT, true);
         } else {
@@ -409,7 +462,9 @@ static void run_one(sched_t *s, pcb_t *pcb)
         }
         break;
     }
-    case RUN_WAIT:
+    case RUN_WAIT: {
+        uint32_t to;
+        enum mig_cause cause;
         if (p->deadline >= 0)
             timer_push(s, p->deadline, pcb);
         if (rt->migrate_torture && rt->h->cfg.n_vms > 1) {
@@ -417,6 +472,12 @@ static void run_one(sched_t *s, pcb_t *pcb)
             hand_over(s, pcb, torture_target(rt), MIG_EXPLICIT, false);
             break;
         }
+        if (p->hint_vm && balance_hint(s, pcb, &to, &cause)) {
+            /* a plan's move, at a blocking receive */
+            hand_over(s, pcb, to, cause, false);
+            break;
+        }
+        balance_wait_add(s, pcb);
         ck_pr_store_32(&p->status, PS_WAITING);
         /* Full fence, then look at the inbox again: a sender that pushed
          * before we stored WAITING did not see it (msg.c explains). */
@@ -425,6 +486,7 @@ static void run_one(sched_t *s, pcb_t *pcb)
             ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNABLE))
             runq_push(s, pcb);
         break;
+    }
     case RUN_EXIT:
         p->status = PS_EXITING;
         proc_exit(s, pcb);
@@ -432,9 +494,8 @@ static void run_one(sched_t *s, pcb_t *pcb)
     }
 }
 
-/* Work stealing, the default balancing: an idle VM asks the nearest VM
- * that has work queued to hand it some (steal.c in policy/ decides whom
- * and how much). The victim hands processes over at its next scheduling
+/* Work stealing: an idle VM asks the nearest VM that has work queued to
+ * hand it some (the policy decides whom and how much: policy/steal.c). The victim hands processes over at its next scheduling
  * point, from its own queue, so stealing never races with running. */
 static void give_work(sched_t *s)
 {
@@ -444,13 +505,13 @@ static void give_work(sched_t *s)
         return;
     ck_pr_store_32(&self->steal_req, 0);
     uint32_t thief = req - 1;
-    size_t n = policy_steal_amount(s->rq_len), given = 0;
+    size_t n = balance_amount(&s->rt, s->rq_len, thief), given = 0;
     /* One pass over the queue: processes that spawn-on placed here and
      * that have not run yet stay (their placement is where they start);
      * the others go, up to n, and the rest keep their order. */
     for (size_t i = s->rq_len; i > 0; i--) {
         pcb_t *pcb = runq_pop(s);
-        if (given < n && !(proc_of(pcb)->flags & PF_PLACED)) {
+        if (given < n && !(proc_of(pcb)->flags & (PF_PLACED | PF_PINNED))) {
             hand_over(s, pcb, thief, MIG_STEAL, true);
             given++;
         } else {
@@ -463,7 +524,7 @@ static void ask_for_work(sched_t *s)
 {
     rt_t *rt = &s->rt;
     uint32_t victims[SHOAL_MAX_VMS];
-    size_t n = policy_steal_victims(rt->h, rt->vm, victims, SHOAL_MAX_VMS);
+    size_t n = balance_victims(rt, victims, SHOAL_MAX_VMS);
     for (size_t i = 0; i < n; i++) {
         shm_vm_t *v = shm_vm(rt->h, victims[i]);
         if (ck_pr_cas_32(&v->steal_req, 0, rt->vm + 1))
@@ -485,6 +546,10 @@ int sched_main(shm_header_t *h, uint32_t vm)
     t = getenv("SHOAL_MIGRATE_TORTURE");
     s.rt.migrate_torture = t && *t && strcmp(t, "0") != 0;
     s.rt.default_heap_limit_words = h->cfg.heap_limit_bytes / sizeof(term);
+    if (balance_init(&s) < 0) {
+        fprintf(stderr, "shoal: VM %u: out of memory\n", vm);
+        return 1;
+    }
 
     code_table_t *ct = code_table(h);
     if (vm == 0) {
@@ -503,6 +568,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         ck_pr_store_64(&self->heartbeat, self->heartbeat + 1);
         drain_inbound(&s);
         give_work(&s);
+        balance_round(&s);
         /* Written only when it changes: stealers read this line while
          * they look for work, and every write would pull it from them. */
         if (ck_pr_load_32(&self->runq) != (uint32_t)s.rq_len)
@@ -511,7 +577,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
             fire_timers(&s, interp_now_ns());
         pcb_t *pcb = runq_pop(&s);
         if (pcb) {
-            run_one(&s, pcb);
+            if (!balance_divert(&s, pcb))
+                run_one(&s, pcb);
             continue;
         }
         /* Out of work: spin a little before sleeping: a futex wake-up
@@ -542,6 +609,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         vm_sleep(h, self, has_work, &s, ms);
     }
+    balance_free(&s);
     sched_free(&s);
     return 0;
 }

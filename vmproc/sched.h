@@ -37,8 +37,22 @@ int sched_main(shm_header_t *h, uint32_t vm);
 int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc, uint64_t *pid,
                bool placed);
 
-/* Where (spawn ...) puts a process: round-robin for now. */
+/* Where (spawn ...) puts a process: the policy decides (balance.c). */
 uint32_t sched_place_spawn(rt_t *rt);
+
+/* Owner VM: hand a process that is not running over to VM `to` (the one
+ * rule of DESIGN.md); `runnable` says whether it runs there at once or is
+ * waiting (then its status must not be WAITING: RUNNING at its safe
+ * point, or MOVING). Counted under `cause`. */
+void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable);
+
+/* Owner VM: hand a WAITING process over to `to`. False if it was woken
+ * meanwhile (it is then runnable and on its way to this VM's queue). */
+bool sched_hand_over_waiting(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause);
+
+/* Owner VM: take in what other VMs queued for this one (spawns, moves,
+ * wake-ups), as the scheduler loop does each round. For tests. */
+void sched_take_inbound(sched_t *s);
 
 /* Queue a process that just became RUNNABLE on its owner VM. Any VM; the
  * caller won the CAS that made it RUNNABLE. */
