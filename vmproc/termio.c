@@ -366,3 +366,149 @@ bool term_order(term a, term b, int *cmp)
     }
     return false;
 }
+
+/* ------------------------------------------------------------------ */
+/* term order (LANGUAGE.md, "Values")                                  */
+
+/* Rank of a term's type: number < atom < ref < function < pid < tuple <
+ * map < list < string. Rank 6 is the map's (maps are a later type). */
+static int type_rank(term t)
+{
+    if (is_fix(t))
+        return 0;
+    if (is_imm(t)) {
+        switch (imm_sub(t)) {
+        case SUB_ATOM:
+            return 1;
+        case SUB_REF:
+            return 2;
+        case SUB_PID:
+            return 4;
+        default:
+            return 7; /* '() */
+        }
+    }
+    if (is_cons(t))
+        return 7;
+    switch (box_type(t)) {
+    case BT_FLOAT:
+        return 0;
+    case BT_CLOSURE:
+        return 3;
+    case BT_TUPLE:
+        return 5;
+    case BT_STRING:
+        return 8;
+    default:
+        return 9;
+    }
+}
+
+static int sign_of(int64_t c)
+{
+    return (c > 0) - (c < 0);
+}
+
+static int bytes_compare(const char *a, uint64_t la, const char *b, uint64_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? sign_of(c) : sign_of((int64_t)(la > lb) - (int64_t)(la < lb));
+}
+
+/* Two numbers: by value, then an integer before a float of that value. */
+static int number_compare(term a, term b)
+{
+    int c;
+    term_order(a, b, &c);
+    if (c == 0 && is_fix(a) != is_fix(b))
+        c = is_fix(a) ? -1 : 1;
+    return c;
+}
+
+int term_compare(const shm_header_t *h, term a, term b)
+{
+    if (a == b)
+        return 0;
+    wstack_t st;
+    wstack_init(&st);
+    int c = 0;
+    wstack_push(&st, a);
+    wstack_push(&st, b);
+    while (c == 0 && wstack_pop(&st, &b)) {
+        wstack_pop(&st, &a);
+        if (a == b)
+            continue;
+        int ra = type_rank(a), rb = type_rank(b);
+        if (ra != rb) {
+            c = ra < rb ? -1 : 1;
+            break;
+        }
+        switch (ra) {
+        case 0:
+            c = number_compare(a, b);
+            break;
+        case 1: {
+            size_t la, lb;
+            const char *na = atom_name(h, atom_index(a), &la);
+            const char *nb = atom_name(h, atom_index(b), &lb);
+            c = bytes_compare(na, la, nb, lb);
+            break;
+        }
+        case 2:
+        case 4:
+            c = sign_of((int64_t)(imm_val(a) > imm_val(b)) - (int64_t)(imm_val(a) < imm_val(b)));
+            break;
+        case 3: {
+            /* functions: by their function's index, then by their free
+             * variables, as tuples compare */
+            const func_t *fa = (const func_t *)(uintptr_t)box_ptr(a)[1];
+            const func_t *fb = (const func_t *)(uintptr_t)box_ptr(b)[1];
+            uint64_t na = hdr_words(box_ptr(a)[0]), nb = hdr_words(box_ptr(b)[0]);
+            if (fa->index != fb->index) {
+                c = fa->index < fb->index ? -1 : 1;
+            } else if (na != nb) {
+                c = na < nb ? -1 : 1;
+            } else {
+                for (uint64_t i = na; i-- > 2;) {
+                    wstack_push(&st, box_ptr(a)[i]);
+                    wstack_push(&st, box_ptr(b)[i]);
+                }
+            }
+            break;
+        }
+        case 5: {
+            uint64_t na = tuple_size(a), nb = tuple_size(b);
+            if (na != nb) {
+                c = na < nb ? -1 : 1;
+                break;
+            }
+            /* pushed last to first, so the first elements decide first */
+            for (uint64_t i = na; i-- > 0;) {
+                wstack_push(&st, tuple_elems(a)[i]);
+                wstack_push(&st, tuple_elems(b)[i]);
+            }
+            break;
+        }
+        case 7:
+            /* '() is the smallest list; else the heads, then the tails */
+            if (is_nil(a) || is_nil(b)) {
+                c = is_nil(a) ? -1 : 1;
+                break;
+            }
+            wstack_push(&st, CDR(a));
+            wstack_push(&st, CDR(b));
+            wstack_push(&st, CAR(a));
+            wstack_push(&st, CAR(b));
+            break;
+        case 8:
+            c = bytes_compare(str_bytes(a), str_len(a), str_bytes(b), str_len(b));
+            break;
+        default:
+            /* message nodes and other internal objects never reach here */
+            c = sign_of((int64_t)(a > b) - (int64_t)(a < b));
+            break;
+        }
+    }
+    wstack_free(&st);
+    return c;
+}

@@ -36,4 +36,10 @@ bool term_equal(term a, term b);
  * to -1, 0 or 1. Returns false for other operands (badarg). */
 bool term_order(term a, term b, int *cmp);
 
+/* Erlang's term order over any two terms (LANGUAGE.md, "Values"):
+ * number < atom < ref < function < pid < tuple < map < list < string;
+ * numbers by value, an integer before a float of the same value. Returns
+ * -1, 0 or 1; 0 exactly when (= a b). `h` names the atoms. */
+int term_compare(const shm_header_t *h, term a, term b);
+
 #endif
