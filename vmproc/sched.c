@@ -507,17 +507,27 @@ static void give_work(sched_t *s)
     uint32_t thief = req - 1;
     size_t n = balance_amount(&s->rt, s->rq_len, thief), given = 0;
     /* One pass over the queue: processes that spawn-on placed here and
-     * that have not run yet stay (their placement is where they start);
-     * the others go, up to n, and the rest keep their order. */
+     * that have not run yet stay (their placement is where they start),
+     * and so do pinned ones; the others go, up to n, and the rest keep
+     * their order. */
+    size_t placed = 0;
     for (size_t i = s->rq_len; i > 0; i--) {
         pcb_t *pcb = runq_pop(s);
-        if (given < n && !(proc_of(pcb)->flags & (PF_PLACED | PF_PINNED))) {
+        uint32_t flags = proc_of(pcb)->flags;
+        placed += (flags & PF_PLACED) != 0;
+        if (given < n && !(flags & (PF_PLACED | PF_PINNED))) {
             hand_over(s, pcb, thief, MIG_STEAL, true);
             given++;
         } else {
             runq_push(s, pcb);
         }
     }
+    /* Nothing to give but processes that have not run yet: they can go
+     * once they ran, so the request stays for the next round rather than
+     * leave the thief asleep until its timeout (a burst of spawn-on). A
+     * request another thief made meanwhile wins. */
+    if (given == 0 && placed >= 2)
+        ck_pr_cas_32(&self->steal_req, 0, req);
 }
 
 static void ask_for_work(sched_t *s)
