@@ -10,7 +10,9 @@
  *   - the pair is busy enough to be worth it (min_rate messages a second),
  *   - this pair is the heaviest of the process that moves (a process is
  *     only ever pulled towards its heaviest partner, and only once a plan),
- *   - it has not moved within cooldown_ms (no back and forth),
+ *   - neither process of the pair moved within cooldown_ms (no back and
+ *     forth, and no undoing a move that samples taken before it still
+ *     contradict),
  *   - the two VMs' process counts stay within max_imbalance of each other
  *     afterwards, or get closer than they were.
  * Of the two ways to join a pair it takes the one that leaves the two VMs
@@ -85,10 +87,13 @@ static size_t rebalance(const int64_t *pv, const policy_snapshot_t *s, policy_me
         const policy_pair_t *pr = &s->pairs[k];
         if (pr->msgs * 1000 / interval < (uint64_t)pv[P_MIN_RATE])
             break; /* heaviest first: the rest are lighter */
-        bool a_free = !seen_add(seen, pr->a) &&
-                      !policy_recent(mem, pr->a, s->now_ms, (uint64_t)pv[P_COOLDOWN]);
-        bool b_free = !seen_add(seen, pr->b) &&
-                      !policy_recent(mem, pr->b, s->now_ms, (uint64_t)pv[P_COOLDOWN]);
+        bool a_free = !seen_add(seen, pr->a), b_free = !seen_add(seen, pr->b);
+        /* A pair of which one process moved lately is left alone: the
+         * samples may still show it where it was, and moving its partner
+         * now would undo the move. */
+        uint64_t cool = (uint64_t)pv[P_COOLDOWN];
+        if (policy_recent(mem, pr->a, s->now_ms, cool) || policy_recent(mem, pr->b, s->now_ms, cool))
+            continue;
         uint32_t va = pr->vm_a, vb = pr->vm_b;
         if (va == vb || va >= s->n_vms || vb >= s->n_vms || !s->vms[va].alive ||
             !s->vms[vb].alive)

@@ -85,6 +85,7 @@ typedef struct svm {
     uint32_t idle_gen;
     uint32_t hint_runq;   /* the published queue length */
     uint32_t steal_req;   /* a thief, or NONE */
+    uint32_t steal_seen;  /* the queue length the thief saw when it asked */
     plan_move_t plan[PLAN_SLOTS];
     uint32_t plan_head, plan_len;
     pairs_t *pairs;
@@ -574,12 +575,13 @@ static void give_work(sim_t *s, uint32_t vi)
     if (!s->pol->amount || thief >= s->n_vms)
         return;
     size_t queued = v->rq_len;
+    uint32_t seen = v->steal_seen;
     size_t n = s->pol->amount(s->cfg.pv, queued, dist(s, vi, thief)), given = 0, placed = 0;
     for (size_t i = v->rq_len; i > 0; i--) {
         uint32_t pi = rq_pop(v);
         placed += s->procs[pi].placed;
         if (given < n && may_move(&s->procs[pi])) {
-            hand_over(s, pi, thief, MIG_STEAL, true, (uint32_t)queued);
+            hand_over(s, pi, thief, MIG_STEAL, true, seen);
             given++;
         } else {
             rq_push(s, v, pi);
@@ -587,8 +589,10 @@ static void give_work(sim_t *s, uint32_t vi)
     }
     /* as sched.c: a request that found only processes that have not run
      * yet stays for the next round */
-    if (given == 0 && placed >= 2)
+    if (given == 0 && placed >= 2) {
         v->steal_req = thief;
+        v->steal_seen = seen;
+    }
 }
 
 static void act(sim_t *s, uint32_t vi, const plan_move_t *m)
@@ -645,12 +649,15 @@ static void run_proc(sim_t *s, uint32_t vi, uint32_t pi)
     p->state = P_RUNNING;
     v->running = pi;
     v->slice_left = SIM_SLICE_NS;
-    if (p->burst == 0) {
-        enum step st = resume(s, pi);
-        if (st != STEP_CONTINUE || p->burst == 0) {
-            end_slice(s, vi, st);
-            return;
-        }
+    enum step st = STEP_CONTINUE;
+    if (p->burst == 0)
+        st = resume(s, pi);
+    /* a burst of no CPU (think=0) is done at once */
+    while (st == STEP_CONTINUE && p->burst == 0 && !s->stop)
+        st = complete(s, pi);
+    if (st != STEP_CONTINUE || s->stop) {
+        end_slice(s, vi, st);
+        return;
     }
     start_segment(s, vi);
 }
@@ -700,6 +707,7 @@ static void ask_for_work(sim_t *s, uint32_t vi, uint32_t gen)
         svm_t *victim = &s->vms[victims[k]];
         if (victim->steal_req == NONE) {
             victim->steal_req = vi;
+            victim->steal_seen = s->view[victims[k]].runq;
             break;
         }
     }
@@ -1074,6 +1082,8 @@ void sim_run(sim_t *s, sim_result_t *out)
     memset(out, 0, sizeof *out);
     out->end_ns = s->now;
     out->unfinished = s->finite_left;
+    for (uint64_t i = 0; i < s->n_procs; i++)
+        out->finite += s->procs[i].finite;
     out->makespan_ns = s->finite_left ? s->now : s->makespan;
     out->moves = s->moves;
     memcpy(out->moves_by_cause, s->by_cause, sizeof out->moves_by_cause);

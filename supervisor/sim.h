@@ -119,7 +119,7 @@ typedef struct sim_move {
     uint64_t pid;
     uint32_t from, to;
     uint32_t cause;   /* enum mig_cause */
-    uint32_t queued;  /* MIG_STEAL: the victim's queue when it gave */
+    uint32_t queued;  /* MIG_STEAL: the victim's queue as the thief saw it when it asked */
 } sim_move_t;
 
 typedef struct sim_vm_result {
@@ -134,7 +134,8 @@ typedef struct sim_vm_result {
 typedef struct sim_result {
     uint64_t end_ns;          /* when the simulation stopped */
     uint64_t makespan_ns;     /* when the last cpu/talk process ended (end_ns if some did not) */
-    uint64_t unfinished;      /* cpu/talk processes still running at the end */
+    uint64_t finite;          /* cpu/talk processes in the workload */
+    uint64_t unfinished;      /* of them, still running at the end */
     uint64_t moves, moves_by_cause[MIG_CAUSES], moves_across_nodes;
     uint64_t remote_mem_ns;   /* CPU time on a node other than the heap's */
     uint64_t msgs_local, msgs_remote;

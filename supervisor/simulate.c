@@ -75,7 +75,10 @@ static void print_text(const sim_config_t *c, const char *wl, const sim_result_t
                                                   "adopt"};
     printf("simulation: policy %s, topology \"%s\", %u VMs, workload %s, seed %" PRIu64 "\n",
            policy_at(c->policy)->name, c->topology, r->n_vms, wl, c->seed);
-    if (r->unfinished)
+    if (r->finite == 0)
+        printf("makespan          none: no cpu or talk processes (ran to %.3f ms)\n",
+               ms(r->end_ns));
+    else if (r->unfinished)
         printf("makespan          not reached: %" PRIu64
                " cpu/talk processes still running at %.3f ms\n",
                r->unfinished, ms(r->end_ns));
@@ -116,7 +119,7 @@ static void print_json(const sim_config_t *c, const char *wl, const sim_result_t
     cli_json_string(wl);
     printf(",\"seed\":%" PRIu64 ",\"vms\":%u,\"end_ms\":%.6f,\"makespan_ms\":", c->seed, r->n_vms,
            ms(r->end_ns));
-    if (r->unfinished)
+    if (r->unfinished || r->finite == 0)
         printf("null");
     else
         printf("%.6f", ms(r->makespan_ns));
