@@ -32,9 +32,10 @@
 #include <ck_ring.h>
 #include <ck_sequence.h>
 
-/* Moves in flight to one VM. 64: a plan moves at most a handful of
- * processes per VM per interval; a full ring drops the rest of that plan
- * (counted), and the next interval plans again from fresh figures. */
+/* Slots of one VM's ring; it holds PLAN_SLOTS - 1 moves (ck_ring keeps a
+ * slot free). 64: a plan moves at most a handful of processes per VM per
+ * interval; a full ring drops the rest of that plan (counted), and the
+ * next interval plans again from fresh figures. */
 #define PLAN_SLOTS 64u
 /* Pairs a VM publishes per interval: the heaviest it sampled. */
 #define PLAN_PAIRS 32u

@@ -841,7 +841,7 @@ static void tick(sim_t *s)
         if (m->from >= s->n_vms || m->to >= s->n_vms || m->from == m->to)
             continue;
         svm_t *v = &s->vms[m->from];
-        if (v->plan_len == PLAN_SLOTS)
+        if (v->plan_len == PLAN_SLOTS - 1)
             continue; /* a full ring refuses the move, as plan_push does */
         v->plan[(v->plan_head + v->plan_len) % PLAN_SLOTS] =
             (plan_move_t){.pid = m->pid,
