@@ -92,11 +92,11 @@ static size_t rebalance(const int64_t *pv, const policy_snapshot_t *s, policy_me
          * samples may still show it where it was, and moving its partner
          * now would undo the move. */
         uint64_t cool = (uint64_t)pv[P_COOLDOWN];
-        if (policy_recent(mem, pr->a, s->now_ms, cool) || policy_recent(mem, pr->b, s->now_ms, cool))
+        if (policy_recent(mem, pr->a, s->now_ms, cool) ||
+            policy_recent(mem, pr->b, s->now_ms, cool))
             continue;
         uint32_t va = pr->vm_a, vb = pr->vm_b;
-        if (va == vb || va >= s->n_vms || vb >= s->n_vms || !s->vms[va].alive ||
-            !s->vms[vb].alive)
+        if (va == vb || va >= s->n_vms || vb >= s->n_vms || !s->vms[va].alive || !s->vms[vb].alive)
             continue;
         uint64_t before = absdiff(procs[va], procs[vb]);
         uint64_t move_a = absdiff(procs[va] - 1, procs[vb] + 1); /* a joins b */
@@ -110,8 +110,8 @@ static size_t rebalance(const int64_t *pv, const policy_snapshot_t *s, policy_me
         bool take_a = ok_a && (!ok_b || move_a < move_b);
         uint64_t pid = take_a ? pr->a : pr->b;
         uint32_t from = take_a ? va : vb, to = take_a ? vb : va;
-        out[m++] = (policy_move_t){.what = PLAN_PID, .from = from, .to = to, .n = 1,
-                                   .cause = MIG_AFFINITY, .pid = pid};
+        out[m++] = (policy_move_t){
+            .what = PLAN_PID, .from = from, .to = to, .n = 1, .cause = MIG_AFFINITY, .pid = pid};
         procs[from]--;
         procs[to]++;
         policy_remember(mem, pid, s->now_ms);

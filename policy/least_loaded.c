@@ -40,8 +40,8 @@ static void sort_by_load(uint32_t *ids, uint32_t n, const uint64_t *load)
 {
     for (uint32_t i = 1; i < n; i++) {
         uint32_t x = ids[i], k = i;
-        while (k > 0 && (load[ids[k - 1]] < load[x] ||
-                         (load[ids[k - 1]] == load[x] && ids[k - 1] > x))) {
+        while (k > 0 &&
+               (load[ids[k - 1]] < load[x] || (load[ids[k - 1]] == load[x] && ids[k - 1] > x))) {
             ids[k] = ids[k - 1];
             k--;
         }
@@ -84,8 +84,11 @@ static size_t even_out(const policy_snapshot_t *s, uint64_t *load, uint64_t slac
                 int64_t give = want[from] < -want[to] ? want[from] : -want[to];
                 if (give > 65535)
                     give = 65535; /* one move's count is 16 bits; the rest next time */
-                out[m++] = (policy_move_t){.what = what, .from = from, .to = to,
-                                           .n = (uint32_t)give, .cause = MIG_REBALANCE};
+                out[m++] = (policy_move_t){.what = what,
+                                           .from = from,
+                                           .to = to,
+                                           .n = (uint32_t)give,
+                                           .cause = MIG_REBALANCE};
                 want[from] -= give;
                 want[to] += give;
             }

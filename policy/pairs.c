@@ -72,8 +72,8 @@ uint32_t pairs_take(pairs_t *t, plan_pair_t *out, uint32_t max)
             out[k] = out[k - 1];
             k--;
         }
-        out[k] = (plan_pair_t){.a = e->a, .b = e->b, .vm_a = e->vm_a, .vm_b = e->vm_b,
-                               .count = e->count};
+        out[k] = (plan_pair_t){
+            .a = e->a, .b = e->b, .vm_a = e->vm_a, .vm_b = e->vm_b, .count = e->count};
     }
     memset(t->e, 0, sizeof t->e);
     t->used = 0;
@@ -115,7 +115,10 @@ size_t pairs_merge(plan_pair_t *in, size_t n_in, uint32_t sample_every, policy_p
         uint64_t count = 0;
         for (; j < n_in && in[j].a == in[i].a && in[j].b == in[i].b; j++)
             count += in[j].count;
-        policy_pair_t pr = {.a = in[i].a, .b = in[i].b, .vm_a = in[i].vm_a, .vm_b = in[i].vm_b,
+        policy_pair_t pr = {.a = in[i].a,
+                            .b = in[i].b,
+                            .vm_a = in[i].vm_a,
+                            .vm_b = in[i].vm_b,
                             .msgs = count * (sample_every ? sample_every : 1)};
         i = j;
         if (n < max) {

@@ -25,7 +25,7 @@
 #define PAIRS_SLOTS 1024u
 
 typedef struct pairs_entry {
-    uint64_t a, b;       /* a < b; a == 0: empty slot */
+    uint64_t a, b; /* a < b; a == 0: empty slot */
     uint32_t vm_a, vm_b;
     uint32_t count;
     uint32_t pad;

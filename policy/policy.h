@@ -55,11 +55,11 @@ typedef struct policy_param {
 
 /* What a policy knows of one VM. */
 typedef struct policy_vm {
-    uint32_t node, l3;     /* NUMA node and L3 (UINT32_MAX: none) */
-    uint32_t runq;         /* runnable processes (queued, and the one about to run) */
-    uint32_t alive;        /* 1 while the VM runs */
-    uint64_t procs;        /* processes it owns (runnable and waiting) */
-    uint64_t reductions;   /* executed in the last interval */
+    uint32_t node, l3;                /* NUMA node and L3 (UINT32_MAX: none) */
+    uint32_t runq;                    /* runnable processes (queued, and the one about to run) */
+    uint32_t alive;                   /* 1 while the VM runs */
+    uint64_t procs;                   /* processes it owns (runnable and waiting) */
+    uint64_t reductions;              /* executed in the last interval */
     uint64_t msgs_local, msgs_remote; /* sent in the last interval to its own / other VMs */
 } policy_vm_t;
 
@@ -72,16 +72,16 @@ typedef struct policy_pair {
 
 typedef struct policy_snapshot {
     uint32_t n_vms;
-    policy_vm_t *vms;            /* n_vms entries */
-    const policy_pair_t *pairs;  /* heaviest first; one entry per pair */
+    policy_vm_t *vms;           /* n_vms entries */
+    const policy_pair_t *pairs; /* heaviest first; one entry per pair */
     size_t n_pairs;
-    uint64_t now_ms;             /* the caller's clock (real, or the simulator's) */
+    uint64_t now_ms; /* the caller's clock (real, or the simulator's) */
     uint32_t interval_ms;
 } policy_snapshot_t;
 
 /* One decision of rebalance: a move for VM `from` to act on. */
 typedef struct policy_move {
-    uint32_t what;  /* enum plan_what */
+    uint32_t what; /* enum plan_what */
     uint32_t from, to;
     uint32_t n;     /* PLAN_RUNNABLE, PLAN_WAITING: how many */
     uint32_t cause; /* enum mig_cause: MIG_REBALANCE or MIG_AFFINITY */
@@ -110,8 +110,8 @@ typedef struct policy {
     bool place_reads_load;
     uint32_t (*place)(const int64_t *pv, const policy_snapshot_t *s, uint32_t self,
                       uint32_t *cursor);
-    size_t (*victims)(const int64_t *pv, const policy_snapshot_t *s, uint32_t thief,
-                      uint32_t *out, size_t max);
+    size_t (*victims)(const int64_t *pv, const policy_snapshot_t *s, uint32_t thief, uint32_t *out,
+                      size_t max);
     size_t (*amount)(const int64_t *pv, size_t queued, enum vm_distance d);
     size_t (*rebalance)(const int64_t *pv, const policy_snapshot_t *s, policy_memory_t *mem,
                         policy_move_t *out, size_t max);
@@ -120,9 +120,9 @@ typedef struct policy {
 
 /* The registry: policies by index (the id in shm_policy_t) and by name. */
 uint32_t policy_count(void);
-const policy_t *policy_at(uint32_t id);        /* NULL past the end */
-int policy_find(const char *name);             /* its id, or -1 */
-uint32_t policy_default_id(void);              /* steal */
+const policy_t *policy_at(uint32_t id);                     /* NULL past the end */
+int policy_find(const char *name);                          /* its id, or -1 */
+uint32_t policy_default_id(void);                           /* steal */
 int policy_param_find(const policy_t *p, const char *name); /* its index, or -1 */
 void policy_defaults(const policy_t *p, int64_t *out);      /* POLICY_MAX_PARAMS room */
 /* "a, b and c": the names of every policy, for error messages. */

@@ -34,8 +34,8 @@ static uint32_t place(const int64_t *pv, const policy_snapshot_t *s, uint32_t se
     return policy_place_round_robin(s->n_vms, self, cursor);
 }
 
-static size_t victims(const int64_t *pv, const policy_snapshot_t *s, uint32_t thief,
-                      uint32_t *out, size_t max)
+static size_t victims(const int64_t *pv, const policy_snapshot_t *s, uint32_t thief, uint32_t *out,
+                      size_t max)
 {
     size_t n = 0;
     for (int d = VM_DIST_L3; d <= VM_DIST_REMOTE; d++) {

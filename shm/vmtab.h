@@ -81,7 +81,8 @@ typedef struct shm_vm {
 static inline uint64_t shm_vm_procs(const shm_vm_t *v)
 {
     /* Relaxed loads: statistics and balancing hints. */
-    uint64_t in = ck_pr_load_64((uint64_t *)&v->started), out = ck_pr_load_64((uint64_t *)&v->exited);
+    uint64_t in = ck_pr_load_64((uint64_t *)&v->started);
+    uint64_t out = ck_pr_load_64((uint64_t *)&v->exited);
     for (int c = 0; c < MIG_CAUSES; c++) {
         in += ck_pr_load_64((uint64_t *)&v->mig_in[c]);
         out += ck_pr_load_64((uint64_t *)&v->mig_out[c]);

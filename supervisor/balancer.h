@@ -23,15 +23,15 @@
 typedef struct balancer {
     shm_header_t *h;
     uint32_t n_vms;
-    uint32_t id;              /* the policy, as last written to the segment */
+    uint32_t id; /* the policy, as last written to the segment */
     const policy_t *pol;
     int64_t pv[POLICY_MAX_PARAMS];
     uint32_t interval_ms;
     policy_memory_t mem;
-    policy_vm_t *vms;         /* the snapshot's VMs */
-    uint64_t *last;           /* per VM: reductions, msgs_local, msgs_remote last time */
-    plan_pair_t *raw;         /* every VM's published pairs */
-    policy_pair_t *pairs;     /* merged */
+    policy_vm_t *vms;     /* the snapshot's VMs */
+    uint64_t *last;       /* per VM: reductions, msgs_local, msgs_remote last time */
+    plan_pair_t *raw;     /* every VM's published pairs */
+    policy_pair_t *pairs; /* merged */
     uint32_t epoch;
     uint64_t plans, moves, full; /* plans made, moves queued, moves a full ring refused */
 } balancer_t;

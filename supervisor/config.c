@@ -142,8 +142,8 @@ static int apply_key(shoal_opts_t *o, const char *section, const char *name, con
                 o->heap_follow = v;
             MARK(OPT_SET_HEAP_FOLLOW);
         } else {
-            shoal_errf(why, n,
-                       "unknown key \"%s\" in [memory] (known: heap_limit_mb, heap_follow)", name);
+            shoal_errf(why, n, "unknown key \"%s\" in [memory] (known: heap_limit_mb, heap_follow)",
+                       name);
             return -1;
         }
     } else if (strcmp(section, "policy") == 0) {
@@ -236,8 +236,7 @@ static void error_at(parse_t *ps, const char *fmt, ...)
 
 static bool section_known(const char *name)
 {
-    return strcmp(name, "run") == 0 || strcmp(name, "policy") == 0 ||
-           strcmp(name, "memory") == 0 ||
+    return strcmp(name, "run") == 0 || strcmp(name, "policy") == 0 || strcmp(name, "memory") == 0 ||
            (strncmp(name, "policy.", 7) == 0 && policy_find(name + 7) >= 0);
 }
 
@@ -290,8 +289,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     parse_t *ps = user;
     char why[400];
     if (*section == '\0') {
-        error_at(ps, "key \"%s\" outside a section (put it under [run] or another section)",
-                 name);
+        error_at(ps, "key \"%s\" outside a section (put it under [run] or another section)", name);
         return 0;
     }
     if (!section_known(section))

@@ -87,8 +87,9 @@ int policy_cli_main(int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else {
-            fprintf(stderr, "shoal: policy list: unexpected argument '%s' (usage: shoal policy "
-                            "list [--json])\n",
+            fprintf(stderr,
+                    "shoal: policy list: unexpected argument '%s' (usage: shoal policy "
+                    "list [--json])\n",
                     argv[i]);
             return SHOAL_EXIT_USAGE;
         }

@@ -110,7 +110,7 @@ struct run {
     int epfd;
     run_source_t sig, tick, notify, balance;
     balancer_t bal;
-    bool *alive;               /* per VM, for the balancer: registered and not reaped */
+    bool *alive; /* per VM, for the balancer: registered and not reaped */
     sigset_t old_mask;
     bool mask_set;
 };
@@ -522,8 +522,9 @@ static void print_moves(run_t *r)
                 ck_pr_load_64(&v->plan_done), ck_pr_load_64(&v->plan_dropped));
     }
     if (r->bal.plans)
-        fprintf(stderr, "shoal: balancer: %" PRIu64 " plans, %" PRIu64 " moves queued, %" PRIu64
-                        " refused by a full ring\n",
+        fprintf(stderr,
+                "shoal: balancer: %" PRIu64 " plans, %" PRIu64 " moves queued, %" PRIu64
+                " refused by a full ring\n",
                 r->bal.plans, r->bal.moves, r->bal.full);
 }
 

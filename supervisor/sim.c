@@ -50,10 +50,10 @@ typedef struct sproc {
     uint32_t group;
     uint32_t kind;
     uint32_t state;
-    uint32_t vm;          /* owner; while in flight, the VM it goes to */
+    uint32_t vm; /* owner; while in flight, the VM it goes to */
     bool in_flight;
-    bool placed;          /* spawn-on, not yet run */
-    bool finite;          /* cpu or talk: counts for the makespan */
+    bool placed; /* spawn-on, not yet run */
+    bool finite; /* cpu or talk: counts for the makespan */
     uint32_t phase;
     uint32_t heap_node;
     uint64_t off_node_ns; /* CPU time on the current node while the heap is elsewhere */
@@ -63,10 +63,10 @@ typedef struct sproc {
     uint32_t serving;     /* serve: the sender being answered, or NONE */
     uint32_t hint;        /* a plan's move: VM + 1, 0: none */
     uint32_t hint_cause;
-    uint32_t arriving;    /* cause + 1, or ARRIVE_SPAWN_SIM */
+    uint32_t arriving;             /* cause + 1, or ARRIVE_SPAWN_SIM */
     uint32_t wait_prev, wait_next; /* the owner's waiting list (index + 1) */
     bool on_wait_list;
-    uint32_t *inbox;      /* senders, FIFO */
+    uint32_t *inbox; /* senders, FIFO */
     uint32_t in_head, in_len, in_cap;
 } sproc_t;
 
@@ -74,25 +74,25 @@ typedef struct svm {
     uint32_t node, l3;
     uint32_t *rq;
     size_t rq_head, rq_len, rq_cap;
-    uint32_t running;     /* a process, or NONE */
+    uint32_t running;            /* a process, or NONE */
     uint64_t seg_start, seg_len; /* the running segment */
-    uint32_t seg_pct;     /* its speed: 100, or SIM_REMOTE_PCT on remote memory */
-    bool seg_ends_burst;  /* the segment ends at the burst's end, not the slice's */
+    uint32_t seg_pct;            /* its speed: 100, or SIM_REMOTE_PCT on remote memory */
+    bool seg_ends_burst;         /* the segment ends at the burst's end, not the slice's */
     uint64_t slice_left;
-    bool scheduled;       /* an EV_VM is pending while not running */
+    bool scheduled; /* an EV_VM is pending while not running */
     bool idle;
     uint64_t idle_since;
     uint32_t idle_gen;
-    uint32_t hint_runq;   /* the published queue length */
-    uint32_t steal_req;   /* a thief, or NONE */
-    uint32_t steal_seen;  /* the queue length the thief saw when it asked */
+    uint32_t hint_runq;  /* the published queue length */
+    uint32_t steal_req;  /* a thief, or NONE */
+    uint32_t steal_seen; /* the queue length the thief saw when it asked */
     plan_move_t plan[PLAN_SLOTS];
     uint32_t plan_head, plan_len;
     pairs_t *pairs;
     uint32_t sample_left;
     uint32_t cursor;
     bool view_fresh;
-    uint32_t wait_head;   /* index + 1 */
+    uint32_t wait_head; /* index + 1 */
     uint64_t owned;
     uint64_t busy_ns, msgs_local, msgs_remote;
     uint64_t last_busy, last_local, last_remote;
@@ -338,8 +338,8 @@ static void log_move(sim_t *s, uint64_t pid, uint32_t from, uint32_t to, uint32_
         s->log = l;
         s->cap_log = cap;
     }
-    s->log[s->n_log++] = (sim_move_t){.at_ns = s->now, .pid = pid, .from = from, .to = to,
-                                      .cause = cause, .queued = queued};
+    s->log[s->n_log++] = (sim_move_t){
+        .at_ns = s->now, .pid = pid, .from = from, .to = to, .cause = cause, .queued = queued};
 }
 
 /* Hand process pi over from its owner to VM `to`: it arrives after
@@ -563,7 +563,9 @@ static void refresh_view(sim_t *s, bool procs)
 
 static policy_snapshot_t view_of(sim_t *s)
 {
-    return (policy_snapshot_t){.n_vms = s->n_vms, .vms = s->view, .now_ms = s->now / 1000000u,
+    return (policy_snapshot_t){.n_vms = s->n_vms,
+                               .vms = s->view,
+                               .now_ms = s->now / 1000000u,
                                .interval_ms = s->cfg.interval_ms};
 }
 
@@ -823,8 +825,8 @@ static void tick(sim_t *s)
         for (uint32_t i = 0; i < s->n_vms; i++)
             if (s->vms[i].pairs)
                 n_raw += pairs_take(s->vms[i].pairs, s->raw + n_raw, PLAN_PAIRS);
-        n_pairs = pairs_merge(s->raw, n_raw, s->sample_every, s->pairs,
-                              (size_t)s->n_vms * PLAN_PAIRS);
+        n_pairs =
+            pairs_merge(s->raw, n_raw, s->sample_every, s->pairs, (size_t)s->n_vms * PLAN_PAIRS);
     }
     policy_snapshot_t snap = {.n_vms = s->n_vms,
                               .vms = s->snap_vms,
@@ -864,8 +866,9 @@ static int load_topology(sim_t *s, char *err, size_t errlen)
     topo_placement_t pl = {0};
     char why[400];
     if (!s->cfg.topology || !*s->cfg.topology) {
-        shoal_errf(err, errlen, "a topology is needed (--topology \"pack:2 numa:2 core:2 pu:1\" "
-                                "or an XML file)");
+        shoal_errf(err, errlen,
+                   "a topology is needed (--topology \"pack:2 numa:2 core:2 pu:1\" "
+                   "or an XML file)");
         return -1;
     }
     if (topo_load(&t, s->cfg.topology, why, sizeof why) < 0) {

@@ -76,14 +76,14 @@ enum sim_kind { SIM_CPU = 0, SIM_IDLE, SIM_SERVE, SIM_TALK };
 typedef struct sim_group {
     char name[32];
     uint32_t count;
-    int32_t vm;        /* -1: placed by the policy */
-    uint32_t from;     /* the spawning VM when placed by the policy */
+    int32_t vm;    /* -1: placed by the policy */
+    uint32_t from; /* the spawning VM when placed by the policy */
     uint64_t at_ns;
-    uint32_t kind;     /* enum sim_kind */
-    uint64_t cpu_ns;   /* SIM_CPU: the work; SIM_SERVE: per message; SIM_TALK: think */
-    uint32_t jitter;   /* SIM_CPU: percent */
-    uint32_t peer;     /* SIM_TALK: the serve group */
-    uint64_t rounds;   /* SIM_TALK */
+    uint32_t kind;   /* enum sim_kind */
+    uint64_t cpu_ns; /* SIM_CPU: the work; SIM_SERVE: per message; SIM_TALK: think */
+    uint32_t jitter; /* SIM_CPU: percent */
+    uint32_t peer;   /* SIM_TALK: the serve group */
+    uint64_t rounds; /* SIM_TALK */
     uint32_t line;
 } sim_group_t;
 
@@ -108,7 +108,7 @@ typedef struct sim_config {
     int64_t pv[POLICY_MAX_PARAMS];
     uint32_t interval_ms;
     uint64_t seed;
-    uint64_t until_ms;    /* 0: SIM_UNTIL_DEFAULT_MS */
+    uint64_t until_ms; /* 0: SIM_UNTIL_DEFAULT_MS */
 } sim_config_t;
 
 #define SIM_UNTIL_DEFAULT_MS 600000u
@@ -118,32 +118,32 @@ typedef struct sim_move {
     uint64_t at_ns;
     uint64_t pid;
     uint32_t from, to;
-    uint32_t cause;   /* enum mig_cause */
-    uint32_t queued;  /* MIG_STEAL: the victim's queue as the thief saw it when it asked */
+    uint32_t cause;  /* enum mig_cause */
+    uint32_t queued; /* MIG_STEAL: the victim's queue as the thief saw it when it asked */
 } sim_move_t;
 
 typedef struct sim_vm_result {
     uint32_t node, l3;
-    uint64_t busy_ns;         /* time running processes */
-    uint64_t procs;           /* processes owned at the end */
-    uint64_t runnable;        /* runnable at the end (queued and running) */
+    uint64_t busy_ns;  /* time running processes */
+    uint64_t procs;    /* processes owned at the end */
+    uint64_t runnable; /* runnable at the end (queued and running) */
     uint64_t mig_in[MIG_CAUSES], mig_out[MIG_CAUSES];
     uint64_t msgs_local, msgs_remote;
 } sim_vm_result_t;
 
 typedef struct sim_result {
-    uint64_t end_ns;          /* when the simulation stopped */
-    uint64_t makespan_ns;     /* when the last cpu/talk process ended (end_ns if some did not) */
-    uint64_t finite;          /* cpu/talk processes in the workload */
-    uint64_t unfinished;      /* of them, still running at the end */
+    uint64_t end_ns;      /* when the simulation stopped */
+    uint64_t makespan_ns; /* when the last cpu/talk process ended (end_ns if some did not) */
+    uint64_t finite;      /* cpu/talk processes in the workload */
+    uint64_t unfinished;  /* of them, still running at the end */
     uint64_t moves, moves_by_cause[MIG_CAUSES], moves_across_nodes;
-    uint64_t remote_mem_ns;   /* CPU time on a node other than the heap's */
+    uint64_t remote_mem_ns; /* CPU time on a node other than the heap's */
     uint64_t msgs_local, msgs_remote;
-    uint64_t final_imbalance; /* max - min of processes owned, over the VMs, at the end */
+    uint64_t final_imbalance;          /* max - min of processes owned, over the VMs, at the end */
     uint64_t final_runnable_imbalance; /* the same for runnable processes */
     double mean_runnable_imbalance;    /* time-weighted over the run */
     uint32_t n_vms;
-    sim_vm_result_t *vms;     /* n_vms; owned by the sim_t */
+    sim_vm_result_t *vms; /* n_vms; owned by the sim_t */
 } sim_result_t;
 
 typedef struct sim sim_t;

@@ -125,9 +125,8 @@ static void print_json(const sim_config_t *c, const char *wl, const sim_result_t
         printf("%.6f", ms(r->makespan_ns));
     printf(",\"unfinished\":%" PRIu64 ",\"moves\":{\"total\":%" PRIu64 ",\"steal\":%" PRIu64
            ",\"rebalance\":%" PRIu64 ",\"affinity\":%" PRIu64 ",\"across_nodes\":%" PRIu64 "}",
-           r->unfinished, r->moves, r->moves_by_cause[MIG_STEAL],
-           r->moves_by_cause[MIG_REBALANCE], r->moves_by_cause[MIG_AFFINITY],
-           r->moves_across_nodes);
+           r->unfinished, r->moves, r->moves_by_cause[MIG_STEAL], r->moves_by_cause[MIG_REBALANCE],
+           r->moves_by_cause[MIG_AFFINITY], r->moves_across_nodes);
     printf(",\"remote_mem_ms\":%.6f,\"final_imbalance\":%" PRIu64
            ",\"final_runnable_imbalance\":%" PRIu64 ",\"mean_runnable_imbalance\":%.4f"
            ",\"msgs_local\":%" PRIu64 ",\"msgs_remote\":%" PRIu64 ",\"per_vm\":[",

@@ -221,14 +221,20 @@ static void test_set_errors(void)
     expect_set_error("policy.steal.share", "expected SECTION.KEY=VALUE");
     expect_set_error(".share=1", "expected SECTION.KEY=VALUE");
     expect_set_error("policy.=1", "expected SECTION.KEY=VALUE");
-    expect_set_error("policy.steal.share=0", "[policy.steal] share: 0 is out of range (expected 1..100)");
+    expect_set_error("policy.steal.share=0",
+                     "[policy.steal] share: 0 is out of range (expected 1..100)");
     expect_set_error("policy.steal.share=101", "expected 1..100");
     expect_set_error("policy.steal.share=half", "\"half\" is not a number (expected 1..100)");
-    expect_set_error("policy.steal.speed=1", "unknown key \"speed\" in [policy.steal] (known: near_min, remote_min, share)");
+    expect_set_error(
+        "policy.steal.speed=1",
+        "unknown key \"speed\" in [policy.steal] (known: near_min, remote_min, share)");
     expect_set_error("policy.none.x=1", "policy none has no parameters");
     expect_set_error("policy.fast.x=1", "unknown section [policy.fast]: no policy \"fast\"");
-    expect_set_error("policy.name=fast", "unknown policy \"fast\" (known: none, round-robin, least-loaded, steal and affinity)");
-    expect_set_error("policy.interval_ms=0", "[policy] interval_ms: 0 is out of range (expected 1..60000)");
+    expect_set_error(
+        "policy.name=fast",
+        "unknown policy \"fast\" (known: none, round-robin, least-loaded, steal and affinity)");
+    expect_set_error("policy.interval_ms=0",
+                     "[policy] interval_ms: 0 is out of range (expected 1..60000)");
     expect_set_error("policy.speed=1", "unknown key \"speed\" in [policy]");
     expect_set_error("memory.heap_follow=sometimes", "not on_gc, never or eager");
     expect_set_error("memory.pool_mb=1", "unknown key \"pool_mb\" in [memory]");
@@ -243,24 +249,32 @@ static void test_policy_errors(void)
     expect_error("[policy]\nname = fast\n", 2,
                  "[policy] name: unknown policy \"fast\" (known: none, round-robin, least-loaded, "
                  "steal and affinity)");
-    expect_error("[policy]\ninterval_ms = 0\n", 2, "[policy] interval_ms: 0 is out of range (expected 1..60000)");
+    expect_error("[policy]\ninterval_ms = 0\n", 2,
+                 "[policy] interval_ms: 0 is out of range (expected 1..60000)");
     expect_error("[policy]\ninterval_ms = 99999\n", 2, "expected 1..60000");
-    expect_error("[policy]\nspeed = 2\n", 2, "unknown key \"speed\" in [policy] (known: name, interval_ms)");
+    expect_error("[policy]\nspeed = 2\n", 2,
+                 "unknown key \"speed\" in [policy] (known: name, interval_ms)");
     expect_error("[policy.fast]\nx = 1\n", 1, "unknown section [policy.fast]: no policy \"fast\"");
     expect_error("[policy.steal]\nremote_min = 1\n", 2,
                  "[policy.steal] remote_min: 1 is out of range (expected 2..1000000)");
     expect_error("[policy.steal]\nshare = 50\nshare = 500\n", 3, "[policy.steal] share: 500");
-    expect_error("[policy.affinity]\nsample = lots\n", 2, "[policy.affinity] sample: \"lots\" is not a number (expected 1..65536)");
-    expect_error("[policy.least-loaded]\nmin_diff = 99999999999999999999\n", 2, "out of range (expected 2..1000000)");
-    expect_error("[policy.affinity]\nsampling = 4\n", 2,
-                 "unknown key \"sampling\" in [policy.affinity] (known: sample, min_rate, remote_pct, "
-                 "max_imbalance, cooldown_ms)");
+    expect_error("[policy.affinity]\nsample = lots\n", 2,
+                 "[policy.affinity] sample: \"lots\" is not a number (expected 1..65536)");
+    expect_error("[policy.least-loaded]\nmin_diff = 99999999999999999999\n", 2,
+                 "out of range (expected 2..1000000)");
+    expect_error(
+        "[policy.affinity]\nsampling = 4\n", 2,
+        "unknown key \"sampling\" in [policy.affinity] (known: sample, min_rate, remote_pct, "
+        "max_imbalance, cooldown_ms)");
     expect_error("[policy.round-robin]\nx = 1\n", 2, "policy round-robin has no parameters");
-    expect_error("[memory]\nheap_follow = sometimes\n", 2, "[memory] heap_follow: \"sometimes\" is not on_gc, never or eager");
+    expect_error("[memory]\nheap_follow = sometimes\n", 2,
+                 "[memory] heap_follow: \"sometimes\" is not on_gc, never or eager");
     expect_error("[memory]\nheap_limit_mb = 0\n", 2, "[memory] heap_limit_mb: 0 is out of range");
-    expect_error("[memory]\nvms = 2\n", 2, "unknown key \"vms\" in [memory] (known: heap_limit_mb, heap_follow)");
+    expect_error("[memory]\nvms = 2\n", 2,
+                 "unknown key \"vms\" in [memory] (known: heap_limit_mb, heap_follow)");
     expect_error("[run]\nheap_follow = eager\n", 2, "unknown key \"heap_follow\" in [run]");
-    expect_error("[Policy]\n", 1, "unknown section [Policy] (expected [run], [policy], [policy.NAME]");
+    expect_error("[Policy]\n", 1,
+                 "unknown section [Policy] (expected [run], [policy], [policy.NAME]");
 }
 
 /* The file documenting every key is a good config file, and it lists

@@ -41,8 +41,8 @@ static bool run_sim(run_t *x, const char *topology, const char *policy, const ch
     int id = policy_find(policy);
     if (id < 0)
         return false;
-    sim_config_t cfg = {.topology = topology, .policy = (uint32_t)id, .seed = 7,
-                        .until_ms = until_ms};
+    sim_config_t cfg = {
+        .topology = topology, .policy = (uint32_t)id, .seed = 7, .until_ms = until_ms};
     const policy_t *pol = policy_at((uint32_t)id);
     policy_defaults(pol, cfg.pv);
     for (; set && *set; set++) {
@@ -104,7 +104,8 @@ static void test_steal_threshold(void)
     done(&x);
 
     static const char *const never[] = {"remote_min=1000000", NULL};
-    CU_ASSERT_TRUE_FATAL(run_sim(&x, TWO_NODES, "steal", never, "proc w count=40 vm=0 cpu=20\n", 0));
+    CU_ASSERT_TRUE_FATAL(
+        run_sim(&x, TWO_NODES, "steal", never, "proc w count=40 vm=0 cpu=20\n", 0));
     CU_ASSERT_EQUAL(x.r.moves_across_nodes, 0);
     CU_ASSERT_TRUE(x.r.moves_by_cause[MIG_STEAL] > 0);
     CU_ASSERT_TRUE(x.r.makespan_ns > makespan_default); /* two VMs of four did the work */
@@ -143,12 +144,12 @@ static void test_steal_nearest(void)
 static void test_steal_decisions(void)
 {
     policy_vm_t vms[6] = {
-        {.node = 0, .l3 = 0, .runq = 0, .alive = 1}, /* the thief */
-        {.node = 0, .l3 = 1, .runq = 9, .alive = 1}, /* same node */
-        {.node = 0, .l3 = 0, .runq = 2, .alive = 1}, /* same L3 */
-        {.node = 1, .l3 = 2, .runq = 3, .alive = 1}, /* remote, below remote_min */
+        {.node = 0, .l3 = 0, .runq = 0, .alive = 1},  /* the thief */
+        {.node = 0, .l3 = 1, .runq = 9, .alive = 1},  /* same node */
+        {.node = 0, .l3 = 0, .runq = 2, .alive = 1},  /* same L3 */
+        {.node = 1, .l3 = 2, .runq = 3, .alive = 1},  /* remote, below remote_min */
         {.node = 1, .l3 = 2, .runq = 50, .alive = 1}, /* remote */
-        {.node = 0, .l3 = 0, .runq = 1, .alive = 1}, /* same L3, too short */
+        {.node = 0, .l3 = 0, .runq = 1, .alive = 1},  /* same L3, too short */
     };
     policy_snapshot_t s = {.n_vms = 6, .vms = vms};
     int64_t pv[POLICY_MAX_PARAMS];
@@ -175,8 +176,8 @@ static void test_steal_decisions(void)
 static void test_least_loaded_converges(void)
 {
     run_t x;
-    CU_ASSERT_TRUE_FATAL(
-        run_sim(&x, "pack:1 core:4 pu:1", "least-loaded", NULL, "proc w count=37 vm=0 cpu=100000\n", 300));
+    CU_ASSERT_TRUE_FATAL(run_sim(&x, "pack:1 core:4 pu:1", "least-loaded", NULL,
+                                 "proc w count=37 vm=0 cpu=100000\n", 300));
     CU_ASSERT_EQUAL(x.r.unfinished, 37);
     CU_ASSERT_TRUE(x.r.final_runnable_imbalance <= 1);
     uint64_t sum = 0;
@@ -196,8 +197,8 @@ static void test_least_loaded_converges(void)
 static void test_least_loaded_waiting(void)
 {
     run_t x;
-    CU_ASSERT_TRUE_FATAL(
-        run_sim(&x, "pack:1 core:4 pu:1", "least-loaded", NULL, "proc i count=60 vm=0 idle\n", 200));
+    CU_ASSERT_TRUE_FATAL(run_sim(&x, "pack:1 core:4 pu:1", "least-loaded", NULL,
+                                 "proc i count=60 vm=0 idle\n", 200));
     CU_ASSERT_TRUE(x.r.final_imbalance <= 8);
     CU_ASSERT_TRUE(x.r.vms[0].procs < 60);
     done(&x);
@@ -297,8 +298,8 @@ static void test_affinity_plan(void)
         {.a = 11, .b = 21, .vm_a = 0, .vm_b = 1, .msgs = 800},
         {.a = 10, .b = 21, .vm_a = 0, .vm_b = 1, .msgs = 700}, /* neither's heaviest */
     };
-    policy_snapshot_t s = {.n_vms = 2, .vms = vms, .pairs = pairs, .n_pairs = 3, .now_ms = 1000,
-                           .interval_ms = 10};
+    policy_snapshot_t s = {
+        .n_vms = 2, .vms = vms, .pairs = pairs, .n_pairs = 3, .now_ms = 1000, .interval_ms = 10};
     int64_t pv[POLICY_MAX_PARAMS];
     policy_defaults(&policy_affinity, pv);
     policy_memory_t mem = {0};
@@ -340,12 +341,11 @@ static void test_affinity_plan(void)
 /* ------------------------------------------------------------------ */
 /* none, round-robin                                                    */
 
-static const char *const mixed =
-    "proc sleeper count=20 vm=0 idle\n"
-    "proc echo count=1 vm=3 serve=0.002\n"
-    "proc chatter count=1 vm=0 talk=echo rounds=5000 think=0.002\n"
-    "proc skew count=24 vm=0 cpu=3\n"
-    "proc wave count=16 from=1 at=2 cpu=2 jitter=20\n";
+static const char *const mixed = "proc sleeper count=20 vm=0 idle\n"
+                                 "proc echo count=1 vm=3 serve=0.002\n"
+                                 "proc chatter count=1 vm=0 talk=echo rounds=5000 think=0.002\n"
+                                 "proc skew count=24 vm=0 cpu=3\n"
+                                 "proc wave count=16 from=1 at=2 cpu=2 jitter=20\n";
 
 /* none: no moves at all, whatever the load; (spawn) stays on the
  * spawning VM. */

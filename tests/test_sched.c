@@ -569,8 +569,8 @@ static void test_spawn_other_vm(void)
     CU_ASSERT_EQUAL(inbound_of(&w, 0), 0);
     CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 0)), 0);
     /* VM 0 wrote nothing in VM 1's counters (the wake group is anyone's) */
-    CU_ASSERT_EQUAL(memcmp(&row1.runq, &v1->runq, offsetof(shm_vm_t, wake) - offsetof(shm_vm_t, runq)),
-                    0);
+    CU_ASSERT_EQUAL(
+        memcmp(&row1.runq, &v1->runq, offsetof(shm_vm_t, wake) - offsetof(shm_vm_t, runq)), 0);
 
     sched_take_inbound(&w.s[1]);
     CU_ASSERT_EQUAL(shm_vm_procs(v1), 2);

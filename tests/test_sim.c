@@ -85,7 +85,8 @@ static void test_parse_errors(void)
     expect_error("proc a count=1 talk=b rounds=3\n", "w.wl:1: talk: no group \"b\"");
     expect_error("proc b count=1 idle\nproc a count=1 talk=b rounds=3\n",
                  "w.wl:2: talk: group \"b\" does not serve");
-    expect_error("proc a count=1 idle\nproc a count=1 idle\n", "w.wl:2: proc: a group \"a\" exists");
+    expect_error("proc a count=1 idle\nproc a count=1 idle\n",
+                 "w.wl:2: proc: a group \"a\" exists");
     expect_error("proc a count=1 vm=5000 idle\n", "vm: \"5000\"");
     expect_error("proc a count=600000 idle\nproc b count=600000 idle\n", "too many processes");
     expect_error("proc abcdefghijklmnopqrstuvwxyz0123456789 count=1 idle\n", "too long");

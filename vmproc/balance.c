@@ -25,17 +25,17 @@
 #include <stdlib.h>
 
 typedef struct balance {
-    uint32_t version;          /* of the policy copy below */
+    uint32_t version; /* of the policy copy below */
     const policy_t *pol;
     int64_t pv[POLICY_MAX_PARAMS];
-    uint32_t sample_every;     /* 0: the policy takes no samples */
-    uint32_t epoch;            /* the supervisor's epoch answered last */
-    bool view_fresh;           /* view.vms[].runq and procs read this round */
-    uint32_t wait_head;        /* first waiting process: slot + 1, 0: none */
+    uint32_t sample_every;          /* 0: the policy takes no samples */
+    uint32_t epoch;                 /* the supervisor's epoch answered last */
+    bool view_fresh;                /* view.vms[].runq and procs read this round */
+    uint32_t wait_head;             /* first waiting process: slot + 1, 0: none */
     uint64_t pub_reds, pub_msgs[2]; /* what the VM table shows */
     policy_snapshot_t view;
-    pairs_t *pairs;            /* only while the policy samples */
-    policy_vm_t vms[];         /* n_vms */
+    pairs_t *pairs;    /* only while the policy samples */
+    policy_vm_t vms[]; /* n_vms */
 } balance_t;
 
 /* Sends between two checks of the sample countdown when the policy takes

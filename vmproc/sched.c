@@ -495,8 +495,9 @@ static void run_one(sched_t *s, pcb_t *pcb)
 }
 
 /* Work stealing: an idle VM asks the nearest VM that has work queued to
- * hand it some (the policy decides whom and how much: policy/steal.c). The victim hands processes over at its next scheduling
- * point, from its own queue, so stealing never races with running. */
+ * hand it some (the policy decides whom and how much: policy/steal.c).
+ * The victim hands processes over at its next scheduling point, from its
+ * own queue, so stealing never races with running. */
 static void give_work(sched_t *s)
 {
     shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
