@@ -34,8 +34,6 @@ int balancer_init(balancer_t *b, shm_header_t *h, uint32_t id, const int64_t *pv
         errno = EINVAL;
         return -1;
     }
-    memcpy(b->pv, pv, sizeof b->pv);
-    b->interval_ms = interval_ms;
     b->vms = calloc(b->n_vms, sizeof *b->vms);
     b->last = calloc((size_t)b->n_vms * 3, sizeof *b->last);
     b->raw = calloc((size_t)b->n_vms * PLAN_PAIRS, sizeof *b->raw);
@@ -45,7 +43,22 @@ int balancer_init(balancer_t *b, shm_header_t *h, uint32_t id, const int64_t *pv
         errno = ENOMEM;
         return -1;
     }
-    plan_policy_write(h, id, interval_ms, pv, b->pol->n_params);
+    return balancer_set(b, id, pv, interval_ms);
+}
+
+int balancer_set(balancer_t *b, uint32_t id, const int64_t *pv, uint32_t interval_ms)
+{
+    const policy_t *pol = policy_at(id);
+    if (!pol || interval_ms < POLICY_INTERVAL_MIN || interval_ms > POLICY_INTERVAL_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    b->id = id;
+    b->pol = pol;
+    memcpy(b->pv, pv, sizeof b->pv);
+    b->interval_ms = interval_ms;
+    memset(&b->mem, 0, sizeof b->mem);
+    plan_policy_write(b->h, id, interval_ms, pv, pol->n_params);
     return 0;
 }
 

@@ -42,6 +42,13 @@ int balancer_init(balancer_t *b, shm_header_t *h, uint32_t id, const int64_t *pv
                   uint32_t interval_ms);
 void balancer_free(balancer_t *b);
 
+/* Change the run's policy, its parameters or its period while it runs
+ * (for the control socket): written to the segment, where each VM sees
+ * it at its next scheduling point; the rebalancer's memory starts afresh.
+ * The caller re-arms its timer if balancer_wants_tick or interval_ms
+ * changed. -1 (EINVAL) for an unknown policy id. */
+int balancer_set(balancer_t *b, uint32_t id, const int64_t *pv, uint32_t interval_ms);
+
 /* Whether the policy wants the periodic tick (it rebalances, or samples). */
 bool balancer_wants_tick(const balancer_t *b);
 

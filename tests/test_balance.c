@@ -342,8 +342,8 @@ static void test_samples(void)
 }
 
 /* The active policy reaches the VMs: a change of policy or parameters
- * is seen at the next round; a policy that does not steal names no
- * victims. */
+ * (as the supervisor's balancer_set makes it) is seen at the next round;
+ * a policy that does not steal names no victims. */
 static void test_policy_switch(void)
 {
     vw_t w;
@@ -354,11 +354,18 @@ static void test_policy_switch(void)
     CU_ASSERT_EQUAL(balance_amount(vw_rt(&w, 1), 8, 0), 4);
     int64_t pv[POLICY_MAX_PARAMS];
     policy_defaults(&policy_steal, pv);
+    balancer_t b;
+    CU_ASSERT_EQUAL_FATAL(balancer_init(&b, w.h, (uint32_t)policy_find("steal"), pv, 10), 0);
+    CU_ASSERT_FALSE(balancer_wants_tick(&b));
     pv[policy_param_find(&policy_steal, "share")] = 25;
-    plan_policy_write(w.h, (uint32_t)policy_find("steal"), 10, pv, policy_steal.n_params);
+    CU_ASSERT_EQUAL(balancer_set(&b, (uint32_t)policy_find("steal"), pv, 10), 0);
+    CU_ASSERT_EQUAL(balance_amount(vw_rt(&w, 1), 8, 0), 4); /* not before its next round */
     balance_round(&w.s[1]);
     CU_ASSERT_EQUAL(balance_amount(vw_rt(&w, 1), 8, 0), 2);
-    plan_policy_write(w.h, (uint32_t)policy_find("none"), 10, pv, 0);
+    CU_ASSERT_EQUAL(balancer_set(&b, 99, pv, 10), -1);
+    CU_ASSERT_EQUAL(balancer_set(&b, (uint32_t)policy_find("none"), pv, 0), -1);
+    CU_ASSERT_EQUAL(balancer_set(&b, (uint32_t)policy_find("none"), pv, 10), 0);
+    balancer_free(&b);
     balance_round(&w.s[0]);
     balance_round(&w.s[1]);
     CU_ASSERT_EQUAL(balance_victims(vw_rt(&w, 0), out, 2), 0);
