@@ -276,21 +276,6 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
     return 0;
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
-
 static void print_topology_json(const topo_t *t, const topo_placement_t *p)
 {
     static const char *const source[] = {"machine", "synthetic", "xml"};
@@ -298,14 +283,14 @@ static void print_topology_json(const topo_t *t, const topo_placement_t *p)
     if (t->source == TOPO_MACHINE)
         fputs("null", stdout);
     else
-        json_string(t->desc);
+        cli_json_string(t->desc);
     printf(",\"packages\":%u,\"numa_nodes\":%u,\"l3_caches\":%u,\"cores\":%u,\"pus\":%u,"
            "\"shared_pus\":%s,\"vms\":[",
            t->n_packages, t->n_nodes, t->n_l3, t->n_cores, t->n_pus, p->shared ? "true" : "false");
     for (uint32_t i = 0; i < p->n_vms; i++) {
         const topo_vm_t *v = &p->vms[i];
         printf("%s{\"vm\":%u,\"cpuset\":", i ? "," : "", i);
-        json_string(v->cpuset);
+        cli_json_string(v->cpuset);
         printf(",\"node\":%u,\"l3\":", v->node);
         if (v->l3 == UINT32_MAX)
             fputs("null", stdout);
