@@ -80,6 +80,7 @@ int balance_init(sched_t *s)
         const shm_vm_t *v = shm_vm(rt->h, i);
         b->vms[i] = (policy_vm_t){.node = v->node, .l3 = v->l3, .alive = 1};
     }
+    /* Relaxed: the epoch only has to differ from a later one. */
     b->epoch = ck_pr_load_32(&shm_plan(rt->h, rt->vm)->epoch);
     rt->bal = b;
     refresh_policy(rt);
@@ -175,11 +176,15 @@ static int move_pid(sched_t *s, uint64_t pid, uint32_t to, enum mig_cause cause)
 {
     rt_t *rt = &s->rt;
     pcb_t *pcb = proctab_lookup(rt->h, pid);
+    /* Relaxed: only this VM can change an owner word that names it (by
+     * its own CAS), so if it reads its own id the process stays ours. */
     if (!pcb || ck_pr_load_32(&pcb->owner) != rt->vm || to == rt->vm)
         return MOVE_DROPPED;
     proc_t *p = proc_of(pcb);
     if (!may_move(p))
         return MOVE_DROPPED;
+    /* Relaxed: a sender may make WAITING into RUNNABLE meanwhile; the CAS
+     * in sched_hand_over_waiting decides, and a loser gets the hint. */
     switch (ck_pr_load_32(&p->status)) {
     case PS_WAITING:
         if (sched_hand_over_waiting(s, pcb, to, cause))
@@ -223,6 +228,7 @@ static uint32_t move_waiting(sched_t *s, uint32_t to, uint32_t n, enum mig_cause
         pcb_t *pcb = slot_pcb(&s->rt, at);
         proc_t *p = proc_of(pcb);
         at = p->wait_next; /* hand-over takes it off the list */
+        /* relaxed: a look before the CAS that decides */
         if (may_move(p) && ck_pr_load_32(&p->status) == PS_WAITING &&
             sched_hand_over_waiting(s, pcb, to, cause))
             given++;
@@ -248,6 +254,7 @@ static void act(sched_t *s, const plan_move_t *m)
             done = move_waiting(s, m->to, m->n, cause);
         }
     }
+    /* Single writer (this VM); the supervisor reads statistics. */
     ck_pr_store_64(&self->plan_done, self->plan_done + done);
     if (done < want)
         ck_pr_store_64(&self->plan_dropped, self->plan_dropped + (want - done));
@@ -344,6 +351,7 @@ size_t balance_amount(rt_t *rt, size_t queued, uint32_t thief)
 bool balance_hint(sched_t *s, pcb_t *pcb, uint32_t *to, enum mig_cause *cause)
 {
     proc_t *p = proc_of(pcb);
+    /* Owner-only word (proc.h), in the shared line: plain atomics. */
     uint32_t h = ck_pr_load_32(&p->hint_vm);
     if (!h)
         return false;
