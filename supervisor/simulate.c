@@ -149,9 +149,8 @@ static void print_json(const sim_config_t *c, const char *wl, const sim_result_t
     printf("]}\n");
 }
 
-int simulate_cli_main(int argc, char **argv)
+static int simulate(int argc, char **argv, shoal_opts_t *opts)
 {
-    shoal_opts_t o = {0};
     const char *topology = NULL, *workload = NULL, *config = NULL;
     uint32_t vms = 0;
     uint64_t seed = 1, until = 0;
@@ -178,8 +177,8 @@ int simulate_cli_main(int argc, char **argv)
                 policy_names(names, sizeof names);
                 return sbad("--policy: unknown policy \"%s\" (known: %s)", optarg, names);
             }
-            o.policy = (uint32_t)id + 1;
-            o.set |= OPT_SET_POLICY;
+            opts->policy = (uint32_t)id + 1;
+            opts->set |= OPT_SET_POLICY;
             have_policy = true;
             break;
         }
@@ -188,9 +187,9 @@ int simulate_cli_main(int argc, char **argv)
                 return sbad("%s", err);
             break;
         case S_SET:
-            if (config_set(&o, optarg, err, sizeof err) < 0)
+            if (config_set(opts, optarg, err, sizeof err) < 0)
                 return sbad("%s", err);
-            have_policy = have_policy || (o.set & OPT_SET_POLICY);
+            have_policy = have_policy || (opts->set & OPT_SET_POLICY);
             break;
         case S_SEED:
         case S_UNTIL: {
@@ -218,33 +217,47 @@ int simulate_cli_main(int argc, char **argv)
     }
     if (optind < argc)
         return sbad("unexpected argument '%s'\n%s", argv[optind], usage_text);
-    if (!topology)
-        return sbad("--topology SPEC is needed (e.g. \"pack:2 numa:2 core:2 pu:1\")");
-    if (!workload)
-        return sbad("--workload FILE is needed (see examples/workloads/)");
-    if (config && config_load(config, &o, err, sizeof err) < 0) {
-        config_free(&o);
-        return sbad("%s", err);
+    int status = SHOAL_EXIT_USAGE;
+    /* The file's (or --set's) [run] topology and vms stand in for the flags. */
+    if (config && config_load(config, opts, err, sizeof err) < 0) {
+        sbad("%s", err);
+        goto out;
     }
-    have_policy = have_policy || o.policy;
-    config_free(&o);
-    if (!have_policy)
-        return sbad("--policy NAME is needed ('shoal policy list')");
+    if (!topology)
+        topology = opts->topology;
+    if (!vms)
+        vms = opts->vms;
+    have_policy = have_policy || opts->policy;
+    if (!topology) {
+        sbad("--topology SPEC is needed (e.g. \"pack:2 numa:2 core:2 pu:1\")");
+        goto out;
+    }
+    if (!workload) {
+        sbad("--workload FILE is needed (see examples/workloads/)");
+        goto out;
+    }
+    if (!have_policy) {
+        sbad("--policy NAME is needed ('shoal policy list')");
+        goto out;
+    }
 
     sim_config_t cfg = {.topology = topology,
                         .n_vms = vms,
-                        .policy = config_policy(&o),
-                        .interval_ms = config_interval_ms(&o),
+                        .policy = config_policy(opts),
+                        .interval_ms = config_interval_ms(opts),
                         .seed = seed,
                         .until_ms = until};
-    config_policy_params(&o, cfg.policy, cfg.pv);
+    config_policy_params(opts, cfg.policy, cfg.pv);
     sim_workload_t w;
-    if (sim_workload_load(workload, &w, err, sizeof err) < 0)
-        return sbad("%s", err);
+    if (sim_workload_load(workload, &w, err, sizeof err) < 0) {
+        sbad("%s", err);
+        goto out;
+    }
     sim_t *s = sim_new(&cfg, &w, err, sizeof err);
     if (!s) {
         sim_workload_free(&w);
-        return sbad("%s", err);
+        sbad("%s", err);
+        goto out;
     }
     sim_result_t r;
     sim_run(s, &r);
@@ -254,5 +267,15 @@ int simulate_cli_main(int argc, char **argv)
         print_text(&cfg, workload, &r);
     sim_free(s);
     sim_workload_free(&w);
-    return fflush(stdout) == 0 ? SHOAL_EXIT_OK : SHOAL_EXIT_FAIL;
+    status = fflush(stdout) == 0 ? SHOAL_EXIT_OK : SHOAL_EXIT_FAIL;
+out:
+    return status;
+}
+
+int simulate_cli_main(int argc, char **argv)
+{
+    shoal_opts_t o = {0};
+    int status = simulate(argc, argv, &o);
+    config_free(&o);
+    return status;
 }
