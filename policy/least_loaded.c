@@ -117,6 +117,7 @@ const policy_t policy_least_loaded = {
     .params = params,
     .n_params = sizeof params / sizeof params[0],
     .place_reads_load = true,
+    .moves_waiting = true,
     .place = place,
     .rebalance = rebalance,
 };

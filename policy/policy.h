@@ -108,6 +108,9 @@ typedef struct policy {
     /* place reads vms[].runq and procs: the caller fills them (else only
      * n_vms, node and l3 are filled, and no other VM's line is read) */
     bool place_reads_load;
+    /* rebalance may ask for PLAN_WAITING moves: VMs keep a list of their
+     * waiting processes (else they spare themselves the bookkeeping) */
+    bool moves_waiting;
     uint32_t (*place)(const int64_t *pv, const policy_snapshot_t *s, uint32_t self,
                       uint32_t *cursor);
     size_t (*victims)(const int64_t *pv, const policy_snapshot_t *s, uint32_t thief, uint32_t *out,

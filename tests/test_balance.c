@@ -278,7 +278,8 @@ static void test_balancer_plans(void)
     close_world(&w);
 }
 
-/* Affinity's samples: sends are counted local or remote, one in `sample`
+/* Affinity's samples: sends are counted local or remote (published when
+ * the VM publishes its counters), one in `sample`
  * (here every one) is noted, and the heaviest pairs go out when the
  * supervisor bumps the epoch; the supervisor merges them into a plan
  * that joins the pair. */
@@ -294,7 +295,8 @@ static void test_samples(void)
     CU_ASSERT_EQUAL(msg_send(rt0, a->pid, SIG_MSG, a->pid, mk_fix(0), T_NIL), SEND_OK);
     CU_ASSERT_EQUAL(rt0->msgs[1], 50);
     CU_ASSERT_EQUAL(rt0->msgs[0], 1);
-    balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->msgs_remote, 0); /* not yet published */
+    balance_publish(rt0);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->msgs_remote, 50);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->msgs_local, 1);
     plan_pair_t got[PLAN_PAIRS];
@@ -323,6 +325,7 @@ static void test_samples(void)
     for (int i = 0; i < 50; i++)
         msg_send(rt0, b->pid, SIG_MSG, a->pid, mk_fix(i), T_NIL);
     balance_round(&w.s[0]);
+    balance_publish(rt0);
     balancer_tick(&bal, 1010, alive);
     plan_move_t m;
     CU_ASSERT_FALSE(plan_pop(w.h, 0, &m));

@@ -32,11 +32,19 @@ typedef struct balance {
     uint32_t epoch;                 /* the supervisor's epoch answered last */
     bool view_fresh;                /* view.vms[].runq and procs read this round */
     uint32_t wait_head;             /* first waiting process: slot + 1, 0: none */
+    uint32_t rounds;                /* scheduling rounds, for publishing now and then */
     uint64_t pub_reds, pub_msgs[2]; /* what the VM table shows */
     policy_snapshot_t view;
     pairs_t *pairs;    /* only while the policy samples */
     policy_vm_t vms[]; /* n_vms */
 } balance_t;
+
+/* The counters go to the VM table every this many scheduling rounds,
+ * and when the VM runs out of work (balance_publish): the balancer reads
+ * them every interval_ms (10 ms), and a round takes a few microseconds at
+ * most, so they are never staler than a fraction of an interval; writing
+ * them every round cost ~20 instructions a round on the message path. */
+#define PUBLISH_ROUNDS 64u
 
 /* Sends between two checks of the sample countdown when the policy takes
  * no samples: as good as never. */
@@ -58,6 +66,8 @@ static void refresh_policy(rt_t *rt)
         for (uint32_t i = 0; i < POLICY_MAX_PARAMS; i++)
             b->pv[i] = cp.params[i];
     b->sample_every = b->pol->sample_every ? b->pol->sample_every(b->pv) : 0;
+    /* Processes already waiting join the list when they next wait. */
+    rt->wait_list = b->pol->moves_waiting;
     if (b->sample_every && !b->pairs)
         b->pairs = calloc(1, sizeof *b->pairs);
     if (!b->pairs)
@@ -124,7 +134,7 @@ static pcb_t *slot_pcb(const rt_t *rt, uint32_t slot1)
     return slot1 ? shm_pcb(rt->h, slot1 - 1) : NULL;
 }
 
-void balance_wait_add(sched_t *s, pcb_t *pcb)
+void balance_list(sched_t *s, pcb_t *pcb)
 {
     balance_t *b = s->rt.bal;
     proc_t *p = proc_of(pcb);
@@ -139,7 +149,7 @@ void balance_wait_add(sched_t *s, pcb_t *pcb)
     p->wait_vm = s->rt.vm + 1;
 }
 
-void balance_wait_del(sched_t *s, pcb_t *pcb)
+void balance_unlist(sched_t *s, pcb_t *pcb)
 {
     balance_t *b = s->rt.bal;
     proc_t *p = proc_of(pcb);
@@ -281,15 +291,8 @@ void balance_round(sched_t *s)
     if (plan_policy_version(rt->h) != b->version)
         refresh_policy(rt);
     b->view_fresh = false;
-    shm_vm_t *self = shm_vm(rt->h, rt->vm);
-    /* Single writer; relaxed stores: the supervisor reads statistics.
-     * Written only when they move, so an idle VM leaves its line alone. */
-    if (rt->reductions != b->pub_reds)
-        ck_pr_store_64(&self->reductions, b->pub_reds = rt->reductions);
-    if (rt->msgs[0] != b->pub_msgs[0])
-        ck_pr_store_64(&self->msgs_local, b->pub_msgs[0] = rt->msgs[0]);
-    if (rt->msgs[1] != b->pub_msgs[1])
-        ck_pr_store_64(&self->msgs_remote, b->pub_msgs[1] = rt->msgs[1]);
+    if ((++b->rounds & (PUBLISH_ROUNDS - 1)) == 0)
+        balance_publish(rt);
     plan_move_t m;
     while (plan_pending(rt->h, rt->vm) && plan_pop(rt->h, rt->vm, &m))
         act(s, &m);
@@ -299,6 +302,22 @@ void balance_round(sched_t *s)
         if (e != b->epoch)
             answer_epoch(rt, e);
     }
+}
+
+void balance_publish(rt_t *rt)
+{
+    balance_t *b = rt->bal;
+    if (!b)
+        return;
+    shm_vm_t *self = shm_vm(rt->h, rt->vm);
+    /* Single writer; relaxed stores: the supervisor reads statistics.
+     * Written only when they move, so an idle VM leaves its line alone. */
+    if (rt->reductions != b->pub_reds)
+        ck_pr_store_64(&self->reductions, b->pub_reds = rt->reductions);
+    if (rt->msgs[0] != b->pub_msgs[0])
+        ck_pr_store_64(&self->msgs_local, b->pub_msgs[0] = rt->msgs[0]);
+    if (rt->msgs[1] != b->pub_msgs[1])
+        ck_pr_store_64(&self->msgs_remote, b->pub_msgs[1] = rt->msgs[1]);
 }
 
 bool balance_pending(const sched_t *s)

@@ -47,6 +47,11 @@ void balance_free(sched_t *s);
  * samples. */
 void balance_round(sched_t *s);
 
+/* Publish the counters the balancer reads (reductions, messages): every
+ * few rounds from balance_round, and by the scheduler when the VM runs
+ * out of work, so that an idle VM's figures are current. */
+void balance_publish(rt_t *rt);
+
 /* Whether a plan waits to be acted on (the idle VM's "is there work?"). */
 bool balance_pending(const sched_t *s);
 
@@ -67,11 +72,25 @@ bool balance_divert(sched_t *s, pcb_t *pcb);
  * or if the process may not move now); sets *to and *cause. */
 bool balance_hint(sched_t *s, pcb_t *pcb, uint32_t *to, enum mig_cause *cause);
 
-/* The VM's list of its waiting processes: a process goes on it when it
- * starts to wait or settles here waiting, and off it when it runs or
- * leaves. Idempotent. */
-void balance_wait_add(sched_t *s, pcb_t *pcb);
-void balance_wait_del(sched_t *s, pcb_t *pcb);
+/* The VM's list of its waiting processes, kept only while the policy
+ * moves waiting processes by count (policy_t.moves_waiting): a process
+ * goes on it when it starts to wait or settles here waiting, and off it
+ * when it runs or leaves. Idempotent. The inline checks keep the cost to
+ * a test where the list is not kept. */
+void balance_list(sched_t *s, pcb_t *pcb);
+void balance_unlist(sched_t *s, pcb_t *pcb);
+
+static inline void balance_wait_add(sched_t *s, pcb_t *pcb)
+{
+    if (s->rt.wait_list)
+        balance_list(s, pcb);
+}
+
+static inline void balance_wait_del(sched_t *s, pcb_t *pcb)
+{
+    if (proc_of(pcb)->wait_vm)
+        balance_unlist(s, pcb);
+}
 
 /* A sampled send (msg.c calls it when rt->sample_left runs out). */
 void balance_sample(rt_t *rt, uint64_t from, uint64_t to, uint32_t to_vm);

@@ -188,6 +188,7 @@ typedef struct rt {
     uint32_t sample_left;     /* sends until the next traffic sample (balance.c) */
     uint64_t msgs[2];         /* messages sent: [0] to this VM, [1] to another */
     struct balance *bal;      /* this VM's balancing state (vmproc/balance.h) */
+    bool wait_list;           /* keep the list of waiting processes (the policy asks) */
 } rt_t;
 
 #endif

@@ -608,6 +608,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         if (got)
             continue;
+        balance_publish(&s.rt);
         ask_for_work(&s);
         uint32_t ms = VM_IDLE_MS;
         if (s.ntimers) {
