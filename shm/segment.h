@@ -29,7 +29,7 @@
 #include <ck_sequence.h>
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 2u
+#define SHM_LAYOUT_VERSION 3u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -43,6 +43,8 @@ typedef struct shm_config {
     uint64_t heap_limit_bytes; /* largest heap and stack of one process */
     uint32_t heap_follow;      /* enum heap_follow */
     uint32_t pad;
+    uint64_t source_bytes;     /* largest source file program_load reads (not
+                                * part of the layout: the run's input limit) */
 } shm_config_t;
 
 /* Where a process's heap lives after it moves to a VM on another node:
@@ -53,6 +55,11 @@ enum heap_follow { HEAP_FOLLOW_ON_GC = 0, HEAP_FOLLOW_NEVER, HEAP_FOLLOW_EAGER }
 
 /* Defaults for a run; the supervisor overrides them from flags. */
 void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes);
+
+/* Size the atom area for `cap` atoms (--atoms): the index, and names of
+ * SHM_ATOM_NAME_BYTES each on average. */
+void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
+#define SHM_ATOM_NAME_BYTES 48u
 
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {
@@ -87,6 +94,16 @@ typedef struct shm_policy {
     int64_t params[POLICY_MAX_PARAMS];
 } shm_policy_t;
 
+/* Standard output, shared by every VM (vmproc/out.c). */
+typedef struct shm_out {
+    uint32_t lock;    /* print's lock: the holder's VM id + 1, or 0; recovery
+                       * breaks a dead holder's (out_recover_vm) */
+    uint32_t waiters; /* VMs asleep on `lock` (a futex word) */
+    int32_t error;    /* VMs: errno of the first failed write to stdout, 0 if
+                       * none (CAS 0 -> errno); the supervisor stops the run */
+    uint32_t pad;
+} shm_out_t;
+
 typedef struct shm_header {
     uint64_t magic;
     uint32_t version;
@@ -99,6 +116,9 @@ typedef struct shm_header {
     char topology[256];      /* the topology the VMs were placed on, as text */
     char pad0[SHOAL_CACHE_LINE];
     shm_run_t run;
+    char pad1[SHOAL_CACHE_LINE];
+    shm_out_t out;
+    char pad2[SHOAL_CACHE_LINE];
     _Alignas(SHOAL_CACHE_LINE) shm_policy_t policy;
 } shm_header_t;
 

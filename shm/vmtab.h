@@ -62,6 +62,7 @@ typedef struct shm_vm {
     uint64_t started;     /* processes that started here (spawned here or arrived from a spawn) */
     uint64_t exited;      /* processes that ended here */
     uint64_t mig_in[MIG_CAUSES], mig_out[MIG_CAUSES]; /* moves by cause (enum mig_cause) */
+    uint64_t torture_in, torture_out; /* SHOAL_MIGRATE_TORTURE's moves, under no cause */
     uint64_t heap_local, heap_remote; /* heap bytes on own / other nodes */
     uint64_t plan_done;   /* moves of plans acted on */
     uint64_t plan_dropped; /* moves of plans not acted on: pinned, gone, or too few to move */
@@ -87,6 +88,8 @@ static inline uint64_t shm_vm_procs(const shm_vm_t *v)
         in += ck_pr_load_64((uint64_t *)&v->mig_in[c]);
         out += ck_pr_load_64((uint64_t *)&v->mig_out[c]);
     }
+    in += ck_pr_load_64((uint64_t *)&v->torture_in);
+    out += ck_pr_load_64((uint64_t *)&v->torture_out);
     return in > out ? in - out : 0;
 }
 

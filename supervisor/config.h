@@ -11,6 +11,9 @@
  *   topology = pack:2 numa:2 core:2 pu:1   ; or a path to an XML file
  *   pool_mb = 4096                   ; page pool size in MiB
  *   proc_slots = 262144              ; process table slots
+ *   atoms = 65536                    ; atoms the atom table holds
+ *   code_mb = 64                     ; code area in MiB
+ *   source_mb = 64                   ; largest source file in MiB
  *   [policy]
  *   name = steal                     ; a policy of policy/registry.c
  *   interval_ms = 10                 ; the rebalancer's period
@@ -19,10 +22,13 @@
  *   [memory]
  *   heap_limit_mb = 1024             ; largest heap (and stack) of one process
  *   heap_follow = on_gc              ; on_gc, never or eager (see segment.h)
+ * (heap_limit_mb and heap_follow are also accepted in [run], where they
+ * were first.)
  * `--set SECTION.KEY=VALUE` sets any key from the command line, and
  * `--policy NAME` is --set policy.name=NAME. Unknown sections, keys and
- * policies, and values out of range, are errors that name the file and
- * line (or the --set argument), the key and the accepted values.
+ * policies, a key given twice, and values out of range, are errors that
+ * name the file and line (or the --set argument), the key and the
+ * accepted values.
  *
  * NOTES
  *   Supervisor only. Errors are written into the caller's buffer (with
@@ -31,6 +37,7 @@
 #ifndef SHOAL_SUPERVISOR_CONFIG_H
 #define SHOAL_SUPERVISOR_CONFIG_H
 
+#include "shm/common.h"
 #include "shm/segment.h"
 
 /* Bits of shoal_opts_t.set: options given on the command line. */
@@ -41,8 +48,11 @@ enum {
     OPT_SET_PROC_SLOTS = 1u << 3,
     OPT_SET_HEAP_LIMIT = 1u << 4,
     OPT_SET_HEAP_FOLLOW = 1u << 5,
-    OPT_SET_POLICY = 1u << 6,
-    OPT_SET_INTERVAL = 1u << 7
+    OPT_SET_ATOMS = 1u << 6,
+    OPT_SET_CODE_MB = 1u << 7,
+    OPT_SET_SOURCE_MB = 1u << 8,
+    OPT_SET_POLICY = 1u << 9,
+    OPT_SET_INTERVAL = 1u << 10
 };
 
 /* Policies the options can hold parameters for (the registry has fewer). */
@@ -55,6 +65,17 @@ enum {
 #define CONFIG_PROC_SLOTS_MAX (1u << 24)
 /* heap_limit_mb: a process may not hold more than the largest pool. */
 #define CONFIG_HEAP_LIMIT_MB_MAX CONFIG_POOL_MB_MAX
+/* atoms: the runtime's own atoms and the prelude's names need a few
+ * dozen; 16 Mi atoms are a 1.3 GiB atom area. code_mb: 16 GiB of code
+ * is far past any program; source_mb: so is 4 GiB of source. */
+#define CONFIG_ATOMS_MIN 1024u
+#define CONFIG_ATOMS_MAX (1u << 24)
+#define CONFIG_CODE_MB_MAX 16384u
+#define CONFIG_SOURCE_MB_MAX 4096u
+
+/* A config file larger than this is refused unread: it is a mistake
+ * (--config /dev/zero, a log file), not a config. */
+#define CONFIG_FILE_MAX (1u << 20)
 
 typedef struct shoal_opts {
     uint32_t vms;        /* 0: one VM per core of the topology */
@@ -63,6 +84,11 @@ typedef struct shoal_opts {
     uint32_t proc_slots; /* 0: the segment's default */
     uint32_t heap_limit_mb; /* 0: the segment's default */
     uint32_t heap_follow;   /* enum heap_follow; HEAP_FOLLOW_ON_GC by default */
+    uint32_t atoms;         /* 0: the segment's default */
+    uint32_t code_mb;       /* 0: the segment's default */
+    uint32_t source_mb;     /* 0: the segment's default */
+    int topology_line;      /* > 0: the topology came from this line of config_path */
+    const char *config_path; /* the config file read, or NULL */
     bool smoke;          /* run the built-in smoke workload */
     bool hold;           /* with smoke: keep the VMs until a signal */
     bool verbose;
@@ -107,5 +133,10 @@ void config_policy_params(const shoal_opts_t *opts, uint32_t id, int64_t *out);
 
 /* Free what the options own (the topology string). */
 void config_free(shoal_opts_t *opts);
+
+/* The segment's configuration for a run of n_vms VMs on n_nodes nodes:
+ * the defaults (shm_config_default), then what the options set. */
+void config_segment(const shoal_opts_t *opts, uint32_t n_vms, uint32_t n_nodes,
+                    shm_config_t *cfg);
 
 #endif

@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 
-void cli_json_string(const char *s)
+void cli_json_string(const char *text)
 {
+    /* JSON is UTF-8: a byte that is not becomes \\xNN text first */
+    char esc[4 * 300];
+    const char *s = shoal_escape(esc, sizeof esc, text);
     putchar('"');
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;

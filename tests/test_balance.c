@@ -101,7 +101,7 @@ static void test_waiting_moves_at_once(void)
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_done, 1);
     CU_ASSERT_EQUAL(procs_of(&w, 0), 0);
     CU_ASSERT_EQUAL(procs_of(&w, 1), 0); /* not yet taken in */
-    sched_take_inbound(&w.s[1]);
+    sched_drain_inbound(&w.s[1]);
     CU_ASSERT_EQUAL(proc_of(a)->status, PS_WAITING);
     CU_ASSERT_EQUAL(proc_of(a)->wait_vm, 2);
     CU_ASSERT_EQUAL(w.s[1].rq_len, 0);
@@ -114,7 +114,7 @@ static void test_waiting_moves_at_once(void)
     /* and VM 1 can send it back the same way */
     push(&w, 1, (plan_move_t){.pid = a->pid, .to = 0, .what = PLAN_PID, .cause = MIG_AFFINITY});
     balance_round(&w.s[1]);
-    sched_take_inbound(&w.s[0]);
+    sched_drain_inbound(&w.s[0]);
     CU_ASSERT_EQUAL(a->owner, 0);
     CU_ASSERT_EQUAL(proc_of(a)->status, PS_WAITING);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_in[MIG_AFFINITY], 1);
@@ -138,7 +138,7 @@ static void test_message_while_moving(void)
     CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 0), a->pid, SIG_MSG, 0, mk_fix(42), T_NIL), SEND_OK);
     CU_ASSERT_EQUAL(proc_of(a)->status, PS_MOVING);
     CU_ASSERT_EQUAL(w.s[0].rq_len, 0);
-    sched_take_inbound(&w.s[1]);
+    sched_drain_inbound(&w.s[1]);
     CU_ASSERT_EQUAL(proc_of(a)->status, PS_RUNNABLE);
     CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
     CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), a);
@@ -172,7 +172,7 @@ static void test_queued_moves_at_pop(void)
     CU_ASSERT_EQUAL(proc_of(b)->hint_vm, 0);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_done, 1);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_out[MIG_AFFINITY], 1);
-    sched_take_inbound(&w.s[1]);
+    sched_drain_inbound(&w.s[1]);
     CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
     CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_in[MIG_AFFINITY], 1);
     vw_proc_free(&w, a, 0);
@@ -215,7 +215,7 @@ static void test_counts_and_pins(void)
     balance_round(&w.s[0]);
     CU_ASSERT_EQUAL(q[2]->owner, 0);
     CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_dropped, 9);
-    sched_take_inbound(&w.s[1]);
+    sched_drain_inbound(&w.s[1]);
     CU_ASSERT_EQUAL(procs_of(&w, 0), 2);
     CU_ASSERT_EQUAL(procs_of(&w, 1), 4);
     /* a process marked to move and pinned since leaves no more */

@@ -127,7 +127,7 @@ static void test_setup_errors(void)
     CU_ASSERT_PTR_NULL(make("pack:1 core:2 pu:1", "steal", "proc a count=1 from=7 cpu=1\n", &w));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "from=7"));
     CU_ASSERT_PTR_NULL(make("pack:2,gizmo:3", "steal", "proc a count=1 idle\n", &w));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "malformed synthetic topology"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown level type \"gizmo\""));
     CU_ASSERT_PTR_NULL(make("", "steal", "proc a count=1 idle\n", &w));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "a topology is needed"));
 }

@@ -169,7 +169,7 @@ void balance_unlist(sched_t *s, pcb_t *pcb)
 
 static bool may_move(const proc_t *p)
 {
-    return !(p->flags & (PF_PINNED | PF_PLACED));
+    return !(p->flags & PF_PLACED) && !proc_pinned(p);
 }
 
 static uint32_t pack_hint(uint32_t to, uint32_t cause)

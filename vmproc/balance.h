@@ -14,7 +14,8 @@
  *   - a move of n runnable processes: taken from the run queue;
  *   - a move of n waiting processes: taken from the VM's list of its
  *     waiting processes, which it keeps for that (no scan of the table).
- * Processes that are pinned (PF_PINNED) or that spawn-on placed and that
+ * Processes that are pinned (proc_pinned: PF_PINNED after (migrate vm),
+ * pin_depth inside call-on) or that spawn-on placed and that
  * have not run yet (PF_PLACED) are never moved by a plan: such moves are
  * dropped and counted.
  *
@@ -34,9 +35,10 @@
 
 #include "vmproc/sched.h"
 
-/* A process arriving from a spawn on another VM (proc_t.arriving; moves
- * use their cause + 1). */
+/* A process arriving from a spawn on another VM, or from a move of
+ * migration torture (proc_t.arriving; other moves use their cause + 1). */
 #define ARRIVE_SPAWN (MIG_CAUSES + 1u)
+#define ARRIVE_TORTURE (MIG_CAUSES + 2u)
 
 /* Set up this VM's balancing state (rt->bal). -1 (ENOMEM) on failure. */
 int balance_init(sched_t *s);

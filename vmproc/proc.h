@@ -65,7 +65,7 @@ enum proc_status {
 };
 
 /* How a process ends, or what it raised. ERROR's reason is #(error value). */
-enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT };
+enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT, EXC_THROW };
 
 typedef struct proc {
     /* any VM: what senders, wakers, stealers and the balancer touch, on
@@ -76,7 +76,11 @@ typedef struct proc {
     uint32_t hint_vm;         /* owner VM, acting on a plan: move to VM (hint_vm & 0xffff) - 1,
                                * cause hint_vm >> 16, at its next safe point; 0: no */
     uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
-    char pad_shared[SHOAL_CACHE_LINE - 24];
+    uint32_t msgs_pending;    /* messages published to the inbox and not yet taken:
+                               * senders add 1 after their CAS, the owner
+                               * subtracts what it takes (process-info) */
+    uint32_t pad_word;
+    char pad_shared[SHOAL_CACHE_LINE - 32];
 
     /* owner VM only, from here on */
     /* heap */
@@ -119,16 +123,28 @@ typedef struct proc {
      * slot + 1 of the neighbours; wait_vm: the VM whose list holds it, + 1 */
     uint32_t wait_prev, wait_next, wait_vm;
     uint32_t node_pages[PROC_NODES]; /* pages of heap and stack per NUMA node */
+    /* scheduling */
+    struct pcb *rq_next;      /* next on the owner VM's run queue (sched.c) */
+    uint32_t pin_depth;       /* call-on calls in progress: balancing leaves it alone */
+    uint32_t reserved;        /* pool pages reserved for the exit signals this
+                               * process owes (one per link and per watcher;
+                               * msg.c, "Reservations") */
 } proc_t;
+
+/* A move made by SHOAL_MIGRATE_TORTURE: counted under no cause (the causes,
+ * enum mig_cause, are in shm/plan.h). */
+#define MIG_TORTURE ((enum mig_cause)0xff)
 
 /* Process flags (owner only). */
 #define PF_TRAP_EXIT 1u   /* exit signals arrive as #(EXIT pid reason) messages */
 #define PF_KILLED 2u      /* an exit signal ended it: no catch applies */
 #define PF_PLACED 4u      /* spawn-on put it on a VM: not stolen before it ran there */
-#ifndef PF_PINNED
-#define PF_PINNED 8u      /* placed explicitly: (migrate vm) until it next waits, and
-                           * call-on for the call; no policy moves it */
-#endif
+#define PF_PINNED 8u      /* it called (migrate vm): balancing leaves it on that VM
+                           * until it next waits in receive (LANGUAGE.md, Placement);
+                           * also pin_depth > 0 (call-on): see proc_pinned */
+#define PF_OUT_OF_POOL 32u /* it ended because the shared pool was exhausted */
+#define PF_TORTURE_HOLD 16u /* migration torture: it just yielded at this receive;
+                           * run it once before the next torture yield */
 
 /* The inbox word: a 16-bit tag from the slot's generation, and the offset
  * of the newest node from the segment base (0: empty; INBOX_CLOSED: the
@@ -149,6 +165,14 @@ static inline uint64_t pcb_inbox_tag(const shm_header_t *h, const pcb_t *pcb)
 }
 
 _Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB body");
+
+/* Whether balancing (stealing, a policy's plan, migration torture) must
+ * leave the process where it is: after (migrate vm) until it next waits,
+ * and for the whole of a call-on. Owner only. */
+static inline bool proc_pinned(const proc_t *p)
+{
+    return (p->flags & PF_PINNED) || p->pin_depth > 0;
+}
 
 static inline proc_t *proc_of(pcb_t *pcb)
 {
@@ -183,8 +207,7 @@ typedef struct rt {
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
     /* counters, published to the VM table by the scheduler loop */
-    uint64_t reductions;      /* reductions executed here */
-    uint32_t slice_reds;      /* reductions of the last slice (interp_run sets it) */
+    uint64_t reductions;      /* reductions executed here (interp_run adds each slice's) */
     uint32_t sample_left;     /* sends until the next traffic sample (balance.c) */
     uint64_t msgs[2];         /* messages sent: [0] to this VM, [1] to another */
     struct balance *bal;      /* this VM's balancing state (vmproc/balance.h) */
