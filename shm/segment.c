@@ -11,6 +11,7 @@
 
 #include "shm/atom.h"
 #include "shm/info.h"
+#include "shm/plan.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
@@ -76,6 +77,8 @@ int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
     uint64_t off = page_up(sizeof(shm_header_t));
     out->vm_off = off;
     off = page_up(off + (uint64_t)SHOAL_MAX_VMS * sizeof(shm_vm_t));
+    out->plan_off = off;
+    off = page_up(off + (uint64_t)cfg->n_vms * sizeof(shm_plan_t));
     out->proc_off = off;
     off = page_up(off + (uint64_t)cfg->proc_slots * sizeof(pcb_t));
     out->live_off = off;
@@ -151,6 +154,7 @@ shm_header_t *shm_create(const shm_config_t *cfg)
     h->memfd = fd;
     for (uint32_t i = 0; i < SHOAL_MAX_VMS; i++)
         shm_vm(h, i)->id = i;
+    plan_init(h);
     proctab_init(h);
     atom_init(h);
     pool_init(h);

@@ -653,7 +653,7 @@ static const char client_usage[] =
     "  --json             print the run's reply, one JSON object (README.md has its fields)\n"
     "  --prometheus       (stats) the same figures in the Prometheus text format\n"
     "  --vm N             (ps) only processes on VM N\n"
-    "  --state STATE      (ps) only runnable, running, waiting or exiting processes\n"
+    "  --state STATE      (ps) only runnable, running, waiting, exiting or moving ones\n"
     "  --sort KEY         (ps, top) pid, reductions, mailbox, heap or migrations;\n"
     "                     reductions are those of the last stats window (1 s)\n"
     "  --limit N          (ps) the first N processes after sorting\n"
@@ -717,7 +717,7 @@ static int parse_copts(const char *cmd, int argc, char **argv, copts_t *o, int *
             } else if (ok_here && c == C_STATE) {
                 if (ctl_state_find(optarg) < 0)
                     return fail(SHOAL_EXIT_USAGE,
-                                "--state: '%s' is not runnable, running, waiting or exiting",
+                                "--state: '%s' is not runnable, running, waiting, exiting or moving",
                                 optarg);
                 o->state = optarg;
             } else if (ok_here) {
@@ -845,7 +845,7 @@ int client_main(int argc, char **argv)
     }
     /* policy */
     if (nargs == 0)
-        return fail(SHOAL_EXIT_USAGE, "policy: show, use NAME or set KEY=VALUE ...");
+        return fail(SHOAL_EXIT_USAGE, "policy: list, show, use NAME or set KEY=VALUE ...");
     const char *sub = args[0];
     if (strcmp(sub, "show") == 0) {
         if (nargs != 1)
@@ -872,5 +872,5 @@ int client_main(int argc, char **argv)
         snprintf(line + n, sizeof line - n, "\n");
         return ask_once(&o, line, print_policy);
     }
-    return fail(SHOAL_EXIT_USAGE, "policy: unknown subcommand '%s' (show, use, set)", sub);
+    return fail(SHOAL_EXIT_USAGE, "policy: unknown subcommand '%s' (list, show, use, set)", sub);
 }

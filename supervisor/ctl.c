@@ -54,6 +54,7 @@ struct ctlsrv {
     int lock_fd, listen_fd, ep;
     shm_header_t *h;
     stats_t *st;
+    ctlpolicy_t *pol;
     bool program;
     ask_t *ask;
     client_t *clients[CTL_MAX_CLIENTS];
@@ -253,10 +254,11 @@ fail:
     return NULL;
 }
 
-void ctl_attach(ctlsrv_t *c, shm_header_t *h, stats_t *st, bool program)
+void ctl_attach(ctlsrv_t *c, shm_header_t *h, stats_t *st, ctlpolicy_t *pol, bool program)
 {
     c->h = h;
     c->st = st;
+    c->pol = pol;
     c->program = program;
     c->ask = ask_new(h);
 }
@@ -375,7 +377,7 @@ static void reply_error(ctlsrv_t *c, client_t *cl, const char *msg)
 
 static json_t *policy_json(ctlsrv_t *c)
 {
-    return ctlpolicy_show(c->h);
+    return ctlpolicy_show(c->pol);
 }
 
 static void answer_stats(ctlsrv_t *c, client_t *cl)
@@ -394,9 +396,9 @@ static void answer_policy(ctlsrv_t *c, client_t *cl)
     ctl_req_t *r = &cl->req;
     int rc = 0;
     if (r->verb == CTL_POLICY_USE)
-        rc = ctlpolicy_use(c->h, r->name, err, sizeof err);
+        rc = ctlpolicy_use(c->pol, r->name, err, sizeof err);
     else if (r->verb == CTL_POLICY_SET)
-        rc = ctlpolicy_set(c->h, r->n_sets, r->keys, r->values, err, sizeof err);
+        rc = ctlpolicy_set(c->pol, r->n_sets, r->keys, r->values, err, sizeof err);
     if (rc < 0) {
         reply_error(c, cl, err);
         return;

@@ -30,6 +30,7 @@
 #define SHOAL_SUPERVISOR_CTL_H
 
 #include "shm/segment.h"
+#include "supervisor/ctlpolicy.h"
 #include "supervisor/stats.h"
 
 #include <stddef.h>
@@ -63,9 +64,9 @@ int ctl_dir_check(const char *dir, bool create, char *err, size_t errlen);
  * err; *taken is set when another live run holds the name. */
 ctlsrv_t *ctl_open(const char *name, char *err, size_t errlen, bool *taken);
 
-/* Attach the run: its segment and statistics; `program`: VMs run a
- * program (else the smoke loop, which answers no requests). */
-void ctl_attach(ctlsrv_t *c, shm_header_t *h, stats_t *st, bool program);
+/* Attach the run: its segment, statistics and policy; `program`: VMs run
+ * a program (else the smoke loop, which answers no requests). */
+void ctl_attach(ctlsrv_t *c, shm_header_t *h, stats_t *st, ctlpolicy_t *pol, bool program);
 
 /* The fd that becomes readable when the server has work (epoll). */
 int ctl_fd(const ctlsrv_t *c);

@@ -20,6 +20,7 @@ static const char *const state_names[] = {
     [PS_RUNNING] = "running",
     [PS_WAITING] = "waiting",
     [PS_EXITING] = "exiting",
+    [PS_MOVING] = "moving",
 };
 #define N_STATES (sizeof state_names / sizeof state_names[0])
 
@@ -157,7 +158,7 @@ static int parse_ps(char words[][CTL_MAX_WORD + 1], size_t n, ctl_req_t *r, char
         } else if (strcmp(k, "state") == 0) {
             if ((r->state = ctl_state_find(v)) < 0)
                 return bad(err, errlen,
-                           "ps: state must be runnable, running, waiting or exiting, not", v);
+                           "ps: state must be runnable, running, waiting, exiting or moving, not", v);
         } else if (strcmp(k, "sort") == 0) {
             int s = ctl_sort_find(v);
             if (s < 0)

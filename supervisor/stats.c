@@ -22,19 +22,18 @@
 #include <time.h>
 
 const char *const stats_cause_names[] = {
-    [MIG_EXPLICIT] = "explicit",
-    [MIG_STEAL] = "steal",
-    [MIG_BALANCER] = "balancer",
-    [MIG_ADOPT] = "adopt",
+    [MIG_EXPLICIT] = "explicit", [MIG_STEAL] = "steal",   [MIG_REBALANCE] = "rebalance",
+    [MIG_AFFINITY] = "affinity", [MIG_ADOPT] = "adopt",
 };
+_Static_assert(sizeof stats_cause_names / sizeof stats_cause_names[0] == MIG_CAUSES,
+               "a name for every migration cause");
 _Static_assert(MIG_CAUSES <= 8, "stats samples hold 8 causes");
 
 static const char *const vm_state_names[] = {"empty", "starting", "running", "stopped", "dead"};
 
 static uint64_t vm_procs(const shm_vm_t *v)
 {
-    /* Relaxed: statistics. */
-    return ck_pr_load_64((uint64_t *)&v->procs);
+    return shm_vm_procs(v);
 }
 
 /* Idle time of VM v up to t_ns: the published total, plus the idle

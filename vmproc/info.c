@@ -50,7 +50,6 @@ void info_init(rt_t *rt)
     rt->info_seen = ck_pr_load_64(&rt->info->resp_seq);
     rt->msg_row = shm_msg_row(h, rt->vm);
     rt->msg_n = h->cfg.n_vms;
-    rt->vm_reds = &shm_vm(h, rt->vm)->reductions;
     shm_vm_t *self = shm_vm(h, rt->vm);
     measure_spin(self);
     /* Single writer; read by the supervisor for busy %. */

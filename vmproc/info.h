@@ -53,10 +53,8 @@ static inline void info_slice(rt_t *rt, pcb_t *pcb)
     if (__builtin_expect(p->reds_epoch != e, 0))
         info_window(p, e);
     p->reds += reds;
-    uint64_t *vr = rt->vm_reds;
-    /* Single writer (this VM); the supervisor reads statistics. */
-    if (vr)
-        ck_pr_store_64(vr, *vr + reds);
+    /* published to the VM table with the other counters (balance.c) */
+    rt->reductions += reds;
 }
 
 /* The loop is out of work from now (it spins, then sleeps) / has work

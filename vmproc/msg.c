@@ -45,6 +45,7 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/balance.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/info.h"
@@ -120,6 +121,7 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
     }
     if (counted)
         info_count_send(rt, ck_pr_load_32(&pcb->owner));
+    balance_count_send(rt, pcb, from, to);
     /* Published: a reserved page is in use for good (see the header). */
     if (reserved)
         pool_unreserve(h, 1);
