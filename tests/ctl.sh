@@ -55,9 +55,10 @@ wait_for() {
 
 # start NAME MODE: a run of live.shoal in the background; its output in
 # $tmp/NAME.out, its pid in $run_pid
-start() {
+start() { # NAME MODE [FLAGS...]
     local name=$1 mode=$2
-    "$shoal" run --vms 4 --name "$name" "$prog" -- "$mode" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    shift 2
+    "$shoal" run --vms 4 --name "$name" "$@" "$prog" -- "$mode" >"$tmp/$name.out" 2>"$tmp/$name.err" &
     run_pid=$!
     runs+=("$run_pid")
     if ! wait_for 60 grep -q '^ready$' "$tmp/$name.out"; then
@@ -401,8 +402,7 @@ check "the socket is removed when the run ends" test ! -e "$dir/q.sock"
 # A run killed outright leaves its socket; the next run of that name
 # replaces it, and clients of the dead one are told it is gone.
 start k quiet || exit 1
-kill -9 "$run_pid"
-wait "$run_pid" 2>/dev/null
+{ kill -9 "$run_pid" && wait "$run_pid"; } 2>/dev/null
 "$shoal" stats --name k >"$tmp/stale.out" 2>"$tmp/stale.err"
 st=$?
 if [ $st = 4 ] && grep -q "is gone" "$tmp/stale.err"; then ok "a dead run's socket is reported stale"; else bad "a dead run's socket is reported stale" "status $st" "$(cat "$tmp/stale.err")"; fi
@@ -442,6 +442,30 @@ if wait_for 30 spin_first; then ok "ps by reductions puts the spinner first"; el
 check "ps --state waiting --vm 1" sh -c "'$shoal' ps --name b --state waiting --vm 1 --json | jq -e '[.processes[] | select(.state != \"waiting\" or .vm != 1)] | length == 0'"
 check "stats --prometheus" sh -c "'$shoal' stats --name b --prometheus | grep -q '^shoal_vm_busy_ratio{run=\"b\",vm=\"2\",node=\"0\"} '"
 check "the busy run is alive, no VM died" sh -c "kill -0 $run_pid && ! grep -q 'VM [0-9]* (pid' '$tmp/b.err'"
+kill -TERM "$run_pid"
+wait "$run_pid" 2>/dev/null
+
+# ---------------------------------------------------------------- policy
+# A run that starts with no balancing: 8 spinners stay on VM 0 and nothing
+# moves for a policy. `policy use least-loaded` takes effect without a
+# stop: the rebalancer moves them, and the counters say so (cause
+# rebalance). A change the config file would refuse is refused, and
+# changes nothing.
+start p skew --policy none || exit 1
+policy_moves() { # cause: moves in, summed over the VMs
+    "$shoal" stats --name p --json | jq -e --arg c "$1" '[.vms[].migrations_in[$c]] | add'
+}
+moved_by() { test "$(policy_moves "$1")" -gt 0; }
+check "under none, no policy moves" sh -c "test \"\$('$shoal' stats --name p --json | jq '[.vms[].migrations_in.steal, .vms[].migrations_in.rebalance] | add')\" = 0"
+check "policy show says none" sh -c "'$shoal' policy show --name p --json | jq -e '.policy.name == \"none\"'"
+"$shoal" policy set --name p least-loaded.min_diff=0 >"$tmp/pset.out" 2>"$tmp/pset.err"
+st=$?
+if [ $st = 1 ] && grep -q "min_diff: 0 is out of range" "$tmp/pset.err"; then ok "policy set validates as the config file does"; else bad "policy set validates as the config file does" "status $st" "$(cat "$tmp/pset.err")"; fi
+check "a refused change changes nothing" sh -c "'$shoal' policy show --name p --json | jq -e '.policy.name == \"none\" and .policy.interval_ms == 10'"
+check "policy use least-loaded" "$shoal" policy use --name p least-loaded
+check "policy set interval_ms and a parameter" "$shoal" policy set --name p interval_ms=20 least-loaded.min_diff=3
+check "policy show has the new policy and values" sh -c "'$shoal' policy show --name p --json | jq -e '.policy.name == \"least-loaded\" and .policy.interval_ms == 20 and .policy.params.min_diff == 3'"
+if wait_for 60 moved_by rebalance; then ok "the new policy's moves show in the counters (cause rebalance)"; else bad "the new policy's moves show in the counters" "$("$shoal" stats --name p --json | jq -c '[.vms[].migrations_in]')"; fi
 kill -TERM "$run_pid"
 wait "$run_pid" 2>/dev/null
 
