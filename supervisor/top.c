@@ -116,6 +116,20 @@ static void bar(double pct, char *out, int width)
     out[width] = 0;
 }
 
+/* Two letters a cause, as the header line spells them out. */
+static const char *cause_abbrev(const char *cause)
+{
+    static const char *const map[][2] = {{"explicit", "ex"},
+                                         {"steal", "st"},
+                                         {"rebalance", "rb"},
+                                         {"affinity", "af"},
+                                         {"adopt", "ad"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i][0], cause) == 0)
+            return map[i][1];
+    return cause;
+}
+
 static void rates(const json_t *o, char *out, size_t len)
 {
     const char *key;
@@ -126,7 +140,7 @@ static void rates(const json_t *o, char *out, size_t len)
     {
         char n[16];
         client_count(json_number_value(v), n, sizeof n);
-        int k = snprintf(out + at, len - at, "%s%c%s", at ? " " : "", key[0], n);
+        int k = snprintf(out + at, len - at, "%s%s%s", at ? " " : "", cause_abbrev(key), n);
         if (k < 0 || (size_t)k >= len - at)
             break;
         at += (size_t)k;
@@ -151,6 +165,8 @@ static void draw(screen_t *s, const json_t *st, const json_t *ps, const char *so
     line(s, "every %.1f s, rates over %lld ms - sort: %s - q quit, s sort, +/- interval%s%s",
          interval, (long long)client_int(run, "window_ms"), sort, note ? " - " : "",
          note ? note : "");
+    line(s, "migrations a second by cause: ex explicit, st steal, rb rebalance, af affinity, "
+            "ad adopt");
     line(s, "%s", "");
     const json_t *vms = json_object_get(st, "vms");
     size_t i;
