@@ -16,7 +16,7 @@ OPT     ?= -O2 -g
 EXTRA   ?=
 CFLAGS   = $(WARN) $(OPT) $(EXTRA) -D_GNU_SOURCE -I. -MMD -MP
 ALLOC   ?= -ltcmalloc_minimal
-LDLIBS   = -lhwloc -lck -linih -lm $(ALLOC)
+LDLIBS   = -lhwloc -lck -linih -ljansson -lm $(ALLOC)
 
 LIB_SRC  = $(wildcard shm/*.c) $(wildcard vmproc/*.c) $(wildcard policy/*.c) \
            $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
@@ -56,6 +56,7 @@ check: all
 	SHOAL=$(SHOAL) $(UNIT)
 	tests/e2e.sh $(SHOAL)
 	tests/chaos/chaos.sh $(SHOAL) 10 2 4
+	tests/ctl.sh $(SHOAL)
 
 # The end-to-end suite again with a collection at every allocation and a
 # migration at every safe point, on 2 VMs. A collection per allocation

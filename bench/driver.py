@@ -27,6 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "peers")
 RESULTS = os.path.join(HERE, "results")
 
+# Runs go one after another; a run name of their own keeps them apart from
+# other shoal runs on the machine (two live runs cannot share a name).
+os.environ.setdefault("SHOAL_NAME", "bench-%d" % os.getpid())
+
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 REPS = int(os.environ.get("BENCH_REPS", "1" if QUICK else "5"))
 # The memory workload spawns 1M processes; one run takes close to a
@@ -312,6 +316,14 @@ def w_pingpong(shoal, peers):
     row_from("pingpong", "two VMs (--vms 2)", size, "ns/roundtrip", s1, b, "BEAM +S 2", note(s1))
 
 
+def speedups(a, b):
+    """Makespans of series a over those of b, repetition by repetition."""
+    va, vb = a.values(), b.values()
+    if a.error or b.error or len(va) != len(vb):
+        return [], a.error or b.error or "repetitions do not pair up"
+    return [x / y for x, y in zip(va, vb) if y > 0], None
+
+
 def w_skew(shoal, peers):
     w, it = SZ["skew_w"], SZ["skew_iters"]
     log("skew: %d workers x %d iterations, all spawned on VM 0" % (w, it))
@@ -327,18 +339,53 @@ def w_skew(shoal, peers):
              note="workers that finished on VM 1 in the last run: %s of %d" % (off, w)
              if off is not None else "")
 
-    def speedups(a, b):
-        # Pairs repetition i of the 1-VM run with repetition i of the 2-VM one.
-        va, vb = a.values(), b.values()
-        if a.error or b.error or len(va) != len(vb):
-            return [], a.error or b.error or "repetitions do not pair up"
-        return [x / y for x, y in zip(va, vb) if y > 0], None
     ss, serr = speedups(s1, s2)
     bs, berr = speedups(b1, b2)
     add_row("skew", "speed-up 1 -> 2 VMs (steal)", size, "x",
             ss, serr, "BEAM +S 1 -> +S 2", bs, berr if not peers.beam_missing else peers.beam_missing,
             better="higher", note="speed-up = makespan with 1 VM / with 2 VMs, per repetition; "
                  "ratio = shoal speed-up / BEAM speed-up, higher is better")
+
+
+POLICIES = ["none", "round-robin", "least-loaded", "steal", "affinity"]
+
+
+def w_policies(shoal, peers):
+    """The skew workload under each policy, as the speed-up from 1 VM to
+    all VMs (one per CPU, at least 2); and a pingpong between two processes
+    spawned on different VMs, under affinity (which should put them on one
+    VM) against none (which leaves them apart)."""
+    w, it = SZ["skew_w"], SZ["skew_iters"]
+    nv = max(2, os.cpu_count() or 2)
+    n = SZ["pp_n"]
+    log("policies: skew (%d workers x %d iterations on VM 0) on 1 and %d VMs under each policy; "
+        "pingpong apart (%d round trips) under affinity and none" % (w, it, nv, n))
+    s1 = shoal_series(shoal, "skew --vms 1", 1, "skew.shoal", [w, it])
+    sk = {p: shoal_series(shoal, "skew --vms %d --policy %s" % (nv, p), nv, "skew.shoal", [w, it],
+                          flags=["--policy", p]) for p in POLICIES}
+    pp = {p: shoal_series(shoal, "pingpong apart --policy %s" % p, 2, "pingpong.shoal", [n, 1],
+                          flags=["--policy", p]) for p in ("none", "affinity")}
+    repeat([s1] + [sk[p] for p in POLICIES] + [pp["none"], pp["affinity"]], REPS)
+    size = "%d workers x %d iters" % (w, it)
+    for p in POLICIES:
+        ss, serr = speedups(s1, sk[p])
+        off = sk[p].extra("finished_off_vm0")
+        add_row("policies", "skew speed-up 1 -> %d VMs, %s" % (nv, p), size, "x", ss, serr,
+                "-", [], None, better="higher",
+                note="workers that finished off VM 0 in the last run: %s of %d" % (off, w)
+                if off is not None else "")
+    size = "%d round trips" % n
+    for p in ("none", "affinity"):
+        s = pp[p]
+        note = ("last run: ping on VM %s, pong on VM %s, migrations %s"
+                % (s.extra("ping_vm"), s.extra("pong_vm"), s.extra("migrations"))
+                if s.reps else "")
+        if p == "none":
+            row_from("policies", "pingpong spawned apart, none", size, "ns/roundtrip", s, None, "-",
+                     note=note)
+        else:
+            row_from("policies", "pingpong spawned apart, affinity", size, "ns/roundtrip", s,
+                     pp["none"], "policy none", note=note)
 
 
 def human_bytes(b):
@@ -603,7 +650,7 @@ def main():
         log("machine: %s CPUs; two concurrent CPU-bound processes get %.2fx the throughput "
             "of one (2.0 on two free cores)" % (ctx["cpus_online"],
                                                ctx["parallel_throughput_of_2_processes"]))
-    workloads = [w_fib, w_spawn, w_ring, w_pingpong, w_skew, w_migrate, w_memory, w_maps]
+    workloads = [w_fib, w_spawn, w_ring, w_pingpong, w_skew, w_policies, w_migrate, w_memory, w_maps]
     only = os.environ.get("BENCH_ONLY", "").split(",") if os.environ.get("BENCH_ONLY") else None
     for w in workloads:
         name = w.__name__[2:]

@@ -8,6 +8,7 @@
 #   ; expect-stderr: TEXT   a line of stderr must contain TEXT (none: stderr empty)
 #   ; expect-exit: N        exit status (default 0)
 #   ; flags: ...            flags for `shoal run` (default: each of $SHOAL_E2E_VMS)
+#   ; with: ...             flags added to each of those default runs (e.g. a policy)
 #   ; args: ...             program arguments, after --
 #   ; placement             the program checks where processes run (vm-id), so
 #                           SHOAL_MIGRATE_TORTURE, which moves every process at
@@ -29,6 +30,9 @@ limit=${SHOAL_E2E_TIMEOUT:-120}
 passed=0
 failed=0
 tmp=$(mktemp -d)
+# Runs of this suite go one after another; a name of their own keeps them
+# apart from other runs on the machine (two live runs cannot share a name).
+export SHOAL_NAME=e2e-$$
 trap 'rm -rf "$tmp"' EXIT
 
 fail() {
@@ -104,11 +108,13 @@ for f in "${programs[@]}"; do
     [ -e "$f" ] || continue
     f=${f#"$PWD/"}
     flags=$(sed -n 's/^; flags: *//p' "$f" | head -n1)
+    with=$(sed -n 's/^; with: *//p' "$f" | head -n1)
     if [ -n "$flags" ]; then
         # shellcheck disable=SC2086
         run_program "$f" $flags
     else
-        for n in $vms_list; do run_program "$f" --vms "$n"; done
+        # shellcheck disable=SC2086
+        for n in $vms_list; do run_program "$f" --vms "$n" $with; done
     fi
 done
 

@@ -91,7 +91,7 @@ static bool proc_new(vw_t *w, uint32_t vm, vmp_t *v)
         return false;
     if (heap_init(v->rt, v->pcb, v->rt->node) < 0)
         return false;
-    proctab_publish(v->pcb);
+    proctab_publish(w->h, v->pcb);
     return true;
 }
 

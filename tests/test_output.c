@@ -67,6 +67,7 @@ static pid_t start(const char *path, const char *const *flags, enum fd_setup out
             close(2);
         unsetenv("SHOAL_GC_TORTURE");
         unsetenv("SHOAL_MIGRATE_TORTURE");
+        unit_child_name();
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }

@@ -104,7 +104,7 @@ pcb_t *vw_proc_new(vw_t *w, uint32_t vm)
         proctab_release(w->h, pcb);
         return NULL;
     }
-    proctab_publish(pcb);
+    proctab_publish(w->h, pcb);
     heap_attach(rt, proc_of(pcb));
     return pcb;
 }

@@ -125,12 +125,15 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     /* Migration torture: every call is the end of a slice, so that the
      * scheduler may move the process at every safe point. */
     int32_t reds = rt->migrate_torture ? 1 : SLICE_REDUCTIONS;
+    const int32_t reds0 = reds;
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
     ctl_t *err_cs;    /* where a raise began, for the trace if nothing takes it */
     const uint32_t *err_pc;
     const func_t *err_fn;
 
+/* Leave the slice, saying how many reductions it used (the VM counts them). */
+#define LEAVE(r) return (rt->slice_reds = (uint32_t)(reds0 - reds), (r))
 #define SAVE()                                                                  \
     (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
      p->func = fn)
@@ -277,7 +280,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp = fp + fn->nslots;
             if (UNLIKELY(--reds <= 0)) {
                 SAVE();
-                return RUN_YIELD;
+                LEAVE(RUN_YIELD);
             }
             DISPATCH();
         }
@@ -406,7 +409,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                      * with the result in place */
                     rt->trap = false;
                     SAVE();
-                    return RUN_YIELD;
+                    LEAVE(RUN_YIELD);
                 }
             }
             DISPATCH();
@@ -660,7 +663,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                     p->flags |= PF_TORTURE_HOLD;
                     pc--;
                     SAVE();
-                    return RUN_YIELD;
+                    LEAVE(RUN_YIELD);
                 }
                 p->flags &= ~PF_TORTURE_HOLD;
             }
@@ -733,7 +736,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             pc--; /* resume by retrying this instruction */
             SAVE();
-            return RUN_WAIT;
+            LEAVE(RUN_WAIT);
         }
         CASE(UNWRAP)
         {
@@ -753,14 +756,14 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             p->err_class = EXC_NORMAL;
             p->err_value = mk_atom(A_NORMAL);
             SAVE();
-            return RUN_EXIT;
+            LEAVE(RUN_EXIT);
         }
     }
 
 killed:
     /* An exit signal: the process ends at once, whatever catches it has. */
     SAVE();
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 
 heap_limit:
     /* The heap or stack could not grow: the process ends, the VM does not.
@@ -776,7 +779,7 @@ heap_limit:
     }
     p->sp = p->stack_lo;
     p->ctl = (ctl_t *)p->stack_hi;
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 
 raise:
     /* Unwind to the nearest catch or guard; cs, sp, fp are current. */
@@ -843,5 +846,5 @@ raise:
         p->err_value = mk_tuple2(p, mk_atom(A_NOCATCH), p->err_value);
         p->err_class = EXC_ERROR;
     }
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 }

@@ -45,8 +45,10 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/balance.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
+#include "vmproc/info.h"
 #include "vmproc/sched.h"
 
 #include <ck_pr.h>
@@ -119,6 +121,9 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
         if (ck_pr_cas_64(&p->inbox, cur, tag | off))
             break;
     }
+    if (counted)
+        info_count_send(rt, ck_pr_load_32(&pcb->owner));
+    balance_count_send(rt, pcb, from, to);
     /* Published: a reserved page is in use for good (see the header). */
     if (reserved)
         pool_unreserve(h, 1);

@@ -32,12 +32,15 @@ static void add(uint64_t *field, uint64_t n)
 
 /* Take a process over that this VM owns: from the status we read (a CAS,
  * so that another claim that got there first wins) to RUNNABLE held by
- * us, on our run queue. */
+ * us, on our run queue. A MOVING one (a waiting process handed over)
+ * becomes runnable too: it looks at its mailbox and waits again. */
 static bool take(sched_t *s, pcb_t *pcb, uint32_t seen)
 {
     rt_t *rt = &s->rt;
     if (!ck_pr_cas_32(&proc_of(pcb)->status, seen, ps_runnable(rt->vm, rt->inc)))
         return false;
+    /* a spawn or move to us that its VM died before it pushed */
+    sched_count_arrival(rt, proc_of(pcb));
     runq_push(s, pcb);
     return true;
 }
@@ -105,7 +108,8 @@ static size_t takeover(pcb_t *pcb, void *ctx)
         return 0;
     proc_t *p = proc_of(pcb);
     uint32_t st = ck_pr_load_32(&p->status);
-    if (ps_state(st) != PS_RUNNABLE || (p->flags & PF_IN_RUNQ) || !holder_dead(s->rt.h, st))
+    if ((ps_state(st) != PS_RUNNABLE && ps_state(st) != PS_MOVING) || (p->flags & PF_IN_RUNQ) ||
+        !holder_dead(s->rt.h, st))
         return 0;
     return take(s, pcb, st);
 }
@@ -149,6 +153,7 @@ typedef struct adopt {
     pcb_t **ending;       /* processes that were running or ending: they end */
     size_t nending, cap;
     uint64_t adopted;
+    uint64_t owned;       /* every process we own, for the VM's counters */
 } adopt_t;
 
 static size_t clear_queued(pcb_t *pcb, void *ctx)
@@ -167,8 +172,11 @@ static size_t adopt_one(pcb_t *pcb, void *ctx)
         return 0;
     proc_t *p = proc_of(pcb);
     /* its heap was counted on our old incarnation's counters, which are
-     * gone: attached again when it next runs here */
+     * gone: attached again when it next runs here; so was the process
+     * (started, moved in): it comes in again, as adopted */
     p->acct_vm = 0;
+    p->arriving = 0;
+    a->owned++;
     uint32_t st = ck_pr_load_32(&p->status);
     switch (ps_state(st)) {
     case PS_RUNNING:
@@ -192,6 +200,7 @@ static size_t adopt_one(pcb_t *pcb, void *ctx)
         a->ending[a->nending++] = pcb;
         return 0;
     case PS_RUNNABLE:
+    case PS_MOVING:
         /* Ours, held by our predecessor (in its run queue, or claimed
          * from its list): on no list now that we drained ours, so take
          * it. Held by another VM: that one pushes it to us, or, if it is
@@ -236,6 +245,7 @@ void recover_self(sched_t *s)
     pool_reclaim_vm(h, rt->vm);
     add(&self->lost, lost);
     add(&self->adopted, a.adopted);
+    add(&self->mig_in[MIG_ADOPT], a.owned);
     s->recheck = s->deaths + 1;
     /* The adopted go where the policy places them (the run queue is
      * nothing but them now). */

@@ -20,8 +20,16 @@
 
 void sbuf_put(sbuf_t *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->oom || b->cut)
         return;
+    if (b->limit && b->len + n > b->limit) {
+        /* keep what fits, never half of a UTF-8 sequence */
+        size_t k = b->limit - b->len;
+        while (k > 0 && k < n && ((unsigned char)s[k] & 0xc0) == 0x80)
+            k--;
+        n = k;
+        b->cut = true;
+    }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 128;
         while (cap < b->len + n + 1)
@@ -126,7 +134,7 @@ static void print_string(sbuf_t *b, term t, bool raw)
     }
     sbuf_put(b, "\"", 1);
     size_t run = 0;
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = 0; i < n && !b->cut; i++) {
         const char *esc = NULL;
         switch (s[i]) {
         case '\n': esc = "\\n"; break;
@@ -232,7 +240,7 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
     wstack_push(&st, t);
     wstack_push(&st, PW_TERM);
     term kind;
-    while (wstack_pop(&st, &kind)) {
+    while (!b->cut && wstack_pop(&st, &kind)) {
         vm_tick(1);
         wstack_pop(&st, &t);
         switch (kind) {

@@ -16,6 +16,8 @@ typedef struct sbuf {
     char *s;
     size_t len, cap;
     bool oom;
+    bool cut;     /* output stopped at `limit` */
+    size_t limit; /* most bytes to keep (0: no limit); term_print stops there */
 } sbuf_t;
 
 void sbuf_put(sbuf_t *b, const char *s, size_t n);
