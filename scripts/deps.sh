@@ -2,7 +2,7 @@
 # Installs what shoal needs on a Debian machine, only where it is missing.
 # Usage: scripts/deps.sh [--bench]   (--bench adds the peers: erlang-nox, lua5.4)
 set -eu
-pkgs="build-essential libck-dev libhwloc-dev hwloc libgoogle-perftools-dev libcunit1-dev libinih-dev"
+pkgs="build-essential libck-dev libhwloc-dev hwloc libgoogle-perftools-dev libcunit1-dev libinih-dev libxxhash-dev"
 if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs erlang-nox lua5.4"; fi
 missing=""
 for p in $pkgs; do

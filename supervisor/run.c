@@ -184,11 +184,11 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
     describe_status(status, why, sizeof why);
     ck_pr_store_32(&shm_vm(r->h, i)->state, VM_DEAD);
     /* Break what the dead VM held, so that no surviving VM spins forever
-     * on it while the run stops: its pool lock and page cache, the locks
-     * of shared tables, and process slots it was claiming. */
-    pool_recover_vm(r->h, i);
+     * on it while the run stops: the locks of shared tables, its pool
+     * lock and page cache, and process slots it was claiming. */
     if (r->program)
-        ets_recover_vm(r->h, i);
+        ets_recover_vm(r->h, i); /* first: it tells the pool's recovery what to keep */
+    pool_recover_vm(r->h, i);
     proctab_recover_vm(r->h, i);
     fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
     run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);

@@ -100,7 +100,7 @@ static proc_t *pr(const vmp_t *v)
     return proc_of(v->pcb);
 }
 
-typedef term (*bif_args_t)(rt_t *, pcb_t *, term *);
+typedef term (*bif_args_t)(rt_t *, pcb_t *, term *, uint32_t);
 
 /* Call a builtin with its n arguments on the value stack, where the
  * interpreter leaves them (roots if it collects), with no error set. */
@@ -113,41 +113,44 @@ static term call(vmp_t *v, bif_args_t f, int n, term a, term b, term c)
     const term all[3] = {a, b, c};
     for (int i = 0; i < n; i++)
         *p->sp++ = all[i];
-    term r = f(v->rt, v->pcb, args);
+    term r = f(v->rt, v->pcb, args, (uint32_t)n);
     p->sp = args;
     return r;
 }
 
 static term t_new(vmp_t *v, term name)
 {
-    pr(v)->err_class = EXC_NONE;
-    return ets_new(v->rt, v->pcb, name);
+    return call(v, bif_table_new, 1, name, T_NONE, T_NONE);
 }
 
 static term t_size(vmp_t *v, term name)
 {
-    pr(v)->err_class = EXC_NONE;
-    return ets_size(v->rt, v->pcb, name);
+    return call(v, bif_table_size, 1, name, T_NONE, T_NONE);
 }
 
 static term t_put(vmp_t *v, term name, term key, term value)
 {
-    return call(v, ets_put, 3, name, key, value);
+    return call(v, bif_table_put, 3, name, key, value);
 }
 
 static term t_get(vmp_t *v, term name, term key, term dflt)
 {
-    return call(v, ets_get, 3, name, key, dflt);
+    return call(v, bif_table_get, 3, name, key, dflt);
 }
 
 static term t_delete(vmp_t *v, term name, term key)
 {
-    return call(v, ets_delete, 2, name, key, T_NONE);
+    return call(v, bif_table_delete, 2, name, key, T_NONE);
 }
 
 static term t_incr(vmp_t *v, term name, term key, term by)
 {
-    return call(v, ets_update_counter, 3, name, key, by);
+    return call(v, bif_table_update_counter, 3, name, key, by);
+}
+
+static term t_insert_new(vmp_t *v, term name, term key, term value)
+{
+    return call(v, bif_table_insert_new, 3, name, key, value);
 }
 
 /* Whether r is the error #(error atom) raised by the builtin. */
@@ -321,8 +324,8 @@ static bool killed_by(int st, int sig)
 static void recover(vw_t *w, uint32_t vm)
 {
     ck_pr_store_32(&shm_vm(w->h, vm)->state, VM_DEAD);
-    pool_recover_vm(w->h, vm);
     ets_recover_vm(w->h, vm);
+    pool_recover_vm(w->h, vm);
     proctab_recover_vm(w->h, vm);
 }
 
@@ -671,7 +674,7 @@ static void test_get_heap_limit(void)
 static void test_directory_full(void)
 {
     SETUP();
-    enum { TRIES = 2000 };
+    enum { TRIES = ETS_MAX_TABLES + 16 };
     static term names[TRIES];
     int made = 0;
     term r = T_NONE;
@@ -793,8 +796,9 @@ typedef struct hold_args {
     term table, key, table2, table3;
 } hold_args_t;
 
-/* Count HELD_INCRS on the key, then die in the next update with the
- * table's lock held (ets.c's crash hook). */
+/* Count HELD_INCRS on the key, then die holding the lock of the key's
+ * stripe (ets.c's crash hook): in an insert-new of the key, which takes
+ * that lock (an update-counter of a present key takes none: one CAS). */
 static int die_holding_table(vw_t *wd, uint32_t vm, int out, const void *arg)
 {
     (void)out;
@@ -806,7 +810,7 @@ static int die_holding_table(vw_t *wd, uint32_t vm, int out, const void *arg)
         if (t_incr(&v, a->table, a->key, mk_fix(1)) != mk_fix(i))
             return KID_OWN;
     ets_crash_step = ETS_CRASH_LOCKED;
-    t_incr(&v, a->table, a->key, mk_fix(1));
+    t_insert_new(&v, a->table, a->key, mk_fix(0));
     return KID_ALIVE;
 }
 
@@ -824,8 +828,9 @@ static int die_holding_directory(vw_t *wd, uint32_t vm, int out, const void *arg
 }
 
 /* Signal that it is about to use the tables, then use them: every
- * operation, on the table the dead VM locked and on a new one (which
- * needs the directory's lock). */
+ * operation, on the table the dead VM locked (first one that needs the
+ * key's stripe lock it held) and on a new one (which needs the
+ * directory's lock). */
 static int probe_job(vw_t *wd, uint32_t vm, int out, const void *arg)
 {
     const hold_args_t *a = arg;
@@ -835,6 +840,8 @@ static int probe_job(vw_t *wd, uint32_t vm, int out, const void *arg)
     char c = 'r';
     if (write(out, &c, 1) != 1)
         return KID_GO;
+    if (t_insert_new(&v, a->table, a->key, mk_fix(0)) != mk_atom(A_FALSE))
+        return KID_OPS;
     for (int64_t i = 1; i <= PROBE_INCRS; i++)
         if (t_incr(&v, a->table, a->key, mk_fix(1)) != mk_fix(HELD_INCRS + i))
             return KID_SHARED;
@@ -935,7 +942,7 @@ static void test_dead_after_link(void)
         kid_t dying = start(&w, 1, die_after_link, &a);
         expect_killed(&dying, "dying VM 1");
         CU_ASSERT_EQUAL_FATAL(held_by(&w, 1), 1);
-        CU_ASSERT_EQUAL(ets_size(vw_rt(&w, 0), v0.pcb, a.table), mk_fix(9)); /* stale */
+        CU_ASSERT_EQUAL(t_size(&v0, a.table), mk_fix(9)); /* stale */
         recover(&w, 1);
         CU_ASSERT_EQUAL(held_by(&w, ETS_ANY_VM), 0);
         CU_ASSERT_EQUAL(t_size(&v0, a.table), mk_fix(10));

@@ -492,17 +492,27 @@ term bif_call(rt_t *rt, pcb_t *pcb, uint32_t id, term *args, uint32_t argc)
         return mk_box(t);
     }
     case BI_TABLE_NEW:
-        return ets_new(rt, pcb, args[0]);
+        return bif_table_new(rt, pcb, args, argc);
     case BI_TABLE_PUT:
-        return ets_put(rt, pcb, args);
+        return bif_table_put(rt, pcb, args, argc);
     case BI_TABLE_GET:
-        return ets_get(rt, pcb, args);
+        return bif_table_get(rt, pcb, args, argc);
     case BI_TABLE_DELETE:
-        return ets_delete(rt, pcb, args);
+        return bif_table_delete(rt, pcb, args, argc);
     case BI_TABLE_SIZE:
-        return ets_size(rt, pcb, args[0]);
+        return bif_table_size(rt, pcb, args, argc);
     case BI_TABLE_UPDATE_COUNTER:
-        return ets_update_counter(rt, pcb, args);
+        return bif_table_update_counter(rt, pcb, args, argc);
+    case BI_TABLE_INSERT_NEW:
+        return bif_table_insert_new(rt, pcb, args, argc);
+    case BI_TABLE_TAKE:
+        return bif_table_take(rt, pcb, args, argc);
+    case BI_TABLE_DROP:
+        return bif_table_drop(rt, pcb, args, argc);
+    case BI_TABLE_CHUNK:
+        return bif_table_chunk(rt, pcb, args, argc);
+    case BI_TABLE_BYTES:
+        return bif_table_bytes(rt, pcb, args, argc);
     case BI_TRAP_EXITS: {
         if (args[0] != mk_atom(A_TRUE) && args[0] != mk_atom(A_FALSE))
             return bif_error(p, A_BADARG);

@@ -4,8 +4,9 @@
  * BI(id, name, min arity, max arity or -1 for any, what it is)
  * The compiler checks arities against this list and turns some calls into
  * opcodes (+, <, tuple ...); everything else is OP_BIF with the id.
- * map, foldl and sleep are written in the language itself (the prelude in
- * program.c) and named here for arity checks only.
+ * map, foldl, sleep, table-fold and table->list are written in the
+ * language itself (the prelude in program.c) and named here for arity
+ * checks only.
  */
 BI(ADD, "+", 0, -1, "sum")
 BI(SUB, "-", 1, -1, "difference, or negation of one argument")
@@ -64,12 +65,19 @@ BI(DEMONITOR, "demonitor", 1, 1, "cancel a monitor")
 BI(MIGRATE, "migrate", 1, 1, "move the caller to VM vm")
 BI(CALL_ON, "call-on", 2, -1, "call f on VM vm inside the caller, then come back")
 BI(PROCESS_INFO, "process-info", 1, 1, "#(vm heap-bytes mailbox-length migrations)")
-BI(TABLE_NEW, "table-new", 1, 1, "create a shared table")
+BI(TABLE_NEW, "table-new", 1, 2, "create a shared table ('ordered: in term order)")
 BI(TABLE_PUT, "table-put", 3, 3, "store a key and value")
 BI(TABLE_GET, "table-get", 3, 3, "the value of a key, or the default")
 BI(TABLE_DELETE, "table-delete", 2, 2, "remove a key")
 BI(TABLE_SIZE, "table-size", 1, 1, "keys in a table")
 BI(TABLE_UPDATE_COUNTER, "table-update-counter", 3, 3, "add to an integer value atomically")
+BI(TABLE_INSERT_NEW, "table-insert-new", 3, 3, "store a key and value only if the key is absent")
+BI(TABLE_TAKE, "table-take", 3, 3, "remove a key and return its value, or the default")
+BI(TABLE_FOLD, "table-fold", 3, 3, "call (f key value acc) on every entry (prelude)")
+BI(TABLE_TO_LIST, "table->list", 1, 1, "the list of #(key value) (prelude)")
+BI(TABLE_DROP, "table-drop", 1, 1, "delete a table and everything in it")
+BI(TABLE_CHUNK, "%table-chunk", 2, 2, "the entries after a cursor, for table-fold")
+BI(TABLE_BYTES, "%table-bytes", 1, 1, "bytes a table holds, for the benchmarks")
 BI(MAKE_REF, "make-ref", 0, 0, "a fresh ref")
 BI(VM_ID, "vm-id", 0, 0, "number of the VM running the caller")
 BI(VM_COUNT, "vm-count", 0, 0, "number of VMs")

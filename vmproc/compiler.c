@@ -532,9 +532,13 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         break;
     case BI_MAP:
     case BI_FOLDL:
-    case BI_SLEEP: {
-        global_t *g = find_global(c, id == BI_MAP ? "%map" : id == BI_FOLDL ? "%foldl" : "%sleep",
-                                  (int)n);
+    case BI_SLEEP:
+    case BI_TABLE_FOLD:
+    case BI_TABLE_TO_LIST: {
+        static const char *const prelude_name[] = {
+            [BI_MAP] = "%map", [BI_FOLDL] = "%foldl", [BI_SLEEP] = "%sleep",
+            [BI_TABLE_FOLD] = "%table-fold", [BI_TABLE_TO_LIST] = "%table->list"};
+        global_t *g = find_global(c, prelude_name[id], (int)n);
         SHOAL_ASSERT(g, "prelude is loaded");
         comp_args(c, f, args, n);
         emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);

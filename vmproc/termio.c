@@ -1,6 +1,6 @@
 /*
  * termio.c: printing, equality and ordering of terms (LANGUAGE.md,
- * "Values": how each type is printed).
+ * "Values": how each type is printed), term order and hashing.
  */
 #include "vmproc/termio.h"
 
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 void sbuf_put(sbuf_t *b, const char *s, size_t n)
 {
@@ -365,4 +366,275 @@ bool term_order(term a, term b, int *cmp)
         return true;
     }
     return false;
+}
+
+/* --- term order ---------------------------------------------------------- */
+
+/* The classes of term order, lowest first. A map sorts between tuples
+ * and lists (TC_MAP): when maps come (a BT_MAP box), term_class gives
+ * them TC_MAP and compare_same_class compares them by size, then keys,
+ * then values, in key order. */
+enum term_class { TC_NUMBER, TC_ATOM, TC_REF, TC_FUN, TC_PID, TC_TUPLE, TC_MAP, TC_LIST,
+                  TC_STRING };
+
+static enum term_class term_class(term t)
+{
+    if (is_fix(t))
+        return TC_NUMBER;
+    if (is_cons(t))
+        return TC_LIST;
+    if (is_imm(t)) {
+        switch (imm_sub(t)) {
+        case SUB_NIL: return TC_LIST;
+        case SUB_ATOM: return TC_ATOM;
+        case SUB_PID: return TC_PID;
+        default: return TC_REF;
+        }
+    }
+    switch (box_type(t)) {
+    case BT_FLOAT: return TC_NUMBER;
+    case BT_STRING: return TC_STRING;
+    case BT_TUPLE: return TC_TUPLE;
+    case BT_CLOSURE: return TC_FUN;
+    default: return TC_REF; /* not a value of the language; any fixed place */
+    }
+}
+
+static int sign3(int64_t x, int64_t y)
+{
+    return (x > y) - (x < y);
+}
+
+static int bytes_compare(const char *a, size_t la, const char *b, size_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    if (c == 0)
+        return (la > lb) - (la < lb);
+    return (c > 0) - (c < 0);
+}
+
+static int number_compare(term a, term b)
+{
+    if (is_fix(a) && is_fix(b))
+        return sign3(fix_val(a), fix_val(b));
+    /* long double holds every 63-bit integer exactly (x86's 64-bit
+     * mantissa), so a mixed pair compares exactly; equal values put the
+     * integer first. */
+    long double x = is_fix(a) ? (long double)fix_val(a) : float_val(a);
+    long double y = is_fix(b) ? (long double)fix_val(b) : float_val(b);
+    if (x != y)
+        return x < y ? -1 : 1;
+    return (int)is_float(a) - (int)is_float(b);
+}
+
+/* Functions: by name, then arity, then definition; the same function by
+ * its free variables, pushed for the caller's loop. */
+static int fun_compare(term a, term b, wstack_t *st)
+{
+    const term *pa = box_ptr(a), *pb = box_ptr(b);
+    const func_t *fa = (const func_t *)(uintptr_t)pa[1], *fb = (const func_t *)(uintptr_t)pb[1];
+    if (fa != fb) {
+        size_t la, lb;
+        const char *na = atom_name(shm_seg, fa->name, &la);
+        const char *nb = atom_name(shm_seg, fb->name, &lb);
+        int c = bytes_compare(na, la, nb, lb);
+        if (c == 0)
+            c = sign3(fa->arity, fb->arity);
+        return c ? c : sign3(fa->index, fb->index);
+    }
+    uint64_t n = hdr_words(pa[0]);
+    for (uint64_t i = n; i-- > 2;) {
+        wstack_push(st, pa[i]);
+        wstack_push(st, pb[i]);
+    }
+    return 0;
+}
+
+/* Compare a and b of the same class; push pairs still to compare (the
+ * first pair on top). */
+static int compare_same_class(enum term_class c, term a, term b, wstack_t *st)
+{
+    switch (c) {
+    case TC_NUMBER:
+        return number_compare(a, b);
+    case TC_ATOM: {
+        size_t la, lb;
+        const char *na = atom_name(shm_seg, atom_index(a), &la);
+        const char *nb = atom_name(shm_seg, atom_index(b), &lb);
+        return bytes_compare(na, la, nb, lb);
+    }
+    case TC_REF:
+    case TC_PID:
+        return sign3((int64_t)imm_val(a), (int64_t)imm_val(b));
+    case TC_FUN:
+        return fun_compare(a, b, st);
+    case TC_TUPLE: {
+        uint64_t na = tuple_size(a), nb = tuple_size(b);
+        if (na != nb)
+            return na < nb ? -1 : 1;
+        for (uint64_t i = na; i-- > 0;) {
+            wstack_push(st, tuple_elems(a)[i]);
+            wstack_push(st, tuple_elems(b)[i]);
+        }
+        return 0;
+    }
+    case TC_LIST:
+        if (is_nil(a) || is_nil(b))
+            return (int)is_cons(a) - (int)is_cons(b);
+        wstack_push(st, CDR(a));
+        wstack_push(st, CDR(b));
+        wstack_push(st, CAR(a));
+        wstack_push(st, CAR(b));
+        return 0;
+    case TC_STRING:
+        return bytes_compare(str_bytes(a), str_len(a), str_bytes(b), str_len(b));
+    case TC_MAP:
+        break;
+    }
+    UNREACHABLE();
+    return 0;
+}
+
+int term_compare(term a, term b)
+{
+    if (a == b)
+        return 0;
+    if (is_fix(a) && is_fix(b))
+        return sign3(fix_val(a), fix_val(b));
+    wstack_t st;
+    wstack_init(&st);
+    wstack_push(&st, a);
+    wstack_push(&st, b);
+    int c = 0;
+    while (c == 0 && wstack_pop(&st, &b)) {
+        wstack_pop(&st, &a);
+        if (a == b)
+            continue;
+        enum term_class ca = term_class(a), cb = term_class(b);
+        c = ca != cb ? (ca < cb ? -1 : 1) : compare_same_class(ca, a, b, &st);
+    }
+    wstack_free(&st);
+    return c;
+}
+
+/* --- hashing ------------------------------------------------------------- */
+
+/* The canonical encoding: one tag byte per term, then its payload (8-byte
+ * fields in host order, which is enough for a hash within one run). It
+ * determines its own extent, so distinct terms encode differently, and
+ * equal terms alike: a float is written after -0.0 becomes 0.0. A map
+ * (when BT_MAP comes) takes HT_MAP, its size, then its keys and values in
+ * key order, so that equal maps encode alike whatever their shape. */
+enum { HT_INT = 1, HT_FLOAT, HT_ATOM, HT_PID, HT_REF, HT_NIL, HT_STRING, HT_TUPLE, HT_CONS,
+       HT_FUN, HT_MAP };
+
+typedef struct hbuf {
+    uint8_t *p;
+    size_t len, cap;
+    uint8_t inline_p[256];
+} hbuf_t;
+
+static void hbuf_need(hbuf_t *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap * 2;
+    while (cap < b->len + n)
+        cap *= 2;
+    uint8_t *p = b->p == b->inline_p ? malloc(cap) : realloc(b->p, cap);
+    if (!p)
+        abort(); /* as wstack: a VM failure, contained by the supervisor */
+    if (b->p == b->inline_p)
+        memcpy(p, b->inline_p, b->len);
+    b->p = p;
+    b->cap = cap;
+}
+
+static void hbuf_tag_u64(hbuf_t *b, uint8_t tag, uint64_t v)
+{
+    hbuf_need(b, 9);
+    b->p[b->len] = tag;
+    memcpy(b->p + b->len + 1, &v, 8);
+    b->len += 9;
+}
+
+static void hbuf_bytes(hbuf_t *b, const void *s, size_t n)
+{
+    hbuf_need(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void encode_leaf(hbuf_t *b, term t, wstack_t *st)
+{
+    if (is_fix(t)) {
+        hbuf_tag_u64(b, HT_INT, (uint64_t)fix_val(t));
+        return;
+    }
+    if (is_cons(t)) {
+        hbuf_need(b, 1);
+        b->p[b->len++] = HT_CONS;
+        wstack_push(st, CDR(t));
+        wstack_push(st, CAR(t));
+        return;
+    }
+    if (is_imm(t)) {
+        static const uint8_t tags[] = {[SUB_NIL] = HT_NIL, [SUB_ATOM] = HT_ATOM,
+                                       [SUB_PID] = HT_PID, [SUB_REF] = HT_REF};
+        unsigned sub = imm_sub(t);
+        hbuf_tag_u64(b, sub < 4 ? tags[sub] : HT_REF, imm_val(t));
+        return;
+    }
+    term *p = box_ptr(t);
+    uint64_t n = hdr_words(p[0]);
+    switch (hdr_type(p[0])) {
+    case BT_FLOAT: {
+        double d = float_val(t);
+        if (d == 0.0)
+            d = 0.0; /* -0.0 = 0.0 */
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        hbuf_tag_u64(b, HT_FLOAT, bits);
+        return;
+    }
+    case BT_STRING:
+        hbuf_tag_u64(b, HT_STRING, str_len(t));
+        hbuf_bytes(b, str_bytes(t), str_len(t));
+        return;
+    case BT_TUPLE:
+        hbuf_tag_u64(b, HT_TUPLE, n - 1);
+        for (uint64_t i = n; i-- > 1;)
+            wstack_push(st, p[i]);
+        return;
+    case BT_CLOSURE:
+        hbuf_tag_u64(b, HT_FUN, ((const func_t *)(uintptr_t)p[1])->index);
+        for (uint64_t i = n; i-- > 2;)
+            wstack_push(st, p[i]);
+        return;
+    default:
+        hbuf_tag_u64(b, HT_REF, (uint64_t)t); /* not a value of the language */
+        return;
+    }
+}
+
+uint64_t term_hash(term t, uint64_t seed)
+{
+    hbuf_t b;
+    b.p = b.inline_p;
+    b.len = 0;
+    b.cap = sizeof b.inline_p;
+    if (is_fix(t) || is_imm(t)) {
+        encode_leaf(&b, t, NULL); /* pushes nothing */
+        return XXH3_64bits_withSeed(b.p, b.len, seed);
+    }
+    wstack_t st;
+    wstack_init(&st);
+    wstack_push(&st, t);
+    while (wstack_pop(&st, &t))
+        encode_leaf(&b, t, &st);
+    wstack_free(&st);
+    uint64_t x = XXH3_64bits_withSeed(b.p, b.len, seed);
+    if (b.p != b.inline_p)
+        free(b.p);
+    return x;
 }

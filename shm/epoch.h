@@ -1,0 +1,94 @@
+/*
+ * epoch.h: epoch-based reclamation of shared memory across VMs.
+ *
+ * Readers of a shared structure (the shared tables) take no lock: they
+ * follow pointers to objects that a writer on another VM may unlink at
+ * any moment. An unlinked object is therefore not freed at once but
+ * retired: it is freed only once every VM that could still hold a pointer
+ * to it has left the critical section it was in (Fraser's epochs).
+ *
+ * A global epoch counter; each participant (every VM, and the supervisor
+ * during recovery) announces the epoch it entered a critical section in.
+ * The epoch moves from e to e + 1 only when every participant inside a
+ * critical section announces e. An object retired in epoch e is freed
+ * once the epoch reaches e + 2: every critical section that began before
+ * it was unlinked has ended by then.
+ *
+ * NOTES
+ *   The global epoch: any participant, by CAS. A participant's announce
+ *   word: that participant; read by everybody; cleared by the supervisor
+ *   once the participant is dead (epoch_recover_vm). A VM's limbo (three
+ *   bags of retired objects, one per epoch modulo 3): that VM only, and
+ *   the supervisor while the VM is dead.
+ *   Crash safety: a VM that dies inside a critical section blocks the
+ *   epoch, and so reclamation, until the supervisor recovers it, never
+ *   longer. Each change to a bag is one store (an item goes in by storing
+ *   the count after the item; it goes out by storing the count before it
+ *   is freed), so a VM that dies at any instruction leaves whole bags, at
+ *   worst with one object lost (a leak, never a double free). A dead VM's
+ *   bags wait for the VM that next runs with its id.
+ *   Errors: none; epoch_retire waits (with sched_yield) when its bag is
+ *   full and the epoch cannot move yet, so call it holding no lock and
+ *   outside any critical section.
+ */
+#ifndef SHOAL_SHM_EPOCH_H
+#define SHOAL_SHM_EPOCH_H
+
+#include "shm/segment.h"
+
+/* Objects one bag holds: the items of one epoch of one VM. Measured: a
+ * VM deleting keys as fast as it can moves the epoch every ~64 retires
+ * when the other VMs are quick, so a bag rarely holds more than a few
+ * hundred; 1024 leaves room for a slow peer. */
+#define EPOCH_BAG_CAP 1024u
+/* Items of a bag kept for the supervisor's recovery (epoch_retire_for). */
+#define EPOCH_BAG_RESERVE 16u
+
+typedef struct epoch_dom epoch_dom_t;
+
+/* Frees one retired object, on behalf of caller `who` (a VM id, or
+ * POOL_SUPERVISOR). */
+typedef void (*epoch_free_fn)(void *ctx, uint32_t who, void *obj);
+
+/* Bytes of a domain for n_vms VMs and the supervisor. */
+size_t epoch_bytes(uint32_t n_vms);
+
+/* Supervisor only, before the fork: prepare a domain in `mem`. */
+epoch_dom_t *epoch_init(void *mem, uint32_t n_vms);
+
+/* Enter and leave a critical section, for `who` (a VM id, or
+ * POOL_SUPERVISOR). Not nested. */
+void epoch_enter(epoch_dom_t *d, uint32_t who);
+void epoch_exit(epoch_dom_t *d, uint32_t who);
+bool epoch_inside(const epoch_dom_t *d, uint32_t who);
+
+/* VM only, outside any critical section and holding no lock: retire obj;
+ * it is freed with f once no critical section can hold it. May free
+ * other objects of the VM that became safe, and may wait for a slow VM
+ * when the bag of this epoch is full. */
+void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx);
+
+/* VM only, outside any critical section: free whatever of its retired
+ * objects is safe now (moving the epoch if it can). Returns how many
+ * objects are still waiting. */
+size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx);
+
+/* Supervisor only, while VM `vm` is dead: retire obj into its bags (the
+ * next VM with that id frees it), freeing with f what of them is safe.
+ * Never waits: false if the bag has no room (it keeps EPOCH_BAG_RESERVE
+ * items for this), and the object then leaks. */
+bool epoch_retire_for(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx);
+
+/* Whether obj waits in VM vm's bags (recovery: was it retired already?).
+ * Supervisor only, while the VM is dead; O(bag items). */
+bool epoch_retired(const epoch_dom_t *d, uint32_t vm, const void *obj);
+
+/* Supervisor only, after VM `vm` died (and after whatever it was in the
+ * middle of is repaired, since its announce keeps that memory alive):
+ * end its critical section. */
+void epoch_recover_vm(epoch_dom_t *d, uint32_t vm);
+
+/* The global epoch (for tests). */
+uint64_t epoch_now(const epoch_dom_t *d);
+
+#endif
