@@ -443,6 +443,8 @@ static int fun_compare(term a, term b, wstack_t *st)
         return c ? c : sign3(fa->index, fb->index);
     }
     uint64_t n = hdr_words(pa[0]);
+    if (n != hdr_words(pb[0]))
+        return n < hdr_words(pb[0]) ? -1 : 1;
     for (uint64_t i = n; i-- > 2;) {
         wstack_push(st, pa[i]);
         wstack_push(st, pb[i]);
