@@ -329,6 +329,11 @@ void slab_free(shm_header_t *h, slab_dom_t *d, uint32_t who, void *slot)
     SHOAL_ASSERT(owner == d->owner && s->magic == SLAB_MAGIC, "slab_free of a non-slot");
     if (owner != d->owner || s->magic != SLAB_MAGIC)
         return;
+#ifdef SHOAL_DEBUG
+    /* Debug builds: a reader that looks at a freed slot (a reclamation
+     * bug) sees garbage at once, not the old contents. */
+    memset((char *)slot + 8, 0xa5, class_size[s->cls] - 8);
+#endif
     uint64_t top;
     do {
         top = ck_pr_load_64(&s->free);
