@@ -433,7 +433,7 @@ static void check_one(void *ctx, void *run, size_t pages)
         ck->rc = -1;
         return;
     }
-    ck->used += s->nslots - s->bump - nfree;
+    ck->used += s->bump - nfree;
 }
 
 int slab_check(shm_header_t *h, const slab_dom_t *d, char *why, size_t why_len, size_t *slabs,

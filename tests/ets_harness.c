@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -199,6 +200,13 @@ bool eh_await(int fd, long bytes, int ms)
 int eh_finish(eh_kid_t *k, int ms)
 {
     bool ended = eh_await(k->fd, -1, ms);
+    if (!ended && getenv("SHOAL_TEST_GDB")) {
+        /* Debugging a hang: where the child is stuck. */
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "gdb -p %d -batch -ex bt 1>&2 </dev/null", (int)k->pid);
+        if (system(cmd) < 0)
+            perror("gdb");
+    }
     if (!ended)
         kill(k->pid, SIGKILL);
     int st = 0;
