@@ -38,6 +38,7 @@ typedef struct epoch_rec {
     char pad0[SHOAL_CACHE_LINE - 8];
     uint32_t since_try; /* the VM: retires since it last tried to move the epoch */
     uint32_t pad1;
+    uint64_t since_bytes; /* the VM: bytes retired since then */
     epoch_bag_t bags[3];
     char pad2[SHOAL_CACHE_LINE - 8];
 } epoch_rec_t;
@@ -52,8 +53,11 @@ struct epoch_dom {
 
 /* Retires between two attempts to move the epoch: an attempt reads every
  * announce word (a cache miss each while those VMs work), so not at every
- * retire; but often enough that bags stay far from full. */
+ * retire; but often enough that bags stay far from full. And bytes: large
+ * objects (a big value, an old bucket array) come back sooner, so that a
+ * pool near its end gets them back. */
 #define TRY_EVERY 64u
+#define TRY_BYTES (256u << 10)
 
 size_t epoch_bytes(uint32_t n_vms)
 {
@@ -159,13 +163,20 @@ size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx)
     if (try_advance(d, e))
         e = ck_pr_load_64(&d->epoch);
     r->since_try = 0;
+    r->since_bytes = 0;
     return reclaim_upto(r, e, vm, f, ctx);
 }
 
-void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx)
+void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, size_t bytes, epoch_free_fn f,
+                  void *ctx)
 {
     epoch_rec_t *r = rec(d, vm);
     SHOAL_ASSERT(!(r->announce & 1), "epoch_retire inside a critical section");
+    /* Full barrier (store-load): the store that unlinked obj is visible to
+     * every VM before we read the epoch it is retired in. Without it the
+     * read could pass the store, name an epoch too old, and free obj while
+     * a reader that still sees the old link holds it. */
+    ck_pr_fence_memory();
     unsigned spins = 0;
     for (;;) {
         uint64_t e = ck_pr_load_64(&d->epoch);
@@ -181,8 +192,10 @@ void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void 
              * (for the supervisor reading the bag of a dead VM). */
             ck_pr_fence_store();
             ck_pr_store_32(&b->n, b->n + 1);
-            if (++r->since_try >= TRY_EVERY) {
+            r->since_bytes += bytes;
+            if (++r->since_try >= TRY_EVERY || r->since_bytes >= TRY_BYTES) {
                 r->since_try = 0;
+                r->since_bytes = 0;
                 if (try_advance(d, e))
                     reclaim_upto(r, ck_pr_load_64(&d->epoch), vm, f, ctx);
             }
@@ -203,6 +216,7 @@ void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void 
 bool epoch_retire_for(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx)
 {
     epoch_rec_t *r = rec(d, vm);
+    ck_pr_fence_memory(); /* as in epoch_retire */
     uint64_t e = ck_pr_load_64(&d->epoch);
     /* obj is retired now, in epoch e: it goes into the bag of epoch e (an
      * older bag would free it too early). That bag's old items, if any,

@@ -62,11 +62,13 @@ void epoch_enter(epoch_dom_t *d, uint32_t who);
 void epoch_exit(epoch_dom_t *d, uint32_t who);
 bool epoch_inside(const epoch_dom_t *d, uint32_t who);
 
-/* VM only, outside any critical section and holding no lock: retire obj;
- * it is freed with f once no critical section can hold it. May free
- * other objects of the VM that became safe, and may wait for a slow VM
- * when the bag of this epoch is full. */
-void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx);
+/* VM only, outside any critical section and holding no lock: retire obj
+ * (of `bytes`, which makes the VM try to move the epoch sooner when it
+ * retires much memory); it is freed with f once no critical section can
+ * hold it. May free other objects of the VM that became safe, and may
+ * wait for a slow VM when the bag of this epoch is full. */
+void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, size_t bytes, epoch_free_fn f,
+                  void *ctx);
 
 /* VM only, outside any critical section: free whatever of its retired
  * objects is safe now (moving the epoch if it can). Returns how many

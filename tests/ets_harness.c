@@ -14,6 +14,7 @@
 
 #include <ck_pr.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -135,6 +136,16 @@ size_t eh_held_by(const vw_t *w, uint32_t vm)
 /* ------------------------------------------------------------------ */
 /* children                                                             */
 
+/* Debugging a crash of a child (SHOAL_TEST_GDB): where it was. */
+static void on_fault(int sig)
+{
+    void *frames[64];
+    int n = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, n, 2);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 eh_kid_t eh_start(vw_t *w, uint32_t vm, eh_job_t job, const void *arg)
 {
     eh_kid_t k = {-1, -1};
@@ -146,6 +157,10 @@ eh_kid_t eh_start(vw_t *w, uint32_t vm, eh_job_t job, const void *arg)
     k.pid = fork();
     if (k.pid == 0) {
         close(fds[0]);
+        if (getenv("SHOAL_TEST_GDB")) {
+            signal(SIGSEGV, on_fault);
+            signal(SIGBUS, on_fault);
+        }
         _exit(job(w, vm, fds[1], arg));
     }
     /* Closed before the next fork: only this child holds the write end. */

@@ -47,6 +47,7 @@ enum {
     KID_OPS,       /* an operation gave a wrong result */
     KID_TORN,      /* a value that is not its key's */
     KID_TWICE,     /* a fold saw a key twice */
+    KID_FOLD,      /* a fold failed (an error, or keys out of order) */
 };
 
 static vw_t w;
@@ -326,15 +327,25 @@ static int reader_job(vw_t *wd, uint32_t vm, int out, const void *arg)
         if (i % 4096 == 4095) {
             bool ordered = (i / 4096) % 2;
             long n = eh_entries(&v, ordered ? a->ordered : a->set, ordered, ks, vs, RW_KEYS + 1);
-            if (n < 0)
-                return KID_TWICE; /* more entries than keys, or out of order */
+            if (n < 0) {
+                fprintf(stderr, "\n  reader VM %u: fold of the %s table failed\n", vm,
+                        ordered ? "ordered" : "set");
+                return KID_FOLD;
+            }
             memset(seen, 0, sizeof seen);
             for (long j = 0; j < n; j++) {
                 if (!is_fix(ks[j]) || fix_val(ks[j]) < 0 || fix_val(ks[j]) >= RW_KEYS)
                     return KID_TORN;
                 int64_t key = fix_val(ks[j]);
-                if (seen[key])
+                if (seen[key]) {
+                    long first = -1;
+                    for (long q = 0; q < j; q++)
+                        if (ks[q] == ks[j])
+                            first = q;
+                    fprintf(stderr, "\n  reader VM %u: %s fold: key %lld at %ld and %ld of %ld\n",
+                            vm, ordered ? "ordered" : "set", (long long)key, first, j, n);
                     return KID_TWICE;
+                }
                 seen[key] = 1;
                 if (!is_kval(vs[j], key))
                     return KID_TORN;

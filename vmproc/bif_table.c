@@ -39,6 +39,30 @@ static term system_limit(pcb_t *pcb)
     return bif_error(proc_of(pcb), A_SYSTEM_LIMIT);
 }
 
+/* What an operation returns when the pool had no room for what it makes
+ * (never a value of the language: an immediate of an unused subtag). */
+#define NOMEM mk_imm(7, 0)
+
+/* Retries of an operation the pool had no room for: memory retired by
+ * recent operations comes back once the epoch moves, a step each. */
+#define NOMEM_TRIES 3
+
+typedef term (*table_op_t)(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc);
+
+/* Run op; when the pool is out, free what can be freed and try again,
+ * then give up with system_limit (the table as it was). */
+static term with_room(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc, table_op_t op)
+{
+    for (int tries = 0;; tries++) {
+        term r = op(rt, pcb, args, argc);
+        if (r != NOMEM)
+            return r;
+        if (tries == NOMEM_TRIES)
+            return system_limit(pcb);
+        ets_reclaim_hard(rt);
+    }
+}
+
 static uint64_t free_words(pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
@@ -147,12 +171,15 @@ term bif_table_new(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
             return badarg(pcb);
     }
     bool full;
-    if (!ets_create(rt, args[0], kind, &full))
-        return system_limit(pcb);
+    for (int tries = 0; !ets_create(rt, args[0], kind, &full); tries++) {
+        if (tries == NOMEM_TRIES)
+            return system_limit(pcb);
+        ets_reclaim_hard(rt);
+    }
     return args[0];
 }
 
-term bif_table_put(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
+static term put(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
 {
     (void)argc;
     ets_table_t *t = ets_begin(rt, args[0]);
@@ -162,13 +189,13 @@ term bif_table_put(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
     if (t->kind == ETS_SET) {
         ets_entry_t *e = make_entry(rt, args[1], args[2], key_hash(rt, args[1]));
         if (!e)
-            return fail(rt, system_limit(pcb));
+            return fail(rt, NOMEM);
         bool replaced;
         hash_put(rt, t, e, &replaced, &gone);
     } else {
         ets_node_t *n = make_node(rt, args[1], args[2]);
         if (!n)
-            return fail(rt, system_limit(pcb));
+            return fail(rt, NOMEM);
         bool linked;
         skip_put(rt, t, n, &linked, &gone);
     }
@@ -179,7 +206,12 @@ term bif_table_put(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
     return mk_atom(A_TRUE);
 }
 
-term bif_table_insert_new(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
+term bif_table_put(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
+{
+    return with_room(rt, pcb, args, argc, put);
+}
+
+static term insert_new(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
 {
     (void)argc;
     ets_table_t *t = ets_begin(rt, args[0]);
@@ -189,12 +221,12 @@ term bif_table_insert_new(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
     if (t->kind == ETS_SET) {
         ets_entry_t *e = make_entry(rt, args[1], args[2], key_hash(rt, args[1]));
         if (!e)
-            return fail(rt, system_limit(pcb));
+            return fail(rt, NOMEM);
         added = hash_insert_new(rt, t, e, &gone);
     } else {
         ets_node_t *n = make_node(rt, args[1], args[2]);
         if (!n)
-            return fail(rt, system_limit(pcb));
+            return fail(rt, NOMEM);
         added = skip_insert_new(rt, t, n, &gone);
     }
     if (gone)
@@ -202,6 +234,11 @@ term bif_table_insert_new(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
     drop_pending(rt);
     ets_end(rt);
     return mk_atom(added ? A_TRUE : A_FALSE);
+}
+
+term bif_table_insert_new(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
+{
+    return with_room(rt, pcb, args, argc, insert_new);
 }
 
 /* The value word of key's entry, or NULL if the key is absent. */
@@ -339,7 +376,7 @@ static term add_to(proc_t *p, uint64_t *word, int64_t incr)
     }
 }
 
-term bif_table_update_counter(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
+static term update_counter(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
 {
     (void)argc;
     proc_t *p = proc_of(pcb);
@@ -357,13 +394,13 @@ term bif_table_update_counter(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
         if (t->kind == ETS_SET) {
             ets_entry_t *e = make_entry(rt, args[1], args[2], hv);
             if (!e)
-                return fail(rt, system_limit(pcb));
+                return fail(rt, NOMEM);
             ets_entry_t *x = hash_counter(rt, t, e, &linked, &gone);
             w = x ? &x->value : NULL;
         } else {
             ets_node_t *n = make_node(rt, args[1], args[2]);
             if (!n)
-                return fail(rt, system_limit(pcb));
+                return fail(rt, NOMEM);
             ets_node_t *x = skip_counter(rt, t, n, &linked, &gone);
             w = x ? &x->vword : NULL;
         }
@@ -378,6 +415,11 @@ term bif_table_update_counter(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
     term r = add_to(p, w, fix_val(args[2]));
     ets_end(rt);
     return r;
+}
+
+term bif_table_update_counter(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)
+{
+    return with_room(rt, pcb, args, argc, update_counter);
 }
 
 term bif_table_drop(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc)

@@ -311,7 +311,8 @@ void ets_end(rt_t *rt)
         void *obj = me->retiring[i];
         if (!obj)
             continue;
-        epoch_retire(d->epoch, rt->vm, obj, reclaim_obj, &rc);
+        size_t bytes = (uintptr_t)obj & TAG_TABLE ? SHOAL_PAGE : ets_obj_size(rt->h, obj);
+        epoch_retire(d->epoch, rt->vm, obj, bytes, reclaim_obj, &rc);
         ets_crash_point(ETS_CRASH_RETIRED);
         /* After the retire: recovery finds it in the bags and skips it. */
         ck_pr_store_ptr(&me->retiring[i], NULL);
@@ -326,6 +327,15 @@ void ets_reclaim(rt_t *rt)
     reclaim_ctx_t rc = {rt->h, rt->vm};
     epoch_reclaim(d->epoch, rt->vm, reclaim_obj, &rc);
     zombie_step(rt, &d->vms[rt->vm]);
+}
+
+void ets_reclaim_hard(rt_t *rt)
+{
+    ets_dir_t *d = ets_dir(rt->h);
+    reclaim_ctx_t rc = {rt->h, rt->vm};
+    epoch_reclaim(d->epoch, rt->vm, reclaim_obj, &rc);
+    while (d->vms[rt->vm].zombies)
+        zombie_step(rt, &d->vms[rt->vm]);
 }
 
 /* --- creating and dropping ------------------------------------------------ */

@@ -58,6 +58,9 @@ term bif_table_bytes(rt_t *rt, pcb_t *pcb, term *args, uint32_t argc);
 /* VM only, between operations: free what retired memory is safe to free,
  * and a bit of the tables it dropped. For tests and idle time. */
 void ets_reclaim(rt_t *rt);
+/* The same, as far as it goes: every dropped table freed (the pool ran
+ * out: worth a pause). */
+void ets_reclaim_hard(rt_t *rt);
 
 /* Supervisor only, after VM `vm` died: finish or undo what it was doing
  * to the tables (the locks it held, the objects it was making or letting

@@ -106,21 +106,31 @@ static inline ets_entry_t *load_next(ets_entry_t *e)
  * bucket covers. Inside a critical section. */
 static ets_entry_t *chain_at(ets_table_t *t, uint64_t x, uint64_t *end)
 {
-    ets_arr_t *a = ck_pr_load_ptr(&t->cur);
-    ets_arr_t *o = ck_pr_load_ptr(&a->old);
-    if (o) {
-        uint32_t k = idx(x, o->bits);
-        ets_entry_t *e = ck_pr_load_ptr(&o->b[k]);
+    for (;;) {
+        ets_arr_t *a = ck_pr_load_ptr(&t->cur);
+        ets_arr_t *o = ck_pr_load_ptr(&a->old);
+        if (o) {
+            uint32_t k = idx(x, o->bits);
+            ets_entry_t *e = ck_pr_load_ptr(&o->b[k]);
+            if (e != ETS_MOVED) {
+                *end = bucket_end(k, o->bits);
+                return e;
+            }
+            /* Acquire: the new buckets were written before ETS_MOVED. */
+            ck_pr_fence_load();
+        }
+        uint32_t k = idx(x, a->bits);
+        ets_entry_t *e = ck_pr_load_ptr(&a->b[k]);
         if (e != ETS_MOVED) {
-            *end = bucket_end(k, o->bits);
+            *end = bucket_end(k, a->bits);
             return e;
         }
-        /* Acquire: the new buckets were written before ETS_MOVED. */
+        /* `a` was the table's array when we read it, and has become the
+         * old array of a newer one since, whose resize moved this bucket:
+         * look again from the table. (Writers never see this: they hold
+         * the stripe's lock, which a move needs.) */
         ck_pr_fence_load();
     }
-    uint32_t k = idx(x, a->bits);
-    *end = bucket_end(k, a->bits);
-    return ck_pr_load_ptr(&a->b[k]);
 }
 
 static uint64_t seq_read(const ets_table_t *t, uint32_t s)
