@@ -425,6 +425,47 @@ static void test_directory_full(void)
     teardown();
 }
 
+/* The pool running out: system_limit in the caller, the table as it
+ * was, and once entries are deleted (and their memory comes back after
+ * its grace period) puts work again. */
+static void test_pool_exhausted(void)
+{
+    CU_ASSERT_FATAL(eh_world_open(&w, 1, 16 * MIB));
+    CU_ASSERT_FATAL(eh_proc_new(&w, 0, &v0));
+    tab = eh_atom(&w, "ets_test_full_pool");
+    CU_ASSERT_EQUAL_FATAL(t_new(&v0, tab), tab);
+    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_atom(A_OK), mk_fix(42)), mk_atom(A_TRUE));
+    term *mem;
+    term big = big_tuple(&mem, BIG_N);
+    CU_ASSERT_FATAL(big != T_NONE);
+    int64_t n = 0;
+    term r;
+    while ((r = t_put(&v0, tab, mk_fix(n), big)) == mk_atom(A_TRUE) && n < 100000)
+        n++;
+    CU_ASSERT_FATAL(n > 10 && n < 100000);
+    CU_ASSERT(eh_raised(&v0, r, A_SYSTEM_LIMIT));
+    /* Everything there before is still there. */
+    CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(n + 1));
+    CU_ASSERT_EQUAL(t_get(&v0, tab, mk_atom(A_OK), T_NIL), mk_fix(42));
+    CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(n), mk_atom(A_UNDEFINED)), mk_atom(A_UNDEFINED));
+    /* An update-counter of a new key and an insert-new need room too. */
+    CU_ASSERT(eh_raised(&v0, t_insert_new(&v0, tab, mk_fix(n), big), A_SYSTEM_LIMIT));
+    CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(n + 1));
+    /* Room again: delete some, let their grace period pass. */
+    for (int64_t k = 0; k < 10; k++)
+        CU_ASSERT_EQUAL(t_delete(&v0, tab, mk_fix(k)), mk_atom(A_TRUE));
+    for (int i = 0; i < 3; i++)
+        ets_reclaim(v0.rt);
+    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(n), big), mk_atom(A_TRUE));
+    term got = t_get(&v0, tab, mk_fix(n), T_NIL);
+    CU_ASSERT(is_tuple(got) && term_equal(got, big));
+    CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(n + 1 - 10 + 1));
+    char why[200];
+    CU_ASSERT(ets_check(w.h, why, sizeof why) == 0);
+    free(mem);
+    vw_close(&w);
+}
+
 /* ------------------------------------------------------------------ */
 /* VMs updating at once                                                 */
 
@@ -824,6 +865,7 @@ static CU_TestInfo tests[] = {
     {"get of a value larger than the free heap grows the heap", test_get_grows_heap},
     {"get of a value past the heap limit: heap_limit, entry kept", test_get_heap_limit},
     {"a full directory: new is system_limit, old tables work", test_directory_full},
+    {"the pool running out: system_limit, entries stay, room comes back", test_pool_exhausted},
     {"VMs update counters at once: no update lost", test_concurrent},
     {"a VM dies holding the locks: others wait until recovery, then go on", test_dead_holder},
     {"a VM dies after linking a new key: recovery counts again", test_dead_after_link},
