@@ -258,8 +258,11 @@ void eh_recover(vw_t *w, uint32_t vm)
     proctab_recover_vm(w->h, vm);
 }
 
+char eh_why[256];
+
 long eh_entries(eh_proc_t *v, term name, bool ordered, term *keys, term *vals, long max)
 {
+    eh_why[0] = 0;
     /* Each chunk's result stays on the value stack, a root, until the
      * last one came: the next call may collect, and move them. */
     proc_t *p = eh_pr(v);
@@ -270,8 +273,12 @@ long eh_entries(eh_proc_t *v, term name, bool ordered, term *keys, term *vals, l
         if ((term *)p->ctl - p->sp < 64 && stack_grow(v->rt, v->pcb, 1024) < 0)
             goto out;
         term r = t_chunk(v, name, cursor);
-        if (!is_tuple(r) || tuple_size(r) != 2)
+        if (!is_tuple(r) || tuple_size(r) != 2) {
+            proc_t *pp = eh_pr(v);
+            snprintf(eh_why, sizeof eh_why, "chunk returned %#llx, error class %u value %#llx",
+                     (unsigned long long)r, pp->err_class, (unsigned long long)pp->err_value);
             goto out;
+        }
         *p->sp++ = r;
         cursor = tuple_elems(r)[0];
         if (cursor == mk_atom(A_END))
@@ -282,12 +289,17 @@ long eh_entries(eh_proc_t *v, term name, bool ordered, term *keys, term *vals, l
         for (term l = tuple_elems(*c)[1]; is_cons(l); l = CDR(l)) {
             term kv = CAR(l);
             if (!is_tuple(kv) || tuple_size(kv) != 2 || n == max) {
+                snprintf(eh_why, sizeof eh_why, "entry %ld: %s", n,
+                         n == max ? "more than max" : "not a pair");
                 n = -1;
                 goto out;
             }
             keys[n] = tuple_elems(kv)[0];
             vals[n] = tuple_elems(kv)[1];
-            if (ordered && n > 0 && term_compare(keys[n - 1], keys[n]) >= 0) {
+            if (ordered && n > 0 && term_compare(v->rt->h, keys[n - 1], keys[n]) >= 0) {
+                snprintf(eh_why, sizeof eh_why, "entry %ld: key %#llx after %#llx (chunk %ld)", n,
+                         (unsigned long long)keys[n], (unsigned long long)keys[n - 1],
+                         (long)(c - (p->stack_lo + base)));
                 n = -1;
                 goto out;
             }

@@ -113,6 +113,8 @@ bool eh_in_heap_of(const vw_t *w, const eh_proc_t *v, term t);
  * a wrong cursor, more than max, or, when `ordered`, keys out of term
  * order). */
 long eh_entries(eh_proc_t *v, term name, bool ordered, term *keys, term *vals, long max);
+/* Why the last eh_entries returned -1. */
+extern char eh_why[256];
 
 /* Terms in C arrays (outside any heap). */
 term eh_tuple_in(term *b, int n, ...);

@@ -274,7 +274,10 @@ static int writer_job(vw_t *wd, uint32_t vm, int out, const void *arg)
     int me = (int)vm % 2;
     kval_t b;
     int rc = KID_OK;
-    for (unsigned cyc = 0; cyc < RW_CYCLES && rc == KID_OK; cyc++) {
+    /* SHOAL_TEST_RW_CYCLES: more cycles, for a long stress run by hand. */
+    const char *env = getenv("SHOAL_TEST_RW_CYCLES");
+    unsigned cycles = env && atoi(env) > 0 ? (unsigned)atoi(env) : RW_CYCLES;
+    for (unsigned cyc = 0; cyc < cycles && rc == KID_OK; cyc++) {
         for (int64_t k = me; k < RW_KEYS; k += 2)
             for (int t = 0; t < 2; t++) {
                 term table = t ? a->ordered : a->set;
@@ -328,8 +331,8 @@ static int reader_job(vw_t *wd, uint32_t vm, int out, const void *arg)
             bool ordered = (i / 4096) % 2;
             long n = eh_entries(&v, ordered ? a->ordered : a->set, ordered, ks, vs, RW_KEYS + 1);
             if (n < 0) {
-                fprintf(stderr, "\n  reader VM %u: fold of the %s table failed\n", vm,
-                        ordered ? "ordered" : "set");
+                fprintf(stderr, "\n  reader VM %u: fold of the %s table failed: %s\n", vm,
+                        ordered ? "ordered" : "set", eh_why);
                 return KID_FOLD;
             }
             memset(seen, 0, sizeof seen);

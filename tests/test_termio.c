@@ -164,7 +164,7 @@ static void check_ascending(const term *v, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
-            int want = sign((int)i - (int)j), got = term_compare(v[i], v[j]);
+            int want = sign((int)i - (int)j), got = term_compare(w.h, v[i], v[j]);
             LH_CHECK(got == want, "%s: compare(#%zu, #%zu) = %d, want %d", what, i, j, got, want);
             LH_CHECK((got == 0) == term_equal(v[i], v[j]), "%s: compare and = disagree on #%zu, #%zu",
                      what, i, j);
@@ -190,10 +190,10 @@ static void test_numbers(void)
                       I(FIX_MAX), fl(1e300)};
     check_ascending(v, sizeof v / sizeof v[0], "numbers");
     /* 0.0 and -0.0 are (=), so they compare 0. */
-    CU_ASSERT_EQUAL(term_compare(fl(0.0), fl(-0.0)), 0);
-    CU_ASSERT_EQUAL(term_compare(fl(-0.0), I(0)), 1);
+    CU_ASSERT_EQUAL(term_compare(w.h, fl(0.0), fl(-0.0)), 0);
+    CU_ASSERT_EQUAL(term_compare(w.h, fl(-0.0), I(0)), 1);
     /* 2^62 - 1 is not exactly a double: the integer sorts by its value. */
-    CU_ASSERT_EQUAL(term_compare(I(FIX_MAX), fl(4611686018427387904.0)), -1);
+    CU_ASSERT_EQUAL(term_compare(w.h, I(FIX_MAX), fl(4611686018427387904.0)), -1);
 }
 
 static void test_atoms_by_name(void)
@@ -211,15 +211,16 @@ static void test_functions(void)
     term a = fun("alpha", 1), b = fun("beta", 1), b2 = fun("beta2", 2);
     term f1[1] = {I(1)}, f2[1] = {I(2)};
     term c1 = closure(a, 1, f1), c2 = closure(a, 1, f2);
-    /* By name, then arity; the same function by its free variables. */
+    /* By definition (alpha, beta, beta2 in the source's order); the same
+     * function by its free variables. */
     const term v[] = {a, c1, c2, b, b2};
     check_ascending(v, sizeof v / sizeof v[0], "functions");
-    CU_ASSERT_EQUAL(term_compare(a, b), -1);
-    CU_ASSERT_EQUAL(term_compare(b, b2), -1);
-    CU_ASSERT_EQUAL(term_compare(c1, c2), -1);
-    CU_ASSERT_EQUAL(term_compare(c2, c1), 1);
+    CU_ASSERT_EQUAL(term_compare(w.h, a, b), -1);
+    CU_ASSERT_EQUAL(term_compare(w.h, b, b2), -1);
+    CU_ASSERT_EQUAL(term_compare(w.h, c1, c2), -1);
+    CU_ASSERT_EQUAL(term_compare(w.h, c2, c1), 1);
     term f1b[1] = {I(1)};
-    CU_ASSERT_EQUAL(term_compare(c1, closure(a, 1, f1b)), 0);
+    CU_ASSERT_EQUAL(term_compare(w.h, c1, closure(a, 1, f1b)), 0);
     CU_ASSERT(term_equal(c1, closure(a, 1, f1b)));
 }
 
@@ -249,10 +250,10 @@ static void test_deep(void)
         a = cons(tup(1, I(i)), a);
         b = cons(tup(1, I(i)), b);
     }
-    CU_ASSERT_EQUAL(term_compare(a, b), 0);
+    CU_ASSERT_EQUAL(term_compare(w.h, a, b), 0);
     CU_ASSERT_EQUAL(term_hash(a, 7), term_hash(b, 7));
     b = cons(tup(1, I(-1)), b);
-    CU_ASSERT_EQUAL(term_compare(a, b), 1);
+    CU_ASSERT_EQUAL(term_compare(w.h, a, b), 1);
     CU_ASSERT_NOT_EQUAL(term_hash(a, 7), term_hash(b, 7));
 }
 
@@ -379,7 +380,7 @@ static CU_TestInfo tests[] = {
     {"term order: number < atom < ref < fun < pid < tuple < list < string", test_classes},
     {"term order: numbers by value, an integer before an equal float", test_numbers},
     {"term order: atoms by name, not by interning order", test_atoms_by_name},
-    {"term order: functions by name, arity, then free variables", test_functions},
+    {"term order: functions by definition, then free variables", test_functions},
     {"term order: tuples by size then elements; lists and strings elementwise", test_tuples_lists_strings},
     {"term order and hash: 200,000-deep terms walk no C stack", test_deep},
     {"hash: equal terms hash alike (0.0, -0.0), 1 and 1.0 differ, shapes differ", test_hash_agrees_with_equal},

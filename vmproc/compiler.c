@@ -31,14 +31,6 @@
 #include <string.h>
 
 
-static const struct {
-    const char *name;
-    int lo, hi;
-} builtins[] = {
-#define BI(id, name, lo, hi, doc) {name, lo, hi},
-#include "vmproc/builtins.h"
-#undef BI
-};
 
 typedef struct binding {
     const char *name;
@@ -358,7 +350,7 @@ static global_t *find_global(compiler_t *c, const char *name, int arity)
 static int find_builtin(const char *name)
 {
     for (int i = 0; i < BI__COUNT; i++)
-        if (strcmp(builtins[i].name, name) == 0)
+        if (strcmp(bif_table[i].name, name) == 0)
             return i;
     return -1;
 }
@@ -490,12 +482,12 @@ static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
 static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
                          ast_t *const *args, size_t n, bool tail)
 {
-    int lo = builtins[id].lo, hi = builtins[id].hi;
+    int lo = bif_table[id].lo, hi = bif_table[id].hi;
     if ((int)n < lo || (hi >= 0 && (int)n > hi)) {
         if (lo == hi)
-            die_at(c, call, "%s takes %d argument%s, not %zu", builtins[id].name, lo,
+            die_at(c, call, "%s takes %d argument%s, not %zu", bif_table[id].name, lo,
                    lo == 1 ? "" : "s", n);
-        die_at(c, call, "%s takes %d%s argument%s, not %zu", builtins[id].name, lo,
+        die_at(c, call, "%s takes %d%s argument%s, not %zu", bif_table[id].name, lo,
                hi < 0 ? " or more" : " or 2", hi == 1 ? "" : "s", n);
     }
     static const enum opcode cmp_ops[] = {[BI_LT] = OP_LT, [BI_GT] = OP_GT, [BI_LE] = OP_LE,

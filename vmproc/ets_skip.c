@@ -29,7 +29,9 @@ static inline int cmp(term a, term b)
     /* Two integers compare as their tagged words do. */
     if (is_fix(a) && is_fix(b))
         return ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);
-    return term_compare(a, b);
+    /* Atoms compare by name: the atom table of this process's segment
+     * (every VM and the supervisor map it at the same address). */
+    return term_compare(shm_seg, a, b);
 }
 
 static ets_vm_t *vm_rec(rt_t *rt)

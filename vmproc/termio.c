@@ -1,6 +1,6 @@
 /*
- * termio.c: printing, equality and ordering of terms (LANGUAGE.md,
- * "Values": how each type is printed), term order and hashing.
+ * termio.c: printing, equality, ordering and hashing of terms
+ * (LANGUAGE.md, "Values": how each type is printed, term order).
  */
 #include "vmproc/termio.h"
 
@@ -368,152 +368,147 @@ bool term_order(term a, term b, int *cmp)
     return false;
 }
 
-/* --- term order ---------------------------------------------------------- */
+/* ------------------------------------------------------------------ */
+/* term order (LANGUAGE.md, "Values")                                  */
 
-/* The classes of term order, lowest first. A map sorts between tuples
- * and lists (TC_MAP): when maps come (a BT_MAP box), term_class gives
- * them TC_MAP and compare_same_class compares them by size, then keys,
- * then values, in key order. */
-enum term_class { TC_NUMBER, TC_ATOM, TC_REF, TC_FUN, TC_PID, TC_TUPLE, TC_MAP, TC_LIST,
-                  TC_STRING };
-
-static enum term_class term_class(term t)
+/* Rank of a term's type: number < atom < ref < function < pid < tuple <
+ * map < list < string. Rank 6 is the map's (maps are a later type). */
+static int type_rank(term t)
 {
     if (is_fix(t))
-        return TC_NUMBER;
-    if (is_cons(t))
-        return TC_LIST;
+        return 0;
     if (is_imm(t)) {
         switch (imm_sub(t)) {
-        case SUB_NIL: return TC_LIST;
-        case SUB_ATOM: return TC_ATOM;
-        case SUB_PID: return TC_PID;
-        default: return TC_REF;
+        case SUB_ATOM:
+            return 1;
+        case SUB_REF:
+            return 2;
+        case SUB_PID:
+            return 4;
+        default:
+            return 7; /* '() */
         }
     }
+    if (is_cons(t))
+        return 7;
     switch (box_type(t)) {
-    case BT_FLOAT: return TC_NUMBER;
-    case BT_STRING: return TC_STRING;
-    case BT_TUPLE: return TC_TUPLE;
-    case BT_CLOSURE: return TC_FUN;
-    default: return TC_REF; /* not a value of the language; any fixed place */
+    case BT_FLOAT:
+        return 0;
+    case BT_CLOSURE:
+        return 3;
+    case BT_TUPLE:
+        return 5;
+    case BT_STRING:
+        return 8;
+    default:
+        return 9;
     }
 }
 
-static int sign3(int64_t x, int64_t y)
+static int sign_of(int64_t c)
 {
-    return (x > y) - (x < y);
-}
-
-static int bytes_compare(const char *a, size_t la, const char *b, size_t lb)
-{
-    int c = memcmp(a, b, la < lb ? la : lb);
-    if (c == 0)
-        return (la > lb) - (la < lb);
     return (c > 0) - (c < 0);
 }
 
+static int bytes_compare(const char *a, uint64_t la, const char *b, uint64_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? sign_of(c) : sign_of((int64_t)(la > lb) - (int64_t)(la < lb));
+}
+
+/* Two numbers: by value, then an integer before a float of that value. */
 static int number_compare(term a, term b)
 {
-    if (is_fix(a) && is_fix(b))
-        return sign3(fix_val(a), fix_val(b));
-    /* long double holds every 63-bit integer exactly (x86's 64-bit
-     * mantissa), so a mixed pair compares exactly; equal values put the
-     * integer first. */
-    long double x = is_fix(a) ? (long double)fix_val(a) : float_val(a);
-    long double y = is_fix(b) ? (long double)fix_val(b) : float_val(b);
-    if (x != y)
-        return x < y ? -1 : 1;
-    return (int)is_float(a) - (int)is_float(b);
+    int c;
+    term_order(a, b, &c);
+    if (c == 0 && is_fix(a) != is_fix(b))
+        c = is_fix(a) ? -1 : 1;
+    return c;
 }
 
-/* Functions: by name, then arity, then definition; the same function by
- * its free variables, pushed for the caller's loop. */
-static int fun_compare(term a, term b, wstack_t *st)
-{
-    const term *pa = box_ptr(a), *pb = box_ptr(b);
-    const func_t *fa = (const func_t *)(uintptr_t)pa[1], *fb = (const func_t *)(uintptr_t)pb[1];
-    if (fa != fb) {
-        size_t la, lb;
-        const char *na = atom_name(shm_seg, fa->name, &la);
-        const char *nb = atom_name(shm_seg, fb->name, &lb);
-        int c = bytes_compare(na, la, nb, lb);
-        if (c == 0)
-            c = sign3(fa->arity, fb->arity);
-        return c ? c : sign3(fa->index, fb->index);
-    }
-    uint64_t n = hdr_words(pa[0]);
-    if (n != hdr_words(pb[0]))
-        return n < hdr_words(pb[0]) ? -1 : 1;
-    for (uint64_t i = n; i-- > 2;) {
-        wstack_push(st, pa[i]);
-        wstack_push(st, pb[i]);
-    }
-    return 0;
-}
-
-/* Compare a and b of the same class; push pairs still to compare (the
- * first pair on top). */
-static int compare_same_class(enum term_class c, term a, term b, wstack_t *st)
-{
-    switch (c) {
-    case TC_NUMBER:
-        return number_compare(a, b);
-    case TC_ATOM: {
-        size_t la, lb;
-        const char *na = atom_name(shm_seg, atom_index(a), &la);
-        const char *nb = atom_name(shm_seg, atom_index(b), &lb);
-        return bytes_compare(na, la, nb, lb);
-    }
-    case TC_REF:
-    case TC_PID:
-        return sign3((int64_t)imm_val(a), (int64_t)imm_val(b));
-    case TC_FUN:
-        return fun_compare(a, b, st);
-    case TC_TUPLE: {
-        uint64_t na = tuple_size(a), nb = tuple_size(b);
-        if (na != nb)
-            return na < nb ? -1 : 1;
-        for (uint64_t i = na; i-- > 0;) {
-            wstack_push(st, tuple_elems(a)[i]);
-            wstack_push(st, tuple_elems(b)[i]);
-        }
-        return 0;
-    }
-    case TC_LIST:
-        if (is_nil(a) || is_nil(b))
-            return (int)is_cons(a) - (int)is_cons(b);
-        wstack_push(st, CDR(a));
-        wstack_push(st, CDR(b));
-        wstack_push(st, CAR(a));
-        wstack_push(st, CAR(b));
-        return 0;
-    case TC_STRING:
-        return bytes_compare(str_bytes(a), str_len(a), str_bytes(b), str_len(b));
-    case TC_MAP:
-        break;
-    }
-    UNREACHABLE();
-    return 0;
-}
-
-int term_compare(term a, term b)
+int term_compare(const shm_header_t *h, term a, term b)
 {
     if (a == b)
         return 0;
-    if (is_fix(a) && is_fix(b))
-        return sign3(fix_val(a), fix_val(b));
     wstack_t st;
     wstack_init(&st);
+    int c = 0;
     wstack_push(&st, a);
     wstack_push(&st, b);
-    int c = 0;
     while (c == 0 && wstack_pop(&st, &b)) {
         wstack_pop(&st, &a);
         if (a == b)
             continue;
-        enum term_class ca = term_class(a), cb = term_class(b);
-        c = ca != cb ? (ca < cb ? -1 : 1) : compare_same_class(ca, a, b, &st);
+        int ra = type_rank(a), rb = type_rank(b);
+        if (ra != rb) {
+            c = ra < rb ? -1 : 1;
+            break;
+        }
+        switch (ra) {
+        case 0:
+            c = number_compare(a, b);
+            break;
+        case 1: {
+            size_t la, lb;
+            const char *na = atom_name(h, atom_index(a), &la);
+            const char *nb = atom_name(h, atom_index(b), &lb);
+            c = bytes_compare(na, la, nb, lb);
+            break;
+        }
+        case 2:
+        case 4:
+            c = sign_of((int64_t)(imm_val(a) > imm_val(b)) - (int64_t)(imm_val(a) < imm_val(b)));
+            break;
+        case 3: {
+            /* functions: by their function's index, then by their free
+             * variables, as tuples compare */
+            const func_t *fa = (const func_t *)(uintptr_t)box_ptr(a)[1];
+            const func_t *fb = (const func_t *)(uintptr_t)box_ptr(b)[1];
+            uint64_t na = hdr_words(box_ptr(a)[0]), nb = hdr_words(box_ptr(b)[0]);
+            if (fa->index != fb->index) {
+                c = fa->index < fb->index ? -1 : 1;
+            } else if (na != nb) {
+                c = na < nb ? -1 : 1;
+            } else {
+                for (uint64_t i = na; i-- > 2;) {
+                    wstack_push(&st, box_ptr(a)[i]);
+                    wstack_push(&st, box_ptr(b)[i]);
+                }
+            }
+            break;
+        }
+        case 5: {
+            uint64_t na = tuple_size(a), nb = tuple_size(b);
+            if (na != nb) {
+                c = na < nb ? -1 : 1;
+                break;
+            }
+            /* pushed last to first, so the first elements decide first */
+            for (uint64_t i = na; i-- > 0;) {
+                wstack_push(&st, tuple_elems(a)[i]);
+                wstack_push(&st, tuple_elems(b)[i]);
+            }
+            break;
+        }
+        case 7:
+            /* '() is the smallest list; else the heads, then the tails */
+            if (is_nil(a) || is_nil(b)) {
+                c = is_nil(a) ? -1 : 1;
+                break;
+            }
+            wstack_push(&st, CDR(a));
+            wstack_push(&st, CDR(b));
+            wstack_push(&st, CAR(a));
+            wstack_push(&st, CAR(b));
+            break;
+        case 8:
+            c = bytes_compare(str_bytes(a), str_len(a), str_bytes(b), str_len(b));
+            break;
+        default:
+            /* message nodes and other internal objects never reach here */
+            c = sign_of((int64_t)(a > b) - (int64_t)(a < b));
+            break;
+        }
     }
     wstack_free(&st);
     return c;

@@ -36,18 +36,18 @@ bool term_equal(term a, term b);
  * to -1, 0 or 1. Returns false for other operands (badarg). */
 bool term_order(term a, term b, int *cmp);
 
-/* Term order (LANGUAGE.md, "Values"), Erlang's, over every pair of terms:
- * -1, 0 or 1. number < atom < ref < function < pid < tuple < map < list
- * < string; numbers by value, an integer before an equal float; atoms by
- * name (so it reads the atom table of shm_seg). 0 exactly when
- * term_equal: 0.0 and -0.0 compare equal, 1 and 1.0 do not. */
-int term_compare(term a, term b);
+/* Erlang's term order over any two terms (LANGUAGE.md, "Values"):
+ * number < atom < ref < function < pid < tuple < map < list < string;
+ * numbers by value, an integer before a float of the same value. Returns
+ * -1, 0 or 1; 0 exactly when (= a b). `h` names the atoms. */
+int term_compare(const shm_header_t *h, term a, term b);
 
 /* A 64-bit hash of t that agrees with term_equal (equal terms hash
  * alike: 0.0 and -0.0 do, 1 and 1.0 need not): xxHash (XXH3) over a
  * canonical byte encoding of t (a tag byte per term, then its payload),
  * with `seed`. Atoms, pids, refs and functions hash by their number, so a
- * hash is stable for one run, not across runs. */
+ * hash is stable for one run, not across runs. A map (when BT_MAP comes)
+ * must encode its size, then its keys and values in key order. */
 uint64_t term_hash(term t, uint64_t seed);
 
 #endif

@@ -1,0 +1,67 @@
+/*
+ * bif_io.c: output and the program's surroundings (LANGUAGE.md,
+ * "Builtins", Output and Program): print, args, now-ms, random.
+ */
+#include "vmproc/bif.h"
+
+#include "vmproc/code.h"
+#include "vmproc/compiler.h"
+#include "vmproc/interp.h"
+#include "vmproc/termio.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+static int write_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, s, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        s += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+BIF(bif_print)
+{
+    sbuf_t b = {0};
+    bif_print_args(rt, args, argc, true, &b);
+    sbuf_put(&b, "\n", 1);
+    if (!b.oom)
+        write_all(1, b.s, b.len);
+    sbuf_free(&b);
+    return mk_atom(A_OK);
+}
+
+BIF(bif_args)
+{
+    return code_table(rt->h)->args;
+}
+
+BIF(bif_now_ms)
+{
+    return mk_fix(interp_now_ns() / 1000000);
+}
+
+static uint64_t next_random(rt_t *rt)
+{
+    /* xorshift64*: fast, good enough for (random n), private per VM */
+    uint64_t x = rt->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rt->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+BIF(bif_random)
+{
+    if (!is_fix(args[0]) || fix_val(args[0]) <= 0)
+        return bif_error(proc_of(pcb), A_BADARG);
+    return mk_fix((int64_t)(next_random(rt) % (uint64_t)fix_val(args[0])));
+}
