@@ -4,7 +4,8 @@
  * Layout: the domain header (the global epoch on its own cache line),
  * then one record per participant: VMs 0 .. n_vms - 1, then the
  * supervisor. A record is the announce word on its own line, then (VMs
- * only) the three bags.
+ * only) EPOCH_BAGS bags: one open bag that collects what the VM retires,
+ * sealed ones waiting for their grace period, and empty ones.
  *
  * Why it is safe. A participant enters by storing (e << 1 | 1), where e
  * is the epoch it read, then a full fence; so any VM that later scans the
@@ -15,8 +16,12 @@
  * e or e - 1 (one that read e - 1 may have stored its announce after the
  * epoch became e); both block the move from e + 1 to e + 2. So when the
  * epoch reads e + 2 they have all ended, and the object can be freed.
- * A bag holds the objects of one epoch; bag e % 3 is reused for epoch e
- * + 3 only after its objects (of epoch e, and e + 3 >= e + 2) are freed.
+ * Objects go into the open bag with no epoch, and the bag is sealed when
+ * full: a full fence, then the epoch e is read and stored in the bag. All
+ * its objects were unlinked before the fence, so e is an epoch they were
+ * retired in, by the argument above, and the bag is freed once the epoch
+ * reads e + 2. One fence per bag instead of one per object: a fence costs
+ * about what a whole delete does otherwise.
  */
 #include "shm/epoch.h"
 
@@ -27,8 +32,8 @@
 #include <string.h>
 
 typedef struct epoch_bag {
-    uint64_t epoch;   /* the epoch its items were retired in */
-    uint32_t n;       /* items [0, n) are retired; one store publishes */
+    uint64_t epoch;   /* 0 while it collects (the open bag); else the epoch it was sealed in */
+    uint32_t n;       /* items [0, n) are retired; one store publishes; 0: empty */
     uint32_t pad;
     void *items[EPOCH_BAG_CAP];
 } epoch_bag_t;
@@ -36,11 +41,11 @@ typedef struct epoch_bag {
 typedef struct epoch_rec {
     uint64_t announce; /* the participant: e << 1 | 1 inside, 0 outside */
     char pad0[SHOAL_CACHE_LINE - 8];
-    uint32_t since_try; /* the VM: retires since it last tried to move the epoch */
+    uint32_t open;     /* the VM: the bag it collects into */
     uint32_t pad1;
-    uint64_t since_bytes; /* the VM: bytes retired since then */
-    epoch_bag_t bags[3];
-    char pad2[SHOAL_CACHE_LINE - 8];
+    uint64_t bytes;    /* the VM: bytes in the open bag */
+    epoch_bag_t bags[EPOCH_BAGS];
+    char pad2[SHOAL_CACHE_LINE - 16];
 } epoch_rec_t;
 
 struct epoch_dom {
@@ -51,13 +56,10 @@ struct epoch_dom {
     epoch_rec_t recs[]; /* n_vms + 1: the supervisor last */
 };
 
-/* Retires between two attempts to move the epoch: an attempt reads every
- * announce word (a cache miss each while those VMs work), so not at every
- * retire; but often enough that bags stay far from full. And bytes: large
- * objects (a big value, an old bucket array) come back sooner, so that a
- * pool near its end gets them back. */
-#define TRY_EVERY 64u
-#define TRY_BYTES (256u << 10)
+/* A VM seals its open bag when it is full, or when it holds this many
+ * bytes: large objects (a big value, an old bucket array) come back
+ * sooner, so that a pool near its end gets them back. */
+#define SEAL_BYTES (256u << 10)
 
 size_t epoch_bytes(uint32_t n_vms)
 {
@@ -141,30 +143,83 @@ static void empty_bag(epoch_bag_t *b, uint32_t who, epoch_free_fn f, void *ctx)
     }
 }
 
-/* Free every bag of r whose epoch is at least two behind e. */
-static size_t reclaim_upto(epoch_rec_t *r, uint64_t e, uint32_t who, epoch_free_fn f,
-                           void *ctx)
+/* Free every sealed bag of r whose epoch is at least two behind now. */
+static void free_safe(epoch_rec_t *r, uint64_t now, uint32_t who, epoch_free_fn f, void *ctx)
 {
-    size_t left = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < EPOCH_BAGS; i++) {
         epoch_bag_t *b = &r->bags[i];
-        if (b->n > 0 && b->epoch + 2 <= e)
+        if (b->n > 0 && b->epoch != 0 && b->epoch + 2 <= now)
             empty_bag(b, who, f, ctx);
-        left += b->n;
     }
-    return left;
 }
 
-size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx)
+/* Seal the open bag of r, if it holds anything: every object in it was
+ * unlinked before the fence, so the epoch read after it is one they can
+ * be freed two epochs after. One store seals. */
+static void seal(epoch_dom_t *d, epoch_rec_t *r)
 {
-    epoch_rec_t *r = rec(d, vm);
-    SHOAL_ASSERT(!(r->announce & 1), "epoch_reclaim inside a critical section");
-    uint64_t e = ck_pr_load_64(&d->epoch);
-    if (try_advance(d, e))
-        e = ck_pr_load_64(&d->epoch);
-    r->since_try = 0;
-    r->since_bytes = 0;
-    return reclaim_upto(r, e, vm, f, ctx);
+    epoch_bag_t *b = &r->bags[r->open];
+    if (b->n == 0 || b->epoch != 0)
+        return;
+    /* Full barrier (store-load): the stores that unlinked the objects are
+     * visible to every VM before we read the epoch. */
+    ck_pr_fence_memory();
+    ck_pr_store_64(&b->epoch, ck_pr_load_64(&d->epoch));
+    r->bytes = 0;
+}
+
+/* Make an empty bag r's open bag, if there is one. Its epoch is cleared
+ * before it becomes the open one: a bag that collects is never mistaken
+ * for a sealed one, whatever a crash leaves. */
+static bool open_empty(epoch_rec_t *r)
+{
+    for (int i = 0; i < EPOCH_BAGS; i++) {
+        epoch_bag_t *b = &r->bags[i];
+        if (b->n == 0) {
+            ck_pr_store_64(&b->epoch, 0);
+            ck_pr_fence_store();
+            ck_pr_store_32(&r->open, (uint32_t)i);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The open bag of r, ready for one more item: seal a full one, free what
+ * is safe, move the epoch, and wait (VMs only) until a bag is empty. */
+static epoch_bag_t *open_bag(epoch_dom_t *d, epoch_rec_t *r, uint32_t who, epoch_free_fn f,
+                             void *ctx, bool may_wait)
+{
+    epoch_bag_t *b = &r->bags[r->open];
+    if (b->epoch == 0 && b->n < EPOCH_BAG_CAP)
+        return b;
+    seal(d, r);
+    unsigned spins = 0;
+    for (;;) {
+        uint64_t e = ck_pr_load_64(&d->epoch);
+        try_advance(d, e);
+        free_safe(r, ck_pr_load_64(&d->epoch), who, f, ctx);
+        if (open_empty(r))
+            return &r->bags[r->open];
+        if (!may_wait)
+            return NULL;
+        /* Every bag is sealed and not yet safe: some VM is inside a
+         * critical section that began an epoch ago; it will leave soon
+         * (or die and be recovered). */
+        if (++spins < 64)
+            ck_pr_stall();
+        else
+            sched_yield();
+    }
+}
+
+static void push(epoch_bag_t *b, void *obj)
+{
+    b->items[b->n] = obj;
+    /* Store-store: the item is in place before the count says so (for
+     * the supervisor reading the bags of a dead VM). */
+    ck_pr_fence_store();
+    ck_pr_store_32(&b->n, b->n + 1);
 }
 
 void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, size_t bytes, epoch_free_fn f,
@@ -172,72 +227,42 @@ void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, size_t bytes, epoch_fr
 {
     epoch_rec_t *r = rec(d, vm);
     SHOAL_ASSERT(!(r->announce & 1), "epoch_retire inside a critical section");
-    /* Full barrier (store-load): the store that unlinked obj is visible to
-     * every VM before we read the epoch it is retired in. Without it the
-     * read could pass the store, name an epoch too old, and free obj while
-     * a reader that still sees the old link holds it. */
-    ck_pr_fence_memory();
-    unsigned spins = 0;
-    for (;;) {
-        uint64_t e = ck_pr_load_64(&d->epoch);
-        epoch_bag_t *b = &r->bags[e % 3];
-        if (b->epoch != e) {
-            /* Its items are of epoch e - 3 or older: safe. */
-            empty_bag(b, vm, f, ctx);
-            b->epoch = e;
-        }
-        if (b->n < EPOCH_BAG_CAP - EPOCH_BAG_RESERVE) {
-            b->items[b->n] = obj;
-            /* Store-store: the item is in place before the count says so
-             * (for the supervisor reading the bag of a dead VM). */
-            ck_pr_fence_store();
-            ck_pr_store_32(&b->n, b->n + 1);
-            r->since_bytes += bytes;
-            if (++r->since_try >= TRY_EVERY || r->since_bytes >= TRY_BYTES) {
-                r->since_try = 0;
-                r->since_bytes = 0;
-                if (try_advance(d, e))
-                    reclaim_upto(r, ck_pr_load_64(&d->epoch), vm, f, ctx);
-            }
-            return;
-        }
-        /* Full: the epoch must move first. Some VM is inside a critical
-         * section that began an epoch ago; it will leave soon (or die and
-         * be recovered). */
-        if (!try_advance(d, e)) {
-            if (++spins < 64)
-                ck_pr_stall();
-            else
-                sched_yield();
-        }
-    }
+    epoch_bag_t *b = open_bag(d, r, vm, f, ctx, true);
+    push(b, obj);
+    r->bytes += bytes;
+    if (b->n == EPOCH_BAG_CAP || r->bytes >= SEAL_BYTES)
+        open_bag(d, r, vm, f, ctx, true);
+}
+
+size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx)
+{
+    epoch_rec_t *r = rec(d, vm);
+    SHOAL_ASSERT(!(r->announce & 1), "epoch_reclaim inside a critical section");
+    seal(d, r);
+    try_advance(d, ck_pr_load_64(&d->epoch));
+    free_safe(r, ck_pr_load_64(&d->epoch), vm, f, ctx);
+    if (r->bags[r->open].epoch != 0)
+        open_empty(r);
+    size_t left = 0;
+    for (int i = 0; i < EPOCH_BAGS; i++)
+        left += r->bags[i].n;
+    return left;
 }
 
 bool epoch_retire_for(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx)
 {
     epoch_rec_t *r = rec(d, vm);
-    ck_pr_fence_memory(); /* as in epoch_retire */
-    uint64_t e = ck_pr_load_64(&d->epoch);
-    /* obj is retired now, in epoch e: it goes into the bag of epoch e (an
-     * older bag would free it too early). That bag's old items, if any,
-     * are of e - 3 or older: safe to free from here. */
-    epoch_bag_t *b = &r->bags[e % 3];
-    if (b->epoch != e) {
-        empty_bag(b, POOL_SUPERVISOR, f, ctx);
-        b->epoch = e;
-    }
-    if (b->n >= EPOCH_BAG_CAP)
+    epoch_bag_t *b = open_bag(d, r, POOL_SUPERVISOR, f, ctx, false);
+    if (!b)
         return false;
-    b->items[b->n] = obj;
-    ck_pr_fence_store();
-    ck_pr_store_32(&b->n, b->n + 1);
+    push(b, obj);
     return true;
 }
 
 bool epoch_retired(const epoch_dom_t *d, uint32_t vm, const void *obj)
 {
     const epoch_rec_t *r = rec(d, vm);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < EPOCH_BAGS; i++)
         for (uint32_t k = 0; k < r->bags[i].n; k++)
             if (r->bags[i].items[k] == obj)
                 return true;
@@ -246,6 +271,9 @@ bool epoch_retired(const epoch_dom_t *d, uint32_t vm, const void *obj)
 
 void epoch_recover_vm(epoch_dom_t *d, uint32_t vm)
 {
+    /* What it retired and had not sealed: sealed now (its unlinks are
+     * all visible: it is dead), for the next VM with its id to free. */
+    seal(d, rec(d, vm));
     /* Release: the supervisor's repairs, made while the dead VM's announce
      * still held the epoch, come before the epoch may move past it. */
     ck_pr_fence_release();

@@ -17,18 +17,21 @@
  * NOTES
  *   The global epoch: any participant, by CAS. A participant's announce
  *   word: that participant; read by everybody; cleared by the supervisor
- *   once the participant is dead (epoch_recover_vm). A VM's limbo (three
- *   bags of retired objects, one per epoch modulo 3): that VM only, and
- *   the supervisor while the VM is dead.
+ *   once the participant is dead (epoch_recover_vm). A VM's bags of
+ *   retired objects (one open, collecting; the others sealed with the
+ *   epoch they wait on, or empty): that VM only, and the supervisor while
+ *   the VM is dead.
  *   Crash safety: a VM that dies inside a critical section blocks the
  *   epoch, and so reclamation, until the supervisor recovers it, never
  *   longer. Each change to a bag is one store (an item goes in by storing
  *   the count after the item; it goes out by storing the count before it
- *   is freed), so a VM that dies at any instruction leaves whole bags, at
- *   worst with one object lost (a leak, never a double free). A dead VM's
- *   bags wait for the VM that next runs with its id.
- *   Errors: none; epoch_retire waits (with sched_yield) when its bag is
- *   full and the epoch cannot move yet, so call it holding no lock and
+ *   is freed; sealing stores the epoch; an empty bag's epoch is cleared
+ *   before it opens), so a VM that dies at any instruction leaves whole
+ *   bags, at worst with one object lost (a leak, never a double free).
+ *   Recovery seals a dead VM's open bag; its bags wait for the VM that
+ *   next runs with its id.
+ *   Errors: none; epoch_retire waits (with sched_yield) when every bag is
+ *   sealed and the epoch cannot move yet, so call it holding no lock and
  *   outside any critical section.
  */
 #ifndef SHOAL_SHM_EPOCH_H
@@ -36,13 +39,12 @@
 
 #include "shm/segment.h"
 
-/* Objects one bag holds: the items of one epoch of one VM. Measured: a
- * VM deleting keys as fast as it can moves the epoch every ~64 retires
- * when the other VMs are quick, so a bag rarely holds more than a few
- * hundred; 1024 leaves room for a slow peer. */
-#define EPOCH_BAG_CAP 1024u
-/* Items of a bag kept for the supervisor's recovery (epoch_retire_for). */
-#define EPOCH_BAG_RESERVE 16u
+/* Objects one bag holds, and bags per VM. A bag is sealed (one fence)
+ * when full; 128 makes the fence's cost per object small, and 8 bags let
+ * a VM retire 1,000 objects before it must wait for a slow VM to leave
+ * its critical section. */
+#define EPOCH_BAG_CAP 128u
+#define EPOCH_BAGS 8
 
 typedef struct epoch_dom epoch_dom_t;
 
@@ -77,8 +79,7 @@ size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx);
 
 /* Supervisor only, while VM `vm` is dead: retire obj into its bags (the
  * next VM with that id frees it), freeing with f what of them is safe.
- * Never waits: false if the bag has no room (it keeps EPOCH_BAG_RESERVE
- * items for this), and the object then leaks. */
+ * Never waits: false if no bag has room, and the object then leaks. */
 bool epoch_retire_for(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx);
 
 /* Whether obj waits in VM vm's bags (recovery: was it retired already?).

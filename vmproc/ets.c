@@ -179,19 +179,11 @@ void ets_obj_free(shm_header_t *h, uint32_t who, void *obj)
         pool_free(h, who, obj);
 }
 
-size_t ets_obj_size(const shm_header_t *h, const void *obj)
-{
-    uint32_t owner;
-    void *run = pool_run_of(h, obj, &owner);
-    if (owner == ETS_OWNER_SLABS)
-        return slab_slot_size(h, obj);
-    return pool_run_pages(h, run) * SHOAL_PAGE;
-}
-
-void ets_retiring(ets_vm_t *me, void *obj)
+void ets_retiring(ets_vm_t *me, void *obj, size_t bytes)
 {
     for (int i = 0; i < ETS_RETIRING; i++)
         if (!me->retiring[i]) {
+            me->retiring_bytes[i] = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
             /* One store: recovery retires what a dead VM names here. */
             ck_pr_store_ptr(&me->retiring[i], obj);
             return;
@@ -311,8 +303,7 @@ void ets_end(rt_t *rt)
         void *obj = me->retiring[i];
         if (!obj)
             continue;
-        size_t bytes = (uintptr_t)obj & TAG_TABLE ? SHOAL_PAGE : ets_obj_size(rt->h, obj);
-        epoch_retire(d->epoch, rt->vm, obj, bytes, reclaim_obj, &rc);
+        epoch_retire(d->epoch, rt->vm, obj, me->retiring_bytes[i], reclaim_obj, &rc);
         ets_crash_point(ETS_CRASH_RETIRED);
         /* After the retire: recovery finds it in the bags and skips it. */
         ck_pr_store_ptr(&me->retiring[i], NULL);
@@ -439,7 +430,7 @@ bool ets_drop(rt_t *rt, term name)
         ets_step();
         ck_pr_store_32(&s->name, ETS_TOMB);
         ets_crash_point(ETS_CRASH_DIR_DONE);
-        ets_retiring(me, (void *)((uintptr_t)t | TAG_TABLE));
+        ets_retiring(me, (void *)((uintptr_t)t | TAG_TABLE), SHOAL_PAGE);
         ets_journal_end(&d->lock);
     }
     ets_unlock(&d->lock);

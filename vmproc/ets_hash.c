@@ -380,7 +380,7 @@ static void finish(rt_t *rt, ets_table_t *t, ets_arr_t *a, ets_arr_t *o)
         ets_journal(&t->resize, J_FINISH, o, a, NULL);
         ck_pr_store_ptr(&a->old, NULL);
         ets_crash_point(ETS_CRASH_FINISH);
-        ets_retiring(vm_rec(rt), o);
+        ets_retiring(vm_rec(rt), o, arr_bytes(o));
         ets_journal_end(&t->resize);
     }
     ets_unlock(&t->resize);
@@ -514,7 +514,7 @@ void hash_put(rt_t *rt, ets_table_t *t, ets_entry_t *e, bool *replaced, bool *go
         ets_crash_point(ETS_CRASH_LINKED);
         ets_vm_t *me = vm_rec(rt);
         me->pending[0] = NULL;
-        ets_retiring(me, old);
+        ets_retiring(me, old, entry_bytes(old));
         l->bytes += (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old);
         ets_journal_end(l);
         *replaced = true;
@@ -589,9 +589,10 @@ ets_entry_t *hash_remove(rt_t *rt, ets_table_t *t, term key, uint64_t hv, uint64
         ets_journal(l, J_DEL, x, NULL, NULL);
         ck_pr_store_ptr(link, x->next);
         ets_crash_point(ETS_CRASH_LINKED);
-        ets_retiring(vm_rec(rt), x);
+        size_t bytes = entry_bytes(x);
+        ets_retiring(vm_rec(rt), x, bytes);
         l->count = l->before - 1;
-        l->bytes -= (int64_t)entry_bytes(x);
+        l->bytes -= (int64_t)bytes;
         ets_journal_end(l);
     }
     ets_unlock(l);

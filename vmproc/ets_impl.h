@@ -165,8 +165,9 @@ typedef struct ets_vm {
     ets_table_t *zombies;   /* dropped tables this VM frees, a bit at every operation */
     uint64_t rng;           /* skip list levels */
     uint32_t help;          /* the stripe it helps to migrate next */
+    uint32_t retiring_bytes[ETS_RETIRING]; /* their sizes (no crash rule: a hint for the epoch) */
     uint32_t pad;
-    char pad1[2 * SHOAL_CACHE_LINE - 80];
+    char pad1[2 * SHOAL_CACHE_LINE - 96];
 } ets_vm_t;
 
 _Static_assert(sizeof(ets_vm_t) == 2 * SHOAL_CACHE_LINE, "a VM record is two lines");
@@ -210,11 +211,11 @@ void ets_obj_publish(const shm_header_t *h, void *obj);
 /* Free an object no other VM can reach (never published, or past its
  * grace period), on behalf of `who`. */
 void ets_obj_free(shm_header_t *h, uint32_t who, void *obj);
-size_t ets_obj_size(const shm_header_t *h, const void *obj);
 
-/* Name an object to retire once the operation's critical section ends
- * (call under the lock, right after the store that unlinked it). */
-void ets_retiring(ets_vm_t *me, void *obj);
+/* Name an object (of `bytes`) to retire once the operation's critical
+ * section ends (call under the lock, right after the store that unlinked
+ * it). */
+void ets_retiring(ets_vm_t *me, void *obj, size_t bytes);
 
 /* An operation on the table `name`: enter the critical section, find
  * the table, note it in the VM's record. NULL (out of the section again)

@@ -208,7 +208,7 @@ static void set_value(rt_t *rt, ets_table_t *t, ets_node_t *x, ets_node_t *n)
     ets_crash_point(ETS_CRASH_LINKED);
     me->pending[1] = NULL;
     if (oldbox)
-        ets_retiring(me, oldbox);
+        ets_retiring(me, oldbox, size_for(skip_box_bytes(term_size(*(term *)oldbox))));
     l->bytes += (int64_t)node_bytes(x) - before;
     ets_journal_end(l);
 }
@@ -297,14 +297,15 @@ ets_node_t *skip_remove(rt_t *rt, ets_table_t *t, term key, uint64_t room, uint6
         ets_journal(l, J_DEL, x, NULL, NULL);
         unlink_node(t, x, preds);
         ets_crash_point(ETS_CRASH_LINKED);
-        ets_retiring(me, x);
+        size_t bytes = node_bytes(x);
+        ets_retiring(me, x, bytes);
         /* Relaxed: the value word is fixed now but for counters' CASes,
          * which never make it a box. */
         uint64_t w = ck_pr_load_64(&x->vword);
         if (is_box(w))
-            ets_retiring(me, (void *)(uintptr_t)w);
+            ets_retiring(me, (void *)(uintptr_t)w, 0);
         l->count = l->before - 1;
-        l->bytes -= (int64_t)node_bytes(x);
+        l->bytes -= (int64_t)bytes;
         ets_journal_end(l);
     }
     write_unlock(t);
