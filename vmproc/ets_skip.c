@@ -98,11 +98,11 @@ static inline ets_node_t *load_link(ets_node_t **link)
  * head). Readers, inside a critical section, or the lock holder. */
 static ets_node_t *search(ets_table_t *t, term key, bool strict, ets_node_t **preds)
 {
-    ets_node_t *p = NULL;
+    ets_node_t *p = NULL, *n = NULL;
     uint32_t top = preds ? ETS_SKIP_LEVELS : ck_pr_load_32(&t->levels);
     for (uint32_t lv = top; lv-- > 0;) {
         for (;;) {
-            ets_node_t *n = load_link(link_of(t, p, lv));
+            n = load_link(link_of(t, p, lv));
             if (!n)
                 break;
             int c = cmp(n->key, key);
@@ -114,7 +114,10 @@ static ets_node_t *search(ets_table_t *t, term key, bool strict, ets_node_t **pr
         if (preds)
             preds[lv] = p;
     }
-    return load_link(link_of(t, p, 0));
+    /* The node the last step read, not p's link read again: a writer may
+     * have linked a smaller key after p since (a reader would then see
+     * keys go backwards). */
+    return n;
 }
 
 ets_node_t *skip_find(ets_table_t *t, term key)
