@@ -191,7 +191,7 @@ static epoch_bag_t *open_bag(epoch_dom_t *d, epoch_rec_t *r, uint32_t who, epoch
                              void *ctx, bool may_wait)
 {
     epoch_bag_t *b = &r->bags[r->open];
-    if (b->epoch == 0 && b->n < EPOCH_BAG_CAP)
+    if (b->epoch == 0 && b->n < EPOCH_BAG_CAP && r->bytes < SEAL_BYTES)
         return b;
     seal(d, r);
     unsigned spins = 0;
@@ -227,11 +227,13 @@ void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, size_t bytes, epoch_fr
 {
     epoch_rec_t *r = rec(d, vm);
     SHOAL_ASSERT(!(r->announce & 1), "epoch_retire inside a critical section");
+    /* The bag is made ready (sealed, freed, waited for) before obj goes
+     * in, never after: so nothing frees obj before this returns, and the
+     * caller's record of obj (cleared after this returns) never names an
+     * object already freed, whatever instant the VM dies at. */
     epoch_bag_t *b = open_bag(d, r, vm, f, ctx, true);
     push(b, obj);
     r->bytes += bytes;
-    if (b->n == EPOCH_BAG_CAP || r->bytes >= SEAL_BYTES)
-        open_bag(d, r, vm, f, ctx, true);
 }
 
 size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx)
