@@ -39,9 +39,9 @@
 #define HASH_END (1ull << ETS_HASH_BITS)
 
 /* Units moved per write in the writer's own stripe, and in the one it
- * helps: a resize from N to 2N buckets is triggered at 2N entries and
- * must be done before 4N; with ~6 units per write it ends after N/6
- * writes at most. */
+ * helps: a resize from N to 2N buckets is triggered at N entries and
+ * should be done before 2N; with ~6 units per write it ends after N/6
+ * writes or so. */
 #define MIG_OWN 2
 #define MIG_HELP 4
 
@@ -435,14 +435,18 @@ void hash_after_write(rt_t *rt, ets_table_t *t, uint32_t s)
             finish(rt, t, a, o);
         return;
     }
+    /* Grow past one entry per bucket, shrink below one per eight: a
+     * look-up then reads 1.5 entries at most on average (each a cache
+     * miss in a large table), for 8 to 16 bytes of buckets per entry. The
+     * stripe's own count is the hint; the total decides. */
     uint64_t per = 1ull << (a->bits - ETS_STRIPE_BITS);
-    /* Relaxed: a hint; the total decides. */
+    /* Relaxed: a hint. */
     uint64_t c = ck_pr_load_64(&t->locks[s].count);
-    if (c > 2 * per && a->bits < 40) {
-        if (hash_count(t) > 2ull << a->bits)
+    if (c > per && a->bits < 40) {
+        if (hash_count(t) > 1ull << a->bits)
             start(rt, t, a, a->bits + 1);
-    } else if (c < per / 4 && a->bits > ETS_STRIPE_BITS) {
-        if (hash_count(t) < (1ull << a->bits) / 4)
+    } else if (c < per / 8 && a->bits > ETS_STRIPE_BITS) {
+        if (hash_count(t) < (1ull << a->bits) / 8)
             start(rt, t, a, a->bits - 1);
     }
 }
