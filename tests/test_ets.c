@@ -6,7 +6,10 @@
  * In one process (VM 0): table-new, put, get, delete, size and
  * update-counter; their errors (badarg, badarith, system_limit, and the
  * heap-limit convention of leaving the error unset); keys and values are
- * copied in and out, and keys match by (=).
+ * copied in and out, and keys match by (=); a full directory and a full
+ * pool are system_limit, with every entry kept. (The other operations
+ * are in test_ets_model.c, against a model; crashes at each step in
+ * test_ets_crash.c; more concurrency in test_ets_conc.c.)
  *
  * Across forked VMs (each child is one VM with its own rt_t and process,
  * as sched_main sets one up; the segment is MAP_SHARED): counters updated
@@ -24,9 +27,9 @@
  * has a deadline (poll on a pipe that closes when the child ends), so a
  * hang fails the test instead of stalling the suite.
  */
+#include "tests/ets_harness.h"
 #include "tests/lang_harness.h"
 #include "tests/unit.h"
-#include "tests/ets_harness.h"
 #include "tests/vm_world.h"
 
 #include "shm/atom.h"
