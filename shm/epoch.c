@@ -251,6 +251,16 @@ size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx)
     return left;
 }
 
+size_t epoch_pending(const epoch_dom_t *d, uint32_t vm)
+{
+    const epoch_rec_t *r = rec(d, vm);
+    size_t n = 0;
+    for (int i = 0; i < EPOCH_BAGS; i++)
+        /* Relaxed: the VM asks about its own bags. */
+        n += ck_pr_load_32((uint32_t *)&r->bags[i].n);
+    return n;
+}
+
 bool epoch_retire_for(epoch_dom_t *d, uint32_t vm, void *obj, epoch_free_fn f, void *ctx)
 {
     epoch_rec_t *r = rec(d, vm);

@@ -77,6 +77,9 @@ void epoch_retire(epoch_dom_t *d, uint32_t vm, void *obj, size_t bytes, epoch_fr
  * objects are still waiting. */
 size_t epoch_reclaim(epoch_dom_t *d, uint32_t vm, epoch_free_fn f, void *ctx);
 
+/* How many objects VM `vm` has retired and not yet freed. */
+size_t epoch_pending(const epoch_dom_t *d, uint32_t vm);
+
 /* Supervisor only, while VM `vm` is dead: retire obj into its bags (the
  * next VM with that id frees it), freeing with f what of them is safe.
  * Never waits: false if no bag has room, and the object then leaks. */

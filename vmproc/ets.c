@@ -320,6 +320,19 @@ void ets_reclaim(rt_t *rt)
     zombie_step(rt, &d->vms[rt->vm]);
 }
 
+bool ets_idle(rt_t *rt)
+{
+    ets_dir_t *d = ets_dir(rt->h);
+    if (!d || rt->vm >= d->n_vms)
+        return false;
+    bool zombies = d->vms[rt->vm].zombies != NULL;
+    size_t before = epoch_pending(d->epoch, rt->vm);
+    if (!zombies && before == 0)
+        return false;
+    ets_reclaim(rt);
+    return zombies || epoch_pending(d->epoch, rt->vm) < before;
+}
+
 void ets_reclaim_hard(rt_t *rt)
 {
     ets_dir_t *d = ets_dir(rt->h);

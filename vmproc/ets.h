@@ -62,6 +62,12 @@ void ets_reclaim(rt_t *rt);
  * out: worth a pause). */
 void ets_reclaim_hard(rt_t *rt);
 
+/* The scheduler, when the VM has nothing to run: a bit of the same
+ * (memory the VM retired, tables it dropped), so that it does not wait
+ * for the VM's next table operation. True if it freed something (the VM
+ * then looks for work again before it sleeps). */
+bool ets_idle(rt_t *rt);
+
 /* Supervisor only, after VM `vm` died: finish or undo what it was doing
  * to the tables (the locks it held, the objects it was making or letting
  * go), rebuild its slab lists, end its critical section. Call it BEFORE

@@ -12,6 +12,7 @@
 #include "shm/vmtab.h"
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
+#include "vmproc/ets.h"
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
 #include "vmproc/msg.h"
@@ -529,6 +530,10 @@ int sched_main(shm_header_t *h, uint32_t vm)
             got = ck_pr_load_64(&self->inbound) != 0;
         }
         if (got)
+            continue;
+        /* Free what this VM's table operations left to free (retired
+         * entries, dropped tables), a bit at a time, before sleeping. */
+        if (ets_idle(&s.rt))
             continue;
         ask_for_work(&s);
         uint32_t ms = VM_IDLE_MS;
