@@ -76,11 +76,20 @@
  *   - After 7, before 8 (journal empty, lock held): the operation is
  *     complete; I holds. Recovery breaks the lock. An ALLOC finished here
  *     did not return its run: if the run is owned by the VM it is freed by
- *     the owner scan; if it is owned by a process, it is that process's
- *     run, and the process died with the VM (it was running there: only
- *     the owner VM allocates for a process), so pool_reclaim frees it.
- *     Allocating for a process that is not yet published is safest with
- *     owner POOL_OWNER_VM(vm), then pool_set_owner once it is published.
+ *     the owner scan. If it is owned by a process slot, it is one of:
+ *       - a run of a process the dead VM owned and was running (its
+ *         heap, stack or to-space): the process died with the VM, and
+ *         pool_reclaim frees its runs;
+ *       - a run of a process the dead VM was spawning (proc_spawn gives
+ *         the heap and stack to the new slot before it publishes the
+ *         process): the slot is still CLAIMED by the dead VM, and
+ *         whoever frees that slot must free the runs of its owner too;
+ *       - a message buffer for a receiver on another VM (msg_send
+ *         allocates from the sender's VM a run owned by the receiver's
+ *         slot, so that a published message is never freed by the
+ *         sender's recovery): if the dead VM had not published it, it is
+ *         left over, owned by the receiver, until the receiver ends and
+ *         its runs are freed with it (vmproc/msg.c).
  *   Cache paths, no lock:
  *   - Refill is a locked ALLOC of up to POOL_CACHE_REFILL single-page runs
  *     owned by POOL_OWNER_VM(vm); then, after the unlock, the pages are
@@ -147,6 +156,13 @@ typedef struct pool_cache {
     char pad[3 * SHOAL_CACHE_LINE - 8 - 4 * POOL_CACHE_PAGES];
 } pool_cache_t;
 
+/* The reservation for exit signals (pool.h, pool_reserve): its own line,
+ * after the VM caches. Any VM adds and takes with atomics. */
+typedef struct pool_resv {
+    uint64_t reserved; /* pages ordinary allocations must leave free */
+    char pad[SHOAL_CACHE_LINE - 8];
+} pool_resv_t;
+
 _Static_assert(sizeof(pool_node_t) == SHOAL_CACHE_LINE, "node block is one cache line");
 _Static_assert(sizeof(pool_cache_t) % SHOAL_CACHE_LINE == 0, "caches do not share lines");
 
@@ -162,6 +178,35 @@ static pool_node_t *node_ctl(const shm_header_t *h, uint32_t k)
 static pool_cache_t *vm_cache(const shm_header_t *h, uint32_t vm)
 {
     return (pool_cache_t *)(node_ctl(h, h->cfg.n_nodes)) + vm;
+}
+
+static pool_resv_t *resv_ctl(const shm_header_t *h)
+{
+    return (pool_resv_t *)(vm_cache(h, h->cfg.n_vms));
+}
+
+/* Free pages of every node (an estimate while others allocate). */
+static uint64_t total_free(const shm_header_t *h)
+{
+    uint64_t n = 0;
+    for (uint32_t k = 0; k < h->cfg.n_nodes; k++)
+        n += ck_pr_load_64(&node_ctl(h, k)->free);
+    return n;
+}
+
+/* How many of `want` pages an allocation may take from the free counts
+ * and leave the reservation whole, when it may itself use `slack`
+ * reserved pages (0: an ordinary allocation; 1: an exit signal's). */
+static uint64_t allowed(const shm_header_t *h, uint64_t want, uint64_t slack)
+{
+    /* Relaxed: the nodes' counts change under their own locks; on one
+     * node the caller holds that lock and this is exact, across nodes it
+     * is off by at most what other nodes' holders take at this moment. */
+    uint64_t r = ck_pr_load_64(&resv_ctl(h)->reserved);
+    r = r > slack ? r - slack : 0;
+    uint64_t f = total_free(h);
+    uint64_t room = f > r ? f - r : 0;
+    return room < want ? room : want;
 }
 
 static uint64_t *desc_at(const shm_header_t *h, uint64_t page)
@@ -517,7 +562,8 @@ static void recover_node(shm_header_t *h, uint32_t k)
 
 /* --- allocation ---------------------------------------------------------- */
 
-static void *alloc_on(shm_header_t *h, uint32_t who, uint32_t k, uint64_t n, uint32_t owner)
+static void *alloc_on(shm_header_t *h, uint32_t who, uint32_t k, uint64_t n, uint32_t owner,
+                      uint64_t slack)
 {
     pool_node_t *nd = node_ctl(h, k);
     /* Relaxed: a stale count only makes us look (or not) at a node that
@@ -526,6 +572,10 @@ static void *alloc_on(shm_header_t *h, uint32_t who, uint32_t k, uint64_t n, uin
         return NULL;
     lock_node(h, k, who);
     crash_point(POOL_CRASH_LOCKED);
+    if (allowed(h, n, slack) < n) {
+        unlock_node(nd);
+        return NULL;
+    }
     uint64_t words = map_words(h);
     uint64_t local = map_find(node_map(h, k), words, nd->hint, n);
     if (local == NOT_FOUND) {
@@ -542,7 +592,7 @@ static void *alloc_on(shm_header_t *h, uint32_t who, uint32_t k, uint64_t n, uin
 /* Fill VM `vm`'s empty cache with up to POOL_CACHE_REFILL pages of node
  * k: the first free page from the hint and the free pages right after it,
  * so one journal entry covers them. False if the node has no free page. */
-static bool cache_refill(shm_header_t *h, uint32_t vm, uint32_t k)
+static bool cache_refill(shm_header_t *h, uint32_t vm, uint32_t k, uint64_t slack)
 {
     pool_node_t *nd = node_ctl(h, k);
     pool_cache_t *c = vm_cache(h, vm);
@@ -550,6 +600,12 @@ static bool cache_refill(shm_header_t *h, uint32_t vm, uint32_t k)
         return false;
     lock_node(h, k, vm);
     crash_point(POOL_CRASH_LOCKED);
+    /* Cached pages count as taken: a refill leaves the reservation free */
+    uint64_t most = allowed(h, POOL_CACHE_REFILL, slack);
+    if (most == 0) {
+        unlock_node(nd);
+        return false;
+    }
     uint64_t *map = node_map(h, k);
     uint64_t ppn = h->layout.pages_per_node;
     uint64_t local = map_find(map, map_words(h), nd->hint, 1);
@@ -558,7 +614,7 @@ static bool cache_refill(shm_header_t *h, uint32_t vm, uint32_t k)
         return false;
     }
     uint64_t n = 1;
-    while (n < POOL_CACHE_REFILL && local + n < ppn && map_free(map, local + n))
+    while (n < most && local + n < ppn && map_free(map, local + n))
         n++;
     uint64_t first = (uint64_t)k * ppn + local;
     commit_alloc(h, k, first, n, POOL_OWNER_VM(vm), true);
@@ -573,12 +629,12 @@ static bool cache_refill(shm_header_t *h, uint32_t vm, uint32_t k)
     return true;
 }
 
-static void *cache_alloc(shm_header_t *h, uint32_t vm, uint32_t k, uint32_t owner)
+static void *cache_alloc(shm_header_t *h, uint32_t vm, uint32_t k, uint32_t owner, uint64_t slack)
 {
     pool_cache_t *c = vm_cache(h, vm);
     if (c->count > 0 && c->node != k)
         return NULL;
-    if (c->count == 0 && !cache_refill(h, vm, k))
+    if (c->count == 0 && !cache_refill(h, vm, k, slack))
         return NULL;
     uint32_t page = c->pages[--c->count];
     crash_point(POOL_CRASH_CACHE_POP);
@@ -616,7 +672,7 @@ static void free_locked(shm_header_t *h, uint32_t who, uint64_t page)
 uint64_t pool_ctl_bytes(const shm_config_t *cfg)
 {
     return (uint64_t)cfg->n_nodes * sizeof(pool_node_t) +
-           (uint64_t)cfg->n_vms * sizeof(pool_cache_t);
+           (uint64_t)cfg->n_vms * sizeof(pool_cache_t) + sizeof(pool_resv_t);
 }
 
 void pool_init(shm_header_t *h)
@@ -631,7 +687,8 @@ void pool_init(shm_header_t *h)
     }
 }
 
-void *pool_alloc(shm_header_t *h, uint32_t who, uint32_t node, size_t pages, uint32_t owner)
+static void *alloc(shm_header_t *h, uint32_t who, uint32_t node, size_t pages, uint32_t owner,
+                   uint64_t slack)
 {
     uint32_t nodes = h->cfg.n_nodes;
     if (pages == 0 || node >= nodes || owner == POOL_OWNER_FREE || who > POOL_SUPERVISOR) {
@@ -643,7 +700,7 @@ void *pool_alloc(shm_header_t *h, uint32_t who, uint32_t node, size_t pages, uin
         return NULL;
     }
     if (pages == 1 && has_cache(h, who)) {
-        void *p = cache_alloc(h, who, node, owner);
+        void *p = cache_alloc(h, who, node, owner, slack);
         if (p)
             return p;
     }
@@ -654,7 +711,7 @@ void *pool_alloc(shm_header_t *h, uint32_t who, uint32_t node, size_t pages, uin
             int64_t k = (i & 1) ? (int64_t)node + dist : (int64_t)node - dist;
             if (k < 0 || k >= nodes)
                 continue;
-            void *p = alloc_on(h, who, (uint32_t)k, pages, owner);
+            void *p = alloc_on(h, who, (uint32_t)k, pages, owner, slack);
             if (p)
                 return p;
         }
@@ -665,6 +722,53 @@ void *pool_alloc(shm_header_t *h, uint32_t who, uint32_t node, size_t pages, uin
     }
     errno = ENOMEM;
     return NULL;
+}
+
+void *pool_alloc(shm_header_t *h, uint32_t who, uint32_t node, size_t pages, uint32_t owner)
+{
+    return alloc(h, who, node, pages, owner, 0);
+}
+
+int pool_reserve(shm_header_t *h, uint64_t pages)
+{
+    uint64_t *r = &resv_ctl(h)->reserved;
+    for (;;) {
+        uint64_t cur = ck_pr_load_64(r);
+        /* Relaxed reads of the free counts: an estimate, as for any
+         * allocation racing with others on other nodes. */
+        if (total_free(h) < cur + pages) {
+            errno = ENOMEM;
+            return -1;
+        }
+        if (ck_pr_cas_64(r, cur, cur + pages))
+            return 0;
+    }
+}
+
+void pool_unreserve(shm_header_t *h, uint64_t pages)
+{
+    uint64_t *r = &resv_ctl(h)->reserved;
+    uint64_t cur;
+    do {
+        cur = ck_pr_load_64(r);
+        SHOAL_ASSERT(cur >= pages, "pool reservation given back twice");
+    } while (!ck_pr_cas_64(r, cur, cur >= pages ? cur - pages : 0));
+}
+
+bool pool_can_spare(const shm_header_t *h, uint64_t pages)
+{
+    return allowed(h, pages, 0) == pages;
+}
+
+uint64_t pool_reserved(const shm_header_t *h)
+{
+    return ck_pr_load_64(&resv_ctl(h)->reserved);
+}
+
+void *pool_alloc_reserved(shm_header_t *h, uint32_t who, uint32_t node, size_t pages,
+                          uint32_t owner)
+{
+    return alloc(h, who, node, pages, owner, 1);
 }
 
 void pool_free(shm_header_t *h, uint32_t who, void *run)

@@ -60,6 +60,26 @@ void pool_init(shm_header_t *h);
  * zeroed. */
 void *pool_alloc(shm_header_t *h, uint32_t who, uint32_t node, size_t pages, uint32_t owner);
 
+/* Reservations for exit signals. A process's exit signals (EXIT to its
+ * links, DOWN to its watchers) must be delivered whatever the pool's
+ * state, so the pages they need are reserved when the link or monitor is
+ * made (vmproc/msg.c, "Reservations"): pool_reserve sets `pages` aside
+ * (-1, ENOMEM, if the pool cannot spare them), and from then on ordinary
+ * allocations leave that many pages free. pool_alloc_reserved allocates a
+ * run of `pages` that may use one reserved page (the others must be
+ * unreserved); once that page is in use for good the caller gives its
+ * reservation up with pool_unreserve, which also gives back what will not
+ * be used. Any VM. */
+int pool_reserve(shm_header_t *h, uint64_t pages);
+void pool_unreserve(shm_header_t *h, uint64_t pages);
+void *pool_alloc_reserved(shm_header_t *h, uint32_t who, uint32_t node, size_t pages,
+                          uint32_t owner);
+uint64_t pool_reserved(const shm_header_t *h);
+
+/* Whether an ordinary allocation of `pages` pages would find room now,
+ * over all nodes (an estimate while others allocate). */
+bool pool_can_spare(const shm_header_t *h, uint64_t pages);
+
 /* Give a run back. `run` is what pool_alloc returned. */
 void pool_free(shm_header_t *h, uint32_t who, void *run);
 

@@ -15,6 +15,7 @@
 #include "shm/vmtab.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -32,8 +33,10 @@ void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes)
     /* 256 Ki slots: room for the 100,000-process tests with headroom; a
      * PCB is 256 bytes, so the table reserves 64 MiB of address space. */
     cfg->proc_slots = 256u * 1024;
-    cfg->atom_cap = 64u * 1024;
-    cfg->atom_bytes = 4u << 20;
+    /* 64 Ki atoms: every atom and top-level function name a program
+     * writes, which 60,000 definitions fill (--atoms raises it). */
+    shm_config_atoms(cfg, 64u * 1024);
+    /* 64 MiB of code: about a million lines of typical source. */
     cfg->code_bytes = 64u << 20;
     /* 4 GiB of pool: enough for a 64 MiB heap and its copy baseline and for
      * 100,000 small processes; untouched pages cost nothing. */
@@ -41,6 +44,17 @@ void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes)
     /* 1 GiB: far above any test or benchmark heap (64 MiB), far below what
      * would hurt the machine. */
     cfg->heap_limit_bytes = 1ull << 30;
+    /* 64 MiB of source: about a million lines, well past what compiles
+     * into the default code area; it bounds what `shoal run /dev/zero`
+     * style mistakes can cost. */
+    cfg->source_bytes = 64ull << 20;
+}
+
+void shm_config_atoms(shm_config_t *cfg, uint32_t cap)
+{
+    cfg->atom_cap = cap;
+    /* 1 MiB of index and 3 MiB of names for the default 64 Ki */
+    cfg->atom_bytes = atom_index_bytes(cap) + (uint64_t)cap * SHM_ATOM_NAME_BYTES;
 }
 
 static uint64_t page_up(uint64_t x)
@@ -96,6 +110,14 @@ shm_header_t *shm_create(const shm_config_t *cfg)
     if (shm_layout_compute(cfg, &layout) < 0)
         return NULL;
     int fd = memfd_create("shoal", MFD_CLOEXEC);
+    if (fd >= 0 && fd <= 2) {
+        /* Never one of the standard fds: print would write into the
+         * segment. (main makes 0, 1 and 2 valid first, so this is a
+         * second line of defence for other callers.) */
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        close(fd);
+        fd = high;
+    }
     if (fd < 0)
         return NULL;
     if (ftruncate(fd, (off_t)layout.total_bytes) < 0) {

@@ -26,7 +26,7 @@
 #include "shm/common.h"
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 1u
+#define SHM_LAYOUT_VERSION 2u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -40,6 +40,8 @@ typedef struct shm_config {
     uint64_t heap_limit_bytes; /* largest heap and stack of one process */
     uint32_t heap_follow;      /* enum heap_follow */
     uint32_t pad;
+    uint64_t source_bytes;     /* largest source file program_load reads (not
+                                * part of the layout: the run's input limit) */
 } shm_config_t;
 
 /* Where a process's heap lives after it moves to a VM on another node:
@@ -50,6 +52,11 @@ enum heap_follow { HEAP_FOLLOW_ON_GC = 0, HEAP_FOLLOW_NEVER, HEAP_FOLLOW_EAGER }
 
 /* Defaults for a run; the supervisor overrides them from flags. */
 void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes);
+
+/* Size the atom area for `cap` atoms (--atoms): the index, and names of
+ * SHM_ATOM_NAME_BYTES each on average. */
+void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
+#define SHM_ATOM_NAME_BYTES 48u
 
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {
@@ -70,6 +77,16 @@ typedef struct shm_run {
     uint64_t main_pid;    /* VM 0: pid of the main process, set before it runs */
 } shm_run_t;
 
+/* Standard output, shared by every VM (vmproc/out.c). */
+typedef struct shm_out {
+    uint32_t lock;    /* print's lock: the holder's VM id + 1, or 0; recovery
+                       * breaks a dead holder's (out_recover_vm) */
+    uint32_t waiters; /* VMs asleep on `lock` (a futex word) */
+    int32_t error;    /* VMs: errno of the first failed write to stdout, 0 if
+                       * none (CAS 0 -> errno); the supervisor stops the run */
+    uint32_t pad;
+} shm_out_t;
+
 typedef struct shm_header {
     uint64_t magic;
     uint32_t version;
@@ -82,6 +99,9 @@ typedef struct shm_header {
     char topology[256];      /* the topology the VMs were placed on, as text */
     char pad0[SHOAL_CACHE_LINE];
     shm_run_t run;
+    char pad1[SHOAL_CACHE_LINE];
+    shm_out_t out;
+    char pad2[SHOAL_CACHE_LINE];
 } shm_header_t;
 
 /* The segment of this process, set by shm_create (and inherited by fork). */

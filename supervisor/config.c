@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,17 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
         if (v <= max) /* past max we only need to know it is too big */
             v = v * 10 + (unsigned long long)(*p - '0');
     }
+    if (!digits && s[0] == '-' && s[1] >= '0' && s[1] <= '9' && s[1 + strspn(s + 1, "0123456789")] == 0) {
+        /* a negative number is a number, just not one in range */
+        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what, s, min, max);
+        errno = ERANGE;
+        return -1;
+    }
     if (!digits || *p) {
-        shoal_errf(err, errlen, "%s: \"%s\" is not a number (expected %u..%u)", what, s, min, max);
+        char q[64];
+        shoal_escape(q, sizeof q, s);
+        shoal_errf(err, errlen, "%s: \"%s\" is not a%s number (expected %u..%u)", what, q,
+                   digits && *p == '.' ? " whole" : "", min, max);
         errno = EINVAL;
         return -1;
     }
@@ -44,13 +54,13 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
 }
 
 typedef struct parse {
-    FILE *f;
+    const char *text; /* the whole file, read within CONFIG_FILE_MAX */
+    size_t len, pos;
     shoal_opts_t *opts;
     int line;      /* line the reader returned last, from 1 */
     int err_line;  /* first line with an error we found, or 0 */
+    int key_line[16]; /* line of each key of known_keys seen so far, or 0 */
     char msg[256]; /* its message */
-    char *buf;     /* getline's buffer */
-    size_t cap;
 } parse_t;
 
 static void error_at(parse_t *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -87,19 +97,50 @@ static void check_section(parse_t *ps, const char *line)
 static char *read_line(char *str, int num, void *stream)
 {
     parse_t *ps = stream;
-    ssize_t n = getline(&ps->buf, &ps->cap, ps->f);
-    if (n < 0)
+    if (ps->pos >= ps->len)
         return NULL;
+    const char *s = ps->text + ps->pos;
+    const char *nl = memchr(s, '\n', ps->len - ps->pos);
+    size_t n = nl ? (size_t)(nl - s) + 1 : ps->len - ps->pos;
+    ps->pos += n;
     ps->line++;
-    if (n >= num) {
+    if (memchr(s, 0, n)) {
+        error_at(ps, "a NUL byte in the line (is this a config file?)");
+        snprintf(str, (size_t)num, ";\n");
+        return str;
+    }
+    if (n >= (size_t)num) {
         error_at(ps, "line too long (at most %d characters)", num - 2);
         snprintf(str, (size_t)num, ";\n");
         return str;
     }
-    memcpy(str, ps->buf, (size_t)n + 1);
+    memcpy(str, s, n);
+    str[n] = 0;
     check_section(ps, str);
     return str;
 }
+
+/* The numeric keys of [run]: bounds, and the flag that overrides each. */
+static const struct num_key {
+    const char *name;
+    unsigned set;
+    uint32_t min, max;
+    size_t off;
+} num_keys[] = {
+    {"vms", OPT_SET_VMS, 1, SHOAL_MAX_VMS, offsetof(shoal_opts_t, vms)},
+    {"pool_mb", OPT_SET_POOL_MB, 1, CONFIG_POOL_MB_MAX, offsetof(shoal_opts_t, pool_mb)},
+    {"proc_slots", OPT_SET_PROC_SLOTS, 1, CONFIG_PROC_SLOTS_MAX, offsetof(shoal_opts_t, proc_slots)},
+    {"heap_limit_mb", OPT_SET_HEAP_LIMIT, 1, CONFIG_HEAP_LIMIT_MB_MAX,
+     offsetof(shoal_opts_t, heap_limit_mb)},
+    {"atoms", OPT_SET_ATOMS, CONFIG_ATOMS_MIN, CONFIG_ATOMS_MAX, offsetof(shoal_opts_t, atoms)},
+    {"code_mb", OPT_SET_CODE_MB, 1, CONFIG_CODE_MB_MAX, offsetof(shoal_opts_t, code_mb)},
+    {"source_mb", OPT_SET_SOURCE_MB, 1, CONFIG_SOURCE_MB_MAX, offsetof(shoal_opts_t, source_mb)},
+};
+
+/* Every key of [run], for the duplicate check and the "known:" list. */
+static const char *const known_keys[] = {"vms",           "topology",    "pool_mb",
+                                         "proc_slots",    "heap_limit_mb", "heap_follow",
+                                         "atoms",         "code_mb",     "source_mb"};
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -113,29 +154,38 @@ static int on_key(void *user, const char *section, const char *name, const char 
         /* else: check_section has reported the section already */
         return 0;
     }
-    if (strcmp(name, "vms") == 0) {
-        if (config_parse_uint(value, 1, SHOAL_MAX_VMS, "vms", &v, why, sizeof why) < 0)
+    size_t key = 0, nkeys = sizeof known_keys / sizeof known_keys[0];
+    while (key < nkeys && strcmp(name, known_keys[key]) != 0)
+        key++;
+    if (key == nkeys) {
+        char known[256] = "";
+        for (size_t i = 0; i < nkeys; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     known_keys[i]);
+        error_at(ps, "unknown key \"%s\" in [run] (known: %s)", name, known);
+        return 0;
+    }
+    if (ps->key_line[key]) {
+        error_at(ps, "%s is given twice (first on line %d)", name, ps->key_line[key]);
+        return 0;
+    }
+    ps->key_line[key] = ps->line;
+    size_t vl = strlen(value);
+    if (vl >= 2 && (value[0] == '"' || value[0] == '\'') && value[vl - 1] == value[0]) {
+        error_at(ps, "%s: values are written without quotes", name);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++) {
+        const struct num_key *k = &num_keys[i];
+        if (strcmp(name, k->name) != 0)
+            continue;
+        if (config_parse_uint(value, k->min, k->max, k->name, &v, why, sizeof why) < 0)
             goto bad;
-        if (!(o->set & OPT_SET_VMS))
-            o->vms = v;
-    } else if (strcmp(name, "pool_mb") == 0) {
-        if (config_parse_uint(value, 1, CONFIG_POOL_MB_MAX, "pool_mb", &v, why, sizeof why) < 0)
-            goto bad;
-        if (!(o->set & OPT_SET_POOL_MB))
-            o->pool_mb = v;
-    } else if (strcmp(name, "proc_slots") == 0) {
-        if (config_parse_uint(value, 1, CONFIG_PROC_SLOTS_MAX, "proc_slots", &v, why, sizeof why) <
-            0)
-            goto bad;
-        if (!(o->set & OPT_SET_PROC_SLOTS))
-            o->proc_slots = v;
-    } else if (strcmp(name, "heap_limit_mb") == 0) {
-        if (config_parse_uint(value, 1, CONFIG_HEAP_LIMIT_MB_MAX, "heap_limit_mb", &v, why,
-                              sizeof why) < 0)
-            goto bad;
-        if (!(o->set & OPT_SET_HEAP_LIMIT))
-            o->heap_limit_mb = v;
-    } else if (strcmp(name, "heap_follow") == 0) {
+        if (!(o->set & k->set))
+            *(uint32_t *)((char *)o + k->off) = v;
+        return 1;
+    }
+    if (strcmp(name, "heap_follow") == 0) {
         if (config_parse_follow(value, "heap_follow", &v, why, sizeof why) < 0)
             goto bad;
         if (!(o->set & OPT_SET_HEAP_FOLLOW))
@@ -153,13 +203,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
             }
             free(o->topology);
             o->topology = copy;
+            o->topology_line = ps->line;
         }
     } else {
-        error_at(ps,
-                 "unknown key \"%s\" in [run] (known: vms, topology, pool_mb, proc_slots, "
-                 "heap_limit_mb, heap_follow)",
-                 name);
-        return 0;
+        UNREACHABLE(); /* every key of known_keys is handled above */
     }
     return 1;
 bad:
@@ -182,14 +229,19 @@ int config_parse_follow(const char *s, const char *what, uint32_t *out, char *er
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
 {
     parse_t ps = {.opts = opts};
-    ps.f = fopen(path, "r");
-    if (!ps.f) {
-        shoal_errf(err, errlen, "cannot read config file \"%s\": %s", path, strerror(errno));
+    char why[128];
+    char *text = shoal_read_file(path, CONFIG_FILE_MAX, &ps.len, why, sizeof why);
+    if (!text) {
+        int e = errno;
+        shoal_errf(err, errlen, "cannot read config file \"%s\": %s%s", path, why,
+                   e == EFBIG ? " (a config file holds a few lines)" : "");
+        errno = e;
         return -1;
     }
+    ps.text = text;
+    opts->config_path = path;
     int rc = ini_parse_stream(read_line, &ps, on_key, &ps);
-    fclose(ps.f);
-    free(ps.buf);
+    free(text);
     if (rc == 0 && ps.err_line == 0)
         return 0;
     if (rc < 0) {
@@ -209,4 +261,22 @@ void config_free(shoal_opts_t *opts)
 {
     free(opts->topology);
     opts->topology = NULL;
+}
+
+void config_segment(const shoal_opts_t *o, uint32_t n_vms, uint32_t n_nodes, shm_config_t *cfg)
+{
+    shm_config_default(cfg, n_vms, n_nodes);
+    if (o->pool_mb)
+        cfg->pool_bytes = (uint64_t)o->pool_mb << 20;
+    if (o->proc_slots)
+        cfg->proc_slots = o->proc_slots;
+    if (o->heap_limit_mb)
+        cfg->heap_limit_bytes = (uint64_t)o->heap_limit_mb << 20;
+    cfg->heap_follow = o->heap_follow;
+    if (o->atoms)
+        shm_config_atoms(cfg, o->atoms);
+    if (o->code_mb)
+        cfg->code_bytes = (uint64_t)o->code_mb << 20;
+    if (o->source_mb)
+        cfg->source_bytes = (uint64_t)o->source_mb << 20;
 }

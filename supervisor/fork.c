@@ -7,7 +7,10 @@
  *      run stops (it sets run.stopping and the VMs leave their loops).
  *      SIGTERM, SIGHUP, SIGCHLD and SIGPIPE go back to their defaults: the
  *      supervisor's SIGTERM is the backstop that ends a VM that does not
- *      stop, and a VM writing to a closed pipe dies as any Unix tool does.
+ *      stop. SIGPIPE is ignored: a VM writing to a closed pipe gets EPIPE,
+ *      which vmproc/out.c reports, and the supervisor stops the run the
+ *      way a Unix tool stops (a VM killed by SIGPIPE would look like a
+ *      crash).
  *   2. the mask is cleared: the supervisor blocks the signals it reads from
  *      its signalfd, and the fork inherited that mask. A signal that
  *      arrived in between was held pending and now meets step 1's
@@ -68,7 +71,7 @@ static void child_setup(pid_t parent)
     set_disposition(SIGTERM, SIG_DFL);
     set_disposition(SIGHUP, SIG_DFL);
     set_disposition(SIGCHLD, SIG_DFL);
-    set_disposition(SIGPIPE, SIG_DFL);
+    set_disposition(SIGPIPE, SIG_IGN);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -19,11 +19,14 @@
 #include "supervisor/run.h"
 #include "supervisor/topology.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum cmd { CMD_RUN, CMD_TOPOLOGY };
 
@@ -35,6 +38,9 @@ enum {
     OPT_PROC_SLOTS,
     OPT_HEAP_LIMIT,
     OPT_HEAP_FOLLOW,
+    OPT_ATOMS,
+    OPT_CODE_MB,
+    OPT_SOURCE_MB,
     OPT_SMOKE,
     OPT_HOLD,
     OPT_JSON,
@@ -49,6 +55,9 @@ static const struct option long_opts[] = {
     {"proc-slots", required_argument, NULL, OPT_PROC_SLOTS},
     {"heap-limit-mb", required_argument, NULL, OPT_HEAP_LIMIT},
     {"heap-follow", required_argument, NULL, OPT_HEAP_FOLLOW},
+    {"atoms", required_argument, NULL, OPT_ATOMS},
+    {"code-mb", required_argument, NULL, OPT_CODE_MB},
+    {"source-mb", required_argument, NULL, OPT_SOURCE_MB},
     {"smoke", no_argument, NULL, OPT_SMOKE},
     {"hold", no_argument, NULL, OPT_HOLD},
     {"json", no_argument, NULL, OPT_JSON},
@@ -66,38 +75,72 @@ static void usage(FILE *f)
           "       shoal --help | --version\n"
           "\n"
           "options:\n"
-          "  --vms N          VMs to run, 1..1024 (default: one per core)\n"
-          "  --topology DESC  place the VMs on another machine's topology: a synthetic\n"
-          "                   description such as \"pack:2 numa:2 core:2 pu:1\" (commas may\n"
-          "                   stand for spaces: pack:2,numa:2,core:2,pu:1) or an hwloc XML\n"
-          "                   file (lstopo out.xml); the VMs are then not bound\n"
-          "  --config FILE    read options from an INI file: section [run], keys vms,\n"
-          "                   topology, pool_mb, proc_slots, heap_limit_mb,\n"
-          "                   heap_follow; flags\n"
-          "                   override it\n"
-          "  --pool-mb N      size of the shared page pool in MiB (default 4096)\n"
-          "  --proc-slots N   process table slots (default 262144)\n"
+          "  --vms N            VMs to run, 1..1024 (default: one per core)\n"
+          "  --topology DESC    place the VMs on another machine's topology: a synthetic\n"
+          "                     description such as \"pack:2 numa:2 core:2 pu:1\" (commas\n"
+          "                     may stand for spaces: pack:2,numa:2,core:2,pu:1) or an\n"
+          "                     hwloc XML file (lstopo out.xml); the VMs are then not bound\n"
+          "  --config FILE      read options from an INI file, section [run], with keys\n"
+          "                     named as the flags: vms, topology, pool_mb, proc_slots,\n"
+          "                     heap_limit_mb, heap_follow, atoms, code_mb, source_mb;\n"
+          "                     flags override it\n"
+          "  --pool-mb N        size of the shared page pool in MiB (default 4096)\n"
+          "  --proc-slots N     process table slots (default 262144)\n"
           "  --heap-limit-mb N  largest heap of one process in MiB (default 1024); a\n"
-          "                   process that needs more ends with #(error heap_limit)\n"
-          "  --heap-follow M  where a moved process's heap goes: on_gc (to its new\n"
-          "                   node at its next collection, the default), never, eager\n"
-          "  --smoke          run the built-in smoke workload instead of a program\n"
-          "  --hold           with --smoke: keep the VMs running until shoal gets\n"
-          "                   SIGINT or SIGTERM\n"
-          "  --json           (topology) print JSON\n"
-          "  -v, --verbose    report each VM as it registers\n"
-          "  -h, --help       this text\n"
+          "                     process that needs more ends with #(error heap_limit)\n"
+          "  --heap-follow M    where a moved process's heap goes: on_gc (to its new\n"
+          "                     node at its next collection, the default), never, eager\n"
+          "  --atoms N          atoms and function names the program may have,\n"
+          "                     1024..16777216 (default 65536)\n"
+          "  --code-mb N        room for the compiled program and its literals in MiB\n"
+          "                     (default 64)\n"
+          "  --source-mb N      largest source file in MiB (default 64)\n"
+          "  --smoke            run the built-in smoke workload instead of a program\n"
+          "  --hold             with --smoke: keep the VMs running until shoal gets\n"
+          "                     SIGINT or SIGTERM\n"
+          "  --json             (topology) print JSON\n"
+          "  -v, --verbose      report each VM as it registers\n"
+          "  -h, --help         this text\n"
           "\n"
-          "exit status: 0 done; 1 could not start; 2 bad command line, config, topology\n"
-          "or program; 3 a VM died; 128+N stopped by signal N\n",
+          "limits, and what raises them:\n"
+          "  65536 atoms and function names            --atoms, atoms\n"
+          "  64 MiB of compiled code and literals      --code-mb, code_mb\n"
+          "  64 MiB per source file                    --source-mb, source_mb\n"
+          "  262144 processes at once                  --proc-slots, proc_slots\n"
+          "  4096 MiB of heaps, messages and tables    --pool-mb, pool_mb\n"
+          "  1024 MiB of heap per process              --heap-limit-mb, heap_limit_mb\n"
+          "  forms nested 10000 deep in source         ulimit -s, up to 10000\n"
+          "  config file: 1 MiB, lines of 198 bytes    fixed\n"
+          "  1024 VMs; 4096 PUs in a topology          fixed\n"
+          "\n"
+          "exit status:\n"
+          "  0      main returned normally (or the smoke run or the command finished)\n"
+          "  1      main did not return normally; its exit reason is on stderr\n"
+          "  2      bad command line, config, topology or program; nothing ran\n"
+          "  3      a VM died, and the run was stopped\n"
+          "  4      could not start or go on: a system call failed, or memory, the\n"
+          "         shared segment or a write ran out\n"
+          "  128+N  stopped by signal N\n",
           f);
+}
+
+/* What shoal itself prints (help, version, topology) must reach stdout:
+ * a full disk or a closed pipe is an error, not a silent success. */
+static int flush_stdout(int status)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return status;
+    fprintf(stderr, "shoal: cannot write to standard output: %s\n", strerror(errno));
+    return SHOAL_EXIT_FAIL;
 }
 
 static int vbad(bool hint, const char *fmt, va_list ap)
 {
-    fputs("shoal: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n", stderr);
+    /* Messages quote what the user typed or wrote in a file: escape it,
+     * so that no control or invalid byte reaches the terminal raw. */
+    char msg[1024], esc[4 * sizeof msg];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "shoal: %s\n", shoal_escape(esc, sizeof esc, msg));
     if (hint)
         fputs("try 'shoal --help'\n", stderr);
     return SHOAL_EXIT_USAGE;
@@ -125,10 +168,10 @@ static int bad_usage(const char *fmt, ...)
     return SHOAL_EXIT_USAGE;
 }
 
-static int number(const char *arg, uint32_t max, const char *what, uint32_t *out)
+static int number(const char *arg, uint32_t min, uint32_t max, const char *what, uint32_t *out)
 {
     char err[200];
-    if (config_parse_uint(arg, 1, max, what, out, err, sizeof err) < 0)
+    if (config_parse_uint(arg, min, max, what, out, err, sizeof err) < 0)
         return bad("%s", err);
     return 0;
 }
@@ -153,7 +196,7 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
         int rc = 0;
         switch (c) {
         case OPT_VMS:
-            rc = number(optarg, SHOAL_MAX_VMS, "--vms", &o->vms);
+            rc = number(optarg, 1, SHOAL_MAX_VMS, "--vms", &o->vms);
             o->set |= OPT_SET_VMS;
             break;
         case OPT_TOPOLOGY:
@@ -166,16 +209,28 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
             *config = optarg;
             break;
         case OPT_POOL_MB:
-            rc = number(optarg, CONFIG_POOL_MB_MAX, "--pool-mb", &o->pool_mb);
+            rc = number(optarg, 1, CONFIG_POOL_MB_MAX, "--pool-mb", &o->pool_mb);
             o->set |= OPT_SET_POOL_MB;
             break;
         case OPT_PROC_SLOTS:
-            rc = number(optarg, CONFIG_PROC_SLOTS_MAX, "--proc-slots", &o->proc_slots);
+            rc = number(optarg, 1, CONFIG_PROC_SLOTS_MAX, "--proc-slots", &o->proc_slots);
             o->set |= OPT_SET_PROC_SLOTS;
             break;
         case OPT_HEAP_LIMIT:
-            rc = number(optarg, CONFIG_HEAP_LIMIT_MB_MAX, "--heap-limit-mb", &o->heap_limit_mb);
+            rc = number(optarg, 1, CONFIG_HEAP_LIMIT_MB_MAX, "--heap-limit-mb", &o->heap_limit_mb);
             o->set |= OPT_SET_HEAP_LIMIT;
+            break;
+        case OPT_ATOMS:
+            rc = number(optarg, CONFIG_ATOMS_MIN, CONFIG_ATOMS_MAX, "--atoms", &o->atoms);
+            o->set |= OPT_SET_ATOMS;
+            break;
+        case OPT_CODE_MB:
+            rc = number(optarg, 1, CONFIG_CODE_MB_MAX, "--code-mb", &o->code_mb);
+            o->set |= OPT_SET_CODE_MB;
+            break;
+        case OPT_SOURCE_MB:
+            rc = number(optarg, 1, CONFIG_SOURCE_MB_MAX, "--source-mb", &o->source_mb);
+            o->set |= OPT_SET_SOURCE_MB;
             break;
         case OPT_HEAP_FOLLOW: {
             char why[160];
@@ -245,8 +300,11 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
     return 0;
 }
 
-static void json_string(const char *s)
+static void json_string(const char *text)
 {
+    /* JSON is UTF-8: a byte that is not becomes \\xNN text first */
+    char esc[4 * 300];
+    const char *s = shoal_escape(esc, sizeof esc, text);
     putchar('"');
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -314,7 +372,7 @@ static int command(enum cmd cmd, int argc, char **argv)
     char err[512];
     int status = parse(cmd, argc, argv, &o, &config);
     if (status != 0) {
-        status = status < 0 ? SHOAL_EXIT_OK : status;
+        status = status < 0 ? flush_stdout(SHOAL_EXIT_OK) : status;
         goto out;
     }
     if (config && config_load(config, &o, err, sizeof err) < 0) {
@@ -322,7 +380,11 @@ static int command(enum cmd cmd, int argc, char **argv)
         goto out;
     }
     if (topo_load(&t, o.topology, err, sizeof err) < 0) {
-        status = bad("%s", err);
+        /* a topology from the config file is an error at its line */
+        if (o.topology_line > 0 && !(o.set & OPT_SET_TOPOLOGY))
+            status = bad("%s:%d: topology: %s", o.config_path, o.topology_line, err);
+        else
+            status = bad("%s", err);
         goto out;
     }
     uint32_t n = o.vms ? o.vms : t.n_cores;
@@ -339,7 +401,7 @@ static int command(enum cmd cmd, int argc, char **argv)
             print_topology_json(&t, &p);
         else
             print_topology(&t, &p);
-        status = fflush(stdout) == 0 ? SHOAL_EXIT_OK : SHOAL_EXIT_FAIL;
+        status = flush_stdout(SHOAL_EXIT_OK);
     } else {
         status = run_main(&o, &t, &p);
     }
@@ -350,8 +412,33 @@ out:
     return status;
 }
 
+/* Make fds 0, 1 and 2 valid before anything else is opened, so that no
+ * internal fd (the segment's memfd, the event loop's) can land on one of
+ * them and be written to by print or an error report. A closed one gets
+ * /dev/null opened read-only: reads see end of file, and writes fail
+ * with EBADF as they would on the closed fd, so a closed stdout is still
+ * a write error that the run reports. */
+static bool std_fds_valid(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", O_RDONLY);
+        if (nfd != fd) {
+            if (nfd >= 0)
+                close(nfd);
+            return false;
+        }
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
+    if (!std_fds_valid()) {
+        /* stderr itself may be the closed one: nothing better to do */
+        return SHOAL_EXIT_FAIL;
+    }
     if (argc < 2) {
         usage(stderr);
         return SHOAL_EXIT_USAGE;
@@ -359,11 +446,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
-        return SHOAL_EXIT_OK;
+        return flush_stdout(SHOAL_EXIT_OK);
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("shoal %s\n", SHOAL_VERSION);
-        return SHOAL_EXIT_OK;
+        return flush_stdout(SHOAL_EXIT_OK);
     }
     if (strcmp(cmd, "run") == 0)
         return command(CMD_RUN, argc - 1, argv + 1);

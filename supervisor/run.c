@@ -38,6 +38,7 @@
 #include "supervisor/fork.h"
 #include "shm/proctab.h"
 #include "vmproc/ets.h"
+#include "vmproc/out.h"
 #include "vmproc/program.h"
 #include "vmproc/vm.h"
 
@@ -63,7 +64,10 @@
 
 /* After run.stopping and a wake, a VM gets this long to leave its loop
  * before SIGTERM: an idle VM leaves at once (it was woken), a busy one at
- * its next safe point. Then SIGTERM gets as long before SIGKILL. */
+ * its next safe point. The time counts from the last move of its
+ * heartbeat: a VM in a long collection or copy beats (vmproc/beat.h) and
+ * is not stuck, and one that has left its loop (VM_STOPPED) is only
+ * exiting. Then SIGTERM gets as long before SIGKILL. */
 #define RUN_STOP_GRACE_MS 2000
 #define RUN_TERM_GRACE_MS 2000
 
@@ -81,6 +85,8 @@ typedef struct run_vm {
     bool registered;      /* seen VM_RUNNING */
     bool smoke_seen;      /* seen its smoke result */
     int killed_with;      /* the last signal we sent it, or 0 */
+    uint64_t term_at;     /* while stopping: SIGTERM at this time (ns) unless it
+                           * beats or stops first */
     uint64_t last_beat;   /* heartbeat at the last tick */
     uint32_t quiet_ticks; /* ticks since the heartbeat last moved */
 } run_vm_t;
@@ -101,7 +107,7 @@ struct run {
     bool program; /* a program was loaded */
     bool ready_said, smoke_said;
     bool stopping, term_sent, kill_sent;
-    uint64_t term_at, kill_at; /* CLOCK_MONOTONIC ns deadlines of a stop */
+    uint64_t kill_at;          /* CLOCK_MONOTONIC ns: SIGKILL to what is left (0: none yet) */
     int status;                /* the exit status, set by whoever stops the run */
     int epfd;
     run_source_t sig, tick, notify;
@@ -169,8 +175,41 @@ static void run_stop(run_t *r, int status, enum run_stop_how how)
         r->term_sent = true;
         r->kill_at = now + RUN_TERM_GRACE_MS * 1000000ull;
     } else {
-        r->term_at = now + RUN_STOP_GRACE_MS * 1000000ull;
-        r->kill_at = r->term_at + RUN_TERM_GRACE_MS * 1000000ull;
+        for (uint32_t i = 0; i < r->n_vms; i++)
+            r->vms[i].term_at = now + RUN_STOP_GRACE_MS * 1000000ull;
+    }
+}
+
+/* While a graceful stop waits: SIGTERM to each VM that has neither left
+ * its loop nor moved its heartbeat for RUN_STOP_GRACE_MS, then SIGKILL to
+ * what is left RUN_TERM_GRACE_MS after the first SIGTERM. */
+static void stop_deadlines(run_t *r, uint64_t now)
+{
+    for (uint32_t i = 0; i < r->n_vms && !r->term_sent; i++) {
+        run_vm_t *v = &r->vms[i];
+        if (v->pid <= 0 || v->killed_with)
+            continue;
+        shm_vm_t *vm = shm_vm(r->h, i);
+        if (ck_pr_load_32(&vm->state) == VM_STOPPED)
+            continue; /* out of its loop: exiting, not stuck */
+        uint64_t beat = ck_pr_load_64(&vm->heartbeat);
+        if (beat != v->last_beat) {
+            v->last_beat = beat;
+            v->term_at = now + RUN_STOP_GRACE_MS * 1000000ull;
+            continue;
+        }
+        if (now < v->term_at)
+            continue;
+        fprintf(stderr, "shoal: VM %u (pid %d) did not stop in time; sending SIGTERM\n", i,
+                (int)v->pid);
+        kill(v->pid, SIGTERM);
+        v->killed_with = SIGTERM;
+        if (!r->kill_at)
+            r->kill_at = now + RUN_TERM_GRACE_MS * 1000000ull;
+    }
+    if (r->kill_at && !r->kill_sent && now >= r->kill_at) {
+        r->kill_sent = true;
+        signal_all(r, SIGKILL, "did not stop in time; killing it");
     }
 }
 
@@ -185,10 +224,14 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
     ck_pr_store_32(&shm_vm(r->h, i)->state, VM_DEAD);
     /* Break what the dead VM held, so that no surviving VM spins forever
      * on it while the run stops: the locks of shared tables, its pool
-     * lock and page cache, and process slots it was claiming. */
+     * lock and page cache, and process slots it was claiming. The
+     * tables' recovery comes first: it tells the pool's recovery what to
+     * keep (the runs the dead VM published into tables). */
     if (r->program)
-        ets_recover_vm(r->h, i); /* first: it tells the pool's recovery what to keep */
+        ets_recover_vm(r->h, i);
     pool_recover_vm(r->h, i);
+    if (r->program)
+        out_recover_vm(r->h, i);
     proctab_recover_vm(r->h, i);
     fprintf(stderr, "shoal: VM %u (pid %d) %s; stopping the run\n", i, (int)pid, why);
     run_stop(r, SHOAL_EXIT_VM_DIED, STOP_TERM_NOW);
@@ -240,6 +283,20 @@ static void check_vms(run_t *r)
         print_smoke(r);
         if (!r->opts->hold)
             run_stop(r, SHOAL_EXIT_OK, STOP_GRACEFUL);
+    }
+    /* A failed write to stdout ends the run (vmproc/out.h): quietly when
+     * the reader went away, as a Unix tool dies of SIGPIPE; with the
+     * reason otherwise. It wins over main's own end, which may have
+     * happened because of it. */
+    int oe = r->program ? out_error(r->h) : 0;
+    if (oe == EPIPE) {
+        run_stop(r, SHOAL_EXIT_SIGNAL + SIGPIPE, STOP_GRACEFUL);
+        return;
+    }
+    if (oe) {
+        fprintf(stderr, "shoal: cannot write to standard output: %s\n", strerror(oe));
+        run_stop(r, SHOAL_EXIT_FAIL, STOP_GRACEFUL);
+        return;
     }
     /* Acquire: the VM wrote exit_status before it set done (release). */
     if (r->program && ck_pr_load_32(&r->h->run.done)) {
@@ -338,18 +395,11 @@ static void on_tick(run_t *r, uint32_t events)
     if (read(r->tick.fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
     check_vms(r);
-    check_heartbeats(r);
-    if (!r->stopping)
+    if (!r->stopping) {
+        check_heartbeats(r);
         return;
-    uint64_t now = now_ns();
-    if (!r->term_sent && now >= r->term_at) {
-        r->term_sent = true;
-        signal_all(r, SIGTERM, "did not stop in time; sending SIGTERM");
     }
-    if (!r->kill_sent && now >= r->kill_at) {
-        r->kill_sent = true;
-        signal_all(r, SIGKILL, "did not stop in time; killing it");
-    }
+    stop_deadlines(r, now_ns());
 }
 
 static void on_notify(run_t *r, uint32_t events)
@@ -542,14 +592,7 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
                .tick = {.fd = -1},
                .notify = {.fd = -1}};
     shm_config_t cfg;
-    shm_config_default(&cfg, p->n_vms, t->n_nodes);
-    if (opts->pool_mb)
-        cfg.pool_bytes = (uint64_t)opts->pool_mb << 20;
-    if (opts->proc_slots)
-        cfg.proc_slots = opts->proc_slots;
-    if (opts->heap_limit_mb)
-        cfg.heap_limit_bytes = (uint64_t)opts->heap_limit_mb << 20;
-    cfg.heap_follow = opts->heap_follow;
+    config_segment(opts, p->n_vms, t->n_nodes, &cfg);
 
     r.vms = calloc(r.n_vms, sizeof *r.vms);
     if (!r.vms) {

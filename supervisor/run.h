@@ -14,14 +14,8 @@
 #include "supervisor/config.h"
 #include "supervisor/topology.h"
 
-/* Exit statuses of `shoal`. */
-enum {
-    SHOAL_EXIT_OK = 0,
-    SHOAL_EXIT_FAIL = 1,    /* could not start: a system call failed */
-    SHOAL_EXIT_USAGE = 2,   /* bad command line, config, topology or program */
-    SHOAL_EXIT_VM_DIED = 3, /* a VM died and the run was stopped */
-    SHOAL_EXIT_SIGNAL = 128 /* + N: stopped by signal N */
-};
+/* The exit statuses of `shoal` (SHOAL_EXIT_*) are in shm/common.h: the
+ * VMs write some of them. */
 
 /* Run the VMs of placement `p` on topology `t`: the smoke workload if
  * opts->smoke, else the program in opts->files. Returns the exit status. */

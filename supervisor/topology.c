@@ -56,28 +56,118 @@ static uint32_t count(hwloc_topology_t hw, hwloc_obj_type_t type)
     return n > 0 ? (uint32_t)n : 0;
 }
 
-static int set_xml(topo_t *t, const char *path, char *err, size_t errlen)
+/* An XML topology of a large machine is a few MiB; more is a mistake. */
+#define TOPO_XML_MAX (64u << 20)
+
+/* Read the file ourselves, then hand hwloc the buffer: hwloc's EINVAL
+ * cannot tell a missing file from a malformed one, and it would read a
+ * FIFO or /dev/zero without end. *text is the buffer, which must outlive
+ * hwloc_topology_load. */
+static int set_xml(topo_t *t, const char *path, char **text, char *err, size_t errlen)
 {
-    /* Check readability ourselves: hwloc's EINVAL cannot tell a missing
-     * file from a malformed one, and the user needs to know which. */
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(errno));
+    char why[128];
+    size_t len;
+    *text = shoal_read_file(path, TOPO_XML_MAX, &len, why, sizeof why);
+    if (!*text) {
+        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, why);
         return -1;
     }
-    struct stat st;
-    int rc = fstat(fd, &st);
-    close(fd);
-    if (rc == 0 && S_ISDIR(st.st_mode)) {
-        shoal_errf(err, errlen, "cannot read topology file \"%s\": %s", path, strerror(EISDIR));
-        return -1;
-    }
-    if (hwloc_topology_set_xml(t->hw, path) < 0) {
+    if (len >= INT_MAX || hwloc_topology_set_xmlbuffer(t->hw, *text, (int)len + 1) < 0) {
         shoal_errf(err, errlen, "topology file \"%s\" is not a valid hwloc XML topology (%s)", path,
              strerror(errno));
         return -1;
     }
     t->source = TOPO_XML;
+    return 0;
+}
+
+/* What hwloc would only call malformed, checked first so that the
+ * message can say what is wrong: a level type hwloc does not know, a
+ * last level that is not pu, or more PUs than TOPO_MAX_PUS (which hwloc
+ * would take minutes to build). Levels are "type:N" or "N", each maybe
+ * with "(attributes)" or "[memory]" after it; what this does not
+ * understand it leaves to hwloc. */
+static int check_synthetic(const char *desc, const char *text, char *err, size_t errlen)
+{
+    unsigned long long pus = 1;
+    bool overflow = false, last_pu = false, any = false;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if (!*p)
+            break;
+        const char *tok = p;
+        int depth = 0;
+        while (*p && (depth > 0 || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+            if (*p == '(' || *p == '[')
+                depth++;
+            else if ((*p == ')' || *p == ']') && depth > 0)
+                depth--;
+            p++;
+        }
+        if (*tok == '(' || *tok == '[')
+            continue; /* global attributes, or memory attached to the level above */
+        size_t len = strcspn(tok, "([ \t\n");
+        const char *colon = memchr(tok, ':', len);
+        const char *num = colon ? colon + 1 : tok;
+        size_t numlen = len - (size_t)(num - tok);
+        unsigned long long n = 0;
+        if (numlen == 0)
+            return 0; /* hwloc's to judge */
+        for (size_t i = 0; i < numlen; i++) {
+            if (num[i] < '0' || num[i] > '9')
+                return 0;
+            overflow |= __builtin_mul_overflow(n, 10ull, &n) ||
+                        __builtin_add_overflow(n, (unsigned long long)(num[i] - '0'), &n);
+        }
+        /* a bare number is a level hwloc names itself, the last one PU */
+        last_pu = true;
+        if (colon) {
+            char type[32];
+            size_t tl = (size_t)(colon - tok);
+            if (tl == 0 || tl >= sizeof type)
+                return 0;
+            memcpy(type, tok, tl);
+            type[tl] = 0;
+            hwloc_obj_type_t ty;
+            if (hwloc_type_sscanf(type, &ty, NULL, 0) < 0) {
+                shoal_errf(err, errlen,
+                           "synthetic topology \"%s\": unknown level type \"%s\" (levels are "
+                           "types such as pack, numa, l3, core and pu)",
+                           desc, type);
+                return -1;
+            }
+            last_pu = ty == HWLOC_OBJ_PU;
+        }
+        any = true;
+        overflow |= __builtin_mul_overflow(pus, n, &pus);
+    }
+    if (!any)
+        return 0;
+    if (overflow) {
+        shoal_errf(err, errlen,
+                   "synthetic topology \"%s\" is too large: more PUs than shoal handles (%u)", desc,
+                   TOPO_MAX_PUS);
+        return -1;
+    }
+    if (pus > TOPO_MAX_PUS) {
+        shoal_errf(err, errlen,
+                   "synthetic topology \"%s\" is too large: %llu PUs, and shoal handles at most %u",
+                   desc, pus, TOPO_MAX_PUS);
+        return -1;
+    }
+    if (pus == 0) {
+        shoal_errf(err, errlen, "synthetic topology \"%s\": a level has 0 objects", desc);
+        return -1;
+    }
+    if (!last_pu) {
+        shoal_errf(err, errlen,
+                   "synthetic topology \"%s\": the last level must be pu, as in \"pack:2 core:2 "
+                   "pu:1\"",
+                   desc);
+        return -1;
+    }
     return 0;
 }
 
@@ -91,6 +181,8 @@ static int set_synthetic(topo_t *t, const char *desc, char *err, size_t errlen)
     char text[sizeof t->desc];
     snprintf(text, sizeof text, "%s", desc);
     unshell(text);
+    if (check_synthetic(desc, text, err, errlen) < 0)
+        return -1;
     if (hwloc_topology_set_synthetic(t->hw, text) < 0) {
         shoal_errf(err, errlen,
              "malformed synthetic topology \"%s\" (expected levels such as "
@@ -116,10 +208,11 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
         return -1;
     }
     int rc = 0;
+    char *xml = NULL;
     if (desc && *desc) {
         snprintf(t->desc, sizeof t->desc, "%s", desc);
         if (is_file(desc) || ends_with(desc, ".xml"))
-            rc = set_xml(t, desc, err, errlen);
+            rc = set_xml(t, desc, &xml, err, errlen);
         else
             rc = set_synthetic(t, desc, err, errlen);
     }
@@ -128,6 +221,7 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
              strerror(errno));
         rc = -1;
     }
+    free(xml);
     if (rc == 0) {
         t->n_packages = count(t->hw, HWLOC_OBJ_PACKAGE);
         t->n_nodes = count(t->hw, HWLOC_OBJ_NUMANODE);
@@ -140,6 +234,10 @@ int topo_load(topo_t *t, const char *desc, char *err, size_t errlen)
             t->n_cores = t->n_pus;
         if (t->n_pus == 0) {
             shoal_errf(err, errlen, "the topology has no processing units");
+            rc = -1;
+        } else if (t->n_pus > TOPO_MAX_PUS) {
+            shoal_errf(err, errlen, "the topology is too large: %u PUs, and shoal handles at most %u",
+                       t->n_pus, TOPO_MAX_PUS);
             rc = -1;
         } else if (t->n_nodes > SHOAL_MAX_NODES) {
             shoal_errf(err, errlen, "the topology has %u NUMA nodes; shoal handles at most %u",

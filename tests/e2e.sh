@@ -15,13 +15,17 @@
 #   ; exhausts-pool         the program fills the page pool on purpose, so
 #                           SHOAL_GC_TORTURE, which needs pages for a fresh
 #                           to-space at every allocation, is turned off for it
-# tests/cli.txt has one case a line: STATUS|ARGS|STDERR-SUBSTRING.
+# tests/cli.txt has one case a line: STATUS|ARGS|STDERR-SUBSTRING[|SETUP],
+# where SETUP, if given, is shell run in the case's subshell just before
+# shoal (to set a resource limit, point stdout elsewhere, or make a file in
+# "$tmp" after a cd there).
 #
 # Usage: tests/e2e.sh SHOAL [PROGRAM ...]
 # Ends with the line "N passed, N failed".
 set -u
 shoal=${1:?usage: tests/e2e.sh SHOAL [PROGRAM ...]}
 shift
+case $shoal in /*) ;; *) shoal=$PWD/$shoal ;; esac # a cli.txt SETUP may cd
 here=$(cd "$(dirname "$0")" && pwd)
 vms_list=${SHOAL_E2E_VMS:-"2 4"}
 limit=${SHOAL_E2E_TIMEOUT:-120}
@@ -114,10 +118,13 @@ for f in "${programs[@]}"; do
 done
 
 if [ $# -eq 0 ] && [ -f "$here/cli.txt" ]; then
-    while IFS='|' read -r want args want_err; do
+    while IFS='|' read -r want args want_err setup; do
         case "$want" in ''|'#'*) continue ;; esac
         # shellcheck disable=SC2086
-        timeout "$limit" "$shoal" $args >"$tmp/out" 2>"$tmp/err" </dev/null
+        (
+            eval "$setup"
+            exec timeout "$limit" "$shoal" $args
+        ) >"$tmp/out" 2>"$tmp/err" </dev/null
         status=$?
         if [ "$status" != "$want" ]; then
             fail "shoal $args" "exit status $status, expected $want" "$(head -n 5 "$tmp/err")"

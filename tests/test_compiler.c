@@ -434,6 +434,121 @@ static void test_run_exit_status(void)
     lh_result_free(&r);
 }
 
+/* LANGUAGE.md, "Special forms": a defn of a builtin's or a special
+ * form's name is an error; a defn would otherwise silently replace the
+ * builtin. Variables may still shadow a builtin's name. */
+static void test_defn_of_builtin(void)
+{
+    CERR("(defn print (x) x)\n(defn main () (print 1))", 1, 7,
+         "cannot define print: it is a builtin; give your function another name");
+    CERR("(defn main () 1)\n(defn + (a b) a)", 2, 7, "cannot define +: it is a builtin");
+    CERR("(defn main () 1)\n(defn map (f l x) l)", 2, 7, "cannot define map: it is a builtin");
+    CERR("(defn receive () 1)", 1, 7, "cannot define receive: it is a special form");
+    CERR("(defn after (x) x)", 1, 7, "cannot define after: it is a special form");
+    compiles("(defn main () (let ((print 1) (list 2)) (+ print list)))", __LINE__);
+    compiles("(defn main () ((fn (length) (+ length 1)) 1))", __LINE__);
+    compiles("(defn print-all (x) x)\n(defn main () (print-all 1))", __LINE__);
+}
+
+/* (after ...) is the last clause of a receive; anywhere else it used to
+ * read as a pattern, and the message was "cannot bind after". */
+static void test_after_not_last(void)
+{
+    CERR("(defn main () (receive (after 0 1) (x x)))", 1, 24,
+         "(after ...) must be the last clause of receive");
+    CERR("(defn main ()\n  (receive (x x)\n    (after 5 1)\n    (after 0 2)))", 3, 5,
+         "(after ...) must be the last clause of receive, and there can be only one");
+    compiles("(defn main () (receive (x x) (after 'infinity 1)))", __LINE__);
+    compiles("(defn main () (let ((t 'infinity)) (receive (after t 1))))", __LINE__);
+}
+
+/* What a newcomer from another Lisp writes is an error that says what
+ * shoal writes instead; a call of a literal is an error at compile time,
+ * not badfun when it runs; so is a literal timeout that cannot be. */
+static void test_newcomer_errors(void)
+{
+    CERR("(defn main () (lambda (x) x))", 1, 16,
+         "undefined function lambda/2; shoal writes (fn (params) body...)");
+    CERR("(defn main () (begin 1 2))", 1, 16, "undefined function begin/2; shoal writes (do e1 e2 ...)");
+    CERR("(defn main () (display 1))", 1, 16, "shoal writes (print x ...)");
+    CERR("(defn main () (set! x 1))", 1, 16, "a variable cannot change");
+    CERR("(defn main () (cond (else 1)))", 1, 22,
+         "unbound variable else; the last test of a cond is written true");
+    CERR("(defn main () nil)", 1, 15, "unbound variable nil; the empty list is written '()");
+    CERR("(defn main () :ok)", 1, 15, "unbound variable :ok; an atom is written with a quote");
+    CERR("(define (main) 1)", 1, 1,
+         "only (defn name (params) body...) forms are allowed at top level (shoal has no define");
+    CERR("(defn main () (1 2))", 1, 16, "a number cannot be called; for a list write (list ...)");
+    CERR("(defn main () (\"f\" 2))", 1, 16, "a string cannot be called");
+    CERR("(defn main () (receive (after -1 1)))", 1, 31,
+         "the timeout of after must be a whole number of milliseconds, 0 or more, or 'infinity");
+    CERR("(defn main () (receive (after 1.5 1)))", 1, 31, "the timeout of after must be");
+    CERR("(defn main () (receive (after 'never 1)))", 1, 31, "the timeout of after must be");
+    CERR("(defn main () (quote a b))", 1, 15, "malformed quote: expected (quote x), one form");
+    /* a bound name is no mistake */
+    compiles("(defn main () (let ((else 1) (nil 2)) (cond (else nil))))", __LINE__);
+    compiles("(defn main () (let ((t 0)) (receive (after t 1))))", __LINE__);
+}
+
+/* Compile time grows with the program, not its square: name lookups and
+ * constants are hashed. What is counted is every name or constant
+ * comparison (compiler_compares); a linear scan of 20,000 definitions,
+ * literals or bindings would make hundreds of millions. */
+static void test_compile_is_linear(void)
+{
+    enum { N = 20000 };
+    size_t cap = (size_t)N * 160, k = 0;
+    char *src = malloc(cap);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+    /* N definitions, each calling the one before it, and taking it as a
+     * value (f1 ... f{N-1}) */
+    k += (size_t)snprintf(src + k, cap - k, "(defn f0 (a) a)\n");
+    for (int i = 1; i < N; i++)
+        k += (size_t)snprintf(src + k, cap - k, "(defn f%d (a) (f%d (list a f%d)))\n", i, i - 1,
+                              i - 1);
+    /* N string literals and N atoms in one function */
+    k += (size_t)snprintf(src + k, cap - k, "(defn lits () (list");
+    for (int i = 0; i < N; i++)
+        k += (size_t)snprintf(src + k, cap - k, " \"s%d\" 'a%d", i, i);
+    k += (size_t)snprintf(src + k, cap - k, "))\n");
+    /* N bindings in one let, each reading the first; and a closure over
+     * the last few */
+    k += (size_t)snprintf(src + k, cap - k, "(defn lets (x) (let ((v0 x)");
+    for (int i = 1; i < N; i++)
+        k += (size_t)snprintf(src + k, cap - k, " (v%d v0)", i);
+    k += (size_t)snprintf(src + k, cap - k, ") (fn () (list v0 v%d))))\n", N - 1);
+    /* a function of N parameters */
+    k += (size_t)snprintf(src + k, cap - k, "(defn wide (");
+    for (int i = 0; i < N; i++)
+        k += (size_t)snprintf(src + k, cap - k, " p%d", i);
+    k += (size_t)snprintf(src + k, cap - k, ") p0)\n(defn main () (f%d 1))\n", N - 1);
+    CU_ASSERT_FATAL(k < cap);
+
+    shm_config_t cfg; /* the run's default atom table and code area */
+    shm_config_default(&cfg, 1, 1);
+    cfg.proc_slots = 64;
+    cfg.pool_bytes = 16u << 20;
+    shm_header_t *h = shm_create(&cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    diag_t d;
+    uint64_t before = compiler_compares;
+    int rc = lh_compile(h, "big.shoal", src, &d);
+    uint64_t made = compiler_compares - before;
+    LH_CHECK(rc == 0, "does not compile: %d:%d: %s", d.line, d.col, d.msg);
+    /* about 480,000 here (4 per item); a quadratic compile makes N * N / 2 = 2e8 */
+    LH_CHECK(made > 0 && made < 40ull * 6 * N, "%llu comparisons for %d items of each kind",
+             (unsigned long long)made, N);
+    if (rc == 0) {
+        const func_t *f = lh_func(h, "f19999", 1);
+        CU_ASSERT_PTR_NOT_NULL(f);
+        CU_ASSERT_PTR_NOT_NULL(lh_func(h, "wide", N));
+        CU_ASSERT_PTR_NULL(lh_func(h, "wide", N - 1));
+        CU_ASSERT_PTR_NULL(lh_func(h, "f19999", 2));
+    }
+    shm_destroy(h);
+    free(src);
+}
+
 static CU_TestInfo compiler_tests[] = {
     {"unbound variable", test_unbound_variable},
     {"undefined function", test_undefined_function},
@@ -459,6 +574,10 @@ static CU_TestInfo compiler_tests[] = {
     {"several files: shared names, errors name their file", test_several_files},
     {"program_load prints FILE:LINE:COL: error: MESSAGE", test_program_load_messages},
     {"shoal run: compile error exits 2 and runs nothing", test_run_exit_status},
+    {"a defn of a builtin's or special form's name is an error", test_defn_of_builtin},
+    {"(after ...) must be the last clause of receive", test_after_not_last},
+    {"another Lisp's forms, literal calls and timeouts say what to write", test_newcomer_errors},
+    {"compile time is linear: 20,000 defns, literals, bindings, parameters", test_compile_is_linear},
     CU_TEST_INFO_NULL,
 };
 

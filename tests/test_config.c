@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -80,9 +81,25 @@ static void test_good_file(void)
                "vms = 6\n"
                "topology = pack:2 numa:2 core:2 pu:1\n"
                "pool_mb = 128 ; inline comment\n"
-               "proc_slots = 4096\n");
+               "proc_slots = 4096\n"
+               "atoms = 200000\n"
+               "code_mb = 256\n"
+               "source_mb = 128\n");
     shoal_opts_t o = {0};
     CU_ASSERT_EQUAL_FATAL(config_load(path, &o, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(o.atoms, 200000);
+    CU_ASSERT_EQUAL(o.code_mb, 256);
+    CU_ASSERT_EQUAL(o.source_mb, 128);
+    CU_ASSERT_EQUAL(o.topology_line, 4);
+    /* and they size the segment */
+    shm_config_t cfg;
+    config_segment(&o, 2, 1, &cfg);
+    CU_ASSERT_EQUAL(cfg.atom_cap, 200000);
+    CU_ASSERT(cfg.atom_bytes > 200000ull * 40);
+    CU_ASSERT_EQUAL(cfg.code_bytes, 256ull << 20);
+    CU_ASSERT_EQUAL(cfg.source_bytes, 128ull << 20);
+    CU_ASSERT_EQUAL(cfg.pool_bytes, 128ull << 20);
+    CU_ASSERT_EQUAL(cfg.proc_slots, 4096);
     CU_ASSERT_EQUAL(o.vms, 6);
     CU_ASSERT_STRING_EQUAL(o.topology, "pack:2 numa:2 core:2 pu:1");
     CU_ASSERT_EQUAL(o.pool_mb, 128);
@@ -113,11 +130,21 @@ static void test_errors(void)
     expect_error("[other]\n", 1, "unknown section [other]");
     expect_error("vms = 3\n[run]\n", 1, "outside a section");
     expect_error("[run]\nvms = 0\n", 2, "vms: 0 is out of range");
+    expect_error("[run]\nvms = -3\n", 2, "vms: -3 is out of range (expected 1..1024)");
+    expect_error("[run]\natoms = 100\n", 2, "atoms: 100 is out of range (expected 1024..16777216)");
+    expect_error("[run]\ncode_mb = 0\n", 2, "code_mb: 0 is out of range");
+    expect_error("[run]\nsource_mb = x\n", 2, "source_mb: \"x\" is not a number");
+    expect_error("[run]\nvms = \x1b\n", 2, "vms: \"\\x1b\" is not a number");
     expect_error("[run]\nvms = many\n", 2, "not a number");
     expect_error("[run]\npool_mb = 0\n", 2, "pool_mb");
     expect_error("[run]\nproc_slots = 99999999999\n", 2, "proc_slots");
     expect_error("[run]\ntopology =\n", 2, "topology: empty value");
     expect_error("[run]\nvms 3\n", 2, "syntax error");
+    expect_error("[run]\nvms = 2\npool_mb = 9\nvms = 3\n", 4, "vms is given twice (first on line 2)");
+    expect_error("[run]\ntopology = \"pack:2 pu:1\"\n", 2, "topology: values are written without quotes");
+    expect_error("[run]\nspeed = 1\n", 2,
+                 "unknown key \"speed\" in [run] (known: vms, topology, pool_mb, proc_slots, "
+                 "heap_limit_mb, heap_follow, atoms, code_mb, source_mb)");
     /* The first error is the one reported, whichever kind it is. */
     expect_error("[run]\nvms 3\nfoo = 1\n", 2, "syntax error");
     expect_error("[run]\nfoo = 1\nvms 3\n", 2, "unknown key");
@@ -131,12 +158,65 @@ static void test_missing_file(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
 }
 
+/* Only a regular file of at most CONFIG_FILE_MAX bytes is read: not a
+ * directory, a device (/dev/zero never ends) or a FIFO (would block). */
+static void test_not_a_config_file(void)
+{
+    static const struct {
+        const char *path, *why;
+    } cases[] = {
+        {"/tmp", "Is a directory"},
+        {"/dev/zero", "it is a character device, not a regular file"},
+        {"/dev/null", "it is a character device, not a regular file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shoal_opts_t o = {0};
+        err[0] = 0;
+        CU_ASSERT_EQUAL(config_load(cases[i].path, &o, err, sizeof err), -1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].path));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, cases[i].why));
+    }
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/fifo.ini", dir);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    shoal_opts_t o = {0};
+    CU_ASSERT_EQUAL(config_load(fifo, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "it is a FIFO, not a regular file"));
+    unlink(fifo);
+
+    /* one byte over the limit, of comment lines that would parse */
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    for (unsigned i = 0; i < CONFIG_FILE_MAX / 8; i++)
+        fputs(";;;;;;;\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(config_load(path, &o, err, sizeof err), 0);
+    f = fopen(path, "a");
+    CU_ASSERT_FATAL(f != NULL);
+    fputc('\n', f);
+    fclose(f);
+    CU_ASSERT_EQUAL(config_load(path, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "larger than 1048576 bytes"));
+
+    /* a NUL byte: a binary file, not a config */
+    write_file("[run]\nvms = 1\n");
+    f = fopen(path, "a");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("pool", f);
+    fputc(0, f);
+    fputs("_mb = 3\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(config_load(path, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, ":3: a NUL byte"));
+}
+
 static CU_TestInfo tests[] = {
     {"numbers: whole, in range, nothing else", test_parse_uint},
     {"a good file sets every key", test_good_file},
     {"command-line flags override the file", test_flags_override},
     {"errors name FILE:LINE", test_errors},
     {"a missing file", test_missing_file},
+    {"a directory, device, FIFO, too large or binary file is refused", test_not_a_config_file},
     CU_TEST_INFO_NULL,
 };
 

@@ -541,7 +541,7 @@ static void test_heap_limit(void)
     uncaught("(defn grow (l) (grow (cons 1 l)))", "(grow '())", "#(error heap_limit)", small,
              __LINE__);
     /* deep non-tail recursion: the stack counts against the limit */
-    uncaught("(defn sum (n) (if (= n 0) 0 (+ n (sum (- n 1)))))", "(print (sum 10000000))",
+    uncaught("(defn sum-to (n) (if (= n 0) 0 (+ n (sum-to (- n 1)))))", "(print (sum-to 10000000))",
              "#(error heap_limit)", small, __LINE__);
     /* a big string built by str */
     uncaught("(defn big (s) (big (str s s)))", "(big \"0123456789abcdef\")",
@@ -557,14 +557,14 @@ static void test_tail_calls_and_deep_stacks(void)
     static const lh_case_t c[] = {
         {"(loop 3000000 0)", "3000000"},
         {"(even 1000001)", "false"},
-        {"(sum 50000)", "1250025000"},
+        {"(sum-to 50000)", "1250025000"},
         {"(length (build 50000))", "50000"},
     };
     static const char defs[] =
         "(defn loop (n acc) (if (= n 0) acc (loop (- n 1) (+ acc 1))))\n"
         "(defn even (n) (if (= n 0) true (odd (- n 1))))\n"
         "(defn odd (n) (if (= n 0) false (even (- n 1))))\n"
-        "(defn sum (n) (if (= n 0) 0 (+ n (sum (- n 1)))))\n"
+        "(defn sum-to (n) (if (= n 0) 0 (+ n (sum-to (- n 1)))))\n"
         "(defn build (n) (if (= n 0) '() (cons n (build (- n 1)))))\n";
     lh_check_prints(defs, c, sizeof c / sizeof c[0], small, __FILE__, __LINE__);
 }

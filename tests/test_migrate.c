@@ -55,11 +55,14 @@ static bool world_open(vw_t *w, uint64_t pool_bytes, enum heap_follow follow)
  * of a process that is not running: false if the CAS failed. */
 static bool hand_over(vw_t *w, pcb_t *pcb, uint32_t from, uint32_t to)
 {
-    proc_t *p = proc_of(pcb);
-    heap_detach(vw_rt(w, from), p);
-    bool ok = ck_pr_cas_32(&pcb->owner, from, to);
-    heap_attach(vw_rt(w, to), p);
-    return ok;
+    /* the scheduler's own hand-over, then what VM `to` does with it: it
+     * drains its inbound list, queues the process, and attaches it to its
+     * heap counters when it runs it (sched_run_one) */
+    sched_hand_over(&w->s[from], pcb, to, MIG_EXPLICIT, true);
+    sched_drain_inbound(&w->s[to]);
+    pcb_t *got = runq_pop(&w->s[to]);
+    heap_attach(vw_rt(w, to), proc_of(pcb));
+    return got == pcb && ck_pr_load_32(&pcb->owner) == to;
 }
 
 /* ------------------------------------------------------------------ */
@@ -342,6 +345,8 @@ static void test_messages_follow(void)
     term ref = mk_ref(99);
     CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 0), pcb->pid, SIG_MSG, watcher, mk_box(tup), T_NIL),
                     SEND_OK);
+    /* a monitor request carries the page reserved for its DOWN (msg.c) */
+    CU_ASSERT_EQUAL_FATAL(pool_reserve(h, 1), 0);
     CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 0), pcb->pid, SIG_MONITOR, watcher, T_NIL, ref), SEND_OK);
 
     uint64_t stack0 = run_bytes(h, p->stack_lo);

@@ -21,10 +21,15 @@ typedef struct rd {
     int rc;
 } rd_t;
 
-static void rd(rd_t *r, const char *src)
+static void rdn(rd_t *r, const char *src, size_t len)
 {
     memset(r, 0, sizeof *r);
-    r->rc = reader_read("t.shoal", src, strlen(src), &r->arena, &r->forms, &r->n, &r->d);
+    r->rc = reader_read("t.shoal", src, len, &r->arena, &r->forms, &r->n, &r->d);
+}
+
+static void rd(rd_t *r, const char *src)
+{
+    rdn(r, src, strlen(src));
 }
 
 static void rd_free(rd_t *r)
@@ -43,11 +48,13 @@ static void rd_free(rd_t *r)
 
 #define ITEM(a, i) ((a)->kind == AST_LIST && (a)->u.list.n > (i) ? (a)->u.list.items[i] : NULL)
 
-/* `src` fails to read with a message containing `msg` at line:col. */
-static void read_error(const char *src, int line, int col, const char *msg, unsigned at)
+/* `src` (len bytes) fails to read with a message containing `msg` at
+ * line:col. */
+static void read_error_n(const char *src, size_t len, int line, int col, const char *msg,
+                         unsigned at)
 {
     rd_t r;
-    rd(&r, src);
+    rdn(&r, src, len);
     lh_check(r.rc == -1, at, __FILE__, "[%s] read succeeded, want an error", src);
     lh_check(r.d.line == line && r.d.col == col, at, __FILE__,
              "[%s] error at %d:%d, want %d:%d (%s)", src, r.d.line, r.d.col, line, col, r.d.msg);
@@ -57,7 +64,9 @@ static void read_error(const char *src, int line, int col, const char *msg, unsi
              "[%s] error names file %s", src, r.d.file ? r.d.file : "(null)");
     rd_free(&r);
 }
-#define READ_ERROR(src, l, c, msg) read_error((src), (l), (c), (msg), __LINE__)
+#define READ_ERROR(src, l, c, msg) read_error_n((src), strlen(src), (l), (c), (msg), __LINE__)
+/* the same for a literal with NUL bytes in it */
+#define READ_ERROR_N(lit, l, c, msg) read_error_n((lit), sizeof(lit) - 1, (l), (c), (msg), __LINE__)
 
 /* ------------------------------------------------------------------ */
 
@@ -126,6 +135,13 @@ static void test_malformed_numbers(void)
     READ_ERROR("1.5e", 1, 1, "malformed number");
     READ_ERROR("(x 1.2.3)", 1, 4, "malformed number");
     READ_ERROR("1.0e999", 1, 1, "out of range");
+    /* each says what a number looks like */
+    READ_ERROR("(a 1e5)", 1, 4, "malformed number '1e5' (a float needs a '.', as in 1.0e5)");
+    READ_ERROR("0x1f", 1, 1, "malformed number '0x1f' (integers are written in decimal)");
+    READ_ERROR("5.", 1, 1, "'5.' (a float needs a digit after the '.', as in 1.0)");
+    READ_ERROR(" .5", 1, 2, "'.5' (a float needs a digit before the '.', as in 0.5)");
+    READ_ERROR("-.5", 1, 1, "'-.5' (a float needs a digit before the '.'");
+    READ_ERROR("12abc", 1, 1, "'12abc' (expected an integer such as 42 or a float such as 1.5)");
 }
 
 static void test_strings(void)
@@ -171,6 +187,85 @@ static void test_string_errors(void)
     /* an unknown escape is reported at its backslash */
     READ_ERROR("(f \"ok \\q\")", 1, 8, "unknown escape \\q");
     READ_ERROR("\"\\n\n \\x\"", 2, 2, "unknown escape \\x");
+    READ_ERROR("\"\\r\"", 1, 2, "unknown escape \\r in a string (the escapes are \\n \\t \\\\ \\\")");
+}
+
+/* Bytes that have no place in source: a NUL (a binary file, not "a
+ * malformed number"), other control bytes, names that are not UTF-8. */
+static void test_bad_bytes(void)
+{
+    READ_ERROR_N("(print 1\0)", 1, 9, "a NUL byte (\\x00) in the source");
+    READ_ERROR_N("\0", 1, 1, "a NUL byte (\\x00) in the source");
+    READ_ERROR_N("(f\n \"a\0b\")", 2, 4, "a NUL byte (\\x00) in a string");
+    READ_ERROR("(a \x01)", 1, 4, "unexpected control byte \\x01");
+    READ_ERROR("(a\x7f)", 1, 3, "unexpected control byte \\x7f");
+    READ_ERROR("(print \xff\xfe)", 1, 8, "a name holds the byte \\xff, which is not UTF-8");
+    READ_ERROR("(print ab\xc3)", 1, 8, "the byte \\xc3, which is not UTF-8");
+    READ_ERROR("(print \xc0\x80)", 1, 8, "the byte \\xc0"); /* overlong NUL */
+    /* a NUL in a comment is harmless */
+    rd_t r;
+    rdn(&r, "; a\0b\nx", 7);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_EQUAL(r.n, 1);
+    rd_free(&r);
+    /* UTF-8 names and strings read */
+    rd(&r, "caf\xc3\xa9 \"\xe2\x82\xac\" \xf0\x9f\x90\x9f");
+    CU_ASSERT_EQUAL_FATAL(r.rc, 0);
+    CU_ASSERT_EQUAL_FATAL(r.n, 3);
+    CU_ASSERT_STRING_EQUAL(r.forms[0]->u.str.s, "caf\xc3\xa9");
+    CU_ASSERT_EQUAL(r.forms[1]->u.str.len, 3);
+    AT(r.forms[2], AST_SYMBOL, 1, 13);
+    rd_free(&r);
+}
+
+/* A UTF-8 byte order mark at the start of a file is skipped (columns
+ * count from the first form); anywhere else it is a character. */
+static void test_byte_order_mark(void)
+{
+    rd_t r;
+    rd(&r, "\xef\xbb\xbf(defn main () 1)\n(x)");
+    CU_ASSERT_EQUAL_FATAL(r.rc, 0);
+    CU_ASSERT_EQUAL_FATAL(r.n, 2);
+    AT(r.forms[0], AST_LIST, 1, 1);
+    AT(r.forms[1], AST_LIST, 2, 1);
+    rd_free(&r);
+    rd(&r, "\xef\xbb\xbf");
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_EQUAL(r.n, 0);
+    rd_free(&r);
+    READ_ERROR("\xef\xbb\xbf)", 1, 1, "unexpected ')'");
+}
+
+/* What a newcomer writes from another Lisp, or copies from shoal's own
+ * output: each says what to write instead, at the offending token. */
+static void test_foreign_syntax(void)
+{
+    READ_ERROR("(print #(1 2))", 1, 8,
+               "#(...) is how a tuple prints, not syntax; write (tuple 1 2) to make one");
+    READ_ERROR("#(a (b c) \"s\")", 1, 1, "write (tuple a b ...) to make one");
+    READ_ERROR("#()", 1, 1, "write (tuple) to make one");
+    READ_ERROR("(x #{a 1})", 1, 4, "#{...} is how a map prints, not syntax");
+    READ_ERROR("#ref<5>", 1, 1, "#ref<...> is how a ref prints");
+    READ_ERROR("#fun<f/1>", 1, 1, "#fun<...> is how a function prints");
+    READ_ERROR("(if #t 1 2)", 1, 5, "#t is not shoal syntax; write true");
+    READ_ERROR("#f", 1, 1, "#f is not shoal syntax; write false");
+    READ_ERROR("#\\a", 1, 1, "character literals are not shoal syntax");
+    READ_ERROR("#x", 1, 1, "'#' starts nothing in shoal");
+    READ_ERROR("(let [x 1] x)", 1, 6, "'[' is not shoal syntax; lists and forms are written with ( )");
+    READ_ERROR("(a {b})", 1, 4, "'{' is not shoal syntax");
+    READ_ERROR("`(a b)", 1, 1, "quasiquote (`) is not shoal syntax");
+    READ_ERROR("(a ,b)", 1, 4, "',' is not shoal syntax");
+    READ_ERROR("(1 . 2)", 1, 4, "'.' is not shoal syntax: there are no dotted pairs");
+    READ_ERROR("(send <17> 'hi)", 1, 7, "<17> is how a pid prints, not syntax");
+    /* names that only look alike still read */
+    rd_t r;
+    rd(&r, "<= <x> a[0] a,b #");
+    CU_ASSERT_EQUAL(r.rc, -1); /* the lone # */
+    rd_free(&r);
+    rd(&r, "<= <x> a[0] a,b");
+    CU_ASSERT_EQUAL(r.rc, 0);
+    CU_ASSERT_EQUAL(r.n, 4);
+    rd_free(&r);
 }
 
 static void test_symbols(void)
@@ -294,6 +389,21 @@ static void test_nested_lists(void)
     CU_ASSERT(r.d.col > DEEP && r.d.col <= ABSURD);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.d.msg, "nested"));
     rd_free(&r);
+    /* quotes of quotes nest too: a run of quotes is an error, not a stack overflow */
+    memset(s, '\'', ABSURD);
+    s[ABSURD] = 'x';
+    s[ABSURD + 1] = 0;
+    rd(&r, s);
+    CU_ASSERT_EQUAL(r.rc, -1);
+    CU_ASSERT(r.d.col > DEEP && r.d.col <= ABSURD);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.d.msg, "nested more than"));
+    rd_free(&r);
+    memset(s, '\'', DEEP);
+    s[DEEP] = 'x';
+    s[DEEP + 1] = 0;
+    rd(&r, s);
+    CU_ASSERT_EQUAL(r.rc, 0);
+    rd_free(&r);
     free(s);
 }
 
@@ -376,6 +486,9 @@ static CU_TestInfo reader_tests[] = {
     {"strings and the escapes \\n \\t \\\\ \\\"", test_strings},
     {"a newline inside a string advances the line", test_string_spans_lines},
     {"string errors: unterminated, unknown escape", test_string_errors},
+    {"NUL and control bytes, names that are not UTF-8", test_bad_bytes},
+    {"a UTF-8 byte order mark at the start is skipped", test_byte_order_mark},
+    {"other Lisps' syntax and printed forms say what to write", test_foreign_syntax},
     {"symbols with punctuation, delimiters end them", test_symbols},
     {"'x reads as (quote x)", test_quote},
     {"nested lists with positions; nesting limit", test_nested_lists},

@@ -70,7 +70,7 @@ static void test_runq_fifo(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     sched_t s = {0};
     for (uint64_t i = 0; i < 10; i++) {
-        CU_ASSERT_EQUAL(runq_push(&s, nth(h, i)), 0);
+        runq_push(&s, nth(h, i));
         CU_ASSERT_EQUAL(s.rq_len, i + 1);
     }
     for (uint64_t i = 0; i < 10; i++) {
@@ -91,15 +91,15 @@ static void test_runq_empty(void)
     CU_ASSERT_PTR_NULL(runq_pop(&s));
     CU_ASSERT_EQUAL(s.rq_len, 0);
     /* emptied: popping again and again leaves it empty, not wrapped under */
-    CU_ASSERT_EQUAL(runq_push(&s, nth(h, 0)), 0);
+    runq_push(&s, nth(h, 0));
     CU_ASSERT_PTR_EQUAL(runq_pop(&s), nth(h, 0));
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_PTR_NULL(runq_pop(&s));
         CU_ASSERT_EQUAL(s.rq_len, 0);
     }
     /* and it still works as a queue afterwards */
-    CU_ASSERT_EQUAL(runq_push(&s, nth(h, 1)), 0);
-    CU_ASSERT_EQUAL(runq_push(&s, nth(h, 2)), 0);
+    runq_push(&s, nth(h, 1));
+    runq_push(&s, nth(h, 2));
     CU_ASSERT_EQUAL(s.rq_len, 2);
     CU_ASSERT_PTR_EQUAL(runq_pop(&s), nth(h, 1));
     CU_ASSERT_PTR_EQUAL(runq_pop(&s), nth(h, 2));
@@ -108,95 +108,81 @@ static void test_runq_empty(void)
     shm_destroy(h);
 }
 
-/* Thousands pushed, far past the first ring, come out in order. */
-static void test_runq_grows(void)
+/* Thousands pushed come out in order: the queue is linked through the
+ * PCBs, so it has no capacity to outgrow. */
+static void test_runq_many(void)
 {
     shm_header_t *h = make(SLOTS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     sched_t s = {0};
-    CU_ASSERT_EQUAL_FATAL(runq_push(&s, nth(h, 0)), 0);
-    size_t cap0 = s.rq_cap;
-    CU_ASSERT_FATAL(cap0 >= 1 && cap0 < SLOTS);
     int bad = 0;
-    for (uint64_t i = 1; i < SLOTS; i++) {
-        bad += runq_push(&s, nth(h, i)) != 0;
-        bad += s.rq_len != i + 1 || s.rq_cap < s.rq_len;
+    for (uint64_t i = 0; i < SLOTS; i++) {
+        runq_push(&s, nth(h, i));
+        bad += s.rq_len != i + 1 || s.rq_tail != nth(h, i);
     }
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(s.rq_len, SLOTS);
-    CU_ASSERT(s.rq_cap > cap0);
     for (uint64_t i = 0; i < SLOTS; i++) {
         bad += runq_pop(&s) != nth(h, i);
         bad += s.rq_len != SLOTS - 1 - i;
     }
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_PTR_NULL(runq_pop(&s));
+    CU_ASSERT_PTR_NULL(s.rq_head);
+    CU_ASSERT_PTR_NULL(s.rq_tail);
     sched_free(&s);
     shm_destroy(h);
 }
 
-/* A ring that is full and wrapped (its head not at slot 0) grows: the
- * copy into the bigger ring keeps the order. Three times over. */
-static void test_runq_grows_wrapped(void)
+/* A PCB that was popped can be pushed again at once (its link is
+ * rewritten, never followed stale): a process that yields and is the only
+ * one runnable goes round and round. */
+static void test_runq_requeue(void)
 {
     shm_header_t *h = make(SLOTS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     sched_t s = {0};
-    uint64_t pushed = 0, popped = 0;
     int bad = 0;
-    for (int round = 0; round < 3; round++) {
-        do {
-            bad += runq_push(&s, nth(h, pushed++)) != 0;
-        } while (s.rq_len < s.rq_cap);
-        size_t cap = s.rq_cap;
-        for (size_t i = 0; i < cap / 2; i++)
-            bad += runq_pop(&s) != nth(h, popped++);
-        while (s.rq_len < s.rq_cap)
-            bad += runq_push(&s, nth(h, pushed++)) != 0;
-        /* full and wrapped: the grow below must unwrap it */
-        CU_ASSERT_EQUAL_FATAL(s.rq_cap, cap);
-        CU_ASSERT_NOT_EQUAL_FATAL(s.rq_head, 0);
-        bad += runq_push(&s, nth(h, pushed++)) != 0;
-        CU_ASSERT(s.rq_cap > cap);
-        CU_ASSERT_EQUAL(s.rq_len, pushed - popped);
+    for (int i = 0; i < 1000; i++) {
+        runq_push(&s, nth(h, 7));
+        bad += runq_pop(&s) != nth(h, 7) || s.rq_len != 0 || s.rq_head || s.rq_tail;
     }
-    CU_ASSERT_FATAL(pushed - popped <= SLOTS); /* nth() is distinct across the queue */
-    while (s.rq_len)
-        bad += runq_pop(&s) != nth(h, popped++);
+    /* two going round: each pop-then-push keeps the other in front */
+    runq_push(&s, nth(h, 1));
+    runq_push(&s, nth(h, 2));
+    for (int i = 0; i < 1000; i++) {
+        pcb_t *p = runq_pop(&s);
+        bad += p != nth(h, 1 + (uint64_t)(i % 2));
+        runq_push(&s, p);
+        bad += s.rq_len != 2;
+    }
     CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(popped, pushed);
-    CU_ASSERT_PTR_NULL(runq_pop(&s));
     sched_free(&s);
     shm_destroy(h);
 }
 
-/* Pushes and pops in a pseudo-random mix, never more queued than the
- * first ring holds, so the ring is reused: its head goes round it at
- * least 200 times, and the order and the length stay right throughout. */
-static void test_runq_wraps(void)
+/* Pushes and pops in a pseudo-random mix: the order and the length stay
+ * right throughout, as the length swings between empty and a few
+ * hundred. */
+static void test_runq_mixed(void)
 {
     shm_header_t *h = make(SLOTS);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     sched_t s = {0};
-    CU_ASSERT_EQUAL_FATAL(runq_push(&s, nth(h, 0)), 0);
-    size_t cap0 = s.rq_cap;
-    uint64_t pushed = 1, popped = 0, seed = 0x2545F4914F6CDD1Dull;
+    uint64_t pushed = 0, popped = 0, seed = 0x2545F4914F6CDD1Dull;
     int bad = 0;
-    while (popped < 200 * (uint64_t)cap0) {
+    while (popped < 200000) {
         uint64_t r = next_rand(&seed);
-        /* a bias that changes every 1,000 steps, so the length swings
-         * between empty and full */
+        /* a bias that changes every 1,000 steps */
         bool push_more = ((pushed + popped) / 1000) % 2 == 0;
-        bool push = s.rq_len == 0 || (s.rq_len < cap0 && (r % 4 != 0) == push_more);
-        if (push) {
-            bad += runq_push(&s, nth(h, pushed++)) != 0;
-        } else {
+        bool push = s.rq_len == 0 || (s.rq_len < SLOTS && (r % 4 != 0) == push_more);
+        if (push)
+            runq_push(&s, nth(h, pushed++));
+        else
             bad += runq_pop(&s) != nth(h, popped++);
-        }
         bad += s.rq_len != pushed - popped;
     }
     CU_ASSERT_EQUAL(bad, 0);
-    CU_ASSERT_EQUAL(s.rq_cap, cap0); /* it wrapped rather than grew */
     while (s.rq_len)
         bad += runq_pop(&s) != nth(h, popped++);
     CU_ASSERT_EQUAL(bad, 0);
@@ -218,6 +204,16 @@ static bool claim_n(shm_header_t *h, pcb_t **p, uint32_t n)
     return true;
 }
 
+/* A process waiting with deadline d, and its timer: what the scheduler
+ * pushes when a process waits (timer_push keeps only such timers when it
+ * compacts). */
+static int arm(sched_t *s, pcb_t *pcb, int64_t d)
+{
+    ck_pr_store_32(&pcb->state, PCB_LIVE);
+    proc_of(pcb)->deadline = d;
+    return timer_push(s, d, pcb);
+}
+
 static bool same_timer(const timer_t_ *a, const timer_t_ *b)
 {
     return a->deadline == b->deadline && a->pcb == b->pcb && a->pid == b->pid;
@@ -232,9 +228,9 @@ static void test_timer_due_only(void)
     pcb_t *p[3];
     CU_ASSERT_TRUE_FATAL(claim_n(h, p, 3));
     sched_t s = {0};
-    CU_ASSERT_EQUAL(timer_push(&s, 30, p[0]), 0);
-    CU_ASSERT_EQUAL(timer_push(&s, 10, p[1]), 0);
-    CU_ASSERT_EQUAL(timer_push(&s, 20, p[2]), 0);
+    CU_ASSERT_EQUAL(arm(&s, p[0], 30), 0);
+    CU_ASSERT_EQUAL(arm(&s, p[1], 10), 0);
+    CU_ASSERT_EQUAL(arm(&s, p[2], 20), 0);
     CU_ASSERT_EQUAL(s.ntimers, 3);
 
     const timer_t_ untouched = {-5, NULL, 12345};
@@ -281,7 +277,7 @@ static void test_timer_records_pcb_and_pid(void)
     sched_t s = {0};
     for (uint32_t i = 0; i < 8; i++) {
         pids[i] = p[i]->pid;
-        CU_ASSERT_EQUAL(timer_push(&s, 100 + (int64_t)i, p[i]), 0);
+        CU_ASSERT_EQUAL(arm(&s, p[i], 100 + (int64_t)i), 0);
     }
     /* slot of p[3] freed and claimed again: a new pid in the same PCB */
     proctab_release(h, p[3]);
@@ -328,7 +324,7 @@ static void test_timer_random_sorted(void)
     for (uint32_t i = 0; i < N; i++) {
         int64_t d = (int64_t)(next_rand(&seed) % 2000) * 1000; /* ~2.5 per deadline */
         in[i] = (timer_t_){d, p[i], p[i]->pid};
-        bad += timer_push(&s, d, p[i]) != 0;
+        bad += arm(&s, p[i], d) != 0;
     }
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL(s.ntimers, N);
@@ -361,7 +357,9 @@ static void test_timer_random_sorted(void)
  * come out in deadline order over the whole run. */
 static void test_timer_interleaved(void)
 {
-    enum { NP = 512, ROUNDS = 4000, MAXPEND = 8192 };
+    enum { NP = 8192, ROUNDS = 4000, MAXPEND = 8000 };
+    static bool busy[NP];
+    memset(busy, 0, sizeof busy);
     shm_header_t *h = make(NP);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     static pcb_t *p[NP];
@@ -376,9 +374,14 @@ static void test_timer_interleaved(void)
     for (int r = 0; r < ROUNDS; r++) {
         int k = (int)(next_rand(&seed) % 5);
         for (int i = 0; i < k && npend < MAXPEND; i++) {
-            pcb_t *q = p[next_rand(&seed) % NP];
+            /* a process that is not waiting yet: one timer each */
+            uint32_t j = (uint32_t)(next_rand(&seed) % NP);
+            while (busy[j])
+                j = (j + 1) % NP;
+            busy[j] = true;
+            pcb_t *q = p[j];
             int64_t d = now + (int64_t)(next_rand(&seed) % 500);
-            bad += timer_push(&s, d, q) != 0;
+            bad += arm(&s, q, d) != 0;
             pend[npend++] = (timer_t_){d, q, q->pid};
         }
         if (npend > most)
@@ -396,6 +399,7 @@ static void test_timer_interleaved(void)
                 bad++; /* popped something never pushed, or twice */
                 continue;
             }
+            busy[t.pcb->slot] = false;
             pend[j] = pend[--npend];
         }
         for (size_t j = 0; j < npend; j++)
@@ -419,9 +423,9 @@ static void test_timer_equal_deadlines(void)
     static pcb_t *p[N + 1];
     CU_ASSERT_TRUE_FATAL(claim_n(h, p, N + 1));
     sched_t s = {0};
-    CU_ASSERT_EQUAL(timer_push(&s, 2000, p[N]), 0); /* one later timer */
+    CU_ASSERT_EQUAL(arm(&s, p[N], 2000), 0); /* one later timer */
     for (uint32_t i = 0; i < N; i++)
-        CU_ASSERT_EQUAL(timer_push(&s, 1000, p[i]), 0);
+        CU_ASSERT_EQUAL(arm(&s, p[i], 1000), 0);
     timer_t_ t;
     CU_ASSERT_FALSE(timer_pop_due(&s, 999, &t));
     CU_ASSERT_EQUAL(s.ntimers, N + 1);
@@ -447,6 +451,42 @@ static void test_timer_equal_deadlines(void)
     shm_destroy(h);
 }
 
+/* A server loop with a long timeout, (receive ... (after 3600000 ...)):
+ * every wait pushes a timer, and a message ends the wait long before it
+ * is due. The timers of waits that ended are dropped as the heap fills,
+ * so 100,000 waits by 10 processes leave a heap bounded by a small
+ * multiple of the 10 live timers, not 100,000 entries; and each live
+ * timer is still there and pops when due. */
+static void test_timer_heap_bounded(void)
+{
+    enum { NP = 10, WAITS = 100000 };
+    shm_header_t *h = make(64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    pcb_t *p[NP];
+    CU_ASSERT_TRUE_FATAL(claim_n(h, p, NP));
+    sched_t s = {0};
+    int bad = 0;
+    size_t most = 0;
+    int64_t hour = 3600000000000ll;
+    for (int i = 0; i < WAITS; i++) {
+        pcb_t *q = p[i % NP];
+        /* the previous wait of q ended (a message came): a new one now */
+        bad += arm(&s, q, hour + i) != 0;
+        if (s.ntimers > most)
+            most = s.ntimers;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    LH_CHECK(most <= 128, "the timer heap grew to %zu entries for %d live timers", most, NP);
+    /* the live ones (each process's last wait) are all there */
+    timer_t_ t;
+    int live = 0;
+    while (timer_pop_due(&s, INT64_MAX, &t))
+        live += t.deadline == proc_of(t.pcb)->deadline;
+    CU_ASSERT_EQUAL(live, NP);
+    sched_free(&s);
+    shm_destroy(h);
+}
+
 /* sched_free gives back both queues (the sanitizer build checks the
  * leak), leaves them empty and unallocated, and the sched works again. */
 static void test_sched_free(void)
@@ -457,21 +497,20 @@ static void test_sched_free(void)
     CU_ASSERT_TRUE_FATAL(claim_n(h, p, 4));
     sched_t s = {0};
     sched_free(&s); /* nothing allocated yet: harmless */
-    CU_ASSERT_PTR_NULL(s.runq);
+    CU_ASSERT_PTR_NULL(s.rq_head);
     CU_ASSERT_PTR_NULL(s.timers);
 
     for (uint64_t i = 0; i < 1000; i++)
-        CU_ASSERT_EQUAL(runq_push(&s, nth(h, i)), 0);
+        runq_push(&s, nth(h, i));
     for (int i = 0; i < 700; i++)
-        runq_pop(&s); /* a head away from 0 */
+        runq_pop(&s); /* 300 left queued */
     for (int i = 0; i < 1000; i++)
-        CU_ASSERT_EQUAL(timer_push(&s, 1000 - i, p[i % 4]), 0);
+        CU_ASSERT_EQUAL(arm(&s, p[i % 4], 1000 - i), 0);
     sched_free(&s);
-    CU_ASSERT_PTR_NULL(s.runq);
+    CU_ASSERT_PTR_NULL(s.rq_head);
     CU_ASSERT_PTR_NULL(s.timers);
-    CU_ASSERT_EQUAL(s.rq_head, 0);
+    CU_ASSERT_PTR_NULL(s.rq_tail);
     CU_ASSERT_EQUAL(s.rq_len, 0);
-    CU_ASSERT_EQUAL(s.rq_cap, 0);
     CU_ASSERT_EQUAL(s.ntimers, 0);
     CU_ASSERT_EQUAL(s.tcap, 0);
     CU_ASSERT_PTR_NULL(runq_pop(&s));
@@ -480,20 +519,20 @@ static void test_sched_free(void)
 
     /* reusable: both queues work as new */
     for (uint64_t i = 0; i < 300; i++)
-        CU_ASSERT_EQUAL(runq_push(&s, nth(h, i)), 0);
+        runq_push(&s, nth(h, i));
     CU_ASSERT_EQUAL(s.rq_len, 300);
     int bad = 0;
     for (uint64_t i = 0; i < 300; i++)
         bad += runq_pop(&s) != nth(h, i);
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_PTR_NULL(runq_pop(&s));
-    CU_ASSERT_EQUAL(timer_push(&s, 5, p[0]), 0);
-    CU_ASSERT_EQUAL(timer_push(&s, 3, p[1]), 0);
+    CU_ASSERT_EQUAL(arm(&s, p[0], 5), 0);
+    CU_ASSERT_EQUAL(arm(&s, p[1], 3), 0);
     CU_ASSERT_TRUE(timer_pop_due(&s, 10, &t) && t.pcb == p[1] && t.deadline == 3);
     CU_ASSERT_TRUE(timer_pop_due(&s, 10, &t) && t.pcb == p[0] && t.deadline == 5);
     CU_ASSERT_FALSE(timer_pop_due(&s, 10, &t));
     sched_free(&s);
-    CU_ASSERT_PTR_NULL(s.runq);
+    CU_ASSERT_PTR_NULL(s.rq_head);
     CU_ASSERT_PTR_NULL(s.timers);
     shm_destroy(h);
 }
@@ -670,15 +709,16 @@ static void test_wake_proc(void)
 static CU_TestInfo tests[] = {
     {"run queue: FIFO, rq_len after each push and pop", test_runq_fifo},
     {"run queue: popping an empty queue gives NULL", test_runq_empty},
-    {"run queue: grows past its first ring, order kept", test_runq_grows},
-    {"run queue: grows while full and wrapped, order kept", test_runq_grows_wrapped},
-    {"run queue: mixed pushes and pops wrap the ring, FIFO kept", test_runq_wraps},
+    {"run queue: thousands pushed come out in order", test_runq_many},
+    {"run queue: a popped process can be queued again at once", test_runq_requeue},
+    {"run queue: mixed pushes and pops, FIFO and length kept", test_runq_mixed},
     {"timers: only those due (deadline <= now) pop, in order", test_timer_due_only},
     {"timers: a popped timer carries its pcb and the pid it was pushed with",
      test_timer_records_pcb_and_pid},
     {"timers: pushed in random order, popped sorted", test_timer_random_sorted},
     {"timers: interleaved with time going forward, match a reference", test_timer_interleaved},
     {"timers: equal deadlines all pop, each once", test_timer_equal_deadlines},
+    {"timers: waits that a message ended leave the heap bounded", test_timer_heap_bounded},
     {"sched_free releases both queues, the sched is reusable", test_sched_free},
     {"spawn onto another VM: on its inbound list, slot + 1", test_spawn_other_vm},
     {"spawn onto the caller's VM: on the caller's run queue", test_spawn_own_vm},

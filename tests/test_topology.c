@@ -3,6 +3,7 @@
  * (supervisor/topology.c), on synthetic and XML topologies so that the
  * answers do not depend on the machine the tests run on.
  */
+#include "tests/lang_harness.h"
 #include "tests/unit.h"
 
 #include "supervisor/topology.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TWO_BY_TWO "pack:2 numa:2 core:2 pu:1" /* 2 packages x 2 NUMA nodes x 2 cores */
@@ -298,16 +300,39 @@ static void test_commas(void)
     topo_free(&t);
 }
 
+/* Each bad description is refused with a message that names it and says
+ * what is wrong where shoal can tell; hwloc's other refusals are
+ * "malformed". */
 static void test_malformed(void)
 {
-    static const char *const bad[] = {"pack:2 bogus:3", "pack:x", "hello", "pack:2 core:2 pu:0"};
+    static const struct {
+        const char *desc, *why;
+    } bad[] = {
+        {"pack:2 bogus:3", "unknown level type \"bogus\""},
+        {"pack:x", "malformed synthetic topology"},
+        {"hello", "malformed synthetic topology"},
+        {"pack:2 core:2 pu:0", "a level has 0 objects"},
+        {"pack:2 core:2", "the last level must be pu"},
+        {"pack:1000 core:1000", "is too large: 1000000 PUs, and shoal handles at most 4096"},
+        {"pack:1000 core:1000 pu:1", "is too large: 1000000 PUs"},
+        {"pack:64 core:64 pu:2", "is too large: 8192 PUs"},
+        {"pack:99999999999 core:99999999999 pu:99999999999", "is too large: more PUs than"},
+    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         topo_t t;
         err[0] = 0;
-        CU_ASSERT_EQUAL(topo_load(&t, bad[i], err, sizeof err), -1);
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, "malformed synthetic topology"));
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i]));
+        CU_ASSERT_EQUAL(topo_load(&t, bad[i].desc, err, sizeof err), -1);
+        LH_CHECK(strstr(err, bad[i].why) && strstr(err, bad[i].desc), "%s: \"%s\", want \"%s\"",
+                 bad[i].desc, err, bad[i].why);
         CU_ASSERT_PTR_NULL(t.hw);
+    }
+    /* the largest allowed loads, with hwloc's own level names too */
+    static const char *const good[] = {"pack:64 core:64 pu:1", "Package:2 L3Cache:1 Core:2 PU:1",
+                                       "2 2", "pack:2(indexes=1,0) core:2 pu:1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        topo_t t;
+        LH_CHECK(topo_load(&t, good[i], err, sizeof err) == 0, "%s: %s", good[i], err);
+        topo_free(&t);
     }
 }
 
@@ -343,6 +368,16 @@ static void test_missing_and_bad_files(void)
 
     CU_ASSERT_EQUAL(topo_load(&t, dir, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "Is a directory"));
+
+    /* a device or a FIFO is never handed to hwloc, which would read
+     * /dev/zero forever and wait on a FIFO */
+    CU_ASSERT_EQUAL(topo_load(&t, "/dev/zero", err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "it is a character device, not a regular file"));
+    snprintf(path, sizeof path, "%s/fifo.xml", dir);
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    CU_ASSERT_EQUAL(topo_load(&t, path, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "it is a FIFO, not a regular file"));
+    unlink(path);
 
     snprintf(path, sizeof path, "%s/garbage.xml", dir);
     FILE *f = fopen(path, "w");

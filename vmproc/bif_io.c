@@ -7,33 +7,19 @@
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
 #include "vmproc/interp.h"
+#include "vmproc/out.h"
 #include "vmproc/termio.h"
 
-#include <errno.h>
-#include <unistd.h>
-
-static int write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, s, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        s += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
 
 BIF(bif_print)
 {
     sbuf_t b = {0};
     bif_print_args(rt, args, argc, true, &b);
     sbuf_put(&b, "\n", 1);
+    /* A failed write is the run's business, not the process's: out.c
+     * records it and the supervisor stops the run. */
     if (!b.oom)
-        write_all(1, b.s, b.len);
+        out_write(rt->h, rt->vm, b.s, b.len);
     sbuf_free(&b);
     return mk_atom(A_OK);
 }

@@ -25,20 +25,45 @@ BIF(bif_numa_node)
     return mk_fix(rt->node);
 }
 
-BIF(bif_migrate)
+/* Move the caller to the VM in args[0]. The scheduler hands the process
+ * over when the interpreter yields, right after this returns: 'ok is then
+ * what the process sees when it runs there. It stays pinned there (no
+ * balancing moves it) until it next waits in receive. */
+static term move_to(rt_t *rt, pcb_t *pcb, term vmt)
 {
     proc_t *p = proc_of(pcb);
-    if (!is_fix(args[0]) || fix_val(args[0]) < 0 || fix_val(args[0]) >= (int64_t)rt->h->cfg.n_vms)
+    if (!is_fix(vmt) || fix_val(vmt) < 0 || fix_val(vmt) >= (int64_t)rt->h->cfg.n_vms)
         return bif_error(p, A_BADARG);
-    uint32_t vm = (uint32_t)fix_val(args[0]);
+    uint32_t vm = (uint32_t)fix_val(vmt);
+    p->flags |= PF_PINNED;
     if (vm != rt->vm) {
-        /* the scheduler hands the process over when the interpreter
-         * yields, right after this returns: 'ok is then what the
-         * process sees when it runs on vm */
         p->migrate_to = vm + 1;
         rt->trap = true;
     }
     return mk_atom(A_OK);
+}
+
+BIF(bif_migrate)
+{
+    return move_to(rt, pcb, args[0]);
+}
+
+/* call-on (compiler.c, comp_call_on): around the call, the process is
+ * pinned, so that no balancing moves it while f runs, even if f waits. */
+BIF(bif_call_on_enter)
+{
+    term r = move_to(rt, pcb, args[0]);
+    if (r != T_NONE)
+        proc_of(pcb)->pin_depth++;
+    return r;
+}
+
+BIF(bif_call_on_leave)
+{
+    proc_t *p = proc_of(pcb);
+    if (p->pin_depth > 0)
+        p->pin_depth--;
+    return move_to(rt, pcb, args[0]);
 }
 
 BIF(bif_process_info)
@@ -55,7 +80,9 @@ BIF(bif_process_info)
      * each one whole; together a snapshot, not a transaction. */
     uint32_t owner = ck_pr_load_32(&q->owner);
     uint64_t heap = ck_pr_load_64(&qp->heap_words) * sizeof(term);
-    uint64_t mlen = ck_pr_load_64(&qp->mbox_len);
+    /* every message that has arrived and not been taken: those in the
+     * mailbox, and those still in the inbox (counted by their senders) */
+    uint64_t mlen = ck_pr_load_64(&qp->mbox_len) + ck_pr_load_32(&qp->msgs_pending);
     uint64_t moves = ck_pr_load_64(&qp->migrations);
     /* Acquire: the reads above come before this second look; if the
      * process ended (or its slot was reused) meanwhile, they may be of

@@ -9,6 +9,7 @@
 #include "vmproc/compiler.h"
 #include "vmproc/msg.h"
 #include "vmproc/sched.h"
+#include "shm/pool.h"
 
 #include <ck_pr.h>
 
@@ -16,6 +17,14 @@ BIF(bif_raise_error)
 {
     proc_t *p = proc_of(pcb);
     p->err_class = EXC_ERROR;
+    p->err_value = args[0];
+    return T_NONE;
+}
+
+BIF(bif_throw)
+{
+    proc_t *p = proc_of(pcb);
+    p->err_class = EXC_THROW;
     p->err_value = args[0];
     return T_NONE;
 }
@@ -32,6 +41,21 @@ BIF(bif_exit)
         return bif_error(p, A_BADARG);
     if (msg_send_exit(rt, pid_of(args[0]), SIG_EXIT, pcb->pid, args[1]) == SEND_NOMEM)
         return bif_error(p, A_SYSTEM_LIMIT);
+    if (pid_of(args[0]) == pcb->pid) {
+        /* An exit signal to oneself takes effect before the call
+         * returns, as in Erlang: act on the inbox now (the signal is
+         * behind whatever arrived before it). A 'normal signal, which
+         * leaves other processes alone, ends the caller itself unless it
+         * traps exits. */
+        msg_take(rt, pcb);
+        if (!(p->flags & (PF_KILLED | PF_TRAP_EXIT)) && args[1] == mk_atom(A_NORMAL)) {
+            p->flags |= PF_KILLED;
+            p->err_class = EXC_EXIT;
+            p->err_value = args[1];
+        }
+        if (p->flags & PF_KILLED)
+            return T_NONE; /* the interpreter ends the process, no catch applies */
+    }
     return mk_atom(A_TRUE);
 }
 
@@ -82,7 +106,9 @@ BIF(bif_send)
     return args[1];
 }
 
-/* link and monitor: record the node on this side, then send the request. */
+/* link and monitor: reserve the pages of the exit signals they make
+ * owed (msg.c, "Reservations"), record the node on this side, then send
+ * the request, which carries one of them to the other side. */
 static term link_or_monitor(rt_t *rt, pcb_t *pcb, term *args, bool is_link)
 {
     proc_t *p = proc_of(pcb);
@@ -93,6 +119,10 @@ static term link_or_monitor(rt_t *rt, pcb_t *pcb, term *args, bool is_link)
         return mk_atom(A_TRUE);
     if (!bif_room(rt, pcb, MSG_NODE_WORDS))
         return T_NONE;
+    /* a link: our EXIT to it and its EXIT to us; a monitor: its DOWN */
+    uint64_t pages = is_link ? 2 : 1;
+    if (pool_reserve(rt->h, pages) < 0)
+        return bif_error(p, A_SYSTEM_LIMIT);
     term ref = is_link ? T_NIL : mk_ref(ck_pr_faa_64(&rt->h->run.next_ref, 1) + 1);
     term *node = heap_take(p, MSG_NODE_WORDS);
     node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
@@ -100,26 +130,28 @@ static term link_or_monitor(rt_t *rt, pcb_t *pcb, term *args, bool is_link)
     node[3] = mk_fix(is_link ? SIG_LINK : SIG_MONITOR);
     node[4] = args[0];
     node[5] = ref;
-    node[1] = is_link ? p->links : p->monitoring;
+    term *chain = is_link ? &p->links : &p->monitoring;
+    node[1] = *chain;
+    *chain = mk_box(node);
     if (is_link)
-        p->links = mk_box(node);
-    else
-        p->monitoring = mk_box(node);
+        p->reserved++;
     enum send_result r = msg_send(rt, to, is_link ? SIG_LINK : SIG_MONITOR, pcb->pid, T_NIL, ref);
-    if (r == SEND_NOMEM)
+    if (r == SEND_NOMEM) {
+        *chain = node[1];
+        if (is_link)
+            p->reserved--;
+        pool_unreserve(rt->h, pages);
         return bif_error(p, A_SYSTEM_LIMIT);
+    }
     if (r == SEND_NOPROC) {
         /* A dead process: the link breaks at once with noproc (an exit
          * signal to ourselves, acted on like any other), and a monitor
-         * fires at once. */
-        if (is_link) {
-            msg_send_exit(rt, pcb->pid, SIG_EXIT_LINK, to, mk_atom(A_NOPROC));
-        } else {
-            msg_chain_remove(&p->monitoring, 5, ref);
-            term down[5] = {mk_hdr(5, BT_TUPLE), mk_atom(A_DOWN), ref, args[0],
-                            mk_atom(A_NOPROC)};
-            msg_send(rt, pcb->pid, SIG_MSG, to, mk_box(down), T_NIL);
-        }
+         * fires at once; each on the page the request would have
+         * carried. */
+        if (is_link)
+            msg_exit_signal(rt, pcb->pid, to, mk_atom(A_NOPROC));
+        else
+            msg_down_signal(rt, pcb->pid, to, ref, mk_atom(A_NOPROC));
     }
     return is_link ? mk_atom(A_TRUE) : ref;
 }
@@ -139,8 +171,10 @@ BIF(bif_unlink)
     proc_t *p = proc_of(pcb);
     if (!is_pid(args[0]))
         return bif_error(p, A_BADARG);
-    if (msg_chain_remove(&p->links, 4, args[0]))
+    if (msg_chain_remove(&p->links, 4, args[0])) {
+        msg_drop_reservation(rt, p);
         msg_send(rt, pid_of(args[0]), SIG_UNLINK, pcb->pid, T_NIL, T_NIL);
+    }
     return mk_atom(A_TRUE);
 }
 

@@ -15,6 +15,8 @@ void code_init(shm_header_t *h)
     ct->nfuncs = 0;
     ct->main_index = UINT32_MAX;
     ct->funcs = NULL;
+    ct->find_index = NULL;
+    ct->find_mask = 0;
     ct->args = T_NIL;
     ct->tables = NULL;
     ct->end_code[0] = OP_END;
@@ -24,6 +26,15 @@ void code_init(shm_header_t *h)
 const func_t *code_find(const shm_header_t *h, uint32_t name, uint32_t arity)
 {
     code_table_t *ct = code_table(h);
+    if (ct->find_index) {
+        for (size_t j = code_find_slot(name, arity, ct->find_mask); ct->find_index[j];
+             j = (j + 1) & ct->find_mask) {
+            const func_t *f = ct->funcs[ct->find_index[j] - 1];
+            if (f->name == name && f->arity == arity)
+                return f;
+        }
+        return NULL;
+    }
     /* Closures are named `fn`, which no top-level function can be. */
     for (uint32_t i = 0; i < ct->nfuncs; i++)
         if (ct->funcs[i]->name == name && ct->funcs[i]->arity == arity && name != A_FN)

@@ -41,6 +41,9 @@ typedef struct code_table {
     uint64_t used, cap;  /* bump allocation in the code area */
     uint32_t nfuncs, main_index;
     func_t **funcs;
+    uint32_t *find_index; /* code_find's hash of top-level (name, arity): func index + 1,
+                           * or 0; NULL in a table built by hand (then it scans) */
+    uint32_t find_mask;   /* slots - 1 */
     term args;           /* (args): the program's arguments, a constant list of strings */
     void *tables;        /* the directory of shared tables (ets.c), in the pool */
     uint32_t end_code[2];/* the return address of a process's bottom frame: END */
@@ -53,6 +56,12 @@ static inline code_table_t *code_table(const shm_header_t *h)
 
 /* Supervisor only: prepare the code area of a new segment. */
 void code_init(shm_header_t *h);
+
+/* The slot where code_find starts looking for (name, arity). */
+static inline size_t code_find_slot(uint32_t name, uint32_t arity, size_t mask)
+{
+    return (size_t)(((((uint64_t)name << 32) | arity) * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
 
 /* The top-level function named by atom `name` with that arity, or NULL. */
 const func_t *code_find(const shm_header_t *h, uint32_t name, uint32_t arity);

@@ -12,6 +12,12 @@
  * function of that name and arity; else a builtin; else an error. A wrong
  * arity for a known top-level function or builtin is a compile error.
  *
+ * Every lookup is hashed (sym_tab_t: top-level names, each function's
+ * variables; a hash of each function's constants), so compile time grows
+ * with the program, not its square; compiler_compares counts the probes
+ * so that a test can hold it to that. Recursion over nested forms checks
+ * the C stack it has left (shoal_stack_t).
+ *
  * NOTES
  *   Supervisor only, before the fork. Private memory comes from an arena
  *   that compiler_free releases whole; the code area is only ever appended
@@ -30,13 +36,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+uint64_t compiler_compares;
 
 
 typedef struct binding {
     const char *name;
     uint32_t slot;
-    struct binding *next;
+    struct binding *next;     /* the binding made before this one, in any name */
+    struct binding *shadowed; /* the binding of the same name this one hides */
 } binding_t;
+
+#define NO_INDEX UINT32_MAX
+
+/* A name in a symbol table: the compiler's table of top-level names
+ * (builtins, special forms, defns) or a function's table of variables.
+ * Lookups are hashed, so that compile time grows with the size of the
+ * program, not with its square: a 40,000-defn program took 8 s when
+ * every lookup scanned. */
+typedef struct sym {
+    const char *name; /* NULL: an empty slot */
+    uint32_t hash;
+    int32_t builtin;       /* names: the bi_id, or -1 */
+    bool special;          /* names: a special form */
+    uint32_t first_global; /* names: its first defn in c->globals, or NO_INDEX */
+    uint32_t nglobals;     /* names: how many arities are defined */
+    int32_t free_idx;      /* variables: index among the free variables, or -1 */
+    binding_t *local;      /* variables: the innermost binding in scope, or NULL */
+} sym_t;
+
+/* Open addressing, linear probing, at most half full. */
+typedef struct sym_tab {
+    sym_t *v;
+    size_t cap, used;
+} sym_tab_t;
 
 typedef struct fctx {
     struct fctx *parent;
@@ -46,15 +81,20 @@ typedef struct fctx {
     size_t nconsts, capconsts;
     uint32_t arity, next_slot, max_slot;
     int depth, max_depth;
-    binding_t *env;
+    binding_t *env;      /* the bindings in scope, innermost first */
+    sym_tab_t vars;      /* by name: the innermost binding, and the free index */
     const char **free_names;
     uint32_t nfree, capfree;
+    int guard; /* > 0 while compiling a guard: only guard builtins may be called */
+    uint32_t *kindex;    /* constants by value: index + 1, or 0; kcap slots */
+    size_t kcap;
 } fctx_t;
 
 typedef struct global {
     const char *name;
     uint32_t arity;
     uint32_t index;
+    uint32_t next; /* the next defn of the same name (another arity), or NO_INDEX */
     ast_t *defn;
 } global_t;
 
@@ -75,6 +115,9 @@ struct compiler {
     size_t nglobals, capglobals;
     func_t **funcs; /* every function, top-level and closures, by index */
     size_t nfuncs, capfuncs;
+    sym_tab_t names; /* builtins, special forms and defns, by name */
+    const ast_t *where; /* the defn being compiled: where an error without a form is */
+    shoal_stack_t stack;  /* the C stack this pass may use */
     jmp_buf fail;
     diag_t *err;
 };
@@ -87,6 +130,8 @@ static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
 
 static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
 {
+    if (!a)
+        a = c->where;
     c->err->file = a ? a->file : "?";
     c->err->line = a ? a->line : 0;
     c->err->col = a ? a->col : 0;
@@ -95,6 +140,15 @@ static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
     vsnprintf(c->err->msg, sizeof c->err->msg, fmt, ap);
     va_end(ap);
     longjmp(c->fail, 1);
+}
+
+/* A form nested so deep that compiling it would overflow the C stack is
+ * an error at that form. The reader bounds nesting at 10,000, but a
+ * level of fn or let costs the compiler more stack than the reader. */
+static void stack_check(compiler_t *c, const ast_t *a)
+{
+    if (shoal_stack_low(&c->stack))
+        die_at(c, a, "forms nested too deep to compile (ulimit -s gives the compiler more stack)");
 }
 
 /* Zeroed private memory for this compile. */
@@ -136,15 +190,22 @@ static void *carea(compiler_t *c, const ast_t *a, size_t bytes)
 {
     void *p = code_alloc(c->h, bytes);
     if (!p)
-        die_at(c, a, "the program is too large for the code area");
+        die_at(c, a, "the program is too large for the code area (%llu MiB; raise it with --code-mb N)",
+               (unsigned long long)(c->h->cfg.code_bytes >> 20));
     return p;
 }
 
 static uint32_t intern(compiler_t *c, const ast_t *a, const char *s, size_t n)
 {
     int64_t i = atom_intern(c->h, s, n);
-    if (i < 0)
-        die_at(c, a, "too many atoms");
+    if (i < 0) {
+        if (atom_count(c->h) < c->h->cfg.atom_cap)
+            die_at(c, a, "the atom table has no room for this name: its %llu KiB of names are "
+                         "used (raise it with --atoms N)",
+                   (unsigned long long)((c->h->cfg.atom_bytes - atom_index_bytes(c->h->cfg.atom_cap)) >> 10));
+        die_at(c, a, "too many atoms and function names (%u; raise the limit with --atoms N)",
+               c->h->cfg.atom_cap);
+    }
     return (uint32_t)i;
 }
 
@@ -173,6 +234,7 @@ static term const_string(compiler_t *c, const ast_t *a, const char *s, size_t n)
 /* A quoted form as a constant term. */
 static term const_datum(compiler_t *c, const ast_t *a)
 {
+    stack_check(c, a);
     switch (a->kind) {
     case AST_INT:
         return mk_fix(a->u.i);
@@ -223,6 +285,11 @@ static void adjust(fctx_t *f, int d)
 /* Emit opcode with operand A; returns its position. */
 static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
 {
+    /* A is 24 bits: a signed jump, or a count or index below 2^23 (and
+     * 0xffffff, RECV_START's "no timeout") */
+    if ((a < -(1 << 23) || a >= (1 << 23)) && a != 0xffffff)
+        die_at(c, NULL, "a form too large to compile: more than %u arguments or elements",
+               1u << 23);
     adjust(f, op_effect[op]);
     return emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
 }
@@ -255,13 +322,38 @@ static void patch_a(fctx_t *f, size_t pos, size_t target)
     patch(f, pos, true, pos + 1, target);
 }
 
+static size_t term_slot(term t, size_t mask)
+{
+    return (size_t)((t * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+}
+
+/* The index of constant t in f, added if new (equal terms share one). */
 static uint32_t add_const(compiler_t *c, fctx_t *f, term t)
 {
-    for (size_t i = 0; i < f->nconsts; i++)
-        if (f->consts[i] == t)
-            return (uint32_t)i;
+    if ((f->nconsts + 1) * 2 > f->kcap) {
+        size_t cap = f->kcap ? f->kcap * 2 : 64;
+        uint32_t *ix = c_alloc(c, cap * sizeof *ix);
+        for (size_t i = 0; i < f->nconsts; i++) {
+            size_t j = term_slot(f->consts[i], cap - 1);
+            while (ix[j])
+                j = (j + 1) & (cap - 1);
+            ix[j] = (uint32_t)i + 1;
+        }
+        f->kindex = ix;
+        f->kcap = cap;
+    }
+    size_t j = term_slot(t, f->kcap - 1);
+    for (; f->kindex[j]; j = (j + 1) & (f->kcap - 1)) {
+        compiler_compares++;
+        if (f->consts[f->kindex[j] - 1] == t)
+            return f->kindex[j] - 1;
+    }
+    /* the index is an instruction's 24-bit operand */
+    if (f->nconsts >= (1u << 23))
+        die_at(c, NULL, "too many constants in one function (at most %u)", 1u << 23);
     f->consts = grow(c, f->consts, &f->capconsts, f->nconsts + 1, sizeof *f->consts);
     f->consts[f->nconsts] = t;
+    f->kindex[j] = (uint32_t)f->nconsts + 1;
     return (uint32_t)f->nconsts++;
 }
 
@@ -280,6 +372,70 @@ static void push_const(compiler_t *c, fctx_t *f, term t)
 }
 
 /* ------------------------------------------------------------------ */
+/* symbol tables                                                       */
+
+static uint32_t name_hash(const char *name)
+{
+    return (uint32_t)XXH3_64bits(name, strlen(name));
+}
+
+/* The entry of `name` in t; with `add`, a new one if it is absent (which
+ * moves the others: a sym_t pointer is good until the next add), else
+ * NULL. `name` must outlive the table (it is the AST's). */
+static sym_t *sym_find(compiler_t *c, sym_tab_t *t, const char *name, bool add)
+{
+    if (add && (t->used + 1) * 2 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        sym_t *v = c_alloc(c, cap * sizeof *v);
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->v[i].name)
+                continue;
+            size_t j = t->v[i].hash & (cap - 1);
+            while (v[j].name)
+                j = (j + 1) & (cap - 1);
+            v[j] = t->v[i];
+        }
+        t->v = v;
+        t->cap = cap;
+    }
+    if (t->cap == 0)
+        return NULL;
+    uint32_t h = name_hash(name);
+    size_t j = h & (t->cap - 1);
+    for (; t->v[j].name; j = (j + 1) & (t->cap - 1)) {
+        compiler_compares++;
+        if (t->v[j].hash == h && strcmp(t->v[j].name, name) == 0)
+            return &t->v[j];
+    }
+    if (!add)
+        return NULL;
+    sym_t *e = &t->v[j];
+    memset(e, 0, sizeof *e);
+    e->name = name;
+    e->hash = h;
+    e->builtin = -1;
+    e->first_global = NO_INDEX;
+    e->free_idx = -1;
+    t->used++;
+    return e;
+}
+
+static const char *const special_forms[] = {"defn", "fn",    "let",   "if",      "cond",
+                                            "and",  "or",    "case",  "receive", "catch",
+                                            "quote", "when", "after", "do",      NULL};
+
+/* The builtins and special forms, once, before the first defn. */
+static void names_init(compiler_t *c)
+{
+    if (c->names.used)
+        return;
+    for (int i = 0; i < BI__COUNT; i++)
+        sym_find(c, &c->names, bif_table[i].name, true)->builtin = i;
+    for (int i = 0; special_forms[i]; i++)
+        sym_find(c, &c->names, special_forms[i], true)->special = true;
+}
+
+/* ------------------------------------------------------------------ */
 /* scopes                                                              */
 
 static uint32_t new_slot(compiler_t *c, fctx_t *f, const ast_t *a)
@@ -295,10 +451,21 @@ static uint32_t new_slot(compiler_t *c, fctx_t *f, const ast_t *a)
 static void bind(compiler_t *c, fctx_t *f, const char *name, uint32_t slot)
 {
     binding_t *b = c_alloc(c, sizeof *b);
+    sym_t *s = sym_find(c, &f->vars, name, true);
     b->name = name;
     b->slot = slot;
     b->next = f->env;
+    b->shadowed = s->local;
+    s->local = b;
     f->env = b;
+}
+
+/* Leave the scopes opened since f->env was `saved`. */
+static void unbind_to(compiler_t *c, fctx_t *f, binding_t *saved)
+{
+    for (binding_t *b = f->env; b != saved; b = b->next)
+        sym_find(c, &f->vars, b->name, false)->local = b->shadowed;
+    f->env = saved;
 }
 
 enum var_kind { VAR_NONE, VAR_SLOT, VAR_FREE };
@@ -307,16 +474,15 @@ enum var_kind { VAR_NONE, VAR_SLOT, VAR_FREE };
  * (added to f's captures, and to its parents' as needed). */
 static enum var_kind resolve(compiler_t *c, fctx_t *f, const char *name, uint32_t *where)
 {
-    for (binding_t *b = f->env; b; b = b->next)
-        if (strcmp(b->name, name) == 0) {
-            *where = b->slot;
-            return VAR_SLOT;
-        }
-    for (uint32_t i = 0; i < f->nfree; i++)
-        if (strcmp(f->free_names[i], name) == 0) {
-            *where = i;
-            return VAR_FREE;
-        }
+    sym_t *s = sym_find(c, &f->vars, name, false);
+    if (s && s->local) {
+        *where = s->local->slot;
+        return VAR_SLOT;
+    }
+    if (s && s->free_idx >= 0) {
+        *where = (uint32_t)s->free_idx;
+        return VAR_FREE;
+    }
     if (!f->parent)
         return VAR_NONE;
     uint32_t up;
@@ -326,6 +492,7 @@ static enum var_kind resolve(compiler_t *c, fctx_t *f, const char *name, uint32_
     f->free_names = grow(c, f->free_names, &cap, f->nfree + 1, sizeof *f->free_names);
     f->capfree = (uint32_t)cap;
     f->free_names[f->nfree] = name;
+    sym_find(c, &f->vars, name, true)->free_idx = (int32_t)f->nfree;
     *where = f->nfree++;
     return VAR_FREE;
 }
@@ -338,33 +505,34 @@ static void load_var(compiler_t *c, fctx_t *f, enum var_kind k, uint32_t where)
 /* ------------------------------------------------------------------ */
 /* globals and builtins                                                */
 
+/* The defn of `name` with that arity, or with any arity (the first
+ * defined) when arity < 0; or NULL. */
 static global_t *find_global(compiler_t *c, const char *name, int arity)
 {
-    for (size_t i = 0; i < c->nglobals; i++)
-        if (strcmp(c->globals[i].name, name) == 0 &&
-            (arity < 0 || c->globals[i].arity == (uint32_t)arity))
+    sym_t *s = sym_find(c, &c->names, name, false);
+    for (uint32_t i = s ? s->first_global : NO_INDEX; i != NO_INDEX; i = c->globals[i].next)
+        if (arity < 0 || c->globals[i].arity == (uint32_t)arity)
             return &c->globals[i];
     return NULL;
 }
 
-static int find_builtin(const char *name)
+/* How many arities of `name` are defined. */
+static uint32_t global_arities(compiler_t *c, const char *name)
 {
-    for (int i = 0; i < BI__COUNT; i++)
-        if (strcmp(bif_table[i].name, name) == 0)
-            return i;
-    return -1;
+    sym_t *s = sym_find(c, &c->names, name, false);
+    return s ? s->nglobals : 0;
 }
 
-static const char *special_forms[] = {"defn", "fn",    "let",   "if",      "cond",  "do",
-                                      "and",  "or",    "case",  "receive", "catch", "quote",
-                                      "when", "after", NULL};
-
-static bool is_special(const char *name)
+static int find_builtin(compiler_t *c, const char *name)
 {
-    for (int i = 0; special_forms[i]; i++)
-        if (strcmp(special_forms[i], name) == 0)
-            return true;
-    return false;
+    sym_t *s = sym_find(c, &c->names, name, false);
+    return s ? s->builtin : -1;
+}
+
+static bool is_special(compiler_t *c, const char *name)
+{
+    sym_t *s = sym_find(c, &c->names, name, false);
+    return s && s->special;
 }
 
 /* ------------------------------------------------------------------ */
@@ -437,9 +605,9 @@ static void emit_bif(compiler_t *c, fctx_t *f, int id, uint32_t argc)
 /* (call-on vm f a ...): the arguments are evaluated here, the process
  * moves to vm, calls f, and moves back whether f returns or raises:
  *     V F A... H := vm f a... (vm-id)
- *     (migrate V)
+ *     (%call-on-enter V)         ; pinned (no balancing moves it), moved to V
  *     R := try (F A...)          ; #(ok v) or #(raise class value)
- *     (migrate H)
+ *     (%call-on-leave H)         ; unpinned, moved back to H
  *     unwrap R                   ; v, or raise it again */
 static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
 {
@@ -456,7 +624,7 @@ static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
     emit_bif(c, f, BI_VM_ID, 0);
     emit(c, f, OP_STORE, (int32_t)home);
     emit(c, f, OP_LOAD, (int32_t)base);
-    emit_bif(c, f, BI_MIGRATE, 1);
+    emit_bif(c, f, BI_CALL_ON_ENTER, 1);
     emit(c, f, OP_POP, 0);
     size_t t = emit(c, f, OP_TRY, 0);
     push_const(c, f, mk_atom(A_OK));
@@ -471,7 +639,7 @@ static void comp_call_on(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n)
     uint32_t r = new_slot(c, f, args[0]);
     emit(c, f, OP_STORE, (int32_t)r);
     emit(c, f, OP_LOAD, (int32_t)home);
-    emit_bif(c, f, BI_MIGRATE, 1);
+    emit_bif(c, f, BI_CALL_ON_LEAVE, 1);
     emit(c, f, OP_POP, 0);
     emit(c, f, OP_LOAD, (int32_t)r);
     emit(c, f, OP_UNWRAP, 0);
@@ -550,17 +718,71 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
     ret_if_tail(c, f, tail);
 }
 
+/* A guard may call only builtins that read their arguments and return a
+ * value (LANGUAGE.md, "Patterns"): anything else in a guard is an error
+ * here, at compile time. `what` names the callee for the message. */
+static void guard_call_error(compiler_t *c, const ast_t *a, const char *what, const char *name)
+{
+    die_at(c, a,
+           "a guard cannot call %s%s: a guard may only use comparisons, arithmetic, type "
+           "tests, and, or, not, and builtins that only read their arguments",
+           what, name);
+}
+
+/* What another Lisp's name is in shoal, for an error about it; "" if
+ * the name is not one of them. */
+static const char *foreign_hint(const char *name)
+{
+    static const struct {
+        const char *name, *hint;
+    } hints[] = {
+        {"lambda", "; shoal writes (fn (params) body...)"},
+        {"define", "; shoal writes (defn name (params) body...) at top level"},
+        {"defun", "; shoal writes (defn name (params) body...) at top level"},
+        {"def", "; shoal writes (defn name (params) body...) at top level"},
+        {"begin", "; shoal writes (do e1 e2 ...)"},
+        {"progn", "; shoal writes (do e1 e2 ...)"},
+        {"let*", "; shoal's let binds in order, as let* does"},
+        {"letrec", "; a function calls itself by its defn name"},
+        {"set!", "; a variable cannot change: bind a new one with let, or recurse with the new value"},
+        {"setq", "; a variable cannot change: bind a new one with let, or recurse with the new value"},
+        {"setf", "; a variable cannot change: bind a new one with let, or recurse with the new value"},
+        {"display", "; shoal writes (print x ...)"},
+        {"println", "; shoal writes (print x ...)"},
+        {"printf", "; shoal writes (print x ...), or (print (str ...))"},
+        {"princ", "; shoal writes (print x ...)"},
+        {"puts", "; shoal writes (print x ...)"},
+        {"null", "; shoal writes (null? x)"},
+        {"else", "; the last test of a cond is written true"},
+        {"nil", "; the empty list is written '()"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (strcmp(name, hints[i].name) == 0)
+            return hints[i].hint;
+    if (name[0] == ':' && name[1])
+        return "; an atom is written with a quote, as in 'ok";
+    return "";
+}
+
 static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     ast_t *const *items = a->u.list.items;
     size_t n = a->u.list.n, argc = n - 1;
     const ast_t *head = items[0];
+    /* (1 2) or ("f" x) would only fail when it runs, with badfun */
+    if (head->kind == AST_INT || head->kind == AST_FLOAT || head->kind == AST_STRING)
+        die_at(c, head, "a %s cannot be called; for a list write (list ...) or '(...)",
+               head->kind == AST_STRING ? "string" : "number");
     if (head->kind == AST_SYMBOL) {
         const char *name = head->u.str.s;
         uint32_t where;
         enum var_kind k = resolve(c, f, name, &where);
+        if (k != VAR_NONE && f->guard)
+            guard_call_error(c, a, "the function value ", name);
         if (k == VAR_NONE) {
             global_t *g = find_global(c, name, (int)argc);
+            if (g && f->guard)
+                guard_call_error(c, a, "the function ", name);
             if (g) {
                 comp_args(c, f, items + 1, argc);
                 emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
@@ -571,15 +793,21 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
             if ((g = find_global(c, name, -1)))
                 die_at(c, a, "%s is defined with %u argument%s, called with %zu", name, g->arity,
                        g->arity == 1 ? "" : "s", argc);
-            int id = find_builtin(name);
+            int id = find_builtin(c, name);
+            if (id >= 0 && f->guard && !(bif_table[id].flags & BF_GUARD))
+                guard_call_error(c, a, "", name);
             if (id >= 0) {
                 comp_builtin(c, f, id, a, items + 1, argc, tail);
                 return;
             }
-            die_at(c, head, "undefined function %s/%zu", name, argc);
+            die_at(c, head, "undefined function %s/%zu%s", name, argc, foreign_hint(name));
         }
         load_var(c, f, k, where);
     } else {
+        if (f->guard)
+            die_at(c, a, "a guard cannot call a computed function: a guard may only use "
+                         "comparisons, arithmetic, type tests, and, or, not, and builtins "
+                         "that only read their arguments");
         comp(c, f, head, false);
     }
     comp_args(c, f, items + 1, argc);
@@ -602,18 +830,17 @@ static void comp_symbol(compiler_t *c, fctx_t *f, const ast_t *a)
     }
     global_t *g = find_global(c, name, -1);
     if (g) {
-        for (size_t i = 0; i < c->nglobals; i++)
-            if (&c->globals[i] != g && strcmp(c->globals[i].name, name) == 0)
-                die_at(c, a, "%s is defined with several arities; wrap the one you mean in (fn ...)",
-                       name);
+        if (global_arities(c, name) > 1)
+            die_at(c, a, "%s is defined with several arities; wrap the one you mean in (fn ...)",
+                   name);
         emit(c, f, OP_PUSH_K, (int32_t)add_const(c, f, c->funcs[g->index]->value));
         return;
     }
-    if (find_builtin(name) >= 0)
+    if (find_builtin(c, name) >= 0)
         die_at(c, a, "builtin %s can only be called; wrap it in (fn ...) to pass it", name);
-    if (is_special(name))
+    if (is_special(c, name))
         die_at(c, a, "%s is a special form, not a value", name);
-    die_at(c, a, "unbound variable %s", name);
+    die_at(c, a, "unbound variable %s%s", name, foreign_hint(name));
 }
 
 
@@ -668,7 +895,7 @@ static void comp_let(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         if (b->kind != AST_LIST || b->u.list.n != 2 || b->u.list.items[0]->kind != AST_SYMBOL)
             die_at(c, b, "malformed let binding: expected (name expr)");
         const ast_t *name = b->u.list.items[0];
-        if (is_special(name->u.str.s) || ast_is_sym(name, "true") || ast_is_sym(name, "false"))
+        if (is_special(c, name->u.str.s) || ast_is_sym(name, "true") || ast_is_sym(name, "false"))
             die_at(c, name, "cannot bind %s", name->u.str.s);
         comp(c, f, b->u.list.items[1], false);
         uint32_t s = new_slot(c, f, name);
@@ -676,7 +903,7 @@ static void comp_let(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         bind(c, f, name->u.str.s, s);
     }
     comp_body(c, f, a->u.list.items + 2, a->u.list.n - 2, tail, a);
-    f->env = saved;
+    unbind_to(c, f, saved);
     if (!tail)
         f->next_slot = saved_slot;
 }
@@ -789,6 +1016,7 @@ static void emit_test(compiler_t *c, fctx_t *f, enum opcode op, uint32_t slot, i
 
 static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot, fails_t *fl)
 {
+    stack_check(c, p);
     switch (p->kind) {
     case AST_INT:
     case AST_FLOAT:
@@ -803,7 +1031,7 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
             emit_test(c, f, OP_T_EQ_K, slot, 1, add_const(c, f, const_datum(c, p)), fl);
             return;
         }
-        if (is_special(name))
+        if (is_special(c, name))
             die_at(c, p, "cannot bind %s", name);
         uint32_t where;
         enum var_kind k = resolve(c, f, name, &where);
@@ -892,9 +1120,12 @@ static void comp_clause(compiler_t *c, fctx_t *f, const ast_t *cl, uint32_t slot
             die_at(c, g, "malformed guard: expected (when expr)");
         size_t gpos = emit(c, f, OP_GUARD, 0);
         add_fail(c, fl, gpos, true, gpos + 1);
+        f->guard++;
         comp(c, f, g->u.list.items[1], false);
+        f->guard--;
         emit(c, f, OP_GUARD_END, 0);
-        size_t jf = emit_jump(c, f, OP_JUMP_F);
+        /* a guard holds only when its value is 'true */
+        size_t jf = emit_jump(c, f, OP_JUMP_NT);
         add_fail(c, fl, jf, true, jf + 1);
         first = 2;
         if (cl->u.list.n < 3)
@@ -919,7 +1150,7 @@ static size_t comp_clauses(compiler_t *c, fctx_t *f, ast_t *const *clauses, size
         comp_clause(c, f, clauses[i], slot, tail, &fl, accept);
         ends[i] = emit_jump(c, f, OP_JUMP);
         f->depth = depth;
-        f->env = saved;
+        unbind_to(c, f, saved);
         if (!tail)
             f->next_slot = saved_slot;
         patch_fails(f, &fl, here(f));
@@ -958,8 +1189,24 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     }
     if (n < 2 && !after)
         die_at(c, a, "malformed receive: expected at least one clause");
+    /* (after ...) anywhere else would be read as a pattern binding `after` */
+    for (size_t i = 1; i < n; i++) {
+        const ast_t *cl = a->u.list.items[i];
+        if (cl->kind == AST_LIST && cl->u.list.n > 0 && ast_is_sym(cl->u.list.items[0], "after"))
+            die_at(c, cl, "(after ...) must be the last clause of receive%s",
+                   after ? ", and there can be only one" : "");
+    }
     uint32_t tslot = 0xffffff;
     if (after) {
+        /* a literal timeout that can never be right is an error now, not a
+         * badarg when the receive runs */
+        const ast_t *ms = after->u.list.items[1];
+        if ((ms->kind == AST_INT && ms->u.i < 0) || ms->kind == AST_FLOAT ||
+            ms->kind == AST_STRING ||
+            (ms->kind == AST_LIST && ms->u.list.n == 2 && ast_is_sym(ms->u.list.items[0], "quote") &&
+             !ast_is_sym(ms->u.list.items[1], "infinity")))
+            die_at(c, ms, "the timeout of after must be a whole number of milliseconds, 0 or more, "
+                          "or 'infinity");
         comp(c, f, after->u.list.items[1], false);
         tslot = new_slot(c, f, after);
         emit(c, f, OP_STORE, (int32_t)tslot);
@@ -1015,11 +1262,11 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     if (n == 0)
         die_at(c, a, "() is not an expression; write '() for the empty list");
     const ast_t *head = a->u.list.items[0];
-    if (head->kind == AST_SYMBOL && is_special(head->u.str.s)) {
+    if (head->kind == AST_SYMBOL && is_special(c, head->u.str.s)) {
         const char *s = head->u.str.s;
         if (strcmp(s, "quote") == 0) {
             if (n != 2)
-                die_at(c, a, "malformed quote");
+                die_at(c, a, "malformed quote: expected (quote x), one form");
             push_const(c, f, const_datum(c, a->u.list.items[1]));
             ret_if_tail(c, f, tail);
         } else if (strcmp(s, "if") == 0) {
@@ -1035,6 +1282,8 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         } else if (strcmp(s, "case") == 0) {
             comp_case(c, f, a, tail);
         } else if (strcmp(s, "receive") == 0) {
+            if (f->guard)
+                die_at(c, a, "a guard cannot receive: a guard may only read values");
             comp_receive(c, f, a, tail);
         } else if (strcmp(s, "catch") == 0) {
             comp_catch(c, f, a, tail);
@@ -1053,6 +1302,7 @@ static void comp_list_form(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 
 static void comp(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
+    stack_check(c, a);
     switch (a->kind) {
     case AST_INT:
     case AST_FLOAT:
@@ -1082,6 +1332,9 @@ static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32
     clo[0] = mk_hdr(2, BT_CLOSURE);
     clo[1] = (term)(uintptr_t)fn;
     fn->value = mk_box(clo);
+    /* a function's index is an instruction's 24-bit operand (CALL_G, CLOSURE) */
+    if (c->nfuncs >= (1u << 23))
+        die_at(c, where, "too many functions and closures (at most %u)", 1u << 23);
     c->funcs = grow(c, c->funcs, &c->capfuncs, c->nfuncs + 1, sizeof *c->funcs);
     fn->index = (uint32_t)c->nfuncs;
     c->funcs[c->nfuncs++] = fn;
@@ -1091,6 +1344,10 @@ static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32
 /* Copy a finished context's code and constants into the code area. */
 static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
 {
+    /* a jump's 24-bit offset spans any function smaller than this */
+    if (fc->ncode >= (1u << 23))
+        die_at(c, where, "a function too large to compile (%zu words of code; at most %u): split it",
+               fc->ncode, (1u << 23) - 1);
     uint32_t *code = carea(c, where, fc->ncode * sizeof *code);
     memcpy(code, fc->code, fc->ncode * sizeof *code);
     term *consts = NULL;
@@ -1117,12 +1374,26 @@ static void check_params(compiler_t *c, const ast_t *params)
         const ast_t *p = params->u.list.items[i];
         if (p->kind != AST_SYMBOL)
             die_at(c, p, "a parameter must be a name");
-        if (is_special(p->u.str.s) || ast_is_sym(p, "true") || ast_is_sym(p, "false") ||
+        if (is_special(c, p->u.str.s) || ast_is_sym(p, "true") || ast_is_sym(p, "false") ||
             ast_is_sym(p, "_"))
             die_at(c, p, "cannot use %s as a parameter", p->u.str.s);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(params->u.list.items[j]->u.str.s, p->u.str.s) == 0)
-                die_at(c, p, "parameter %s appears twice", p->u.str.s);
+    }
+    /* A parameter named twice: pairwise for the usual few, hashed for a
+     * long list (which would otherwise cost its square). */
+    size_t n = params->u.list.n;
+    sym_tab_t seen = {0};
+    for (size_t i = 0; i < n; i++) {
+        const ast_t *p = params->u.list.items[i];
+        bool twice = false;
+        if (n <= 16) {
+            for (size_t j = 0; j < i && !twice; j++)
+                twice = strcmp(params->u.list.items[j]->u.str.s, p->u.str.s) == 0;
+        } else {
+            sym_t *e = sym_find(c, &seen, p->u.str.s, true);
+            twice = e->nglobals++ > 0;
+        }
+        if (twice)
+            die_at(c, p, "parameter %s appears twice", p->u.str.s);
     }
 }
 
@@ -1194,27 +1465,53 @@ void compiler_free(compiler_t *c)
 int compiler_declare(compiler_t *c, ast_t **forms, size_t n, diag_t *err)
 {
     c->err = err;
+    c->where = NULL;
     if (setjmp(c->fail))
         return -1;
+    shoal_stack_start(&c->stack);
+    names_init(c);
     for (size_t i = 0; i < n; i++) {
         const ast_t *d = forms[i];
-        if (d->kind != AST_LIST || d->u.list.n == 0 || !ast_is_sym(d->u.list.items[0], "defn"))
-            die_at(c, d, "only (defn name (params) body...) forms are allowed at top level");
+        if (d->kind != AST_LIST || d->u.list.n == 0 || !ast_is_sym(d->u.list.items[0], "defn")) {
+            const ast_t *h = d->kind == AST_LIST && d->u.list.n ? d->u.list.items[0] : NULL;
+            bool other_lisp = ast_is_sym(h, "define") || ast_is_sym(h, "defun") ||
+                              ast_is_sym(h, "def");
+            die_at(c, d, "only (defn name (params) body...) forms are allowed at top level%s",
+                   other_lisp ? " (shoal has no define, defun or def)" : "");
+        }
         if (d->u.list.n < 4 || d->u.list.items[1]->kind != AST_SYMBOL)
             die_at(c, d, "malformed defn: expected (defn name (params) body...)");
         const ast_t *name = d->u.list.items[1], *params = d->u.list.items[2];
-        if (is_special(name->u.str.s) || ast_is_sym(name, "true") || ast_is_sym(name, "false"))
-            die_at(c, name, "cannot define %s", name->u.str.s);
+        const char *nm = name->u.str.s;
+        if (is_special(c, nm))
+            die_at(c, name, "cannot define %s: it is a special form", nm);
+        /* LANGUAGE.md, "Special forms": a defn would silently replace
+         * the builtin in every call that does not see it. */
+        if (find_builtin(c, nm) >= 0)
+            die_at(c, name, "cannot define %s: it is a builtin; give your function another name", nm);
+        if (ast_is_sym(name, "true") || ast_is_sym(name, "false"))
+            die_at(c, name, "cannot define %s", nm);
         check_params(c, params);
         uint32_t arity = (uint32_t)params->u.list.n;
-        if (find_global(c, name->u.str.s, (int)arity))
-            die_at(c, name, "%s/%u is defined twice", name->u.str.s, arity);
+        if (find_global(c, nm, (int)arity))
+            die_at(c, name, "%s/%u is defined twice", nm, arity);
+        if (c->nglobals >= (1u << 23))
+            die_at(c, name, "too many functions (at most %u)", 1u << 23);
         c->globals = grow(c, c->globals, &c->capglobals, c->nglobals + 1, sizeof *c->globals);
-        global_t *g = &c->globals[c->nglobals++];
-        g->name = name->u.str.s;
+        uint32_t gi = (uint32_t)c->nglobals++;
+        global_t *g = &c->globals[gi];
+        g->name = nm;
         g->arity = arity;
         g->defn = forms[i];
-        g->index = new_func(c, d, intern(c, name, name->u.str.s, name->u.str.len), arity)->index;
+        g->next = NO_INDEX;
+        g->index = new_func(c, d, intern(c, name, nm, name->u.str.len), arity)->index;
+        /* last in its name's chain, so that the first defined comes first */
+        sym_t *e = sym_find(c, &c->names, nm, true);
+        uint32_t *link = &e->first_global;
+        while (*link != NO_INDEX)
+            link = &c->globals[*link].next;
+        *link = gi;
+        e->nglobals++;
     }
     return 0;
 }
@@ -1222,11 +1519,15 @@ int compiler_declare(compiler_t *c, ast_t **forms, size_t n, diag_t *err)
 int compiler_finish(compiler_t *c, diag_t *err)
 {
     c->err = err;
+    c->where = NULL;
     if (setjmp(c->fail))
         return -1;
+    shoal_stack_start(&c->stack);
+    names_init(c);
     for (size_t i = 0; i < c->nglobals; i++) {
         global_t *g = &c->globals[i];
         const ast_t *d = g->defn;
+        c->where = d;
         comp_fn_into(c, NULL, c->funcs[g->index], d->u.list.items[2], d->u.list.items + 3,
                      d->u.list.n - 3, d);
     }
@@ -1239,11 +1540,27 @@ int compiler_finish(compiler_t *c, diag_t *err)
         snprintf(err->msg, sizeof err->msg, "no (defn main () ...) in the program");
         return -1;
     }
+    c->where = m->defn;
     code_table_t *ct = code_table(c->h);
     func_t **table = carea(c, NULL, c->nfuncs * sizeof *table);
     memcpy(table, c->funcs, c->nfuncs * sizeof *table);
+    /* code_find's index of the top-level functions, at most half full */
+    size_t cap = 16;
+    while (cap < 2 * c->nglobals)
+        cap *= 2;
+    uint32_t *index = carea(c, NULL, cap * sizeof *index);
+    memset(index, 0, cap * sizeof *index);
+    for (size_t i = 0; i < c->nglobals; i++) {
+        const func_t *fn = c->funcs[c->globals[i].index];
+        size_t j = code_find_slot(fn->name, fn->arity, cap - 1);
+        while (index[j])
+            j = (j + 1) & (cap - 1);
+        index[j] = fn->index + 1;
+    }
     ct->funcs = table;
     ct->nfuncs = (uint32_t)c->nfuncs;
+    ct->find_index = index;
+    ct->find_mask = (uint32_t)(cap - 1);
     ct->main_index = m->index;
     return 0;
 }

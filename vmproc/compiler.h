@@ -16,6 +16,11 @@
 
 typedef struct compiler compiler_t;
 
+/* Name and constant comparisons made by every compile in this process so
+ * far: a statistic by which a test sees that compile time grows with the
+ * program, not with its square. Supervisor only. */
+extern uint64_t compiler_compares;
+
 compiler_t *compiler_new(shm_header_t *h);
 int compiler_declare(compiler_t *c, ast_t **forms, size_t n, diag_t *err);
 int compiler_finish(compiler_t *c, diag_t *err);
@@ -31,8 +36,9 @@ void compiler_free(compiler_t *c);
     X(UNDEF, "undef") X(BADFUN, "badfun") X(BADARITY, "badarity")                \
     X(HEAP_LIMIT, "heap_limit") X(UNDEFINED, "undefined") X(FN, "fn")            \
     X(SYSTEM_LIMIT, "system_limit") X(TIMEOUT, "timeout") X(RAISE, "raise")       \
-    X(EXIT_CLASS, "exit") X(ORDERED, "ordered") X(SET, "set") X(START, "start")    \
-    X(END, "end")
+    X(EXIT_CLASS, "exit") X(THROW, "throw") X(NOCATCH, "nocatch")                 \
+    X(MAILBOX_LIMIT, "mailbox_limit") X(INFINITY, "infinity") X(ORDERED, "ordered") \
+    X(SET, "set") X(START, "start") X(END, "end")
 
 enum well_known_atom {
 #define X(id, name) A_##id,

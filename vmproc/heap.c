@@ -23,6 +23,7 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/beat.h"
 #include "vmproc/wstack.h"
 
 #include <ck_pr.h>
@@ -269,15 +270,22 @@ static term copy(gc_t *g, term t)
 }
 
 /* Copy the children of the objects in to-space until none is left. */
+/* Long walks beat the VM's heartbeat every this many steps (vm.h): about
+ * a millisecond of work, so a supervisor tick always sees it move. */
+#define BEAT_STEPS (1u << 16)
+
 static void scan(gc_t *g)
 {
     if (!g->first)
         return;
     hblock_t *b = g->first;
     term *s = hblock_start(b);
+    uint32_t steps = 0;
     for (;;) {
         term *end = b == g->cur ? g->hp : b->top;
         if (s < end) {
+            if (++steps % BEAT_STEPS == 0)
+                vm_beat();
             term w = *s;
             if (!is_hdr(w)) { /* a cons cell */
                 s[0] = copy(g, s[0]);
@@ -331,8 +339,11 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
         g.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
     g.node = home_of(rt, p);
     hblock_t *first = new_block_on(rt, g.node, g.block, POOL_OWNER_VM(rt->vm));
-    if (!first)
+    if (!first) {
+        /* nothing copied yet: the heap is as it was, and usable */
+        errno = EAGAIN;
         return -1;
+    }
     g.first = g.cur = first;
     g.hp = hblock_start(first);
     g.lim = first->end;
@@ -477,8 +488,11 @@ uint64_t term_size(term t)
     wstack_t st;
     wstack_init(&st);
     uint64_t n = 0;
+    uint32_t steps = 0;
     wstack_push(&st, t);
     while (wstack_pop(&st, &t)) {
+        if (++steps % BEAT_STEPS == 0)
+            vm_beat();
         if (is_cons(t)) {
             n += 2;
             /* the tail first, so that the head is walked next and a long
@@ -528,7 +542,10 @@ term term_copy(term t, term **hp)
 {
     term *s = *hp;
     term root = shallow(t, hp);
+    uint32_t steps = 0;
     while (s < *hp) {
+        if (++steps % BEAT_STEPS == 0)
+            vm_beat();
         term w = *s;
         if (!is_hdr(w)) {
             s[0] = shallow(s[0], hp);

@@ -16,7 +16,10 @@
 #include "vmproc/proc.h"
 
 /* Give a new process its first heap block and its stack, on `node` (the
- * node of the VM that will own it). */
+ * node of the VM that will own it). The runs belong to the process's slot
+ * from the start, before proc_spawn publishes it: a VM that dies in
+ * between leaves the slot CLAIMED and these runs owned by it (pool.c,
+ * CRASH SAFETY, says who frees them). */
 int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node);
 
 /* Make room for `words` more words at p->hp (may collect: every term not
@@ -27,7 +30,9 @@ int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words);
  * are updated in place. -1 with EFBIG: past the heap limit; -1 with
  * ENOMEM: the pool ran dry during the copy, and the process can only be
  * ended (heap_release frees both spaces; its link and monitor chains
- * still read right for msg_close). */
+ * still read right for msg_close); -1 with EAGAIN: the pool had no room
+ * for a to-space at all, nothing was touched, and a collection that was
+ * only an optimisation may be skipped. */
 int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n);
 
 /* Move the stack to a run with at least `need` free words between the

@@ -24,6 +24,7 @@
 #include "vmproc/termio.h"
 
 #include <ck_pr.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -120,7 +121,9 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     const func_t *fn;
     const term *K;
     uint32_t w;
-    int32_t reds = SLICE_REDUCTIONS;
+    /* Migration torture: every call is the end of a slice, so that the
+     * scheduler may move the process at every safe point. */
+    int32_t reds = rt->migrate_torture ? 1 : SLICE_REDUCTIONS;
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
 
@@ -232,6 +235,12 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(JUMP_F)
         {
             if (*--sp == mk_atom(A_FALSE))
+                pc += A_S(w);
+            DISPATCH();
+        }
+        CASE(JUMP_NT)
+        {
+            if (*--sp != mk_atom(A_TRUE))
                 pc += A_S(w);
             DISPATCH();
         }
@@ -348,6 +357,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             term r = bif_call(rt, pcb, A_U(w), p->sp - argc, argc);
             LOAD();
             if (UNLIKELY(r == T_NONE)) {
+                if (p->flags & PF_KILLED)
+                    goto killed; /* an exit signal to itself */
                 if (p->err_class == EXC_NONE)
                     goto heap_limit;
                 goto raise;
@@ -586,9 +597,22 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(RECV_START)
         {
+            if (UNLIKELY(rt->migrate_torture)) {
+                /* A receive is a safe point, blocking or not: under
+                 * migration torture, yield here once (and run the
+                 * receive when the process is next run, wherever). */
+                if (!(p->flags & PF_TORTURE_HOLD)) {
+                    p->flags |= PF_TORTURE_HOLD;
+                    pc--;
+                    SAVE();
+                    return RUN_YIELD;
+                }
+                p->flags &= ~PF_TORTURE_HOLD;
+            }
             p->mbox_prev = 0;
             p->deadline = -1;
-            if (A_U(w) != 0xffffff) {
+            /* (after 'infinity ...) never gives up, as no after */
+            if (A_U(w) != 0xffffff && fp[A_U(w)] != mk_atom(A_INFINITY)) {
                 term t = fp[A_U(w)];
                 if (!is_fix(t) || fix_val(t) < 0)
                     RAISE_ERR(A_BADARG);
@@ -663,7 +687,9 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 sp[-1] = t[2];
                 DISPATCH();
             }
-            p->err_class = t[2] == mk_atom(A_ERROR) ? EXC_ERROR : EXC_EXIT;
+            p->err_class = t[2] == mk_atom(A_ERROR)   ? EXC_ERROR
+                           : t[2] == mk_atom(A_THROW) ? EXC_THROW
+                                                      : EXC_EXIT;
             p->err_value = t[3];
             goto raise;
         }
@@ -682,9 +708,17 @@ killed:
     return RUN_EXIT;
 
 heap_limit:
-    /* The heap or stack could not grow: the process ends, the VM does not. */
+    /* The heap or stack could not grow: the process ends, the VM does not.
+     * Past its own limit (EFBIG) that is heap_limit; the shared pool
+     * exhausted (ENOMEM, EAGAIN) is system_limit, with a hint in the
+     * report (sched.c) to raise --pool-mb. */
     p->err_class = EXC_ERROR;
-    p->err_value = mk_atom(A_HEAP_LIMIT);
+    if (errno == EFBIG) {
+        p->err_value = mk_atom(A_HEAP_LIMIT);
+    } else {
+        p->err_value = mk_atom(A_SYSTEM_LIMIT);
+        p->flags |= PF_OUT_OF_POOL;
+    }
     p->sp = p->stack_lo;
     p->ctl = (ctl_t *)p->stack_hi;
     return RUN_EXIT;
@@ -712,9 +746,18 @@ raise:
             term *t = heap_take(p, 4);
             t[0] = mk_hdr(4, BT_TUPLE);
             t[1] = mk_atom(A_RAISE);
-            t[2] = mk_atom(p->err_class == EXC_ERROR ? A_ERROR : A_EXIT_CLASS);
+            t[2] = mk_atom(p->err_class == EXC_ERROR   ? A_ERROR
+                           : p->err_class == EXC_THROW ? A_THROW
+                                                       : A_EXIT_CLASS);
             t[3] = p->err_value;
             *sp++ = mk_box(t);
+            p->err_class = EXC_NONE;
+            p->err_value = T_NONE;
+            DISPATCH();
+        }
+        if (p->err_class == EXC_THROW) {
+            /* a catch of (throw v): v itself */
+            *sp++ = p->err_value;
             p->err_class = EXC_NONE;
             p->err_value = T_NONE;
             DISPATCH();
@@ -729,5 +772,13 @@ raise:
     }
     p->sp = p->stack_lo;
     p->ctl = cs;
+    if (p->err_class == EXC_THROW) {
+        /* a throw nobody caught: the process exits with
+         * #(error #(nocatch v)), as in Erlang */
+        if (heap_make_room(rt, pcb, 3) < 0)
+            goto heap_limit;
+        p->err_value = mk_tuple2(p, mk_atom(A_NOCATCH), p->err_value);
+        p->err_class = EXC_ERROR;
+    }
     return RUN_EXIT;
 }

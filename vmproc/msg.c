@@ -17,8 +17,29 @@
  * whole message is. The buffer it was filling belongs to the receiver's
  * slot from the moment it is allocated (so that a published one is never
  * freed by the recovery of the sender's VM); one that died unpublished is
- * left over, a page per crash, until the pool is recreated. Bounded by
- * the restart limit; tests/test_msg.c checks the bound.
+ * left over, owned by the receiver's slot, until the receiver ends and
+ * its runs are freed with it: one buffer (a run of as many pages as the
+ * message needed) per crash, and for a receiver that lives on, for the
+ * rest of the run. tests/test_msg.c checks that no more is left.
+ *
+ * Reservations: a process's exit signals (EXIT to each link, DOWN to each
+ * watcher) must be delivered whatever the pool's state, so one pool page
+ * is reserved for each when the link or monitor is made (pool.h,
+ * pool_reserve), and the process counts the reservations it holds in
+ * p->reserved:
+ *   - (link q) reserves two pages: one for the EXIT this process may send
+ *     q, one that the SIG_LINK request carries to q for the EXIT q may
+ *     send back; (monitor q) reserves one, carried by SIG_MONITOR, for
+ *     q's DOWN. If the pool cannot spare them, the call raises
+ *     system_limit.
+ *   - Taking a SIG_LINK or SIG_MONITOR adds the carried page to the
+ *     taker's count (or gives it back if the link already existed).
+ *   - An exit signal is allocated with pool_alloc_reserved, which uses
+ *     the page; one that finds its target gone gives the page back.
+ *   - A link or watcher that goes without a signal (unlink, demonitor, an
+ *     EXIT from the linked process) gives its page back.
+ * Every other message and signal is an ordinary allocation, and a send
+ * that finds the pool exhausted is system_limit in the sender.
  */
 #include "vmproc/msg.h"
 
@@ -35,8 +56,14 @@ static term *node_at(const shm_header_t *h, uint64_t off)
     return (term *)((char *)h + off);
 }
 
-enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t from, term payload,
-                          term extra)
+/* Counted in msgs_pending while in the inbox: what process-info reports. */
+static bool is_message(enum sig_kind kind)
+{
+    return kind == SIG_MSG || kind == SIG_DOWN;
+}
+
+static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t from,
+                             term payload, term extra, bool reserved)
 {
     shm_header_t *h = rt->h;
     uint32_t slots = h->cfg.proc_slots;
@@ -52,7 +79,8 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
 
     uint64_t words = MSG_NODE_WORDS + term_size(payload) + term_size(extra);
     size_t pages = (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
-    hblock_t *buf = pool_alloc(h, rt->vm, rt->node, pages, POOL_OWNER_PROC(slot));
+    hblock_t *buf = reserved ? pool_alloc_reserved(h, rt->vm, rt->node, pages, POOL_OWNER_PROC(slot))
+                             : pool_alloc(h, rt->vm, rt->node, pages, POOL_OWNER_PROC(slot));
     if (!buf)
         return SEND_NOMEM;
     buf->next = NULL;
@@ -67,10 +95,18 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
     node[5] = term_copy(extra, &hp);
     buf->top = hp;
     uint64_t off = (uint64_t)((char *)node - (char *)h);
+    /* Counted before it is published, so that the owner, which subtracts
+     * only what it took, never takes the count below zero. Relaxed: a
+     * statistic; the CAS below orders it for the owner. */
+    bool counted = is_message(kind);
+    if (counted)
+        ck_pr_inc_32(&p->msgs_pending);
 
     for (;;) {
         uint64_t cur = ck_pr_load_64(&p->inbox);
         if (!inbox_open(cur, tag)) {
+            if (counted)
+                ck_pr_dec_32(&p->msgs_pending);
             pool_free(h, rt->vm, buf);
             return SEND_NOPROC;
         }
@@ -81,6 +117,9 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
         if (ck_pr_cas_64(&p->inbox, cur, tag | off))
             break;
     }
+    /* Published: a reserved page is in use for good (see the header). */
+    if (reserved)
+        pool_unreserve(h, 1);
     /* Atomic-load fence: our push (the CAS) is ordered before the read of
      * the status (see the header: the owner does the mirror image with a
      * full fence after its plain store of WAITING). On TSO machines a
@@ -92,11 +131,61 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
     return SEND_OK;
 }
 
+enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t from, term payload,
+                          term extra)
+{
+    return send(rt, to, kind, from, payload, extra, false);
+}
+
 enum send_result msg_send_exit(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t from,
                                term reason)
 {
     term tup[4] = {mk_hdr(4, BT_TUPLE), mk_atom(A_EXIT), mk_pid(from), reason};
-    return msg_send(rt, to, kind, from, mk_box(tup), reason);
+    return send(rt, to, kind, from, mk_box(tup), reason, false);
+}
+
+/* An exit signal (EXIT or DOWN) on one reserved page (see the header).
+ * A reason too large for what the pool can give is sent as system_limit:
+ * the signal itself is never lost. The reservation is used if the target
+ * took it, and given back otherwise. */
+static enum send_result send_reserved(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t from,
+                                      term payload, term extra, term small_payload,
+                                      term small_extra)
+{
+    enum send_result r = send(rt, to, kind, from, payload, extra, true);
+    if (r == SEND_NOMEM)
+        r = send(rt, to, kind, from, small_payload, small_extra, true);
+    if (r != SEND_OK) {
+        /* gone, or (only if other nodes raced us for the last pages) no
+         * page at all: either way the reservation is not needed now */
+        pool_unreserve(rt->h, 1);
+    }
+    return r;
+}
+
+enum send_result msg_exit_signal(rt_t *rt, uint64_t to, uint64_t from, term reason)
+{
+    term tup[4] = {mk_hdr(4, BT_TUPLE), mk_atom(A_EXIT), mk_pid(from), reason};
+    term small[4] = {mk_hdr(4, BT_TUPLE), mk_atom(A_EXIT), mk_pid(from), mk_atom(A_SYSTEM_LIMIT)};
+    return send_reserved(rt, to, SIG_EXIT_LINK, from, mk_box(tup), reason, mk_box(small),
+                         mk_atom(A_SYSTEM_LIMIT));
+}
+
+enum send_result msg_down_signal(rt_t *rt, uint64_t to, uint64_t from, term ref, term reason)
+{
+    term tup[5] = {mk_hdr(5, BT_TUPLE), mk_atom(A_DOWN), ref, mk_pid(from), reason};
+    term small[5] = {mk_hdr(5, BT_TUPLE), mk_atom(A_DOWN), ref, mk_pid(from),
+                     mk_atom(A_SYSTEM_LIMIT)};
+    return send_reserved(rt, to, SIG_DOWN, from, mk_box(tup), ref, mk_box(small), ref);
+}
+
+void msg_drop_reservation(rt_t *rt, proc_t *p)
+{
+    SHOAL_ASSERT(p->reserved > 0, "a process gives back a reservation it does not hold");
+    if (p->reserved > 0) {
+        p->reserved--;
+        pool_unreserve(rt->h, 1);
+    }
 }
 
 /* Remove from a chain the first node whose word `field` equals v; returns
@@ -231,11 +320,13 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
         return 0;
     term list = take_all(rt, pcb, 0);
     uint64_t added = 0;
+    uint32_t messages = 0;
     while (list) {
         term *node = box_ptr(list);
         list = node[1];
         term from = node[4], extra = node[5];
         enum sig_kind kind = (enum sig_kind)fix_val(node[3]);
+        messages += is_message(kind);
         /* Signals keep their buffers: the nodes that stay on a chain
          * (links, monitors) live there, the others go at the next GC. */
         if (kind != SIG_MSG)
@@ -245,9 +336,19 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
             deliver(rt, p, node);
             added++;
             break;
+        case SIG_DOWN:
+            /* A monitor cancelled since (demonitor) gets no DOWN, as in
+             * Erlang; else the monitor is over and the DOWN is a message. */
+            if (!msg_chain_remove(&p->monitoring, 5, extra))
+                break;
+            node[3] = mk_fix(SIG_MSG);
+            append_mailbox(p, node);
+            added++;
+            break;
         case SIG_EXIT_LINK:
             if (!msg_chain_remove(&p->links, 4, from))
                 break; /* unlinked since: the signal is void */
+            msg_drop_reservation(rt, p); /* no EXIT owed to the dead process now */
             /* fall through */
         case SIG_EXIT:
             if (fix_val(node[3]) == SIG_EXIT && extra == mk_atom(A_KILL)) {
@@ -261,27 +362,33 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
             }
             break;
         case SIG_LINK:
-            if (!msg_chain_has(p->links, 4, from))
+            /* it carries one reserved page: the EXIT this process owes */
+            if (!msg_chain_has(p->links, 4, from)) {
                 push_chain(&p->links, node);
+                p->reserved++;
+            } else {
+                pool_unreserve(rt->h, 1);
+            }
             break;
         case SIG_UNLINK:
-            msg_chain_remove(&p->links, 4, from);
+            if (msg_chain_remove(&p->links, 4, from))
+                msg_drop_reservation(rt, p);
             break;
         case SIG_MONITOR:
             push_chain(&p->monitored_by, node);
+            p->reserved++; /* the page it carries, for the DOWN */
             break;
         case SIG_DEMONITOR:
-            msg_chain_remove(&p->monitored_by, 5, extra);
+            if (msg_chain_remove(&p->monitored_by, 5, extra))
+                msg_drop_reservation(rt, p);
             break;
         }
     }
+    /* Relaxed: a statistic (process-info); the senders counted these
+     * before they published them. */
+    if (messages)
+        ck_pr_sub_32(&p->msgs_pending, messages);
     return added;
-}
-
-static void send_down(rt_t *rt, uint64_t to, term ref, uint64_t me, term reason)
-{
-    term tup[5] = {mk_hdr(5, BT_TUPLE), mk_atom(A_DOWN), ref, mk_pid(me), reason};
-    msg_send(rt, to, SIG_MSG, me, mk_box(tup), T_NIL);
 }
 
 bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
@@ -289,7 +396,9 @@ bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
     proc_t *p = proc_of(pcb);
     uint64_t me = pcb->pid;
     /* Requests still in flight are answered as if they came just before
-     * the end; everything else in them is dropped with the buffers. */
+     * the end (a link or monitor: its EXIT or DOWN, on the page it
+     * carries), and cancellations are honoured (an unlink or demonitor:
+     * no signal); messages are dropped with their buffers. */
     term list = take_all(rt, pcb, INBOX_CLOSED);
     while (list) {
         term *node = box_ptr(list);
@@ -297,10 +406,20 @@ bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
         switch ((enum sig_kind)fix_val(node[3])) {
         case SIG_LINK:
             if (!msg_chain_has(p->links, 4, node[4]))
-                msg_send_exit(rt, pid_of(node[4]), SIG_EXIT_LINK, me, reason);
+                msg_exit_signal(rt, pid_of(node[4]), me, reason);
+            else
+                pool_unreserve(rt->h, 1);
             break;
         case SIG_MONITOR:
-            send_down(rt, pid_of(node[4]), node[5], me, reason);
+            msg_down_signal(rt, pid_of(node[4]), me, node[5], reason);
+            break;
+        case SIG_UNLINK:
+            if (msg_chain_remove(&p->links, 4, node[4]))
+                msg_drop_reservation(rt, p);
+            break;
+        case SIG_DEMONITOR:
+            if (msg_chain_remove(&p->monitored_by, 5, node[5]))
+                msg_drop_reservation(rt, p);
             break;
         default:
             break;
@@ -308,10 +427,17 @@ bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
         pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
     }
     bool watched = p->links || p->monitored_by;
-    for (term l = p->links; l; l = box_ptr(l)[1])
-        msg_send_exit(rt, pid_of(box_ptr(l)[4]), SIG_EXIT_LINK, me, reason);
-    for (term m = p->monitored_by; m; m = box_ptr(m)[1])
-        send_down(rt, pid_of(box_ptr(m)[4]), box_ptr(m)[5], me, reason);
+    /* One reserved page each (see the header), so these go out whatever
+     * the pool's state. */
+    for (term l = p->links; l; l = box_ptr(l)[1]) {
+        msg_exit_signal(rt, pid_of(box_ptr(l)[4]), me, reason);
+        p->reserved--;
+    }
+    for (term m = p->monitored_by; m; m = box_ptr(m)[1]) {
+        msg_down_signal(rt, pid_of(box_ptr(m)[4]), me, box_ptr(m)[5], reason);
+        p->reserved--;
+    }
+    SHOAL_ASSERT(p->reserved == 0, "an ending process held reservations for no signal");
     for (term m = p->monitoring; m; m = box_ptr(m)[1])
         msg_send(rt, pid_of(box_ptr(m)[4]), SIG_DEMONITOR, me, T_NIL, box_ptr(m)[5]);
     p->links = p->monitored_by = p->monitoring = 0;

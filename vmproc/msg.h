@@ -38,7 +38,9 @@ enum sig_kind {
     SIG_LINK,
     SIG_UNLINK,
     SIG_MONITOR,    /* extra: the ref */
-    SIG_DEMONITOR   /* extra: the ref */
+    SIG_DEMONITOR,  /* extra: the ref */
+    SIG_DOWN        /* payload #(DOWN ref pid reason), extra: the ref; a message
+                     * unless the receiver has demonitored the ref since */
 };
 
 enum send_result { SEND_OK = 0, SEND_NOPROC = 1, SEND_NOMEM = -1 };
@@ -52,6 +54,18 @@ enum send_result msg_send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t fr
 /* Send an exit signal for `reason` as the payload #(EXIT from reason). */
 enum send_result msg_send_exit(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t from,
                                term reason);
+
+/* The exit signals a process owes, each on a page reserved when the link
+ * or monitor was made (msg.c, "Reservations"): an EXIT with `reason` to
+ * a linked process, and a DOWN with `ref` and `reason` to a watcher. They
+ * use up the reservation if the target takes them, and give it back if
+ * the target is gone. */
+enum send_result msg_exit_signal(rt_t *rt, uint64_t to, uint64_t from, term reason);
+enum send_result msg_down_signal(rt_t *rt, uint64_t to, uint64_t from, term ref, term reason);
+
+/* Owner only: the process holds one reservation fewer (a link or
+ * watcher went without a signal). */
+void msg_drop_reservation(rt_t *rt, proc_t *p);
 
 /* Owner only: take what arrived in the inbox; messages join the mailbox,
  * signals are acted on. Returns the messages added. If an exit signal ends

@@ -63,3 +63,4 @@ OP(RECV_WAIT,  1,  0, "wait for a message (then jump by A) or the timeout (then 
 OP(TRY,        0,  0, "push a try frame: the value v of what follows becomes #(ok v) (the code does it), an error #(raise class value) at offset A")
 OP(UNWRAP,     0,  0, "#(ok v) -> v; #(raise class value) -> raise it again")
 OP(END,        0,  0, "the bottom frame: the process returns with the top value")
+OP(JUMP_NT,    0, -1, "pop; jump by A unless it was 'true (a guard's value)")

@@ -62,7 +62,7 @@ enum proc_status {
 };
 
 /* How a process ends, or what it raised. ERROR's reason is #(error value). */
-enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT };
+enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT, EXC_THROW };
 
 typedef struct proc {
     /* any VM: what senders, wakers, stealers and the balancer touch, on
@@ -72,7 +72,11 @@ typedef struct proc {
     uint32_t inbound_next;    /* next PCB (slot + 1) on a VM's inbound list */
     uint32_t hint_vm;         /* the balancer: please move to vm + 1 at the next yield */
     uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
-    char pad_shared[SHOAL_CACHE_LINE - 24];
+    uint32_t msgs_pending;    /* messages published to the inbox and not yet taken:
+                               * senders add 1 after their CAS, the owner
+                               * subtracts what it takes (process-info) */
+    uint32_t pad_word;
+    char pad_shared[SHOAL_CACHE_LINE - 32];
 
     /* owner VM only, from here on */
     /* heap */
@@ -112,15 +116,28 @@ typedef struct proc {
     uint32_t acct_vm;         /* VM whose heap counters include this process, + 1 */
     uint32_t mig[4];          /* moves by cause (enum mig_cause) */
     uint32_t node_pages[PROC_NODES]; /* pages of heap and stack per NUMA node */
+    /* scheduling */
+    struct pcb *rq_next;      /* next on the owner VM's run queue (sched.c) */
+    uint32_t pin_depth;       /* call-on calls in progress: balancing leaves it alone */
+    uint32_t reserved;        /* pool pages reserved for the exit signals this
+                               * process owes (one per link and per watcher;
+                               * msg.c, "Reservations") */
 } proc_t;
 
 /* Why a process moved (counted per process and per VM). */
 enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSES };
+/* A move made by SHOAL_MIGRATE_TORTURE: counted under no cause. */
+#define MIG_TORTURE ((enum mig_cause)0xff)
 
 /* Process flags (owner only). */
 #define PF_TRAP_EXIT 1u   /* exit signals arrive as #(EXIT pid reason) messages */
 #define PF_KILLED 2u      /* an exit signal ended it: no catch applies */
 #define PF_PLACED 4u      /* spawn-on put it on a VM: not stolen before it ran there */
+#define PF_PINNED 8u      /* it called (migrate vm): balancing leaves it on that VM
+                           * until it next waits in receive (LANGUAGE.md, Placement) */
+#define PF_OUT_OF_POOL 32u /* it ended because the shared pool was exhausted */
+#define PF_TORTURE_HOLD 16u /* migration torture: it just yielded at this receive;
+                           * run it once before the next torture yield */
 
 /* The inbox word: a 16-bit tag from the slot's generation, and the offset
  * of the newest node from the segment base (0: empty; INBOX_CLOSED: the
@@ -141,6 +158,14 @@ static inline uint64_t pcb_inbox_tag(const shm_header_t *h, const pcb_t *pcb)
 }
 
 _Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB body");
+
+/* Whether balancing (stealing, a policy's plan, migration torture) must
+ * leave the process where it is: after (migrate vm) until it next waits,
+ * and for the whole of a call-on. Owner only. */
+static inline bool proc_pinned(const proc_t *p)
+{
+    return (p->flags & PF_PINNED) || p->pin_depth > 0;
+}
 
 static inline proc_t *proc_of(pcb_t *pcb)
 {

@@ -15,6 +15,7 @@
 #include "vmproc/sched.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,50 +48,34 @@ static const char prelude[] =
     "(defn %table-list-onto (l acc)\n"
     "  (if (null? l) acc (%table-list-onto (cdr l) (cons (car l) acc))))\n";
 
-static char *read_file(const char *path, size_t *len)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        errno = EISDIR;
-        return NULL;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-        if (n == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                errno = ENOMEM;
-            }
-            buf = b;
-        }
-    }
-    int e = ferror(f) ? EIO : 0;
-    fclose(f);
-    if (buf && e) {
-        free(buf);
-        errno = e;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 static void report(const diag_t *d, const char *fallback_file)
 {
+    char file[PATH_MAX], msg[4 * sizeof d->msg];
+    shoal_escape(file, sizeof file, d->file ? d->file : fallback_file);
+    shoal_escape(msg, sizeof msg, d->msg);
     if (d->file)
-        fprintf(stderr, "%s:%d:%d: error: %s\n", d->file, d->line, d->col, d->msg);
+        fprintf(stderr, "%s:%d:%d: error: %s\n", file, d->line, d->col, msg);
     else
-        fprintf(stderr, "%s:1:1: error: %s\n", fallback_file, d->msg);
+        fprintf(stderr, "%s:1:1: error: %s\n", file, msg);
+}
+
+/* Read one source file, within the run's source limit (--source-mb). */
+static char *read_source(shm_header_t *h, const char *path, size_t *len)
+{
+    char why[128], name[PATH_MAX];
+    char *text = shoal_read_file(path, h->cfg.source_bytes, len, why, sizeof why);
+    if (text)
+        return text;
+    int e = errno;
+    shoal_escape(name, sizeof name, *path ? path : "\"\""); /* an empty name shows as "" */
+    if (e == EFBIG)
+        fprintf(stderr,
+                "shoal: cannot read %s: it is larger than the source file limit, %llu MiB "
+                "(raise it with --source-mb N)\n",
+                name, (unsigned long long)(h->cfg.source_bytes >> 20));
+    else
+        fprintf(stderr, "shoal: cannot read %s: %s\n", name, why);
+    return NULL;
 }
 
 static int args_constant(shm_header_t *h, int nargs, char **args)
@@ -115,6 +100,57 @@ static int args_constant(shm_header_t *h, int nargs, char **args)
     return 0;
 }
 
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    int i; /* its place on the command line */
+} file_id_t;
+
+static int by_id(const void *a, const void *b)
+{
+    const file_id_t *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* One file given twice would be "defined twice" at every defn: say so
+ * instead (sorted by device and inode, so that 10,000 files cost no
+ * 50 million comparisons). True if it printed. */
+static bool same_file_twice(int nfiles, char **files)
+{
+    file_id_t *ids = malloc((size_t)nfiles * sizeof *ids);
+    if (!ids)
+        return false; /* only a better message is lost */
+    int n = 0;
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        if (stat(files[i], &st) == 0) /* else read_source reports it */
+            ids[n++] = (file_id_t){st.st_dev, st.st_ino, i};
+    }
+    qsort(ids, (size_t)n, sizeof *ids, by_id);
+    int first = -1, second = -1;
+    for (int k = 1; k < n; k++)
+        if (ids[k].dev == ids[k - 1].dev && ids[k].ino == ids[k - 1].ino &&
+            (second < 0 || ids[k].i < second)) {
+            first = ids[k - 1].i;
+            second = ids[k].i;
+        }
+    free(ids);
+    if (second < 0)
+        return false;
+    char x[PATH_MAX], y[PATH_MAX];
+    shoal_escape(x, sizeof x, files[first]);
+    shoal_escape(y, sizeof y, files[second]);
+    if (strcmp(files[first], files[second]) == 0)
+        fprintf(stderr, "shoal: %s is given twice\n", x);
+    else
+        fprintf(stderr, "shoal: %s and %s are the same file\n", x, y);
+    return true;
+}
+
 int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **args)
 {
     code_init(h);
@@ -125,7 +161,7 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
     };
     for (size_t i = 0; i < A__COUNT; i++)
         if (atom_intern(h, names[i], strlen(names[i])) != (int64_t)i) {
-            fprintf(stderr, "shoal: the atom table is too small\n");
+            fprintf(stderr, "shoal: the atom table is too small (raise it with --atoms N)\n");
             return -1;
         }
     compiler_t *c = compiler_new(h);
@@ -142,16 +178,16 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
         fprintf(stderr, "shoal: out of memory\n");
         goto out;
     }
+    if (same_file_twice(nfiles, files))
+        goto out;
     for (size_t i = 0; i < nsrc; i++) {
         const char *name = i == 0 ? "<prelude>" : files[i - 1];
         const char *src = prelude;
         size_t len = sizeof prelude - 1;
         if (i > 0) {
-            texts[i] = read_file(name, &len);
-            if (!texts[i]) {
-                fprintf(stderr, "shoal: cannot read %s: %s\n", name, strerror(errno));
+            texts[i] = read_source(h, name, &len);
+            if (!texts[i])
                 goto out;
-            }
             src = texts[i];
         }
         ast_t **forms;
@@ -171,7 +207,8 @@ int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **ar
         goto out;
     }
     if (args_constant(h, nargs, args) < 0) {
-        fprintf(stderr, "shoal: the program arguments do not fit the code area\n");
+        fprintf(stderr, "shoal: the program arguments do not fit the code area (raise it with "
+                        "--code-mb N)\n");
         goto out;
     }
     rc = 0;

@@ -32,44 +32,90 @@
  * faults do, so collecting sooner would cost more than it saves. */
 #define FRAG_GC_WORDS (16 * SHOAL_PAGE / sizeof(term))
 
-int runq_push(sched_t *s, pcb_t *pcb)
+void runq_push(sched_t *s, pcb_t *pcb)
 {
-    if (s->rq_len == s->rq_cap) {
-        size_t cap = s->rq_cap ? s->rq_cap * 2 : 256;
-        pcb_t **q = malloc(cap * sizeof *q);
-        if (!q)
-            return -1;
-        for (size_t i = 0; i < s->rq_len; i++)
-            q[i] = s->runq[(s->rq_head + i) % s->rq_cap];
-        free(s->runq);
-        s->runq = q;
-        s->rq_cap = cap;
-        s->rq_head = 0;
-    }
-    s->runq[(s->rq_head + s->rq_len) % s->rq_cap] = pcb;
+    proc_of(pcb)->rq_next = NULL;
+    if (s->rq_tail)
+        proc_of(s->rq_tail)->rq_next = pcb;
+    else
+        s->rq_head = pcb;
+    s->rq_tail = pcb;
     s->rq_len++;
-    return 0;
 }
 
 pcb_t *runq_pop(sched_t *s)
 {
-    if (s->rq_len == 0)
+    pcb_t *pcb = s->rq_head;
+    if (!pcb)
         return NULL;
-    pcb_t *p = s->runq[s->rq_head];
-    s->rq_head = (s->rq_head + 1) % s->rq_cap;
+    s->rq_head = proc_of(pcb)->rq_next;
+    if (!s->rq_head)
+        s->rq_tail = NULL;
     s->rq_len--;
-    return p;
+    return pcb;
+}
+
+/* Whether timer t can still wake anybody: its process is the one it was
+ * set for and still waits with that deadline. A process owned by another
+ * VM now is read with plain whole-word loads: its deadline changes only
+ * when it stops waiting or starts a new wait, and a new wait sets a new
+ * deadline (and pushes a new timer). */
+static bool timer_live(const timer_t_ *t)
+{
+    return ck_pr_load_64(&t->pcb->pid) == t->pid && ck_pr_load_32(&t->pcb->state) == PCB_LIVE &&
+           ck_pr_load_64((uint64_t *)&proc_of(t->pcb)->deadline) == (uint64_t)t->deadline;
+}
+
+static void timer_sift_down(sched_t *s, size_t i)
+{
+    size_t n = s->ntimers;
+    timer_t_ x = s->timers[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && s->timers[c + 1].deadline < s->timers[c].deadline)
+            c++;
+        if (s->timers[c].deadline >= x.deadline)
+            break;
+        s->timers[i] = s->timers[c];
+        i = c;
+    }
+    s->timers[i] = x;
+}
+
+/* Drop the timers that can wake nobody (a message ended the wait, or the
+ * process ended), then rebuild the heap: O(n). A wait with a long
+ * timeout that a message ends leaves its timer behind; without this, a
+ * server loop with (after 3600000 ...) would grow the heap by one entry
+ * per message for an hour. */
+static void timer_compact(sched_t *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->ntimers; i++)
+        if (timer_live(&s->timers[i]))
+            s->timers[k++] = s->timers[i];
+    s->ntimers = k;
+    for (size_t i = k / 2; i-- > 0;)
+        timer_sift_down(s, i);
 }
 
 int timer_push(sched_t *s, int64_t deadline, pcb_t *pcb)
 {
     if (s->ntimers == s->tcap) {
-        size_t cap = s->tcap ? s->tcap * 2 : 64;
-        timer_t_ *t = realloc(s->timers, cap * sizeof *t);
-        if (!t)
-            return -1;
-        s->timers = t;
-        s->tcap = cap;
+        /* Full: first drop the dead timers; grow only if more than half
+         * are live, so the heap stays within 4x the live timers (plus
+         * the first 64) and each compaction is paid for by the pushes
+         * that filled the heap since the last one. */
+        timer_compact(s);
+        if (s->ntimers > s->tcap / 2 || s->tcap == 0) {
+            size_t cap = s->tcap ? s->tcap * 2 : 64;
+            timer_t_ *t = realloc(s->timers, cap * sizeof *t);
+            if (!t)
+                return -1;
+            s->timers = t;
+            s->tcap = cap;
+        }
     }
     size_t i = s->ntimers++;
     timer_t_ x = {deadline, pcb, pcb->pid};
@@ -86,31 +132,18 @@ bool timer_pop_due(sched_t *s, int64_t now, timer_t_ *out)
     if (s->ntimers == 0 || s->timers[0].deadline > now)
         return false;
     *out = s->timers[0];
-    timer_t_ last = s->timers[--s->ntimers];
-    size_t i = 0, n = s->ntimers;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && s->timers[c + 1].deadline < s->timers[c].deadline)
-            c++;
-        if (s->timers[c].deadline >= last.deadline)
-            break;
-        s->timers[i] = s->timers[c];
-        i = c;
-    }
-    if (n)
-        s->timers[i] = last;
+    s->timers[0] = s->timers[--s->ntimers];
+    if (s->ntimers)
+        timer_sift_down(s, 0);
     return true;
 }
 
 void sched_free(sched_t *s)
 {
-    free(s->runq);
     free(s->timers);
-    s->runq = NULL;
     s->timers = NULL;
-    s->rq_head = s->rq_len = s->rq_cap = s->ntimers = s->tcap = 0;
+    s->rq_head = s->rq_tail = NULL;
+    s->rq_len = s->ntimers = s->tcap = 0;
 }
 
 /* Queue `pcb` on VM `vm`'s inbound list and wake that VM. Any VM. */
@@ -144,17 +177,23 @@ void sched_wake_proc(rt_t *rt, pcb_t *pcb)
  * or mailbox is touched, so the move is O(1) in heap size. A runnable
  * process is then queued on `to`; a waiting one stays waiting, and
  * whoever wakes it queues it on its new owner. */
-static void hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
+void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
 {
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
     shm_vm_t *self = shm_vm(rt->h, rt->vm), *dst = shm_vm(rt->h, to);
     heap_detach(rt, p);
-    p->mig[cause]++;
-    p->migrations++;
     p->migrate_to = 0;
-    p->arriving = cause + 1;
-    ck_pr_store_64(&self->mig_out[cause], self->mig_out[cause] + 1);
+    if (cause == MIG_TORTURE) {
+        /* a test mode's move is counted nowhere: the program and the
+         * statistics see only the moves a real run would make */
+        p->arriving = 0;
+    } else {
+        p->mig[cause]++;
+        p->migrations++;
+        p->arriving = cause + 1;
+        ck_pr_store_64(&self->mig_out[cause], self->mig_out[cause] + 1);
+    }
     ck_pr_dec_64(&self->procs);
     ck_pr_inc_64(&dst->procs);
     bool ok = ck_pr_cas_32(&pcb->owner, rt->vm, to);
@@ -178,7 +217,7 @@ static void hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause,
 
 /* A process queued here: count an arrival, or pass it on if it moved on
  * again (a waker read an owner that has changed since). */
-static void arrive(sched_t *s, pcb_t *pcb)
+void sched_arrive(sched_t *s, pcb_t *pcb)
 {
     rt_t *rt = &s->rt;
     uint32_t owner = ck_pr_load_32(&pcb->owner);
@@ -206,7 +245,7 @@ static void arrive(sched_t *s, pcb_t *pcb)
 }
 
 /* Take what other VMs queued for this one, oldest first. */
-static void drain_inbound(sched_t *s)
+void sched_drain_inbound(sched_t *s)
 {
     shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
     if (ck_pr_load_64(&self->inbound) == 0)
@@ -225,7 +264,7 @@ static void drain_inbound(sched_t *s)
     while (rev) {
         pcb_t *pcb = shm_pcb(s->rt.h, rev - 1);
         rev = proc_of(pcb)->inbound_next;
-        arrive(s, pcb);
+        sched_arrive(s, pcb);
     }
 }
 
@@ -291,10 +330,29 @@ static void report_exit(sched_t *s, pcb_t *pcb, bool is_main)
              (unsigned long long)pcb->pid);
     sbuf_puts(&b, head);
     print_reason(s->rt.h, &b, p);
-    sbuf_puts(&b, "\n");
-    if (!b.oom && write(2, b.s, b.len) < 0) {
+    if (p->flags & PF_OUT_OF_POOL)
+        sbuf_puts(&b, " (the shared page pool is exhausted; raise --pool-mb)");
+    /* The reason may hold the program's strings and atoms: their control
+     * bytes and bytes that are not UTF-8 go to the terminal as \xNN. */
+    sbuf_t e = {0};
+    for (size_t i = 0; i < b.len;) {
+        size_t k = shoal_utf8_len((const unsigned char *)b.s + i, b.len - i);
+        unsigned char c = (unsigned char)b.s[i];
+        if (k == 0 || (k == 1 && (c < 0x20 || c == 0x7f))) {
+            char x[5];
+            snprintf(x, sizeof x, "\\x%02x", c);
+            sbuf_puts(&e, x);
+            i++;
+        } else {
+            sbuf_put(&e, b.s + i, k);
+            i += k;
+        }
+    }
+    sbuf_puts(&e, "\n");
+    if (!b.oom && !e.oom && write(2, e.s, e.len) < 0) {
         /* stderr is gone; nothing better to do */
     }
+    sbuf_free(&e);
     sbuf_free(&b);
 }
 
@@ -315,7 +373,7 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
         /* (exit 'normal) is a normal end, as in Erlang */
         bool normal = p->err_class == EXC_NORMAL ||
                       (p->err_class == EXC_EXIT && p->err_value == mk_atom(A_NORMAL));
-        h->run.exit_status = normal ? 0 : 1;
+        h->run.exit_status = normal ? SHOAL_EXIT_OK : SHOAL_EXIT_MAIN_FAILED;
         /* release: the exit status is visible before done */
         ck_pr_fence_store();
         ck_pr_store_32(&h->run.done, 1);
@@ -342,7 +400,7 @@ static bool has_work(void *ctx)
  * waiting: it then wakes the process on its owner, as a sender would. The
  * deadline in the PCB is the truth and this heap a hint, so recovery can
  * rebuild a dead VM's timers from the table. */
-static void fire_timers(sched_t *s, int64_t now)
+void sched_fire_timers(sched_t *s, int64_t now)
 {
     timer_t_ t;
     while (timer_pop_due(s, now, &t)) {
@@ -366,7 +424,7 @@ static uint32_t torture_target(const rt_t *rt)
     return (rt->vm + 1) % rt->h->cfg.n_vms;
 }
 
-static void run_one(sched_t *s, pcb_t *pcb)
+void sched_run_one(sched_t *s, pcb_t *pcb)
 {
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
@@ -386,23 +444,30 @@ static void run_one(sched_t *s, pcb_t *pcb)
     /* Message buffers join the heap at a collection; one that receives
      * much and allocates little would never collect, so collect here,
      * between slices, once the buffers outweigh what lived last time. */
+    /* It is an optimisation, so it is skipped when the pool could not
+     * hold a whole copy of the heap: a process that receives a flood
+     * while the pool is exhausted keeps its buffers rather than die in a
+     * collection it did not need (EAGAIN: it could not even start). */
     if (r != RUN_EXIT && p->frag_words > FRAG_GC_WORDS && p->frag_words > p->live_words &&
-        heap_gc(rt, pcb, 0, NULL, 0) < 0) {
+        pool_can_spare(rt->h, (p->heap_words + p->frag_words) * sizeof(term) / SHOAL_PAGE + 1) &&
+        heap_gc(rt, pcb, 0, NULL, 0) < 0 && errno != EAGAIN) {
         bif_error(p, A_HEAP_LIMIT);
         r = RUN_EXIT;
     }
+    bool torture = rt->migrate_torture && rt->h->cfg.n_vms > 1;
     switch (r) {
     case RUN_YIELD: {
         /* A safe point: a reduction boundary. An explicit (migrate vm),
-         * the balancer's hint, or torture mode may move the process. */
+         * the balancer's hint, or torture mode may move the process;
+         * only the first while it is pinned. */
         uint32_t hint = ck_pr_load_32(&p->hint_vm);
         if (p->migrate_to && p->migrate_to - 1 != rt->vm) {
-            hand_over(s, pcb, p->migrate_to - 1, MIG_EXPLICIT, true);
-        } else if (hint && ck_pr_cas_32(&p->hint_vm, hint, 0) && hint - 1 != rt->vm &&
-                   hint - 1 < rt->h->cfg.n_vms) {
-            hand_over(s, pcb, hint - 1, MIG_BALANCER, true);
-        } else if (rt->migrate_torture && rt->h->cfg.n_vms > 1) {
-            hand_over(s, pcb, torture_target(rt), MIG_EXPLICIT, true);
+            sched_hand_over(s, pcb, p->migrate_to - 1, MIG_EXPLICIT, true);
+        } else if (hint && !proc_pinned(p) && ck_pr_cas_32(&p->hint_vm, hint, 0) &&
+                   hint - 1 != rt->vm && hint - 1 < rt->h->cfg.n_vms) {
+            sched_hand_over(s, pcb, hint - 1, MIG_BALANCER, true);
+        } else if (torture && !proc_pinned(p)) {
+            sched_hand_over(s, pcb, torture_target(rt), MIG_TORTURE, true);
         } else {
             p->migrate_to = 0;
             ck_pr_store_32(&p->status, PS_RUNNABLE);
@@ -411,11 +476,18 @@ static void run_one(sched_t *s, pcb_t *pcb)
         break;
     }
     case RUN_WAIT:
-        if (p->deadline >= 0)
-            timer_push(s, p->deadline, pcb);
-        if (rt->migrate_torture && rt->h->cfg.n_vms > 1) {
+        /* (migrate vm) holds until the process next waits */
+        p->flags &= ~PF_PINNED;
+        if (p->deadline >= 0 && timer_push(s, p->deadline, pcb) < 0) {
+            /* no memory for its timer: keep it runnable, so that it
+             * retries the wait instead of sleeping past its deadline */
+            ck_pr_store_32(&p->status, PS_RUNNABLE);
+            runq_push(s, pcb);
+            break;
+        }
+        if (torture && !proc_pinned(p)) {
             /* the other safe point: a blocking receive */
-            hand_over(s, pcb, torture_target(rt), MIG_EXPLICIT, false);
+            sched_hand_over(s, pcb, torture_target(rt), MIG_TORTURE, false);
             break;
         }
         ck_pr_store_32(&p->status, PS_WAITING);
@@ -437,7 +509,7 @@ static void run_one(sched_t *s, pcb_t *pcb)
  * that has work queued to hand it some (steal.c in policy/ decides whom
  * and how much). The victim hands processes over at its next scheduling
  * point, from its own queue, so stealing never races with running. */
-static void give_work(sched_t *s)
+void sched_give_work(sched_t *s)
 {
     shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
     uint32_t req = ck_pr_load_32(&self->steal_req);
@@ -447,12 +519,14 @@ static void give_work(sched_t *s)
     uint32_t thief = req - 1;
     size_t n = policy_steal_amount(s->rq_len), given = 0;
     /* One pass over the queue: processes that spawn-on placed here and
-     * that have not run yet stay (their placement is where they start);
-     * the others go, up to n, and the rest keep their order. */
+     * that have not run yet stay (their placement is where they start),
+     * and so do pinned ones (migrate, call-on); the others go, up to n,
+     * and the rest keep their order. */
     for (size_t i = s->rq_len; i > 0; i--) {
         pcb_t *pcb = runq_pop(s);
-        if (given < n && !(proc_of(pcb)->flags & PF_PLACED)) {
-            hand_over(s, pcb, thief, MIG_STEAL, true);
+        proc_t *p = proc_of(pcb);
+        if (given < n && !(p->flags & PF_PLACED) && !proc_pinned(p)) {
+            sched_hand_over(s, pcb, thief, MIG_STEAL, true);
             given++;
         } else {
             runq_push(s, pcb);
@@ -494,25 +568,25 @@ int sched_main(shm_header_t *h, uint32_t vm)
             h->run.main_pid = pid;
         else {
             fprintf(stderr, "shoal: cannot start main: %s\n", strerror(errno));
-            h->run.exit_status = 1;
+            h->run.exit_status = SHOAL_EXIT_FAIL;
             ck_pr_fence_store();
             ck_pr_store_32(&h->run.done, 1);
             vm_notify();
         }
     }
     while (!stopping(h)) {
-        ck_pr_store_64(&self->heartbeat, self->heartbeat + 1);
-        drain_inbound(&s);
-        give_work(&s);
+        vm_beat();
+        sched_drain_inbound(&s);
+        sched_give_work(&s);
         /* Written only when it changes: stealers read this line while
          * they look for work, and every write would pull it from them. */
         if (ck_pr_load_32(&self->runq) != (uint32_t)s.rq_len)
             ck_pr_store_32(&self->runq, (uint32_t)s.rq_len);
         if (s.ntimers)
-            fire_timers(&s, interp_now_ns());
+            sched_fire_timers(&s, interp_now_ns());
         pcb_t *pcb = runq_pop(&s);
         if (pcb) {
-            run_one(&s, pcb);
+            sched_run_one(&s, pcb);
             continue;
         }
         /* Out of work: spin a little before sleeping: a futex wake-up

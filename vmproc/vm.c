@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 static int notify_fd = -1;
+uint64_t *vm_heartbeat_word;
+uint64_t vm_futex_woken;
 
 int vm_notify(void)
 {
@@ -84,8 +86,11 @@ void vm_wake(shm_vm_t *vm)
      * Atomic-to-load order: on TSO machines the locked increment already
      * gives it, so no mfence. */
     ck_pr_fence_atomic_load();
-    if (ck_pr_load_32(&vm->sleeping))
-        futex(&vm->wake, FUTEX_WAKE, 1, NULL);
+    if (ck_pr_load_32(&vm->sleeping)) {
+        long n = futex(&vm->wake, FUTEX_WAKE, 1, NULL);
+        if (n > 0)
+            vm_futex_woken += (uint64_t)n;
+    }
 }
 
 uint64_t vm_smoke_compute(uint32_t id)
@@ -151,6 +156,7 @@ int vm_main(shm_header_t *h, uint32_t id, const vm_start_t *start)
         return 1;
     }
     shm_vm_t *self = shm_vm(h, id);
+    vm_heartbeat_word = &self->heartbeat;
     uint32_t bound = start->topo ? (uint32_t)bind_self(self, start->topo, id) : 0;
     ck_pr_store_32(&self->bound, bound);
     /* Release: `bound` (and anything else set up above) is visible to

@@ -27,6 +27,8 @@
 
 #include "shm/vmtab.h"
 
+#include "vmproc/beat.h"
+
 #include <hwloc.h>
 
 /* How long an idle VM sleeps before it bumps its heartbeat again. 50 ms:
@@ -67,6 +69,10 @@ enum vm_sleep_result vm_sleep(shm_header_t *h, shm_vm_t *self, bool (*ready)(voi
 /* Any process: wake VM `vm` if it sleeps. Call it after publishing the
  * work that the VM should see. */
 void vm_wake(shm_vm_t *vm);
+
+/* Sleepers that this process's vm_wake calls took out of FUTEX_WAIT
+ * (private to the process; tests read it). */
+extern uint64_t vm_futex_woken;
 
 /* The smoke workload's deterministic result for VM `id` (never 0). */
 uint64_t vm_smoke_compute(uint32_t id);
