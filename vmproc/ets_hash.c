@@ -352,7 +352,9 @@ static ets_arr_t *writer_arr(ets_table_t *t, ets_lock_t *l, uint32_t s, uint64_t
 {
     ets_arr_t *a = ck_pr_load_ptr(&t->cur);
     ets_arr_t *o = ck_pr_load_ptr(&a->old);
-    if (o) {
+    /* A stripe whose units have all moved needs no look at the old array
+     * (a cache miss per write while the rest of the table moves). */
+    if (o && !(l->mig_gen == a->gen && l->mig_pos == 1u << (unit_bits(a, o) - ETS_STRIPE_BITS))) {
         migrate_unit(t, l, a, o, idx(hv, unit_bits(a, o)));
         migrate_some(t, l, s, a, o, MIG_OWN);
     }
@@ -439,6 +441,10 @@ void hash_after_write(rt_t *rt, ets_table_t *t, uint32_t s)
      * look-up then reads 1.5 entries at most on average (each a cache
      * miss in a large table), for 8 to 16 bytes of buckets per entry. The
      * stripe's own count is the hint; the total decides. */
+    /* Every 8th write of a VM looks (a look may add up every stripe's
+     * count, 64 loads, while the stripes sit near the threshold). */
+    if ((vm_rec(rt)->tick++ & 7) != 0)
+        return;
     uint64_t per = 1ull << (a->bits - ETS_STRIPE_BITS);
     /* Relaxed: a hint. */
     uint64_t c = ck_pr_load_64(&t->locks[s].count);

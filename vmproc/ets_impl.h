@@ -166,7 +166,7 @@ typedef struct ets_vm {
     uint64_t rng;           /* skip list levels */
     uint32_t help;          /* the stripe it helps to migrate next */
     uint32_t retiring_bytes[ETS_RETIRING]; /* their sizes (no crash rule: a hint for the epoch) */
-    uint32_t pad;
+    uint32_t tick;          /* writes, to look at a table's size every few */
     char pad1[2 * SHOAL_CACHE_LINE - 96];
 } ets_vm_t;
 
