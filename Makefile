@@ -16,7 +16,7 @@ OPT     ?= -O2 -g
 EXTRA   ?=
 CFLAGS   = $(WARN) $(OPT) $(EXTRA) -D_GNU_SOURCE -I. -MMD -MP
 ALLOC   ?= -ltcmalloc_minimal
-LDLIBS   = -lhwloc -lck -linih -ljansson -lm $(ALLOC)
+LDLIBS   = -lhwloc -lck -linih -ljansson -lxxhash -lm $(ALLOC)
 
 LIB_SRC  = $(wildcard shm/*.c) $(wildcard vmproc/*.c) $(wildcard policy/*.c) \
            $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))

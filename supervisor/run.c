@@ -272,11 +272,13 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
     describe_status(status, why, sizeof why);
     shm_vm_t *vm = shm_vm(r->h, i);
     ck_pr_store_32(&vm->state, VM_DEAD);
+    /* Break the pool locks the dead VM held, without waiting (DESIGN.md:
+     * the supervisor takes no lock in shared memory). Its other repairs,
+     * the shared tables' and its pool runs', are its next incarnation's
+     * (vmproc/recover.c), which takes locks as any VM does. */
     pool_break_locks(r->h, i);
-    if (r->program) {
-        ets_recover_vm(r->h, i);
+    if (r->program)
         out_recover_vm(r->h, i);
-    }
     /* Names of processes that are gone count as free already (register.h);
      * this clears them. */
     if (r->program)

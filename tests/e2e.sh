@@ -13,6 +13,9 @@
 #   ; placement             the program checks where processes run (vm-id), so
 #                           SHOAL_MIGRATE_TORTURE, which moves every process at
 #                           every safe point, is turned off for it
+#   ; exhausts-pool         the program fills the page pool on purpose, so
+#                           SHOAL_GC_TORTURE, which needs pages for a fresh
+#                           to-space at every allocation, is turned off for it
 # tests/cli.txt has one case a line: STATUS|ARGS|STDERR-SUBSTRING[|SETUP],
 # where SETUP, if given, is shell run in the case's subshell just before
 # shoal (to set a resource limit, point stdout elsewhere, or make a file in
@@ -53,14 +56,16 @@ run_program() { # file flags...
     args=$(sed -n 's/^; args: *//p' "$f" | head -n1)
     local torture=${SHOAL_MIGRATE_TORTURE:-}
     if grep -q '^; placement' "$f"; then torture=; fi
+    local gc_torture=${SHOAL_GC_TORTURE:-}
+    if grep -q '^; exhausts-pool' "$f"; then gc_torture=; fi
     sed -n 's/^; expect: \{0,1\}//p' "$f" >"$tmp/want"
     sed -n 's/^; expect-stderr: *//p' "$f" >"$tmp/want_err"
     # shellcheck disable=SC2086
     if [ -n "$args" ]; then
-        SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" -- $args \
+        SHOAL_GC_TORTURE=$gc_torture SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" -- $args \
             >"$tmp/out" 2>"$tmp/err" </dev/null
     else
-        SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" \
+        SHOAL_GC_TORTURE=$gc_torture SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" \
             >"$tmp/out" 2>"$tmp/err" </dev/null
     fi
     local status=$?

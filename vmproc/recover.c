@@ -7,6 +7,7 @@
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
 #include "vmproc/compiler.h"
+#include "vmproc/ets.h"
 #include "vmproc/heap.h"
 #include "vmproc/msg.h"
 
@@ -224,6 +225,11 @@ void recover_self(sched_t *s)
     shm_vm_t *self = shm_vm(h, rt->vm);
     /* Slots our predecessor was claiming (never published) or freeing. */
     proctab_recover_vm(h, rt->vm);
+    /* The shared tables: what our predecessor was doing to them (its
+     * locks, journals, slabs, critical section), before anything here
+     * touches a table, and before the pool's recovery below, which then
+     * frees only the runs it did not publish into a table. */
+    ets_recover_vm(h, rt->vm, rt->vm);
     proctab_each(h, clear_queued, s);
     /* Its draining list and our inbound list: ours now. */
     sched_drain_inbound(s);

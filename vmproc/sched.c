@@ -13,6 +13,7 @@
 #include "vmproc/balance.h"
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
+#include "vmproc/ets.h"
 #include "vmproc/heap.h"
 #include "vmproc/info.h"
 #include "vmproc/interp.h"
@@ -898,6 +899,12 @@ int sched_main(shm_header_t *h, uint32_t vm)
                 info_idle_end(&s.rt); /* yields take what the others run */
             else
                 info_idle_end_spin(&s.rt, (uint32_t)spun);
+            continue;
+        }
+        /* Free what this VM's table operations left to free (retired
+         * entries, dropped tables), a bit at a time, before sleeping. */
+        if (ets_idle(&s.rt)) {
+            info_idle_end(&s.rt);
             continue;
         }
         balance_publish(&s.rt);
