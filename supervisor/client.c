@@ -300,6 +300,19 @@ static void print_stats(const json_t *o)
                client_real(vm, "busy_pct"), rate, in, out, client_int(vm, "messages_local"),
                client_int(vm, "messages_remote"), hl, hr);
     }
+    printf("recovery: %" JSON_INTEGER_FORMAT " VM restarts, %" JSON_INTEGER_FORMAT
+           " processes adopted, %" JSON_INTEGER_FORMAT " lost to VM crashes",
+           client_int(run, "restarts"), client_int(run, "adopted"), client_int(run, "lost"));
+    k = 0;
+    json_array_foreach(vms, i, vm)
+    {
+        if (client_int(vm, "restarts") || client_int(vm, "adopted") || client_int(vm, "lost"))
+            printf("%s VM %" JSON_INTEGER_FORMAT ": %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+                   "/%" JSON_INTEGER_FORMAT,
+                   k++ ? "," : " (restarts/adopted/lost:", client_int(vm, "vm"),
+                   client_int(vm, "restarts"), client_int(vm, "adopted"), client_int(vm, "lost"));
+    }
+    printf("%s\n", k ? ")" : "");
     printf("\n%4s %-12s %6s %5s %6s %9s %11s %11s %10s %10s\n", "node", "VMs", "procs", "runq",
            "busy%", "reds/s", "mig-in", "mig-out", "msg-local", "msg-remote");
     json_t *node;
@@ -389,6 +402,11 @@ static void print_prometheus(const json_t *o)
         {"shoal_vm_reductions_total", "counter", "reductions", "Reductions the VM executed.", 1},
         {"shoal_vm_reductions_per_second", "gauge", "reductions_per_s",
          "Reductions per second over the last window.", 1},
+        {"shoal_vm_restarts_total", "counter", "restarts", "Times the VM was restarted.", 1},
+        {"shoal_vm_adopted_total", "counter", "adopted",
+         "Processes the VM took over after a VM died.", 1},
+        {"shoal_vm_lost_total", "counter", "lost",
+         "Processes that ended with vm_crash when the VM died.", 1},
     };
     for (size_t m = 0; m < sizeof per_vm / sizeof per_vm[0]; m++) {
         prom_head(per_vm[m].metric, per_vm[m].type, per_vm[m].help);

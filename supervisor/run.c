@@ -316,6 +316,10 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
     ck_pr_store_64(&vm->torture_in, 0);
     ck_pr_store_64(&vm->torture_out, 0);
     ck_pr_store_64(&vm->plan_done, 0);
+    ck_pr_store_32(&vm->idle_seq, 0);
+    ck_pr_store_64(&vm->idle_ns, 0);
+    ck_pr_store_64(&vm->idle_since, 0);
+    ck_pr_store_64(&vm->loop_start_ns, 0);
     ck_pr_store_64(&vm->plan_dropped, 0);
     for (int c = 0; c < MIG_CAUSES; c++) {
         ck_pr_store_64(&vm->mig_in[c], 0);

@@ -236,6 +236,10 @@ static json_t *vm_json(const stats_t *st, uint32_t i, const vm_fig_t *f)
                                               f->w1.msgs_local + f->w1.msgs_remote, dt))));
     json_object_set_new(o, "heap_local_bytes", json_integer((json_int_t)f->heap_local));
     json_object_set_new(o, "heap_remote_bytes", json_integer((json_int_t)f->heap_remote));
+    /* recovery (vmproc/recover.h): kept across the VM's restarts */
+    json_object_set_new(o, "restarts", json_integer(ck_pr_load_32((uint32_t *)&v->restarts)));
+    json_object_set_new(o, "adopted", json_integer((json_int_t)ck_pr_load_64((uint64_t *)&v->adopted)));
+    json_object_set_new(o, "lost", json_integer((json_int_t)ck_pr_load_64((uint64_t *)&v->lost)));
     return o;
 }
 
@@ -315,6 +319,16 @@ json_t *stats_json(const stats_t *st, uint64_t now, json_t *policy)
     json_object_set_new(run, "window_ms", json_integer(STATS_WINDOW_MS));
     json_object_set_new(run, "processes", json_integer((json_int_t)proctab_live(h)));
     json_object_set_new(run, "stopping", json_boolean(ck_pr_load_32(&h->run.stopping) != 0));
+    uint64_t restarts = 0, adopted = 0, lost = 0;
+    for (uint32_t i = 0; i < st->n_vms; i++) {
+        const shm_vm_t *v = shm_vm(h, i);
+        restarts += ck_pr_load_32((uint32_t *)&v->restarts);
+        adopted += ck_pr_load_64((uint64_t *)&v->adopted);
+        lost += ck_pr_load_64((uint64_t *)&v->lost);
+    }
+    json_object_set_new(run, "restarts", json_integer((json_int_t)restarts));
+    json_object_set_new(run, "adopted", json_integer((json_int_t)adopted));
+    json_object_set_new(run, "lost", json_integer((json_int_t)lost));
     json_object_set_new(o, "run", run);
     json_object_set_new(o, "policy", policy ? policy : json_null());
     json_t *vms = json_array();
@@ -366,6 +380,15 @@ void stats_summary(const stats_t *st, uint64_t now, FILE *f)
                 (unsigned long long)fig.last.msgs_remote,
                 (unsigned long long)((fig.heap_local + fig.heap_remote) / 1024));
     }
+    uint64_t restarts = 0, adopted = 0, lost = 0;
+    for (uint32_t i = 0; i < st->n_vms; i++) {
+        const shm_vm_t *v = shm_vm(st->h, i);
+        restarts += ck_pr_load_32((uint32_t *)&v->restarts);
+        adopted += ck_pr_load_64((uint64_t *)&v->adopted);
+        lost += ck_pr_load_64((uint64_t *)&v->lost);
+    }
+    fprintf(f, "  recovery: %llu VM restarts, %llu processes adopted, %llu lost to VM crashes\n",
+            (unsigned long long)restarts, (unsigned long long)adopted, (unsigned long long)lost);
 }
 
 const char *stats_func_name(const shm_header_t *h, uint32_t index, char *buf, size_t len)

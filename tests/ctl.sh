@@ -469,6 +469,22 @@ if wait_for 60 moved_by rebalance; then ok "the new policy's moves show in the c
 kill -TERM "$run_pid"
 wait "$run_pid" 2>/dev/null
 
+# ---------------------------------------------------------------- recovery
+# VM 1 of a quiet run is killed: the supervisor restarts it, and stats
+# shows the restart and the processes its new incarnation adopted (idle
+# waits there, so it is adopted, not lost); the run goes on.
+start k quiet || exit 1
+idle=$(pid_of k idle)
+vm1=$("$shoal" stats --name k --json | jq -r '.vms[1].os_pid')
+kill -KILL "$vm1"
+recovered() { "$shoal" stats --name k --json | jq -e '.run.restarts == 1 and .vms[1].restarts == 1 and .vms[1].adopted >= 1 and (.run.lost | type) == "number" and .vms[1].state == "running"'; }
+if wait_for 60 recovered; then ok "stats shows the restart and the adopted processes"; else bad "stats shows the restart and the adopted processes" "$("$shoal" stats --name k --json 2>&1 | jq -c '.run, [.vms[] | {restarts, adopted, lost, state}]' 2>&1)"; fi
+check "the text form has the recovery line" sh -c "'$shoal' stats --name k | grep -q '^recovery: 1 VM restarts, [1-9][0-9]* processes adopted, [0-9]* lost to VM crashes'"
+check "the adopted process is still there, on VM 1" sh -c "'$shoal' ps --name k --json | jq -e --argjson p $idle '[.processes[] | select(.pid == \$p and .vm == 1)] | length == 1'"
+check "the run goes on after the restart" sh -c "kill -0 $run_pid && grep -q 'VM 1 (pid $vm1) killed by signal 9 .*; restarting it' '$tmp/k.err'"
+kill -TERM "$run_pid"
+wait "$run_pid" 2>/dev/null
+
 # --stats-json and --summary at the end of a run.
 "$shoal" run --vms 2 --name fin --stats-json "$tmp/final.json" --summary "$here/../examples/hello.shoal" >"$tmp/fin.out" 2>"$tmp/fin.err"
 check "--stats-json writes the final statistics" jq -e '.final and .exit_status == 0 and (.vms | length) == 2 and .run.name == "fin"' "$tmp/final.json"
