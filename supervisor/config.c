@@ -228,9 +228,9 @@ int config_parse_follow(const char *s, const char *what, uint32_t *out, char *er
 
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
 {
-    parse_t ps = {.opts = opts};
+    size_t len;
     char why[128];
-    char *text = shoal_read_file(path, CONFIG_FILE_MAX, &ps.len, why, sizeof why);
+    char *text = shoal_read_file(path, CONFIG_FILE_MAX, &len, why, sizeof why);
     if (!text) {
         int e = errno;
         shoal_errf(err, errlen, "cannot read config file \"%s\": %s%s", path, why,
@@ -238,10 +238,19 @@ int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
         errno = e;
         return -1;
     }
-    ps.text = text;
     opts->config_path = path;
-    int rc = ini_parse_stream(read_line, &ps, on_key, &ps);
+    int rc = config_parse(path, text, len, opts, err, errlen);
+    int e = errno;
     free(text);
+    errno = e;
+    return rc;
+}
+
+int config_parse(const char *path, const char *text, size_t len, shoal_opts_t *opts, char *err,
+                 size_t errlen)
+{
+    parse_t ps = {.text = text, .len = len, .opts = opts};
+    int rc = ini_parse_stream(read_line, &ps, on_key, &ps);
     if (rc == 0 && ps.err_line == 0)
         return 0;
     if (rc < 0) {

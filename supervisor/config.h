@@ -93,6 +93,11 @@ int config_parse_follow(const char *s, const char *what, uint32_t *out, char *er
 /* Read `path` and fill what opts->set does not cover. */
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen);
 
+/* config_load on text already read: `len` bytes, not NUL-terminated, of
+ * a file named `path` in the messages. (The config fuzzer's entry.) */
+int config_parse(const char *path, const char *text, size_t len, shoal_opts_t *opts, char *err,
+                 size_t errlen);
+
 /* Free what the options own (the topology string). */
 void config_free(shoal_opts_t *opts);
 
