@@ -85,6 +85,12 @@ static const char prelude[] =
     /* Erlang's timer:sleep: a receive that matches nothing */
     "(defn %sleep (ms) (receive (after ms 'ok)))\n";
 
+const char *program_prelude(size_t *len)
+{
+    *len = sizeof prelude - 1;
+    return prelude;
+}
+
 static void report(const diag_t *d, const char *fallback_file)
 {
     char file[PATH_MAX], msg[4 * sizeof d->msg];
