@@ -3,8 +3,9 @@
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS TARGET...
 #
 # Each target BUILD_DIR/fuzz_NAME runs SECONDS on its corpus,
-# tests/fuzz/corpus/NAME/, with seeds (the test programs and examples for
-# the reader and compiler, tests/*.ini for the config loader) and a
+# tests/fuzz/corpus/NAME/, with seeds (the test programs, examples and
+# tests/fuzz/seeds/shoal/ for the reader and compiler; tests/*.ini and
+# tests/fuzz/seeds/config/ for the config loader) and a
 # dictionary (tests/fuzz/shoal.dict for the reader and compiler,
 # tests/fuzz/NAME.dict for the others, when there is one). New inputs go into the
 # corpus; after a run without a crash the corpus is minimized (-merge=1)
@@ -27,11 +28,11 @@ for t in "$@"; do
   seeds=$(mktemp -d)
   case $t in
     reader|compile)
-      for f in tests/programs/*.shoal examples/*.shoal bench/*.shoal; do
+      for f in tests/programs/*.shoal examples/*.shoal bench/*.shoal tests/fuzz/seeds/shoal/*; do
         cp "$f" "$seeds/$(echo "$f" | tr / _)"
       done
-      max=20000 ;;
-    config) cp tests/*.ini "$seeds"/; max=8192 ;;
+      max=65536 ;;
+    config) cp tests/*.ini tests/fuzz/seeds/config/* "$seeds"/; max=8192 ;;
     *) max=8192 ;;
   esac
   dict=()
