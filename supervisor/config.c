@@ -19,9 +19,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A number as a message quotes it: whole, or its first digits and its
+ * length when it is too long to read (--vms 999...9, 100,000 digits). */
+static const char *excerpt(char *buf, size_t n, const char *s)
+{
+    size_t len = strlen(s);
+    if (len <= 24)
+        snprintf(buf, n, "%s", s);
+    else
+        snprintf(buf, n, "%.20s... (%zu digits)", s, len - (s[0] == '-'));
+    return buf;
+}
+
 int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out,
                       char *err, size_t errlen)
 {
+    char num[64];
     const char *p = s;
     unsigned long long v = 0;
     bool digits = false;
@@ -32,7 +45,8 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
     }
     if (!digits && s[0] == '-' && s[1] >= '0' && s[1] <= '9' && s[1 + strspn(s + 1, "0123456789")] == 0) {
         /* a negative number is a number, just not one in range */
-        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what, s, min, max);
+        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what,
+                   excerpt(num, sizeof num, s), min, max);
         errno = ERANGE;
         return -1;
     }
@@ -45,7 +59,8 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
         return -1;
     }
     if (v < min || v > max) {
-        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what, s, min, max);
+        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what,
+                   excerpt(num, sizeof num, s), min, max);
         errno = ERANGE;
         return -1;
     }
@@ -58,6 +73,7 @@ typedef struct parse {
     size_t len, pos;
     shoal_opts_t *opts;
     int line;      /* line the reader returned last, from 1 */
+    bool indented; /* that line starts with a blank: inih may take it as more of a value */
     int err_line;  /* first line with an error we found, or 0 */
     int key_line[16]; /* line of each key of known_keys seen so far, or 0 */
     char msg[256]; /* its message */
@@ -104,6 +120,7 @@ static char *read_line(char *str, int num, void *stream)
     size_t n = nl ? (size_t)(nl - s) + 1 : ps->len - ps->pos;
     ps->pos += n;
     ps->line++;
+    ps->indented = *s == ' ' || *s == '\t';
     if (memchr(s, 0, n)) {
         error_at(ps, "a NUL byte in the line (is this a config file?)");
         snprintf(str, (size_t)num, ";\n");
@@ -165,6 +182,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         error_at(ps, "unknown key \"%s\" in [run] (known: %s)", name, known);
         return 0;
     }
+    if (ps->key_line[key] && ps->indented) {
+        /* inih reads an indented line after a key as more of its value */
+        error_at(ps, "an indented line continues %s (line %d), and a value takes one line; "
+                     "start each key at the beginning of its line", name, ps->key_line[key]);
+        return 0;
+    }
     if (ps->key_line[key]) {
         error_at(ps, "%s is given twice (first on line %d)", name, ps->key_line[key]);
         return 0;
@@ -222,7 +245,9 @@ int config_parse_follow(const char *s, const char *what, uint32_t *out, char *er
             *out = i;
             return 0;
         }
-    snprintf(err, errlen, "%s: \"%s\" is not on_gc, never or eager", what, s);
+    char q[64];
+    snprintf(err, errlen, "%s: \"%s\" is not on_gc, never or eager", what,
+             shoal_escape(q, sizeof q, s));
     return -1;
 }
 
