@@ -254,11 +254,17 @@ int config_parse_follow(const char *s, const char *what, uint32_t *out, char *er
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
 {
     size_t len;
-    char why[128];
+    char why[128], name[128];
     char *text = shoal_read_file(path, CONFIG_FILE_MAX, &len, why, sizeof why);
     if (!text) {
         int e = errno;
-        shoal_errf(err, errlen, "cannot read config file \"%s\": %s%s", path, why,
+        /* a path too long to open is shown cut, so the reason still fits */
+        size_t pl = strlen(path);
+        if (pl < sizeof name)
+            snprintf(name, sizeof name, "%s", path);
+        else
+            snprintf(name, sizeof name, "%.60s...%s", path, path + pl - 40);
+        shoal_errf(err, errlen, "cannot read config file \"%s\": %s%s", name, why,
                    e == EFBIG ? " (a config file holds a few lines)" : "");
         errno = e;
         return -1;

@@ -173,6 +173,15 @@ static void test_missing_file(void)
     CU_ASSERT_EQUAL(config_load("/nonexistent/shoal.ini", &o, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot read config file \"/nonexistent/shoal.ini\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+    /* a path too long to open is cut in the message, and the reason stays */
+    char longp[5000];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[0] = '/';
+    longp[sizeof longp - 1] = 0;
+    CU_ASSERT_EQUAL(config_load(longp, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "aaa...aaa"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "aaa\": File name too long"));
+    CU_ASSERT(strlen(err) < 200);
 }
 
 /* Only a regular file of at most CONFIG_FILE_MAX bytes is read: not a
