@@ -25,9 +25,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A number as a message quotes it: whole, or its first digits and its
+ * length when it is too long to read (--vms 999...9, 100,000 digits). */
+static const char *excerpt(char *buf, size_t n, const char *s)
+{
+    size_t len = strlen(s);
+    if (len <= 24)
+        snprintf(buf, n, "%s", s);
+    else
+        snprintf(buf, n, "%.20s... (%zu digits)", s, len - (s[0] == '-'));
+    return buf;
+}
+
 int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *what, uint32_t *out,
                       char *err, size_t errlen)
 {
+    char num[64];
     const char *p = s;
     unsigned long long v = 0;
     bool digits = false;
@@ -38,7 +51,8 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
     }
     if (!digits && s[0] == '-' && s[1] >= '0' && s[1] <= '9' && s[1 + strspn(s + 1, "0123456789")] == 0) {
         /* a negative number is a number, just not one in range */
-        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what, s, min, max);
+        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what,
+                   excerpt(num, sizeof num, s), min, max);
         errno = ERANGE;
         return -1;
     }
@@ -51,7 +65,8 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
         return -1;
     }
     if (v < min || v > max) {
-        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what, s, min, max);
+        shoal_errf(err, errlen, "%s: %s is out of range (expected %u..%u)", what,
+                   excerpt(num, sizeof num, s), min, max);
         errno = ERANGE;
         return -1;
     }
@@ -316,6 +331,7 @@ typedef struct parse {
     size_t len, pos;
     shoal_opts_t *opts;
     int line;      /* line the reader returned last, from 1 */
+    bool indented; /* that line starts with a blank: inih may take it as more of a value */
     int err_line;  /* first line with an error we found, or 0 */
     char msg[400]; /* its message */
     struct {
@@ -370,6 +386,7 @@ static char *read_line(char *str, int num, void *stream)
     size_t n = nl ? (size_t)(nl - s) + 1 : ps->len - ps->pos;
     ps->pos += n;
     ps->line++;
+    ps->indented = *s == ' ' || *s == '\t';
     if (memchr(s, 0, n)) {
         error_at(ps, "a NUL byte in the line (is this a config file?)");
         snprintf(str, (size_t)num, ";\n");
@@ -417,6 +434,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0; /* check_section has reported the section already */
     key_name(section, name, what, sizeof what);
     int first = seen_before(ps, section, name);
+    if (first && ps->indented) {
+        /* inih reads an indented line after a key as more of its value */
+        error_at(ps, "an indented line continues %s (line %d), and a value takes one line; "
+                     "start each key at the beginning of its line", what, first);
+        return 0;
+    }
     if (first) {
         error_at(ps, "%s is given twice (first on line %d)", what, first);
         return 0;
@@ -441,26 +464,43 @@ int config_parse_follow(const char *s, const char *what, uint32_t *out, char *er
             *out = i;
             return 0;
         }
-    snprintf(err, errlen, "%s: \"%s\" is not on_gc, never or eager", what, s);
+    char q[64];
+    snprintf(err, errlen, "%s: \"%s\" is not on_gc, never or eager", what,
+             shoal_escape(q, sizeof q, s));
     return -1;
 }
 
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen)
 {
-    parse_t ps = {.opts = opts};
-    char why[128];
-    char *text = shoal_read_file(path, CONFIG_FILE_MAX, &ps.len, why, sizeof why);
+    size_t len;
+    char why[128], name[128];
+    char *text = shoal_read_file(path, CONFIG_FILE_MAX, &len, why, sizeof why);
     if (!text) {
         int e = errno;
-        shoal_errf(err, errlen, "cannot read config file \"%s\": %s%s", path, why,
+        /* a path too long to open is shown cut, so the reason still fits */
+        size_t pl = strlen(path);
+        if (pl < sizeof name)
+            snprintf(name, sizeof name, "%s", path);
+        else
+            snprintf(name, sizeof name, "%.60s...%s", path, path + pl - 40);
+        shoal_errf(err, errlen, "cannot read config file \"%s\": %s%s", name, why,
                    e == EFBIG ? " (a config file holds a few lines)" : "");
         errno = e;
         return -1;
     }
-    ps.text = text;
     opts->config_path = path;
-    int rc = ini_parse_stream(read_line, &ps, on_key, &ps);
+    int rc = config_parse(path, text, len, opts, err, errlen);
+    int e = errno;
     free(text);
+    errno = e;
+    return rc;
+}
+
+int config_parse(const char *path, const char *text, size_t len, shoal_opts_t *opts, char *err,
+                 size_t errlen)
+{
+    parse_t ps = {.text = text, .len = len, .opts = opts};
+    int rc = ini_parse_stream(read_line, &ps, on_key, &ps);
     if (rc == 0 && ps.err_line == 0)
         return 0;
     if (rc < 0) {

@@ -240,6 +240,10 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
             o->set |= OPT_SET_VMS;
             break;
         case OPT_TOPOLOGY:
+            /* as the config file's key: an empty value is a mistake (an
+             * unset shell variable), not a way to say "this machine" */
+            if (!*optarg)
+                return bad("--topology: empty value (leave the flag out for this machine)");
             free(o->topology);
             if (!(o->topology = strdup(optarg)))
                 return bad("out of memory");

@@ -73,6 +73,18 @@ static void test_parse_uint(void)
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "--vms"));
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "1..1024"));
     }
+    /* a number too long to read is quoted by its first digits and length */
+    char big[5000];
+    memset(big, '9', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    CU_ASSERT_EQUAL(config_parse_uint(big, 1, 1024, "--vms", &v, err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err, "--vms: 99999999999999999999... (4999 digits) is out of range "
+                                "(expected 1..1024)");
+    big[0] = '-';
+    CU_ASSERT_EQUAL(config_parse_uint(big, 1, 1024, "--vms", &v, err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err, "--vms: -9999999999999999999... (4998 digits) is out of range "
+                                "(expected 1..1024)");
+    CU_ASSERT_EQUAL(v, 7);
 }
 
 static void test_good_file(void)
@@ -142,6 +154,11 @@ static void test_errors(void)
     expect_error("[run]\ntopology =\n", 2, "topology: empty value");
     expect_error("[run]\nvms 3\n", 2, "syntax error");
     expect_error("[run]\nvms = 2\npool_mb = 9\nvms = 3\n", 4, "vms is given twice (first on line 2)");
+    /* inih takes an indented line after a key as more of its value */
+    expect_error("[run]\nvms = 2\n  pool_mb = 9\n", 3,
+                 "an indented line continues vms (line 2), and a value takes one line");
+    expect_error("[run]\ntopology = pack:2\n\n\tcore:2 pu:1\n", 4,
+                 "an indented line continues topology (line 2)");
     expect_error("[run]\ntopology = \"pack:2 pu:1\"\n", 2, "topology: values are written without quotes");
     expect_error("[run]\nspeed = 1\n", 2,
                  "unknown key \"speed\" in [run] (known: vms, topology, pool_mb, proc_slots, "
@@ -157,6 +174,15 @@ static void test_missing_file(void)
     CU_ASSERT_EQUAL(config_load("/nonexistent/shoal.ini", &o, err, sizeof err), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot read config file \"/nonexistent/shoal.ini\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+    /* a path too long to open is cut in the message, and the reason stays */
+    char longp[5000];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[0] = '/';
+    longp[sizeof longp - 1] = 0;
+    CU_ASSERT_EQUAL(config_load(longp, &o, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "aaa...aaa"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "aaa\": File name too long"));
+    CU_ASSERT(strlen(err) < 200);
 }
 
 /* The policy sections: [policy] names the policy and its period, each

@@ -100,6 +100,12 @@ static const char prelude[] =
     "(defn %table-list-onto (l acc)\n"
     "  (if (null? l) acc (%table-list-onto (cdr l) (cons (car l) acc))))\n";
 
+const char *program_prelude(size_t *len)
+{
+    *len = sizeof prelude - 1;
+    return prelude;
+}
+
 static void report(const diag_t *d, const char *fallback_file)
 {
     char file[PATH_MAX], msg[4 * sizeof d->msg];
