@@ -16,14 +16,14 @@
  *
  * NOTES
  *   The global epoch: any participant, by CAS. A participant's announce
- *   word: that participant; read by everybody; cleared by the supervisor
- *   once the participant is dead (epoch_recover_vm). A VM's bags of
- *   retired objects (one open, collecting; the others sealed with the
- *   epoch they wait on, or empty): that VM only, and the supervisor while
- *   the VM is dead.
+ *   word: that participant; read by everybody; cleared by recovery once
+ *   the participant is dead (epoch_recover_vm, run by the dead VM's next
+ *   incarnation, or the supervisor in tests). A VM's bags of retired
+ *   objects (one open, collecting; the others sealed with the epoch they
+ *   wait on, or empty): that VM only, and its recovery.
  *   Crash safety: a VM that dies inside a critical section blocks the
- *   epoch, and so reclamation, until the supervisor recovers it, never
- *   longer. Each change to a bag is one store (an item goes in by storing
+ *   epoch, and so reclamation, until its next incarnation recovers it,
+ *   never longer. Each change to a bag is one store (an item goes in by storing
  *   the count after the item; it goes out by storing the count before it
  *   is freed; sealing stores the epoch; an empty bag's epoch is cleared
  *   before it opens), so a VM that dies at any instruction leaves whole
@@ -88,10 +88,10 @@ bool epoch_retire_for(epoch_dom_t *d, uint32_t vm, uint32_t who, void *obj, epoc
                       void *ctx);
 
 /* Whether obj waits in VM vm's bags (recovery: was it retired already?).
- * Supervisor only, while the VM is dead; O(bag items). */
+ * Recovery only, before the VM's next incarnation uses them; O(bag items). */
 bool epoch_retired(const epoch_dom_t *d, uint32_t vm, const void *obj);
 
-/* Supervisor only, after VM `vm` died (and after whatever it was in the
+/* Recovery only, after VM `vm` died (and after whatever it was in the
  * middle of is repaired, since its announce keeps that memory alive):
  * end its critical section. */
 void epoch_recover_vm(epoch_dom_t *d, uint32_t vm);

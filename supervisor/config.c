@@ -141,6 +141,12 @@ static const char *const known_keys[] = {
     "mailbox_limit"};
 #define N_RUN_KEYS (sizeof known_keys / sizeof known_keys[0])
 
+const char *const *config_run_keys(size_t *n)
+{
+    *n = N_RUN_KEYS;
+    return known_keys;
+}
+
 /* The sections a file may have, for messages. */
 #define SECTIONS "[run], [policy], [policy.NAME] for a policy's parameters, or [memory]"
 

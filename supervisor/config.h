@@ -154,6 +154,9 @@ uint32_t config_policy(const shoal_opts_t *opts);
 uint32_t config_interval_ms(const shoal_opts_t *opts);
 void config_policy_params(const shoal_opts_t *opts, uint32_t id, int64_t *out);
 
+/* The keys of [run] (for tests and documentation checks). */
+const char *const *config_run_keys(size_t *n);
+
 /* config_load on text already read: `len` bytes, not NUL-terminated, of
  * a file named `path` in the messages. (The config fuzzer's entry.) */
 int config_parse(const char *path, const char *text, size_t len, shoal_opts_t *opts, char *err,

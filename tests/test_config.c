@@ -366,6 +366,19 @@ static void test_example_ini(void)
         if (p->n_params)
             CU_ASSERT_PTR_NOT_NULL(strstr(text, key));
     }
+    /* every key of [run], given or commented out with its default */
+    size_t nk;
+    const char *const *keys = config_run_keys(&nk);
+    for (size_t i = 0; i < nk; i++) {
+        char key[128];
+        snprintf(key, sizeof key, "\n%s = ", keys[i]);
+        char commented[128];
+        snprintf(commented, sizeof commented, "\n;%s = ", keys[i]);
+        bool there = strstr(text, key) || strstr(text, commented);
+        if (!there)
+            fprintf(stderr, "\nexamples/shoal.ini lacks %s\n", keys[i]);
+        CU_ASSERT_TRUE(there);
+    }
 }
 
 /* Only a regular file of at most CONFIG_FILE_MAX bytes is read: not a
@@ -432,7 +445,7 @@ static CU_TestInfo tests[] = {
     {"--set sets any key; the file does not override it", test_set},
     {"--set errors name the argument, the key and the range", test_set_errors},
     {"policy section errors name FILE:LINE, the key and the range", test_policy_errors},
-    {"examples/shoal.ini is valid and documents every parameter", test_example_ini},
+    {"examples/shoal.ini is valid and documents every key and parameter", test_example_ini},
     CU_TEST_INFO_NULL,
 };
 

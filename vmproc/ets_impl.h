@@ -15,8 +15,8 @@
  *   ordered table, one for resizing a set table, one for the directory.
  *   Under a lock, each step that others can see is one store, and a
  *   journal in the lock (op, operands, the count before) names the step in
- *   progress, so that recovery (supervisor, after a VM died holding the
- *   lock) finishes or undoes it.
+ *   progress, so that recovery (the dead VM's next incarnation, before it
+ *   touches a table: vmproc/recover.c) finishes or undoes it.
  *   Memory: entries and small arrays are slab slots (shm/slab.h); larger
  *   ones are pool runs, owned by the allocating VM until published (so
  *   the pool's recovery frees the unpublished ones of a dead VM) and by
@@ -155,7 +155,7 @@ typedef struct ets_slot {
 #define ETS_RETIRING 4
 
 /* What a VM is doing, for recovery. Written by the VM only; read by the
- * supervisor once the VM is dead. `table` and `pending` are meaningful
+ * recovery (its next incarnation) once the VM is dead. `table` and `pending` are meaningful
  * only while the VM is inside a critical section (its announce then keeps
  * them from being freed); `retiring` always (nobody else frees them). */
 typedef struct ets_vm {
