@@ -449,11 +449,21 @@ static json_t *frames_json(const shm_header_t *h, const info_frame_t *fr, uint32
 {
     json_t *a = json_array();
     char fn[256];
+    const code_table_t *ct = code_table(h);
     for (uint32_t i = 0; i < n; i++) {
         json_t *f = json_object();
         json_object_set_new(f, "function",
                             stats_string(stats_func_name(h, fr[i].func, fn, sizeof fn)));
         json_object_set_new(f, "pc", fr[i].pc == UINT32_MAX ? json_null() : json_integer(fr[i].pc));
+        /* The code is immutable after the fork: the source line of the
+         * instruction before pc (pc is past an instruction's first word,
+         * or a call's return address), as a stack trace gives it. */
+        const func_t *fu = fr[i].func < ct->nfuncs ? ct->funcs[fr[i].func] : NULL;
+        if (fu && fr[i].pc != UINT32_MAX && fr[i].pc <= fu->ncode) {
+            uint32_t line = code_line(fu, fr[i].pc ? fr[i].pc - 1 : 0);
+            json_object_set_new(f, "file", fu->file ? stats_string(fu->file) : json_null());
+            json_object_set_new(f, "line", line ? json_integer(line) : json_null());
+        }
         json_array_append_new(a, f);
     }
     return a;

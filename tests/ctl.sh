@@ -115,6 +115,8 @@ snap() { # prefix: a quiet snapshot, trying again over the next steps
     return 1
 }
 if snap s1; then ok "a quiet snapshot of stats, ps and inspect"; else bad "a quiet snapshot"; fi
+# idle waits in its receive on line 14 of live.shoal: inspect's stack says so
+check "inspect's stack has the source line" sh -c "'$shoal' inspect --name q $idle --json | jq -e '.process.stack[0] | .function == \"idle/0\" and .line == 14 and (.file | endswith(\"live.shoal\"))' && '$shoal' inspect --name q $idle | grep -q '^    at idle/0 (.*live.shoal:14)\$'"
 
 # ps lists exactly the processes the program started.
 want=$(printf '%s\n' "$main" "$idle" "$stepper" | sort -n)
