@@ -78,18 +78,23 @@
  *     did not return its run: if the run is owned by the VM it is freed by
  *     the owner scan. If it is owned by a process slot, it is one of:
  *       - a run of a process the dead VM owned and was running (its
- *         heap, stack or to-space): the process died with the VM, and
- *         pool_reclaim frees its runs;
+ *         heap, stack or to-space): the process ends with vm_crash in
+ *         the VM's next incarnation (vmproc/recover.c), which frees its
+ *         chains; a run the collector had allocated and not yet linked
+ *         into one is left over (KNOWN LEAK: at most one run per crash);
  *       - a run of a process the dead VM was spawning (proc_spawn gives
  *         the heap and stack to the new slot before it publishes the
- *         process): the slot is still CLAIMED by the dead VM, and
- *         whoever frees that slot must free the runs of its owner too;
+ *         process): the next incarnation frees the CLAIMED slot
+ *         (proctab_finish_free) but not these runs (KNOWN LEAK: a heap
+ *         block and a stack page per crash);
  *       - a message buffer for a receiver on another VM (msg_send
  *         allocates from the sender's VM a run owned by the receiver's
  *         slot, so that a published message is never freed by the
  *         sender's recovery): if the dead VM had not published it, it is
- *         left over, owned by the receiver, until the receiver ends and
- *         its runs are freed with it (vmproc/msg.c).
+ *         left over, owned by the receiver's slot, for the rest of the
+ *         run (KNOWN LEAK: one buffer per crash; vmproc/msg.c).
+ *     Freeing these needs a record of the run in flight that recovery
+ *     can read (a per-VM journal entry), which the pool does not keep.
  *   Cache paths, no lock:
  *   - Refill is a locked ALLOC of up to POOL_CACHE_REFILL single-page runs
  *     owned by POOL_OWNER_VM(vm); then, after the unlock, the pages are

@@ -157,7 +157,8 @@ static void usage(FILE *f)
           "  0      main returned normally (or the smoke run or the command finished)\n"
           "  1      main did not return normally; its exit reason is on stderr\n"
           "  2      bad command line, config, topology or program; nothing ran\n"
-          "  3      a VM died, and the run was stopped\n"
+          "  3      a VM died more often than the restart limit allows ([run]\n"
+          "         max_restarts, restart_window_s), and the run was stopped\n"
           "  4      could not start or go on: a system call failed, or memory, the\n"
           "         shared segment or a write ran out\n"
           "  128+N  stopped by signal N\n",

@@ -17,10 +17,10 @@
  * whole message is. The buffer it was filling belongs to the receiver's
  * slot from the moment it is allocated (so that a published one is never
  * freed by the recovery of the sender's VM); one that died unpublished is
- * left over, owned by the receiver's slot, until the receiver ends and
- * its runs are freed with it: one buffer (a run of as many pages as the
- * message needed) per crash, and for a receiver that lives on, for the
- * rest of the run. tests/test_msg.c checks that no more is left.
+ * left over, owned by the receiver's slot, for the rest of the run: one
+ * buffer (a run of as many pages as the message needed) per crash, a
+ * known leak (shm/pool.c says what would free it). tests/test_msg.c
+ * checks that no more is left.
  *
  * Reservations: a process's exit signals (EXIT to each link, DOWN to each
  * watcher) must be delivered whatever the pool's state, so one pool page
