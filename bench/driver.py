@@ -740,7 +740,7 @@ def main():
         name = w.__name__[2:]
         n0 = len(ROWS)
         w0 = time.monotonic()
-        log("[%d/%d] %s (at %.0f s): " % (i + 1, len(todo), name, w0 - t0))
+        log("[%d/%d] %s (at %.0f s)" % (i + 1, len(todo), name, w0 - t0))
         try:
             w(shoal, peers)
         except Exception as e:  # a bug in one workload must not stop the others
