@@ -412,9 +412,9 @@ def memory_row(workload, variant, n, vms, s, b):
     if hp:
         note += "; of shoal's figure, heap and stack pages (stats heap bytes): %.0f" % \
                 statistics.median(hp)
-    pi = b.extra("process_info_mean")
+    pi, rss = b.extra("process_info_mean"), b.extra("rss_delta_per_process")
     if pi:
-        note += "; BEAM process_info(P, memory) mean: %s" % pi
+        note += "; BEAM process_info(P, memory) mean: %s, VmRSS growth per process: %s" % (pi, rss)
     row_from(workload, variant, "%d idle processes, %d VMs" % (n, vms), "bytes/process", s, b,
              "BEAM memory(processes)", bar_=BAR_MEM, note=note)
 
