@@ -25,7 +25,7 @@ import sys
 import time
 
 from benchlib import (HERE, QUICK, REPS, ROWS, TIMEOUT, LiveRun, LiveSeries, Peers, add_row,
-                      bar, human_bytes, log, not_run_row, pct, phase_values, ratios, repeat,
+                      bar, human_bytes, log, pct, phase_values, ratios, repeat,
                       row_from, run, shoal_series)
 
 RESULTS = os.path.join(HERE, "results")
@@ -83,6 +83,27 @@ BAR_SPAWN_SCALE = bar("<=", 1.0, on="value", text="2 VMs <= 1 VM (issue 14)")
 
 def prog(name):
     return os.path.join(HERE, name)
+
+
+def vm_pair(shoal, peers, program, module, args, lo, hi, names=("", "")):
+    """The same workload on shoal with `lo` and `hi` VMs and on BEAM with as
+    many schedulers, interleaved repetition by repetition: (s_lo, s_hi,
+    b_lo, b_hi)."""
+    s1 = shoal_series(shoal, "shoal --vms %d%s" % (lo, names[0]), lo, program, args)
+    s2 = shoal_series(shoal, "shoal --vms %d%s" % (hi, names[1]), hi, program, args)
+    b1 = peers.beam("BEAM +S %d:%d" % (lo, lo), lo, module, args)
+    b2 = peers.beam("BEAM +S %d:%d" % (hi, hi), hi, module, args)
+    repeat([s1, b1, s2, b2], REPS)
+    return s1, s2, b1, b2
+
+
+def ratio_row(workload, variant, size, num, den, bnum, bden, peer, bar_=None, note="",
+              better="lower"):
+    """A row of shoal's num/den per repetition, beside BEAM's bnum/bden."""
+    sr, serr = ratios(num, den)
+    br, berr = ratios(bnum, bden)
+    add_row(workload, variant, size, "x" if better == "higher" else "ratio", sr, serr, peer, br,
+            berr, bar_=bar_, note=note, better=better)
 
 
 # ---------------------------------------------------------------- fib
@@ -159,10 +180,9 @@ def w_spawn(shoal, peers):
                  bar_=BAR_SPAWN,
                  note="BEAM ns/process: as written %s, off_heap %s; the bar is against the "
                       "faster" % (med(w), med(o)))
-    sr, serr = ratios(s2, s1)
-    br, berr = ratios(faster(*b[NV]), faster(*b[1]))
-    add_row("spawn", "%d VMs / 1 VM" % NV, size, "ratio", sr, serr, "BEAM +S %d / +S 1" % NV, br,
-            berr, bar_=BAR_SPAWN_SCALE, note="per repetition; BEAM: the faster variants")
+    ratio_row("spawn", "%d VMs / 1 VM" % NV, size, s2, s1, faster(*b[NV]), faster(*b[1]),
+              "BEAM +S %d / +S 1" % NV, bar_=BAR_SPAWN_SCALE,
+              note="per repetition; BEAM: the faster variants")
 
 
 # ---------------------------------------------------------------- ring, pingpong
@@ -170,15 +190,12 @@ def w_spawn(shoal, peers):
 def w_ring(shoal, peers):
     p, r = SZ["ring_p"], SZ["ring_r"]
     log("ring P=%d R=%d on 1 VM and %d VMs" % (p, r, NV))
-    s1 = shoal_series(shoal, "shoal --vms 1", 1, "ring.shoal", [p, r])
-    s2 = shoal_series(shoal, "shoal --vms %d round-robin" % NV, NV, "ring.shoal", [p, r])
-    b1 = peers.beam("BEAM +S 1", 1, "bring", [p, r])
-    b2 = peers.beam("BEAM +S %d" % NV, NV, "bring", [p, r])
-    repeat([s1, b1, s2, b2], REPS)
+    s1, s2, b1, b2 = vm_pair(shoal, peers, "ring.shoal", "bring", [p, r], 1, NV,
+                             ("", " round-robin"))
     size = "P=%d R=%d" % (p, r)
-    row_from("ring", "1 VM", size, "ns/hop", s1, b1, "BEAM +S 1", bar_=BAR_RING1)
+    row_from("ring", "1 VM", size, "ns/hop", s1, b1, b1.name, bar_=BAR_RING1)
     mig = s2.extra("migrations")
-    row_from("ring", "%d VMs, round-robin" % NV, size, "ns/hop", s2, b2, "BEAM +S %d" % NV,
+    row_from("ring", "%d VMs, round-robin" % NV, size, "ns/hop", s2, b2, b2.name,
              note="ring processes moved by work stealing during the last run: %s" % mig
              if mig is not None else "")
 
@@ -207,23 +224,17 @@ def w_pingpong(shoal, peers):
 def w_skew(shoal, peers):
     w, it = SZ["skew_w"], SZ["skew_iters"]
     log("skew: %d workers x %d iterations, all spawned on VM 0; 1 and 2 VMs" % (w, it))
-    s1 = shoal_series(shoal, "shoal --vms 1", 1, "skew.shoal", [w, it])
-    s2 = shoal_series(shoal, "shoal --vms 2", 2, "skew.shoal", [w, it])
-    b1 = peers.beam("BEAM +S 1", 1, "bskew", [w, it])
-    b2 = peers.beam("BEAM +S 2", 2, "bskew", [w, it])
-    repeat([s1, s2, b1, b2], REPS)
+    s1, s2, b1, b2 = vm_pair(shoal, peers, "skew.shoal", "bskew", [w, it], 1, 2)
     size = "%d workers x %d iters" % (w, it)
-    row_from("skew", "makespan, 1 VM", size, "ms", s1, b1, "BEAM +S 1")
+    row_from("skew", "makespan, 1 VM", size, "ms", s1, b1, b1.name)
     off = s2.extra("finished_off_vm0")
-    row_from("skew", "makespan, 2 VMs (steal)", size, "ms", s2, b2, "BEAM +S 2",
+    row_from("skew", "makespan, 2 VMs (steal)", size, "ms", s2, b2, b2.name,
              note="workers that finished on VM 1 in the last run: %s of %d" % (off, w)
              if off is not None else "")
-    ss, serr = ratios(s1, s2)
-    bs, berr = ratios(b1, b2)
-    add_row("skew", "speed-up 1 -> 2 VMs (steal)", size, "x", ss, serr, "BEAM +S 1 -> +S 2",
-            bs, berr, better="higher", bar_=BAR_SKEW,
-            note="speed-up = makespan with 1 VM / with 2 VMs, per repetition; ratio = shoal "
-                 "speed-up / BEAM speed-up, higher is better")
+    ratio_row("skew", "speed-up 1 -> 2 VMs (steal)", size, s1, s2, b1, b2, "BEAM +S 1 -> +S 2",
+              better="higher", bar_=BAR_SKEW,
+              note="speed-up = makespan with 1 VM / with 2 VMs, per repetition; ratio = shoal "
+                   "speed-up / BEAM speed-up, higher is better")
 
 
 POLICIES = ["none", "round-robin", "least-loaded", "steal", "affinity"]
@@ -435,43 +446,28 @@ def w_memory(shoal, peers):
 def w_flood(shoal, peers):
     n, t = SZ["flood_n"], SZ["flood_t"]
     log("flood: %d messages from %d senders to one counter process, 1 VM and %d VMs" % (n, t, NV))
-    s1 = shoal_series(shoal, "shoal --vms 1", 1, "flood.shoal", [n, t])
-    s2 = shoal_series(shoal, "shoal --vms %d" % NV, NV, "flood.shoal", [n, t])
-    b1 = peers.beam("BEAM +S 1", 1, "bflood", [n, t])
-    b2 = peers.beam("BEAM +S %d" % NV, NV, "bflood", [n, t])
-    repeat([s1, b1, s2, b2], REPS)
+    s1, s2, b1, b2 = vm_pair(shoal, peers, "flood.shoal", "bflood", [n, t], 1, NV)
     size = "%d messages, %d senders" % (n, t)
-    row_from("flood", "1 VM", size, "ns/message", s1, b1, "BEAM +S 1")
+    row_from("flood", "1 VM", size, "ns/message", s1, b1, b1.name)
     off = s2.extra("senders_off_vm0")
-    row_from("flood", "%d VMs" % NV, size, "ns/message", s2, b2, "BEAM +S %d" % NV,
+    row_from("flood", "%d VMs" % NV, size, "ns/message", s2, b2, b2.name,
              note="senders that finished off VM 0 in the last run: %s of %d" % (off, t)
              if off is not None else "")
-    sr, serr = ratios(s2, s1)
-    br, berr = ratios(b2, b1)
-    add_row("flood", "%d VMs / 1 VM" % NV, size, "ratio", sr, serr,
-            "BEAM +S %d / +S 1" % NV, br, berr, bar_=BAR_FLOOD,
-            note="time on all VMs over time on 1 VM, per repetition")
+    ratio_row("flood", "%d VMs / 1 VM" % NV, size, s2, s1, b2, b1, "BEAM +S %d / +S 1" % NV,
+              bar_=BAR_FLOOD, note="time on all VMs over time on 1 VM, per repetition")
 
 
 def w_oversub(shoal, peers):
     p, r = SZ["over_p"], SZ["over_r"]
     hi = 2 * CPUS
     log("oversub: ring P=%d R=%d on %d VMs (as many as cores) and %d VMs (twice)" % (p, r, CPUS, hi))
-    s1 = shoal_series(shoal, "shoal --vms %d" % CPUS, CPUS, "ring.shoal", [p, r])
-    s2 = shoal_series(shoal, "shoal --vms %d" % hi, hi, "ring.shoal", [p, r])
-    b1 = peers.beam("BEAM +S %d:%d" % (CPUS, CPUS), CPUS, "bring", [p, r])
-    b2 = peers.beam("BEAM +S %d:%d" % (hi, hi), hi, "bring", [p, r])
-    repeat([s1, b1, s2, b2], REPS)
+    s1, s2, b1, b2 = vm_pair(shoal, peers, "ring.shoal", "bring", [p, r], CPUS, hi)
     size = "P=%d R=%d" % (p, r)
-    row_from("oversub", "ring, %d VMs (= cores)" % CPUS, size, "ns/hop", s1, b1,
-             "BEAM +S %d:%d" % (CPUS, CPUS))
-    row_from("oversub", "ring, %d VMs (2x cores)" % hi, size, "ns/hop", s2, b2,
-             "BEAM +S %d:%d" % (hi, hi))
-    sr, serr = ratios(s2, s1)
-    br, berr = ratios(b2, b1)
-    add_row("oversub", "%d VMs / %d VMs" % (hi, CPUS), size, "ratio", sr, serr,
-            "BEAM %d / %d schedulers" % (hi, CPUS), br, berr, bar_=BAR_OVERSUB,
-            note="per repetition; %d cores online" % CPUS)
+    row_from("oversub", "ring, %d VMs (= cores)" % CPUS, size, "ns/hop", s1, b1, b1.name)
+    row_from("oversub", "ring, %d VMs (2x cores)" % hi, size, "ns/hop", s2, b2, b2.name)
+    ratio_row("oversub", "%d VMs / %d VMs" % (hi, CPUS), size, s2, s1, b2, b1,
+              "BEAM %d / %d schedulers" % (hi, CPUS), bar_=BAR_OVERSUB,
+              note="per repetition; %d cores online" % CPUS)
 
 
 # ---------------------------------------------------------------- numa
