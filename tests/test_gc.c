@@ -61,7 +61,7 @@ static void push(term t)
 static bool in_heap(term t)
 {
     const void *a = is_cons(t) ? (void *)cons_ptr(t) : (void *)box_ptr(t);
-    return pool_contains(w.h, a) && pool_owner_of(w.h, a) == POOL_OWNER_PROC(pcb->slot);
+    return heap_holds(w.h, pcb, a);
 }
 
 /* Allocation as the interpreter does it: room first (may collect), then
