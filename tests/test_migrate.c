@@ -584,12 +584,91 @@ static void test_big_heap_untouched(void)
     vw_close(&w);
 }
 
+/* A new process, all in its first block (a chunk of VM 0's slab), is
+ * handed to VM 1 without a touch of that block, counts there as remote,
+ * grows its stack on VM 1 (to a block on node 1), and when it ends on VM
+ * 1 its chunks go back: the first block into VM 0's slab (a remote
+ * free), which VM 0's lists see at their next sweep. */
+static void test_small_block_moves(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world_open(&w, 64 * MIB, HEAP_FOLLOW_ON_GC));
+    shm_header_t *h = w.h;
+    slab_dom_t *d = shm_heap_slabs(h);
+    char why[256];
+    size_t used0 = 0, used1 = 0;
+    CU_ASSERT_EQUAL_FATAL(slab_check(h, d, why, sizeof why, NULL, &used0), 0);
+    pcb_t *pcb = vw_proc_new(&w, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+    proc_t *p = proc_of(pcb);
+    hblock_t *c = p->cblock;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_EQUAL(p->hfirst, c);
+    CU_ASSERT_PTR_NULL(c->next);
+    uint64_t bytes = run_bytes(h, c);
+    CU_ASSERT_EQUAL(run_bytes(h, p->stack_lo), bytes);
+    CU_ASSERT(bytes <= 512);
+    CU_ASSERT_EQUAL(pool_node_of(h, c), 0);
+    CU_ASSERT_EQUAL(local_of(&w, 0), bytes);
+    CU_ASSERT_EQUAL(slab_check(h, d, why, sizeof why, NULL, &used1), 0);
+    CU_ASSERT_EQUAL(used1, used0 + 1);
+
+    /* the hand-over never touches the block (its pages are made
+     * inaccessible in a child that does it) */
+    proc_t before = *p;
+    pid_t child = fork();
+    CU_ASSERT_FATAL(child >= 0);
+    if (child == 0) {
+        uintptr_t lo = (uintptr_t)c & ~(uintptr_t)(SHOAL_PAGE - 1);
+        uintptr_t hi = SHOAL_ALIGN_UP((uintptr_t)c + bytes, SHOAL_PAGE);
+        if (mprotect((void *)lo, hi - lo, PROT_NONE) < 0)
+            _exit(2);
+        _exit(hand_over(&w, pcb, 0, 1) ? 0 : 3);
+    }
+    int status = 0;
+    CU_ASSERT_EQUAL_FATAL(waitpid(child, &status, 0), child);
+    CU_ASSERT_FALSE(WIFSIGNALED(status));
+    CU_ASSERT_TRUE_FATAL(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_EQUAL(pcb->owner, 1);
+    CU_ASSERT_PTR_EQUAL(p->cblock, before.cblock);
+    CU_ASSERT_PTR_EQUAL(p->stack_lo, before.stack_lo);
+    CU_ASSERT_PTR_EQUAL(p->hp, before.hp);
+    CU_ASSERT_EQUAL(local_of(&w, 0), 0);
+    CU_ASSERT_EQUAL(remote_of(&w, 1), bytes);
+
+    /* on VM 1: heap and stack outgrow the block; new memory on node 1 */
+    rt_t *rt1 = vw_rt(&w, 1);
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(rt1, pcb, 100), 0);
+    CU_ASSERT_TRUE(chain_on(h, p->hcur, 1));
+    CU_ASSERT_EQUAL_FATAL(stack_grow(rt1, pcb, 1000), 0);
+    CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 1);
+    CU_ASSERT_PTR_EQUAL(p->cblock, c); /* the heap is still in it */
+    CU_ASSERT_EQUAL(remote_of(&w, 1), bytes);
+    CU_ASSERT_EQUAL(local_of(&w, 1),
+                    run_bytes(h, p->hcur) + run_bytes(h, p->stack_lo));
+    /* a collection on VM 1 moves the heap to node 1: the block goes back
+     * into VM 0's slab from VM 1 */
+    CU_ASSERT_EQUAL_FATAL(heap_gc(rt1, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_PTR_NULL(p->cblock);
+    CU_ASSERT_EQUAL(remote_of(&w, 1), 0);
+    CU_ASSERT_EQUAL(slab_check(h, d, why, sizeof why, NULL, &used1), 0);
+    CU_ASSERT_EQUAL(used1, used0);
+    vw_proc_free(&w, pcb, 1);
+    CU_ASSERT_EQUAL(local_of(&w, 1), 0);
+    CU_ASSERT_EQUAL(slab_check(h, d, why, sizeof why, NULL, &used1), 0);
+    CU_ASSERT_EQUAL(used1, used0);
+    CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
+    vw_close(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"heap moves at the first GC after a hand-over", test_heap_moves_at_first_gc},
     {"heap_follow never: the heap stays on its node", test_heap_follow_never_stays},
     {"message buffers and monitors follow the process", test_messages_follow},
     {"a 64 MiB heap is handed over untouched", test_big_heap_untouched},
     {"small messages are copied into the heap on take, large ones stay buffers", test_small_messages_copied_in},
+    {"a process in its first block moves untouched and frees it from the other VM",
+     test_small_block_moves},
     CU_TEST_INFO_NULL,
 };
 
