@@ -39,9 +39,9 @@
  * Roots: the value stack, the mailbox pointers, the pending error value,
  * the link and monitor chains, and the caller's extra roots.
  *
- * Sizes are counted in bytes per NUMA node (p->node_bytes) and in the
- * owner VM's heap counters: what the process holds, chunks at their slot
- * size, runs at their pages.
+ * Sizes are counted per NUMA node (p->node_lines, in 64-byte lines) and
+ * in the owner VM's heap counters: what the process holds, chunks at
+ * their slot size, runs at their pages.
  */
 #include "vmproc/heap.h"
 
@@ -85,12 +85,6 @@ static bool is_chunk(const shm_header_t *h, const void *mem)
     uint32_t owner;
     pool_run_of(h, mem, &owner);
     return owner == POOL_OWNER_HEAP_SLABS;
-}
-
-/* Bytes of a chunk or run that the process holds. */
-static size_t mem_bytes(const shm_header_t *h, const void *mem)
-{
-    return is_chunk(h, mem) ? slab_slot_size(h, mem) : pool_run_pages(h, mem) * SHOAL_PAGE;
 }
 
 size_t heap_block_bytes(const shm_header_t *h, const void *addr)
@@ -168,7 +162,7 @@ static void acct_bytes(rt_t *rt, proc_t *p, uint32_t node, uint64_t bytes, int s
 /* A stack or the first block: asks the pool for its node and size. */
 static void acct(rt_t *rt, proc_t *p, const void *mem, int sign)
 {
-    acct_bytes(rt, p, pool_node_of(rt->h, mem), mem_bytes(rt->h, mem), sign);
+    acct_bytes(rt, p, pool_node_of(rt->h, mem), heap_block_bytes(rt->h, mem), sign);
 }
 
 /* A heap block of pages or message buffer: its header says, so a receiver
@@ -239,7 +233,7 @@ static uint64_t block_words(const hblock_t *b)
 
 static term *cblock_top(const rt_t *rt, const proc_t *p)
 {
-    return (term *)((char *)p->cblock + mem_bytes(rt->h, p->cblock));
+    return (term *)((char *)p->cblock + heap_block_bytes(rt->h, p->cblock));
 }
 
 /* Whether the stack lies in the first block (whose top is the stack's). */

@@ -3,9 +3,12 @@
  *
  * NOTES
  *   Owner VM only: every function here touches one process that the
- *   calling VM owns. Memory comes from the pool on the calling VM's NUMA
- *   node, so a process that moved to another node has its live data moved
- *   there by its next collection, at no extra cost.
+ *   calling VM owns. Memory comes from the calling VM's NUMA node (runs
+ *   of the pool, and chunks of the VM's slabs of process memory for a
+ *   first block and small stacks), so a process that moved to another
+ *   node has its live data moved there by its next collection, at no
+ *   extra cost. A chunk is given back from whichever VM owns the process
+ *   then, into the slab of the VM that made it (shm/slab.h).
  *   Errors: heap_make_room returns -1 when the process would pass its heap
  *   limit (the caller ends it with #(error heap_limit)) or the pool is
  *   exhausted (errno ENOMEM, same reason).
