@@ -855,10 +855,9 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
     r.restart_window_s =
         opts->restart_window_s ? opts->restart_window_s : CONFIG_RESTART_WINDOW_DEFAULT;
     r.stall_ms = opts->stall_ms ? opts->stall_ms : CONFIG_STALL_MS_DEFAULT;
-    r.restart_times = calloc(r.max_restarts, sizeof *r.restart_times);
-
     if (open_ctl(&r) < 0)
         return SHOAL_EXIT_USAGE;
+    r.restart_times = calloc(r.max_restarts, sizeof *r.restart_times);
     r.vms = calloc(r.n_vms, sizeof *r.vms);
     r.alive = calloc(r.n_vms, sizeof *r.alive);
     if (!r.vms || !r.restart_times || !r.alive) {
@@ -891,6 +890,7 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         balancer_free(&r.bal);
         shm_destroy(r.h);
         free(r.vms);
+        free(r.restart_times);
         free(r.alive);
         ctl_close(r.srv);
         return SHOAL_EXIT_FAIL;

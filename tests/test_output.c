@@ -118,7 +118,7 @@ static const char printer[] =
     "(defn main () (loop 20000))\n";
 
 /* A closed stdout: every write fails with EBADF, as on the closed fd, and
- * the run says so and exits 5. Before the fix, the segment's memfd took
+ * the run says so and exits 4. Before the fix, the segment's memfd took
  * fd 1 and print wrote into shared memory (SIGSEGV). */
 static void test_stdout_closed(void)
 {
@@ -140,7 +140,7 @@ static void test_stdout_closed(void)
     free(path);
 }
 
-/* A full disk: the write error is reported and the status is 5, not 0
+/* A full disk: the write error is reported and the status is 4, not 0
  * with the output lost. */
 static void test_stdout_full(void)
 {
