@@ -104,7 +104,7 @@ typedef struct info_inspect {
         heap_limit_words;   /* collections; words in its heap blocks; its limit */
     int64_t wait_ms;        /* receive or sleep timeout left in ms, -1: none */
     uint32_t mig[8];        /* moves by cause (enum mig_cause) */
-    uint32_t node_pages[8]; /* pages of heap and stack per NUMA node */
+    uint32_t node_pages[8]; /* pages of heap and stack per NUMA node (rounded up) */
     uint32_t n_links, n_monitors, n_watchers, n_frames, n_msgs;
     uint32_t total_links, total_monitors, total_watchers, total_frames;
     uint32_t inbox_pending; /* messages published, not yet in the mailbox */

@@ -83,10 +83,11 @@
  *         chains; a run the collector had allocated and not yet linked
  *         into one is left over (KNOWN LEAK: at most one run per crash);
  *       - a run of a process the dead VM was spawning (proc_spawn gives
- *         the heap and stack to the new slot before it publishes the
+ *         the first block to the new slot before it publishes the
  *         process): the next incarnation frees the CLAIMED slot
- *         (proctab_finish_free) but not these runs (KNOWN LEAK: a heap
- *         block and a stack page per crash);
+ *         (proctab_finish_free) but not the block (KNOWN LEAK: one
+ *         slab chunk, or a page, per crash; and a stack or heap block
+ *         if the spawn had grown one);
  *       - a message buffer for a receiver on another VM (msg_send
  *         allocates from the sender's VM a run owned by the receiver's
  *         slot, so that a published message is never freed by the

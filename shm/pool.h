@@ -42,6 +42,11 @@
  * that outlive the VMs filling them (the shared tables' blocks, arrays and
  * slabs). `k` names the structure. No recovery frees them. */
 #define POOL_OWNER_SHARED(k) POOL_OWNER_VM(SHOAL_MAX_VMS + 1u + (k))
+/* k = 0 and 1: the shared tables (vmproc/ets_impl.h); 2: the slabs of
+ * process memory (shm/slab.h, shm_heap_slabs), whose chunks belong to
+ * the processes that hold them, not to the slab's VM: a process's first
+ * block, and stacks of up to SLAB_MAX bytes (vmproc/heap.c). */
+#define POOL_OWNER_HEAP_SLABS POOL_OWNER_SHARED(2)
 
 /* Caller id of the supervisor, for the `who` arguments below. */
 #define POOL_SUPERVISOR ((uint32_t)SHOAL_MAX_VMS)

@@ -15,6 +15,7 @@
 #include "shm/plan.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
+#include "shm/slab.h"
 #include "shm/vmtab.h"
 
 #include <errno.h>
@@ -100,6 +101,8 @@ int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
     off = page_up(off + names_table_bytes(cfg->name_cap));
     out->code_off = off;
     off = page_up(off + cfg->code_bytes);
+    out->heap_slab_off = off;
+    off = page_up(off + slab_bytes(cfg->n_vms));
 
     out->pages_per_node = cfg->pool_bytes / SHOAL_PAGE / cfg->n_nodes;
     if (out->pages_per_node == 0) {
@@ -168,6 +171,7 @@ shm_header_t *shm_create(const shm_config_t *cfg)
     atom_init(h);
     names_table_init(h);
     pool_init(h);
+    slab_init(shm_at(h, layout.heap_slab_off), cfg->n_vms, POOL_OWNER_HEAP_SLABS);
     shm_seg = h;
     return h;
 }

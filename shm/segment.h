@@ -10,7 +10,7 @@
  * Layout, in order, each part aligned to a page (offsets in shm_layout_t):
  *   header | VM table | plan areas | process table | map of its written
  *   pages | live-slot bitmap | info areas | message matrix | atom area |
- *   name table | code area |
+ *   name table | code area | process slabs' control (shm/slab.h) |
  *   pool control (per-node lists, journals, per-VM caches) |
  *   pool descriptors | pool bitmaps | pool pages (one range per NUMA node)
  *
@@ -31,7 +31,7 @@
 #include <ck_sequence.h>
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 4u
+#define SHM_LAYOUT_VERSION 5u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -72,6 +72,7 @@ typedef struct shm_layout {
     uint64_t live_off;        /* one bit per process slot (shm/proctab.h) */
     uint64_t info_off;        /* one shm_info_t per VM (shm/info.h) */
     uint64_t msgs_off;        /* the VM x VM message matrix (shm/info.h) */
+    uint64_t heap_slab_off;   /* the slab domain of process memory (shm/slab.h) */
     uint64_t pool_ctl_off, pool_desc_off, pool_bitmap_off, pool_pages_off;
     uint64_t pool_pages;      /* pages in the pool, all nodes */
     uint64_t pages_per_node;  /* each node owns one contiguous range */

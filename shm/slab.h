@@ -83,4 +83,15 @@ int slab_check(shm_header_t *h, const slab_dom_t *d, char *why, size_t why_len, 
 /* Pool pages VM `vm`'s slabs take now (owner VM, or tests). */
 size_t slab_pages_of(const slab_dom_t *d, uint32_t vm);
 
+/* The domain of process memory (vmproc/heap.c): its control area is part
+ * of the segment's layout, set up by shm_create; its slabs are pool runs
+ * owned by POOL_OWNER_HEAP_SLABS. A chunk in it belongs to the process
+ * that holds it (named from its PCB), whichever VM's slab it lies in, so
+ * a process that moves keeps its chunks, and frees them into the slab of
+ * the VM that made them (a remote free). */
+static inline slab_dom_t *shm_heap_slabs(const shm_header_t *h)
+{
+    return (slab_dom_t *)shm_at(h, h->layout.heap_slab_off);
+}
+
 #endif

@@ -556,7 +556,7 @@ static void print_inspect(const json_t *o)
            client_int(p, "node"));
     const char *fn = client_str(p, "function");
     printf("  function: %s\n", fn ? fn : "-");
-    printf("  heap: %s of pages, mostly on node %" JSON_INTEGER_FORMAT " (pages per node:", heap,
+    printf("  heap: %s held, mostly on node %" JSON_INTEGER_FORMAT " (pages per node:", heap,
            client_int(p, "heap_node"));
     size_t i;
     json_t *v;

@@ -84,7 +84,7 @@ bool eh_raised(const eh_proc_t *v, term r, uint32_t a)
 bool eh_in_heap_of(const vw_t *w, const eh_proc_t *v, term t)
 {
     const void *a = is_cons(t) ? (void *)cons_ptr(t) : (void *)box_ptr(t);
-    return pool_contains(w->h, a) && pool_owner_of(w->h, a) == POOL_OWNER_PROC(v->pcb->slot);
+    return heap_holds(w->h, v->pcb, a);
 }
 
 /* Terms built in C arrays (outside any heap), as test_migrate.c does. */

@@ -214,7 +214,11 @@ pcb_t *lh_proc_new(lh_world_t *w)
     pcb_t *pcb = proctab_claim(w->h, 0);
     if (!pcb)
         return NULL;
-    if (heap_init(&w->rt, pcb, 0) < 0) {
+    /* The tests push up to a few hundred values with no check, as the
+     * page of stack a process had before small first blocks allowed: a
+     * stack of that size, as the interpreter's checks would make it. */
+    if (heap_init(&w->rt, pcb, 0) < 0 || stack_grow(&w->rt, pcb, 480) < 0) {
+        heap_release(&w->rt, pcb);
         proctab_release(w->h, pcb);
         return NULL;
     }

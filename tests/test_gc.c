@@ -13,6 +13,8 @@
 
 #include "shm/beat.h"
 #include "shm/pool.h"
+#include "shm/proctab.h"
+#include "shm/slab.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/termio.h"
@@ -62,7 +64,7 @@ static void push(term t)
 static bool in_heap(term t)
 {
     const void *a = is_cons(t) ? (void *)cons_ptr(t) : (void *)box_ptr(t);
-    return pool_contains(w.h, a) && pool_owner_of(w.h, a) == POOL_OWNER_PROC(pcb->slot);
+    return heap_holds(w.h, pcb, a);
 }
 
 /* Allocation as the interpreter does it: room first (may collect), then
@@ -639,6 +641,201 @@ static void test_gc_out_of_pool(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* the first block: heap and stack in one small chunk                   */
+
+/* Slots in use in the slabs of process memory. */
+static size_t chunks_used(void)
+{
+    char why[256];
+    size_t used = 0;
+    CU_ASSERT_EQUAL(slab_check(w.h, shm_heap_slabs(w.h), why, sizeof why, NULL, &used), 0);
+    return used;
+}
+
+static uint64_t lines_held(void)
+{
+    uint64_t n = 0;
+    for (uint32_t k = 0; k < PROC_NODES; k++)
+        n += p->node_lines[k];
+    return n * PROC_LINE;
+}
+
+/* A process as heap_init leaves it (lh_proc_new gives it a page of
+ * stack on top): one chunk, heap at the bottom, stack at the top. */
+static bool setup_small(void)
+{
+    if (lh_world_open(&w, prog, 64u << 20) < 0)
+        return false;
+    pcb = proctab_claim(w.h, 0);
+    if (!pcb || heap_init(&w.rt, pcb, 0) < 0)
+        return false;
+    p = proc_of(pcb);
+    return true;
+}
+
+/* Growth from the smallest block: the stack takes the heap's free room
+ * below it, the heap goes on in a block of pages when it meets the stack,
+ * a collection copies the heap out (the block stays for the stack), and
+ * the block goes back when the stack moves out too. */
+static void test_first_block_grows(void)
+{
+    CU_ASSERT_FATAL(setup_small());
+    size_t used0 = chunks_used();
+    hblock_t *c = p->cblock;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_EQUAL(p->hfirst, c);
+    CU_ASSERT_PTR_EQUAL(p->hcur, c);
+    size_t bytes = heap_block_bytes(w.h, c);
+    CU_ASSERT(bytes <= 512);
+    CU_ASSERT_PTR_EQUAL(p->stack_hi, (term *)((char *)c + bytes));
+    CU_ASSERT_PTR_EQUAL(p->hlim, p->stack_lo);
+    CU_ASSERT_EQUAL(lines_held(), bytes); /* all a process holds */
+    CU_ASSERT_EQUAL(heap_block_bytes(w.h, p->stack_lo), bytes);
+
+    /* a little heap, rooted on the stack */
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, 4), 0);
+    push(new_cons(mk_fix(1), new_cons(mk_fix(2), T_NIL)));
+    CU_ASSERT(in_heap(p->sp[-1]));
+    CU_ASSERT(cons_ptr(p->sp[-1]) >= hblock_start(c) && cons_ptr(p->sp[-1]) < c->end);
+
+    /* The stack needs more: it takes room below it, the values move
+     * down with it, the control frames stay, the heap's limit comes
+     * down. */
+    ctl_t *cs = --p->ctl;
+    memset(cs, 0, sizeof *cs);
+    cs->fp = 7;
+    term *lo0 = p->stack_lo, *hp0 = p->hp;
+    CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 6), 0);
+    CU_ASSERT_PTR_EQUAL(p->cblock, c);
+    CU_ASSERT(p->stack_lo < lo0);
+    CU_ASSERT(p->stack_lo >= hp0);
+    CU_ASSERT_PTR_EQUAL(p->hlim, p->stack_lo);
+    CU_ASSERT_PTR_EQUAL(c->end, p->stack_lo);
+    CU_ASSERT((term *)p->ctl - p->sp >= 6);
+    CU_ASSERT_EQUAL(p->ctl->fp, 7);
+    CU_ASSERT_EQUAL(p->sp - p->stack_lo, 1);
+    CU_ASSERT_EQUAL(CAR(p->stack_lo[0]), mk_fix(1));
+    CU_ASSERT_EQUAL(chunks_used(), used0);
+
+    /* The heap meets the stack: it goes on in a block of pages. */
+    uint64_t room = (uint64_t)(p->hlim - p->hp);
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, room + 1), 0);
+    CU_ASSERT_PTR_NOT_EQUAL(p->hcur, c);
+    CU_ASSERT_PTR_EQUAL(p->hfirst, c);
+    CU_ASSERT_EQUAL(heap_block_bytes(w.h, p->hcur), SHOAL_PAGE);
+    p->sp[-1] = new_cons(mk_fix(0), p->sp[-1]);
+    CU_ASSERT(in_heap(p->sp[-1]));
+    CU_ASSERT_EQUAL(lines_held(), bytes + SHOAL_PAGE);
+
+    /* A collection copies the heap out; the block stays for the stack. */
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_PTR_EQUAL(p->cblock, c);
+    CU_ASSERT_PTR_NOT_EQUAL(p->hfirst, c);
+    CU_ASSERT_FALSE(cons_ptr(p->stack_lo[0]) >= (term *)c &&
+                    cons_ptr(p->stack_lo[0]) < (term *)((char *)c + bytes));
+    CU_ASSERT(in_heap(p->stack_lo[0]));
+    CU_ASSERT_EQUAL(CAR(p->stack_lo[0]), mk_fix(0));
+    CU_ASSERT_EQUAL(CAR(CDR(CDR(p->stack_lo[0]))), mk_fix(2));
+    CU_ASSERT_EQUAL(chunks_used(), used0);
+
+    /* Now the whole block may be the stack's... */
+    term *lo1 = p->stack_lo;
+    CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 20), 0);
+    CU_ASSERT_PTR_EQUAL(p->cblock, c);
+    CU_ASSERT(p->stack_lo < lo1);
+    CU_ASSERT(p->stack_lo >= hblock_start(c));
+    CU_ASSERT((term *)p->ctl - p->sp >= 20);
+    /* ...and past it the stack moves out, and the block goes back. */
+    CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, bytes / sizeof(term)), 0);
+    CU_ASSERT_PTR_NULL(p->cblock);
+    CU_ASSERT_EQUAL(chunks_used(), used0 - 1 + (heap_block_bytes(w.h, p->stack_lo) <= 2048));
+    CU_ASSERT_EQUAL(p->ctl->fp, 7);
+    CU_ASSERT_EQUAL(CAR(p->stack_lo[0]), mk_fix(0));
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_EQUAL(CAR(CDR(CDR(p->stack_lo[0]))), mk_fix(2));
+
+    heap_release(&w.rt, pcb);
+    CU_ASSERT_EQUAL(lines_held(), 0);
+    CU_ASSERT_EQUAL(chunks_used(), used0 - 1);
+    proctab_release(w.h, pcb);
+    lh_world_close(&w);
+}
+
+/* The stack leaves the first block while the heap is still there: the
+ * heap has the whole block then; a collection gives it back. */
+static void test_first_block_stack_leaves(void)
+{
+    CU_ASSERT_FATAL(setup_small());
+    size_t used0 = chunks_used();
+    hblock_t *c = p->cblock;
+    size_t bytes = heap_block_bytes(w.h, c);
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, 2), 0);
+    push(new_cons(mk_fix(5), T_NIL));
+    uint64_t words0 = p->heap_words;
+    /* far more than the block: the stack goes to a block of its own */
+    CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 100), 0);
+    CU_ASSERT_PTR_EQUAL(p->cblock, c);
+    CU_ASSERT_FALSE(p->stack_lo >= (term *)c && p->stack_lo < (term *)((char *)c + bytes));
+    CU_ASSERT_PTR_EQUAL(p->hlim, (term *)((char *)c + bytes));
+    CU_ASSERT_PTR_EQUAL(c->end, p->hlim);
+    CU_ASSERT(p->heap_words > words0);
+    size_t sbytes = heap_block_bytes(w.h, p->stack_lo);
+    CU_ASSERT(sbytes <= 2048); /* a chunk too */
+    CU_ASSERT_EQUAL(chunks_used(), used0 + 1);
+    CU_ASSERT_EQUAL(lines_held(), bytes + sbytes);
+    CU_ASSERT_EQUAL(CAR(p->stack_lo[0]), mk_fix(5));
+    /* the heap fills the whole block, up to the top */
+    uint64_t room = (uint64_t)(p->hlim - p->hp);
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, room), 0);
+    CU_ASSERT_PTR_EQUAL(p->hcur, c);
+    term *t = heap_take(p, room);
+    t[0] = mk_hdr(room, BT_TUPLE);
+    for (uint64_t i = 1; i < room; i++)
+        t[i] = mk_fix((int64_t)i);
+    push(mk_box(t));
+    CU_ASSERT(in_heap(mk_box(t)));
+    CU_ASSERT_EQUAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_PTR_NULL(p->cblock); /* nobody uses it: given back */
+    CU_ASSERT_EQUAL(chunks_used(), used0);
+    CU_ASSERT_EQUAL(tuple_elems(p->stack_lo[1])[room - 2], mk_fix((int64_t)room - 1));
+    CU_ASSERT_EQUAL(CAR(p->stack_lo[0]), mk_fix(5));
+    heap_release(&w.rt, pcb);
+    CU_ASSERT_EQUAL(lines_held(), 0);
+    CU_ASSERT_EQUAL(chunks_used(), used0 - 1);
+    proctab_release(w.h, pcb);
+    lh_world_close(&w);
+}
+
+/* GC torture from the first block: every allocation collects, the stack
+ * grows meanwhile, nothing is lost, and the block goes back. */
+static void test_first_block_torture(void)
+{
+    CU_ASSERT_FATAL(setup_small());
+    w.rt.gc_torture = true;
+    size_t used0 = chunks_used();
+    push(T_NIL);
+    for (int64_t i = 0; i < 300; i++) {
+        if ((term *)p->ctl - p->sp < 4)
+            CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 4), 0);
+        push(mk_fix(i));
+        CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, 2), 0);
+        p->sp[-1 - (i + 1)] = new_cons(mk_fix(i), p->sp[-1 - (i + 1)]);
+    }
+    CU_ASSERT(p->gcs >= 300);
+    CU_ASSERT(list_ok(p->stack_lo[0], 300));
+    int bad = 0;
+    for (int64_t i = 0; i < 300; i++)
+        bad += p->stack_lo[1 + i] != mk_fix(i);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_PTR_NULL(p->cblock);
+    heap_release(&w.rt, pcb);
+    CU_ASSERT_EQUAL(lines_held(), 0);
+    CU_ASSERT_EQUAL(chunks_used(), used0 - 1);
+    proctab_release(w.h, pcb);
+    lh_world_close(&w);
+}
+
+/* ------------------------------------------------------------------ */
 /* GC torture through the binary                                       */
 
 static const struct {
@@ -722,6 +919,10 @@ static CU_TestInfo gc_tests[] = {
     {"GC torture in process: a collection per allocation", test_torture_in_process},
     {"term_size and term_copy", test_term_copy},
     {"a collection out of pool pages leaves the process whole", test_gc_out_of_pool},
+    {"first block: the stack takes the heap's room, then moves out; the block goes back",
+     test_first_block_grows},
+    {"first block: the stack moves out, the heap has the whole block", test_first_block_stack_leaves},
+    {"first block: GC torture while the stack grows", test_first_block_torture},
     {"GC torture through the binary: same output", test_torture_binary},
     {"GC torture with a process moving between two VMs", test_torture_two_vms},
     CU_TEST_INFO_NULL,

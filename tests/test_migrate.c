@@ -25,6 +25,7 @@
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/segment.h"
+#include "shm/slab.h"
 #include "shm/vmtab.h"
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
@@ -68,8 +69,14 @@ static bool hand_over(vw_t *w, pcb_t *pcb, uint32_t from, uint32_t to)
 /* ------------------------------------------------------------------ */
 /* what is where                                                        */
 
-static uint64_t run_bytes(const shm_header_t *h, const void *run)
+/* Bytes of the block that holds `addr`: a run of pages, or a chunk of the
+ * slabs of process memory (a process's first block, a small stack). */
+static uint64_t run_bytes(const shm_header_t *h, const void *addr)
 {
+    uint32_t owner;
+    void *run = pool_run_of(h, addr, &owner);
+    if (owner == POOL_OWNER_HEAP_SLABS)
+        return slab_slot_size(h, addr);
     return (uint64_t)pool_run_pages(h, run) * SHOAL_PAGE;
 }
 
@@ -109,9 +116,9 @@ static uint64_t remote_of(const vw_t *w, uint32_t vm)
     return ck_pr_load_64(&shm_vm(w->h, vm)->heap_remote);
 }
 
-static uint64_t pages_on(const proc_t *p, uint32_t node)
+static uint64_t bytes_on(const proc_t *p, uint32_t node)
 {
-    return p->node_pages[node];
+    return (uint64_t)p->node_lines[node] * PROC_LINE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -207,8 +214,8 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_PTR_NULL(p->frags);
     CU_ASSERT_EQUAL(local_of(&w, 0), heap0 + stack0);
     CU_ASSERT_EQUAL(remote_of(&w, 0), 0);
-    CU_ASSERT_EQUAL(pages_on(p, 0) * SHOAL_PAGE, heap0 + stack0);
-    CU_ASSERT_EQUAL(pages_on(p, 1), 0);
+    CU_ASSERT_EQUAL(bytes_on(p, 0), heap0 + stack0);
+    CU_ASSERT_EQUAL(bytes_on(p, 1), 0);
 
     /* The hand-over: nothing moves, VM 1 counts all of it as remote. */
     hblock_t *first = p->hfirst;
@@ -241,8 +248,8 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_EQUAL(remote_of(&w, 1), stack0);
     CU_ASSERT_EQUAL(local_of(&w, 0), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 0), 0);
-    CU_ASSERT_EQUAL(pages_on(p, 0) * SHOAL_PAGE, stack0);
-    CU_ASSERT_EQUAL(pages_on(p, 1) * SHOAL_PAGE, heap1);
+    CU_ASSERT_EQUAL(bytes_on(p, 0), stack0);
+    CU_ASSERT_EQUAL(bytes_on(p, 1), heap1);
 
     /* The stack follows when it grows: nothing is remote any more. */
     CU_ASSERT_EQUAL_FATAL(stack_grow(vw_rt(&w, 1), pcb, 4 * SHOAL_PAGE / sizeof(term)), 0);
@@ -272,7 +279,7 @@ static void test_heap_moves_at_first_gc(void)
         CU_ASSERT_EQUAL(remote_of(&w, vm), 0);
     }
     for (uint32_t k = 0; k < PROC_NODES; k++)
-        CU_ASSERT_EQUAL(p->node_pages[k], 0);
+        CU_ASSERT_EQUAL(p->node_lines[k], 0);
     char why[256];
     CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
     vw_close(&w);
@@ -300,7 +307,7 @@ static void test_heap_follow_never_stays(void)
     CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 1), chain_bytes(h, p->hfirst) + stack0);
-    CU_ASSERT_EQUAL(pages_on(p, 1), 0);
+    CU_ASSERT_EQUAL(bytes_on(p, 1), 0);
 
     /* More heap on VM 1 (a new block, or a collection): still node 0. */
     uint64_t more = (uint64_t)(p->hlim - p->hp) + 1;
@@ -433,6 +440,9 @@ static void test_small_messages_copied_in(void)
     big[1] = sizeof text;
     memcpy(&big[2], text, sizeof text);
     term small3[3] = {mk_hdr(3, BT_TUPLE), mk_atom(A_OK), mk_fix(3)};
+    /* room for both small ones in the current block (a new process's
+     * first block holds only a few words of heap) */
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(rt, pcb, 2 * (MSG_NODE_WORDS + 3)), 0);
     CU_ASSERT_EQUAL(msg_send(rt, pcb->pid, SIG_MSG, from, mk_box(small1), T_NIL), SEND_OK);
     CU_ASSERT_EQUAL(msg_send(rt, pcb->pid, SIG_MSG, from, mk_box(big), T_NIL), SEND_OK);
     CU_ASSERT_EQUAL(msg_send(rt, pcb->pid, SIG_MSG, from, mk_box(small3), T_NIL), SEND_OK);
@@ -526,9 +536,13 @@ static void test_big_heap_untouched(void)
     pid_t child = fork();
     CU_ASSERT_FATAL(child >= 0);
     if (child == 0) {
-        for (size_t i = 0; i < n; i++)
-            if (mprotect(runs[i].addr, runs[i].bytes, PROT_NONE) < 0)
+        /* whole pages: a chunk (the stack here) shares its slab's pages */
+        for (size_t i = 0; i < n; i++) {
+            uintptr_t lo = (uintptr_t)runs[i].addr & ~(uintptr_t)(SHOAL_PAGE - 1);
+            uintptr_t hi = SHOAL_ALIGN_UP((uintptr_t)runs[i].addr + runs[i].bytes, SHOAL_PAGE);
+            if (mprotect((void *)lo, hi - lo, PROT_NONE) < 0)
                 _exit(2);
+        }
         _exit(hand_over(&w, pcb, 0, 1) ? 0 : 3);
     }
     int status = 0;
@@ -547,7 +561,7 @@ static void test_big_heap_untouched(void)
     CU_ASSERT_PTR_EQUAL(p->stack_lo, before.stack_lo);
     CU_ASSERT_PTR_EQUAL(p->sp, before.sp);
     CU_ASSERT_EQUAL(p->gcs, before.gcs);
-    CU_ASSERT_EQUAL(memcmp(p->node_pages, before.node_pages, sizeof p->node_pages), 0);
+    CU_ASSERT_EQUAL(memcmp(p->node_lines, before.node_lines, sizeof p->node_lines), 0);
     CU_ASSERT_EQUAL(pool_free_pages(h, 0), free0);
     CU_ASSERT_EQUAL(pool_free_pages(h, 1), free1);
     CU_ASSERT_EQUAL(local_of(&w, 0), 0);
@@ -570,12 +584,91 @@ static void test_big_heap_untouched(void)
     vw_close(&w);
 }
 
+/* A new process, all in its first block (a chunk of VM 0's slab), is
+ * handed to VM 1 without a touch of that block, counts there as remote,
+ * grows its stack on VM 1 (to a block on node 1), and when it ends on VM
+ * 1 its chunks go back: the first block into VM 0's slab (a remote
+ * free), which VM 0's lists see at their next sweep. */
+static void test_small_block_moves(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world_open(&w, 64 * MIB, HEAP_FOLLOW_ON_GC));
+    shm_header_t *h = w.h;
+    slab_dom_t *d = shm_heap_slabs(h);
+    char why[256];
+    size_t used0 = 0, used1 = 0;
+    CU_ASSERT_EQUAL_FATAL(slab_check(h, d, why, sizeof why, NULL, &used0), 0);
+    pcb_t *pcb = vw_proc_new(&w, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+    proc_t *p = proc_of(pcb);
+    hblock_t *c = p->cblock;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_EQUAL(p->hfirst, c);
+    CU_ASSERT_PTR_NULL(c->next);
+    uint64_t bytes = run_bytes(h, c);
+    CU_ASSERT_EQUAL(run_bytes(h, p->stack_lo), bytes);
+    CU_ASSERT(bytes <= 512);
+    CU_ASSERT_EQUAL(pool_node_of(h, c), 0);
+    CU_ASSERT_EQUAL(local_of(&w, 0), bytes);
+    CU_ASSERT_EQUAL(slab_check(h, d, why, sizeof why, NULL, &used1), 0);
+    CU_ASSERT_EQUAL(used1, used0 + 1);
+
+    /* the hand-over never touches the block (its pages are made
+     * inaccessible in a child that does it) */
+    proc_t before = *p;
+    pid_t child = fork();
+    CU_ASSERT_FATAL(child >= 0);
+    if (child == 0) {
+        uintptr_t lo = (uintptr_t)c & ~(uintptr_t)(SHOAL_PAGE - 1);
+        uintptr_t hi = SHOAL_ALIGN_UP((uintptr_t)c + bytes, SHOAL_PAGE);
+        if (mprotect((void *)lo, hi - lo, PROT_NONE) < 0)
+            _exit(2);
+        _exit(hand_over(&w, pcb, 0, 1) ? 0 : 3);
+    }
+    int status = 0;
+    CU_ASSERT_EQUAL_FATAL(waitpid(child, &status, 0), child);
+    CU_ASSERT_FALSE(WIFSIGNALED(status));
+    CU_ASSERT_TRUE_FATAL(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CU_ASSERT_EQUAL(pcb->owner, 1);
+    CU_ASSERT_PTR_EQUAL(p->cblock, before.cblock);
+    CU_ASSERT_PTR_EQUAL(p->stack_lo, before.stack_lo);
+    CU_ASSERT_PTR_EQUAL(p->hp, before.hp);
+    CU_ASSERT_EQUAL(local_of(&w, 0), 0);
+    CU_ASSERT_EQUAL(remote_of(&w, 1), bytes);
+
+    /* on VM 1: heap and stack outgrow the block; new memory on node 1 */
+    rt_t *rt1 = vw_rt(&w, 1);
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(rt1, pcb, 100), 0);
+    CU_ASSERT_TRUE(chain_on(h, p->hcur, 1));
+    CU_ASSERT_EQUAL_FATAL(stack_grow(rt1, pcb, 1000), 0);
+    CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 1);
+    CU_ASSERT_PTR_EQUAL(p->cblock, c); /* the heap is still in it */
+    CU_ASSERT_EQUAL(remote_of(&w, 1), bytes);
+    CU_ASSERT_EQUAL(local_of(&w, 1),
+                    run_bytes(h, p->hcur) + run_bytes(h, p->stack_lo));
+    /* a collection on VM 1 moves the heap to node 1: the block goes back
+     * into VM 0's slab from VM 1 */
+    CU_ASSERT_EQUAL_FATAL(heap_gc(rt1, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_PTR_NULL(p->cblock);
+    CU_ASSERT_EQUAL(remote_of(&w, 1), 0);
+    CU_ASSERT_EQUAL(slab_check(h, d, why, sizeof why, NULL, &used1), 0);
+    CU_ASSERT_EQUAL(used1, used0);
+    vw_proc_free(&w, pcb, 1);
+    CU_ASSERT_EQUAL(local_of(&w, 1), 0);
+    CU_ASSERT_EQUAL(slab_check(h, d, why, sizeof why, NULL, &used1), 0);
+    CU_ASSERT_EQUAL(used1, used0);
+    CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
+    vw_close(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"heap moves at the first GC after a hand-over", test_heap_moves_at_first_gc},
     {"heap_follow never: the heap stays on its node", test_heap_follow_never_stays},
     {"message buffers and monitors follow the process", test_messages_follow},
     {"a 64 MiB heap is handed over untouched", test_big_heap_untouched},
     {"small messages are copied into the heap on take, large ones stay buffers", test_small_messages_copied_in},
+    {"a process in its first block moves untouched and frees it from the other VM",
+     test_small_block_moves},
     CU_TEST_INFO_NULL,
 };
 

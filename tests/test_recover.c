@@ -9,6 +9,15 @@
 #include "tests/child.h"
 #include "tests/lang_harness.h"
 #include "tests/unit.h"
+#include "tests/vm_world.h"
+
+#include "shm/pool.h"
+#include "shm/proctab.h"
+#include "shm/slab.h"
+#include "vmproc/heap.h"
+
+#include <ck_pr.h>
+#include <sys/time.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -164,6 +173,202 @@ static void test_restart_limit(void)
     free(ini);
 }
 
+/* ------------------------------------------------------------------ */
+/* a VM killed while its processes live in small blocks                 */
+
+/* A VM 1 (a forked child of the test, on the shared segment) spawns
+ * processes, grows their heaps and stacks out of their first blocks,
+ * collects, hands some to VM 0 and ends others, until a timer kills it at
+ * an arbitrary instruction. Then what the supervisor and VM 1's next
+ * incarnation do (recover_self's order): the pool's locks, the slots it
+ * was claiming, its slab lists of process memory, the process it was
+ * running ends (its memory back), the pool's runs it owned. Every other
+ * process must be whole, the slabs consistent, and every chunk but at
+ * most the few in flight (a spawn's first block, a block being dropped)
+ * held by a live process; and the next incarnation goes on allocating
+ * from the rebuilt lists. Rounds with different timers. */
+
+/* Each process keeps, from stack_lo: a list of its tag, `cells` long,
+ * then `vals` values tag + i. */
+static void mark(rt_t *rt, pcb_t *pcb, int64_t tag, int cells, int vals)
+{
+    proc_t *p = proc_of(pcb);
+    p->sp = p->stack_lo;
+    if ((uint64_t)((term *)p->ctl - p->sp) < (uint64_t)vals + 2)
+        CU_ASSERT_FATAL(stack_grow(rt, pcb, (uint64_t)vals + 2) == 0);
+    *p->sp++ = T_NIL;
+    for (int i = 0; i < cells; i++) {
+        CU_ASSERT_FATAL(heap_make_room(rt, pcb, 2) == 0);
+        term *c = heap_take(p, 2);
+        c[0] = mk_fix(tag);
+        c[1] = p->stack_lo[0];
+        p->stack_lo[0] = mk_cons_ptr(c);
+    }
+    for (int i = 0; i < vals; i++)
+        *p->sp++ = mk_fix(tag + i);
+}
+
+static bool whole(shm_header_t *h, pcb_t *pcb, int64_t tag)
+{
+    proc_t *p = proc_of(pcb);
+    if (p->sp <= p->stack_lo)
+        return false;
+    term l = p->stack_lo[0];
+    for (; is_cons(l); l = CDR(l))
+        if (CAR(l) != mk_fix(tag) || !heap_holds(h, pcb, cons_ptr(l)))
+            return false;
+    if (l != T_NIL)
+        return false;
+    for (term *v = p->stack_lo + 1; v < p->sp; v++)
+        if (*v != mk_fix(tag + (v - p->stack_lo - 1)))
+            return false;
+    return true;
+}
+
+/* The chunks of the slabs of process memory that a process holds. */
+static size_t chunks_of(shm_header_t *h, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    size_t n = p->cblock != NULL;
+    uint32_t owner;
+    if (p->stack_lo && (!p->cblock || p->stack_hi != (term *)((char *)p->cblock +
+                                                             heap_block_bytes(h, p->cblock)))) {
+        pool_run_of(h, p->stack_lo, &owner);
+        n += owner == POOL_OWNER_HEAP_SLABS;
+    }
+    return n;
+}
+
+#define SB_SLOTS 512
+
+/* The child: VM 1 at work until the timer ends it. Each process's tag is
+ * its slot, so a process is checked against its own slot. */
+static void vm1_work(vw_t *w, uint64_t seed)
+{
+    rt_t *rt = vw_rt(w, 1);
+    shm_header_t *h = w->h;
+    uint64_t x = seed | 1;
+    for (;;) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint32_t slot = (uint32_t)(x % SB_SLOTS);
+        pcb_t *pcb = shm_pcb(h, slot);
+        proc_t *p = proc_of(pcb);
+        int op = (int)((x >> 20) % 8);
+        if (ck_pr_load_32(&pcb->state) != PCB_LIVE) {
+            pcb_t *n = vw_proc_new(w, 1);
+            if (!n)
+                continue;
+            proc_of(n)->status = PS_RUNNING;
+            mark(rt, n, n->slot * 1000, 1 + (int)(x >> 40) % 4, (int)(x >> 44) % 6);
+            ck_pr_store_32(&proc_of(n)->status, PS_WAITING);
+            continue;
+        }
+        if (pcb->owner == 0) {
+            /* VM 0 hands it back */
+            ck_pr_store_32(&pcb->owner, 1);
+            heap_attach(rt, p);
+            continue;
+        }
+        ck_pr_store_32(&p->status, PS_RUNNING);
+        if (op <= 1) {
+            vw_proc_free(w, pcb, 1);
+            continue;
+        }
+        if (op == 2) {
+            /* to VM 0, as a hand-over does it: nothing of it moves */
+            heap_detach(rt, p);
+            ck_pr_store_32(&p->status, PS_WAITING);
+            ck_pr_store_32(&pcb->owner, 0);
+            continue;
+        }
+        /* more heap, a bigger stack, a collection: out of the block */
+        mark(rt, pcb, pcb->slot * 1000, (int)(x >> 30) % 300, (int)(x >> 50) % 700);
+        if (op >= 5)
+            CU_ASSERT_FATAL(heap_gc(rt, pcb, 0, NULL, 0) == 0);
+        ck_pr_store_32(&p->status, PS_WAITING);
+    }
+}
+
+static void test_small_blocks_vm_killed(void)
+{
+    vw_t w;
+    CU_ASSERT_FATAL(vw_open(&w, 2, 1, SB_SLOTS, 64u << 20, HEAP_FOLLOW_ON_GC));
+    shm_header_t *h = w.h;
+    slab_dom_t *d = shm_heap_slabs(h);
+    rt_t *rt1 = vw_rt(&w, 1);
+    char why[256];
+    for (int round = 0; round < 12; round++) {
+        fflush(NULL);
+        pid_t kid = fork();
+        CU_ASSERT_FATAL(kid >= 0);
+        if (kid == 0) {
+            /* SIGALRM's default action ends the process where it is */
+            struct itimerval t = {{0, 0}, {0, 2000 + 1700 * round}};
+            setitimer(ITIMER_REAL, &t, NULL);
+            vm1_work(&w, 0x9e3779b97f4a7c15ull * (uint64_t)(round + 1));
+            _exit(1);
+        }
+        int status = 0;
+        CU_ASSERT_FATAL(waitpid(kid, &status, 0) == kid);
+        CU_ASSERT_FATAL(WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM);
+        /* the supervisor, then the next incarnation of VM 1 */
+        pool_break_locks(h, 1);
+        proctab_recover_vm(h, 1);
+        slab_recover_vm(h, d, 1, 1);
+        size_t ended = 0, lost = 0, held = 0, live = 0;
+        for (uint32_t i = 0; i < SB_SLOTS; i++) {
+            pcb_t *pcb = shm_pcb(h, i);
+            if (ck_pr_load_32(&pcb->state) != PCB_LIVE)
+                continue;
+            proc_t *p = proc_of(pcb);
+            if (pcb->owner == 1 && ps_state(p->status) == PS_RUNNING) {
+                /* running at the instant of the death: it ends */
+                vw_proc_free(&w, pcb, 1);
+                ended++;
+                continue;
+            }
+            live++;
+            lost += !whole(h, pcb, (int64_t)i * 1000);
+            held += chunks_of(h, pcb);
+        }
+        pool_reclaim_vm(h, 1);
+        CU_ASSERT(ended <= 1);
+        LH_CHECK(lost == 0, "round %d: %zu of %zu processes not whole", round, lost, live);
+        size_t used = 0;
+        int rc = slab_check(h, d, why, sizeof why, NULL, &used);
+        LH_CHECK(rc == 0, "round %d: slabs: %s", round, why);
+        /* leaks: at most a spawn's first block and one block in flight */
+        LH_CHECK(used >= held && used <= held + 2 * (size_t)(round + 1),
+                 "round %d: %zu chunks in use, %zu held by %zu processes", round, used, held,
+                 live);
+        CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
+    }
+    /* the next incarnation allocates from the rebuilt lists, and every
+     * process, on either VM, gives its chunks back */
+    for (int i = 0; i < 100; i++) {
+        pcb_t *n = vw_proc_new(&w, 1);
+        if (!n)
+            break;
+        mark(rt1, n, n->slot * 1000, 2, 3);
+    }
+    size_t lost = 0;
+    for (uint32_t i = 0; i < SB_SLOTS; i++) {
+        pcb_t *pcb = shm_pcb(h, i);
+        if (ck_pr_load_32(&pcb->state) != PCB_LIVE)
+            continue;
+        lost += !whole(h, pcb, (int64_t)i * 1000);
+        vw_proc_free(&w, pcb, pcb->owner);
+    }
+    CU_ASSERT_EQUAL(lost, 0);
+    size_t used = 0;
+    CU_ASSERT_EQUAL(slab_check(h, d, why, sizeof why, NULL, &used), 0);
+    LH_CHECK(used <= 24, "%zu chunks still in use with no process", used);
+    CU_ASSERT_EQUAL(pool_check(h, why, sizeof why), 0);
+    vw_close(&w);
+}
+
 static int suite_init(void)
 {
     /* orphans of a failed test come back to us, not to init */
@@ -175,6 +380,8 @@ static CU_TestInfo tests[] = {
      test_killed_vm_recovered},
     {"a stopped VM is found stalled, killed and recovered", test_stalled_vm_recovered},
     {"past max_restarts in restart_window_s the run stops with 3", test_restart_limit},
+    {"a VM killed at random with processes in small blocks: they stay whole, chunks stay counted",
+     test_small_blocks_vm_killed},
     CU_TEST_INFO_NULL,
 };
 

@@ -798,14 +798,14 @@ typedef struct mem {
     hblock_t *hfirst, *hcur, *frags;
     term *hp, *hlim, *stack_lo, *stack_hi, *sp;
     uint64_t heap_words;
-    uint32_t node_pages[PROC_NODES];
+    uint32_t node_lines[PROC_NODES];
 } mem_t;
 
 static mem_t mem_of(const proc_t *p)
 {
     mem_t m = {p->hfirst,   p->hcur,     p->frags, p->hp,         p->hlim,
                p->stack_lo, p->stack_hi, p->sp,    p->heap_words, {0}};
-    memcpy(m.node_pages, p->node_pages, sizeof m.node_pages);
+    memcpy(m.node_lines, p->node_lines, sizeof m.node_lines);
     return m;
 }
 
@@ -814,7 +814,7 @@ static bool same_mem(const mem_t *a, const mem_t *b)
     return a->hfirst == b->hfirst && a->hcur == b->hcur && a->frags == b->frags && a->hp == b->hp &&
            a->hlim == b->hlim && a->stack_lo == b->stack_lo && a->stack_hi == b->stack_hi &&
            a->sp == b->sp && a->heap_words == b->heap_words &&
-           memcmp(a->node_pages, b->node_pages, sizeof a->node_pages) == 0;
+           memcmp(a->node_lines, b->node_lines, sizeof a->node_lines) == 0;
 }
 
 /* A runnable process handed over for each cause in turn, back and forth

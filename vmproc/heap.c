@@ -1,27 +1,52 @@
 /*
  * heap.c: process heaps, stacks and the per-process copying collector.
  *
- * A heap is a chain of blocks, each a run of pool pages with an hblock_t
- * header; allocation bumps p->hp in the newest block. When a block is
- * full, the heap grows by a new block until it passes gc_threshold; then a
- * Cheney collection copies everything reachable into a fresh chain of
- * blocks (the to-space), which becomes the heap, and the old blocks and
- * any joined message buffers go back to the pool. The threshold is then
- * set from what survived, so a heap grows with its live data and shrinks
- * when the data dies.
+ * A new process gets one small block (p->cblock): a chunk of the slabs of
+ * process memory (shm/slab.h), FIRST_BLOCK_BYTES, whose bottom is its
+ * heap and whose top is its stack, as in BEAM. An idle process costs its
+ * PCB and this chunk. The heap bumps p->hp up towards the stack; the
+ * stack, when it needs room, first takes the heap's free room below it
+ * (the boundary, cblock->end, moves down), and when the two meet it moves
+ * to a block of its own, twice as big: a chunk while that fits SLAB_MAX,
+ * then a run of pages. The heap, when its room runs out, goes on in runs
+ * of pages, as below.
  *
- * The collector tells from-space from everything else by the pool: a
- * pointer is into the process's old heap exactly when the run it falls in
- * is owned by POOL_OWNER_PROC(slot); the to-space is owned by the VM until
- * the collection ends. Constants in the code area are outside the pool
- * and are never copied.
+ * A heap is a chain of blocks, each with an hblock_t header: the first
+ * block (cblock, while the heap is in it) and then runs of pool pages;
+ * allocation bumps p->hp in the newest block. When a block is full, the
+ * heap grows by a new block until it passes gc_threshold; then a Cheney
+ * collection copies everything reachable into a fresh chain of blocks
+ * (the to-space), which becomes the heap, and the old blocks and any
+ * joined message buffers go back to the pool. The threshold is then set
+ * from what survived, so a heap grows with its live data and shrinks when
+ * the data dies.
+ *
+ * The first block has two users, the heap and the stack, and goes back
+ * when the last one leaves it: a collection copies the heap out of it (it
+ * stays while the stack is in it), stack_grow moves the stack out (it
+ * stays while the heap is in it, which then has the whole block), and
+ * heap_release gives it back after everything else. No chain walk frees
+ * it; whoever drops it clears p->cblock before the free, so a VM that
+ * dies at any step leaves it named once or leaked, never freed twice.
+ *
+ * The collector tells from-space from everything else by the pool and by
+ * the first block: a pointer is into the process's old heap exactly when
+ * it lies in the heap part of cblock (if the heap is still there) or in a
+ * run owned by POOL_OWNER_PROC(slot); the to-space is owned by the VM
+ * until the collection ends. Constants in the code area are outside the
+ * pool and are never copied.
  *
  * Roots: the value stack, the mailbox pointers, the pending error value,
  * the link and monitor chains, and the caller's extra roots.
+ *
+ * Sizes are counted per NUMA node (p->node_lines, in 64-byte lines) and
+ * in the owner VM's heap counters: what the process holds, chunks at
+ * their slot size, runs at their pages.
  */
 #include "vmproc/heap.h"
 
 #include "shm/pool.h"
+#include "shm/slab.h"
 #include "shm/vmtab.h"
 #include "shm/beat.h"
 #include "vmproc/wstack.h"
@@ -31,20 +56,86 @@
 #include <errno.h>
 #include <string.h>
 
-/* A new process gets one page of heap and one of stack: enough for most
- * short-lived processes without a collection, and small for idle ones. */
+/* A heap that outgrows the first block goes on in blocks of at least one
+ * page; the collector's thresholds are set in these. */
 #define MIN_HEAP_WORDS ((SHOAL_PAGE - sizeof(hblock_t)) / sizeof(term))
 /* Blocks grow by doubling up to 1 MiB, so a big heap is not thousands of
  * blocks, and a small one wastes at most half a block. */
 #define MAX_BLOCK_PAGES 256u
+
+/* The first block of a new process, and the stack's share of it to begin
+ * with. 384 bytes (a slot of 390 with the slab's header) hold a process
+ * waiting in a receive with room to spare: its closure and a few words
+ * of heap, its frame and two control frames. Together with the 512-byte
+ * PCB that is about a third of what BEAM spends on an idle process
+ * (bench/memory.shoal). The stack takes more of the block as it needs
+ * it (stack_grow), so the split only sets where the heap stops at first. */
+#define FIRST_BLOCK_BYTES 384u
+#define FIRST_STACK_WORDS 8u
 
 static size_t pages_for(uint64_t words)
 {
     return (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
 }
 
-/* NUMA accounting: every run a process holds is counted in its
- * node_pages, and, while the process is attached to a VM (acct_vm), in
+/* --- memory of either kind: slab chunks and pool runs ------------------- */
+
+static bool is_chunk(const shm_header_t *h, const void *mem)
+{
+    uint32_t owner;
+    pool_run_of(h, mem, &owner);
+    return owner == POOL_OWNER_HEAP_SLABS;
+}
+
+size_t heap_block_bytes(const shm_header_t *h, const void *addr)
+{
+    uint32_t owner;
+    void *run = pool_run_of(h, addr, &owner);
+    if (owner == POOL_OWNER_HEAP_SLABS)
+        return slab_slot_size(h, addr);
+    return pool_run_pages(h, run) * SHOAL_PAGE;
+}
+
+bool heap_holds(const shm_header_t *h, pcb_t *pcb, const void *addr)
+{
+    const proc_t *p = proc_of(pcb);
+    const hblock_t *c = p->cblock;
+    if (c && p->hfirst == c && (const term *)addr >= hblock_start((hblock_t *)c) &&
+        (const term *)addr < c->end)
+        return true;
+    return pool_contains(h, addr) && pool_owner_of(h, addr) == POOL_OWNER_PROC(pcb->slot);
+}
+
+/* At least `bytes` for the process in slot `slot`, on `node`: a chunk of
+ * a slab of this VM if it fits one and the node is this VM's (a slab
+ * serves the node it lies on), else a run of pages owned by the slot.
+ * Its size in *got. */
+static void *mem_alloc(rt_t *rt, uint32_t node, size_t bytes, uint32_t slot, size_t *got)
+{
+    shm_header_t *h = rt->h;
+    if (bytes <= SLAB_MAX && node == rt->node && rt->vm < h->cfg.n_vms) {
+        void *c = slab_alloc(h, shm_heap_slabs(h), rt->vm, node, bytes);
+        if (c)
+            *got = slab_size_for(bytes);
+        return c;
+    }
+    size_t pages = (bytes + SHOAL_PAGE - 1) / SHOAL_PAGE;
+    void *r = pool_alloc(h, rt->vm, node, pages, POOL_OWNER_PROC(slot));
+    if (r)
+        *got = pages * SHOAL_PAGE;
+    return r;
+}
+
+static void mem_free(rt_t *rt, void *mem)
+{
+    if (is_chunk(rt->h, mem))
+        slab_free(rt->h, shm_heap_slabs(rt->h), rt->vm, mem);
+    else
+        pool_free(rt->h, rt->vm, mem);
+}
+
+/* NUMA accounting: every block a process holds is counted in its
+ * node_lines, and, while the process is attached to a VM (acct_vm), in
  * that VM's heap_local or heap_remote bytes. Only the owner VM calls
  * these, and each VM writes only its own counters. */
 static void vm_bytes(rt_t *rt, uint32_t node, int64_t bytes)
@@ -60,24 +151,26 @@ static uint32_t node_index(uint32_t node)
     return node < PROC_NODES ? node : PROC_NODES - 1;
 }
 
-static void acct_pages(rt_t *rt, proc_t *p, uint32_t node, uint64_t pages, int sign)
+static void acct_bytes(rt_t *rt, proc_t *p, uint32_t node, uint64_t bytes, int sign)
 {
-    p->node_pages[node_index(node)] += (uint32_t)(sign * (int64_t)pages);
+    SHOAL_ASSERT(bytes % PROC_LINE == 0, "a block of a process is whole lines");
+    p->node_lines[node_index(node)] += (uint32_t)(sign * (int64_t)(bytes / PROC_LINE));
     if (p->acct_vm == rt->vm + 1)
-        vm_bytes(rt, node, sign * (int64_t)(pages * SHOAL_PAGE));
+        vm_bytes(rt, node, sign * (int64_t)bytes);
 }
 
-/* A stack run: asks the pool for its node and size. */
-static void acct(rt_t *rt, proc_t *p, const void *run, int sign)
+/* A stack or the first block: asks the pool for its node and size. */
+static void acct(rt_t *rt, proc_t *p, const void *mem, int sign)
 {
-    acct_pages(rt, p, pool_node_of(rt->h, run), pool_run_pages(rt->h, run), sign);
+    acct_bytes(rt, p, pool_node_of(rt->h, mem), heap_block_bytes(rt->h, mem), sign);
 }
 
-/* A heap block or message buffer: its header says, so a receiver does not
- * read the pool descriptors the sender just wrote (a cache miss each). */
+/* A heap block of pages or message buffer: its header says, so a receiver
+ * does not read the pool descriptors the sender just wrote (a cache miss
+ * each). Never the first block, whose `end` is the heap's part of it. */
 static void acct_block(rt_t *rt, proc_t *p, const hblock_t *b, int sign)
 {
-    acct_pages(rt, p, b->node, (uint64_t)((char *)b->end - (char *)b) / SHOAL_PAGE, sign);
+    acct_bytes(rt, p, b->node, (uint64_t)((char *)b->end - (char *)b), sign);
 }
 
 void heap_attach(rt_t *rt, proc_t *p)
@@ -85,8 +178,8 @@ void heap_attach(rt_t *rt, proc_t *p)
     if (p->acct_vm == rt->vm + 1)
         return;
     for (uint32_t k = 0; k < PROC_NODES; k++)
-        if (p->node_pages[k])
-            vm_bytes(rt, k, (int64_t)p->node_pages[k] * SHOAL_PAGE);
+        if (p->node_lines[k])
+            vm_bytes(rt, k, (int64_t)p->node_lines[k] * PROC_LINE);
     p->acct_vm = rt->vm + 1;
 }
 
@@ -95,8 +188,8 @@ void heap_detach(rt_t *rt, proc_t *p)
     if (p->acct_vm != rt->vm + 1)
         return;
     for (uint32_t k = 0; k < PROC_NODES; k++)
-        if (p->node_pages[k])
-            vm_bytes(rt, k, -(int64_t)p->node_pages[k] * SHOAL_PAGE);
+        if (p->node_lines[k])
+            vm_bytes(rt, k, -(int64_t)p->node_lines[k] * PROC_LINE);
     p->acct_vm = 0;
 }
 
@@ -136,31 +229,60 @@ static uint64_t block_words(const hblock_t *b)
     return (uint64_t)(b->end - hblock_start((hblock_t *)b));
 }
 
+/* --- the first block ----------------------------------------------------- */
+
+static term *cblock_top(const rt_t *rt, const proc_t *p)
+{
+    return (term *)((char *)p->cblock + heap_block_bytes(rt->h, p->cblock));
+}
+
+/* Whether the stack lies in the first block (whose top is the stack's). */
+static bool stack_in_cblock(const rt_t *rt, const proc_t *p)
+{
+    return p->cblock && p->stack_hi == cblock_top(rt, p) && p->stack_lo >= (term *)p->cblock;
+}
+
+/* Give the first block back once neither the heap nor the stack uses it.
+ * It is unnamed before it is freed: a VM that dies in between leaks it
+ * (one chunk), never frees it twice. */
+static void cblock_drop(rt_t *rt, proc_t *p)
+{
+    hblock_t *c = p->cblock;
+    if (!c || p->hfirst == c || p->gc_old == c || stack_in_cblock(rt, p))
+        return;
+    p->cblock = NULL;
+    ck_pr_fence_store();
+    acct(rt, p, c, -1);
+    mem_free(rt, c);
+}
+
 int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
 {
     proc_t *p = proc_of(pcb);
-    uint32_t owner = POOL_OWNER_PROC(pcb->slot);
-    hblock_t *b = new_block_on(rt, node, MIN_HEAP_WORDS, owner);
+    size_t bytes;
+    hblock_t *b = mem_alloc(rt, node, FIRST_BLOCK_BYTES, pcb->slot, &bytes);
     if (!b)
         return -1;
-    term *stack = pool_alloc(rt->h, rt->vm, node, 1, owner);
-    if (!stack) {
-        pool_free(rt->h, rt->vm, b);
-        return -1;
-    }
-    acct_block(rt, p, b, 1);
-    acct(rt, p, stack, 1);
+    term *top = (term *)((char *)b + bytes);
+    b->next = NULL;
+    b->end = top - FIRST_STACK_WORDS;
+    b->top = hblock_start(b);
+    b->node = pool_node_of(rt->h, b);
+    p->cblock = b;
+    acct(rt, p, b, 1);
     p->home_node = node;
     p->hfirst = p->hcur = b;
     p->hp = hblock_start(b);
     p->hlim = b->end;
     p->frags = NULL;
+    p->gc_old = p->gc_old_frags = NULL;
+    p->frag_words = 0;
     p->heap_words = block_words(b);
     p->gc_threshold = 4 * MIN_HEAP_WORDS;
     p->live_words = 0;
     p->heap_limit_words = rt->default_heap_limit_words;
-    p->stack_lo = stack;
-    p->stack_hi = (term *)((char *)stack + SHOAL_PAGE);
+    p->stack_lo = b->end;
+    p->stack_hi = top;
     p->sp = p->stack_lo;
     p->ctl = (ctl_t *)p->stack_hi;
     if (rt->gc_torture)
@@ -196,6 +318,7 @@ static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
 typedef struct gc {
     rt_t *rt;
     uint32_t from_owner;
+    const term *clo, *chi;   /* the heap's part of the first block, if it has one */
     hblock_t *first, *cur;
     term *hp, *lim;
     uint64_t copied, words, block;
@@ -203,8 +326,10 @@ typedef struct gc {
     bool failed;
 } gc_t;
 
-static bool in_from(const gc_t *g, const void *ptr)
+static bool in_from(const gc_t *g, const term *ptr)
 {
+    if (ptr >= g->clo && ptr < g->chi)
+        return true;
     return pool_contains(g->rt->h, ptr) && pool_owner_of(g->rt->h, ptr) == g->from_owner;
 }
 
@@ -307,13 +432,16 @@ static void scan(gc_t *g)
 /* Free the blocks of a chain one at a time, moving *head past each
  * before it is freed: a VM that dies in the middle leaves a chain its
  * next incarnation can go on freeing (at worst one block leaked, never
- * one freed twice). */
+ * one freed twice). The first block is only unlinked: cblock_drop frees
+ * it once the stack is not in it either. */
 static void release_chain(rt_t *rt, proc_t *p, hblock_t **head)
 {
     while (*head) {
         hblock_t *b = *head;
         *head = b->next;
         ck_pr_fence_store();
+        if (b == p->cblock)
+            continue;
         acct_block(rt, p, b, -1);
         pool_free(rt->h, rt->vm, b);
     }
@@ -323,6 +451,10 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
 {
     proc_t *p = proc_of(pcb);
     gc_t g = {.rt = rt, .from_owner = POOL_OWNER_PROC(pcb->slot)};
+    if (p->cblock && p->hfirst == p->cblock) {
+        g.clo = hblock_start(p->cblock);
+        g.chi = p->cblock->end;
+    }
     /* The first to-space block holds what survived last time plus room to
      * grow; later blocks, if any, double the same way add_block does. */
     g.block = p->live_words * 2 + need + MIN_HEAP_WORDS;
@@ -388,6 +520,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     ck_pr_fence_store();
     release_chain(rt, p, &p->gc_old);
     release_chain(rt, p, &p->gc_old_frags);
+    cblock_drop(rt, p);
     p->hcur = g.cur;
     p->hp = g.hp;
     p->hlim = g.lim;
@@ -422,14 +555,55 @@ int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words)
     return heap_gc(rt, pcb, words, NULL, 0);
 }
 
+/* The lowest word the stack may take in the first block: above the
+ * heap's words there, if the heap is still in it. */
+static term *cblock_floor(const proc_t *p)
+{
+    hblock_t *c = p->cblock;
+    if (p->hfirst != c)
+        return hblock_start(c);
+    return p->hcur == c ? p->hp : c->top;
+}
+
+/* Move the values of the stack in the first block down to `lo`, into
+ * the heap's free room there (the control frames stay at the top). */
+static void stack_lower(proc_t *p, term *lo)
+{
+    size_t used_v = (size_t)(p->sp - p->stack_lo);
+    memmove(lo, p->stack_lo, used_v * sizeof(term));
+    p->stack_lo = lo;
+    p->sp = lo + used_v;
+    hblock_t *c = p->cblock;
+    if (p->hfirst == c) {
+        p->heap_words -= (uint64_t)(c->end - lo);
+        c->end = lo;
+        if (p->hcur == c && p->hlim > lo)
+            p->hlim = lo;
+    }
+}
+
 int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
 {
     proc_t *p = proc_of(pcb);
     size_t used_v = (size_t)(p->sp - p->stack_lo);
     size_t used_c = (size_t)((char *)p->stack_hi - (char *)p->ctl);
     size_t old_bytes = (size_t)((char *)p->stack_hi - (char *)p->stack_lo);
+    size_t least = used_v * sizeof(term) + used_c + need * sizeof(term);
+    if (stack_in_cblock(rt, p)) {
+        /* Room below it in the first block: twice the stack (and a few
+         * words) if there is that much, else all there is, if that is
+         * enough. */
+        size_t room = (size_t)(p->stack_hi - cblock_floor(p)) * sizeof(term);
+        size_t give = old_bytes * 2 > least + 64 ? old_bytes * 2 : least + 64;
+        if (give > room)
+            give = room;
+        if (give >= least && give / sizeof(term) <= p->heap_limit_words) {
+            stack_lower(p, p->stack_hi - give / sizeof(term));
+            return 0;
+        }
+    }
     size_t bytes = old_bytes * 2;
-    while (bytes < used_v * sizeof(term) + used_c + need * sizeof(term) + 64 * sizeof(term))
+    while (bytes < least + 64 * sizeof(term))
         bytes *= 2;
     /* The stack counts against the heap limit: unbounded recursion ends
      * the process, not the machine. */
@@ -437,16 +611,16 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
         errno = EFBIG;
         return -1;
     }
-    term *ns = pool_alloc(rt->h, rt->vm, home_of(rt, p), bytes / SHOAL_PAGE,
-                          POOL_OWNER_PROC(pcb->slot));
+    bool in_c = stack_in_cblock(rt, p);
+    size_t got;
+    term *ns = mem_alloc(rt, home_of(rt, p), bytes, pcb->slot, &got);
     if (!ns)
         return -1;
-    term *nhi = (term *)((char *)ns + bytes);
+    term *nhi = (term *)((char *)ns + got);
     memcpy(ns, p->stack_lo, used_v * sizeof(term));
     memcpy((char *)nhi - used_c, p->ctl, used_c);
     acct(rt, p, ns, 1);
     term *old = p->stack_lo;
-    acct(rt, p, old, -1);
     /* The process names its new stack before the old one goes: a VM that
      * dies in between leaks the old one, never frees it twice. */
     p->stack_lo = ns;
@@ -454,7 +628,22 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     p->sp = ns + used_v;
     p->ctl = (ctl_t *)((char *)nhi - used_c);
     ck_pr_fence_store();
-    pool_free(rt->h, rt->vm, old);
+    if (!in_c) {
+        acct(rt, p, old, -1);
+        mem_free(rt, old);
+        return 0;
+    }
+    /* It left the first block: the heap, if it is still allocating there,
+     * has the whole block now; if the heap left it too, it goes. */
+    hblock_t *c = p->cblock;
+    if (p->hfirst == c && p->hcur == c) {
+        term *end = cblock_top(rt, p);
+        p->heap_words += (uint64_t)(end - c->end);
+        c->end = end;
+        if (!rt->gc_torture)
+            p->hlim = end;
+    }
+    cblock_drop(rt, p);
     return 0;
 }
 
@@ -473,11 +662,15 @@ void heap_release(rt_t *rt, pcb_t *pcb)
     release_chain(rt, p, &p->frags);
     if (p->stack_lo) {
         term *stack = p->stack_lo;
+        bool in_c = stack_in_cblock(rt, p);
         p->stack_lo = NULL;
         ck_pr_fence_store();
-        acct(rt, p, stack, -1);
-        pool_free(rt->h, rt->vm, stack);
+        if (!in_c) {
+            acct(rt, p, stack, -1);
+            mem_free(rt, stack);
+        }
     }
+    cblock_drop(rt, p);
     heap_detach(rt, p);
     p->hcur = NULL;
     p->stack_hi = p->sp = NULL;

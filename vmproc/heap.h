@@ -3,9 +3,12 @@
  *
  * NOTES
  *   Owner VM only: every function here touches one process that the
- *   calling VM owns. Memory comes from the pool on the calling VM's NUMA
- *   node, so a process that moved to another node has its live data moved
- *   there by its next collection, at no extra cost.
+ *   calling VM owns. Memory comes from the calling VM's NUMA node (runs
+ *   of the pool, and chunks of the VM's slabs of process memory for a
+ *   first block and small stacks), so a process that moved to another
+ *   node has its live data moved there by its next collection, at no
+ *   extra cost. A chunk is given back from whichever VM owns the process
+ *   then, into the slab of the VM that made it (shm/slab.h).
  *   Errors: heap_make_room returns -1 when the process would pass its heap
  *   limit (the caller ends it with #(error heap_limit)) or the pool is
  *   exhausted (errno ENOMEM, same reason).
@@ -15,11 +18,13 @@
 
 #include "vmproc/proc.h"
 
-/* Give a new process its first heap block and its stack, on `node` (the
- * node of the VM that will own it). The runs belong to the process's slot
- * from the start, before proc_spawn publishes it: a VM that dies in
- * between leaves the slot CLAIMED and these runs owned by it (pool.c,
- * CRASH SAFETY, says who frees them). */
+/* Give a new process its first block, which holds its heap and its stack
+ * (heap.c), on `node` (the node of the VM that will own it): a chunk of
+ * this VM's slabs of process memory, or a page owned by the slot when
+ * `node` is not this VM's. It belongs to the process's slot from the
+ * start, named from its PCB, before proc_spawn publishes it: a VM that
+ * dies in between leaves the slot CLAIMED and the block with it (pool.c,
+ * CRASH SAFETY, says who frees such runs). */
 int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node);
 
 /* Make room for `words` more words at p->hp (may collect: every term not
@@ -35,12 +40,25 @@ int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words);
  * only an optimisation may be skipped. */
 int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n);
 
-/* Move the stack to a run with at least `need` free words between the
- * value stack and the control frames. */
+/* Give the stack at least `need` free words between the value stack and
+ * the control frames: by taking the heap's free room below it in the
+ * first block, or by moving it to a bigger block. It may so take room
+ * that heap_make_room made: make room after growing the stack, not
+ * before. Never collects. */
 int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need);
 
 /* Give back every run of a process that has ended. */
 void heap_release(rt_t *rt, pcb_t *pcb);
+
+/* Whether `addr` lies in the heap of the process in `pcb`: in the heap's
+ * part of its first block, or in a run its slot owns (a heap block or a
+ * message buffer; so also its stack, if that is a run). Tests and debug
+ * checks. */
+bool heap_holds(const shm_header_t *h, pcb_t *pcb, const void *addr);
+
+/* Bytes of the chunk or run of process memory that holds `addr` (a
+ * block, a stack): what the process's counters count for it. */
+size_t heap_block_bytes(const shm_header_t *h, const void *addr);
 
 /* Words a copy of `t` takes on a heap (what heap_copy will allocate). */
 uint64_t term_size(term t);

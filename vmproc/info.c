@@ -59,7 +59,7 @@ void info_init(rt_t *rt)
 void info_window(proc_t *p, uint32_t e)
 {
     p->reds_prev = p->reds_epoch + 1 == e ? (uint32_t)(p->reds - p->reds_mark) : 0;
-    p->reds_mark = p->reds;
+    p->reds_mark = (uint32_t)p->reds;
     p->reds_epoch = e;
 }
 
@@ -106,16 +106,16 @@ uint32_t info_heap_node(const proc_t *p)
 {
     uint32_t best = 0;
     for (uint32_t k = 1; k < PROC_NODES; k++)
-        if (p->node_pages[k] > p->node_pages[best])
+        if (p->node_lines[k] > p->node_lines[best])
             best = k;
     return best;
 }
 
-static uint64_t heap_pages(const proc_t *p)
+static uint64_t heap_bytes(const proc_t *p)
 {
     uint64_t n = 0;
     for (uint32_t k = 0; k < PROC_NODES; k++)
-        n += p->node_pages[k];
+        n += (uint64_t)p->node_lines[k] * PROC_LINE;
     return n;
 }
 
@@ -154,7 +154,7 @@ void info_record(rt_t *rt, pcb_t *pcb, uint64_t pid, info_rec_t *out)
     out->heap_node = (uint8_t)info_heap_node(p);
     out->flags = (uint8_t)(((p->flags & PF_TRAP_EXIT) ? INFO_F_TRAP_EXIT : 0) |
                            (proc_pinned(p) ? INFO_F_PINNED : 0));
-    out->heap_bytes = heap_pages(p) * SHOAL_PAGE;
+    out->heap_bytes = heap_bytes(p);
     out->mbox = p->mbox_len + ck_pr_load_32(&p->msgs_pending);
     out->reds = p->reds;
     uint32_t e = ck_pr_load_32(&rt->h->run.stats_epoch);
@@ -292,7 +292,8 @@ static uint32_t inspect(rt_t *rt, uint64_t pid, uint32_t max_msgs, unsigned char
     for (uint32_t c = 0; c < MIG_CAUSES && c < 8; c++)
         hd->mig[c] = p->mig[c];
     for (uint32_t k = 0; k < PROC_NODES && k < 8; k++)
-        hd->node_pages[k] = p->node_pages[k];
+        hd->node_pages[k] =
+            (uint32_t)(((uint64_t)p->node_lines[k] * PROC_LINE + SHOAL_PAGE - 1) / SHOAL_PAGE);
     hd->mbox_taken = p->mbox_len;
     hd->inbox_pending = ck_pr_load_32(&p->msgs_pending);
     chain_pids(&w, p->links, &hd->n_links, &hd->total_links);

@@ -41,14 +41,16 @@ int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc
 {
     proc_t *p = proc_of(pcb);
     const func_t *f = (const func_t *)(uintptr_t)box_ptr(fun)[1];
+    /* The stack first: growing, it may take the heap's free room in the
+     * first block (heap.h), and so the room made for the copies below. */
+    uint64_t stack_need = argc + 1 + f->frame + 16;
+    if ((uint64_t)((term *)p->ctl - p->sp) < stack_need + sizeof(ctl_t) / sizeof(term) &&
+        stack_grow(rt, pcb, stack_need) < 0)
+        return -1;
     uint64_t need = term_size(fun);
     for (uint32_t i = 0; i < argc; i++)
         need += term_size(args[i]);
     if (heap_make_room(rt, pcb, need) < 0)
-        return -1;
-    uint64_t stack_need = argc + 1 + f->frame + 16;
-    if ((uint64_t)((term *)p->ctl - p->sp) < stack_need + sizeof(ctl_t) &&
-        stack_grow(rt, pcb, stack_need) < 0)
         return -1;
     /* The frame of a closure call: the closure, then the arguments. */
     term *hp = p->hp;

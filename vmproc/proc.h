@@ -2,14 +2,23 @@
  * proc.h: a green process: its heap, stack, registers and mailbox.
  *
  * All of a process lives in the shared segment: proc_t overlays the body
- * of its PCB, and its heap blocks, stack and message buffers are runs of
- * the page pool owned by POOL_OWNER_PROC(slot). So handing the process to
- * another VM hands over all of it by changing the PCB's owner word.
+ * of its PCB, and its heap blocks, stack and message buffers are either
+ * runs of the page pool owned by POOL_OWNER_PROC(slot), or chunks of the
+ * slabs of process memory (shm/slab.h, shm_heap_slabs) named from this
+ * PCB. So handing the process to another VM hands over all of it by
+ * changing the PCB's owner word.
  *
- * The stack is one run of pages: values (terms) grow up from stack_lo,
- * control frames (ctl_t: calls, catches, guards) grow down from stack_hi.
- * Positions in it are kept as indices where they must survive the stack
- * moving to a bigger run.
+ * A new process has one small block, `cblock` (a slab chunk; a page when
+ * it starts on another node than its spawner's): its heap grows up from
+ * the bottom, its stack sits at the top, as in BEAM. The stack takes the
+ * heap's free room below it when it needs more, and moves to a block of
+ * its own (a bigger chunk, or a run of pages) when the two meet; the heap
+ * goes on in blocks of pages (heap.c). cblock is given back when neither
+ * the heap nor the stack uses it any more.
+ *
+ * The stack: values (terms) grow up from stack_lo, control frames (ctl_t:
+ * calls, catches, guards) grow down from stack_hi. Positions in it are
+ * kept as indices where they must survive the stack moving.
  *
  * NOTES
  *   Every field of proc_t is touched by the owner VM only, except those of
@@ -26,9 +35,12 @@
 #include <ck_pr.h>
 #include <stdbool.h>
 
-/* Heap pages are counted per NUMA node for the first PROC_NODES nodes;
- * a machine with more nodes has the rest counted on the last one. */
+/* Heap and stack are counted per NUMA node for the first PROC_NODES nodes;
+ * a machine with more nodes has the rest counted on the last one. The
+ * unit is PROC_LINE bytes: every block a process holds is a whole number
+ * of them (pool pages, and slab chunks of classes that are). */
 #define PROC_NODES 8
+#define PROC_LINE 64u
 
 /* The header of a heap block or message buffer (a run from the pool). */
 typedef struct hblock {
@@ -137,12 +149,13 @@ typedef struct proc {
     term *hp, *hlim;          /* bump pointer and limit in hcur */
     hblock_t *frags;          /* message buffers not yet joined by a GC */
     hblock_t *gc_old, *gc_old_frags; /* a collection's old chains while it frees them */
+    hblock_t *cblock;         /* the first block, while the heap (as hfirst) or the
+                               * stack (inside it) still uses it; else NULL */
     uint64_t frag_words;      /* words in frags */
     uint64_t heap_words;      /* words in all heap blocks */
     uint64_t gc_threshold;    /* grow by adding blocks until heap_words passes this */
     uint64_t live_words;      /* live after the last GC */
     uint64_t heap_limit_words;
-    uint64_t gcs;
     /* stack and registers */
     term *stack_lo, *stack_hi;
     term *sp;
@@ -172,7 +185,8 @@ typedef struct proc {
     /* the owner VM's list of its waiting processes (vmproc/balance.c),
      * slot + 1 of the neighbours; wait_vm: the VM whose list holds it, + 1 */
     uint32_t wait_prev, wait_next, wait_vm;
-    uint32_t node_pages[PROC_NODES]; /* pages of heap and stack per NUMA node */
+    uint32_t node_lines[PROC_NODES]; /* heap and stack per NUMA node, in 64-byte
+                               * lines (PROC_LINE): 256 GiB a node */
     /* scheduling */
     struct pcb *rq_next;      /* next on the owner VM's run queue (sched.c) */
     uint32_t pin_depth;       /* call-on calls in progress: balancing leaves it alone */
@@ -188,8 +202,10 @@ typedef struct proc {
     /* statistics (vmproc/info.h): reductions since it started; `reds`
      * when stats window reds_epoch (run.stats_epoch) began for it, and the
      * reductions of the window before that one */
-    uint64_t reds, reds_mark;
+    uint64_t reds;
+    uint32_t reds_mark;       /* the low 32 bits of reds then */
     uint32_t reds_epoch, reds_prev;
+    uint32_t gcs;             /* collections */
 } proc_t;
 
 /* How far an ending process got: a VM that dies in the middle leaves a

@@ -5,6 +5,7 @@
 
 #include "shm/pool.h"
 #include "shm/proctab.h"
+#include "shm/slab.h"
 #include "shm/vmtab.h"
 #include "vmproc/compiler.h"
 #include "vmproc/ets.h"
@@ -230,6 +231,12 @@ void recover_self(sched_t *s)
      * touches a table, and before the pool's recovery below, which then
      * frees only the runs it did not publish into a table. */
     ets_recover_vm(h, rt->vm, rt->vm);
+    /* Our predecessor's slabs of process memory: its lists of them,
+     * which it may have left half-changed, are rebuilt from the slabs'
+     * headers (the truth) before the processes that end below give their
+     * chunks back. Chunks other VMs freed into them meanwhile are on the
+     * slabs' free stacks. */
+    slab_recover_vm(h, shm_heap_slabs(h), rt->vm, rt->vm);
     proctab_each(h, clear_queued, s);
     /* Its draining list and our inbound list: ours now. */
     sched_drain_inbound(s);
