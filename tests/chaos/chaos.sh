@@ -38,6 +38,7 @@ echo "chaos: seed $seed, $kills kills on each of: $vms_list VMs"
 passed=0
 failed=0
 total_kills=0
+total_adopted=0
 total_stalls=0
 total_crashed=0
 total_msgs=0
@@ -63,7 +64,9 @@ one_run() { # vms kills-wanted -> sets run_kills
     local vms=$1 want=$2
     run_kills=0
     local stalled=0
-    "$shoal" run --config "$tmp/chaos.ini" --vms "$vms" "$here/chaos.shoal" -- "$pairs" "$msgs" \
+    rm -f "$tmp/stats.json"
+    "$shoal" run --config "$tmp/chaos.ini" --vms "$vms" --stats-json "$tmp/stats.json" \
+        "$here/chaos.shoal" -- "$pairs" "$msgs" \
         >"$tmp/out" 2>"$tmp/err" </dev/null &
     local sup=$!
     wait_vms "$sup" "$vms"
@@ -106,6 +109,10 @@ one_run() { # vms kills-wanted -> sets run_kills
     wait "$sup"
     status=$?
     runs=$((runs + 1))
+    # the supervisor's own count of the processes its VMs took over
+    if [ -s "$tmp/stats.json" ]; then
+        total_adopted=$((total_adopted + $(jq '.run.adopted // 0' "$tmp/stats.json" 2>/dev/null || echo 0)))
+    fi
     if [ $status -eq 0 ] && grep -q '^chaos ok' "$tmp/out"; then
         passed=$((passed + 1))
         local line
@@ -136,6 +143,7 @@ for vms in $vms_list; do
 done
 
 echo "chaos: $total_kills kills survived ($total_stalls stalls among them) in $runs runs;" \
-     "$total_crashed processes lost to crashes; $total_msgs messages checked; seed $seed"
+     "$total_adopted processes adopted; $total_crashed processes lost to crashes;" \
+     "$total_msgs messages checked; seed $seed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
