@@ -44,6 +44,7 @@
  */
 #include "vmproc/msg.h"
 
+#include "shm/arena.h"
 #include "shm/pool.h"
 #include "shm/vmtab.h"
 #include "vmproc/balance.h"
@@ -59,6 +60,33 @@
 static term *node_at(const shm_header_t *h, uint64_t off)
 {
     return (term *)((char *)h + off);
+}
+
+/* A small message in a slot of its sender VM's arena (shm/arena.h) is a
+ * node of its own, shorter form: [0] the slot's arena (ARENA_META)
+ * [1] next node (as any node) [2] payload [3] sender pid, and the
+ * payload's words from [4]. It is always a plain message (SIG_MSG, extra
+ * '()), and is always copied into the receiver's heap when taken, so no
+ * heap ever points into an arena. */
+#define ARENA_NODE_WORDS 4
+
+static bool in_arena(const term *node)
+{
+    return arena_is_meta(node[0]);
+}
+
+static enum sig_kind node_kind(const term *node)
+{
+    return in_arena(node) ? SIG_MSG : (enum sig_kind)fix_val(node[3]);
+}
+
+/* Give back what a node was sent in, once it is out of every list. */
+static void free_node(rt_t *rt, term *node)
+{
+    if (in_arena(node))
+        arena_give_back(rt->h, rt->arena, rt->vm, (uint64_t *)node);
+    else
+        pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
 }
 
 /* Counted in msgs_pending while in the inbox: what process-info reports. */
@@ -82,23 +110,38 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
     if (!proc_is_open(h, pcb, to))
         return SEND_NOPROC;
 
-    uint64_t words = MSG_NODE_WORDS + term_size(payload) + term_size(extra);
-    size_t pages = (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
-    hblock_t *buf = reserved ? pool_alloc_reserved(h, rt->vm, rt->node, pages, POOL_OWNER_PROC(slot))
-                             : pool_alloc(h, rt->vm, rt->node, pages, POOL_OWNER_PROC(slot));
-    if (!buf)
-        return SEND_NOMEM;
-    buf->next = NULL;
-    buf->end = (term *)((char *)buf + pages * SHOAL_PAGE);
-    buf->node = pool_node_of(h, buf);
-    term *node = hblock_start(buf);
-    term *hp = node + MSG_NODE_WORDS;
-    node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
-    node[2] = term_copy(payload, &hp);
-    node[3] = mk_fix(kind);
-    node[4] = mk_pid(from);
-    node[5] = term_copy(extra, &hp);
-    buf->top = hp;
+    uint64_t psize = term_size(payload);
+    /* A small plain message: a slot of this VM's arena (no page, no pool
+     * lock, no descriptor); if the arena cannot grow, a page as below. */
+    int cls = kind == SIG_MSG && extra == T_NIL && !reserved
+                  ? arena_class_for(ARENA_NODE_WORDS + psize)
+                  : -1;
+    term *node = cls >= 0 ? (term *)arena_alloc(h, rt->vm, rt->node, cls) : NULL;
+    if (node) {
+        term *hp = node + ARENA_NODE_WORDS;
+        node[2] = term_copy(payload, &hp);
+        node[3] = mk_pid(from);
+    } else {
+        uint64_t words = MSG_NODE_WORDS + psize + term_size(extra);
+        size_t pages =
+            (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
+        hblock_t *buf = reserved
+                            ? pool_alloc_reserved(h, rt->vm, rt->node, pages, POOL_OWNER_PROC(slot))
+                            : pool_alloc(h, rt->vm, rt->node, pages, POOL_OWNER_PROC(slot));
+        if (!buf)
+            return SEND_NOMEM;
+        buf->next = NULL;
+        buf->end = (term *)((char *)buf + pages * SHOAL_PAGE);
+        buf->node = pool_node_of(h, buf);
+        node = hblock_start(buf);
+        term *hp = node + MSG_NODE_WORDS;
+        node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
+        node[2] = term_copy(payload, &hp);
+        node[3] = mk_fix(kind);
+        node[4] = mk_pid(from);
+        node[5] = term_copy(extra, &hp);
+        buf->top = hp;
+    }
     uint64_t off = (uint64_t)((char *)node - (char *)h);
     /* Counted before it is published, so that the owner, which subtracts
      * only what it took, never takes the count below zero. Relaxed: a
@@ -112,7 +155,7 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
         if (!inbox_open(cur, tag)) {
             if (counted)
                 ck_pr_dec_32(&p->msgs_pending);
-            pool_free(h, rt->vm, buf);
+            free_node(rt, node);
             return SEND_NOPROC;
         }
         uint64_t next = cur & INBOX_OFF_MASK;
@@ -321,6 +364,63 @@ static void keep(rt_t *rt, proc_t *p, term *node)
     heap_account(rt, p, buf, 1);
 }
 
+/* A new buffer of one page for small messages, kept as buffers are;
+ * NULL if the pool has no page. */
+static hblock_t *new_buffer(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    hblock_t *b = pool_alloc(rt->h, rt->vm, rt->node, 1, POOL_OWNER_PROC(pcb->slot));
+    if (!b)
+        return NULL;
+    b->end = (term *)((char *)b + SHOAL_PAGE);
+    b->top = hblock_start(b);
+    b->node = pool_node_of(rt->h, b);
+    b->next = p->frags;
+    p->frags = b;
+    p->frag_words += SHOAL_PAGE / sizeof(term);
+    heap_account(rt, p, b, 1);
+    return b;
+}
+
+/* A message in an arena slot joins the mailbox as a copy (in the heap's
+ * room, the newest buffer's, or a new buffer), and the slot goes back.
+ * Without a page for the copy the process ends with system_limit, as
+ * when it cannot grow its heap. Returns whether it was added. */
+static bool deliver_arena(rt_t *rt, pcb_t *pcb, term *node)
+{
+    proc_t *p = proc_of(pcb);
+    /* At most the slot's payload words, in a node of MSG_NODE_WORDS. */
+    uint64_t need = MSG_NODE_WORDS + arena_slot_words(node[0]) - ARENA_NODE_WORDS;
+    term *copy, **top;
+    if ((uint64_t)(p->hlim - p->hp) >= need) {
+        copy = p->hp;
+        top = &p->hp;
+    } else if ((p->frags && (uint64_t)(p->frags->end - p->frags->top) >= need) ||
+               new_buffer(rt, pcb)) {
+        copy = p->frags->top;
+        top = &p->frags->top;
+    } else {
+        if (!(p->flags & PF_KILLED)) {
+            p->flags |= PF_KILLED | PF_OUT_OF_POOL;
+            p->err_class = EXC_ERROR;
+            p->err_value = mk_atom(A_SYSTEM_LIMIT);
+        }
+        free_node(rt, node);
+        return false;
+    }
+    term *hp = copy + MSG_NODE_WORDS;
+    copy[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
+    copy[1] = 0;
+    copy[2] = term_copy(node[2], &hp);
+    copy[3] = mk_fix(SIG_MSG);
+    copy[4] = node[3];
+    copy[5] = T_NIL;
+    *top = hp;
+    free_node(rt, node);
+    append_mailbox(p, copy);
+    return true;
+}
+
 /* A message joins the mailbox, copied into the heap or in its buffer. */
 static void deliver(rt_t *rt, proc_t *p, term *node)
 {
@@ -346,6 +446,11 @@ uint64_t msg_take(rt_t *rt, pcb_t *pcb)
     while (list) {
         term *node = box_ptr(list);
         list = node[1];
+        if (in_arena(node)) {
+            messages++;
+            added += deliver_arena(rt, pcb, node);
+            continue;
+        }
         term from = node[4], extra = node[5];
         enum sig_kind kind = (enum sig_kind)fix_val(node[3]);
         messages += is_message(kind);
@@ -477,7 +582,7 @@ bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
      * page it carries); messages are dropped with their buffers. */
     for (size_t i = 0; i < n; i++) {
         term *node = nodes[i];
-        enum sig_kind k = (enum sig_kind)fix_val(node[3]);
+        enum sig_kind k = node_kind(node);
         if (k == SIG_UNLINK && msg_chain_remove(&p->links, 4, node[4]))
             msg_drop_reservation(rt, p);
         else if (k == SIG_DEMONITOR && msg_chain_remove(&p->monitored_by, 5, node[5]))
@@ -485,7 +590,7 @@ bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
     }
     for (size_t i = 0; i < n; i++) {
         term *node = nodes[i];
-        enum sig_kind k = (enum sig_kind)fix_val(node[3]);
+        enum sig_kind k = node_kind(node);
         if (k == SIG_LINK) {
             if (!msg_chain_has(p->links, 4, node[4]))
                 msg_exit_signal(rt, pid_of(node[4]), me, reason);
@@ -522,6 +627,6 @@ void msg_free_closed(rt_t *rt, pcb_t *pcb)
          * buffer, never frees it twice. Nobody sends to a closed inbox. */
         ck_pr_store_64(&p->inbox, (in & ~INBOX_OFF_MASK) | next);
         ck_pr_fence_store();
-        pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
+        free_node(rt, node);
     }
 }

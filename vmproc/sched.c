@@ -8,6 +8,7 @@
  */
 #include "vmproc/sched.h"
 
+#include "shm/arena.h"
 #include "shm/pool.h"
 #include "shm/vmtab.h"
 #include "vmproc/balance.h"
@@ -830,9 +831,14 @@ int sched_main(shm_header_t *h, uint32_t vm)
 
     info_init(&s.rt);
 
+    /* Message slots to give back, in batches (NULL: one at a time). */
+    s.rt.arena = arena_local_new(h->cfg.n_vms);
+
     code_table_t *ct = code_table(h);
     if (s.rt.inc > 0) {
-        /* a restart: take over from our previous incarnation first */
+        /* a restart: take over from our previous incarnation first (its
+         * arena before anything is sent) */
+        arena_adopt(h, vm);
         recover_self(&s);
     } else if (vm == 0) {
         uint64_t pid;
@@ -919,6 +925,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         balance_publish(&s.rt);
         ask_for_work(&s);
+        /* Asleep, we would hold other VMs' message slots for nothing. */
+        arena_flush(h, s.rt.arena);
         uint32_t ms = VM_IDLE_MS;
         if (s.ntimers) {
             int64_t d = s.timers[0].deadline - interp_now_ns();
@@ -933,6 +941,9 @@ int sched_main(shm_header_t *h, uint32_t vm)
         vm_sleep(h, self, has_work, &s, ms);
         info_idle_end(&s.rt);
     }
+    arena_flush(h, s.rt.arena);
+    arena_local_free(s.rt.arena);
+    s.rt.arena = NULL;
     balance_free(&s);
     sched_free(&s);
     return 0;
