@@ -135,9 +135,25 @@ static void test_small_message(void)
     CU_ASSERT_EQUAL(tuple_elems(m)[2], mk_fix(-3));
     /* the copy is in the receiver's own memory, not in the arena */
     CU_ASSERT_EQUAL(pool_owner_of(w.h, node), POOL_OWNER_PROC(a->slot));
+    /* a tuple that holds a tuple (no fast path): copied whole too, in
+     * the larger class */
+    term t2[3] = {mk_hdr(3, BT_TUPLE), mk_box(t), mk_fix(1)};
+    CU_ASSERT_EQUAL(msg_send(r1, a->pid, SIG_MSG, 12345, mk_box(t2), T_NIL), SEND_OK);
+    uint64_t *in1 = (uint64_t *)((char *)w.h + (proc_of(a)->inbox & INBOX_OFF_MASK));
+    CU_ASSERT_EQUAL(in1[0], ARENA_META(1, 1));
+    CU_ASSERT_EQUAL(msg_take(r0, a), 1);
+    CU_ASSERT_EQUAL_FATAL(p->mbox_len, 2);
+    term m2 = box_ptr(p->mbox_last)[2];
+    CU_ASSERT_TRUE_FATAL(is_tuple(m2) && tuple_size(m2) == 2);
+    term inner = tuple_elems(m2)[0];
+    CU_ASSERT_TRUE_FATAL(is_tuple(inner) && tuple_size(inner) == 3);
+    CU_ASSERT_EQUAL(tuple_elems(inner)[1], mk_fix(7));
+    CU_ASSERT_EQUAL(pool_owner_of(w.h, box_ptr(inner)), POOL_OWNER_PROC(a->slot));
+    CU_ASSERT_EQUAL(pool_owner_of(w.h, box_ptr(m2)), POOL_OWNER_PROC(a->slot));
     CU_ASSERT_EQUAL(v1->arena_returned[0], 0); /* held in VM 0's batch */
     arena_flush(w.h, r0->arena);
     CU_ASSERT_EQUAL(v1->arena_returned[0], off_of(w.h, in));
+    CU_ASSERT_EQUAL(v1->arena_returned[1], off_of(w.h, in1));
     /* one left in the inbox of a process that ends goes back too */
     CU_ASSERT_EQUAL(msg_send(r1, a->pid, SIG_MSG, 12345, mk_box(t), T_NIL), SEND_OK);
     uint64_t *in2 = (uint64_t *)((char *)w.h + (proc_of(a)->inbox & INBOX_OFF_MASK));

@@ -89,6 +89,60 @@ static void free_node(rt_t *rt, term *node)
         pool_free(rt->h, rt->vm, (hblock_t *)node - 1);
 }
 
+/* The size and copy passes, with fast paths for what most messages are:
+ * an immediate (no words), or a tuple of immediates (one object, copied
+ * whole in one pass that also checks it is flat). The general walks
+ * (heap.c) keep an explicit stack and look at each object twice. */
+static inline bool is_ptr(term t)
+{
+    /* boxed (tag 0, not T_NONE) or cons (tag 2): bits 0 and 2 clear */
+    return t != 0 && (t & 5u) == 0;
+}
+
+/* Whether the words w of a tuple (header first) hold no pointer. */
+static inline bool flat_words(const term *b, uint64_t w)
+{
+    uint64_t bits = 5u;
+    for (uint64_t i = 1; i < w; i++)
+        bits &= b[i] | (b[i] >> 2); /* bit 0 stays set while each is odd or has bit 2 */
+    return (bits & 1u) != 0;
+}
+
+static inline uint64_t size_of(term t)
+{
+    if (!is_ptr(t))
+        return 0;
+    if (is_tuple(t)) {
+        const term *b = box_ptr(t);
+        uint64_t w = hdr_words(b[0]);
+        if (flat_words(b, w))
+            return w;
+    }
+    return term_size(t);
+}
+
+static inline term copy_of(term t, term **hp)
+{
+    if (!is_ptr(t))
+        return t;
+    if (is_tuple(t)) {
+        const term *b = box_ptr(t);
+        term *n = *hp;
+        uint64_t w = hdr_words(b[0]);
+        uint64_t bits = 5u;
+        for (uint64_t i = 0; i < w; i++) {
+            n[i] = b[i];
+            bits &= b[i] | (b[i] >> 2);
+        }
+        if (bits & 1u) {
+            *hp = n + w;
+            return mk_box(n);
+        }
+        /* not flat: what was written is overwritten by the walk */
+    }
+    return term_copy(t, hp);
+}
+
 /* Counted in msgs_pending while in the inbox: what process-info reports. */
 static bool is_message(enum sig_kind kind)
 {
@@ -110,7 +164,7 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
     if (!proc_is_open(h, pcb, to))
         return SEND_NOPROC;
 
-    uint64_t psize = term_size(payload);
+    uint64_t psize = size_of(payload);
     /* A small plain message: a slot of this VM's arena (no page, no pool
      * lock, no descriptor); if the arena cannot grow, a page as below. */
     int cls = kind == SIG_MSG && extra == T_NIL && !reserved
@@ -119,10 +173,10 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
     term *node = cls >= 0 ? (term *)arena_alloc(h, rt->vm, rt->node, cls) : NULL;
     if (node) {
         term *hp = node + ARENA_NODE_WORDS;
-        node[2] = term_copy(payload, &hp);
+        node[2] = copy_of(payload, &hp);
         node[3] = mk_pid(from);
     } else {
-        uint64_t words = MSG_NODE_WORDS + psize + term_size(extra);
+        uint64_t words = MSG_NODE_WORDS + psize + size_of(extra);
         size_t pages =
             (size_t)((words * sizeof(term) + sizeof(hblock_t) + SHOAL_PAGE - 1) / SHOAL_PAGE);
         hblock_t *buf = reserved
@@ -136,10 +190,10 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
         node = hblock_start(buf);
         term *hp = node + MSG_NODE_WORDS;
         node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
-        node[2] = term_copy(payload, &hp);
+        node[2] = copy_of(payload, &hp);
         node[3] = mk_fix(kind);
         node[4] = mk_pid(from);
-        node[5] = term_copy(extra, &hp);
+        node[5] = copy_of(extra, &hp);
         buf->top = hp;
     }
     uint64_t off = (uint64_t)((char *)node - (char *)h);
@@ -345,10 +399,10 @@ static term *copy_in(rt_t *rt, proc_t *p, term *node)
     term *hp = copy + MSG_NODE_WORDS;
     copy[0] = node[0];
     copy[1] = 0;
-    copy[2] = term_copy(node[2], &hp);
+    copy[2] = copy_of(node[2], &hp);
     copy[3] = node[3];
     copy[4] = node[4];
-    copy[5] = term_copy(node[5], &hp);
+    copy[5] = copy_of(node[5], &hp);
     *top = hp;
     pool_free(rt->h, rt->vm, buf);
     return copy;
@@ -411,7 +465,7 @@ static bool deliver_arena(rt_t *rt, pcb_t *pcb, term *node)
     term *hp = copy + MSG_NODE_WORDS;
     copy[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
     copy[1] = 0;
-    copy[2] = term_copy(node[2], &hp);
+    copy[2] = copy_of(node[2], &hp);
     copy[3] = mk_fix(SIG_MSG);
     copy[4] = node[3];
     copy[5] = T_NIL;
