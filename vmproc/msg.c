@@ -14,8 +14,15 @@
  * sees the message or the sender sees WAITING: no wake-up is lost (the
  * Dekker pattern).
  *
+ * Where a message travels: a small plain message (at most 28 words of
+ * payload) in a slot of the sender VM's arena (shm/arena.h: 64 or 256
+ * bytes, no lock, given back in batches once the receiver has copied it
+ * into its heap); anything else (signals, larger messages, or when the
+ * arena cannot grow) in a buffer of its own, a run of pool pages.
+ *
  * A sender that dies: before its CAS nothing is published; after it the
- * whole message is. The buffer it was filling belongs to the receiver's
+ * whole message is. An arena slot it was filling is leaked (arena.h says
+ * what a crash can leave). The buffer it was filling belongs to the receiver's
  * slot from the moment it is allocated (so that a published one is never
  * freed by the recovery of the sender's VM); one that died unpublished is
  * left over, owned by the receiver's slot, for the rest of the run: one
@@ -487,13 +494,9 @@ static void deliver(rt_t *rt, proc_t *p, term *node)
     append_mailbox(p, node);
 }
 
-uint64_t msg_take(rt_t *rt, pcb_t *pcb)
+uint64_t msg_take_some(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
-    uint64_t in = ck_pr_load_64(&p->inbox);
-    /* (a closed inbox is the ending's business: msg_close) */
-    if ((in & INBOX_OFF_MASK) == 0 || (in & INBOX_CLOSED))
-        return 0;
     term list = take_all(rt, pcb);
     uint64_t added = 0;
     uint32_t messages = 0;
