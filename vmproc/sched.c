@@ -863,14 +863,19 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         if (info_pending(&s.rt))
             info_serve(&s);
-        sched_drain_inbound(&s);
+        /* The calls only when there is something (most rounds there is
+         * not): relaxed loads of words on this VM's own lines; each
+         * function looks again with the order it needs. */
+        if (ck_pr_load_64(&self->inbound) != 0)
+            sched_drain_inbound(&s);
         /* Written only when it changes (a death is rare): this drain began
          * after we saw s.deaths. */
         if (ck_pr_load_32(&self->drained_deaths) != s.deaths)
             ck_pr_store_32(&self->drained_deaths, s.deaths);
         if (s.recheck)
             recover_recheck(&s);
-        sched_give_work(&s);
+        if (ck_pr_load_32(&self->steal_req) != 0)
+            sched_give_work(&s);
         balance_round(&s);
         /* Written only when it changes: stealers read this line while
          * they look for work, and every write would pull it from them. */
