@@ -97,9 +97,7 @@ bench: deps
 # tests/fuzz/corpus/NAME/ (scripts/fuzz.sh). Not part of `make test`.
 # clang's -Wbitwise-instead-of-logical is off: interp.c's `is_fix(a) &
 # is_fix(b)` is a deliberate branch-free test.
-# ctlproto: the control socket's request parser, when supervisor/ctlproto.c
-# is on this branch; add it here.
-FUZZ_TARGETS ?= reader compile config
+FUZZ_TARGETS ?= reader compile config ctl
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = -Werror -Wno-bitwise-instead-of-logical -DSHOAL_DEBUG -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
