@@ -31,7 +31,7 @@
 #include <ck_sequence.h>
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 5u
+#define SHM_LAYOUT_VERSION 6u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -85,7 +85,6 @@ typedef struct shm_run {
     uint32_t done;        /* VMs: 1 once main has exited (CAS 0 -> 1) */
     int32_t exit_status;  /* VMs: the run's exit status, written before done */
     uint32_t pad;
-    uint64_t next_ref;    /* VMs: counter behind make-ref and monitor refs */
     uint64_t main_pid;    /* VM 0: pid of the main process, set before it runs */
     uint32_t deaths;      /* supervisor: bumped after each VM death, once the
                            * dead VM's locks are broken; VMs then look for
@@ -94,6 +93,13 @@ typedef struct shm_run {
     uint32_t stats_epoch; /* supervisor: bumped every stats window (STATS_WINDOW_MS);
                            * VMs count each process's reductions per window */
     uint32_t pad_stats;
+    /* VMs, by fetch-and-add: the counter behind make-ref and monitor
+     * refs, on a line of its own: the words above are read by every VM
+     * at every turn of its loop (stopping, deaths), and each make-ref
+     * would take that line from all of them. */
+    _Alignas(SHOAL_CACHE_LINE)
+    uint64_t next_ref;
+    char pad_ref[SHOAL_CACHE_LINE - 8];
 } shm_run_t;
 
 /* Parameter values a policy can have. */

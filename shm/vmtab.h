@@ -96,6 +96,15 @@ typedef struct shm_vm {
                            * only it writes them */
     uint32_t steal_req;   /* a VM out of work asks for some: its id + 1 (CAS from 0) */
     uint32_t pad_wake;
+
+    /* message arena (shm/arena.h): the VM (and its next incarnation) */
+    _Alignas(SHOAL_CACHE_LINE)
+    uint64_t arena_free[2];     /* per class: its free slots (offsets, 0: none) */
+    uint64_t arena_pages;       /* pages its arena took from the pool */
+
+    /* message arena: any VM gives back, in batches, by CAS */
+    _Alignas(SHOAL_CACHE_LINE)
+    uint64_t arena_returned[2]; /* per class: slots given back (offsets, 0: none) */
 } shm_vm_t;
 
 /* Processes VM v owns now, from its own counters: a snapshot of words

@@ -1,8 +1,9 @@
 /*
  * msg.h: messages and signals between processes, on any VMs.
  *
- * A sender copies the message into a buffer (a run of pool pages owned by
- * the receiver's slot) and publishes it to the receiver's inbox with one
+ * A sender copies the message into a slot of its VM's message arena
+ * (small plain messages, shm/arena.h) or a buffer (a run of pool pages
+ * owned by the receiver's slot) and publishes it to the receiver's inbox with one
  * CAS, so a sender that dies mid-send leaves the whole message or nothing.
  * The receiver's owner takes the inbox whole (one exchange) and reverses
  * it, which keeps each sender's order. Signals (exit, link, unlink,
@@ -13,6 +14,8 @@
  *   [0] header  [1] next node (0: none)  [2] payload (the message, or for
  *   EXIT signals the #(EXIT from reason) message a trapping receiver gets)
  *   [3] kind (integer)  [4] sender pid  [5] extra (the exit reason, or a ref)
+ * (A node in an arena slot has a shorter form: msg.c, ARENA_NODE_WORDS; it
+ * is always copied into the heap, as a node of the form above, when taken.)
  * Nodes that stay (links, monitors) are kept on chains in the process and
  * join its heap at the next collection, like message buffers. A small
  * message that fits in the room of the receiver's current heap block is
@@ -69,8 +72,18 @@ void msg_drop_reservation(rt_t *rt, proc_t *p);
 
 /* Owner only: take what arrived in the inbox; messages join the mailbox,
  * signals are acted on. Returns the messages added. If an exit signal ends
- * the process, sets PF_KILLED with the reason in err_class/err_value. */
-uint64_t msg_take(rt_t *rt, pcb_t *pcb);
+ * the process, sets PF_KILLED with the reason in err_class/err_value.
+ * Most calls find the inbox empty (a receive looks before it waits, and
+ * the scheduler before a slice): that look is inline. */
+uint64_t msg_take_some(rt_t *rt, pcb_t *pcb);
+static inline uint64_t msg_take(rt_t *rt, pcb_t *pcb)
+{
+    uint64_t in = ck_pr_load_64(&proc_of(pcb)->inbox);
+    /* (a closed inbox is the ending's business: msg_close) */
+    if ((in & INBOX_OFF_MASK) == 0 || (in & INBOX_CLOSED))
+        return 0;
+    return msg_take_some(rt, pcb);
+}
 
 /* Owner only, once the process has ended: close the inbox and send what
  * its end owes: exit signals to links, DOWN to monitors, and answers to

@@ -306,6 +306,7 @@ typedef struct rt {
     uint32_t sample_left;     /* sends until the next traffic sample (balance.c) */
     uint64_t msgs[2];         /* messages sent: [0] to this VM, [1] to another */
     struct balance *bal;      /* this VM's balancing state (vmproc/balance.h) */
+    struct arena_local *arena; /* message slots held to give back (shm/arena.h), or NULL */
     bool wait_list;           /* keep the list of waiting processes (the policy asks) */
     /* statistics (vmproc/info.h) */
     uint64_t *msg_row;        /* this VM's row of the message matrix (shm/info.h) */

@@ -53,12 +53,14 @@ enum vm_sleep_result vm_sleep(shm_header_t *h, shm_vm_t *self, bool (*ready)(voi
     /* Read the wake count first: a vm_wake after this read changes it, and
      * FUTEX_WAIT below then returns at once instead of sleeping. */
     uint32_t seen = ck_pr_load_32(&self->wake);
-    ck_pr_store_32(&self->sleeping, 1);
     /* Store-load: `sleeping` must be visible before we look for work, and
      * the read of `wake` above must not drift below the checks. This pairs
      * with the full fence in vm_wake (the Dekker pattern): either the waker
-     * sees sleeping == 1 and calls FUTEX_WAKE, or we see its work here. */
-    ck_pr_fence_memory();
+     * sees sleeping == 1 and calls FUTEX_WAKE, or we see its work here.
+     * An exchange and an atomic-load fence give it: on x86 a locked
+     * instruction, several times cheaper than a store and an mfence. */
+    ck_pr_fas_32(&self->sleeping, 1);
+    ck_pr_fence_atomic_load();
     if (ck_pr_load_32(&h->run.stopping) || (ready && ready(ctx))) {
         ck_pr_store_32(&self->sleeping, 0);
         return VM_SLEEP_SKIPPED;
