@@ -42,7 +42,7 @@ if QUICK:
               mig_target_ms=10, mig_budget_ms=100, mig_min_b=3, mig_max_b=20,
               beam_min_moves=3, beam_max_moves=1000, mem_n=100000, maps_n=100000)
 else:
-    SZ = dict(fib_n=30, fib_k=5, spawn_n=200000, ring_p=1000, ring_r=1000,
+    SZ = dict(fib_n=30, fib_k=10, spawn_n=200000, ring_p=1000, ring_r=1000,
               pp_n=500000, skew_w=64, skew_iters=3000000,
               mig_sizes=[4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20,
                          16 << 20, 64 << 20],
@@ -258,7 +258,8 @@ def w_fib(shoal, peers):
     beam = peers.beam("BEAM +S 1", 1, "bfib", [n, k])
     repeat([s, lua, beam], REPS)
     size = "fib(%d)" % n
-    note = "ms per fib(%d), %d computed per run; Lua times with os.clock" % (n, k)
+    note = ("ms of CPU time per fib(%d), %d computed per run; every side times CPU "
+            "(shoal cpu-us, Lua os.clock, BEAM statistics(runtime))" % (n, k))
     row_from("fib", "1 process", size, "ms", s, lua, "Lua 5.4", note)
     row_from("fib", "1 process", size, "ms", s, beam, "BEAM +S 1", note)
 
