@@ -1448,8 +1448,17 @@ static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
     if (fc->ncode >= (1u << 23))
         die_at(c, where, "a function too large to compile (%zu words of code; at most %u): split it",
                fc->ncode, (1u << 23) - 1);
+    /* Word 0 was kept for the prologue: ALLOC of the locals, or nothing
+     * (the code starts after it, and the line table moves down by one:
+     * word 0 has no line of its own). */
+    uint32_t nlocals = fc->max_slot - fc->arity;
+    size_t skip = nlocals ? 0 : 1;
+    fc->code[0] = (nlocals << 8) | OP_ALLOC;
+    for (size_t i = 0; i < fc->nlines; i++)
+        fc->lines[2 * i] -= (uint32_t)skip;
+    fc->ncode -= skip;
     uint32_t *code = carea(c, where, fc->ncode * sizeof *code);
-    memcpy(code, fc->code, fc->ncode * sizeof *code);
+    memcpy(code, fc->code + skip, fc->ncode * sizeof *code);
     term *consts = NULL;
     if (fc->nconsts) {
         consts = carea(c, where, fc->nconsts * sizeof *consts);
@@ -1518,6 +1527,9 @@ static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const as
         bind(c, &fc, params->u.list.items[i]->u.str.s, s);
     }
     fc.arity = (uint32_t)params->u.list.n;
+    fc.line = 0;
+    emit_word(c, &fc, 0); /* the prologue, set by finalize */
+    fc.line = where ? where->line : 0;
     comp_body(c, &fc, body, nbody, true, where);
     finalize(c, &fc, fn, where);
     if (parent) {

@@ -449,6 +449,11 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     term *nhi = (term *)((char *)ns + bytes);
     memcpy(ns, p->stack_lo, used_v * sizeof(term));
     memcpy((char *)nhi - used_c, p->ctl, used_c);
+    /* the frames point into the value stack: into the new one now */
+    for (ctl_t *c = (ctl_t *)((char *)nhi - used_c); (term *)c < nhi; c++) {
+        c->fp = ns + (c->fp - p->stack_lo);
+        c->base = ns + (c->base - p->stack_lo);
+    }
     acct(rt, p, ns, 1);
     term *old = p->stack_lo;
     acct(rt, p, old, -1);
@@ -457,6 +462,8 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     p->stack_lo = ns;
     p->stack_hi = nhi;
     p->sp = ns + used_v;
+    if (p->fp)
+        p->fp = ns + (p->fp - old);
     p->ctl = (ctl_t *)((char *)nhi - used_c);
     ck_pr_fence_store();
     pool_free(rt->h, rt->vm, old);

@@ -59,20 +59,14 @@ int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc
     ctl_t *cs = --p->ctl;
     cs->pc = code_table(rt->h)->end_code;
     cs->func = f;
-    cs->fp = 0;
-    cs->base = 0;
-    cs->kind = CTL_CALL;
+    cs->fp = p->stack_lo;
+    cs->base = p->stack_lo;
     term *fp = p->sp + 1;
-    if (f->arity == argc) {
-        p->sp = fp + f->nslots;
-        for (term *s = fp + argc; s < p->sp; s++)
-            *s = T_NONE;
-    } else {
-        /* as in Erlang, the new process fails, not the spawner */
-        p->sp = fp + argc;
-        bif_error(p, A_BADARITY);
-    }
-    p->fp = (uint32_t)(fp - p->stack_lo);
+    /* the function's ALLOC, if it has locals, pushes them */
+    p->sp = fp + argc;
+    if (f->arity != argc)
+        bif_error(p, A_BADARITY); /* as in Erlang, the new process fails, not the spawner */
+    p->fp = fp;
     p->pc = f->code;
     p->func = f;
     p->deadline = -1;
@@ -120,7 +114,6 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     term *sp, *fp;
     ctl_t *cs;
     const func_t *fn;
-    const term *K;
     uint32_t w;
     /* Migration torture: every call is the end of a slice, so that the
      * scheduler may move the process at every safe point. */
@@ -131,12 +124,9 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     const uint32_t *err_pc;
     const func_t *err_fn;
 
-#define SAVE()                                                                  \
-    (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
-     p->func = fn)
-#define LOAD()                                                                  \
-    (pc = p->pc, sp = p->sp, fp = p->stack_lo + p->fp, cs = p->ctl, fn = p->func, \
-     K = fn->consts)
+#define SAVE() (p->pc = pc, p->sp = sp, p->fp = fp, p->ctl = cs, p->func = fn)
+#define LOAD() (pc = p->pc, sp = p->sp, fp = p->fp, cs = p->ctl, fn = p->func)
+#define K (fn->consts)
 /* Room for `words` on the heap; the operands must still be on the stack. */
 #define HEAP_NEED(words)                                                        \
     do {                                                                        \
@@ -260,21 +250,17 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             nf = F[A_U(w)];
             STACK_NEED(nf->frame);
-            term *nfp = sp - nf->arity;
             --cs;
             cs->pc = pc;
             cs->func = fn;
-            cs->fp = (uint32_t)(fp - p->stack_lo);
-            cs->base = (uint32_t)(nfp - p->stack_lo);
-            cs->kind = CTL_CALL;
-            fp = nfp;
+            cs->fp = fp;
+            fp = sp - nf->arity;
+            cs->base = fp;
         enter:
+            /* the frame holds the arguments, sp is past them; the
+             * callee's ALLOC pushes its locals */
             fn = nf;
-            K = fn->consts;
             pc = fn->code;
-            for (uint32_t i = fn->arity; i < fn->nslots; i++)
-                fp[i] = T_NONE;
-            sp = fp + fn->nslots;
             if (UNLIKELY(--reds <= 0)) {
                 SAVE();
                 return RUN_YIELD;
@@ -284,13 +270,19 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(TCALL_G)
         {
             nf = F[A_U(w)];
-            term *dst = p->stack_lo + cs->base;
+            term *dst = cs->base;
             memmove(dst, sp - nf->arity, nf->arity * sizeof(term));
             fp = dst;
             sp = fp + nf->arity;
             STACK_NEED(nf->frame);
             fp = sp - nf->arity;
             goto enter;
+        }
+        CASE(ALLOC)
+        {
+            for (uint32_t n = A_U(w); n > 0; n--)
+                *sp++ = T_NONE;
+            DISPATCH();
         }
         CASE(APPLY)
         CASE(TAPPLY)
@@ -338,7 +330,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             if (UNLIKELY(nf->arity != argc))
                 RAISE_ERR(A_BADARITY);
             if ((w & 0xff) == OP_TCALL) {
-                term *dst = p->stack_lo + cs->base;
+                term *dst = cs->base;
                 memmove(dst, sp - argc - 1, (argc + 1) * sizeof(term));
                 fp = dst + 1;
                 sp = fp + argc;
@@ -350,21 +342,19 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             --cs;
             cs->pc = pc;
             cs->func = fn;
-            cs->fp = (uint32_t)(fp - p->stack_lo);
-            cs->base = (uint32_t)(sp - argc - 1 - p->stack_lo);
-            cs->kind = CTL_CALL;
+            cs->fp = fp;
+            cs->base = sp - argc - 1;
             fp = sp - argc;
             goto enter;
         }
         CASE(RET)
         {
             term v = sp[-1];
-            sp = p->stack_lo + cs->base;
+            sp = cs->base;
             *sp++ = v;
-            fp = p->stack_lo + cs->fp;
+            fp = cs->fp;
             fn = cs->func;
             pc = cs->pc;
-            K = fn->consts;
             cs++;
             DISPATCH();
         }
@@ -635,13 +625,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             STACK_NEED(4);
             --cs;
-            cs->pc = pc + A_S(w);
+            cs->pc = (const uint32_t *)((uintptr_t)(pc + A_S(w)) |
+                                        ((w & 0xff) == OP_CATCH ? CTL_CATCH
+                                         : (w & 0xff) == OP_TRY ? CTL_TRY
+                                                                : CTL_GUARD));
             cs->func = fn;
-            cs->fp = (uint32_t)(fp - p->stack_lo);
-            cs->base = (uint32_t)(sp - p->stack_lo);
-            cs->kind = (w & 0xff) == OP_CATCH ? CTL_CATCH
-                       : (w & 0xff) == OP_TRY ? CTL_TRY
-                                              : CTL_GUARD;
+            cs->fp = fp;
+            cs->base = sp;
             DISPATCH();
         }
         CASE(CATCH_END)
@@ -785,20 +775,20 @@ raise:
     err_fn = fn;
     while ((term *)cs < p->stack_hi) {
         ctl_t f = *cs++;
-        if (f.kind == CTL_CALL)
+        enum ctl_kind kind = ctl_kind(&f);
+        if (kind == CTL_CALL)
             continue;
         fn = f.func;
-        K = fn->consts;
-        fp = p->stack_lo + f.fp;
-        sp = p->stack_lo + f.base;
-        pc = f.pc;
-        if (f.kind == CTL_GUARD) {
+        fp = f.fp;
+        sp = f.base;
+        pc = ctl_pc(&f);
+        if (kind == CTL_GUARD) {
             p->err_class = EXC_NONE;
             p->err_value = T_NONE;
             DISPATCH();
         }
         STACK_NEED(2);
-        if (f.kind == CTL_TRY) {
+        if (kind == CTL_TRY) {
             /* #(raise class value): the class survives, to be raised again */
             HEAP_NEED(4);
             term *t = heap_take(p, 4);

@@ -6,7 +6,8 @@
  * in the upper 24, followed by `extra` operand words (B, C). Jump operands
  * are offsets relative to the address of the next instruction, stored as
  * signed values. Slots (S) are indices into the frame: the arguments first,
- * then the locals.
+ * then the locals. A call leaves the callee's frame holding its arguments
+ * only; a function with locals starts with ALLOC, which pushes them.
  *
  * OP(name, extra words, stack effect, what it does)
  */
@@ -68,3 +69,4 @@ OP(TRY,        0,  0, "push a try frame: the value v of what follows becomes #(o
 OP(UNWRAP,     0,  0, "#(ok v) -> v; #(raise class value) -> raise it again")
 OP(END,        0,  0, "the bottom frame: the process returns with the top value")
 OP(JUMP_NT,    0, -1, "pop; jump by A unless it was 'true (a guard's value)")
+OP(ALLOC,      0,  0, "push A empty slots: the locals, first instruction of a function that has any")

@@ -8,8 +8,8 @@
  *
  * The stack is one run of pages: values (terms) grow up from stack_lo,
  * control frames (ctl_t: calls, catches, guards) grow down from stack_hi.
- * Positions in it are kept as indices where they must survive the stack
- * moving to a bigger run.
+ * Pointers into it (sp, fp, ctl, and the frames' fp and base) are moved
+ * by stack_grow when the stack moves to a bigger run.
  *
  * NOTES
  *   Every field of proc_t is touched by the owner VM only, except those of
@@ -45,14 +45,27 @@ static inline term *hblock_start(hblock_t *b)
 
 enum ctl_kind { CTL_CALL = 0, CTL_CATCH, CTL_GUARD, CTL_TRY };
 
+/* A control frame: what a return, or a raise that lands here, resumes.
+ * Four words, written by a call without arithmetic: the kind rides in the
+ * low two bits of pc (code words are 4-byte aligned), 0 for a call, so a
+ * call frame's pc is the plain return address. fp and base point into the
+ * value stack; stack_grow moves them with it. */
 typedef struct ctl {
-    const uint32_t *pc;     /* return address, or the handler */
+    const uint32_t *pc;     /* return address, or the handler; | kind */
     const func_t *func;     /* the function to go on in */
-    uint32_t fp;            /* its frame, as an index from stack_lo */
-    uint32_t base;          /* CALL: where the result goes; CATCH/GUARD: sp to restore */
-    uint32_t kind;
-    uint32_t pad;
+    term *fp;               /* its frame */
+    term *base;             /* CALL: where the result goes; CATCH/GUARD/TRY: sp to restore */
 } ctl_t;
+
+static inline enum ctl_kind ctl_kind(const ctl_t *c)
+{
+    return (enum ctl_kind)((uintptr_t)c->pc & 3u);
+}
+
+static inline const uint32_t *ctl_pc(const ctl_t *c)
+{
+    return (const uint32_t *)((uintptr_t)c->pc & ~(uintptr_t)3u);
+}
 
 /* The status word: the state in its low 4 bits. A RUNNABLE process also
  * names the VM that holds it, with that VM's incarnation
@@ -136,8 +149,9 @@ typedef struct proc {
     ctl_t *ctl;
     const uint32_t *pc;
     const func_t *func;
-    uint32_t fp;
+    term *fp;
     uint32_t flags;
+    uint32_t pad_regs;
     /* mailbox: message nodes (BT_MSG) in arrival order */
     term mbox_first, mbox_last;
     term mbox_prev;           /* receive cursor: node before the current one, 0 = head */
