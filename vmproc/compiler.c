@@ -50,6 +50,7 @@ typedef struct binding {
 } binding_t;
 
 #define NO_INDEX UINT32_MAX
+#define NO_POS SIZE_MAX
 
 /* A name in a symbol table: the compiler's table of top-level names
  * (builtins, special forms, defns) or a function's table of variables.
@@ -93,6 +94,11 @@ typedef struct fctx {
     uint32_t *lines;
     size_t nlines, caplines;
     int line;
+    /* the peephole (fuse): where the last three instructions start, the
+     * latest first (NO_POS: none to fuse with), and the furthest position
+     * a jump lands on, which no fusion may swallow */
+    size_t last[3];
+    size_t label;
 } fctx_t;
 
 typedef struct global {
@@ -294,6 +300,103 @@ static void adjust(fctx_t *f, int d)
         f->max_depth = f->depth;
 }
 
+static size_t here(const fctx_t *f)
+{
+    return f->ncode;
+}
+
+/* A jump lands at `pos`: no fusion may make it the middle of an
+ * instruction. */
+static void mark_label(fctx_t *f, size_t pos)
+{
+    if (pos > f->label)
+        f->label = pos;
+}
+
+/* The opcode of the one-word instruction at history entry i (the latest
+ * is 0), if the entries 0..i are whole one-word instructions that end at
+ * the code's end, and no jump lands after the start of entry i; else -1. */
+static int last_op(const fctx_t *f, int i)
+{
+    for (int j = 0; j <= i; j++)
+        if (f->last[j] == NO_POS || f->last[j] + (size_t)j + 1 != f->ncode)
+            return -1;
+    if (f->label > f->last[i])
+        return -1;
+    return (int)(f->code[f->last[i]] & 0xffu);
+}
+
+static uint32_t last_a(const fctx_t *f, int i)
+{
+    return f->code[f->last[i]] >> 8;
+}
+
+/* Go back to where history entry i starts, to write a fused instruction
+ * there: the words after it go, with their line-table entries. */
+static size_t rewind_to(fctx_t *f, int i)
+{
+    size_t at = f->last[i];
+    f->ncode = at;
+    while (f->nlines > 0 && f->lines[2 * (f->nlines - 1)] > at)
+        f->nlines--;
+    f->last[0] = f->last[1] = f->last[2] = NO_POS;
+    return at;
+}
+
+static bool is_compare(int op)
+{
+    return op == OP_LT || op == OP_GT || op == OP_LE || op == OP_GE || op == OP_EQ || op == OP_NE;
+}
+
+/* Superinstructions (interp.c has their fast paths): `op a` about to be
+ * emitted, fused with the instructions before it when they are
+ *   LOAD s; ADD_I k              -> LOAD_ADDI s k
+ *   LOAD s; RET                  -> RET_SLOT s
+ *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s k (jump unless s CMP k)
+ *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
+ * The fused code does what the sequence did, errors included. Returns
+ * the position of the fused instruction, whose jump (if any) is in A,
+ * relative to the word after its first; NO_POS if nothing was fused. */
+static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
+{
+    int op0 = last_op(f, 0);
+    if (op0 == OP_LOAD && op == OP_ADD_I) {
+        uint32_t s = last_a(f, 0);
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, s << 8 | OP_LOAD_ADDI);
+        emit_word(c, f, (uint32_t)a);
+        f->last[0] = at;
+        return at;
+    }
+    if (op0 == OP_LOAD && op == OP_RET) {
+        uint32_t s = last_a(f, 0);
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, s << 8 | OP_RET_SLOT);
+        f->last[0] = at;
+        return at;
+    }
+    if (op == OP_JUMP_F && is_compare(op0)) {
+        static const enum opcode plain[] = {[OP_LT] = OP_JLT, [OP_GT] = OP_JGT, [OP_LE] = OP_JLE,
+                                            [OP_GE] = OP_JGE, [OP_EQ] = OP_JEQ, [OP_NE] = OP_JNE};
+        static const enum opcode with_k[] = {[OP_LT] = OP_JLT_SI, [OP_GT] = OP_JGT_SI,
+                                             [OP_LE] = OP_JLE_SI, [OP_GE] = OP_JGE_SI,
+                                             [OP_EQ] = OP_JEQ_SI, [OP_NE] = OP_JNE_SI};
+        if (last_op(f, 1) == OP_PUSH_INT && last_op(f, 2) == OP_LOAD) {
+            int32_t k = (int32_t)f->code[f->last[1]] >> 8;
+            uint32_t s = last_a(f, 2);
+            size_t at = rewind_to(f, 2);
+            emit_word(c, f, ((uint32_t)a << 8) | with_k[op0]);
+            emit_word(c, f, s);
+            emit_word(c, f, (uint32_t)k);
+            return at;
+        }
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, ((uint32_t)a << 8) | plain[op0]);
+        return at;
+    }
+    return NO_POS;
+}
+
 /* Emit opcode with operand A; returns its position. */
 static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
 {
@@ -303,12 +406,14 @@ static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         die_at(c, NULL, "a form too large to compile: more than %u arguments or elements",
                1u << 23);
     adjust(f, op_effect[op]);
-    return emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
-}
-
-static size_t here(const fctx_t *f)
-{
-    return f->ncode;
+    size_t at = fuse(c, f, op, a);
+    if (at != NO_POS)
+        return at;
+    at = emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
+    f->last[2] = f->last[1];
+    f->last[1] = f->last[0];
+    f->last[0] = at;
+    return at;
 }
 
 /* Patch the jump operand at `pos` (a word index: the opcode word when
@@ -316,6 +421,7 @@ static size_t here(const fctx_t *f)
  * it lands on `target`. */
 static void patch(fctx_t *f, size_t pos, bool in_a, size_t next, size_t target)
 {
+    mark_label(f, target);
     int32_t off = (int32_t)target - (int32_t)next;
     if (in_a)
         f->code[pos] = (f->code[pos] & 0xffu) | ((uint32_t)off << 8);
@@ -885,30 +991,14 @@ static void comp_if(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     ast_t *const *it = a->u.list.items;
     if (n < 3 || n > 4)
         die_at(c, a, "malformed if: expected (if test then [else])");
-    const ast_t *t = it[1];
-    size_t jf;
-    bool fused = false;
-    uint32_t where;
-    /* (if (< x K) ...) on a local and a small integer: one instruction */
-    if (t->kind == AST_LIST && t->u.list.n == 3 && ast_is_sym(t->u.list.items[0], "<") &&
-        t->u.list.items[1]->kind == AST_SYMBOL && small_int(t->u.list.items[2], -(1 << 30), 1 << 30) &&
-        resolve(c, f, "<", &where) == VAR_NONE && !find_global(c, "<", 2) &&
-        resolve(c, f, t->u.list.items[1]->u.str.s, &where) == VAR_SLOT) {
-        emit(c, f, OP_JLT_LI, (int32_t)where);
-        emit_word(c, f, (uint32_t)(int32_t)t->u.list.items[2]->u.i);
-        jf = emit_word(c, f, 0);
-        fused = true;
-    } else {
-        comp(c, f, t, false);
-        jf = emit_jump(c, f, OP_JUMP_F);
-    }
+    /* (if (< x 2) ...) on a local and a small integer becomes one
+     * instruction (fuse) */
+    comp(c, f, it[1], false);
+    size_t jf = emit_jump(c, f, OP_JUMP_F);
     comp(c, f, it[2], tail);
     size_t je = emit_jump(c, f, OP_JUMP);
     adjust(f, -1);
-    if (fused)
-        patch(f, jf, false, jf + 1, here(f));
-    else
-        patch_a(f, jf, here(f));
+    patch_a(f, jf, here(f));
     if (n == 4)
         comp(c, f, it[3], tail);
     else {
@@ -1288,6 +1378,7 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     uint32_t msg = new_slot(c, f, a);
     emit(c, f, OP_RECV_START, (int32_t)tslot);
     size_t loop = here(f);
+    mark_label(f, loop);
     emit(c, f, OP_RECV_NEXT, (int32_t)msg);
     size_t nomore = emit_word(c, f, 0);
     size_t *ends = c_alloc(c, n * sizeof *ends);
@@ -1521,6 +1612,7 @@ static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const as
     check_params(c, params);
     fctx_t fc = {0};
     fc.parent = parent;
+    fc.last[0] = fc.last[1] = fc.last[2] = NO_POS;
     fc.line = where ? where->line : 0;
     for (size_t i = 0; i < params->u.list.n; i++) {
         uint32_t s = new_slot(c, &fc, params->u.list.items[i]);

@@ -525,23 +525,108 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp--;
             DISPATCH();
         }
-        CASE(JLT_LI)
+        /* compare and jump: pop a b, jump unless the comparison holds */
+#define JCMP(NAME, TEST)                                                        \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = sp[-2], b = sp[-1];                                        \
+            int c;                                                              \
+            sp -= 2;                                                            \
+            if (LIKELY(is_fix(a) & is_fix(b)))                                  \
+                c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
+            else if (!term_order(a, b, &c))                                     \
+                RAISE_ERR(A_BADARG);                                            \
+            if (!(TEST))                                                        \
+                pc += A_S(w);                                                   \
+            DISPATCH();                                                         \
+        }
+        JCMP(JLT, c < 0)
+        JCMP(JGT, c > 0)
+        JCMP(JLE, c <= 0)
+        JCMP(JGE, c >= 0)
+#undef JCMP
+        CASE(JEQ)
+        {
+            sp -= 2;
+            if (sp[0] != sp[1] && !term_equal(sp[0], sp[1]))
+                pc += A_S(w);
+            DISPATCH();
+        }
+        CASE(JNE)
+        {
+            sp -= 2;
+            if (sp[0] == sp[1] || term_equal(sp[0], sp[1]))
+                pc += A_S(w);
+            DISPATCH();
+        }
+        /* slot B against the integer C: an integer slot is compared as
+         * the words are (both tagged the same way); anything else as LT
+         * and friends would */
+#define JCMP_SI(NAME, OP)                                                       \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = fp[pc[0]], b = mk_fix((int32_t)pc[1]);                     \
+            pc += 2;                                                            \
+            if (LIKELY(is_fix(a))) {                                            \
+                if (!((int64_t)a OP(int64_t) b))                                \
+                    pc += A_S(w) - 2;                                           \
+                DISPATCH();                                                     \
+            }                                                                   \
+            int c;                                                              \
+            if (!term_order(a, b, &c))                                          \
+                RAISE_ERR(A_BADARG);                                            \
+            if (!(c OP 0))                                                      \
+                pc += A_S(w) - 2;                                               \
+            DISPATCH();                                                         \
+        }
+        JCMP_SI(JLT_SI, <)
+        JCMP_SI(JGT_SI, >)
+        JCMP_SI(JLE_SI, <=)
+        JCMP_SI(JGE_SI, >=)
+#undef JCMP_SI
+        CASE(JEQ_SI)
+        {
+            /* = on an integer is identity of the words: 1 is not 1.0 */
+            if (fp[pc[0]] != mk_fix((int32_t)pc[1]))
+                pc += A_S(w);
+            else
+                pc += 2;
+            DISPATCH();
+        }
+        CASE(JNE_SI)
+        {
+            if (fp[pc[0]] == mk_fix((int32_t)pc[1]))
+                pc += A_S(w);
+            else
+                pc += 2;
+            DISPATCH();
+        }
+        CASE(LOAD_ADDI)
         {
             term a = fp[A_U(w)];
-            int32_t k = (int32_t)pc[0];
-            int32_t off = (int32_t)pc[1];
-            pc += 2;
-            int c;
-            if (LIKELY(is_fix(a)))
-                c = fix_val(a) < k ? -1 : 0;
-            else {
-                STACK_NEED(2);
-                sp[0] = mk_fix(k);
-                if (!term_order(a, sp[0], &c))
-                    RAISE_ERR(A_BADARG);
+            int64_t k = (int32_t)pc[0];
+            int64_t r;
+            pc++;
+            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, k * 2, &r)) {
+                *sp++ = (term)r;
+                DISPATCH();
             }
-            if (c >= 0)
-                pc += off;
+            /* the slow path: what LOAD; ADD_I did */
+            STACK_NEED(2);
+            *sp++ = a;
+            *sp++ = mk_fix(k);
+            w = OP_ADD;
+            goto arith;
+        }
+        CASE(RET_SLOT)
+        {
+            term v = fp[A_U(w)];
+            sp = cs->base;
+            *sp++ = v;
+            fp = cs->fp;
+            fn = cs->func;
+            pc = cs->pc;
+            cs++;
             DISPATCH();
         }
         CASE(T_TUPLE)

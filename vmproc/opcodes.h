@@ -4,8 +4,10 @@
  *
  * An instruction is one 32-bit word, opcode in the low 8 bits and operand A
  * in the upper 24, followed by `extra` operand words (B, C). Jump operands
- * are offsets relative to the address of the next instruction, stored as
- * signed values. Slots (S) are indices into the frame: the arguments first,
+ * are signed offsets: one in an extra word is relative to the next
+ * instruction, one in A to the word after the instruction's first. The
+ * compiler fuses common sequences into superinstructions (the ops at the
+ * end, compiler.c fuse). Slots (S) are indices into the frame: the arguments first,
  * then the locals. A call leaves the callee's frame holding its arguments
  * only; a function with locals starts with ALLOC, which pushes them.
  *
@@ -42,7 +44,6 @@ OP(LE,         0, -1, "a b -> a<=b")
 OP(GE,         0, -1, "a b -> a>=b")
 OP(EQ,         0, -1, "a b -> a=b (deep)")
 OP(NE,         0, -1, "a b -> a/=b (deep)")
-OP(JLT_LI,     2,  0, "jump by C unless slot A < small integer B (fast path of if)")
 OP(T_TUPLE,    2,  0, "jump by C unless slot A is a tuple of size B")
 OP(T_CONS,     1,  0, "jump by B unless slot A is a non-empty list")
 OP(T_NIL,      1,  0, "jump by B unless slot A is '()")
@@ -70,3 +71,17 @@ OP(UNWRAP,     0,  0, "#(ok v) -> v; #(raise class value) -> raise it again")
 OP(END,        0,  0, "the bottom frame: the process returns with the top value")
 OP(JUMP_NT,    0, -1, "pop; jump by A unless it was 'true (a guard's value)")
 OP(ALLOC,      0,  0, "push A empty slots: the locals, first instruction of a function that has any")
+OP(LOAD_ADDI,  1,  1, "push slot A + the integer B (LOAD; ADD_I)")
+OP(RET_SLOT,   0,  0, "return slot A (LOAD; RET)")
+OP(JLT,        0, -2, "a b: pop both; jump by A unless a < b (LT; JUMP_F)")
+OP(JGT,        0, -2, "jump by A unless a > b")
+OP(JLE,        0, -2, "jump by A unless a <= b")
+OP(JGE,        0, -2, "jump by A unless a >= b")
+OP(JEQ,        0, -2, "jump by A unless a = b")
+OP(JNE,        0, -2, "jump by A unless a /= b")
+OP(JLT_SI,     2,  0, "jump by A unless slot B < the integer C (LOAD; PUSH_INT; LT; JUMP_F)")
+OP(JGT_SI,     2,  0, "jump by A unless slot B > C")
+OP(JLE_SI,     2,  0, "jump by A unless slot B <= C")
+OP(JGE_SI,     2,  0, "jump by A unless slot B >= C")
+OP(JEQ_SI,     2,  0, "jump by A unless slot B = C")
+OP(JNE_SI,     2,  0, "jump by A unless slot B /= C")
