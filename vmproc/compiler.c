@@ -714,6 +714,19 @@ static void comp_arith(compiler_t *c, fctx_t *f, enum opcode op, ast_t *const *a
     }
 }
 
+/* A call of top-level function g, its arguments pushed: CALL_G (or
+ * TCALL_G) with the arity in A and the func_t pointer in two words (the
+ * code area is at the same address in every VM), so that a call reads
+ * no table. */
+static void emit_call_g(compiler_t *c, fctx_t *f, bool tail, const global_t *g)
+{
+    uint64_t fp = (uint64_t)(uintptr_t)c->funcs[g->index];
+    emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->arity);
+    emit_word(c, f, (uint32_t)fp);
+    emit_word(c, f, (uint32_t)(fp >> 32));
+    adjust(f, 1 - (int)g->arity);
+}
+
 static void emit_bif(compiler_t *c, fctx_t *f, int id, uint32_t argc)
 {
     emit(c, f, OP_BIF, id);
@@ -848,8 +861,7 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
             global_t *g = find_global(c, prelude_of(id), (int)n);
             SHOAL_ASSERT(g, "prelude is loaded");
             comp_args(c, f, args, n);
-            emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
-            adjust(f, 1 - (int)n);
+            emit_call_g(c, f, tail, g);
             return;
         }
         comp_args(c, f, args, n);
@@ -926,9 +938,7 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
                 guard_call_error(c, a, "the function ", name);
             if (g) {
                 comp_args(c, f, items + 1, argc);
-                emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
-                adjust(f, 1 - (int)argc);
-                ret_if_tail(c, f, false);
+                emit_call_g(c, f, tail, g);
                 return;
             }
             if ((g = find_global(c, name, -1)))
@@ -1508,7 +1518,7 @@ static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32
     clo[0] = mk_hdr(2, BT_CLOSURE);
     clo[1] = (term)(uintptr_t)fn;
     fn->value = mk_box(clo);
-    /* a function's index is an instruction's 24-bit operand (CALL_G, CLOSURE) */
+    /* a function's index is an instruction's 24-bit operand (CLOSURE) */
     if (c->nfuncs >= (1u << 23))
         die_at(c, where, "too many functions and closures (at most %u)", 1u << 23);
     c->funcs = grow(c, c->funcs, &c->capfuncs, c->nfuncs + 1, sizeof *c->funcs);
@@ -1563,6 +1573,7 @@ static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
     /* slack above the deepest temporary: a builtin's result, a catch's
      * #(EXIT reason), the callee slot of a call */
     fn->frame = fc->max_slot + (uint32_t)fc->max_depth + 8;
+    fn->call_bytes = (fn->frame + 2 * sizeof(ctl_t) / sizeof(term)) * sizeof(term);
     fn->nfree = fc->nfree;
     if (fc->nlines) {
         uint32_t *lines = carea(c, where, 2 * fc->nlines * sizeof *lines);

@@ -102,6 +102,11 @@ static term reason_term(proc_t *p)
 #endif
 
 #define A_U(w) ((w) >> 8)
+/* the func_t * in the two code words at pc (CALL_G) */
+static inline const func_t *GET_FUNC(const uint32_t *pc)
+{
+    return (const func_t *)(uintptr_t)((uint64_t)pc[0] | (uint64_t)pc[1] << 32);
+}
 #define A_S(w) ((int32_t)(w) >> 8)
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -109,7 +114,6 @@ static term reason_term(proc_t *p)
 enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
-    func_t *const *F = code_table(rt->h)->funcs;
     const uint32_t *pc;
     term *sp, *fp;
     ctl_t *cs;
@@ -134,6 +138,17 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         if (UNLIKELY((uint64_t)(p->hlim - p->hp) < need)) {                     \
             SAVE();                                                             \
             if (heap_make_room(rt, pcb, need) < 0)                              \
+                goto heap_limit;                                                \
+            LOAD();                                                             \
+        }                                                                       \
+    } while (0)
+/* Room for the frame of a call of f above sp (f->call_bytes). */
+#define CALL_NEED(f)                                                            \
+    do {                                                                        \
+        if (UNLIKELY((size_t)((char *)cs - (char *)sp) < (f)->call_bytes)) {    \
+            need = (f)->frame + 2 * sizeof(ctl_t) / sizeof(term);               \
+            SAVE();                                                             \
+            if (stack_grow(rt, pcb, need) < 0)                                  \
                 goto heap_limit;                                                \
             LOAD();                                                             \
         }                                                                       \
@@ -248,13 +263,14 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(CALL_G)
         {
-            nf = F[A_U(w)];
-            STACK_NEED(nf->frame);
+            nf = GET_FUNC(pc);
+            pc += 2;
+            CALL_NEED(nf);
             --cs;
             cs->pc = pc;
             cs->func = fn;
             cs->fp = fp;
-            fp = sp - nf->arity;
+            fp = sp - A_U(w);
             cs->base = fp;
         enter:
             /* the frame holds the arguments, sp is past them; the
@@ -269,13 +285,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(TCALL_G)
         {
-            nf = F[A_U(w)];
+            nf = GET_FUNC(pc);
+            uint32_t argc = A_U(w);
             term *dst = cs->base;
-            memmove(dst, sp - nf->arity, nf->arity * sizeof(term));
-            fp = dst;
-            sp = fp + nf->arity;
-            STACK_NEED(nf->frame);
-            fp = sp - nf->arity;
+            memmove(dst, sp - argc, argc * sizeof(term));
+            sp = dst + argc;
+            CALL_NEED(nf);
+            fp = sp - argc;
             goto enter;
         }
         CASE(ALLOC)
@@ -332,13 +348,12 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             if ((w & 0xff) == OP_TCALL) {
                 term *dst = cs->base;
                 memmove(dst, sp - argc - 1, (argc + 1) * sizeof(term));
-                fp = dst + 1;
-                sp = fp + argc;
-                STACK_NEED(nf->frame);
+                sp = dst + 1 + argc;
+                CALL_NEED(nf);
                 fp = sp - argc;
                 goto enter;
             }
-            STACK_NEED(nf->frame);
+            CALL_NEED(nf);
             --cs;
             cs->pc = pc;
             cs->func = fn;
@@ -361,7 +376,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(CLOSURE)
         {
             uint32_t nfree = *pc++;
-            nf = F[A_U(w)];
+            nf = code_table(rt->h)->funcs[A_U(w)];
             HEAP_NEED(2 + nfree);
             term *c = heap_take(p, 2 + nfree);
             c[0] = mk_hdr(2 + nfree, BT_CLOSURE);
