@@ -350,10 +350,13 @@ static bool is_compare(int op)
 
 /* Superinstructions (interp.c has their fast paths): `op a` about to be
  * emitted, fused with the instructions before it when they are
- *   LOAD s; ADD_I k              -> LOAD_ADDI s k
+ *   LOAD s; ADD_I k              -> LOAD_ADDI s 2k
  *   LOAD s; RET                  -> RET_SLOT s
- *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s k (jump unless s CMP k)
+ *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s 2k+1 (jump unless s CMP k)
  *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
+ *   ADD; RET (SUB; RET)          -> ADD_RET; RET (SUB_RET; RET)
+ * (the integers in the fused forms are pre-shifted or tagged: A is 24
+ * bits, so 2k+1 fits the 32-bit word)
  * The fused code does what the sequence did, errors included. Returns
  * the position of the fused instruction, whose jump (if any) is in A,
  * relative to the word after its first; NO_POS if nothing was fused. */
@@ -364,7 +367,7 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         uint32_t s = last_a(f, 0);
         size_t at = rewind_to(f, 0);
         emit_word(c, f, s << 8 | OP_LOAD_ADDI);
-        emit_word(c, f, (uint32_t)a);
+        emit_word(c, f, (uint32_t)(a * 2));
         f->last[0] = at;
         return at;
     }
@@ -374,6 +377,12 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         emit_word(c, f, s << 8 | OP_RET_SLOT);
         f->last[0] = at;
         return at;
+    }
+    if (op == OP_RET && (op0 == OP_ADD || op0 == OP_SUB)) {
+        /* the RET stays: ADD_RET's slow path goes on to it */
+        uint32_t *at = &f->code[f->last[0]];
+        *at = (*at & ~0xffu) | (op0 == OP_ADD ? OP_ADD_RET : OP_SUB_RET);
+        return NO_POS;
     }
     if (op == OP_JUMP_F && is_compare(op0)) {
         static const enum opcode plain[] = {[OP_LT] = OP_JLT, [OP_GT] = OP_JGT, [OP_LE] = OP_JLE,
@@ -387,7 +396,7 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
             size_t at = rewind_to(f, 2);
             emit_word(c, f, ((uint32_t)a << 8) | with_k[op0]);
             emit_word(c, f, s);
-            emit_word(c, f, (uint32_t)k);
+            emit_word(c, f, (uint32_t)(k * 2 + 1));
             return at;
         }
         size_t at = rewind_to(f, 0);

@@ -176,8 +176,12 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 #include "vmproc/opcodes.h"
 #undef OP
     };
+    /* the table in a register: GCC would otherwise rematerialize its
+     * address (a lea) at every dispatch */
+    void *const *jt = labels;
+    __asm__("" : "+r"(jt));
 #define CASE(name) L_##name:
-#define DISPATCH() goto *labels[(w = *pc++) & 0xff]
+#define DISPATCH() goto *jt[(w = *pc++) & 0xff]
 #define LOOP() DISPATCH();
 #else
 #define CASE(name) case OP_##name:
@@ -580,7 +584,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 #define JCMP_SI(NAME, OP)                                                       \
         CASE(NAME)                                                              \
         {                                                                       \
-            term a = fp[pc[0]], b = mk_fix((int32_t)pc[1]);                     \
+            term a = fp[pc[0]], b = (term)(int64_t)(int32_t)pc[1];              \
             pc += 2;                                                            \
             if (LIKELY(is_fix(a))) {                                            \
                 if (!((int64_t)a OP(int64_t) b))                                \
@@ -602,7 +606,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(JEQ_SI)
         {
             /* = on an integer is identity of the words: 1 is not 1.0 */
-            if (fp[pc[0]] != mk_fix((int32_t)pc[1]))
+            if (fp[pc[0]] != (term)(int64_t)(int32_t)pc[1])
                 pc += A_S(w);
             else
                 pc += 2;
@@ -610,7 +614,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(JNE_SI)
         {
-            if (fp[pc[0]] == mk_fix((int32_t)pc[1]))
+            if (fp[pc[0]] == (term)(int64_t)(int32_t)pc[1])
                 pc += A_S(w);
             else
                 pc += 2;
@@ -619,20 +623,41 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(LOAD_ADDI)
         {
             term a = fp[A_U(w)];
-            int64_t k = (int32_t)pc[0];
             int64_t r;
             pc++;
-            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, k * 2, &r)) {
+            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, (int32_t)pc[-1], &r)) {
                 *sp++ = (term)r;
                 DISPATCH();
             }
             /* the slow path: what LOAD; ADD_I did */
             STACK_NEED(2);
             *sp++ = a;
-            *sp++ = mk_fix(k);
+            *sp++ = mk_fix((int32_t)pc[-1] / 2);
             w = OP_ADD;
             goto arith;
         }
+        /* ADD or SUB, then RET; the RET after it is for the slow path */
+#define ARITH_RET(NAME, OVF, OP)                                                \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = sp[-2], b = sp[-1];                                        \
+            int64_t r;                                                          \
+            if (LIKELY(is_fix(a) & is_fix(b)) &&                                \
+                !OVF((int64_t)a, (int64_t)b - 1, &r)) {                         \
+                sp = cs->base;                                                  \
+                *sp++ = (term)r;                                                \
+                fp = cs->fp;                                                    \
+                fn = cs->func;                                                  \
+                pc = cs->pc;                                                    \
+                cs++;                                                           \
+                DISPATCH();                                                     \
+            }                                                                   \
+            w = OP;                                                             \
+            goto arith;                                                         \
+        }
+        ARITH_RET(ADD_RET, __builtin_add_overflow, OP_ADD)
+        ARITH_RET(SUB_RET, __builtin_sub_overflow, OP_SUB)
+#undef ARITH_RET
         CASE(RET_SLOT)
         {
             term v = fp[A_U(w)];
