@@ -26,6 +26,7 @@
 
 #include <ck_pr.h>
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -485,6 +486,20 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         arith:
         {
+            /* two numbers, one of them a float at least: the float
+             * result inline, boxed on the heap if it has room; anything
+             * else (an error, a collection first) in bif_arith */
+            term a = sp[-2], b = sp[-1];
+            if (LIKELY(bif_is_num(a) & bif_is_num(b)) && !(is_fix(a) & is_fix(b)) &&
+                LIKELY(p->hlim - p->hp >= 2)) {
+                double x = bif_num_val(a), y = bif_num_val(b);
+                double r = (w & 0xff) == OP_ADD ? x + y : (w & 0xff) == OP_SUB ? x - y : x * y;
+                if (LIKELY(isfinite(r))) {
+                    sp[-2] = bif_mk_float(p, r);
+                    sp--;
+                    DISPATCH();
+                }
+            }
             SAVE();
             term r = bif_arith(rt, pcb, (int)(w & 0xff), p->sp - 2);
             LOAD();
