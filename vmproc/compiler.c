@@ -724,13 +724,16 @@ static void comp_arith(compiler_t *c, fctx_t *f, enum opcode op, ast_t *const *a
 }
 
 /* A call of top-level function g, its arguments pushed: CALL_G (or
- * TCALL_G) with the arity in A and the func_t pointer in two words (the
- * code area is at the same address in every VM), so that a call reads
- * no table. */
+ * TCALL_G) with the arguments' bytes in A (arity * 8: one shift less
+ * at a call) and the func_t pointer in two words (the code area is at
+ * the same address in every VM), so that a call reads no table. */
 static void emit_call_g(compiler_t *c, fctx_t *f, bool tail, const global_t *g)
 {
     uint64_t fp = (uint64_t)(uintptr_t)c->funcs[g->index];
-    emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->arity);
+    if (g->arity >= (1u << 23) / sizeof(term))
+        die_at(c, NULL, "a call with too many arguments (at most %zu)",
+               (size_t)(1u << 23) / sizeof(term) - 1);
+    emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)(g->arity * sizeof(term)));
     emit_word(c, f, (uint32_t)fp);
     emit_word(c, f, (uint32_t)(fp >> 32));
     adjust(f, 1 - (int)g->arity);

@@ -275,7 +275,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             cs->pc = pc;
             cs->func = fn;
             cs->fp = fp;
-            fp = sp - A_U(w);
+            fp = (term *)((char *)sp - A_U(w));
             cs->base = fp;
         enter:
             /* the frame holds the arguments, sp is past them; the
@@ -291,12 +291,12 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(TCALL_G)
         {
             nf = GET_FUNC(pc);
-            uint32_t argc = A_U(w);
+            uint32_t bytes = A_U(w);
             term *dst = cs->base;
-            memmove(dst, sp - argc, argc * sizeof(term));
-            sp = dst + argc;
-            CALL_NEED(nf);
-            fp = sp - argc;
+            memmove(dst, (char *)sp - bytes, bytes);
+            sp = (term *)((char *)dst + bytes);
+            CALL_NEED(nf); /* may move the stack: sp is reloaded, dst is not */
+            fp = (term *)((char *)sp - bytes);
             goto enter;
         }
         CASE(ALLOC)
