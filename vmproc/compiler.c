@@ -858,6 +858,16 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         comp_args(c, f, args, n);
         emit(c, f, tail ? OP_TAPPLY : OP_APPLY, 0);
         return;
+    case BI_CAR: case BI_CDR: case BI_CONS: case BI_NULLP: case BI_ELEM: {
+        /* the builtins of the inner loops over lists and tuples: an
+         * instruction each, not a call through the builtin table */
+        static const enum opcode inline_ops[] = {[BI_CAR] = OP_CAR, [BI_CDR] = OP_CDR,
+                                                 [BI_CONS] = OP_CONS, [BI_NULLP] = OP_NULLP,
+                                                 [BI_ELEM] = OP_ELEM};
+        comp_args(c, f, args, n);
+        emit(c, f, inline_ops[id], 0);
+        break;
+    }
     case BI_MAP_OF:
         if (n % 2)
             die_at(c, call, "map-of takes keys and values in pairs, not %zu arguments", n);

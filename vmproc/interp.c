@@ -651,6 +651,47 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             w = OP_ADD;
             goto arith;
         }
+        /* builtins inline (bif_list.c and bif_tuple.c have them too, for
+         * apply and calls by name); the same errors */
+        CASE(CAR)
+        {
+            if (UNLIKELY(!is_cons(sp[-1])))
+                RAISE_ERR(A_BADARG);
+            sp[-1] = CAR(sp[-1]);
+            DISPATCH();
+        }
+        CASE(CDR)
+        {
+            if (UNLIKELY(!is_cons(sp[-1])))
+                RAISE_ERR(A_BADARG);
+            sp[-1] = CDR(sp[-1]);
+            DISPATCH();
+        }
+        CASE(CONS)
+        {
+            HEAP_NEED(2);
+            term *c = heap_take(p, 2);
+            c[0] = sp[-2];
+            c[1] = sp[-1];
+            sp[-2] = mk_cons_ptr(c);
+            sp--;
+            DISPATCH();
+        }
+        CASE(NULLP)
+        {
+            sp[-1] = mk_atom(sp[-1] == T_NIL ? A_TRUE : A_FALSE);
+            DISPATCH();
+        }
+        CASE(ELEM)
+        {
+            term i = sp[-2], t = sp[-1];
+            if (UNLIKELY(!is_fix(i) || !is_tuple(t) || fix_val(i) < 0 ||
+                         (uint64_t)fix_val(i) >= tuple_size(t)))
+                RAISE_ERR(A_BADARG);
+            sp[-2] = tuple_elems(t)[fix_val(i)];
+            sp--;
+            DISPATCH();
+        }
         /* ADD or SUB, then RET; the RET after it is for the slow path */
 #define ARITH_RET(NAME, OVF, OP)                                                \
         CASE(NAME)                                                              \
