@@ -355,6 +355,8 @@ static bool is_compare(int op)
  *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s 2k+1 (jump unless s CMP k)
  *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
  *   ADD; RET (SUB; RET)          -> ADD_RET; RET (SUB_RET; RET)
+ * and, in emit_call_g, LOAD or LOAD_ADDI; CALL_G -> LOAD_CALL or
+ * LOAD_ADDI_CALL; CALL_G
  * (the integers in the fused forms are pre-shifted or tagged: A is 24
  * bits, so 2k+1 fits the 32-bit word)
  * The fused code does what the sequence did, errors included. Returns
@@ -733,6 +735,17 @@ static void emit_call_g(compiler_t *c, fctx_t *f, bool tail, const global_t *g)
     if (g->arity >= (1u << 23) / sizeof(term))
         die_at(c, NULL, "a call with too many arguments (at most %zu)",
                (size_t)(1u << 23) / sizeof(term) - 1);
+    /* LOAD s or LOAD_ADDI s k pushed the last argument: it becomes
+     * LOAD_CALL or LOAD_ADDI_CALL, which goes on to the CALL_G without a
+     * dispatch (the CALL_G stays, as the slow path's next instruction) */
+    size_t at = f->last[0];
+    if (!tail && at != NO_POS && f->label <= at) {
+        uint32_t *ins = &f->code[at];
+        if ((*ins & 0xffu) == OP_LOAD && at + 1 == f->ncode)
+            *ins = (*ins & ~0xffu) | OP_LOAD_CALL;
+        else if ((*ins & 0xffu) == OP_LOAD_ADDI && at + 2 == f->ncode)
+            *ins = (*ins & ~0xffu) | OP_LOAD_ADDI_CALL;
+    }
     emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)(g->arity * sizeof(term)));
     emit_word(c, f, (uint32_t)fp);
     emit_word(c, f, (uint32_t)(fp >> 32));

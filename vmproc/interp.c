@@ -183,10 +183,23 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     __asm__("" : "+r"(jt));
 #define CASE(name) L_##name:
 #define DISPATCH() goto *jt[(w = *pc++) & 0xff]
+/* go on at the instruction at q: one add to pc, not one per word */
+#define DISPATCH_AT(q)                                                          \
+    do {                                                                        \
+        const uint32_t *q_ = (q);                                               \
+        w = *q_;                                                                \
+        pc = q_ + 1;                                                            \
+        goto *jt[w & 0xff];                                                     \
+    } while (0)
 #define LOOP() DISPATCH();
 #else
 #define CASE(name) case OP_##name:
 #define DISPATCH() goto dispatch
+#define DISPATCH_AT(q)                                                          \
+    do {                                                                        \
+        pc = (q);                                                               \
+        goto dispatch;                                                          \
+    } while (0)
 #define LOOP() dispatch: switch ((w = *pc++) & 0xff)
 #endif
 
@@ -267,6 +280,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             DISPATCH();
         }
         CASE(CALL_G)
+        call_g:
         {
             nf = GET_FUNC(pc);
             pc += 2;
@@ -600,12 +614,12 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(NAME)                                                              \
         {                                                                       \
             term a = fp[pc[0]], b = (term)(int64_t)(int32_t)pc[1];              \
-            pc += 2;                                                            \
             if (LIKELY(is_fix(a))) {                                            \
-                if (!((int64_t)a OP(int64_t) b))                                \
-                    pc += A_S(w) - 2;                                           \
-                DISPATCH();                                                     \
+                if ((int64_t)a OP(int64_t) b)                                   \
+                    DISPATCH_AT(pc + 2);                                        \
+                DISPATCH_AT(pc + A_S(w));                                       \
             }                                                                   \
+            pc += 2;                                                            \
             int c;                                                              \
             if (!term_order(a, b, &c))                                          \
                 RAISE_ERR(A_BADARG);                                            \
@@ -622,29 +636,50 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             /* = on an integer is identity of the words: 1 is not 1.0 */
             if (fp[pc[0]] != (term)(int64_t)(int32_t)pc[1])
-                pc += A_S(w);
-            else
-                pc += 2;
-            DISPATCH();
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 2);
         }
         CASE(JNE_SI)
         {
             if (fp[pc[0]] == (term)(int64_t)(int32_t)pc[1])
-                pc += A_S(w);
-            else
-                pc += 2;
-            DISPATCH();
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 2);
         }
         CASE(LOAD_ADDI)
         {
             term a = fp[A_U(w)];
             int64_t r;
-            pc++;
-            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, (int32_t)pc[-1], &r)) {
+            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, (int32_t)pc[0], &r)) {
                 *sp++ = (term)r;
-                DISPATCH();
+                DISPATCH_AT(pc + 1);
             }
-            /* the slow path: what LOAD; ADD_I did */
+            goto load_addi_slow;
+        }
+        /* LOAD, or LOAD_ADDI, then the CALL_G that follows */
+        CASE(LOAD_CALL)
+        {
+            *sp++ = fp[A_U(w)];
+            w = *pc++;
+            goto call_g;
+        }
+        CASE(LOAD_ADDI_CALL)
+        {
+            term a = fp[A_U(w)];
+            int64_t r;
+            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, (int32_t)pc[0], &r)) {
+                *sp++ = (term)r;
+                w = pc[1];
+                pc += 2;
+                goto call_g;
+            }
+            /* the sum as LOAD_ADDI's slow path makes it; the CALL_G runs next */
+            goto load_addi_slow;
+        }
+        load_addi_slow:
+        {
+            /* what LOAD; ADD_I did */
+            term a = fp[A_U(w)];
+            pc++;
             STACK_NEED(2);
             *sp++ = a;
             *sp++ = mk_fix((int32_t)pc[-1] / 2);
