@@ -109,9 +109,21 @@ static inline const func_t *GET_FUNC(const uint32_t *pc)
     return (const func_t *)(uintptr_t)((uint64_t)pc[0] | (uint64_t)pc[1] << 32);
 }
 #define A_S(w) ((int32_t)(w) >> 8)
+
+/* Copy n words down (d <= s, overlap allowed) or into fresh memory:
+ * the counts are small (arguments, tuple elements), where a call of
+ * memmove or memcpy costs more than the copy; the loop is built with
+ * -fno-tree-loop-distribute-patterns (the attribute on interp_run), so
+ * that GCC does not turn it back into the call. */
+static inline void copy_down(term *d, const term *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
 enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
@@ -307,7 +319,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             nf = GET_FUNC(pc);
             uint32_t bytes = A_U(w);
             term *dst = cs->base;
-            memmove(dst, (char *)sp - bytes, bytes);
+            copy_down(dst, (term *)((char *)sp - bytes), bytes / sizeof(term));
             sp = (term *)((char *)dst + bytes);
             CALL_NEED(nf); /* may move the stack: sp is reloaded, dst is not */
             fp = (term *)((char *)sp - bytes);
@@ -366,7 +378,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 RAISE_ERR(A_BADARITY);
             if ((w & 0xff) == OP_TCALL) {
                 term *dst = cs->base;
-                memmove(dst, sp - argc - 1, (argc + 1) * sizeof(term));
+                copy_down(dst, sp - argc - 1, argc + 1);
                 sp = dst + 1 + argc;
                 CALL_NEED(nf);
                 fp = sp - argc;
@@ -401,7 +413,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             c[0] = mk_hdr(2 + nfree, BT_CLOSURE);
             c[1] = (term)(uintptr_t)nf;
             sp -= nfree;
-            memcpy(c + 2, sp, nfree * sizeof(term));
+            copy_down(c + 2, sp, nfree);
             *sp++ = mk_box(c);
             DISPATCH();
         }
@@ -442,7 +454,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             term *t = heap_take(p, 1 + n);
             t[0] = mk_hdr(1 + n, BT_TUPLE);
             sp -= n;
-            memcpy(t + 1, sp, n * sizeof(term));
+            copy_down(t + 1, sp, n);
             *sp++ = mk_box(t);
             DISPATCH();
         }
