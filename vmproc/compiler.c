@@ -348,6 +348,19 @@ static bool is_compare(int op)
     return op == OP_LT || op == OP_GT || op == OP_LE || op == OP_GE || op == OP_EQ || op == OP_NE;
 }
 
+/* The LOAD2 a b that ends the code back into LOAD a; LOAD b, so that
+ * the LOAD b can fuse with what follows instead. */
+static void split_load2(compiler_t *c, fctx_t *f)
+{
+    size_t at = f->last[0];
+    uint32_t w = f->code[at];
+    f->code[at] = ((w >> 8) & 0xfffu) << 8 | OP_LOAD;
+    size_t at2 = emit_word(c, f, (w >> 20) << 8 | OP_LOAD);
+    f->last[2] = f->last[1];
+    f->last[1] = at;
+    f->last[0] = at2;
+}
+
 /* Superinstructions (interp.c has their fast paths): `op a` about to be
  * emitted, fused with the instructions before it when they are
  *   LOAD s; ADD_I k              -> LOAD_ADDI s 2k
@@ -355,6 +368,9 @@ static bool is_compare(int op)
  *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s 2k+1 (jump unless s CMP k)
  *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
  *   ADD; RET (SUB; RET)          -> ADD_RET; RET (SUB_RET; RET)
+ *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
+ *                                   again before an ADD_I, RET or PUSH_INT
+ *                                   so that LOAD b fuses with it
  * and, in emit_call_g, LOAD or LOAD_ADDI; CALL_G -> LOAD_CALL or
  * LOAD_ADDI_CALL; CALL_G
  * (the integers in the fused forms are pre-shifted or tagged: A is 24
@@ -365,6 +381,15 @@ static bool is_compare(int op)
 static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
 {
     int op0 = last_op(f, 0);
+    if (op0 == OP_LOAD2 && (op == OP_ADD_I || op == OP_RET || op == OP_PUSH_INT)) {
+        split_load2(c, f);
+        op0 = OP_LOAD;
+    }
+    if (op0 == OP_LOAD && op == OP_LOAD && last_a(f, 0) < 4096 && a >= 0 && a < 4096) {
+        uint32_t *at = &f->code[f->last[0]];
+        *at = (uint32_t)a << 20 | (*at & 0xfffff00u) | OP_LOAD2;
+        return f->last[0];
+    }
     if (op0 == OP_LOAD && op == OP_ADD_I) {
         uint32_t s = last_a(f, 0);
         size_t at = rewind_to(f, 0);
@@ -738,6 +763,8 @@ static void emit_call_g(compiler_t *c, fctx_t *f, bool tail, const global_t *g)
     /* LOAD s or LOAD_ADDI s k pushed the last argument: it becomes
      * LOAD_CALL or LOAD_ADDI_CALL, which goes on to the CALL_G without a
      * dispatch (the CALL_G stays, as the slow path's next instruction) */
+    if (!tail && last_op(f, 0) == OP_LOAD2)
+        split_load2(c, f);
     size_t at = f->last[0];
     if (!tail && at != NO_POS && f->label <= at) {
         uint32_t *ins = &f->code[at];

@@ -251,6 +251,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             *sp++ = fp[A_U(w)];
             DISPATCH();
         }
+        CASE(LOAD2)
+        {
+            sp[0] = fp[(w >> 8) & 0xfff];
+            sp[1] = fp[w >> 20];
+            sp += 2;
+            DISPATCH();
+        }
         CASE(STORE)
         {
             fp[A_U(w)] = *--sp;
