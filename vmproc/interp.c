@@ -115,7 +115,7 @@ static inline const func_t *GET_FUNC(const uint32_t *pc)
  * memmove or memcpy costs more than the copy; the loop is built with
  * -fno-tree-loop-distribute-patterns (the attribute on interp_run), so
  * that GCC does not turn it back into the call. */
-static inline void copy_down(term *d, const term *s, size_t n)
+__attribute__((always_inline)) static inline void copy_down(term *d, const term *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         d[i] = s[i];
@@ -124,6 +124,21 @@ static inline void copy_down(term *d, const term *s, size_t n)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
+/* t as a double if it is a number (an integer or a float box), else
+ * false: the float paths of + - * */
+__attribute__((always_inline)) static inline bool as_double(term t, double *d)
+{
+    if (is_fix(t)) {
+        *d = (double)fix_val(t);
+        return true;
+    }
+    if ((t & TAG_MASK) == TAG_BOXED && t != 0 && box_ptr(t)[0] == mk_hdr(2, BT_FLOAT)) {
+        *d = float_val(t);
+        return true;
+    }
+    return false;
+}
+
 enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
@@ -153,6 +168,37 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             if (heap_make_room(rt, pcb, need) < 0)                              \
                 goto heap_limit;                                                \
             LOAD();                                                             \
+        }                                                                       \
+    } while (0)
+/* a b -> a OPER b when they are numbers and not two integers (whose
+ * overflow is badarith): the float, boxed inline if the heap has room
+ * and it is finite; else on to the next statement (the slow path). */
+#define FLOAT_ARITH(OPER)                                                       \
+    do {                                                                        \
+        term fa_ = sp[-2], fb_ = sp[-1];                                        \
+        double x_, y_;                                                          \
+        bool ok_;                                                               \
+        if (LIKELY(((fa_ | fb_) & TAG_MASK) == TAG_BOXED && fa_ && fb_ &&       \
+                   box_ptr(fa_)[0] == mk_hdr(2, BT_FLOAT) &&                    \
+                   box_ptr(fb_)[0] == mk_hdr(2, BT_FLOAT))) {                   \
+            x_ = float_val(fa_); /* two floats, the common case */              \
+            y_ = float_val(fb_);                                                \
+            ok_ = true;                                                         \
+        } else {                                                                \
+            ok_ = !(is_fix(fa_) & is_fix(fb_)) && as_double(fa_, &x_) &&        \
+                  as_double(fb_, &y_);                                          \
+        }                                                                       \
+        if (ok_) {                                                              \
+            double r_ = x_ OPER y_;                                             \
+            if (LIKELY(isfinite(r_)) && LIKELY(p->hlim - p->hp >= 2)) {         \
+                term *h_ = p->hp;                                               \
+                p->hp = h_ + 2;                                                 \
+                h_[0] = mk_hdr(2, BT_FLOAT);                                    \
+                memcpy(&h_[1], &r_, sizeof r_);                                 \
+                sp[-2] = mk_box(h_);                                            \
+                sp--;                                                           \
+                DISPATCH();                                                     \
+            }                                                                   \
         }                                                                       \
     } while (0)
 /* Room for the frame of a call of f above sp (f->call_bytes). */
@@ -491,7 +537,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 sp--;
                 DISPATCH();
             }
-            goto arith;
+            FLOAT_ARITH(+);
+            goto arith_call;
         }
         CASE(SUB)
         {
@@ -503,7 +550,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 sp--;
                 DISPATCH();
             }
-            goto arith;
+            FLOAT_ARITH(-);
+            goto arith_call;
         }
         CASE(MUL)
         {
@@ -515,24 +563,21 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 sp--;
                 DISPATCH();
             }
-            goto arith;
+            FLOAT_ARITH(*);
+            goto arith_call;
         }
         arith:
         {
             /* two numbers, one of them a float at least: the float
              * result inline, boxed on the heap if it has room; anything
              * else (an error, a collection first) in bif_arith */
-            term a = sp[-2], b = sp[-1];
-            if (LIKELY(bif_is_num(a) & bif_is_num(b)) && !(is_fix(a) & is_fix(b)) &&
-                LIKELY(p->hlim - p->hp >= 2)) {
-                double x = bif_num_val(a), y = bif_num_val(b);
-                double r = (w & 0xff) == OP_ADD ? x + y : (w & 0xff) == OP_SUB ? x - y : x * y;
-                if (LIKELY(isfinite(r))) {
-                    sp[-2] = bif_mk_float(p, r);
-                    sp--;
-                    DISPATCH();
-                }
-            }
+            if ((w & 0xff) == OP_ADD)
+                FLOAT_ARITH(+);
+            else if ((w & 0xff) == OP_SUB)
+                FLOAT_ARITH(-);
+            else
+                FLOAT_ARITH(*);
+        arith_call:
             SAVE();
             term r = bif_arith(rt, pcb, (int)(w & 0xff), p->sp - 2);
             LOAD();
