@@ -79,12 +79,15 @@ def main():
                                                "--", str(kn)]))
                 add_kernels("beam", results(beam + ["bkernels", "main", str(kn)]))
         med = {k: statistics.median(v) for k, v in fib.items()}
-        print("fib(30), CPU ms, median of %d: Lua %.1f, BEAM %.1f" % (reps, med["lua"], med["beam"]))
-        print("| binary | shoal ms | / Lua 5.4 | / BEAM JIT |")
+        print("fib(30), CPU ms, median of %d (min-max): Lua %.1f (%.1f-%.1f), BEAM %.1f (%.1f-%.1f)"
+              % (reps, med["lua"], min(fib["lua"]), max(fib["lua"]),
+                 med["beam"], min(fib["beam"]), max(fib["beam"])))
+        print("| binary | shoal ms (min-max) | / Lua 5.4 | / BEAM JIT |")
         print("|---|---|---|---|")
         for name, _ in bins:
-            print("| %s | %.1f | %.2f | %.2f |" % (name, med[name], med[name] / med["lua"],
-                                                   med[name] / med["beam"]))
+            print("| %s | %.1f (%.1f-%.1f) | %.2f | %.2f |"
+                  % (name, med[name], min(fib[name]), max(fib[name]),
+                     med[name] / med["lua"], med[name] / med["beam"]))
         if kn:
             kernels = sorted({k for _, k in ker})
             print("\nkernels(%d), ns per iteration, median of %d (/ BEAM)" % (kn, reps))
