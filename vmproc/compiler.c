@@ -1399,9 +1399,16 @@ static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     size_t n = a->u.list.n;
     if (n < 3)
         die_at(c, a, "malformed case: expected (case expr clause...)");
-    comp(c, f, a->u.list.items[1], false);
-    uint32_t subj = new_slot(c, f, a);
-    emit(c, f, OP_STORE, (int32_t)subj);
+    /* a local variable is matched in its own slot (the patterns only
+     * read it, and a pattern variable is bound to the slot); anything
+     * else is stored in a new one */
+    const ast_t *e = a->u.list.items[1];
+    uint32_t subj;
+    if (e->kind != AST_SYMBOL || resolve(c, f, e->u.str.s, &subj) != VAR_SLOT) {
+        comp(c, f, e, false);
+        subj = new_slot(c, f, a);
+        emit(c, f, OP_STORE, (int32_t)subj);
+    }
     size_t *ends = c_alloc(c, n * sizeof *ends);
     size_t nends = comp_clauses(c, f, a->u.list.items + 2, n - 2, subj, tail, false, ends);
     emit(c, f, OP_RAISE, A_CASE_CLAUSE);
