@@ -124,6 +124,13 @@ __attribute__((always_inline)) static inline void copy_down(term *d, const term 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
+/* a and b both float boxes (the header word of a float is always this) */
+__attribute__((always_inline)) static inline bool both_floats(term a, term b)
+{
+    return ((a | b) & TAG_MASK) == TAG_BOXED && a && b && box_ptr(a)[0] == mk_hdr(2, BT_FLOAT) &&
+           box_ptr(b)[0] == mk_hdr(2, BT_FLOAT);
+}
+
 /* t as a double if it is a number (an integer or a float box), else
  * false: the float paths of + - * */
 __attribute__((always_inline)) static inline bool as_double(term t, double *d)
@@ -178,9 +185,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         term fa_ = sp[-2], fb_ = sp[-1];                                        \
         double x_, y_;                                                          \
         bool ok_;                                                               \
-        if (LIKELY(((fa_ | fb_) & TAG_MASK) == TAG_BOXED && fa_ && fb_ &&       \
-                   box_ptr(fa_)[0] == mk_hdr(2, BT_FLOAT) &&                    \
-                   box_ptr(fb_)[0] == mk_hdr(2, BT_FLOAT))) {                   \
+        if (LIKELY(both_floats(fa_, fb_))) {                                    \
             x_ = float_val(fa_); /* two floats, the common case */              \
             y_ = float_val(fb_);                                                \
             ok_ = true;                                                         \
@@ -612,6 +617,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             int c;                                                              \
             if (LIKELY(is_fix(a) & is_fix(b)))                                  \
                 c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
+            else if (both_floats(a, b))                                         \
+                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
             else if (!term_order(a, b, &c))                                     \
                 RAISE_ERR(A_BADARG);                                            \
             sp[-2] = mk_atom((TEST) ? A_TRUE : A_FALSE);                        \
@@ -646,6 +653,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp -= 2;                                                            \
             if (LIKELY(is_fix(a) & is_fix(b)))                                  \
                 c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
+            else if (both_floats(a, b))                                         \
+                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
             else if (!term_order(a, b, &c))                                     \
                 RAISE_ERR(A_BADARG);                                            \
             if (!(TEST))                                                        \
