@@ -26,4 +26,21 @@ static inline void vm_beat(void)
         ck_pr_store_64(w, *w + 1);
 }
 
+/* Steps of work since the last beat, over every call: a long loop of
+ * short operations (thousands of small collections in one slice under
+ * GC torture) beats as one long operation does. */
+extern uint32_t vm_beat_steps;
+
+/* Count `n` steps of work; beat every VM_BEAT_STEPS (about a millisecond
+ * of work, so a supervisor tick always sees a working VM's beat move). */
+#define VM_BEAT_STEPS (1u << 16)
+static inline void vm_tick(uint32_t n)
+{
+    vm_beat_steps += n;
+    if (__builtin_expect(vm_beat_steps >= VM_BEAT_STEPS, 0)) {
+        vm_beat_steps = 0;
+        vm_beat();
+    }
+}
+
 #endif

@@ -209,3 +209,4 @@ char *shoal_escape(char *dst, size_t n, const char *src)
 }
 
 uint64_t *vm_heartbeat_word;
+uint32_t vm_beat_steps;

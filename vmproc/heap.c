@@ -270,22 +270,16 @@ static term copy(gc_t *g, term t)
 }
 
 /* Copy the children of the objects in to-space until none is left. */
-/* Long walks beat the VM's heartbeat every this many steps (vm.h): about
- * a millisecond of work, so a supervisor tick always sees it move. */
-#define BEAT_STEPS (1u << 16)
-
 static void scan(gc_t *g)
 {
     if (!g->first)
         return;
     hblock_t *b = g->first;
     term *s = hblock_start(b);
-    uint32_t steps = 0;
     for (;;) {
         term *end = b == g->cur ? g->hp : b->top;
         if (s < end) {
-            if (++steps % BEAT_STEPS == 0)
-                vm_beat();
+            vm_tick(1);
             term w = *s;
             if (!is_hdr(w)) { /* a cons cell */
                 s[0] = copy(g, s[0]);
@@ -346,6 +340,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     g.lim = first->end;
     g.words = block_words(first);
 
+    vm_tick((uint32_t)(p->sp - p->stack_lo) + 1);
     for (term *s = p->stack_lo; s < p->sp; s++)
         *s = copy(&g, *s);
     p->mbox_first = copy(&g, p->mbox_first);
@@ -522,11 +517,9 @@ uint64_t term_size(term t)
     wstack_t st;
     wstack_init(&st);
     uint64_t n = 0;
-    uint32_t steps = 0;
     wstack_push(&st, t);
     while (wstack_pop(&st, &t)) {
-        if (++steps % BEAT_STEPS == 0)
-            vm_beat();
+        vm_tick(1);
         if (is_cons(t)) {
             n += 2;
             /* the tail first, so that the head is walked next and a long
@@ -576,10 +569,8 @@ term term_copy(term t, term **hp)
 {
     term *s = *hp;
     term root = shallow(t, hp);
-    uint32_t steps = 0;
     while (s < *hp) {
-        if (++steps % BEAT_STEPS == 0)
-            vm_beat();
+        vm_tick(1);
         term w = *s;
         if (!is_hdr(w)) {
             s[0] = shallow(s[0], hp);

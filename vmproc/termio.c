@@ -4,6 +4,8 @@
  */
 #include "vmproc/termio.h"
 
+#include "shm/beat.h"
+
 #include "shm/atom.h"
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
@@ -231,6 +233,7 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
     wstack_push(&st, PW_TERM);
     term kind;
     while (wstack_pop(&st, &kind)) {
+        vm_tick(1);
         wstack_pop(&st, &t);
         switch (kind) {
         case PW_CLOSE:
@@ -314,6 +317,7 @@ bool term_equal(term a, term b)
     wstack_push(&st, a);
     wstack_push(&st, b);
     while (eq && wstack_pop(&st, &b)) {
+        vm_tick(1);
         wstack_pop(&st, &a);
         if (a == b)
             continue;
@@ -465,6 +469,7 @@ int term_compare(const shm_header_t *h, term a, term b)
     wstack_push(&st, a);
     wstack_push(&st, b);
     while (c == 0 && wstack_pop(&st, &b)) {
+        vm_tick(1);
         wstack_pop(&st, &a);
         if (a == b)
             continue;
