@@ -102,6 +102,19 @@ static term reason_term(proc_t *p)
 #define COMPUTED_GOTO 1
 #endif
 
+/* GCC builds the loop with the copy loops kept as loops (see copy_down);
+ * helpers of the loop are inlined whatever their size */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_LIBCALL_LOOPS
+#endif
+#if defined(__GNUC__)
+#define ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
+
 #define A_U(w) ((w) >> 8)
 /* the func_t * in the two code words at pc (CALL_G) */
 static inline const func_t *GET_FUNC(const uint32_t *pc)
@@ -113,9 +126,9 @@ static inline const func_t *GET_FUNC(const uint32_t *pc)
 /* Copy n words down (d <= s, overlap allowed) or into fresh memory:
  * the counts are small (arguments, tuple elements), where a call of
  * memmove or memcpy costs more than the copy; the loop is built with
- * -fno-tree-loop-distribute-patterns (the attribute on interp_run), so
- * that GCC does not turn it back into the call. */
-__attribute__((always_inline)) static inline void copy_down(term *d, const term *s, size_t n)
+ * -fno-tree-loop-distribute-patterns (NO_LIBCALL_LOOPS on interp_run),
+ * so that GCC does not turn it back into the call. */
+ALWAYS_INLINE static inline void copy_down(term *d, const term *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         d[i] = s[i];
@@ -123,9 +136,8 @@ __attribute__((always_inline)) static inline void copy_down(term *d, const term 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
 /* a and b both float boxes (the header word of a float is always this) */
-__attribute__((always_inline)) static inline bool both_floats(term a, term b)
+ALWAYS_INLINE static inline bool both_floats(term a, term b)
 {
     return ((a | b) & TAG_MASK) == TAG_BOXED && a && b && box_ptr(a)[0] == mk_hdr(2, BT_FLOAT) &&
            box_ptr(b)[0] == mk_hdr(2, BT_FLOAT);
@@ -133,7 +145,7 @@ __attribute__((always_inline)) static inline bool both_floats(term a, term b)
 
 /* t as a double if it is a number (an integer or a float box), else
  * false: the float paths of + - * */
-__attribute__((always_inline)) static inline bool as_double(term t, double *d)
+ALWAYS_INLINE static inline bool as_double(term t, double *d)
 {
     if (is_fix(t)) {
         *d = (double)fix_val(t);
@@ -146,6 +158,7 @@ __attribute__((always_inline)) static inline bool as_double(term t, double *d)
     return false;
 }
 
+NO_LIBCALL_LOOPS
 enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
