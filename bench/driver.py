@@ -27,6 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "peers")
 RESULTS = os.path.join(HERE, "results")
 
+# Runs go one after another; a run name of their own keeps them apart from
+# other shoal runs on the machine (two live runs cannot share a name).
+os.environ.setdefault("SHOAL_NAME", "bench-%d" % os.getpid())
+
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 REPS = int(os.environ.get("BENCH_REPS", "1" if QUICK else "5"))
 # The memory workload spawns 1M processes; one run takes close to a
@@ -40,14 +44,16 @@ if QUICK:
               pp_n=50000, skew_w=64, skew_iters=300000,
               mig_sizes=[4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20],
               mig_target_ms=10, mig_budget_ms=100, mig_min_b=3, mig_max_b=20,
-              beam_min_moves=3, beam_max_moves=1000, mem_n=100000, maps_n=100000)
+              beam_min_moves=3, beam_max_moves=1000, mem_n=100000, maps_n=100000,
+              tab_int=100000, tab_str=20000, tab_keys=16, tab_updates=100000)
 else:
     SZ = dict(fib_n=30, fib_k=10, spawn_n=200000, ring_p=1000, ring_r=1000,
               pp_n=500000, skew_w=64, skew_iters=3000000,
               mig_sizes=[4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20,
                          16 << 20, 64 << 20],
               mig_target_ms=20, mig_budget_ms=400, mig_min_b=5, mig_max_b=50,
-              beam_min_moves=5, beam_max_moves=1000, mem_n=1000000, maps_n=1000000)
+              beam_min_moves=5, beam_max_moves=1000, mem_n=1000000, maps_n=1000000,
+              tab_int=1000000, tab_str=200000, tab_keys=16, tab_updates=1000000)
 
 
 def log(msg):
@@ -313,6 +319,14 @@ def w_pingpong(shoal, peers):
     row_from("pingpong", "two VMs (--vms 2)", size, "ns/roundtrip", s1, b, "BEAM +S 2", note(s1))
 
 
+def speedups(a, b):
+    """Makespans of series a over those of b, repetition by repetition."""
+    va, vb = a.values(), b.values()
+    if a.error or b.error or len(va) != len(vb):
+        return [], a.error or b.error or "repetitions do not pair up"
+    return [x / y for x, y in zip(va, vb) if y > 0], None
+
+
 def w_skew(shoal, peers):
     w, it = SZ["skew_w"], SZ["skew_iters"]
     log("skew: %d workers x %d iterations, all spawned on VM 0" % (w, it))
@@ -328,18 +342,53 @@ def w_skew(shoal, peers):
              note="workers that finished on VM 1 in the last run: %s of %d" % (off, w)
              if off is not None else "")
 
-    def speedups(a, b):
-        # Pairs repetition i of the 1-VM run with repetition i of the 2-VM one.
-        va, vb = a.values(), b.values()
-        if a.error or b.error or len(va) != len(vb):
-            return [], a.error or b.error or "repetitions do not pair up"
-        return [x / y for x, y in zip(va, vb) if y > 0], None
     ss, serr = speedups(s1, s2)
     bs, berr = speedups(b1, b2)
     add_row("skew", "speed-up 1 -> 2 VMs (steal)", size, "x",
             ss, serr, "BEAM +S 1 -> +S 2", bs, berr if not peers.beam_missing else peers.beam_missing,
             better="higher", note="speed-up = makespan with 1 VM / with 2 VMs, per repetition; "
                  "ratio = shoal speed-up / BEAM speed-up, higher is better")
+
+
+POLICIES = ["none", "round-robin", "least-loaded", "steal", "affinity"]
+
+
+def w_policies(shoal, peers):
+    """The skew workload under each policy, as the speed-up from 1 VM to
+    all VMs (one per CPU, at least 2); and a pingpong between two processes
+    spawned on different VMs, under affinity (which should put them on one
+    VM) against none (which leaves them apart)."""
+    w, it = SZ["skew_w"], SZ["skew_iters"]
+    nv = max(2, os.cpu_count() or 2)
+    n = SZ["pp_n"]
+    log("policies: skew (%d workers x %d iterations on VM 0) on 1 and %d VMs under each policy; "
+        "pingpong apart (%d round trips) under affinity and none" % (w, it, nv, n))
+    s1 = shoal_series(shoal, "skew --vms 1", 1, "skew.shoal", [w, it])
+    sk = {p: shoal_series(shoal, "skew --vms %d --policy %s" % (nv, p), nv, "skew.shoal", [w, it],
+                          flags=["--policy", p]) for p in POLICIES}
+    pp = {p: shoal_series(shoal, "pingpong apart --policy %s" % p, 2, "pingpong.shoal", [n, 1],
+                          flags=["--policy", p]) for p in ("none", "affinity")}
+    repeat([s1] + [sk[p] for p in POLICIES] + [pp["none"], pp["affinity"]], REPS)
+    size = "%d workers x %d iters" % (w, it)
+    for p in POLICIES:
+        ss, serr = speedups(s1, sk[p])
+        off = sk[p].extra("finished_off_vm0")
+        add_row("policies", "skew speed-up 1 -> %d VMs, %s" % (nv, p), size, "x", ss, serr,
+                "-", [], None, better="higher",
+                note="workers that finished off VM 0 in the last run: %s of %d" % (off, w)
+                if off is not None else "")
+    size = "%d round trips" % n
+    for p in ("none", "affinity"):
+        s = pp[p]
+        note = ("last run: ping on VM %s, pong on VM %s, migrations %s"
+                % (s.extra("ping_vm"), s.extra("pong_vm"), s.extra("migrations"))
+                if s.reps else "")
+        if p == "none":
+            row_from("policies", "pingpong spawned apart, none", size, "ns/roundtrip", s, None, "-",
+                     note=note)
+        else:
+            row_from("policies", "pingpong spawned apart, affinity", size, "ns/roundtrip", s,
+                     pp["none"], "policy none", note=note)
 
 
 def human_bytes(b):
@@ -497,6 +546,47 @@ def w_maps(shoal, peers):
                 note="bar: <= 1.5")
 
 
+def phase_values(series, phase, key="value"):
+    """The `key` of the RESULT line with phase=PHASE, one per repetition."""
+    out = []
+    for res in series.reps:
+        for r in res:
+            if r.get("phase") == phase:
+                try:
+                    out.append(float(r[key]))
+                except (KeyError, ValueError):
+                    pass
+    return out
+
+
+def w_tables(shoal, peers):
+    ni, ns, k, nu = SZ["tab_int"], SZ["tab_str"], SZ["tab_keys"], SZ["tab_updates"]
+    log("tables: %d integer keys, %d string keys, %d updates per VM on %d keys" % (ni, ns, nu, k))
+    si = shoal_series(shoal, "shoal --vms 1 int", 1, "tables.shoal", ["int", ni])
+    ss = shoal_series(shoal, "shoal --vms 1 str", 1, "tables.shoal", ["str", ns])
+    sc = shoal_series(shoal, "shoal --vms 2 counter", 2, "tables.shoal", ["counter", k, nu])
+    bi = peers.beam("BEAM +S 1 ets int", 1, "btables", ["int", ni])
+    bs = peers.beam("BEAM +S 1 ets str", 1, "btables", ["str", ns])
+    bc = peers.beam("BEAM +S 2 ets counter", 2, "btables", ["counter", k, nu])
+    repeat([si, bi, ss, bs, sc, bc], REPS)
+    peer1 = "ETS set r/w conc., +S 1"
+    for s, b, what, n in ((si, bi, "integer keys", ni), (ss, bs, "string keys", ns)):
+        size = "%d %s" % (n, what)
+        for phase in ("insert", "lookup", "delete"):
+            add_row("tables", "%s, %s" % (phase, what), size, "ns/op", phase_values(s, phase),
+                    s.error, peer1, phase_values(b, phase), b.error,
+                    note="bar: <= 1.5" if phase == "insert" and s is si else "")
+        add_row("tables", "bytes per entry, %s" % what, size, "bytes/entry",
+                phase_values(s, "memory"), s.error, "ETS info(memory)",
+                phase_values(b, "memory"), b.error,
+                note="shoal: %table-bytes (slots, bucket arrays, table block); BEAM: "
+                     "ets:info(T, memory) words; bar: <= 2.0" if s is si else "")
+    add_row("tables", "update-counter, %d keys, every VM" % k, "%d updates x VMs" % nu,
+            "ns/update", phase_values(sc, "counter"), sc.error, "ETS +S 2, a process per sched.",
+            phase_values(bc, "counter"), bc.error,
+            note="ns of wall time per update, over all processes; bar: <= 1.0")
+
+
 # ---------------------------------------------------------------- machine
 
 def machine_context():
@@ -544,7 +634,9 @@ process to VM 1 and back (shoal migrate: (migrate 1) (migrate 0); shoal copy bas
 send the heap to a fresh process on VM 1, which sends it back; BEAM copy: send a list of
 the same number of words to a fresh process, which sends it back). shoal has only a ms
 clock, so its migrate p50/p99 are over means of batches of moves; BEAM's are over single
-moves. x = speed-up factor; ratio = a ratio of two shoal figures."""
+moves. x = speed-up factor; ratio = a ratio of two shoal figures. ns/op, ns/update =
+nanoseconds per table operation (tables: each phase timed alone; keys made in the loop on
+both sides); bytes/entry = what the full table holds, divided by its entries."""
 
 
 def print_table(rows, out=sys.stdout):
@@ -604,7 +696,8 @@ def main():
         log("machine: %s CPUs; two concurrent CPU-bound processes get %.2fx the throughput "
             "of one (2.0 on two free cores)" % (ctx["cpus_online"],
                                                ctx["parallel_throughput_of_2_processes"]))
-    workloads = [w_fib, w_spawn, w_ring, w_pingpong, w_skew, w_migrate, w_memory, w_maps]
+    workloads = [w_fib, w_spawn, w_ring, w_pingpong, w_skew, w_policies, w_migrate, w_memory, w_maps,
+                 w_tables]
     only = os.environ.get("BENCH_ONLY", "").split(",") if os.environ.get("BENCH_ONLY") else None
     for w in workloads:
         name = w.__name__[2:]

@@ -2,7 +2,7 @@
 # run.sh: the benchmark driver. Usage: bench/run.sh path/to/shoal
 #   BENCH_QUICK=1   smoke sizes (about 10x smaller), 1 repetition
 #   BENCH_REPS=N    repetitions (default 5; 1 with BENCH_QUICK)
-#   BENCH_ONLY=a,b  only these workloads (fib spawn ring pingpong skew migrate memory maps)
+#   BENCH_ONLY=a,b  only these workloads (fib spawn ring pingpong skew policies migrate memory maps tables)
 # Prints a table and writes bench/results/latest.json. The work is done by
 # bench/driver.py (python3); see bench/README.md.
 set -u

@@ -78,18 +78,23 @@
  *     did not return its run: if the run is owned by the VM it is freed by
  *     the owner scan. If it is owned by a process slot, it is one of:
  *       - a run of a process the dead VM owned and was running (its
- *         heap, stack or to-space): the process died with the VM, and
- *         pool_reclaim frees its runs;
+ *         heap, stack or to-space): the process ends with vm_crash in
+ *         the VM's next incarnation (vmproc/recover.c), which frees its
+ *         chains; a run the collector had allocated and not yet linked
+ *         into one is left over (KNOWN LEAK: at most one run per crash);
  *       - a run of a process the dead VM was spawning (proc_spawn gives
  *         the heap and stack to the new slot before it publishes the
- *         process): the slot is still CLAIMED by the dead VM, and
- *         whoever frees that slot must free the runs of its owner too;
+ *         process): the next incarnation frees the CLAIMED slot
+ *         (proctab_finish_free) but not these runs (KNOWN LEAK: a heap
+ *         block and a stack page per crash);
  *       - a message buffer for a receiver on another VM (msg_send
  *         allocates from the sender's VM a run owned by the receiver's
  *         slot, so that a published message is never freed by the
  *         sender's recovery): if the dead VM had not published it, it is
- *         left over, owned by the receiver, until the receiver ends and
- *         its runs are freed with it (vmproc/msg.c).
+ *         left over, owned by the receiver's slot, for the rest of the
+ *         run (KNOWN LEAK: one buffer per crash; vmproc/msg.c).
+ *     Freeing these needs a record of the run in flight that recovery
+ *     can read (a per-VM journal entry), which the pool does not keep.
  *   Cache paths, no lock:
  *   - Refill is a locked ALLOC of up to POOL_CACHE_REFILL single-page runs
  *     owned by POOL_OWNER_VM(vm); then, after the unlock, the pages are
@@ -817,6 +822,19 @@ uint32_t pool_owner_of(const shm_header_t *h, const void *addr)
     return desc_owner(d);
 }
 
+void *pool_run_of(const shm_header_t *h, const void *addr, uint32_t *owner)
+{
+    uint64_t page = page_index(h, addr);
+    uint64_t d = desc_load(h, page);
+    uint32_t run = desc_run(d);
+    if (run & DESC_CONT) {
+        page -= run & ~DESC_CONT;
+        d = desc_load(h, page);
+    }
+    *owner = desc_owner(d);
+    return page_addr(h, page);
+}
+
 bool pool_contains(const shm_header_t *h, const void *addr)
 {
     const char *p = addr, *lo = page_addr(h, 0);
@@ -867,12 +885,20 @@ void pool_cache_drain(shm_header_t *h, uint32_t vm)
     }
 }
 
-/* Free, node by node under the lock, every run whose owner `dead` names. */
-static size_t free_matching(shm_header_t *h, uint32_t who, bool (*dead)(uint32_t, void *),
-                            void *ctx)
+/* Node by node under the lock, call visit for every run whose owner
+ * `match` names, taking the locks as `who`; visit may free the run
+ * (commit_free) but nothing else. */
+typedef struct walk {
+    bool (*match)(uint32_t owner, void *ctx);
+    void *ctx;
+    bool free;  /* free the matching runs */
+    void (*fn)(void *ctx, void *run, size_t pages); /* else: call this */
+} walk_t;
+
+static size_t walk_runs(shm_header_t *h, uint32_t who, const walk_t *wk)
 {
     uint64_t ppn = h->layout.pages_per_node;
-    size_t freed = 0;
+    size_t found = 0;
     for (uint32_t k = 0; k < h->cfg.n_nodes; k++) {
         pool_node_t *nd = node_ctl(h, k);
         const uint64_t *map = node_map(h, k);
@@ -886,15 +912,52 @@ static size_t free_matching(shm_header_t *h, uint32_t who, bool (*dead)(uint32_t
                 l = map_next_used(map, l + 1, ppn);
                 continue;
             }
-            if (owner != POOL_OWNER_FREE && dead(owner, ctx)) {
-                commit_free(h, k, base + l, run, owner);
-                freed++;
+            if (owner != POOL_OWNER_FREE && wk->match(owner, wk->ctx)) {
+                if (wk->free)
+                    commit_free(h, k, base + l, run, owner);
+                else
+                    wk->fn(wk->ctx, page_addr(h, base + l), run);
+                found++;
             }
             l = map_next_used(map, l + run, ppn);
         }
         unlock_node(nd);
     }
-    return freed;
+    return found;
+}
+
+/* Free, node by node under the lock, every run whose owner `dead` names. */
+static size_t free_matching(shm_header_t *h, uint32_t who, bool (*dead)(uint32_t, void *),
+                            void *ctx)
+{
+    walk_t wk = {dead, ctx, true, NULL};
+    return walk_runs(h, who, &wk);
+}
+
+/* pool_scan's context: the owner to match, and the caller's visitor. */
+typedef struct scan_ctx {
+    uint32_t owner;
+    void (*fn)(void *ctx, void *run, size_t pages);
+    void *ctx;
+} scan_ctx_t;
+
+static bool scan_match(uint32_t owner, void *ctx)
+{
+    return owner == ((scan_ctx_t *)ctx)->owner;
+}
+
+static void scan_visit(void *ctx, void *run, size_t pages)
+{
+    scan_ctx_t *sc = ctx;
+    sc->fn(sc->ctx, run, pages);
+}
+
+void pool_scan(shm_header_t *h, uint32_t who, uint32_t owner,
+               void (*fn)(void *ctx, void *run, size_t pages), void *ctx)
+{
+    scan_ctx_t sc = {owner, fn, ctx};
+    walk_t wk = {scan_match, &sc, false, scan_visit};
+    walk_runs(h, who, &wk);
 }
 
 static bool owned_by_vm(uint32_t owner, void *ctx)

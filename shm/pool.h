@@ -38,6 +38,11 @@
 #define POOL_OWNER_IS_PROC(o) (((o) & 0x80000000u) != 0)
 #define POOL_OWNER_INDEX(o) ((o) & 0x3fffffffu)
 
+/* Owners of runs that belong to no VM and no process: shared structures
+ * that outlive the VMs filling them (the shared tables' blocks, arrays and
+ * slabs). `k` names the structure. No recovery frees them. */
+#define POOL_OWNER_SHARED(k) POOL_OWNER_VM(SHOAL_MAX_VMS + 1u + (k))
+
 /* Caller id of the supervisor, for the `who` arguments below. */
 #define POOL_SUPERVISOR ((uint32_t)SHOAL_MAX_VMS)
 
@@ -87,6 +92,18 @@ uint32_t pool_owner_of(const shm_header_t *h, const void *addr);
 bool pool_contains(const shm_header_t *h, const void *addr);
 uint32_t pool_node_of(const shm_header_t *h, const void *addr);
 size_t pool_run_pages(const shm_header_t *h, const void *run);
+
+/* The start of the allocated run that contains `addr` (inside the pool),
+ * and its owner in *owner: two loads, no lock. Only meaningful while the
+ * caller knows the run stays allocated. */
+void *pool_run_of(const shm_header_t *h, const void *addr, uint32_t *owner);
+
+/* Recovery (a dead VM's next incarnation, or the supervisor in tests),
+ * or while nobody allocates: call fn for every run owned by `owner`, node
+ * by node under the node's lock, taken as `who` (so fn must not allocate
+ * or free from the pool). */
+void pool_scan(shm_header_t *h, uint32_t who, uint32_t owner,
+               void (*fn)(void *ctx, void *run, size_t pages), void *ctx);
 
 /* The address range of a node's pages (the supervisor binds it there). */
 void pool_node_range(const shm_header_t *h, uint32_t node, void **addr, size_t *bytes);

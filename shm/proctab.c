@@ -118,18 +118,29 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
     return NULL;
 }
 
-void proctab_publish(pcb_t *p)
+static uint64_t *live_word(const shm_header_t *h, uint32_t slot)
+{
+    return (uint64_t *)shm_at(h, h->layout.live_off) + slot / 64;
+}
+
+void proctab_publish(shm_header_t *h, pcb_t *p)
 {
     SHOAL_ASSERT(PCB_IS_CLAIMED(ck_pr_load_32(&p->state)), "publish of an unclaimed slot");
+    /* The bit first, so that every LIVE slot has its bit (a locked OR:
+     * VMs that claim neighbouring slots share the word). */
+    ck_pr_or_64(live_word(h, p->slot), 1ull << (p->slot % 64));
     /* Release: pid, owner and body are visible before LIVE is. */
     ck_pr_fence_release();
     ck_pr_store_32(&p->state, PCB_LIVE);
 }
 
-/* The steps after FREEING: the next generation, no pid, no owner, FREE.
- * `gen` is the generation to store: the slot's stored one + 1. */
-static void finish_release(pcb_t *p, uint32_t gen)
+/* The steps after FREEING: the live bit off, the next generation, no pid,
+ * no owner, FREE. `gen` is the generation to store: the slot's stored one + 1. */
+static void finish_release(const shm_header_t *h, pcb_t *p, uint32_t gen)
 {
+    /* The bit goes before the slot is free: a claimer of the free slot
+     * sets it again, and our clear must not undo that. */
+    ck_pr_and_64(live_word(h, p->slot), ~(1ull << (p->slot % 64)));
     /* Relaxed: ordered before FREE by the release fence below. */
     ck_pr_store_32(&p->gen, gen);
     ck_pr_store_64(&p->pid, 0);
@@ -148,7 +159,6 @@ static uint32_t next_gen(uint32_t gen)
 
 void proctab_release(shm_header_t *h, pcb_t *p)
 {
-    (void)h;
     uint32_t st = ck_pr_load_32(&p->state);
     SHOAL_ASSERT(st != PCB_FREE, "release of a free slot");
     /* FREEING first (a plain store: only the process's owner frees it),
@@ -158,7 +168,7 @@ void proctab_release(shm_header_t *h, pcb_t *p)
     uint32_t vm = PCB_IS_CLAIMED(st) ? PCB_STATE_VM(st) : ck_pr_load_32(&p->owner);
     ck_pr_store_32(&p->state, PCB_FREEING(vm & 0x3fffffffu));
     ck_pr_fence_store();
-    finish_release(p, next_gen(p->gen));
+    finish_release(h, p, next_gen(p->gen));
 }
 
 void proctab_finish_free(shm_header_t *h, pcb_t *p)
@@ -167,7 +177,7 @@ void proctab_finish_free(shm_header_t *h, pcb_t *p)
     uint32_t slots = h->cfg.proc_slots;
     if (PCB_IS_CLAIMED(st)) {
         /* never published: its generation never got out */
-        finish_release(p, next_gen(p->gen));
+        finish_release(h, p, next_gen(p->gen));
         return;
     }
     if (!PCB_IS_FREEING(st))
@@ -176,7 +186,7 @@ void proctab_finish_free(shm_header_t *h, pcb_t *p)
      * may or may not have moved; the pid says what it must become. */
     uint64_t pid = ck_pr_load_64(&p->pid);
     uint32_t gen = pid ? (uint32_t)(pid / slots) : p->gen;
-    finish_release(p, gen);
+    finish_release(h, p, gen);
 }
 
 size_t proctab_each(const shm_header_t *h, size_t (*visit)(pcb_t *p, void *ctx), void *ctx)
@@ -234,14 +244,32 @@ size_t proctab_recover_vm(shm_header_t *h, uint32_t vm)
     return proctab_each(h, recover_slot, ctx);
 }
 
-static size_t count_live(pcb_t *p, void *ctx)
-{
-    (void)ctx;
-    /* Relaxed: a count for stats; it is stale as soon as it is read. */
-    return ck_pr_load_32(&p->state) == PCB_LIVE;
-}
-
 size_t proctab_live(const shm_header_t *h)
 {
-    return proctab_each(h, count_live, NULL);
+    const uint64_t *w = shm_at(h, h->layout.live_off);
+    uint64_t n = proctab_live_words(h->cfg.proc_slots);
+    size_t live = 0;
+    /* Relaxed: a count for stats; it is stale as soon as it is read. */
+    for (uint64_t i = 0; i < n; i++)
+        live += (size_t)__builtin_popcountll(ck_pr_load_64((uint64_t *)&w[i]));
+    return live;
+}
+
+uint32_t proctab_next_live(const shm_header_t *h, uint32_t from)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    if (from >= slots)
+        return UINT32_MAX;
+    const uint64_t *w = shm_at(h, h->layout.live_off);
+    uint64_t n = proctab_live_words(slots);
+    uint64_t i = from / 64;
+    /* Relaxed: a hint; the caller checks the slot itself. */
+    uint64_t bits = ck_pr_load_64((uint64_t *)&w[i]) & (~0ull << (from % 64));
+    while (!bits) {
+        if (++i == n)
+            return UINT32_MAX;
+        bits = ck_pr_load_64((uint64_t *)&w[i]);
+    }
+    uint64_t s = i * 64 + (uint64_t)__builtin_ctzll(bits);
+    return s < slots ? (uint32_t)s : UINT32_MAX;
 }

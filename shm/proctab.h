@@ -17,6 +17,13 @@
  *   stack and mailbox consumer side. It changes only by CAS.
  *   Everything below the identity group belongs to the owner VM, except
  *   the fields marked "any VM".
+ *   The live-slot bitmap (layout.live_off) has one bit per slot, set
+ *   (atomic OR) before a slot is published LIVE and cleared (atomic AND)
+ *   before it is freed, so every LIVE slot's bit is set except while its
+ *   process is being freed. It lets the process list and the live count
+ *   skip free slots without reading them (a word of 64 slots at a time).
+ *   It is a hint: a reader checks the slot's state and pid, and recovery
+ *   can rebuild it from the table.
  */
 #ifndef SHOAL_SHM_PROCTAB_H
 #define SHOAL_SHM_PROCTAB_H
@@ -62,7 +69,7 @@ void proctab_init(shm_header_t *h);
 pcb_t *proctab_claim(shm_header_t *h, uint32_t vm);
 
 /* Make a claimed slot live (release: its fields are visible first). */
-void proctab_publish(pcb_t *p);
+void proctab_publish(shm_header_t *h, pcb_t *p);
 
 /* Free a slot (live or claimed) on behalf of VM `vm`: its generation
  * grows, so its pid dies. */
@@ -90,7 +97,18 @@ void proctab_finish_free(shm_header_t *h, pcb_t *p);
  * incarnation left CLAIMED(vm) or FREEING(vm). Returns how many. */
 size_t proctab_recover_vm(shm_header_t *h, uint32_t vm);
 
-/* Live slots now (a scan up to the high-water mark; for stats and tests). */
+/* Live slots now (a count of the bitmap's bits; for stats and tests). */
 size_t proctab_live(const shm_header_t *h);
+
+/* Words of the live-slot bitmap for `slots` slots. */
+static inline uint64_t proctab_live_words(uint32_t slots)
+{
+    return ((uint64_t)slots + 63) / 64;
+}
+
+/* The first slot at or after `from` whose bit is set in the live-slot
+ * bitmap, or UINT32_MAX. The caller checks the slot's state and pid: the
+ * bit says only that the slot is, or was a moment ago, in use. */
+uint32_t proctab_next_live(const shm_header_t *h, uint32_t from);
 
 #endif

@@ -11,6 +11,8 @@
 
 #include "shm/atom.h"
 #include "shm/names.h"
+#include "shm/info.h"
+#include "shm/plan.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
@@ -80,10 +82,18 @@ int shm_layout_compute(const shm_config_t *cfg, shm_layout_t *out)
     uint64_t off = page_up(sizeof(shm_header_t));
     out->vm_off = off;
     off = page_up(off + (uint64_t)SHOAL_MAX_VMS * sizeof(shm_vm_t));
+    out->plan_off = off;
+    off = page_up(off + (uint64_t)cfg->n_vms * sizeof(shm_plan_t));
     out->proc_off = off;
     off = page_up(off + (uint64_t)cfg->proc_slots * sizeof(pcb_t));
     out->proc_map_off = off;
     off = page_up(off + proctab_map_bytes(cfg->proc_slots));
+    out->live_off = off;
+    off = page_up(off + proctab_live_words(cfg->proc_slots) * sizeof(uint64_t));
+    out->info_off = off;
+    off = page_up(off + (uint64_t)cfg->n_vms * sizeof(shm_info_t));
+    out->msgs_off = off;
+    off = page_up(off + (uint64_t)cfg->n_vms * shm_msg_row_words(cfg->n_vms) * sizeof(uint64_t));
     out->atom_off = off;
     off = page_up(off + cfg->atom_bytes);
     out->names_off = off;
@@ -153,6 +163,7 @@ shm_header_t *shm_create(const shm_config_t *cfg)
     h->memfd = fd;
     for (uint32_t i = 0; i < SHOAL_MAX_VMS; i++)
         shm_vm(h, i)->id = i;
+    plan_init(h);
     proctab_init(h);
     atom_init(h);
     names_table_init(h);

@@ -8,15 +8,17 @@
  * VM. A VM checks that address at start-up (shm_check_mapping).
  *
  * Layout, in order, each part aligned to a page (offsets in shm_layout_t):
- *   header | VM table | process table | map of its written pages |
- *   atom area | name table | code area |
+ *   header | VM table | plan areas | process table | map of its written
+ *   pages | live-slot bitmap | info areas | message matrix | atom area |
+ *   name table | code area |
  *   pool control (per-node lists, journals, per-VM caches) |
  *   pool descriptors | pool bitmaps | pool pages (one range per NUMA node)
  *
  * NOTES
  *   The header is written by the supervisor before the fork and is read-only
  *   afterwards, but for the fields of shm_run_t, which say how the run is
- *   going and are written with atomics by whoever the field names.
+ *   going and are written with atomics by whoever the field names, and the
+ *   active policy (shm_policy_t), which the supervisor may change.
  *   Pages of the memfd are allocated by the kernel on first touch, so a
  *   large pool costs address space, not memory, until it is used.
  *   Errors: functions return NULL or -1 with errno set; none prints.
@@ -26,8 +28,10 @@
 
 #include "shm/common.h"
 
+#include <ck_sequence.h>
+
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 2u
+#define SHM_LAYOUT_VERSION 4u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -64,7 +68,10 @@ void shm_config_atoms(shm_config_t *cfg, uint32_t cap);
 
 /* Byte offsets from the segment base, computed by shm_layout_compute. */
 typedef struct shm_layout {
-    uint64_t vm_off, proc_off, proc_map_off, atom_off, names_off, code_off;
+    uint64_t vm_off, plan_off, proc_off, proc_map_off, atom_off, names_off, code_off;
+    uint64_t live_off;        /* one bit per process slot (shm/proctab.h) */
+    uint64_t info_off;        /* one shm_info_t per VM (shm/info.h) */
+    uint64_t msgs_off;        /* the VM x VM message matrix (shm/info.h) */
     uint64_t pool_ctl_off, pool_desc_off, pool_bitmap_off, pool_pages_off;
     uint64_t pool_pages;      /* pages in the pool, all nodes */
     uint64_t pages_per_node;  /* each node owns one contiguous range */
@@ -83,7 +90,24 @@ typedef struct shm_run {
                            * dead VM's locks are broken; VMs then look for
                            * processes the dead VM left in their hands */
     uint32_t pad_run;
+    uint32_t stats_epoch; /* supervisor: bumped every stats window (STATS_WINDOW_MS);
+                           * VMs count each process's reductions per window */
+    uint32_t pad_stats;
 } shm_run_t;
+
+/* Parameter values a policy can have. */
+#define POLICY_MAX_PARAMS 8u
+
+/* The active balancing policy (shm/plan.h has the functions). Written by
+ * the supervisor under the seqlock, at start-up and when a run changes
+ * its policy; read by the VMs, which keep a copy. */
+typedef struct shm_policy {
+    ck_sequence_t seq;
+    uint32_t id;          /* index in the policy registry (policy/policy.h) */
+    uint32_t interval_ms; /* the rebalancer's period */
+    uint32_t n_params;
+    int64_t params[POLICY_MAX_PARAMS];
+} shm_policy_t;
 
 /* Standard output, shared by every VM (vmproc/out.c). */
 typedef struct shm_out {
@@ -110,6 +134,7 @@ typedef struct shm_header {
     char pad1[SHOAL_CACHE_LINE];
     shm_out_t out;
     char pad2[SHOAL_CACHE_LINE];
+    _Alignas(SHOAL_CACHE_LINE) shm_policy_t policy;
 } shm_header_t;
 
 /* The segment of this process, set by shm_create (and inherited by fork). */

@@ -5,17 +5,30 @@
  * it saw in `set`; config_load then fills in, from the file, only what the
  * command line left unset, so flags override the file.
  *
- * The file has one section:
+ * The file's sections (examples/shoal.ini documents every key):
  *   [run]
  *   vms = 4                          ; 1..1024
  *   topology = pack:2 numa:2 core:2 pu:1   ; or a path to an XML file
  *   pool_mb = 4096                   ; page pool size in MiB
  *   proc_slots = 262144              ; process table slots
- *   heap_limit_mb = 1024             ; largest heap (and stack) of one process
- *   heap_follow = on_gc              ; on_gc, never or eager (see segment.h)
  *   atoms = 65536                    ; atoms the atom table holds
  *   code_mb = 64                     ; code area in MiB
  *   source_mb = 64                   ; largest source file in MiB
+ *   [policy]
+ *   name = steal                     ; a policy of policy/registry.c
+ *   interval_ms = 10                 ; the rebalancer's period
+ *   [policy.steal]                   ; one section per policy: its parameters
+ *   remote_min = 4
+ *   [memory]
+ *   heap_limit_mb = 1024             ; largest heap (and stack) of one process
+ *   heap_follow = on_gc              ; on_gc, never or eager (see segment.h)
+ * (heap_limit_mb and heap_follow are also accepted in [run], where they
+ * were first.)
+ * `--set SECTION.KEY=VALUE` sets any key from the command line, and
+ * `--policy NAME` is --set policy.name=NAME. Unknown sections, keys and
+ * policies, a key given twice, and values out of range, are errors that
+ * name the file and line (or the --set argument), the key and the
+ * accepted values.
  *
  * NOTES
  *   Supervisor only. Errors are written into the caller's buffer (with
@@ -37,8 +50,13 @@ enum {
     OPT_SET_HEAP_FOLLOW = 1u << 5,
     OPT_SET_ATOMS = 1u << 6,
     OPT_SET_CODE_MB = 1u << 7,
-    OPT_SET_SOURCE_MB = 1u << 8
+    OPT_SET_SOURCE_MB = 1u << 8,
+    OPT_SET_POLICY = 1u << 9,
+    OPT_SET_INTERVAL = 1u << 10
 };
+
+/* Policies the options can hold parameters for (the registry has fewer). */
+#define CONFIG_MAX_POLICIES 8u
 
 /* Bounds of the numeric options. pool_mb: 1 TiB of address space at most
  * (pages cost nothing until touched, but their descriptors are set up at
@@ -94,7 +112,16 @@ typedef struct shoal_opts {
     bool smoke;          /* run the built-in smoke workload */
     bool hold;           /* with smoke: keep the VMs until a signal */
     bool verbose;
+    uint32_t policy;      /* registry id + 1; 0: the default policy */
+    uint32_t interval_ms; /* 0: POLICY_INTERVAL_DEFAULT */
+    /* parameter values of every policy; a bit of param_set says the
+     * value was given (else the policy's default applies) */
+    int64_t params[CONFIG_MAX_POLICIES][POLICY_MAX_PARAMS];
+    uint32_t param_set[CONFIG_MAX_POLICIES];
     bool json;    /* `shoal topology --json` */
+    const char *name;       /* --name: the run's name on the control socket */
+    const char *stats_json; /* --stats-json FILE: final statistics, or NULL */
+    bool summary;           /* --summary: a per-VM table on stderr at the end */
     unsigned set; /* OPT_SET_* given on the command line */
     int nfiles;   /* program files, in order */
     char **files;
@@ -110,8 +137,30 @@ int config_parse_uint(const char *s, uint32_t min, uint32_t max, const char *wha
 /* Parse on_gc, never or eager into an enum heap_follow. */
 int config_parse_follow(const char *s, const char *what, uint32_t *out, char *err, size_t errlen);
 
+/* Parse a whole decimal number in [min, max] (64 bits, no sign). */
+int config_parse_int64(const char *s, int64_t min, int64_t max, const char *what, int64_t *out,
+                       char *err, size_t errlen);
+
 /* Read `path` and fill what opts->set does not cover. */
 int config_load(const char *path, shoal_opts_t *opts, char *err, size_t errlen);
+
+/* `--set SECTION.KEY=VALUE`: set one key as the file would, marked as
+ * given on the command line (the file does not override it). */
+int config_set(shoal_opts_t *opts, const char *arg, char *err, size_t errlen);
+
+/* The policy of a run (its registry id), its period and its parameter
+ * values (defaults where none was given; POLICY_MAX_PARAMS room). */
+uint32_t config_policy(const shoal_opts_t *opts);
+uint32_t config_interval_ms(const shoal_opts_t *opts);
+void config_policy_params(const shoal_opts_t *opts, uint32_t id, int64_t *out);
+
+/* The keys of [run] (for tests and documentation checks). */
+const char *const *config_run_keys(size_t *n);
+
+/* config_load on text already read: `len` bytes, not NUL-terminated, of
+ * a file named `path` in the messages. (The config fuzzer's entry.) */
+int config_parse(const char *path, const char *text, size_t len, shoal_opts_t *opts, char *err,
+                 size_t errlen);
 
 /* Free what the options own (the topology string). */
 void config_free(shoal_opts_t *opts);

@@ -4,6 +4,9 @@
  *   shoal run [options] FILE.shoal ... [-- ARGS ...]
  *   shoal run --smoke [--hold] [options]
  *   shoal topology [options] [--json]
+ *   shoal policy list [--json]
+ *   shoal simulate --topology SPEC --policy NAME --workload FILE [...]
+ *   shoal stats | ps | inspect | top | policy show|use|set ...   (client.c, top.c)
  *   shoal --help | --version
  *
  * main parses the command line (getopt_long), reads the config file for
@@ -15,8 +18,13 @@
  *   The only file that exits (by returning from main). Everything it calls
  *   returns errors; this file prints them.
  */
+#include "policy/policy.h"
+#include "supervisor/client.h"
 #include "supervisor/config.h"
+#include "supervisor/ctl.h"
+#include "supervisor/policy_cli.h"
 #include "supervisor/run.h"
+#include "supervisor/simulate.h"
 #include "supervisor/topology.h"
 
 #include <errno.h>
@@ -26,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum cmd { CMD_RUN, CMD_TOPOLOGY };
@@ -44,7 +53,12 @@ enum {
     OPT_SMOKE,
     OPT_HOLD,
     OPT_JSON,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_POLICY,
+    OPT_SET,
+    OPT_NAME,
+    OPT_STATS_JSON,
+    OPT_SUMMARY
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +75,11 @@ static const struct option long_opts[] = {
     {"smoke", no_argument, NULL, OPT_SMOKE},
     {"hold", no_argument, NULL, OPT_HOLD},
     {"json", no_argument, NULL, OPT_JSON},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"set", required_argument, NULL, OPT_SET},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"summary", no_argument, NULL, OPT_SUMMARY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -72,18 +91,34 @@ static void usage(FILE *f)
     fputs("usage: shoal run [options] FILE.shoal ... [-- ARGS ...]\n"
           "       shoal run --smoke [--hold] [options]\n"
           "       shoal topology [options] [--json]\n"
+          "       shoal policy list [--json]\n"
+          "       shoal simulate --topology SPEC --policy NAME --workload FILE\n"
+          "                      [--vms N] [--set ...] [--seed N] [--json]\n"
+          "       shoal stats [--name NAME] [--json | --prometheus]\n"
+          "       shoal ps [--name NAME] [--vm N] [--state S] [--sort KEY] [--limit N] [--json]\n"
+          "       shoal inspect PID [--name NAME] [--messages N] [--json]\n"
+          "       shoal top [--name NAME] [--interval SECONDS] [--sort KEY]\n"
+          "       shoal policy show|use NAME|set KEY=VALUE... [--name NAME] [--json]\n"
           "       shoal --help | --version\n"
           "\n"
-          "options:\n"
+          "stats, ps, inspect, top and policy show|use|set talk to a running run over\n"
+          "its control socket; 'shoal COMMAND --help' says more.\n"
+          "\n"
+          "options of run and topology:\n"
           "  --vms N            VMs to run, 1..1024 (default: one per core)\n"
           "  --topology DESC    place the VMs on another machine's topology: a synthetic\n"
           "                     description such as \"pack:2 numa:2 core:2 pu:1\" (commas\n"
           "                     may stand for spaces: pack:2,numa:2,core:2,pu:1) or an\n"
           "                     hwloc XML file (lstopo out.xml); the VMs are then not bound\n"
-          "  --config FILE      read options from an INI file, section [run], with keys\n"
-          "                     named as the flags: vms, topology, pool_mb, proc_slots,\n"
-          "                     heap_limit_mb, heap_follow, atoms, code_mb, source_mb;\n"
-          "                     flags override it\n"
+          "  --config FILE      read options from an INI file: sections [run] (keys named\n"
+          "                     as the flags: vms, topology, pool_mb, proc_slots, atoms,\n"
+          "                     code_mb, source_mb), [memory] (heap_limit_mb,\n"
+          "                     heap_follow), [policy] and [policy.NAME];\n"
+          "                     examples/shoal.ini documents every key; flags override it\n"
+          "  --policy NAME      the balancing policy (default steal; 'shoal policy list')\n"
+          "  --set S.KEY=V      set a key of the config file, e.g. --set\n"
+          "                     policy.steal.share=25 or --set policy.interval_ms=5;\n"
+          "                     overrides the file\n"
           "  --pool-mb N        size of the shared page pool in MiB (default 4096)\n"
           "  --proc-slots N     process table slots (default 262144)\n"
           "  --heap-limit-mb N  largest heap of one process in MiB (default 1024); a\n"
@@ -99,6 +134,11 @@ static void usage(FILE *f)
           "  --hold             with --smoke: keep the VMs running until shoal gets\n"
           "                     SIGINT or SIGTERM\n"
           "  --json             (topology) print JSON\n"
+          "  --name NAME        the run's name for shoal stats, ps, inspect, top and\n"
+          "                     policy (default: $SHOAL_NAME, else default); two live\n"
+          "                     runs cannot share one\n"
+          "  --stats-json FILE  write the final statistics to FILE as JSON\n"
+          "  --summary          print a per-VM table to stderr when the run ends\n"
           "  -v, --verbose      report each VM as it registers\n"
           "  -h, --help         this text\n"
           "\n"
@@ -117,7 +157,8 @@ static void usage(FILE *f)
           "  0      main returned normally (or the smoke run or the command finished)\n"
           "  1      main did not return normally; its exit reason is on stderr\n"
           "  2      bad command line, config, topology or program; nothing ran\n"
-          "  3      a VM died, and the run was stopped\n"
+          "  3      a VM died more often than the restart limit allows ([run]\n"
+          "         max_restarts, restart_window_s), and the run was stopped\n"
           "  4      could not start or go on: a system call failed, or memory, the\n"
           "         shared segment or a write ran out\n"
           "  128+N  stopped by signal N\n",
@@ -200,6 +241,10 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
             o->set |= OPT_SET_VMS;
             break;
         case OPT_TOPOLOGY:
+            /* as the config file's key: an empty value is a mistake (an
+             * unset shell variable), not a way to say "this machine" */
+            if (!*optarg)
+                return bad("--topology: empty value (leave the flag out for this machine)");
             free(o->topology);
             if (!(o->topology = strdup(optarg)))
                 return bad("out of memory");
@@ -208,6 +253,23 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
         case OPT_CONFIG:
             *config = optarg;
             break;
+        case OPT_POLICY: {
+            int id = policy_find(optarg);
+            if (id < 0) {
+                char names[160];
+                policy_names(names, sizeof names);
+                return bad("--policy: unknown policy \"%s\" (known: %s)", optarg, names);
+            }
+            o->policy = (uint32_t)id + 1;
+            o->set |= OPT_SET_POLICY;
+            break;
+        }
+        case OPT_SET: {
+            char err[512];
+            if (config_set(o, optarg, err, sizeof err) < 0)
+                return bad("%s", err);
+            break;
+        }
         case OPT_POOL_MB:
             rc = number(optarg, 1, CONFIG_POOL_MB_MAX, "--pool-mb", &o->pool_mb);
             o->set |= OPT_SET_POOL_MB;
@@ -247,6 +309,24 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
                 o->smoke = true;
             else
                 o->hold = true;
+            break;
+        case OPT_NAME:
+        case OPT_STATS_JSON:
+        case OPT_SUMMARY:
+            if (cmd != CMD_RUN)
+                return bad_usage("%s: --%s applies to 'shoal run' only", name,
+                                 c == OPT_NAME ? "name" : c == OPT_STATS_JSON ? "stats-json"
+                                                                             : "summary");
+            if (c == OPT_NAME) {
+                char why[300];
+                if (!ctl_name_ok(optarg, why, sizeof why))
+                    return bad("%s", why);
+                o->name = optarg;
+            } else if (c == OPT_STATS_JSON) {
+                o->stats_json = optarg;
+            } else {
+                o->summary = true;
+            }
             break;
         case OPT_JSON:
             if (cmd != CMD_TOPOLOGY)
@@ -295,27 +375,20 @@ static int parse(enum cmd cmd, int argc, char **argv, shoal_opts_t *o, const cha
         return bad_usage("run: program arguments after '--' but no program file");
     if (o->nfiles == 0 && !o->smoke)
         return bad_usage("run: nothing to run: give FILE.shoal or --smoke");
+    if (o->stats_json) {
+        /* Found out now, not after the run: a file we cannot write. */
+        int fd = open(o->stats_json, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        struct stat sb;
+        if (fd < 0)
+            return bad("--stats-json %s: %s", o->stats_json, strerror(errno));
+        bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+        close(fd);
+        if (!regular)
+            return bad("--stats-json %s: not a regular file", o->stats_json);
+    }
     if (o->smoke && dashdash < argc)
         return bad_usage("run: --smoke takes no program arguments");
     return 0;
-}
-
-static void json_string(const char *text)
-{
-    /* JSON is UTF-8: a byte that is not becomes \\xNN text first */
-    char esc[4 * 300];
-    const char *s = shoal_escape(esc, sizeof esc, text);
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
 }
 
 static void print_topology_json(const topo_t *t, const topo_placement_t *p)
@@ -325,14 +398,14 @@ static void print_topology_json(const topo_t *t, const topo_placement_t *p)
     if (t->source == TOPO_MACHINE)
         fputs("null", stdout);
     else
-        json_string(t->desc);
+        cli_json_string(t->desc);
     printf(",\"packages\":%u,\"numa_nodes\":%u,\"l3_caches\":%u,\"cores\":%u,\"pus\":%u,"
            "\"shared_pus\":%s,\"vms\":[",
            t->n_packages, t->n_nodes, t->n_l3, t->n_cores, t->n_pus, p->shared ? "true" : "false");
     for (uint32_t i = 0; i < p->n_vms; i++) {
         const topo_vm_t *v = &p->vms[i];
         printf("%s{\"vm\":%u,\"cpuset\":", i ? "," : "", i);
-        json_string(v->cpuset);
+        cli_json_string(v->cpuset);
         printf(",\"node\":%u,\"l3\":", v->node);
         if (v->l3 == UINT32_MAX)
             fputs("null", stdout);
@@ -374,6 +447,14 @@ static int command(enum cmd cmd, int argc, char **argv)
     if (status != 0) {
         status = status < 0 ? flush_stdout(SHOAL_EXIT_OK) : status;
         goto out;
+    }
+    if (cmd == CMD_RUN && !o.name && getenv("SHOAL_NAME")) {
+        /* the environment's default name, checked as --name is */
+        o.name = getenv("SHOAL_NAME");
+        if (!ctl_name_ok(o.name, err, sizeof err)) {
+            status = bad("SHOAL_NAME: %s", err);
+            goto out;
+        }
     }
     if (config && config_load(config, &o, err, sizeof err) < 0) {
         status = bad("%s", err);
@@ -456,7 +537,18 @@ int main(int argc, char **argv)
         return command(CMD_RUN, argc - 1, argv + 1);
     if (strcmp(cmd, "topology") == 0)
         return command(CMD_TOPOLOGY, argc - 1, argv + 1);
+    /* `policy list` needs no run; show, use and set talk to one */
+    if (strcmp(cmd, "policy") == 0 && argc > 2 && strcmp(argv[2], "list") == 0)
+        return policy_cli_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "simulate") == 0)
+        return simulate_cli_main(argc - 1, argv + 1);
+    if (client_command(cmd))
+        return client_main(argc - 1, argv + 1);
     if (cmd[0] == '-')
-        return bad_usage("unknown option %s (a command comes first: run, topology)", cmd);
-    return bad_usage("unknown command '%s' (commands: run, topology)", cmd);
+        return bad_usage("unknown option %s (a command comes first: run, topology, stats, ps, "
+                         "inspect, top, policy, simulate)",
+                         cmd);
+    return bad_usage("unknown command '%s' (commands: run, topology, stats, ps, inspect, top, "
+                     "policy, simulate)",
+                     cmd);
 }

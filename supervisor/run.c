@@ -11,7 +11,11 @@
  *     notification was missed;
  *   - an eventfd that VMs write after they change something the supervisor
  *     waits for (registered, smoke result published, run.done);
- *   - later, the control socket and its clients (run_watch adds them).
+ *   - a timerfd that ticks every [policy] interval_ms, when the policy
+ *     rebalances or samples traffic: the balancer (balancer.c);
+ *   - the control socket and its clients (ctl.c), behind an epoll fd of
+ *     their own; the tick also closes the stats window (stats.c), and the
+ *     eventfd also says that VMs answered a question of the socket's.
  * The signals are blocked for the whole run, so they arrive only through
  * the signalfd, between two handlers, never in the middle of one.
  *
@@ -25,7 +29,8 @@
  *   Supervisor only; single-threaded. In shared memory the supervisor
  *   writes only run.stopping, each VM's placement group and os_pid before
  *   or right after its fork, `state` = VM_STARTING before the fork and
- *   VM_DEAD after a death, `wake` through vm_wake, and, after a VM died,
+ *   VM_DEAD after a death, `wake` through vm_wake, the active policy, the
+ *   producer side of the plan rings and the epochs (balancer.c), and, after a VM died,
  *   what recovery repairs: the locks, journal and cache it held in the pool,
  *   the shared-table locks, the slots it was claiming. It takes no lock
  *   other than a dead VM's pool lock, which recovery breaks.
@@ -35,7 +40,12 @@
 #include "shm/pool.h"
 #include "shm/segment.h"
 #include "shm/vmtab.h"
+#include "supervisor/balancer.h"
+#include "supervisor/ctl.h"
+#include "supervisor/ctlpolicy.h"
+#include "supervisor/ctlproto.h"
 #include "supervisor/fork.h"
+#include "supervisor/stats.h"
 #include "shm/proctab.h"
 #include "vmproc/ets.h"
 #include "vmproc/out.h"
@@ -111,7 +121,12 @@ struct run {
     uint64_t kill_at;          /* CLOCK_MONOTONIC ns: SIGKILL to what is left (0: none yet) */
     int status;                /* the exit status, set by whoever stops the run */
     int epfd;
-    run_source_t sig, tick, notify;
+    run_source_t sig, tick, notify, balance, ctl;
+    balancer_t bal;
+    bool *alive; /* per VM, for the balancer: registered and not reaped */
+    ctlsrv_t *srv;             /* the control socket, or NULL */
+    stats_t stats;
+    ctlpolicy_t pol;           /* what the socket's policy requests change */
     /* restarts: the intensity limit and the times of the last ones */
     uint32_t max_restarts, restart_window_s;
     uint64_t *restart_times; /* ring of max_restarts CLOCK_MONOTONIC ns */
@@ -257,11 +272,13 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
     describe_status(status, why, sizeof why);
     shm_vm_t *vm = shm_vm(r->h, i);
     ck_pr_store_32(&vm->state, VM_DEAD);
+    /* Break the pool locks the dead VM held, without waiting (DESIGN.md:
+     * the supervisor takes no lock in shared memory). Its other repairs,
+     * the shared tables' and its pool runs', are its next incarnation's
+     * (vmproc/recover.c), which takes locks as any VM does. */
     pool_break_locks(r->h, i);
-    if (r->program) {
-        ets_recover_vm(r->h, i);
+    if (r->program)
         out_recover_vm(r->h, i);
-    }
     /* Names of processes that are gone count as free already (register.h);
      * this clears them. */
     if (r->program)
@@ -294,7 +311,17 @@ static void vm_died(run_t *r, uint32_t i, pid_t pid, int status)
     ck_pr_store_64(&vm->heap_remote, 0);
     ck_pr_store_64(&vm->msgs_local, 0);
     ck_pr_store_64(&vm->msgs_remote, 0);
-    for (int c = 0; c < 4; c++) {
+    ck_pr_store_64(&vm->started, 0);
+    ck_pr_store_64(&vm->exited, 0);
+    ck_pr_store_64(&vm->torture_in, 0);
+    ck_pr_store_64(&vm->torture_out, 0);
+    ck_pr_store_64(&vm->plan_done, 0);
+    ck_pr_store_32(&vm->idle_seq, 0);
+    ck_pr_store_64(&vm->idle_ns, 0);
+    ck_pr_store_64(&vm->idle_since, 0);
+    ck_pr_store_64(&vm->loop_start_ns, 0);
+    ck_pr_store_64(&vm->plan_dropped, 0);
+    for (int c = 0; c < MIG_CAUSES; c++) {
         ck_pr_store_64(&vm->mig_in[c], 0);
         ck_pr_store_64(&vm->mig_out[c], 0);
     }
@@ -482,11 +509,27 @@ static void on_tick(run_t *r, uint32_t events)
     if (read(r->tick.fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
     check_vms(r);
+    uint64_t now = now_ns();
+    stats_tick(&r->stats, now);
+    ctl_tick(r->srv, now);
     if (!r->stopping) {
         check_heartbeats(r);
         return;
     }
-    stop_deadlines(r, now_ns());
+    stop_deadlines(r, now);
+}
+
+static void on_balance(run_t *r, uint32_t events)
+{
+    (void)events;
+    uint64_t expirations;
+    if (read(r->balance.fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        return;
+    if (r->stopping)
+        return;
+    for (uint32_t i = 0; i < r->n_vms; i++)
+        r->alive[i] = r->vms[i].pid > 0 && r->vms[i].registered;
+    balancer_tick(&r->bal, now_ns() / 1000000u, r->alive);
 }
 
 static void on_notify(run_t *r, uint32_t events)
@@ -497,6 +540,44 @@ static void on_notify(run_t *r, uint32_t events)
     if (read(r->notify.fd, &count, sizeof count) < 0 && errno != EAGAIN)
         return;
     check_vms(r);
+    ctl_answers(r->srv);
+}
+
+static void on_ctl(run_t *r, uint32_t events)
+{
+    (void)events;
+    ctl_ready(r->srv);
+}
+
+/* The balancer's timer: armed at its interval while the policy wants it
+ * (it rebalances or samples), disarmed otherwise. Again after the control
+ * socket changed the policy. */
+static int arm_balance(run_t *r)
+{
+    bool want = r->program && balancer_wants_tick(&r->bal);
+    if (!want && r->balance.fd < 0)
+        return 0;
+    if (r->balance.fd < 0) {
+        r->balance.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        r->balance.ready = on_balance;
+        if (r->balance.fd < 0 || run_watch(r, &r->balance, true) < 0)
+            return -1;
+    }
+    uint32_t ms = want ? r->bal.interval_ms : 0;
+    struct itimerspec bt = {
+        .it_interval = {ms / 1000, (long)(ms % 1000) * 1000000L},
+        .it_value = {ms / 1000, (long)(ms % 1000) * 1000000L},
+    };
+    return timerfd_settime(r->balance.fd, 0, &bt, NULL);
+}
+
+/* The control socket changed the policy: the timer follows it. */
+static void policy_changed(void *ctx)
+{
+    run_t *r = ctx;
+    if (arm_balance(r) < 0)
+        fprintf(stderr, "shoal: warning: cannot re-arm the balancer's timer: %s\n",
+                strerror(errno));
 }
 
 static int open_sources(run_t *r)
@@ -537,6 +618,17 @@ static int open_sources(run_t *r)
     r->notify.ready = on_notify;
     if (r->notify.fd < 0 || run_watch(r, &r->notify, false) < 0)
         return -1;
+
+    if (arm_balance(r) < 0)
+        return -1;
+
+    if (r->srv) {
+        /* ctl.c declared its own fds private; this is the same epoll fd */
+        r->ctl.fd = ctl_fd(r->srv);
+        r->ctl.ready = on_ctl;
+        if (run_watch(r, &r->ctl, false) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -559,6 +651,7 @@ static void close_sources(run_t *r)
     close_source(&r->sig.fd);
     close_source(&r->tick.fd);
     close_source(&r->notify.fd);
+    close_source(&r->balance.fd);
     close_source(&r->epfd);
     if (r->mask_set) {
         sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
@@ -610,6 +703,27 @@ static void bind_pool(run_t *r)
                     : t->n_nodes == 1           ? "one NUMA node, nothing to bind"
                                                 : "not bound");
     }
+}
+
+/* -v: where the policy moved processes, per VM and cause. */
+static void print_moves(run_t *r)
+{
+    static const char *const cause[MIG_CAUSES] = {"explicit", "steal", "rebalance", "affinity",
+                                                  "adopt"};
+    for (uint32_t i = 0; i < r->n_vms; i++) {
+        shm_vm_t *v = shm_vm(r->h, i);
+        fprintf(stderr, "shoal: VM %u moves in/out:", i);
+        for (int c = 0; c < MIG_CAUSES; c++)
+            fprintf(stderr, " %s %" PRIu64 "/%" PRIu64, cause[c], ck_pr_load_64(&v->mig_in[c]),
+                    ck_pr_load_64(&v->mig_out[c]));
+        fprintf(stderr, "; plans done %" PRIu64 ", dropped %" PRIu64 "\n",
+                ck_pr_load_64(&v->plan_done), ck_pr_load_64(&v->plan_dropped));
+    }
+    if (r->bal.plans)
+        fprintf(stderr,
+                "shoal: balancer: %" PRIu64 " plans, %" PRIu64 " moves queued, %" PRIu64
+                " refused by a full ring\n",
+                r->bal.plans, r->bal.moves, r->bal.full);
 }
 
 /* Fork VM i (at start, or again after its death). */
@@ -680,6 +794,49 @@ static void loop(run_t *r)
     }
 }
 
+/* The statistics at the end of the run: --stats-json FILE, --summary. */
+static int final_stats(run_t *r, int status)
+{
+    uint64_t now = now_ns();
+    if (r->opts->summary)
+        stats_summary(&r->stats, now, stderr);
+    if (!r->opts->stats_json)
+        return status;
+    json_t *o = stats_json(&r->stats, now, ctlpolicy_show(&r->pol));
+    if (o) {
+        json_object_set_new(o, "v", json_integer(CTL_VERSION));
+        json_object_set_new(o, "final", json_true());
+        json_object_set_new(o, "exit_status", json_integer(status));
+    }
+    if (!o || json_dump_file(o, r->opts->stats_json, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(12) |
+                                                        JSON_PRESERVE_ORDER) < 0) {
+        fprintf(stderr, "shoal: cannot write the statistics to %s: %s\n", r->opts->stats_json,
+                errno ? strerror(errno) : "out of memory");
+        status = status ? status : SHOAL_EXIT_FAIL;
+    }
+    json_decref(o);
+    return status;
+}
+
+/* Claim the run's name on the control socket. A name that another run
+ * holds stops this one (exit 2); a socket that cannot be set up at all
+ * (no writable runtime directory) only costs the clients: a warning. */
+static int open_ctl(run_t *r)
+{
+    char err[600];
+    bool taken;
+    r->srv = ctl_open(r->opts->name ? r->opts->name : "default", err, sizeof err, &taken);
+    if (r->srv)
+        return 0;
+    if (taken) {
+        fprintf(stderr, "shoal: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "shoal: warning: no control socket (shoal stats, ps, top cannot reach this "
+                    "run): %s\n", err);
+    return 0;
+}
+
 int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *p)
 {
     run_t r = {.opts = opts,
@@ -689,20 +846,26 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
                .epfd = -1,
                .sig = {.fd = -1},
                .tick = {.fd = -1},
-               .notify = {.fd = -1}};
+               .notify = {.fd = -1},
+               .balance = {.fd = -1},
+               .ctl = {.fd = -1}};
     shm_config_t cfg;
     config_segment(opts, p->n_vms, t->n_nodes, &cfg);
     r.max_restarts = opts->max_restarts ? opts->max_restarts : CONFIG_MAX_RESTARTS_DEFAULT;
     r.restart_window_s =
         opts->restart_window_s ? opts->restart_window_s : CONFIG_RESTART_WINDOW_DEFAULT;
     r.stall_ms = opts->stall_ms ? opts->stall_ms : CONFIG_STALL_MS_DEFAULT;
+    if (open_ctl(&r) < 0)
+        return SHOAL_EXIT_USAGE;
     r.restart_times = calloc(r.max_restarts, sizeof *r.restart_times);
-
     r.vms = calloc(r.n_vms, sizeof *r.vms);
-    if (!r.vms || !r.restart_times) {
+    r.alive = calloc(r.n_vms, sizeof *r.alive);
+    if (!r.vms || !r.restart_times || !r.alive) {
         free(r.vms);
         free(r.restart_times);
+        free(r.alive);
         fprintf(stderr, "shoal: out of memory\n");
+        ctl_close(r.srv);
         return SHOAL_EXIT_FAIL;
     }
     r.h = shm_create(&cfg);
@@ -711,10 +874,28 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
                 cfg.pool_bytes >> 20, strerror(errno));
         free(r.vms);
         free(r.restart_times);
+        free(r.alive);
+        ctl_close(r.srv);
         return SHOAL_EXIT_FAIL;
     }
     write_placement(&r);
     bind_pool(&r);
+    int64_t pv[POLICY_MAX_PARAMS];
+    uint32_t pol = config_policy(opts);
+    config_policy_params(opts, pol, pv);
+    if (balancer_init(&r.bal, r.h, pol, pv, config_interval_ms(opts)) < 0 ||
+        stats_init(&r.stats, r.h, opts->name ? opts->name : "default") < 0) {
+        fprintf(stderr, "shoal: cannot set up the balancer and statistics: %s\n",
+                strerror(errno));
+        balancer_free(&r.bal);
+        shm_destroy(r.h);
+        free(r.vms);
+        free(r.restart_times);
+        free(r.alive);
+        ctl_close(r.srv);
+        return SHOAL_EXIT_FAIL;
+    }
+    ctlpolicy_init(&r.pol, &r.bal, opts, policy_changed, &r);
 
     int status;
     if (opts->nfiles > 0) {
@@ -724,6 +905,8 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
         }
         r.program = true;
     }
+    if (r.srv)
+        ctl_attach(r.srv, r.h, &r.stats, &r.pol, r.program);
     if (open_sources(&r) < 0) {
         fprintf(stderr, "shoal: cannot set up the supervisor's event loop: %s\n", strerror(errno));
         status = SHOAL_EXIT_FAIL;
@@ -732,11 +915,18 @@ int run_main(const shoal_opts_t *opts, const topo_t *t, const topo_placement_t *
     if (fork_vms(&r) < 0)
         run_stop(&r, SHOAL_EXIT_FAIL, STOP_TERM_NOW);
     loop(&r);
-    status = r.status;
+    status = final_stats(&r, r.status);
+    if (opts->verbose && r.program)
+        print_moves(&r);
 out:
+    ctl_close(r.srv);
+    r.srv = NULL;
     close_sources(&r);
+    stats_free(&r.stats);
+    balancer_free(&r.bal);
     shm_destroy(r.h);
     free(r.vms);
     free(r.restart_times);
+    free(r.alive);
     return status;
 }

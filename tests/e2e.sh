@@ -8,10 +8,14 @@
 #   ; expect-stderr: TEXT   a line of stderr must contain TEXT (none: stderr empty)
 #   ; expect-exit: N        exit status (default 0)
 #   ; flags: ...            flags for `shoal run` (default: each of $SHOAL_E2E_VMS)
+#   ; with: ...             flags added to each of those default runs (e.g. a policy)
 #   ; args: ...             program arguments, after --
 #   ; placement             the program checks where processes run (vm-id), so
 #                           SHOAL_MIGRATE_TORTURE, which moves every process at
 #                           every safe point, is turned off for it
+#   ; exhausts-pool         the program fills the page pool on purpose, so
+#                           SHOAL_GC_TORTURE, which needs pages for a fresh
+#                           to-space at every allocation, is turned off for it
 # tests/cli.txt has one case a line: STATUS|ARGS|STDERR-SUBSTRING[|SETUP],
 # where SETUP, if given, is shell run in the case's subshell just before
 # shoal (to set a resource limit, point stdout elsewhere, or make a file in
@@ -29,6 +33,9 @@ limit=${SHOAL_E2E_TIMEOUT:-120}
 passed=0
 failed=0
 tmp=$(mktemp -d)
+# Runs of this suite go one after another; a name of their own keeps them
+# apart from other runs on the machine (two live runs cannot share a name).
+export SHOAL_NAME=e2e-$$
 trap 'rm -rf "$tmp"' EXIT
 
 fail() {
@@ -49,14 +56,16 @@ run_program() { # file flags...
     args=$(sed -n 's/^; args: *//p' "$f" | head -n1)
     local torture=${SHOAL_MIGRATE_TORTURE:-}
     if grep -q '^; placement' "$f"; then torture=; fi
+    local gc_torture=${SHOAL_GC_TORTURE:-}
+    if grep -q '^; exhausts-pool' "$f"; then gc_torture=; fi
     sed -n 's/^; expect: \{0,1\}//p' "$f" >"$tmp/want"
     sed -n 's/^; expect-stderr: *//p' "$f" >"$tmp/want_err"
     # shellcheck disable=SC2086
     if [ -n "$args" ]; then
-        SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" -- $args \
+        SHOAL_GC_TORTURE=$gc_torture SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" -- $args \
             >"$tmp/out" 2>"$tmp/err" </dev/null
     else
-        SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" \
+        SHOAL_GC_TORTURE=$gc_torture SHOAL_MIGRATE_TORTURE=$torture timeout "$limit" "$shoal" run "$@" "$f" \
             >"$tmp/out" 2>"$tmp/err" </dev/null
     fi
     local status=$?
@@ -104,11 +113,13 @@ for f in "${programs[@]}"; do
     [ -e "$f" ] || continue
     f=${f#"$PWD/"}
     flags=$(sed -n 's/^; flags: *//p' "$f" | head -n1)
+    with=$(sed -n 's/^; with: *//p' "$f" | head -n1)
     if [ -n "$flags" ]; then
         # shellcheck disable=SC2086
         run_program "$f" $flags
     else
-        for n in $vms_list; do run_program "$f" --vms "$n"; done
+        # shellcheck disable=SC2086
+        for n in $vms_list; do run_program "$f" --vms "$n" $with; done
     fi
 done
 

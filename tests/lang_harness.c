@@ -308,6 +308,7 @@ int lh_run(const char *src, const char *const *flags, const char *const *env,
         unsetenv("SHOAL_MIGRATE_TORTURE");
         for (int i = 0; env && env[i]; i++)
             putenv((char *)env[i]);
+        unit_child_name();
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }

@@ -6,7 +6,10 @@
  * In one process (VM 0): table-new, put, get, delete, size and
  * update-counter; their errors (badarg, badarith, system_limit, and the
  * heap-limit convention of leaving the error unset); keys and values are
- * copied in and out, and keys match by (=).
+ * copied in and out, and keys match by (=); a full directory and a full
+ * pool are system_limit, with every entry kept. (The other operations
+ * are in test_ets_model.c, against a model; crashes at each step in
+ * test_ets_crash.c; more concurrency in test_ets_conc.c.)
  *
  * Across forked VMs (each child is one VM with its own rt_t and process,
  * as sched_main sets one up; the segment is MAP_SHARED): counters updated
@@ -24,6 +27,7 @@
  * has a deadline (poll on a pipe that closes when the child ends), so a
  * hang fails the test instead of stalling the suite.
  */
+#include "tests/ets_harness.h"
 #include "tests/lang_harness.h"
 #include "tests/unit.h"
 #include "tests/vm_world.h"
@@ -53,293 +57,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MIB (1ull << 20)
-
-/* Generous: a child that has not ended by then is hung, not slow. */
-#define CHILD_LIMIT_MS 30000
-
-/* ------------------------------------------------------------------ */
-/* worlds, processes and calls                                          */
-
-/* Worlds of `vms` VMs on one node (tests/vm_world.h); program_load
- * creates the tables' directory. */
-static bool world_open(vw_t *w, uint32_t vms, uint64_t pool_bytes)
-{
-    return vw_open(w, vms, 1, 1024, pool_bytes, HEAP_FOLLOW_ON_GC) && code_table(w->h)->tables;
-}
-
-/* A process of one VM, to call the builtins with. */
-typedef struct vmp {
-    rt_t *rt;
-    pcb_t *pcb;
-} vmp_t;
-
-/* A new atom, e.g. a table name. Supervisor only, before the fork (the
- * parent, before it starts children). */
-static term atom(vw_t *w, const char *name)
-{
-    int64_t i = atom_intern(w->h, name, strlen(name));
-    return i < 0 ? T_NONE : mk_atom((uint32_t)i);
-}
-
-/* A process owned by VM `vm`, with a heap and a stack on its node. */
-static bool proc_new(vw_t *w, uint32_t vm, vmp_t *v)
-{
-    v->rt = vw_rt(w, vm);
-    v->pcb = proctab_claim(w->h, vm);
-    if (!v->pcb)
-        return false;
-    if (heap_init(v->rt, v->pcb, v->rt->node) < 0)
-        return false;
-    proctab_publish(v->pcb);
-    return true;
-}
-
-static proc_t *pr(const vmp_t *v)
-{
-    return proc_of(v->pcb);
-}
-
-typedef term (*bif_args_t)(rt_t *, pcb_t *, term *);
-
-/* Call a builtin with its n arguments on the value stack, where the
- * interpreter leaves them (roots if it collects), with no error set. */
-static term call(vmp_t *v, bif_args_t f, int n, term a, term b, term c)
-{
-    proc_t *p = pr(v);
-    p->err_class = EXC_NONE;
-    p->err_value = T_NONE;
-    term *args = p->sp;
-    const term all[3] = {a, b, c};
-    for (int i = 0; i < n; i++)
-        *p->sp++ = all[i];
-    term r = f(v->rt, v->pcb, args);
-    p->sp = args;
-    return r;
-}
-
-static term t_new(vmp_t *v, term name)
-{
-    pr(v)->err_class = EXC_NONE;
-    return ets_new(v->rt, v->pcb, name);
-}
-
-static term t_size(vmp_t *v, term name)
-{
-    pr(v)->err_class = EXC_NONE;
-    return ets_size(v->rt, v->pcb, name);
-}
-
-static term t_put(vmp_t *v, term name, term key, term value)
-{
-    return call(v, ets_put, 3, name, key, value);
-}
-
-static term t_get(vmp_t *v, term name, term key, term dflt)
-{
-    return call(v, ets_get, 3, name, key, dflt);
-}
-
-static term t_delete(vmp_t *v, term name, term key)
-{
-    return call(v, ets_delete, 2, name, key, T_NONE);
-}
-
-static term t_incr(vmp_t *v, term name, term key, term by)
-{
-    return call(v, ets_update_counter, 3, name, key, by);
-}
-
-/* Whether r is the error #(error atom) raised by the builtin. */
-static bool raised(const vmp_t *v, term r, uint32_t a)
-{
-    const proc_t *p = proc_of(v->pcb);
-    return r == T_NONE && p->err_class == EXC_ERROR && p->err_value == mk_atom(a);
-}
-
-/* True if the object t points to is in v's heap (the pool run of its
- * process), not in a table's run. */
-static bool in_heap_of(const vw_t *w, const vmp_t *v, term t)
-{
-    const void *a = is_cons(t) ? (void *)cons_ptr(t) : (void *)box_ptr(t);
-    return pool_contains(w->h, a) && pool_owner_of(w->h, a) == POOL_OWNER_PROC(v->pcb->slot);
-}
-
-/* Terms built in C arrays (outside any heap), as test_migrate.c does. */
-static term tuple_in(term *b, int n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    b[0] = mk_hdr((uint64_t)n + 1, BT_TUPLE);
-    for (int i = 0; i < n; i++)
-        b[1 + i] = va_arg(ap, term);
-    va_end(ap);
-    return mk_box(b);
-}
-
-static term string_in(term *b, const char *s)
-{
-    size_t n = strlen(s);
-    uint64_t words = str_words(n);
-    memset(b, 0, words * sizeof(term));
-    b[0] = mk_hdr(words, BT_STRING);
-    b[1] = n;
-    memcpy(&b[2], s, n);
-    return mk_box(b);
-}
-
-static term float_in(term *b, double d)
-{
-    b[0] = mk_hdr(2, BT_FLOAT);
-    memcpy(&b[1], &d, sizeof d);
-    return mk_box(b);
-}
-
-static term cons_in(term *cell, term head, term tail)
-{
-    cell[0] = head;
-    cell[1] = tail;
-    return mk_cons_ptr(cell);
-}
-
-/* ------------------------------------------------------------------ */
-/* the locks                                                            */
-
-/* How many of the tables' locks VM `vm` holds (ETS_ANY_VM: anybody). */
-static size_t held_by(const vw_t *w, uint32_t vm)
-{
-    return ets_locks_held(w->h, vm);
-}
-
-/* ------------------------------------------------------------------ */
-/* children                                                             */
-
-/* A forked VM. fd is the read end of a pipe whose write end only the
- * child holds: the child's progress bytes, and EOF when it ends. */
-typedef struct kid {
-    pid_t pid;
-    int fd;
-} kid_t;
-
-/* The body of a child, as VM `vm`; `out` is its end of the pipe. The
- * result is the child's exit status. */
-typedef int (*job_t)(vw_t *w, uint32_t vm, int out, const void *arg);
-
-static kid_t start(vw_t *w, uint32_t vm, job_t job, const void *arg)
-{
-    kid_t k = {-1, -1};
-    int fds[2];
-    if (pipe(fds) < 0)
-        return k;
-    fflush(stdout);
-    fflush(stderr);
-    k.pid = fork();
-    if (k.pid == 0) {
-        close(fds[0]);
-        _exit(job(w, vm, fds[1], arg));
-    }
-    /* Closed before the next fork: only this child holds the write end. */
-    close(fds[1]);
-    if (k.pid < 0) {
-        close(fds[0]);
-        return k;
-    }
-    k.fd = fds[0];
-    ck_pr_store_32(&shm_vm(w->h, vm)->state, VM_RUNNING);
-    return k;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Read from fd until `bytes` bytes came (bytes > 0) or EOF (bytes < 0),
- * for at most ms. True if that happened in time; false on timeout, or on
- * EOF before the bytes. */
-static bool await_fd(int fd, long bytes, int ms)
-{
-    int64_t end = now_ms() + ms;
-    char buf[4096];
-    while (bytes != 0) {
-        int64_t left = end - now_ms();
-        if (left <= 0)
-            return false;
-        struct pollfd pf = {fd, POLLIN, 0};
-        int n = poll(&pf, 1, (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        size_t want = bytes > 0 && (size_t)bytes < sizeof buf ? (size_t)bytes : sizeof buf;
-        ssize_t r = read(fd, buf, want);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (r <= 0)
-            return bytes < 0; /* EOF (or a broken pipe): the child ended */
-        if (bytes > 0)
-            bytes -= r;
-    }
-    return true;
-}
-
-/* Wait for k to end, at most ms: its wait status, or -1 if it did not end
- * in time (it is then killed). Either way it is reaped. */
-static int finish(kid_t *k, int ms)
-{
-    bool ended = await_fd(k->fd, -1, ms);
-    if (!ended)
-        kill(k->pid, SIGKILL);
-    int st = 0;
-    while (waitpid(k->pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    close(k->fd);
-    k->fd = -1;
-    return ended ? st : -1;
-}
-
-static bool exited_ok(int st, const char *who)
-{
-    if (st == -1)
-        fprintf(stderr, "\n  %s: still running after %d ms (hung)\n", who, CHILD_LIMIT_MS);
-    else if (WIFSIGNALED(st))
-        fprintf(stderr, "\n  %s: killed by signal %d\n", who, WTERMSIG(st));
-    else if (WEXITSTATUS(st) != 0)
-        fprintf(stderr, "\n  %s: exited %d\n", who, WEXITSTATUS(st));
-    return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-static bool killed_by(int st, int sig)
-{
-    return st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == sig;
-}
-
-/* What the supervisor's vm_died does for a dead VM: mark it dead, then
- * break what it held (pool, tables, process slots). */
-static void recover(vw_t *w, uint32_t vm)
-{
-    ck_pr_store_32(&shm_vm(w->h, vm)->state, VM_DEAD);
-    pool_recover_vm(w->h, vm);
-    ets_recover_vm(w->h, vm);
-    proctab_recover_vm(w->h, vm);
-}
-
 /* ------------------------------------------------------------------ */
 /* one VM                                                               */
 
 static vw_t w;
-static vmp_t v0;   /* a process of VM 0 */
+static eh_proc_t v0;   /* a process of VM 0 */
 static term tab;   /* a table name (an atom no table has yet) */
 
 /* A fresh one-VM world and process for each test. */
 static bool setup(void)
 {
-    if (!world_open(&w, 1, 64 * MIB))
+    if (!eh_world_open(&w, 1, 64 * MIB))
         return false;
-    tab = atom(&w, "ets_test_table");
-    return tab != T_NONE && proc_new(&w, 0, &v0);
+    tab = eh_atom(&w, "ets_test_table");
+    return tab != T_NONE && eh_proc_new(&w, 0, &v0);
 }
 
 static void teardown(void)
@@ -352,7 +83,7 @@ static void teardown(void)
 static void test_new(void)
 {
     SETUP();
-    term other = atom(&w, "ets_test_other");
+    term other = eh_atom(&w, "ets_test_other");
     CU_ASSERT_EQUAL(t_new(&v0, tab), tab);
     CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(0));
     CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(1), mk_fix(10)), mk_atom(A_TRUE));
@@ -372,9 +103,9 @@ static void test_new_not_atom(void)
 {
     SETUP();
     term sb[4];
-    CU_ASSERT(raised(&v0, t_new(&v0, mk_fix(3)), A_BADARG));
-    CU_ASSERT(raised(&v0, t_new(&v0, string_in(sb, "tab")), A_BADARG));
-    CU_ASSERT(raised(&v0, t_new(&v0, T_NIL), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, t_new(&v0, mk_fix(3)), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, t_new(&v0, eh_string_in(sb, "tab")), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, t_new(&v0, T_NIL), A_BADARG));
     teardown();
 }
 
@@ -386,7 +117,7 @@ static void test_put_get(void)
     CU_ASSERT_EQUAL(t_put(&v0, tab, mk_atom(A_ERROR), mk_fix(-5)), mk_atom(A_TRUE));
     CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(1), mk_fix(0)), mk_atom(A_OK));
     CU_ASSERT_EQUAL(t_get(&v0, tab, mk_atom(A_ERROR), mk_fix(0)), mk_fix(-5));
-    CU_ASSERT_EQUAL(pr(&v0)->err_class, EXC_NONE);
+    CU_ASSERT_EQUAL(eh_pr(&v0)->err_class, EXC_NONE);
     teardown();
 }
 
@@ -399,8 +130,8 @@ static void test_get_missing(void)
     /* Another key, and a key equal in value but not in type (1.0). */
     term fb[2];
     CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(2), mk_fix(-1)), mk_fix(-1));
-    CU_ASSERT_EQUAL(t_get(&v0, tab, float_in(fb, 1.0), mk_fix(-1)), mk_fix(-1));
-    CU_ASSERT_EQUAL(pr(&v0)->err_class, EXC_NONE);
+    CU_ASSERT_EQUAL(t_get(&v0, tab, eh_float_in(fb, 1.0), mk_fix(-1)), mk_fix(-1));
+    CU_ASSERT_EQUAL(eh_pr(&v0)->err_class, EXC_NONE);
     teardown();
 }
 
@@ -414,9 +145,9 @@ static void test_put_overwrites(void)
     CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(1), mk_fix(0)), mk_fix(20));
     CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(1));
     /* A value of another size replaces it too. */
-    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(1), string_in(sb, "twenty")), mk_atom(A_TRUE));
+    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(1), eh_string_in(sb, "twenty")), mk_atom(A_TRUE));
     term r = t_get(&v0, tab, mk_fix(1), mk_fix(0));
-    CU_ASSERT(is_string(r) && term_equal(r, string_in(sb, "twenty")));
+    CU_ASSERT(is_string(r) && term_equal(r, eh_string_in(sb, "twenty")));
     CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(1));
     teardown();
 }
@@ -481,7 +212,7 @@ static void test_counter(void)
     CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(9), mk_fix(100)), mk_atom(A_TRUE));
     CU_ASSERT_EQUAL(t_incr(&v0, tab, mk_fix(9), mk_fix(1)), mk_fix(101));
     CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(2));
-    CU_ASSERT_EQUAL(pr(&v0)->err_class, EXC_NONE);
+    CU_ASSERT_EQUAL(eh_pr(&v0)->err_class, EXC_NONE);
     teardown();
 }
 
@@ -492,20 +223,20 @@ static void test_counter_errors(void)
     term fb[2];
     /* The value is not an integer: badarg, the value is kept. */
     CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(1), mk_atom(A_OK)), mk_atom(A_TRUE));
-    CU_ASSERT(raised(&v0, t_incr(&v0, tab, mk_fix(1), mk_fix(1)), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, t_incr(&v0, tab, mk_fix(1), mk_fix(1)), A_BADARG));
     CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(1), mk_fix(0)), mk_atom(A_OK));
-    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(2), float_in(fb, 1.5)), mk_atom(A_TRUE));
-    CU_ASSERT(raised(&v0, t_incr(&v0, tab, mk_fix(2), mk_fix(1)), A_BADARG));
+    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(2), eh_float_in(fb, 1.5)), mk_atom(A_TRUE));
+    CU_ASSERT(eh_raised(&v0, t_incr(&v0, tab, mk_fix(2), mk_fix(1)), A_BADARG));
     term r = t_get(&v0, tab, mk_fix(2), mk_fix(0));
     CU_ASSERT(is_float(r) && float_val(r) == 1.5);
     /* The increment is not an integer: badarg, no key is made. */
-    CU_ASSERT(raised(&v0, t_incr(&v0, tab, mk_fix(3), mk_atom(A_OK)), A_BADARG));
-    CU_ASSERT(raised(&v0, t_incr(&v0, tab, mk_fix(3), float_in(fb, 1.0)), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, t_incr(&v0, tab, mk_fix(3), mk_atom(A_OK)), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, t_incr(&v0, tab, mk_fix(3), eh_float_in(fb, 1.0)), A_BADARG));
     CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(3), mk_atom(A_UNDEFINED)), mk_atom(A_UNDEFINED));
     CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(2));
     /* Past the integer range: badarith, the value is kept. */
     CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(4), mk_fix(FIX_MAX)), mk_atom(A_TRUE));
-    CU_ASSERT(raised(&v0, t_incr(&v0, tab, mk_fix(4), mk_fix(1)), A_BADARITH));
+    CU_ASSERT(eh_raised(&v0, t_incr(&v0, tab, mk_fix(4), mk_fix(1)), A_BADARITH));
     CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(4), mk_fix(0)), mk_fix(FIX_MAX));
     CU_ASSERT_EQUAL(t_incr(&v0, tab, mk_fix(4), mk_fix(-1)), mk_fix(FIX_MAX - 1));
     teardown();
@@ -519,14 +250,14 @@ static void test_no_table(void)
     const term names[] = {mk_atom(A_UNDEFINED), mk_fix(1)};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         term n = names[i];
-        CU_ASSERT(raised(&v0, t_put(&v0, n, mk_fix(1), mk_fix(2)), A_BADARG));
-        CU_ASSERT(raised(&v0, t_get(&v0, n, mk_fix(1), mk_fix(2)), A_BADARG));
-        CU_ASSERT(raised(&v0, t_delete(&v0, n, mk_fix(1)), A_BADARG));
-        CU_ASSERT(raised(&v0, t_size(&v0, n), A_BADARG));
-        CU_ASSERT(raised(&v0, t_incr(&v0, n, mk_fix(1), mk_fix(1)), A_BADARG));
+        CU_ASSERT(eh_raised(&v0, t_put(&v0, n, mk_fix(1), mk_fix(2)), A_BADARG));
+        CU_ASSERT(eh_raised(&v0, t_get(&v0, n, mk_fix(1), mk_fix(2)), A_BADARG));
+        CU_ASSERT(eh_raised(&v0, t_delete(&v0, n, mk_fix(1)), A_BADARG));
+        CU_ASSERT(eh_raised(&v0, t_size(&v0, n), A_BADARG));
+        CU_ASSERT(eh_raised(&v0, t_incr(&v0, n, mk_fix(1), mk_fix(1)), A_BADARG));
     }
     /* And none of that made the table. */
-    CU_ASSERT(raised(&v0, t_size(&v0, mk_atom(A_UNDEFINED)), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, t_size(&v0, mk_atom(A_UNDEFINED)), A_BADARG));
     CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(0));
     teardown();
 }
@@ -541,10 +272,10 @@ typedef struct kv {
 
 static void kv_build(kv_t *x)
 {
-    x->key = tuple_in(x->kb, 3, mk_atom(A_OK), mk_fix(7), string_in(x->ks, "key"));
-    term list = cons_in(&x->vl[0], mk_fix(1), cons_in(&x->vl[2], mk_fix(2), T_NIL));
-    x->value = tuple_in(x->vb, 5, mk_fix(1), float_in(x->vf, 2.5), string_in(x->vs, "text"),
-                        list, tuple_in(x->vt, 2, mk_fix(3), mk_atom(A_TRUE)));
+    x->key = eh_tuple_in(x->kb, 3, mk_atom(A_OK), mk_fix(7), eh_string_in(x->ks, "key"));
+    term list = eh_cons_in(&x->vl[0], mk_fix(1), eh_cons_in(&x->vl[2], mk_fix(2), T_NIL));
+    x->value = eh_tuple_in(x->vb, 5, mk_fix(1), eh_float_in(x->vf, 2.5), eh_string_in(x->vs, "text"),
+                        list, eh_tuple_in(x->vt, 2, mk_fix(3), mk_atom(A_TRUE)));
 }
 
 static void test_copied(void)
@@ -564,11 +295,11 @@ static void test_copied(void)
     CU_ASSERT_FATAL(is_tuple(r));
     CU_ASSERT(term_equal(r, b.value));
     /* Copied out into the reader's heap, down to the nested parts. */
-    CU_ASSERT(in_heap_of(&w, &v0, r));
-    CU_ASSERT(in_heap_of(&w, &v0, tuple_elems(r)[1]));
-    CU_ASSERT(in_heap_of(&w, &v0, tuple_elems(r)[2]));
-    CU_ASSERT(in_heap_of(&w, &v0, tuple_elems(r)[3]));
-    CU_ASSERT(in_heap_of(&w, &v0, tuple_elems(r)[4]));
+    CU_ASSERT(eh_in_heap_of(&w, &v0, r));
+    CU_ASSERT(eh_in_heap_of(&w, &v0, tuple_elems(r)[1]));
+    CU_ASSERT(eh_in_heap_of(&w, &v0, tuple_elems(r)[2]));
+    CU_ASSERT(eh_in_heap_of(&w, &v0, tuple_elems(r)[3]));
+    CU_ASSERT(eh_in_heap_of(&w, &v0, tuple_elems(r)[4]));
     /* Each get is a copy of its own: changing one changes nothing else. */
     term r2 = t_get(&v0, tab, b.key, mk_atom(A_UNDEFINED));
     CU_ASSERT(is_tuple(r2) && r2 != r && term_equal(r2, b.value));
@@ -586,16 +317,16 @@ static void test_equal_keys(void)
     SETUP();
     CU_ASSERT_EQUAL_FATAL(t_new(&v0, tab), tab);
     term pz[2], nz[2], t1[3], t2[3];
-    term zero = float_in(pz, 0.0), minus_zero = float_in(nz, -0.0);
+    term zero = eh_float_in(pz, 0.0), minus_zero = eh_float_in(nz, -0.0);
     CU_ASSERT_FATAL(term_equal(zero, minus_zero));
     CU_ASSERT_EQUAL(t_put(&v0, tab, zero, mk_fix(1)), mk_atom(A_TRUE));
     CU_ASSERT_EQUAL(t_get(&v0, tab, minus_zero, mk_atom(A_UNDEFINED)), mk_fix(1));
     CU_ASSERT_EQUAL(t_put(&v0, tab, minus_zero, mk_fix(2)), mk_atom(A_TRUE));
     CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(1));
     /* Inside a tuple too. */
-    CU_ASSERT_EQUAL(t_put(&v0, tab, tuple_in(t1, 2, mk_atom(A_OK), zero), mk_fix(3)),
+    CU_ASSERT_EQUAL(t_put(&v0, tab, eh_tuple_in(t1, 2, mk_atom(A_OK), zero), mk_fix(3)),
                     mk_atom(A_TRUE));
-    CU_ASSERT_EQUAL(t_get(&v0, tab, tuple_in(t2, 2, mk_atom(A_OK), minus_zero), mk_fix(0)),
+    CU_ASSERT_EQUAL(t_get(&v0, tab, eh_tuple_in(t2, 2, mk_atom(A_OK), minus_zero), mk_fix(0)),
                     mk_fix(3));
     teardown();
 }
@@ -630,7 +361,7 @@ static void test_get_grows_heap(void)
     SETUP();
     term *mem;
     term big = put_big_tuple(&mem);
-    proc_t *p = pr(&v0);
+    proc_t *p = eh_pr(&v0);
     /* The copy cannot fit where the heap is now. */
     CU_ASSERT_FATAL((uint64_t)(p->hlim - p->hp) < BIG_N + 1);
     uint64_t before = p->heap_words;
@@ -638,7 +369,7 @@ static void test_get_grows_heap(void)
     CU_ASSERT_FATAL(is_tuple(r));
     CU_ASSERT_EQUAL(tuple_size(r), BIG_N);
     CU_ASSERT(term_equal(r, big));
-    CU_ASSERT(in_heap_of(&w, &v0, r));
+    CU_ASSERT(eh_in_heap_of(&w, &v0, r));
     CU_ASSERT(p->heap_words >= before + BIG_N + 1);
     free(mem);
     teardown();
@@ -652,7 +383,7 @@ static void test_get_heap_limit(void)
     SETUP();
     term *mem;
     term big = put_big_tuple(&mem);
-    proc_t *p = pr(&v0);
+    proc_t *p = eh_pr(&v0);
     uint64_t limit = p->heap_limit_words;
     p->heap_limit_words = BIG_N / 2;
     term r = t_get(&v0, tab, mk_fix(1), mk_fix(0));
@@ -671,14 +402,14 @@ static void test_get_heap_limit(void)
 static void test_directory_full(void)
 {
     SETUP();
-    enum { TRIES = 2000 };
+    enum { TRIES = ETS_MAX_TABLES + 16 };
     static term names[TRIES];
     int made = 0;
     term r = T_NONE;
     for (; made < TRIES; made++) {
         char name[32];
         snprintf(name, sizeof name, "ets_test_t%d", made);
-        names[made] = atom(&w, name);
+        names[made] = eh_atom(&w, name);
         CU_ASSERT_FATAL(names[made] != T_NONE);
         r = t_new(&v0, names[made]);
         if (r != names[made])
@@ -686,8 +417,8 @@ static void test_directory_full(void)
         CU_ASSERT_EQUAL(t_put(&v0, names[made], mk_fix(0), mk_fix(made)), mk_atom(A_TRUE));
     }
     CU_ASSERT_FATAL(made > 1 && made < TRIES);
-    CU_ASSERT(raised(&v0, r, A_SYSTEM_LIMIT));
-    CU_ASSERT(raised(&v0, t_size(&v0, names[made]), A_BADARG));
+    CU_ASSERT(eh_raised(&v0, r, A_SYSTEM_LIMIT));
+    CU_ASSERT(eh_raised(&v0, t_size(&v0, names[made]), A_BADARG));
     CU_ASSERT_EQUAL(t_new(&v0, names[0]), names[0]);
     CU_ASSERT_EQUAL(t_new(&v0, names[made - 1]), names[made - 1]);
     bool ok = true;
@@ -695,6 +426,47 @@ static void test_directory_full(void)
         ok &= t_get(&v0, names[i], mk_fix(0), mk_fix(-1)) == mk_fix(i);
     CU_ASSERT(ok);
     teardown();
+}
+
+/* The pool running out: system_limit in the caller, the table as it
+ * was, and once entries are deleted (and their memory comes back after
+ * its grace period) puts work again. */
+static void test_pool_exhausted(void)
+{
+    CU_ASSERT_FATAL(eh_world_open(&w, 1, 16 * MIB));
+    CU_ASSERT_FATAL(eh_proc_new(&w, 0, &v0));
+    tab = eh_atom(&w, "ets_test_full_pool");
+    CU_ASSERT_EQUAL_FATAL(t_new(&v0, tab), tab);
+    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_atom(A_OK), mk_fix(42)), mk_atom(A_TRUE));
+    term *mem;
+    term big = big_tuple(&mem, BIG_N);
+    CU_ASSERT_FATAL(big != T_NONE);
+    int64_t n = 0;
+    term r;
+    while ((r = t_put(&v0, tab, mk_fix(n), big)) == mk_atom(A_TRUE) && n < 100000)
+        n++;
+    CU_ASSERT_FATAL(n > 10 && n < 100000);
+    CU_ASSERT(eh_raised(&v0, r, A_SYSTEM_LIMIT));
+    /* Everything there before is still there. */
+    CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(n + 1));
+    CU_ASSERT_EQUAL(t_get(&v0, tab, mk_atom(A_OK), T_NIL), mk_fix(42));
+    CU_ASSERT_EQUAL(t_get(&v0, tab, mk_fix(n), mk_atom(A_UNDEFINED)), mk_atom(A_UNDEFINED));
+    /* An update-counter of a new key and an insert-new need room too. */
+    CU_ASSERT(eh_raised(&v0, t_insert_new(&v0, tab, mk_fix(n), big), A_SYSTEM_LIMIT));
+    CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(n + 1));
+    /* Room again: delete some, let their grace period pass. */
+    for (int64_t k = 0; k < 10; k++)
+        CU_ASSERT_EQUAL(t_delete(&v0, tab, mk_fix(k)), mk_atom(A_TRUE));
+    for (int i = 0; i < 3; i++)
+        ets_reclaim(v0.rt);
+    CU_ASSERT_EQUAL(t_put(&v0, tab, mk_fix(n), big), mk_atom(A_TRUE));
+    term got = t_get(&v0, tab, mk_fix(n), T_NIL);
+    CU_ASSERT(is_tuple(got) && term_equal(got, big));
+    CU_ASSERT_EQUAL(t_size(&v0, tab), mk_fix(n + 1 - 10 + 1));
+    char why[200];
+    CU_ASSERT(ets_check(w.h, why, sizeof why) == 0);
+    free(mem);
+    vw_close(&w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -729,11 +501,11 @@ static int count_job(vw_t *wd, uint32_t vm, int out, const void *arg)
     char c;
     if (read(a->go_r, &c, 1) != 0)
         return KID_GO;
-    vmp_t v;
-    if (!proc_new(wd, vm, &v))
+    eh_proc_t v;
+    if (!eh_proc_new(wd, vm, &v))
         return KID_PROC;
     term kb[3];
-    term own = tuple_in(kb, 2, mk_atom(A_OK), mk_fix(vm));
+    term own = eh_tuple_in(kb, 2, mk_atom(A_OK), mk_fix(vm));
     int64_t last = 0;
     for (int64_t i = 1; i <= INCRS; i++) {
         term r = t_incr(&v, a->table, a->shared, mk_fix(1));
@@ -748,16 +520,16 @@ static int count_job(vw_t *wd, uint32_t vm, int out, const void *arg)
 
 static void test_concurrent(void)
 {
-    CU_ASSERT_FATAL(world_open(&w, UPDATERS + 1, 64 * MIB));
-    CU_ASSERT_FATAL(proc_new(&w, 0, &v0));
-    term table = atom(&w, "ets_test_counters");
+    CU_ASSERT_FATAL(eh_world_open(&w, UPDATERS + 1, 64 * MIB));
+    CU_ASSERT_FATAL(eh_proc_new(&w, 0, &v0));
+    term table = eh_atom(&w, "ets_test_counters");
     CU_ASSERT_EQUAL_FATAL(t_new(&v0, table), table);
     int go[2];
     CU_ASSERT_EQUAL_FATAL(pipe(go), 0);
     count_args_t a = {table, mk_atom(A_OK), go[0], go[1]};
-    kid_t kids[UPDATERS];
+    eh_kid_t kids[UPDATERS];
     for (uint32_t k = 0; k < UPDATERS; k++) {
-        kids[k] = start(&w, 1 + k, count_job, &a);
+        kids[k] = eh_start(&w, 1 + k, count_job, &a);
         CU_ASSERT_FATAL(kids[k].pid > 0);
     }
     close(go[0]);
@@ -765,13 +537,13 @@ static void test_concurrent(void)
     for (uint32_t k = 0; k < UPDATERS; k++) {
         char who[32];
         snprintf(who, sizeof who, "updater VM %u", 1 + k);
-        CU_ASSERT(exited_ok(finish(&kids[k], CHILD_LIMIT_MS), who));
+        CU_ASSERT(eh_exited_ok(eh_finish(&kids[k], CHILD_LIMIT_MS), who));
     }
     CU_ASSERT_EQUAL(t_get(&v0, table, mk_atom(A_OK), mk_fix(-1)),
                     mk_fix((int64_t)UPDATERS * INCRS));
     for (uint32_t k = 0; k < UPDATERS; k++) {
         term kb[3];
-        term own = tuple_in(kb, 2, mk_atom(A_OK), mk_fix(1 + k));
+        term own = eh_tuple_in(kb, 2, mk_atom(A_OK), mk_fix(1 + k));
         CU_ASSERT_EQUAL(t_get(&v0, table, own, mk_fix(-1)), mk_fix(INCRS));
     }
     CU_ASSERT_EQUAL(t_size(&v0, table), mk_fix(UPDATERS + 1));
@@ -793,20 +565,21 @@ typedef struct hold_args {
     term table, key, table2, table3;
 } hold_args_t;
 
-/* Count HELD_INCRS on the key, then die in the next update with the
- * table's lock held (ets.c's crash hook). */
+/* Count HELD_INCRS on the key, then die holding the lock of the key's
+ * stripe (ets.c's crash hook): in an insert-new of the key, which takes
+ * that lock (an update-counter of a present key takes none: one CAS). */
 static int die_holding_table(vw_t *wd, uint32_t vm, int out, const void *arg)
 {
     (void)out;
     const hold_args_t *a = arg;
-    vmp_t v;
-    if (!proc_new(wd, vm, &v))
+    eh_proc_t v;
+    if (!eh_proc_new(wd, vm, &v))
         return KID_PROC;
     for (int64_t i = 1; i <= HELD_INCRS; i++)
         if (t_incr(&v, a->table, a->key, mk_fix(1)) != mk_fix(i))
             return KID_OWN;
     ets_crash_step = ETS_CRASH_LOCKED;
-    t_incr(&v, a->table, a->key, mk_fix(1));
+    t_insert_new(&v, a->table, a->key, mk_fix(0));
     return KID_ALIVE;
 }
 
@@ -815,8 +588,8 @@ static int die_holding_directory(vw_t *wd, uint32_t vm, int out, const void *arg
 {
     (void)out;
     const hold_args_t *a = arg;
-    vmp_t v;
-    if (!proc_new(wd, vm, &v))
+    eh_proc_t v;
+    if (!eh_proc_new(wd, vm, &v))
         return KID_PROC;
     ets_crash_step = ETS_CRASH_DIR_LOCKED;
     t_new(&v, a->table3);
@@ -824,17 +597,20 @@ static int die_holding_directory(vw_t *wd, uint32_t vm, int out, const void *arg
 }
 
 /* Signal that it is about to use the tables, then use them: every
- * operation, on the table the dead VM locked and on a new one (which
- * needs the directory's lock). */
+ * operation, on the table the dead VM locked (first one that needs the
+ * key's stripe lock it held) and on a new one (which needs the
+ * directory's lock). */
 static int probe_job(vw_t *wd, uint32_t vm, int out, const void *arg)
 {
     const hold_args_t *a = arg;
-    vmp_t v;
-    if (!proc_new(wd, vm, &v))
+    eh_proc_t v;
+    if (!eh_proc_new(wd, vm, &v))
         return KID_PROC;
     char c = 'r';
     if (write(out, &c, 1) != 1)
         return KID_GO;
+    if (t_insert_new(&v, a->table, a->key, mk_fix(0)) != mk_atom(A_FALSE))
+        return KID_OPS;
     for (int64_t i = 1; i <= PROBE_INCRS; i++)
         if (t_incr(&v, a->table, a->key, mk_fix(1)) != mk_fix(HELD_INCRS + i))
             return KID_SHARED;
@@ -851,13 +627,13 @@ static int probe_job(vw_t *wd, uint32_t vm, int out, const void *arg)
     return KID_OK;
 }
 
-static void expect_killed(kid_t *k, const char *who)
+static void expect_killed(eh_kid_t *k, const char *who)
 {
     CU_ASSERT_FATAL(k->pid > 0);
-    int st = finish(k, CHILD_LIMIT_MS);
-    if (!killed_by(st, SIGKILL))
-        exited_ok(st, who);
-    CU_ASSERT_FATAL(killed_by(st, SIGKILL));
+    int st = eh_finish(k, CHILD_LIMIT_MS);
+    if (!eh_killed_by(st, SIGKILL))
+        eh_exited_ok(st, who);
+    CU_ASSERT_FATAL(eh_killed_by(st, SIGKILL));
 }
 
 /* VM 1 dies holding a table's lock and VM 3 holding the directory's: VM
@@ -865,38 +641,38 @@ static void expect_killed(kid_t *k, const char *who)
  * does everything, and nothing VM 1 counted is lost. */
 static void test_dead_holder(void)
 {
-    CU_ASSERT_FATAL(world_open(&w, 4, 64 * MIB));
-    CU_ASSERT_FATAL(proc_new(&w, 0, &v0));
-    hold_args_t a = {atom(&w, "ets_test_counters"), mk_atom(A_OK), atom(&w, "ets_test_later"),
-                     atom(&w, "ets_test_never")};
+    CU_ASSERT_FATAL(eh_world_open(&w, 4, 64 * MIB));
+    CU_ASSERT_FATAL(eh_proc_new(&w, 0, &v0));
+    hold_args_t a = {eh_atom(&w, "ets_test_counters"), mk_atom(A_OK), eh_atom(&w, "ets_test_later"),
+                     eh_atom(&w, "ets_test_never")};
     CU_ASSERT_EQUAL_FATAL(t_new(&v0, a.table), a.table);
 
-    kid_t dying = start(&w, 1, die_holding_table, &a);
+    eh_kid_t dying = eh_start(&w, 1, die_holding_table, &a);
     expect_killed(&dying, "dying VM 1");
-    CU_ASSERT_EQUAL_FATAL(held_by(&w, 1), 1);
-    kid_t dying_dir = start(&w, 3, die_holding_directory, &a);
+    CU_ASSERT_EQUAL_FATAL(eh_held_by(&w, 1), 1);
+    eh_kid_t dying_dir = eh_start(&w, 3, die_holding_directory, &a);
     expect_killed(&dying_dir, "dying VM 3");
-    CU_ASSERT_EQUAL_FATAL(held_by(&w, 3), 1);
-    CU_ASSERT_EQUAL(held_by(&w, ETS_ANY_VM), 2);
+    CU_ASSERT_EQUAL_FATAL(eh_held_by(&w, 3), 1);
+    CU_ASSERT_EQUAL(eh_held_by(&w, ETS_ANY_VM), 2);
 
     /* VM 2 starts on the tables while the locks are held: it waits. */
-    kid_t probe = start(&w, 2, probe_job, &a);
+    eh_kid_t probe = eh_start(&w, 2, probe_job, &a);
     CU_ASSERT_FATAL(probe.pid > 0);
-    CU_ASSERT(await_fd(probe.fd, 1, CHILD_LIMIT_MS));
-    bool ended_early = await_fd(probe.fd, -1, BLOCKED_MS);
+    CU_ASSERT(eh_await(probe.fd, 1, CHILD_LIMIT_MS));
+    bool ended_early = eh_await(probe.fd, -1, BLOCKED_MS);
     CU_ASSERT(!ended_early);
     /* The supervisor recovers the dead VMs: VM 2 goes on and finishes. */
-    recover(&w, 1);
-    recover(&w, 3);
-    CU_ASSERT_EQUAL(held_by(&w, 1), 0);
-    CU_ASSERT_EQUAL(held_by(&w, 3), 0);
-    CU_ASSERT(exited_ok(finish(&probe, CHILD_LIMIT_MS), "probe VM 2"));
-    CU_ASSERT_FATAL(held_by(&w, ETS_ANY_VM) == 0); /* so VM 0 cannot block */
+    eh_recover(&w, 1);
+    eh_recover(&w, 3);
+    CU_ASSERT_EQUAL(eh_held_by(&w, 1), 0);
+    CU_ASSERT_EQUAL(eh_held_by(&w, 3), 0);
+    CU_ASSERT(eh_exited_ok(eh_finish(&probe, CHILD_LIMIT_MS), "probe VM 2"));
+    CU_ASSERT_FATAL(eh_held_by(&w, ETS_ANY_VM) == 0); /* so VM 0 cannot block */
     CU_ASSERT_EQUAL(t_get(&v0, a.table, a.key, mk_fix(-1)), mk_fix(HELD_INCRS + PROBE_INCRS));
     CU_ASSERT_EQUAL(t_size(&v0, a.table), mk_fix(1));
     CU_ASSERT_EQUAL(t_get(&v0, a.table2, mk_fix(1), mk_fix(0)), mk_fix(1));
     /* The table VM 3 was creating does not exist. */
-    CU_ASSERT_TRUE(raised(&v0, t_size(&v0, a.table3), A_BADARG));
+    CU_ASSERT_TRUE(eh_raised(&v0, t_size(&v0, a.table3), A_BADARG));
     vw_close(&w);
 }
 
@@ -906,8 +682,8 @@ static int die_after_link(vw_t *wd, uint32_t vm, int out, const void *arg)
 {
     (void)out;
     const hold_args_t *a = arg;
-    vmp_t v;
-    if (!proc_new(wd, vm, &v))
+    eh_proc_t v;
+    if (!eh_proc_new(wd, vm, &v))
         return KID_PROC;
     for (int64_t i = 1; i <= 9; i++)
         if (t_put(&v, a->table, mk_fix(i), mk_fix(i * 10)) != mk_atom(A_TRUE))
@@ -924,20 +700,20 @@ static int die_after_link(vw_t *wd, uint32_t vm, int out, const void *arg)
  * key there and the count one short; recovery counts again. */
 static void test_dead_after_link(void)
 {
-    CU_ASSERT_FATAL(world_open(&w, 2, 64 * MIB));
-    CU_ASSERT_FATAL(proc_new(&w, 0, &v0));
+    CU_ASSERT_FATAL(eh_world_open(&w, 2, 64 * MIB));
+    CU_ASSERT_FATAL(eh_proc_new(&w, 0, &v0));
     const char *names[2] = {"ets_test_put_link", "ets_test_incr_link"};
     for (int k = 0; k < 2; k++) {
         /* key: 'true for table-put, 'false for update-counter */
-        hold_args_t a = {atom(&w, names[k]), mk_atom(k == 0 ? A_TRUE : A_FALSE), T_NONE,
+        hold_args_t a = {eh_atom(&w, names[k]), mk_atom(k == 0 ? A_TRUE : A_FALSE), T_NONE,
                          T_NONE};
         CU_ASSERT_EQUAL_FATAL(t_new(&v0, a.table), a.table);
-        kid_t dying = start(&w, 1, die_after_link, &a);
+        eh_kid_t dying = eh_start(&w, 1, die_after_link, &a);
         expect_killed(&dying, "dying VM 1");
-        CU_ASSERT_EQUAL_FATAL(held_by(&w, 1), 1);
-        CU_ASSERT_EQUAL(ets_size(vw_rt(&w, 0), v0.pcb, a.table), mk_fix(9)); /* stale */
-        recover(&w, 1);
-        CU_ASSERT_EQUAL(held_by(&w, ETS_ANY_VM), 0);
+        CU_ASSERT_EQUAL_FATAL(eh_held_by(&w, 1), 1);
+        CU_ASSERT_EQUAL(t_size(&v0, a.table), mk_fix(9)); /* stale */
+        eh_recover(&w, 1);
+        CU_ASSERT_EQUAL(eh_held_by(&w, ETS_ANY_VM), 0);
         CU_ASSERT_EQUAL(t_size(&v0, a.table), mk_fix(10));
         CU_ASSERT_EQUAL(t_get(&v0, a.table, mk_fix(10), mk_fix(0)), mk_fix(100));
         CU_ASSERT_EQUAL(t_get(&v0, a.table, mk_fix(9), mk_fix(0)), mk_fix(90));
@@ -966,7 +742,7 @@ typedef struct upd_args {
     bool progress;  /* write a byte to `out` every 16 increments */
 } upd_args_t;
 
-static int one_incr(vmp_t *v, term table, term key, uint64_t *started, uint64_t *done,
+static int one_incr(eh_proc_t *v, term table, term key, uint64_t *started, uint64_t *done,
                     bool exact)
 {
     uint64_t n = *done + 1;
@@ -990,8 +766,8 @@ static int update_job(vw_t *wd, uint32_t vm, int out, const void *arg)
     tally_t *t = a->tally;
     if (a->progress)
         fcntl(out, F_SETFL, O_NONBLOCK);
-    vmp_t v;
-    if (!proc_new(wd, vm, &v))
+    eh_proc_t v;
+    if (!eh_proc_new(wd, vm, &v))
         return KID_PROC;
     int64_t after = -1;
     for (uint64_t i = 0; after != 0; i++) {
@@ -1020,9 +796,9 @@ static bool fix_between(term v, uint64_t lo, uint64_t hi)
 
 static void test_random_kill(void)
 {
-    CU_ASSERT_FATAL(world_open(&w, 3, 64 * MIB));
-    CU_ASSERT_FATAL(proc_new(&w, 0, &v0));
-    term table = atom(&w, "ets_test_counters");
+    CU_ASSERT_FATAL(eh_world_open(&w, 3, 64 * MIB));
+    CU_ASSERT_FATAL(eh_proc_new(&w, 0, &v0));
+    term table = eh_atom(&w, "ets_test_counters");
     CU_ASSERT_EQUAL_FATAL(t_new(&v0, table), table);
     tally_t *tl = mmap(NULL, SHOAL_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CU_ASSERT_FATAL(tl != MAP_FAILED);
@@ -1035,23 +811,23 @@ static void test_random_kill(void)
         memset(tl, 0, 2 * sizeof *tl);
         upd_args_t va = {table, mk_fix(round * 10), mk_fix(round * 10 + 1), &tl[0], true};
         upd_args_t sa = {table, mk_fix(round * 10), mk_fix(round * 10 + 2), &tl[1], false};
-        kid_t victim = start(&w, 1, update_job, &va);
-        kid_t survivor = start(&w, 2, update_job, &sa);
+        eh_kid_t victim = eh_start(&w, 1, update_job, &va);
+        eh_kid_t survivor = eh_start(&w, 2, update_job, &sa);
         CU_ASSERT_FATAL(victim.pid > 0 && survivor.pid > 0);
         long want = 1 + (long)(rand_r(&seed) % 32);
-        CU_ASSERT_FATAL(await_fd(victim.fd, want, CHILD_LIMIT_MS));
+        CU_ASSERT_FATAL(eh_await(victim.fd, want, CHILD_LIMIT_MS));
         kill(victim.pid, SIGKILL);
-        int st = finish(&victim, CHILD_LIMIT_MS);
-        if (!killed_by(st, SIGKILL))
-            exited_ok(st, "victim VM 1");
-        CU_ASSERT_FATAL(killed_by(st, SIGKILL));
-        in_lock += held_by(&w, 1) > 0;
-        recover(&w, 1);
-        CU_ASSERT_EQUAL(held_by(&w, 1), 0);
+        int st = eh_finish(&victim, CHILD_LIMIT_MS);
+        if (!eh_killed_by(st, SIGKILL))
+            eh_exited_ok(st, "victim VM 1");
+        CU_ASSERT_FATAL(eh_killed_by(st, SIGKILL));
+        in_lock += eh_held_by(&w, 1) > 0;
+        eh_recover(&w, 1);
+        CU_ASSERT_EQUAL(eh_held_by(&w, 1), 0);
         /* The survivor goes on past the recovery, and ends. */
         ck_pr_store_32(&tl[1].stop, 1);
-        CU_ASSERT_FATAL(exited_ok(finish(&survivor, CHILD_LIMIT_MS), "survivor VM 2"));
-        CU_ASSERT_FATAL(held_by(&w, ETS_ANY_VM) == 0); /* so VM 0 cannot block */
+        CU_ASSERT_FATAL(eh_exited_ok(eh_finish(&survivor, CHILD_LIMIT_MS), "survivor VM 2"));
+        CU_ASSERT_FATAL(eh_held_by(&w, ETS_ANY_VM) == 0); /* so VM 0 cannot block */
 
         /* Each increment the victim started is counted once or not at
          * all: what returned is counted, and at most one more. */
@@ -1092,6 +868,7 @@ static CU_TestInfo tests[] = {
     {"get of a value larger than the free heap grows the heap", test_get_grows_heap},
     {"get of a value past the heap limit: heap_limit, entry kept", test_get_heap_limit},
     {"a full directory: new is system_limit, old tables work", test_directory_full},
+    {"the pool running out: system_limit, entries stay, room comes back", test_pool_exhausted},
     {"VMs update counters at once: no update lost", test_concurrent},
     {"a VM dies holding the locks: others wait until recovery, then go on", test_dead_holder},
     {"a VM dies after linking a new key: recovery counts again", test_dead_after_link},

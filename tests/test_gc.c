@@ -11,6 +11,7 @@
 #include "tests/lang_harness.h"
 #include "tests/unit.h"
 
+#include "shm/beat.h"
 #include "shm/pool.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
@@ -169,6 +170,29 @@ static void test_deep_list(void)
     CU_ASSERT(p->heap_words >= 2 * (uint64_t)N);
     /* the new heap belongs to the process */
     CU_ASSERT_EQUAL(pool_owner_of(w.h, p->hfirst), POOL_OWNER_PROC(pcb->slot));
+    teardown();
+}
+
+/* A long collection moves the VM's heartbeat as it goes (shm/beat.h), so
+ * that the supervisor does not take a VM that collects a large heap for a
+ * stalled one (nor one that ends its run for one that does not stop): a
+ * beat every VM_BEAT_STEPS objects copied, a 1,000,000-cell list giving
+ * at least 1,000,000 / VM_BEAT_STEPS - 1 beats inside the one call. */
+static void test_long_gc_beats(void)
+{
+    enum { N = 1000000 };
+    SETUP();
+    CU_ASSERT_FATAL(push_list(N));
+    uint64_t beat = 0;
+    uint64_t *saved = vm_heartbeat_word;
+    vm_heartbeat_word = &beat;
+    vm_beat_steps = 0;
+    CU_ASSERT_EQUAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    vm_heartbeat_word = saved;
+    CU_ASSERT(beat >= N / VM_BEAT_STEPS - 1);
+    if (beat < N / VM_BEAT_STEPS - 1)
+        fprintf(stderr, "\n%llu beats in a collection of %d cells\n", (unsigned long long)beat, N);
+    CU_ASSERT(list_ok(p->sp[-1], N));
     teardown();
 }
 
@@ -462,7 +486,7 @@ static void test_stack_grow(void)
         c->base = p->stack_lo + 20 + i;
         frames[i] = *c;
     }
-    p->fp = p->stack_lo + 33;
+    p->fp = 33;
     term *old_lo = p->stack_lo;
     size_t old_words = (size_t)(p->stack_hi - p->stack_lo);
     CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 10000), 0);
@@ -484,7 +508,7 @@ static void test_stack_grow(void)
         CU_ASSERT_PTR_EQUAL(c->fp, p->stack_lo + 10 + i);
         CU_ASSERT_PTR_EQUAL(c->base, p->stack_lo + 20 + i);
     }
-    CU_ASSERT_PTR_EQUAL(p->fp, p->stack_lo + 33);
+    CU_ASSERT_EQUAL(p->fp, 33);
     /* the moved stack is what the collector scans */
     CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
     CU_ASSERT(list_ok(p->stack_lo[0], 300));
@@ -694,6 +718,7 @@ static void test_torture_two_vms(void)
 
 static CU_TestInfo gc_tests[] = {
     {"a 1,000,000-cell list survives, moved and whole", test_deep_list},
+    {"a long collection moves the heartbeat as it goes", test_long_gc_beats},
     {"sharing is kept: a shared object is copied once", test_sharing},
     {"closures keep their captures; the func pointer is kept", test_closures},
     {"constants in the code area are not copied", test_constants_stay},

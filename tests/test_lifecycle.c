@@ -77,6 +77,7 @@ static void spawn(child_t *c, const char *const *args, bool own_group)
         dup2(null, 0);
         dup2(out[1], 1);
         dup2(err[1], 2);
+        unit_child_name();
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }

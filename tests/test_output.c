@@ -67,6 +67,7 @@ static pid_t start(const char *path, const char *const *flags, enum fd_setup out
             close(2);
         unsetenv("SHOAL_GC_TORTURE");
         unsetenv("SHOAL_MIGRATE_TORTURE");
+        unit_child_name();
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -117,7 +118,7 @@ static const char printer[] =
     "(defn main () (loop 20000))\n";
 
 /* A closed stdout: every write fails with EBADF, as on the closed fd, and
- * the run says so and exits 5. Before the fix, the segment's memfd took
+ * the run says so and exits 4. Before the fix, the segment's memfd took
  * fd 1 and print wrote into shared memory (SIGSEGV). */
 static void test_stdout_closed(void)
 {
@@ -139,7 +140,7 @@ static void test_stdout_closed(void)
     free(path);
 }
 
-/* A full disk: the write error is reported and the status is 5, not 0
+/* A full disk: the write error is reported and the status is 4, not 0
  * with the output lost. */
 static void test_stdout_full(void)
 {

@@ -45,7 +45,7 @@ static void test_claim_publish(void)
     /* Claimed is not yet a process. */
     CU_ASSERT_PTR_NULL(proctab_lookup(h, pid));
     CU_ASSERT_EQUAL(proctab_live(h), 0);
-    proctab_publish(p);
+    proctab_publish(h, p);
     CU_ASSERT_EQUAL(p->state, PCB_LIVE);
     CU_ASSERT_PTR_EQUAL(proctab_lookup(h, pid), p);
     CU_ASSERT_EQUAL(proctab_live(h), 1);
@@ -79,7 +79,7 @@ static void test_same_slot_new_pid(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(p);
         CU_ASSERT_EQUAL(p->slot, 0);
         CU_ASSERT(p->pid > last);
-        proctab_publish(p);
+        proctab_publish(h, p);
         CU_ASSERT_PTR_EQUAL(proctab_lookup(h, p->pid), p);
         if (last)
             CU_ASSERT_PTR_NULL(proctab_lookup(h, last));
@@ -117,7 +117,7 @@ static void test_generations(void)
         uint64_t pid = p->pid;
         bad += pid == 0 || pid % SLOTS != p->slot || pid <= last[p->slot];
         last[p->slot] = pid;
-        proctab_publish(p);
+        proctab_publish(h, p);
         bad += proctab_lookup(h, pid) != p;
         live[n] = p;
         pids[n++] = pid;
@@ -172,8 +172,8 @@ static void test_recover_vm(void)
         b[i] = proctab_claim(h, 1);
         CU_ASSERT_PTR_NOT_NULL_FATAL(b[i]);
     }
-    proctab_publish(a[0]);
-    proctab_publish(a[3]);
+    proctab_publish(h, a[0]);
+    proctab_publish(h, a[3]);
     uint32_t gen = a[1]->gen;
     uint64_t pid1 = a[1]->pid;
 
@@ -220,7 +220,7 @@ static void test_scan_skips_holes(void)
     pcb_t *l3 = proctab_claim(h, 3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(c3);
     CU_ASSERT_PTR_NOT_NULL_FATAL(l3);
-    proctab_publish(l3);
+    proctab_publish(h, l3);
     pid_t child = fork();
     CU_ASSERT_FATAL(child >= 0);
     if (child == 0) {
@@ -284,14 +284,14 @@ static void test_concurrent_claims(void)
                 if (!p)
                     _exit(4);
                 p->body[0] = k + 1;
-                proctab_publish(p);
+                proctab_publish(h, p);
                 mine[n++] = p;
             }
             counts[KIDS + k] = (uint32_t)n; /* still live from the churn */
             pcb_t *p;
             while ((p = proctab_claim(h, k)) != NULL) {
                 p->body[0] = k + 1;
-                proctab_publish(p);
+                proctab_publish(h, p);
                 counts[k]++;
             }
             _exit(errno == EAGAIN ? 0 : 5);

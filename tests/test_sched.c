@@ -30,6 +30,8 @@
 #include "shm/vmtab.h"
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
+#include "shm/plan.h"
+#include "vmproc/balance.h"
 #include "vmproc/heap.h"
 #include "vmproc/msg.h"
 #include "vmproc/program.h"
@@ -575,7 +577,9 @@ static void proc_free(vw_t *w, pcb_t *pcb)
 
 /* From VM 0 onto VM 1: owned by VM 1 and on VM 1's inbound list, newest
  * first (head = slot + 1, linked by inbound_next), and VM 1 woken; VM 0's
- * run queue and inbound list and VM 1's run queue stay empty. */
+ * run queue and inbound list and VM 1's run queue stay empty. VM 0 writes
+ * nothing in VM 1's row of the VM table: VM 1 counts the processes when
+ * it takes them in, and then queues them in spawn order. */
 static void test_spawn_other_vm(void)
 {
     vw_t w;
@@ -583,6 +587,7 @@ static void test_spawn_other_vm(void)
     shm_vm_t *v1 = shm_vm(w.h, 1);
     uint32_t wake0 = ck_pr_load_32(&v1->wake);
     CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
+    shm_vm_t row1 = *v1;
 
     pcb_t *a = spawn(&w, 0, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(a);
@@ -592,7 +597,7 @@ static void test_spawn_other_vm(void)
     CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)a->slot + 1);
     CU_ASSERT_EQUAL(proc_of(a)->inbound_next, 0);
     CU_ASSERT_EQUAL(ck_pr_load_32(&v1->wake), wake0 + 1);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&v1->procs), 1);
+    CU_ASSERT_EQUAL(shm_vm_procs(v1), 0);
 
     pcb_t *b = spawn(&w, 0, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
@@ -601,12 +606,22 @@ static void test_spawn_other_vm(void)
     CU_ASSERT_EQUAL(proc_of(b)->inbound_next, a->slot + 1);
     CU_ASSERT_EQUAL(proc_of(a)->inbound_next, 0);
     CU_ASSERT_EQUAL(ck_pr_load_32(&v1->wake), wake0 + 2);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&v1->procs), 2);
 
     CU_ASSERT_EQUAL(w.s[0].rq_len, 0);
     CU_ASSERT_EQUAL(w.s[1].rq_len, 0);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), 0);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->procs), 0);
+    CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 0)), 0);
+    /* VM 0 wrote nothing in VM 1's counters (the wake group is anyone's) */
+    CU_ASSERT_EQUAL(
+        memcmp(&row1.runq, &v1->runq, offsetof(shm_vm_t, wake) - offsetof(shm_vm_t, runq)), 0);
+
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(shm_vm_procs(v1), 2);
+    CU_ASSERT_EQUAL(ck_pr_load_64(&v1->started), 2);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 2);
+    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), a);
+    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), b);
     proc_free(&w, a);
     proc_free(&w, b);
     vw_close(&w);
@@ -626,7 +641,7 @@ static void test_spawn_own_vm(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(a->owner, 0);
     CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_RUNNABLE);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&v0->procs), 2);
+    CU_ASSERT_EQUAL(shm_vm_procs(v0), 2);
     CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), 0);
     CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
@@ -664,8 +679,8 @@ static void test_spawn_table_full(void)
     CU_ASSERT_EQUAL(vw_inbound(&w, 1), in1);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), 0);
     CU_ASSERT_EQUAL(w.s[0].rq_len, rq0);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->procs) + ck_pr_load_64(&shm_vm(w.h, 1)->procs),
-                    N);
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 0)) + shm_vm_procs(shm_vm(w.h, 1)), N);
     for (int i = 0; i < N; i++)
         proc_free(&w, p[i]);
     vw_close(&w);
@@ -711,21 +726,40 @@ static void test_wake_proc(void)
 /* ------------------------------------------------------------------ */
 /* the core of the loop: hand-over, arrival, stealing, timers           */
 
+/* VMs 0 and 1 of a world run the steal policy with its defaults, as the
+ * VMs of a run do (balance_free before vw_close). */
+static bool steal_policy(vw_t *w)
+{
+    int id = policy_find("steal");
+    if (id < 0)
+        return false;
+    const policy_t *p = policy_at((uint32_t)id);
+    int64_t pv[POLICY_MAX_PARAMS];
+    policy_defaults(p, pv);
+    plan_policy_write(w->h, (uint32_t)id, 10, pv, p->n_params);
+    for (uint32_t i = 0; i < 2; i++)
+        if (balance_init(&w->s[i]) < 0)
+            return false;
+    return true;
+}
+
 /* A world of `n` VMs on one node, 64 slots. */
 static bool world_n(vw_t *w, uint32_t n)
 {
     return vw_open(w, n, 1, 64, 32u << 20, HEAP_FOLLOW_ON_GC);
 }
 
-/* A process that VM `vm` owns and counts (shm_vm_t.procs), RUNNABLE and
- * queued nowhere: what the scheduler holds after it popped it. */
+/* A process that VM `vm` owns and counts (started there: shm_vm_procs),
+ * RUNNABLE and queued nowhere: what the scheduler holds after it popped
+ * it. */
 static pcb_t *held(vw_t *w, uint32_t vm)
 {
     pcb_t *pcb = vw_proc_new(w, vm);
     if (!pcb)
         return NULL;
     proc_of(pcb)->status = PS_RUNNABLE;
-    ck_pr_inc_64(&shm_vm(w->h, vm)->procs);
+    shm_vm_t *v = shm_vm(w->h, vm);
+    ck_pr_store_64(&v->started, v->started + 1);
     return pcb;
 }
 
@@ -756,7 +790,8 @@ static bool migs_moved(const migs_t *a, const migs_t *b, int c, uint64_t din, ui
     return true;
 }
 
-static const char *const cause_names[MIG_CAUSES] = {"explicit", "steal", "balancer", "adopt"};
+static const char *const cause_names[MIG_CAUSES] = {"explicit", "steal", "rebalance", "affinity",
+                                                    "adopt"};
 
 /* Where a process's memory is: what a zero-copy move must leave alone. */
 typedef struct mem {
@@ -829,8 +864,9 @@ static void test_hand_over_runnable(void)
         migs_t ms1 = migs_of(&w, from), md1 = migs_of(&w, to);
         LH_CHECK(migs_moved(&ms, &ms1, c, 0, 1), "%s: the source's counters", cause_names[c]);
         LH_CHECK(migs_moved(&md, &md1, c, 0, 0), "%s: the target's counters", cause_names[c]);
-        CU_ASSERT_EQUAL(ck_pr_load_64(&src->procs), 0);
-        CU_ASSERT_EQUAL(ck_pr_load_64(&dst->procs), 1);
+        /* the source no longer counts it; the target, once it takes it in */
+        CU_ASSERT_EQUAL(shm_vm_procs(src), 0);
+        CU_ASSERT_EQUAL(shm_vm_procs(dst), 0);
         /* heap counters: off the source, on nobody until the target runs it */
         CU_ASSERT_EQUAL(p->acct_vm, 0);
         CU_ASSERT_EQUAL(ck_pr_load_64(&src->heap_local) + ck_pr_load_64(&src->heap_remote), 0);
@@ -847,6 +883,7 @@ static void test_hand_over_runnable(void)
         CU_ASSERT_EQUAL(p->arriving, 0);
         md1 = migs_of(&w, to);
         LH_CHECK(migs_moved(&md, &md1, c, 1, 0), "%s: the target's arrivals", cause_names[c]);
+        CU_ASSERT_EQUAL(shm_vm_procs(dst), 1);
         heap_attach(vw_rt(&w, to), p); /* as sched_run_one does */
         CU_ASSERT_EQUAL(ck_pr_load_64(&dst->heap_local), bytes);
     }
@@ -854,8 +891,9 @@ static void test_hand_over_runnable(void)
     vw_close(&w);
 }
 
-/* A move by migration torture is counted nowhere: not in the process,
- * not in either VM, not on arrival; it moves the process all the same. */
+/* A move by migration torture is counted under no cause: not in the
+ * process, not in either VM's moves, not on arrival; it moves the process
+ * all the same, and the VMs' process counts follow it. */
 static void test_hand_over_torture_uncounted(void)
 {
     vw_t w;
@@ -877,16 +915,16 @@ static void test_hand_over_torture_uncounted(void)
     CU_ASSERT_EQUAL(pcb->owner, 0);
     CU_ASSERT_EQUAL(ps_state(p->status), PS_RUNNABLE);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), (uint64_t)pcb->slot + 1);
-    CU_ASSERT_EQUAL(p->arriving, 0);
+    CU_ASSERT_EQUAL(p->arriving, ARRIVE_TORTURE);
     CU_ASSERT_EQUAL(p->migrations, 1);
     CU_ASSERT_EQUAL(memcmp(p->mig, mig, sizeof mig), 0);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->procs), 1);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->procs), 0);
+    CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 1)), 0);
     CU_ASSERT_EQUAL(p->acct_vm, 0);
     mem_t after = mem_of(p);
     CU_ASSERT_TRUE(same_mem(&before, &after));
     sched_drain_inbound(&w.s[0]);
     CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[0]), pcb);
+    CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 0)), 1);
     migs_t n0 = migs_of(&w, 0), n1 = migs_of(&w, 1);
     CU_ASSERT_TRUE(migs_moved(&m0, &n0, 0, 0, 0));
     CU_ASSERT_TRUE(migs_moved(&m1, &n1, 0, 0, 0));
@@ -894,10 +932,12 @@ static void test_hand_over_torture_uncounted(void)
     vw_close(&w);
 }
 
-/* A waiting process handed over stays WAITING and on no queue; the
- * message that wakes it, sent afterwards, queues it on its new owner's
- * inbound list: from a third VM, and from the old owner too (whose own
- * run queue a stale owner would have put it on). */
+/* A waiting process handed over goes MOVING onto its new owner's inbound
+ * list (no sender or timer wakes it on the way), and the new owner,
+ * taking it in, makes it WAITING there, on no queue; the message that
+ * wakes it, sent afterwards, queues it on its new owner's inbound list:
+ * from a third VM, and from the old owner too (whose own run queue a
+ * stale owner would have put it on). */
 static void test_hand_over_waiting(void)
 {
     vw_t w;
@@ -909,16 +949,21 @@ static void test_hand_over_waiting(void)
         proc_t *p = proc_of(pcb);
         p->status = PS_RUNNING; /* its slice ended in a receive */
         uint32_t wake1 = ck_pr_load_32(&shm_vm(w.h, 1)->wake);
-        sched_hand_over(&w.s[0], pcb, 1, MIG_BALANCER, false);
+        sched_hand_over(&w.s[0], pcb, 1, MIG_REBALANCE, false);
         CU_ASSERT_EQUAL(pcb->owner, 1);
+        CU_ASSERT_EQUAL(ps_state(p->status), PS_MOVING);
+        CU_ASSERT_EQUAL(p->mig[MIG_REBALANCE], 1);
+        CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->mig_out[MIG_REBALANCE]), 1 + sender / 2);
+        CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)pcb->slot + 1);
+        CU_ASSERT_EQUAL(ck_pr_load_32(&shm_vm(w.h, 1)->wake), wake1 + 1);
+        /* VM 1 takes it in: waiting there, on no queue */
+        sched_drain_inbound(&w.s[1]);
         CU_ASSERT_EQUAL(p->status, PS_WAITING);
-        CU_ASSERT_EQUAL(p->mig[MIG_BALANCER], 1);
-        CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->mig_out[MIG_BALANCER]), 1 + sender / 2);
+        CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->mig_in[MIG_REBALANCE]), 1 + sender / 2);
         for (uint32_t vm = 0; vm < 3; vm++) {
             CU_ASSERT_EQUAL(vw_inbound(&w, vm), 0);
             CU_ASSERT_EQUAL(w.s[vm].rq_len, 0);
         }
-        CU_ASSERT_EQUAL(ck_pr_load_32(&shm_vm(w.h, 1)->wake), wake1);
 
         CU_ASSERT_EQUAL(msg_send(vw_rt(&w, sender), pcb->pid, SIG_MSG, from, mk_atom(A_OK), T_NIL),
                         SEND_OK);
@@ -926,7 +971,7 @@ static void test_hand_over_waiting(void)
         LH_CHECK(vw_inbound(&w, 1) == (uint64_t)pcb->slot + 1,
                  "sent from VM %u: not on VM 1's inbound list", sender);
         CU_ASSERT_EQUAL(p->inbound_next, 0);
-        CU_ASSERT_EQUAL(ck_pr_load_32(&shm_vm(w.h, 1)->wake), wake1 + 1);
+        CU_ASSERT_EQUAL(ck_pr_load_32(&shm_vm(w.h, 1)->wake), wake1 + 2);
         LH_CHECK(vw_inbound(&w, 0) == 0 && w.s[0].rq_len == 0,
                  "sent from VM %u: queued on the old owner", sender);
         CU_ASSERT_EQUAL(vw_inbound(&w, 2) + w.s[2].rq_len + w.s[1].rq_len, 0);
@@ -934,43 +979,52 @@ static void test_hand_over_waiting(void)
         sched_drain_inbound(&w.s[1]);
         CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), pcb);
         CU_ASSERT_EQUAL(msg_take(vw_rt(&w, 1), pcb), 1);
-        CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->mig_in[MIG_BALANCER]), 1 + sender / 2);
         vw_proc_free(&w, pcb, 1);
-        ck_pr_dec_64(&shm_vm(w.h, 1)->procs);
     }
     vw_close(&w);
 }
 
-/* The race the fences in sched_hand_over close: a message that arrived
- * while the process still ran (its sender saw it RUNNING, so woke
- * nobody) is in the inbox when the process is handed over waiting. The
- * hand-over sees it and makes the process RUNNABLE, queued once, on the
- * new owner; it is not left waiting on a message it has. */
+/* The race that settling closes: a message that arrived while the
+ * process still ran (its sender saw it RUNNING, so woke nobody), or while
+ * it moved (MOVING: likewise), is in the inbox when the new owner takes
+ * it in. The new owner sees it and makes the process RUNNABLE, queued
+ * once, there; it is not left waiting on a message it has. */
 static void test_hand_over_waiting_inbox_race(void)
 {
     vw_t w;
     CU_ASSERT_TRUE_FATAL(world_n(&w, 3));
-    pcb_t *pcb = held(&w, 0);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
-    proc_t *p = proc_of(pcb);
-    p->status = PS_RUNNING;
     uint64_t from = 7 * w.h->cfg.proc_slots + 5;
-    CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 2), pcb->pid, SIG_MSG, from, mk_atom(A_OK), T_NIL), SEND_OK);
-    CU_ASSERT_EQUAL(p->status, PS_RUNNING); /* the sender woke nobody */
-    CU_ASSERT_EQUAL(vw_inbound(&w, 0) + vw_inbound(&w, 1), 0);
+    for (int moving = 0; moving <= 1; moving++) {
+        pcb_t *pcb = held(&w, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+        proc_t *p = proc_of(pcb);
+        p->status = PS_RUNNING;
+        if (!moving) {
+            CU_ASSERT_EQUAL(
+                msg_send(vw_rt(&w, 2), pcb->pid, SIG_MSG, from, mk_atom(A_OK), T_NIL), SEND_OK);
+            CU_ASSERT_EQUAL(p->status, PS_RUNNING); /* the sender woke nobody */
+        }
+        CU_ASSERT_EQUAL(vw_inbound(&w, 0) + vw_inbound(&w, 1), 0);
 
-    sched_hand_over(&w.s[0], pcb, 1, MIG_EXPLICIT, false);
-    CU_ASSERT_EQUAL(pcb->owner, 1);
-    CU_ASSERT_EQUAL(ps_state(p->status), PS_RUNNABLE);
-    CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)pcb->slot + 1);
-    CU_ASSERT_EQUAL(p->inbound_next, 0);
-    CU_ASSERT_EQUAL(vw_inbound(&w, 0) + vw_inbound(&w, 2), 0);
-    CU_ASSERT_EQUAL(w.s[0].rq_len + w.s[1].rq_len + w.s[2].rq_len, 0);
-    sched_drain_inbound(&w.s[1]);
-    CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
-    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), pcb);
-    CU_ASSERT_EQUAL(msg_take(vw_rt(&w, 1), pcb), 1);
-    vw_free_all(&w);
+        sched_hand_over(&w.s[0], pcb, 1, MIG_EXPLICIT, false);
+        CU_ASSERT_EQUAL(pcb->owner, 1);
+        if (moving) {
+            CU_ASSERT_EQUAL(
+                msg_send(vw_rt(&w, 2), pcb->pid, SIG_MSG, from, mk_atom(A_OK), T_NIL), SEND_OK);
+        }
+        CU_ASSERT_EQUAL(ps_state(p->status), PS_MOVING); /* the sender woke nobody */
+        CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)pcb->slot + 1);
+        CU_ASSERT_EQUAL(p->inbound_next, 0);
+        CU_ASSERT_EQUAL(vw_inbound(&w, 0) + vw_inbound(&w, 2), 0);
+        CU_ASSERT_EQUAL(w.s[0].rq_len + w.s[1].rq_len + w.s[2].rq_len, 0);
+        sched_drain_inbound(&w.s[1]);
+        CU_ASSERT_EQUAL(ps_state(p->status), PS_RUNNABLE);
+        CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
+        CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), pcb);
+        CU_ASSERT_EQUAL(msg_take(vw_rt(&w, 1), pcb), 1);
+        CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
+        vw_proc_free(&w, pcb, 1);
+    }
     vw_close(&w);
 }
 
@@ -986,8 +1040,8 @@ static void test_drain_push_order(void)
     pcb_t *p[N];
     /* pusher of the i-th push, and its cause */
     static const uint32_t by[N] = {1, 2, 1, 3, 3, 2, 1, 2, 3};
-    static const enum mig_cause cause[N] = {MIG_STEAL,    MIG_BALANCER, MIG_STEAL,
-                                            MIG_EXPLICIT, MIG_TORTURE,  MIG_BALANCER,
+    static const enum mig_cause cause[N] = {MIG_STEAL,    MIG_REBALANCE, MIG_STEAL,
+                                            MIG_EXPLICIT, MIG_TORTURE,  MIG_REBALANCE,
                                             MIG_ADOPT,    MIG_STEAL,    MIG_EXPLICIT};
     for (int i = 0; i < N; i++) {
         p[i] = held(&w, by[i]);
@@ -996,7 +1050,7 @@ static void test_drain_push_order(void)
     migs_t m0 = migs_of(&w, 0);
     for (int i = 0; i < N; i++)
         sched_hand_over(&w.s[by[i]], p[i], 0, cause[i], true);
-    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->procs), N);
+    CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 0)), 0); /* counted when taken in */
     CU_ASSERT_EQUAL(w.s[0].rq_len, 0); /* nothing taken in yet */
     uint32_t list[N + 1];
     CU_ASSERT_EQUAL(vw_inbound_slots(&w, 0, list, N + 1), N);
@@ -1072,7 +1126,7 @@ static void test_drain_forwards_moved(void)
 /* A steal request from VM 1 in VM 0's steal_req, with N processes queued
  * on VM 0 of which some may not go (spawn-on placed and not yet run,
  * pinned by migrate, inside a call-on): sched_give_work hands over
- * policy_steal_amount(N) of those that may go (all of them if fewer),
+ * what the steal policy says for N (balance_amount) of those that may go (all of them if fewer),
  * none of the others, counted as steals; what stays keeps its order; the
  * thief gets them in queue order; the request is cleared. */
 static void test_give_work(void)
@@ -1105,14 +1159,21 @@ static void test_give_work(void)
             }
             runq_push(&w.s[0], p[i]);
         }
-        size_t want = policy_steal_amount(n);
+        CU_ASSERT_TRUE_FATAL(steal_policy(&w));
+        size_t want = balance_amount(vw_rt(&w, 0), n, 1);
+        uint32_t placed = 0;
+        for (uint32_t i = 0; i < n; i++)
+            placed += (proc_of(p[i])->flags & PF_PLACED) != 0;
         if (want > eligible)
             want = eligible;
         migs_t m0 = migs_of(&w, 0);
         ck_pr_store_32(&shm_vm(w.h, 0)->steal_req, 1 + 1);
 
         sched_give_work(&w.s[0]);
-        CU_ASSERT_EQUAL(ck_pr_load_32(&shm_vm(w.h, 0)->steal_req), 0);
+        /* nothing given but processes that have not run yet: the request
+         * stays for the next round */
+        CU_ASSERT_EQUAL(ck_pr_load_32(&shm_vm(w.h, 0)->steal_req),
+                        want == 0 && placed >= 2 ? 1 + 1 : 0);
         uint32_t q[MAXN], given[MAXN];
         size_t kept = vw_runq_slots(&w, 0, q, MAXN);
         size_t ng = vw_inbound_slots(&w, 1, given, MAXN);
@@ -1135,8 +1196,7 @@ static void test_give_work(void)
         LH_CHECK(bad == 0, "N = %u, held back %#x: %d misplaced", n, back, bad);
         migs_t m1 = migs_of(&w, 0);
         CU_ASSERT_TRUE(migs_moved(&m0, &m1, MIG_STEAL, 0, ng));
-        CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->procs), kept);
-        CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->procs), ng);
+        CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 0)), kept);
         /* the thief takes them in, in the victim's queue order */
         sched_drain_inbound(&w.s[1]);
         uint32_t t[MAXN];
@@ -1145,6 +1205,9 @@ static void test_give_work(void)
             bad += t[i] != given[ng - 1 - i];
         CU_ASSERT_EQUAL(bad, 0);
         CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->mig_in[MIG_STEAL]), ng);
+        CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 1)), ng);
+        for (uint32_t i = 0; i < 2; i++)
+            balance_free(&w.s[i]);
         vw_free_all(&w);
         vw_close(&w);
     }
@@ -1182,10 +1245,10 @@ static void wait_with_timer(vw_t *w, uint32_t vm, pcb_t *pcb, int64_t d)
 }
 
 /* sched_fire_timers at `now`: a due timer of a waiting process makes it
- * RUNNABLE and queues it on its owner: on this VM's run queue, or, for a
- * process handed over (waiting) since its timer was set, on its new
- * owner's inbound list. A timer not yet due stays, and its process waits
- * on. */
+ * RUNNABLE and queues it on this VM's run queue. A process handed over
+ * (waiting) since its timer was set is MOVING, which no timer wakes: its
+ * new owner sets the deadline again when it takes it in, and wakes it
+ * there. A timer not yet due stays, and its process waits on. */
 static void test_fire_timers_due(void)
 {
     vw_t w;
@@ -1197,8 +1260,9 @@ static void test_fire_timers_due(void)
     proc_of(moved)->deadline = 2000;
     CU_ASSERT_EQUAL(timer_push(&w.s[0], 2000, moved), 0);
     proc_of(moved)->status = PS_RUNNING;
-    sched_hand_over(&w.s[0], moved, 1, MIG_BALANCER, false);
-    CU_ASSERT_EQUAL_FATAL(proc_of(moved)->status, PS_WAITING);
+    sched_hand_over(&w.s[0], moved, 1, MIG_REBALANCE, false);
+    CU_ASSERT_EQUAL_FATAL(ps_state(proc_of(moved)->status), PS_MOVING);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)moved->slot + 1);
 
     sched_fire_timers(&w.s[0], 999); /* nothing due */
     CU_ASSERT_EQUAL(w.s[0].ntimers, 3);
@@ -1207,13 +1271,21 @@ static void test_fire_timers_due(void)
 
     sched_fire_timers(&w.s[0], 2000);
     CU_ASSERT_EQUAL(ps_state(proc_of(here)->status), PS_RUNNABLE);
-    CU_ASSERT_EQUAL(ps_state(proc_of(moved)->status), PS_RUNNABLE);
+    CU_ASSERT_EQUAL(ps_state(proc_of(moved)->status), PS_MOVING);
     uint32_t q[4];
     CU_ASSERT_EQUAL_FATAL(vw_runq_slots(&w, 0, q, 4), 1);
     CU_ASSERT_EQUAL(q[0], here->slot);
     CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)moved->slot + 1);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), 0);
     CU_ASSERT_EQUAL(w.s[1].rq_len, 0);
+    /* VM 1 takes it in: waiting, its deadline set again there; due */
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(proc_of(moved)->status, PS_WAITING);
+    CU_ASSERT_EQUAL(w.s[1].ntimers, 1);
+    sched_fire_timers(&w.s[1], 2000);
+    CU_ASSERT_EQUAL(ps_state(proc_of(moved)->status), PS_RUNNABLE);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
     /* the later one: still waiting, its timer still there */
     CU_ASSERT_EQUAL(proc_of(later)->status, PS_WAITING);
     CU_ASSERT_EQUAL(w.s[0].ntimers, 1);

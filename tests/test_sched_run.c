@@ -107,7 +107,7 @@ static void test_run_one_returns(void)
 
     CU_ASSERT_TRUE_FATAL(run_next(&w, 0, t));
     CU_ASSERT_TRUE(ended(&w, t, tpid));
-    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 0)->procs), 0);
+    CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 0)), 0);
     CU_ASSERT_EQUAL(w.s[0].rq_len + w.s[1].rq_len, 0);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), 0);
     /* the DOWN woke the watcher on its VM */
@@ -125,7 +125,7 @@ static void test_run_one_returns(void)
     /* and the watcher, given its message, returns and ends too */
     sched_run_one(&w.s[1], wt);
     CU_ASSERT_TRUE(ended(&w, wt, wpid));
-    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->procs), 0);
+    CU_ASSERT_EQUAL(shm_vm_procs(shm_vm(w.h, 1)), 0);
     char why[256];
     CU_ASSERT_EQUAL(pool_check(w.h, why, sizeof why), 0);
     vw_close(&w);
@@ -302,6 +302,8 @@ static int run_until_wait(vw_t *w, pcb_t *pcb, int max, bool moves, uint32_t *la
         if (!run_next(w, vm, pcb))
             return -1;
         *last_vm = vm;
+        if (ps_state(proc_of(pcb)->status) == PS_MOVING)
+            sched_drain_inbound(&w->s[pcb->owner]); /* handed over at the wait: settled there */
         if (proc_of(pcb)->status == PS_WAITING)
             return yields;
         if ((pcb->owner != vm) != moves)
@@ -312,8 +314,9 @@ static int run_until_wait(vw_t *w, pcb_t *pcb, int max, bool moves, uint32_t *la
 }
 
 /* Migration torture at the other safe point, a blocking receive: the
- * process is handed over waiting (on no queue, owned by the next VM),
- * and a message wakes it there. PF_PINNED from migrate lasts only until
+ * process is handed over waiting (MOVING, on the next VM's inbound list,
+ * which settles it waiting there, on no queue), and a message wakes it
+ * there. PF_PINNED from migrate lasts only until
  * that wait, so it does not keep the process; a call-on's pin does. */
 static void test_run_one_torture_wait(void)
 {
@@ -359,9 +362,10 @@ static void test_run_one_torture_wait(void)
 
 /* (migrate 1) on VM 0: the slice ends at the call, and the process is
  * handed to VM 1 as an explicit move (counted once, on both sides) and
- * pinned there: the balancer's hint to go back is not acted on, slice
- * after slice, until the process waits in receive; at its first yield
- * after the wait, the hint moves it (a balancer move) and is used up. */
+ * pinned there: a plan's move back is dropped (counted as dropped), and
+ * the process stays, slice after slice, until it waits in receive; at
+ * its first yield after the wait, a plan's move moves it (a rebalance
+ * move) and is used up. */
 static void test_run_one_migrate_pins(void)
 {
     vw_t w;
@@ -381,23 +385,27 @@ static void test_run_one_migrate_pins(void)
     sched_drain_inbound(&w.s[1]);
     CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_in[MIG_EXPLICIT], 1);
 
-    /* the balancer asks it back to VM 0 */
-    ck_pr_store_32(&p->hint_vm, 0 + 1);
+    /* a plan asks it back to VM 0 */
+    const uint32_t back = (0 + 1) | (uint32_t)MIG_REBALANCE << 16;
+    ck_pr_store_32(&p->hint_vm, back);
     int yields = 0;
     for (int i = 0; i < 100; i++) {
         CU_ASSERT_TRUE_FATAL(run_next(&w, 1, g));
         if (p->status == PS_WAITING)
             break;
         LH_CHECK(g->owner == 1, "pinned, slice %d: moved to VM %u", i, g->owner);
-        CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 1);
+        CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 0);
         yields++;
     }
     LH_CHECK(yields >= 5, "only %d slices ran pinned before the wait", yields);
     CU_ASSERT_EQUAL_FATAL(p->status, PS_WAITING);
     CU_ASSERT_EQUAL(g->owner, 1);
     CU_ASSERT_EQUAL(p->flags & PF_PINNED, 0);
-    CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->plan_dropped, 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->plan_done, 0);
 
+    /* not pinned any more: the next plan's move is acted on */
+    ck_pr_store_32(&p->hint_vm, back);
     CU_ASSERT_EQUAL(send_ok(&w, 0, g), SEND_OK);
     CU_ASSERT_TRUE_FATAL(run_next(&w, 1, g));
     CU_ASSERT_EQUAL(g->owner, 0);
@@ -405,18 +413,19 @@ static void test_run_one_migrate_pins(void)
     CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 0);
     CU_ASSERT_EQUAL(vw_inbound(&w, 0), (uint64_t)g->slot + 1);
     CU_ASSERT_EQUAL(p->migrations, 2);
-    CU_ASSERT_EQUAL(p->mig[MIG_BALANCER], 1);
-    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_out[MIG_BALANCER], 1);
+    CU_ASSERT_EQUAL(p->mig[MIG_REBALANCE], 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_out[MIG_REBALANCE], 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->plan_done, 1);
     sched_drain_inbound(&w.s[0]);
-    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_in[MIG_BALANCER], 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_in[MIG_REBALANCE], 1);
     vw_free_all(&w);
     vw_close(&w);
 }
 
 /* (call-on 1 wait-spin) from VM 0: moved to VM 1 for the call, pinned for
  * all of it, also after it waits in receive inside the call (the wait
- * clears migrate's pin, not call-on's): the balancer's hint does not move
- * it; the end of the call moves it home (a second explicit move), and it
+ * clears migrate's pin, not call-on's): a plan's move is dropped, not
+ * acted on; the end of the call moves it home (a second explicit move), and it
  * returns there. */
 static void test_run_one_call_on_pins(void)
 {
@@ -435,22 +444,23 @@ static void test_run_one_call_on_pins(void)
     CU_ASSERT_EQUAL(p->flags & PF_PINNED, 0);
     CU_ASSERT_EQUAL(p->pin_depth, 1);
 
-    ck_pr_store_32(&p->hint_vm, 0 + 1);
+    ck_pr_store_32(&p->hint_vm, (0 + 1) | (uint32_t)MIG_REBALANCE << 16);
     CU_ASSERT_EQUAL(send_ok(&w, 0, g), SEND_OK);
     int yields = 0;
     for (int i = 0; i < 100 && g->owner == 1; i++) {
         CU_ASSERT_TRUE_FATAL(run_next(&w, 1, g));
         if (g->owner == 1) {
             CU_ASSERT_EQUAL(ps_state(p->status), PS_RUNNABLE);
-            CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 1);
+            CU_ASSERT_EQUAL(ck_pr_load_32(&p->hint_vm), 0);
             yields++;
         }
     }
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->plan_dropped, 1);
     LH_CHECK(yields >= 5, "only %d slices ran inside the call", yields);
     CU_ASSERT_EQUAL_FATAL(g->owner, 0);
     CU_ASSERT_EQUAL(p->pin_depth, 0);
     CU_ASSERT_EQUAL(p->mig[MIG_EXPLICIT], 2);
-    CU_ASSERT_EQUAL(p->mig[MIG_BALANCER], 0);
+    CU_ASSERT_EQUAL(p->mig[MIG_REBALANCE], 0);
     CU_ASSERT_EQUAL(p->migrations, 2);
     CU_ASSERT_TRUE_FATAL(run_next(&w, 0, g)); /* returns 'back */
     CU_ASSERT_TRUE(ended(&w, g, pid));

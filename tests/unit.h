@@ -23,4 +23,9 @@ void unit_add(const char *name, CU_TestInfo *tests, CU_InitializeFunc init,
 /* Path of the shoal binary under test (env SHOAL, default build/shoal). */
 const char *unit_shoal_path(void);
 
+/* In a forked child about to exec shoal: a run name of its own (env
+ * SHOAL_NAME = unit-PID), so that runs of tests that go on at the same
+ * time, here or in another checkout, never claim the same name. */
+void unit_child_name(void);
+
 #endif

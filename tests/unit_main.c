@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_SUITES 64
 
@@ -41,6 +42,13 @@ const char *unit_shoal_path(void)
     return p && *p ? p : "build/shoal";
 }
 
+void unit_child_name(void)
+{
+    char name[32];
+    snprintf(name, sizeof name, "unit-%d", (int)getpid());
+    setenv("SHOAL_NAME", name, 1);
+}
+
 static int wanted(const char *name, int argc, char **argv)
 {
     if (argc < 2)
@@ -53,6 +61,7 @@ static int wanted(const char *name, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    unit_child_name(); /* for what system() runs; forked runs take their own */
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     for (int i = 0; i < n_suites; i++) {

@@ -50,8 +50,8 @@ bool vw_open_program(vw_t *w, uint32_t n_vms, uint32_t n_nodes, uint32_t slots, 
     shm_config_t c;
     shm_config_default(&c, n_vms, n_nodes);
     c.proc_slots = slots;
-    c.atom_cap = 4096;
-    c.atom_bytes = 256u << 10;
+    c.atom_cap = 16384; /* room for a table name per directory slot (test_ets) */
+    c.atom_bytes = 1u << 20;
     c.code_bytes = 4u << 20;
     c.pool_bytes = pool_bytes;
     w->h = shm_create(&c);
@@ -104,7 +104,7 @@ pcb_t *vw_proc_new(vw_t *w, uint32_t vm)
         proctab_release(w->h, pcb);
         return NULL;
     }
-    proctab_publish(pcb);
+    proctab_publish(w->h, pcb);
     heap_attach(rt, proc_of(pcb));
     return pcb;
 }

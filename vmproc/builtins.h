@@ -5,9 +5,10 @@
  *
  * The compiler checks arities against this list and turns some calls into
  * opcodes (+, <, tuple, apply ...) or calls of the prelude (map, foldl,
- * foldr, filter, each, sort, sort-by, map-fold, sleep: written in the
- * language, program.c; compiler.c's prelude_of names them); those have
- * bif_compiled as their function, which is never called. Everything else is OP_BIF with the id,
+ * foldr, filter, each, sort, sort-by, map-fold, sleep, table-fold,
+ * table->list: written in the language, program.c; compiler.c's
+ * prelude_of names them); those have bif_compiled as their function,
+ * which is never called. Everything else is OP_BIF with the id,
  * dispatched through bif_table (bif.c) to the function, which lives in
  * the file of its family (bif_arith.c, bif_list.c, ...).
  *
@@ -79,12 +80,19 @@ BI(CALL_ON, "call-on", 2, -1, bif_compiled, 0, "call f on VM vm inside the calle
 BI(CALL_ON_ENTER, "%call-on-enter", 1, 1, bif_call_on_enter, 0, "call-on: pin the caller, move it to vm")
 BI(CALL_ON_LEAVE, "%call-on-leave", 1, 1, bif_call_on_leave, 0, "call-on: unpin the caller, move it back to vm")
 BI(PROCESS_INFO, "process-info", 1, 1, bif_process_info, 0, "#(vm heap-bytes mailbox-length migrations)")
-BI(TABLE_NEW, "table-new", 1, 1, bif_table_new, 0, "create a shared table")
+BI(TABLE_NEW, "table-new", 1, 2, bif_table_new, 0, "create a shared table ('ordered: in term order)")
 BI(TABLE_PUT, "table-put", 3, 3, bif_table_put, 0, "store a key and value")
 BI(TABLE_GET, "table-get", 3, 3, bif_table_get, 0, "the value of a key, or the default")
 BI(TABLE_DELETE, "table-delete", 2, 2, bif_table_delete, 0, "remove a key")
 BI(TABLE_SIZE, "table-size", 1, 1, bif_table_size, 0, "keys in a table")
 BI(TABLE_UPDATE_COUNTER, "table-update-counter", 3, 3, bif_table_update_counter, 0, "add to an integer value atomically")
+BI(TABLE_INSERT_NEW, "table-insert-new", 3, 3, bif_table_insert_new, 0, "store a key and value only if the key is absent")
+BI(TABLE_TAKE, "table-take", 3, 3, bif_table_take, 0, "remove a key and return its value, or the default")
+BI(TABLE_FOLD, "table-fold", 3, 3, bif_compiled, 0, "call (f key value acc) on every entry (prelude)")
+BI(TABLE_TO_LIST, "table->list", 1, 1, bif_compiled, 0, "the list of #(key value) (prelude)")
+BI(TABLE_DROP, "table-drop", 1, 1, bif_table_drop, 0, "delete a table and everything in it")
+BI(TABLE_CHUNK, "%table-chunk", 2, 2, bif_table_chunk, 0, "the entries after a cursor, for table-fold")
+BI(TABLE_BYTES, "%table-bytes", 1, 1, bif_table_bytes, 0, "bytes a table holds, for the benchmarks")
 BI(MAKE_REF, "make-ref", 0, 0, bif_make_ref, 0, "a fresh ref")
 BI(VM_ID, "vm-id", 0, 0, bif_vm_id, BF_GUARD, "number of the VM running the caller")
 BI(VM_COUNT, "vm-count", 0, 0, bif_vm_count, BF_GUARD, "number of VMs")

@@ -845,6 +845,8 @@ static const char *prelude_of(int id)
     case BI_SORT_BY: return "%sort-by";
     case BI_MAP_FOLD: return "%map-fold";
     case BI_SLEEP: return "%sleep";
+    case BI_TABLE_FOLD: return "%table-fold";
+    case BI_TABLE_TO_LIST: return "%table->list";
     default: return NULL;
     }
 }

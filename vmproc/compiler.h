@@ -37,7 +37,8 @@ void compiler_free(compiler_t *c);
     X(HEAP_LIMIT, "heap_limit") X(UNDEFINED, "undefined") X(FN, "fn")            \
     X(SYSTEM_LIMIT, "system_limit") X(TIMEOUT, "timeout") X(RAISE, "raise")       \
     X(EXIT_CLASS, "exit") X(THROW, "throw") X(NOCATCH, "nocatch")                 \
-    X(MAILBOX_LIMIT, "mailbox_limit") X(INFINITY, "infinity")
+    X(MAILBOX_LIMIT, "mailbox_limit") X(INFINITY, "infinity") X(ORDERED, "ordered") \
+    X(SET, "set") X(START, "start") X(END, "end")
 
 enum well_known_atom {
 #define X(id, name) A_##id,

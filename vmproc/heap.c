@@ -456,9 +456,7 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
      * dies in between leaks the old one, never frees it twice. */
     p->stack_lo = ns;
     p->stack_hi = nhi;
-    p->sp = ns + used_v;
-    if (p->fp)
-        p->fp = ns + (p->fp - old);
+    p->sp = ns + used_v; /* p->fp is an index: it holds */
     p->ctl = (ctl_t *)((char *)nhi - used_c);
     ck_pr_fence_store();
     pool_free(rt->h, rt->vm, old);

@@ -67,7 +67,7 @@ int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc
     p->sp = fp + argc;
     if (f->arity != argc)
         bif_error(p, A_BADARITY); /* as in Erlang, the new process fails, not the spawner */
-    p->fp = fp;
+    p->fp = (uint32_t)(fp - p->stack_lo);
     p->pc = f->code;
     p->func = f;
     p->deadline = -1;
@@ -170,14 +170,19 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     /* Migration torture: every call is the end of a slice, so that the
      * scheduler may move the process at every safe point. */
     int32_t reds = rt->migrate_torture ? 1 : SLICE_REDUCTIONS;
+    const int32_t reds0 = reds;
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
     ctl_t *err_cs;    /* where a raise began, for the trace if nothing takes it */
     const uint32_t *err_pc;
     const func_t *err_fn;
 
-#define SAVE() (p->pc = pc, p->sp = sp, p->fp = fp, p->ctl = cs, p->func = fn)
-#define LOAD() (pc = p->pc, sp = p->sp, fp = p->fp, cs = p->ctl, fn = p->func)
+/* Leave the slice, saying how many reductions it used (the VM counts them). */
+#define LEAVE(r) return (rt->slice_reds = (uint32_t)(reds0 - reds), (r))
+#define SAVE()                                                                  \
+    (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
+     p->func = fn)
+#define LOAD() (pc = p->pc, sp = p->sp, fp = p->stack_lo + p->fp, cs = p->ctl, fn = p->func)
 #define K (fn->consts)
 /* Room for `words` on the heap; the operands must still be on the stack. */
 #define HEAP_NEED(words)                                                        \
@@ -381,7 +386,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             pc = fn->code;
             if (UNLIKELY(--reds <= 0)) {
                 SAVE();
-                return RUN_YIELD;
+                LEAVE(RUN_YIELD);
             }
             DISPATCH();
         }
@@ -513,7 +518,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                      * with the result in place */
                     rt->trap = false;
                     SAVE();
-                    return RUN_YIELD;
+                    LEAVE(RUN_YIELD);
                 }
             }
             DISPATCH();
@@ -952,7 +957,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                     p->flags |= PF_TORTURE_HOLD;
                     pc--;
                     SAVE();
-                    return RUN_YIELD;
+                    LEAVE(RUN_YIELD);
                 }
                 p->flags &= ~PF_TORTURE_HOLD;
             }
@@ -1025,7 +1030,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             pc--; /* resume by retrying this instruction */
             SAVE();
-            return RUN_WAIT;
+            LEAVE(RUN_WAIT);
         }
         CASE(UNWRAP)
         {
@@ -1045,14 +1050,14 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             p->err_class = EXC_NORMAL;
             p->err_value = mk_atom(A_NORMAL);
             SAVE();
-            return RUN_EXIT;
+            LEAVE(RUN_EXIT);
         }
     }
 
 killed:
     /* An exit signal: the process ends at once, whatever catches it has. */
     SAVE();
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 
 heap_limit:
     /* The heap or stack could not grow: the process ends, the VM does not.
@@ -1068,7 +1073,7 @@ heap_limit:
     }
     p->sp = p->stack_lo;
     p->ctl = (ctl_t *)p->stack_hi;
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 
 raise:
     /* Unwind to the nearest catch or guard; cs, sp, fp are current. */
@@ -1135,5 +1140,5 @@ raise:
         p->err_value = mk_tuple2(p, mk_atom(A_NOCATCH), p->err_value);
         p->err_class = EXC_ERROR;
     }
-    return RUN_EXIT;
+    LEAVE(RUN_EXIT);
 }

@@ -17,10 +17,10 @@
  * whole message is. The buffer it was filling belongs to the receiver's
  * slot from the moment it is allocated (so that a published one is never
  * freed by the recovery of the sender's VM); one that died unpublished is
- * left over, owned by the receiver's slot, until the receiver ends and
- * its runs are freed with it: one buffer (a run of as many pages as the
- * message needed) per crash, and for a receiver that lives on, for the
- * rest of the run. tests/test_msg.c checks that no more is left.
+ * left over, owned by the receiver's slot, for the rest of the run: one
+ * buffer (a run of as many pages as the message needed) per crash, a
+ * known leak (shm/pool.c says what would free it). tests/test_msg.c
+ * checks that no more is left.
  *
  * Reservations: a process's exit signals (EXIT to each link, DOWN to each
  * watcher) must be delivered whatever the pool's state, so one pool page
@@ -45,8 +45,10 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/balance.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
+#include "vmproc/info.h"
 #include "vmproc/sched.h"
 
 #include <ck_pr.h>
@@ -119,6 +121,9 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
         if (ck_pr_cas_64(&p->inbox, cur, tag | off))
             break;
     }
+    if (counted)
+        info_count_send(rt, ck_pr_load_32(&pcb->owner));
+    balance_count_send(rt, pcb, from, to);
     /* Published: a reserved page is in use for good (see the header). */
     if (reserved)
         pool_unreserve(h, 1);

@@ -8,8 +8,9 @@
  *
  * The stack is one run of pages: values (terms) grow up from stack_lo,
  * control frames (ctl_t: calls, catches, guards) grow down from stack_hi.
- * Pointers into it (sp, fp, ctl, and the frames' fp and base) are moved
- * by stack_grow when the stack moves to a bigger run.
+ * Pointers into it (sp, ctl, and the frames' fp and base) are moved by
+ * stack_grow when the stack moves to a bigger run; the process's fp is an
+ * index from stack_lo.
  *
  * NOTES
  *   Every field of proc_t is touched by the owner VM only, except those of
@@ -19,6 +20,7 @@
 #ifndef SHOAL_VMPROC_PROC_H
 #define SHOAL_VMPROC_PROC_H
 
+#include "shm/plan.h"
 #include "shm/proctab.h"
 #include "vmproc/code.h"
 
@@ -67,7 +69,7 @@ static inline const uint32_t *ctl_pc(const ctl_t *c)
     return (const uint32_t *)((uintptr_t)c->pc & ~(uintptr_t)3u);
 }
 
-/* The status word: the state in its low 4 bits. A RUNNABLE process also
+/* The status word: the state in its low 4 bits. A RUNNABLE or MOVING process also
  * names the VM that holds it, with that VM's incarnation
  * (shm_vm_t.restarts): the VM whose run queue or inbound list it is on,
  * or, with PS_PUSHING, the VM that is pushing it onto another's inbound
@@ -80,7 +82,9 @@ enum proc_status {
     PS_RUNNABLE = 1,
     PS_RUNNING,
     PS_WAITING,   /* in receive (or sleep) with nothing to do */
-    PS_EXITING
+    PS_EXITING,
+    PS_MOVING     /* waiting, and being handed to another VM: on that VM's inbound
+                   * list; its new owner makes it WAITING (or RUNNABLE) again */
 };
 #define PS_STATE_MASK 0xfu
 
@@ -103,6 +107,12 @@ static inline uint32_t ps_pushing(uint32_t vm, uint32_t inc)
     return ps_runnable(vm, inc) | PS_PUSHING;
 }
 
+/* MOVING, held by incarnation `inc` of VM `vm` (PS_PUSHING as above). */
+static inline uint32_t ps_moving(uint32_t vm, uint32_t inc)
+{
+    return PS_MOVING | (vm & 0x7ffu) << 5 | (inc & 0xffffu) << 16;
+}
+
 static inline uint32_t ps_queuer(uint32_t status)
 {
     return (status >> 5) & 0x7ffu;
@@ -123,12 +133,16 @@ typedef struct proc {
     uint32_t status;          /* ps_state() is an enum proc_status, with the queuer
                                * if RUNNABLE; others CAS WAITING -> RUNNABLE */
     uint32_t inbound_next;    /* next PCB (slot + 1) on a VM's inbound list */
-    uint32_t hint_vm;         /* the balancer: please move to vm + 1 at the next yield */
+    uint32_t hint_vm;         /* owner VM, acting on a plan: move to VM (hint_vm & 0xffff) - 1,
+                               * cause hint_vm >> 16, at its next safe point; 0: no */
     uint32_t arriving;        /* set by the VM that hands the process over: cause + 1 */
     uint32_t msgs_pending;    /* messages published to the inbox and not yet taken:
                                * senders add 1 after their CAS, the owner
                                * subtracts what it takes (process-info) */
-    uint32_t pad_word;
+    uint32_t exit_stage;      /* EXIT_STAGE_*: how far the owner got in ending it
+                               * (sched.c proc_exit; recovery resumes from
+                               * there if the VM dies); written once or twice
+                               * in a life, so it may share this line */
     char pad_shared[SHOAL_CACHE_LINE - 32];
 
     /* owner VM only, from here on */
@@ -149,9 +163,10 @@ typedef struct proc {
     ctl_t *ctl;
     const uint32_t *pc;
     const func_t *func;
-    term *fp;
+    uint32_t fp;              /* the frame, as an index from stack_lo (interp.c's
+                               * SAVE and LOAD convert): half a pointer, and it
+                               * needs no fixing when the stack moves */
     uint32_t flags;
-    uint32_t pad_regs;
     /* mailbox: message nodes (BT_MSG) in arrival order */
     term mbox_first, mbox_last;
     term mbox_prev;           /* receive cursor: node before the current one, 0 = head */
@@ -169,7 +184,10 @@ typedef struct proc {
     /* migration */
     uint32_t migrate_to;      /* (migrate vm) asked for vm + 1; 0: no */
     uint32_t acct_vm;         /* VM whose heap counters include this process, + 1 */
-    uint32_t mig[4];          /* moves by cause (enum mig_cause) */
+    uint32_t mig[MIG_CAUSES]; /* moves by cause (enum mig_cause) */
+    /* the owner VM's list of its waiting processes (vmproc/balance.c),
+     * slot + 1 of the neighbours; wait_vm: the VM whose list holds it, + 1 */
+    uint32_t wait_prev, wait_next, wait_vm;
     uint32_t node_pages[PROC_NODES]; /* pages of heap and stack per NUMA node */
     /* scheduling */
     struct pcb *rq_next;      /* next on the owner VM's run queue (sched.c) */
@@ -177,15 +195,17 @@ typedef struct proc {
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
-    /* ending (sched.c proc_exit; recovery resumes from here if the VM dies) */
-    uint32_t exit_stage;      /* EXIT_STAGE_* */
-    uint32_t pad_exit;
     /* where an error that no catch took was raised (trace.h): the
      * function, the instruction, and the control frames above it, as
      * bytes below stack_hi; trace_fn is NULL when there is none */
     const func_t *trace_fn;
     const uint32_t *trace_pc;
     uint64_t trace_ctl;
+    /* statistics (vmproc/info.h): reductions since it started; `reds`
+     * when stats window reds_epoch (run.stats_epoch) began for it, and the
+     * reductions of the window before that one */
+    uint64_t reds, reds_mark;
+    uint32_t reds_epoch, reds_prev;
 } proc_t;
 
 /* How far an ending process got: a VM that dies in the middle leaves a
@@ -198,9 +218,8 @@ enum exit_stage {
     EXIT_STAGE_MEMORY    /* signals sent; runs being given back */
 };
 
-/* Why a process moved (counted per process and per VM). */
-enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSES };
-/* A move made by SHOAL_MIGRATE_TORTURE: counted under no cause. */
+/* A move made by SHOAL_MIGRATE_TORTURE: counted under no cause (the causes,
+ * enum mig_cause, are in shm/plan.h). */
 #define MIG_TORTURE ((enum mig_cause)0xff)
 
 /* Process flags (owner only). */
@@ -208,7 +227,8 @@ enum mig_cause { MIG_EXPLICIT = 0, MIG_STEAL, MIG_BALANCER, MIG_ADOPT, MIG_CAUSE
 #define PF_KILLED 2u      /* an exit signal ended it: no catch applies */
 #define PF_PLACED 4u      /* spawn-on put it on a VM: not stolen before it ran there */
 #define PF_PINNED 8u      /* it called (migrate vm): balancing leaves it on that VM
-                           * until it next waits in receive (LANGUAGE.md, Placement) */
+                           * until it next waits in receive (LANGUAGE.md, Placement);
+                           * also pin_depth > 0 (call-on): see proc_pinned */
 #define PF_OUT_OF_POOL 32u /* it ended because the shared pool was exhausted */
 #define PF_IN_RUNQ 64u    /* on its owner's run queue (at most once) */
 #define PF_TORTURE_HOLD 16u /* migration torture: it just yielded at this receive;
@@ -280,6 +300,18 @@ typedef struct rt {
     uint32_t bif_cost;        /* reductions the running builtin's work cost (bif_charge) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
+    /* counters, published to the VM table by the scheduler loop */
+    uint64_t reductions;      /* reductions executed here (info_slice adds each slice's) */
+    uint32_t slice_reds;      /* reductions of the last slice (interp_run sets it) */
+    uint32_t sample_left;     /* sends until the next traffic sample (balance.c) */
+    uint64_t msgs[2];         /* messages sent: [0] to this VM, [1] to another */
+    struct balance *bal;      /* this VM's balancing state (vmproc/balance.h) */
+    bool wait_list;           /* keep the list of waiting processes (the policy asks) */
+    /* statistics (vmproc/info.h) */
+    uint64_t *msg_row;        /* this VM's row of the message matrix (shm/info.h) */
+    uint32_t msg_n;           /* its length: n_vms, or 0 (tests that set up no VM) */
+    struct shm_info *info;    /* this VM's request area (shm/info.h), or NULL */
+    uint64_t info_seen;       /* the last request answered */
 } rt_t;
 
 #endif

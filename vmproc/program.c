@@ -83,7 +83,28 @@ static const char prelude[] =
     "       (_ (%rev-append acc a))))\n"
     "    (_ (%rev-append acc b))))\n"
     /* Erlang's timer:sleep: a receive that matches nothing */
-    "(defn %sleep (ms) (receive (after ms 'ok)))\n";
+    "(defn %sleep (ms) (receive (after ms 'ok)))\n"
+    /* Shared tables: a chunk of entries at a time (%table-chunk, a short
+     * operation), f called on each outside any operation, with no lock. */
+    "(defn %table-fold (t f acc) (%table-fold-go t f acc (%table-chunk t 'start)))\n"
+    "(defn %table-fold-go (t f acc c)\n"
+    "  (let ((acc2 (%table-fold-each f (elem 1 c) acc)))\n"
+    "    (if (= (elem 0 c) 'end) acc2 (%table-fold-go t f acc2 (%table-chunk t (elem 0 c))))))\n"
+    "(defn %table-fold-each (f l acc)\n"
+    "  (if (null? l) acc\n"
+    "      (let ((e (car l))) (%table-fold-each f (cdr l) (f (elem 0 e) (elem 1 e) acc)))))\n"
+    "(defn %table->list (t) (reverse (%table-list-go t (%table-chunk t 'start) '())))\n"
+    "(defn %table-list-go (t c acc)\n"
+    "  (let ((acc2 (%table-list-onto (elem 1 c) acc)))\n"
+    "    (if (= (elem 0 c) 'end) acc2 (%table-list-go t (%table-chunk t (elem 0 c)) acc2))))\n"
+    "(defn %table-list-onto (l acc)\n"
+    "  (if (null? l) acc (%table-list-onto (cdr l) (cons (car l) acc))))\n";
+
+const char *program_prelude(size_t *len)
+{
+    *len = sizeof prelude - 1;
+    return prelude;
+}
 
 static void report(const diag_t *d, const char *fallback_file)
 {

@@ -21,6 +21,12 @@
  * order, `args` the program arguments (what followed `--`). */
 int program_load(shm_header_t *h, int nfiles, char **files, int nargs, char **args);
 
+/* The prelude's source (`len` bytes), which program_load compiles as the
+ * file "<prelude>" before the program's files: a compile of program text
+ * without it cannot call the builtins written in the language (map,
+ * foldl, sort, sleep, ...). For the compile fuzzer. */
+const char *program_prelude(size_t *len);
+
 /* Run the scheduler of VM vm_id until the run stops; returns the VM's exit
  * code. The VM that runs main sets h->run.exit_status and then h->run.done
  * when main exits, and notifies the supervisor (vm_notify). */

@@ -7,6 +7,7 @@
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
 #include "vmproc/compiler.h"
+#include "vmproc/ets.h"
 #include "vmproc/heap.h"
 #include "vmproc/msg.h"
 
@@ -32,12 +33,15 @@ static void add(uint64_t *field, uint64_t n)
 
 /* Take a process over that this VM owns: from the status we read (a CAS,
  * so that another claim that got there first wins) to RUNNABLE held by
- * us, on our run queue. */
+ * us, on our run queue. A MOVING one (a waiting process handed over)
+ * becomes runnable too: it looks at its mailbox and waits again. */
 static bool take(sched_t *s, pcb_t *pcb, uint32_t seen)
 {
     rt_t *rt = &s->rt;
     if (!ck_pr_cas_32(&proc_of(pcb)->status, seen, ps_runnable(rt->vm, rt->inc)))
         return false;
+    /* a spawn or move to us that its VM died before it pushed */
+    sched_count_arrival(rt, proc_of(pcb));
     runq_push(s, pcb);
     return true;
 }
@@ -105,7 +109,8 @@ static size_t takeover(pcb_t *pcb, void *ctx)
         return 0;
     proc_t *p = proc_of(pcb);
     uint32_t st = ck_pr_load_32(&p->status);
-    if (ps_state(st) != PS_RUNNABLE || (p->flags & PF_IN_RUNQ) || !holder_dead(s->rt.h, st))
+    if ((ps_state(st) != PS_RUNNABLE && ps_state(st) != PS_MOVING) || (p->flags & PF_IN_RUNQ) ||
+        !holder_dead(s->rt.h, st))
         return 0;
     return take(s, pcb, st);
 }
@@ -149,6 +154,7 @@ typedef struct adopt {
     pcb_t **ending;       /* processes that were running or ending: they end */
     size_t nending, cap;
     uint64_t adopted;
+    uint64_t owned;       /* every process we own, for the VM's counters */
 } adopt_t;
 
 static size_t clear_queued(pcb_t *pcb, void *ctx)
@@ -167,8 +173,11 @@ static size_t adopt_one(pcb_t *pcb, void *ctx)
         return 0;
     proc_t *p = proc_of(pcb);
     /* its heap was counted on our old incarnation's counters, which are
-     * gone: attached again when it next runs here */
+     * gone: attached again when it next runs here; so was the process
+     * (started, moved in): it comes in again, as adopted */
     p->acct_vm = 0;
+    p->arriving = 0;
+    a->owned++;
     uint32_t st = ck_pr_load_32(&p->status);
     switch (ps_state(st)) {
     case PS_RUNNING:
@@ -192,6 +201,7 @@ static size_t adopt_one(pcb_t *pcb, void *ctx)
         a->ending[a->nending++] = pcb;
         return 0;
     case PS_RUNNABLE:
+    case PS_MOVING:
         /* Ours, held by our predecessor (in its run queue, or claimed
          * from its list): on no list now that we drained ours, so take
          * it. Held by another VM: that one pushes it to us, or, if it is
@@ -215,6 +225,11 @@ void recover_self(sched_t *s)
     shm_vm_t *self = shm_vm(h, rt->vm);
     /* Slots our predecessor was claiming (never published) or freeing. */
     proctab_recover_vm(h, rt->vm);
+    /* The shared tables: what our predecessor was doing to them (its
+     * locks, journals, slabs, critical section), before anything here
+     * touches a table, and before the pool's recovery below, which then
+     * frees only the runs it did not publish into a table. */
+    ets_recover_vm(h, rt->vm, rt->vm);
     proctab_each(h, clear_queued, s);
     /* Its draining list and our inbound list: ours now. */
     sched_drain_inbound(s);
@@ -236,6 +251,7 @@ void recover_self(sched_t *s)
     pool_reclaim_vm(h, rt->vm);
     add(&self->lost, lost);
     add(&self->adopted, a.adopted);
+    add(&self->mig_in[MIG_ADOPT], a.owned);
     s->recheck = s->deaths + 1;
     /* The adopted go where the policy places them (the run queue is
      * nothing but them now). */

@@ -10,9 +10,12 @@
 
 #include "shm/pool.h"
 #include "shm/vmtab.h"
+#include "vmproc/balance.h"
 #include "vmproc/bif.h"
 #include "vmproc/compiler.h"
+#include "vmproc/ets.h"
 #include "vmproc/heap.h"
+#include "vmproc/info.h"
 #include "vmproc/interp.h"
 #include "vmproc/msg.h"
 #include "vmproc/recover.h"
@@ -20,7 +23,6 @@
 #include "vmproc/termio.h"
 #include "vmproc/trace.h"
 #include "vmproc/vm.h"
-#include "policy/policy.h"
 
 #include <ck_pr.h>
 #include <errno.h>
@@ -164,16 +166,11 @@ void sched_free(sched_t *s)
     s->rq_len = s->ntimers = s->tcap = 0;
 }
 
-void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb)
+/* Link a process onto VM vm's inbound list and wake the VM. */
+static void inbound_push(shm_header_t *h, uint32_t vm, pcb_t *pcb)
 {
-    shm_header_t *h = rt->h;
     shm_vm_t *v = shm_vm(h, vm);
     proc_t *p = proc_of(pcb);
-    /* We hold it while we push, and the status says so until `vm` takes
-     * it from its list: if we die before the push, the owner takes it
-     * over once every VM has drained its list since (recover.h). The
-     * caller holds the process, so a plain store. */
-    ck_pr_store_32(&p->status, ps_pushing(rt->vm, rt->inc));
     uint64_t w;
     do {
         w = ck_pr_load_64(&v->inbound);
@@ -182,6 +179,20 @@ void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb)
         ck_pr_fence_store();
     } while (!ck_pr_cas_64(&v->inbound, w, (w & ~0xffffffffull) | ((uint64_t)pcb->slot + 1)));
     vm_wake(v);
+}
+
+void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    /* We hold it while we push, and the status says so until `vm` takes
+     * it from its list: if we die before the push, the owner takes it
+     * over once every VM has drained its list since (recover.h). The
+     * caller holds the process, so a plain store; a MOVING one stays
+     * MOVING (its new owner settles it). */
+    bool moving = ps_state(ck_pr_load_32(&p->status)) == PS_MOVING;
+    ck_pr_store_32(&p->status,
+                   (moving ? ps_moving(rt->vm, rt->inc) : ps_runnable(rt->vm, rt->inc)) | PS_PUSHING);
+    inbound_push(rt->h, vm, pcb);
 }
 
 /* Queue a process this VM holds (it won the process's wake-up, or took it
@@ -218,46 +229,103 @@ bool sched_wake(rt_t *rt, pcb_t *pcb)
  * to VM `to`: the one rule of DESIGN.md. The owner word changes by CAS
  * from this VM, which owns it and is not running it, so no other VM can
  * be running it or take it at the same time; nothing of its heap, stack
- * or mailbox is touched, so the move is O(1) in heap size. A runnable
- * process is then queued on `to`; a waiting one stays waiting, and
- * whoever wakes it queues it on its new owner. */
+ * or mailbox is touched, so the move is O(1) in heap size. The process
+ * is then queued on `to`'s inbound list: a runnable one to run there; a
+ * waiting one as MOVING, which no sender or timer wakes (they wake only
+ * WAITING processes), and which `to` settles (settle): it counts the
+ * arrival, makes it WAITING there and looks at its inbox again. */
 void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
 {
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
-    shm_vm_t *self = shm_vm(rt->h, rt->vm), *dst = shm_vm(rt->h, to);
+    shm_vm_t *self = shm_vm(rt->h, rt->vm);
+    balance_wait_del(s, pcb);
     heap_detach(rt, p);
     p->migrate_to = 0;
+    /* Single writer (this VM) of its counters; the supervisor reads them. */
     if (cause == MIG_TORTURE) {
-        /* a test mode's move is counted nowhere: the program and the
-         * statistics see only the moves a real run would make */
-        p->arriving = 0;
+        /* a test mode's move is counted under no cause: the program and
+         * the statistics see only the moves a real run would make; the
+         * VMs' process counts follow it all the same */
+        p->arriving = ARRIVE_TORTURE;
+        ck_pr_store_64(&self->torture_out, self->torture_out + 1);
     } else {
         p->mig[cause]++;
         p->migrations++;
         p->arriving = cause + 1;
         ck_pr_store_64(&self->mig_out[cause], self->mig_out[cause] + 1);
     }
-    ck_pr_dec_64(&self->procs);
-    ck_pr_inc_64(&dst->procs);
+    /* Before the owner changes: from here on no sender wakes it (they
+     * wake only WAITING), and the status names us as its holder until
+     * `to` claims it from its list: if we die in between, the owner takes
+     * it over (recover.h). The caller holds it, so a plain store. */
+    ck_pr_store_32(&p->status,
+                   (runnable ? ps_runnable(rt->vm, rt->inc) : ps_moving(rt->vm, rt->inc)) |
+                       PS_PUSHING);
     bool ok = ck_pr_cas_32(&pcb->owner, rt->vm, to);
     SHOAL_ASSERT(ok, "only the owner hands a process over");
     (void)ok;
-    if (runnable) {
-        /* (if we die right after the CAS, `to` finds it RUNNING or
-         * RUNNABLE, owned by it and held by nobody: an orphan it takes) */
-        sched_push_inbound(rt, to, pcb);
+    inbound_push(rt->h, to, pcb);
+}
+
+bool sched_hand_over_waiting(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause)
+{
+    /* Out of WAITING first: a sender or a timer that wakes it now fails
+     * its CAS, and its message is seen when the new owner settles it. */
+    rt_t *rt = &s->rt;
+    if (!ck_pr_cas_32(&proc_of(pcb)->status, PS_WAITING, ps_moving(rt->vm, rt->inc)))
+        return false;
+    sched_hand_over(s, pcb, to, cause, false);
+    return true;
+}
+
+/* A waiting process handed over to this VM (MOVING): make it WAITING
+ * here, with its timer on this VM, or runnable if messages came while it
+ * moved; or pass it on if a plan asked for that meanwhile. */
+static void settle(sched_t *s, pcb_t *pcb)
+{
+    rt_t *rt = &s->rt;
+    proc_t *p = proc_of(pcb);
+    uint32_t to;
+    enum mig_cause cause;
+    if (balance_hint(s, pcb, &to, &cause)) {
+        sched_hand_over(s, pcb, to, cause, false);
         return;
     }
-    /* Full fence between the owner store and WAITING, and between WAITING
-     * and the inbox check, as in run_one: a sender that wins the wake-up
-     * reads the new owner. */
-    ck_pr_fence_memory();
+    /* A timer that fired while it moved found it MOVING and woke nothing;
+     * the deadline in the PCB is the truth, so set it again here (a timer
+     * left on the old VM is harmless: it wakes only a waiting process
+     * with the same deadline, on its owner). Without memory for it, the
+     * process stays runnable and retries its wait, as run_one does. */
+    if (p->deadline >= 0 && timer_push(s, p->deadline, pcb) < 0) {
+        ck_pr_store_32(&p->status, ps_runnable(rt->vm, rt->inc));
+        runq_push(s, pcb);
+        return;
+    }
+    balance_wait_add(s, pcb);
+    /* Full fence between WAITING and the inbox check, as in run_one: a
+     * sender that pushed before we stored WAITING did not wake it. */
     ck_pr_store_32(&p->status, PS_WAITING);
     ck_pr_fence_memory();
     if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
-        ck_pr_cas_32(&p->status, PS_WAITING, ps_pushing(rt->vm, rt->inc)))
-        sched_push_inbound(rt, to, pcb);
+        ck_pr_cas_32(&p->status, PS_WAITING, ps_runnable(rt->vm, rt->inc)))
+        runq_push(s, pcb);
+}
+
+void sched_count_arrival(rt_t *rt, proc_t *p)
+{
+    if (!p->arriving)
+        return;
+    shm_vm_t *self = shm_vm(rt->h, rt->vm);
+    uint32_t c = p->arriving - 1;
+    /* Single writer (this VM): the supervisor reads statistics. */
+    if (p->arriving == ARRIVE_SPAWN)
+        ck_pr_store_64(&self->started, self->started + 1);
+    else if (p->arriving == ARRIVE_TORTURE)
+        ck_pr_store_64(&self->torture_in, self->torture_in + 1);
+    else
+        ck_pr_store_64(&self->mig_in[c], self->mig_in[c] + 1);
+    p->arriving = 0;
 }
 
 /* A process this VM holds (it took it from its inbound list, or popped
@@ -281,17 +349,16 @@ void sched_arrive(sched_t *s, pcb_t *pcb)
         __builtin_prefetch(node);
         __builtin_prefetch(node + SHOAL_CACHE_LINE);
     }
-    if (p->arriving) {
-        shm_vm_t *self = shm_vm(rt->h, rt->vm);
-        uint32_t c = p->arriving - 1;
-        ck_pr_store_64(&self->mig_in[c], self->mig_in[c] + 1);
-        p->arriving = 0;
+    sched_count_arrival(rt, p);
+    if (ps_state(ck_pr_load_32(&p->status)) == PS_MOVING) {
+        settle(s, pcb);
+        return;
     }
     runq_push(s, pcb);
 }
 
-/* Claim a process found on our list: RUNNABLE, pushed to us (its pusher
- * named) or already ours (our previous incarnation claimed it and died
+/* Claim a process found on our list: RUNNABLE or MOVING, pushed to us
+ * (its pusher named) or already ours (our previous incarnation claimed it and died
  * before it queued it). The CAS from what we read makes us its holder.
  * Anything else is not ours to take. */
 static bool claim(sched_t *s, pcb_t *pcb)
@@ -299,9 +366,13 @@ static bool claim(sched_t *s, pcb_t *pcb)
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
     uint32_t st = ck_pr_load_32(&p->status);
-    return ck_pr_load_32(&pcb->state) == PCB_LIVE && ps_state(st) == PS_RUNNABLE &&
+    uint32_t state = ps_state(st);
+    return ck_pr_load_32(&pcb->state) == PCB_LIVE &&
+           (state == PS_RUNNABLE || state == PS_MOVING) &&
            ((st & PS_PUSHING) || ps_queuer(st) == rt->vm) &&
-           ck_pr_cas_32(&p->status, st, ps_runnable(rt->vm, rt->inc));
+           ck_pr_cas_32(&p->status, st,
+                        state == PS_MOVING ? ps_moving(rt->vm, rt->inc)
+                                           : ps_runnable(rt->vm, rt->inc));
 }
 
 /* Take what other VMs queued for this one, oldest first, in three steps
@@ -409,8 +480,15 @@ int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32
         proc_of(pcb)->flags |= PF_PLACED;
     ck_pr_store_32(&pcb->owner, vm);
     *pid = pcb->pid;
-    proctab_publish(pcb);
-    ck_pr_inc_64(&shm_vm(h, vm)->procs);
+    /* Each VM counts the processes that start on it: this one now, or
+     * the target when it takes the process in (sched_arrive). */
+    if (vm == rt->vm) {
+        shm_vm_t *self = shm_vm(h, rt->vm);
+        ck_pr_store_64(&self->started, self->started + 1);
+    } else {
+        proc_of(pcb)->arriving = ARRIVE_SPAWN;
+    }
+    proctab_publish(h, pcb);
     if (vm == rt->vm)
         runq_push(rt->sched, pcb);
     else
@@ -420,11 +498,7 @@ int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32
 
 uint32_t sched_place_spawn(rt_t *rt)
 {
-    /* Round-robin over the VMs, each VM starting after itself, until the
-     * balancing policies take this decision over. */
-    uint32_t n = rt->h->cfg.n_vms;
-    rt->spawn_next = (rt->spawn_next + 1) % n;
-    return (rt->vm + rt->spawn_next) % n;
+    return balance_place(rt);
 }
 
 /* The exit reason as text: #(error V) for errors, else the value. */
@@ -518,7 +592,9 @@ void sched_finish_exit(sched_t *s, pcb_t *pcb)
     }
     msg_free_closed(rt, pcb);
     heap_release(rt, pcb);
-    ck_pr_dec_64(&shm_vm(h, rt->vm)->procs);
+    shm_vm_t *self = shm_vm(h, rt->vm);
+    /* Single writer (this VM): the supervisor reads statistics. */
+    ck_pr_store_64(&self->exited, self->exited + 1);
     proctab_release(h, pcb);
 }
 
@@ -536,7 +612,8 @@ static bool stopping(const shm_header_t *h)
 static bool has_work(void *ctx)
 {
     sched_t *s = ctx;
-    return s->rq_len > 0 || (uint32_t)ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0;
+    return s->rq_len > 0 || (uint32_t)ck_pr_load_64(&shm_vm(s->rt.h, s->rt.vm)->inbound) != 0 ||
+           balance_pending(s) || (s->rt.info && info_pending(&s->rt));
 }
 
 /* Wake the processes whose timers are due. A timer stays on the VM where
@@ -581,6 +658,7 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
         return;
     }
     ck_pr_store_32(&p->status, PS_RUNNING);
+    balance_wait_del(s, pcb);
     heap_attach(rt, p);
     /* heap_follow = eager: a heap that is on another node than its owner
      * is copied over before the process runs there. */
@@ -591,8 +669,10 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     /* Signals act before the slice: a killed process does not run. */
     msg_take(rt, pcb);
     p->flags &= ~PF_PLACED;
+    rt->slice_reds = 0;
     enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(rt, pcb);
     rt->cur = NULL;
+    info_slice(rt, pcb);
     /* Message buffers join the heap at a collection; one that receives
      * much and allocates little would never collect, so collect here,
      * between slices, once the buffers outweigh what lived last time. */
@@ -610,14 +690,15 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     switch (r) {
     case RUN_YIELD: {
         /* A safe point: a reduction boundary. An explicit (migrate vm),
-         * the balancer's hint, or torture mode may move the process;
-         * only the first while it is pinned. */
-        uint32_t hint = ck_pr_load_32(&p->hint_vm);
+         * a plan of the balancer (balance.c: a move asked for while the
+         * process was on its way here or running), or torture mode may
+         * move the process; only the first while it is pinned. */
+        uint32_t to;
+        enum mig_cause cause;
         if (p->migrate_to && p->migrate_to - 1 != rt->vm) {
             sched_hand_over(s, pcb, p->migrate_to - 1, MIG_EXPLICIT, true);
-        } else if (hint && !proc_pinned(p) && ck_pr_cas_32(&p->hint_vm, hint, 0) &&
-                   hint - 1 != rt->vm && hint - 1 < rt->h->cfg.n_vms) {
-            sched_hand_over(s, pcb, hint - 1, MIG_BALANCER, true);
+        } else if (p->hint_vm && balance_hint(s, pcb, &to, &cause)) {
+            sched_hand_over(s, pcb, to, cause, true);
         } else if (torture && !proc_pinned(p)) {
             sched_hand_over(s, pcb, torture_target(rt), MIG_TORTURE, true);
         } else {
@@ -627,7 +708,9 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
         }
         break;
     }
-    case RUN_WAIT:
+    case RUN_WAIT: {
+        uint32_t to;
+        enum mig_cause cause;
         /* (migrate vm) holds until the process next waits */
         p->flags &= ~PF_PINNED;
         if (p->deadline >= 0 && timer_push(s, p->deadline, pcb) < 0) {
@@ -642,6 +725,12 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
             sched_hand_over(s, pcb, torture_target(rt), MIG_TORTURE, false);
             break;
         }
+        if (p->hint_vm && balance_hint(s, pcb, &to, &cause)) {
+            /* a plan's move, at a blocking receive */
+            sched_hand_over(s, pcb, to, cause, false);
+            break;
+        }
+        balance_wait_add(s, pcb);
         ck_pr_store_32(&p->status, PS_WAITING);
         /* Full fence, then look at the inbox again: a sender that pushed
          * before we stored WAITING did not see it (msg.c explains). */
@@ -650,16 +739,17 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
             ck_pr_cas_32(&p->status, PS_WAITING, ps_runnable(rt->vm, rt->inc)))
             runq_push(s, pcb);
         break;
+    }
     case RUN_EXIT:
         proc_exit(s, pcb);
         break;
     }
 }
 
-/* Work stealing, the default balancing: an idle VM asks the nearest VM
- * that has work queued to hand it some (steal.c in policy/ decides whom
- * and how much). The victim hands processes over at its next scheduling
- * point, from its own queue, so stealing never races with running. */
+/* Work stealing: an idle VM asks the nearest VM that has work queued to
+ * hand it some (the policy decides whom and how much: policy/steal.c).
+ * The victim hands processes over at its next scheduling point, from its
+ * own queue, so stealing never races with running. */
 void sched_give_work(sched_t *s)
 {
     shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
@@ -668,7 +758,7 @@ void sched_give_work(sched_t *s)
         return;
     ck_pr_store_32(&self->steal_req, 0);
     uint32_t thief = req - 1;
-    size_t n = policy_steal_amount(s->rq_len), given = 0;
+    size_t n = balance_amount(&s->rt, s->rq_len, thief), given = 0, placed = 0;
     /* One pass over the queue: processes that spawn-on placed here and
      * that have not run yet stay (their placement is where they start),
      * and so do pinned ones (migrate, call-on); the others go, up to n,
@@ -676,6 +766,7 @@ void sched_give_work(sched_t *s)
     for (size_t i = s->rq_len; i > 0; i--) {
         pcb_t *pcb = runq_pop(s);
         proc_t *p = proc_of(pcb);
+        placed += (p->flags & PF_PLACED) != 0;
         if (given < n && !(p->flags & PF_PLACED) && !proc_pinned(p)) {
             sched_hand_over(s, pcb, thief, MIG_STEAL, true);
             given++;
@@ -683,13 +774,19 @@ void sched_give_work(sched_t *s)
             runq_push(s, pcb);
         }
     }
+    /* Nothing to give but processes that have not run yet: they can go
+     * once they ran, so the request stays for the next round rather than
+     * leave the thief asleep until its timeout (a burst of spawn-on). A
+     * request another thief made meanwhile wins. */
+    if (given == 0 && placed >= 2)
+        ck_pr_cas_32(&self->steal_req, 0, req);
 }
 
 static void ask_for_work(sched_t *s)
 {
     rt_t *rt = &s->rt;
     uint32_t victims[SHOAL_MAX_VMS];
-    size_t n = policy_steal_victims(rt->h, rt->vm, victims, SHOAL_MAX_VMS);
+    size_t n = balance_victims(rt, victims, SHOAL_MAX_VMS);
     for (size_t i = 0; i < n; i++) {
         shm_vm_t *v = shm_vm(rt->h, victims[i]);
         if (ck_pr_cas_32(&v->steal_req, 0, rt->vm + 1))
@@ -716,6 +813,12 @@ int sched_main(shm_header_t *h, uint32_t vm)
      * whatever it repaired for them, are behind us. */
     s.deaths = ck_pr_load_32(&h->run.deaths);
     ck_pr_fence_acquire();
+    if (balance_init(&s) < 0) {
+        fprintf(stderr, "shoal: VM %u: out of memory\n", vm);
+        return SHOAL_EXIT_FAIL;
+    }
+
+    info_init(&s.rt);
 
     code_table_t *ct = code_table(h);
     if (s.rt.inc > 0) {
@@ -742,6 +845,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
             s.deaths = now_deaths;
             recover_orphans(&s);
         }
+        if (info_pending(&s.rt))
+            info_serve(&s);
         sched_drain_inbound(&s);
         /* Written only when it changes (a death is rare): this drain began
          * after we saw s.deaths. */
@@ -750,6 +855,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         if (s.recheck)
             recover_recheck(&s);
         sched_give_work(&s);
+        balance_round(&s);
         /* Written only when it changes: stealers read this line while
          * they look for work, and every write would pull it from them. */
         if (ck_pr_load_32(&self->runq) != (uint32_t)s.rq_len)
@@ -758,7 +864,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
             sched_fire_timers(&s, interp_now_ns());
         pcb_t *pcb = runq_pop(&s);
         if (pcb) {
-            sched_run_one(&s, pcb);
+            if (!balance_divert(&s, pcb))
+                sched_run_one(&s, pcb);
             continue;
         }
         /* Out of work: spin a little before sleeping: a futex wake-up
@@ -774,29 +881,49 @@ int sched_main(shm_header_t *h, uint32_t vm)
          * it would burn are another VM's, maybe the one about to send it
          * work. It gives the PU away a few times instead, then sleeps. */
         bool got = false;
+        int spun = 0;
         bool shared = ck_pr_load_32(&self->shares_pu) != 0;
         int rounds = shared ? SHARED_YIELDS : SPIN_ROUNDS;
-        for (int i = 0; i < rounds && !got; i++) {
+        info_idle_begin(&s.rt);
+        for (; spun < rounds && !got; spun++) {
             if (shared)
                 sched_yield();
             else
                 ck_pr_stall();
             got = (uint32_t)ck_pr_load_64(&self->inbound) != 0;
         }
-        if (got)
+        if (got) {
+            /* no clock read here, on the message's path: the spin's
+             * length is counted in rounds (info.h) */
+            if (shared)
+                info_idle_end(&s.rt); /* yields take what the others run */
+            else
+                info_idle_end_spin(&s.rt, (uint32_t)spun);
             continue;
+        }
+        /* Free what this VM's table operations left to free (retired
+         * entries, dropped tables), a bit at a time, before sleeping. */
+        if (ets_idle(&s.rt)) {
+            info_idle_end(&s.rt);
+            continue;
+        }
+        balance_publish(&s.rt);
         ask_for_work(&s);
         uint32_t ms = VM_IDLE_MS;
         if (s.ntimers) {
             int64_t d = s.timers[0].deadline - interp_now_ns();
-            if (d <= 0)
+            if (d <= 0) {
+                info_idle_end(&s.rt);
                 continue;
+            }
             int64_t dm = (d + 999999) / 1000000;
             if (dm < ms)
                 ms = (uint32_t)dm;
         }
         vm_sleep(h, self, has_work, &s, ms);
+        info_idle_end(&s.rt);
     }
+    balance_free(&s);
     sched_free(&s);
     return 0;
 }

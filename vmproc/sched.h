@@ -58,8 +58,17 @@ typedef struct spawn_watch {
 int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
                        uint64_t *pid, bool placed, const spawn_watch_t *watch);
 
-/* Where (spawn ...) puts a process: round-robin for now. */
+/* Where (spawn ...) puts a process: the policy decides (balance.c). */
 uint32_t sched_place_spawn(rt_t *rt);
+
+/* Owner VM: hand a WAITING process over to `to` (balance.c, for a
+ * plan). False if it was woken meanwhile (it is then runnable and on its
+ * way to this VM's queue). */
+bool sched_hand_over_waiting(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause);
+
+/* Count the arrival of a process that came to this VM (a spawn from
+ * another VM, a move), once: its `arriving` says how it came. */
+void sched_count_arrival(rt_t *rt, proc_t *p);
 
 /* Queue a process that just became RUNNABLE on its owner VM. Any VM; the
  * caller won the CAS that made it RUNNABLE. */
@@ -92,11 +101,12 @@ void sched_free(sched_t *s);
  * runs on the VM of `s`, as sched_main calls it.
  *   sched_hand_over: give a process this VM owns and does not run (popped
  *     from its queue, or at the end of its slice) to VM `to`: owner CAS,
- *     then, if `runnable`, a push to `to`'s inbound list; a waiting one
- *     stays waiting, and whoever wakes it queues it on its new owner.
+ *     then a push to `to`'s inbound list, runnable or, if not `runnable`
+ *     (its status must then be RUNNING at its safe point, or MOVING),
+ *     MOVING: no sender wakes it until `to` settles it as WAITING there.
  *   sched_drain_inbound: take what other VMs queued here, oldest first,
- *     and sched_arrive each: count an arrival and queue it, or pass it on
- *     to its owner if it moved on again.
+ *     and sched_arrive each: count an arrival and queue it (or settle a
+ *     MOVING one), or pass it on to its owner if it moved on again.
  *   sched_give_work: answer a steal request (from the policy's amount).
  *   sched_fire_timers: wake the processes whose deadlines passed.
  *   sched_run_one: run one slice of a process this VM owns and file it by

@@ -1,6 +1,6 @@
 /*
- * termio.c: printing, equality and ordering of terms (LANGUAGE.md,
- * "Values": how each type is printed).
+ * termio.c: printing, equality, ordering and hashing of terms
+ * (LANGUAGE.md, "Values": how each type is printed, term order).
  */
 #include "vmproc/termio.h"
 
@@ -17,11 +17,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 void sbuf_put(sbuf_t *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->oom || b->cut)
         return;
+    if (b->limit && b->len + n > b->limit) {
+        /* keep what fits, never half of a UTF-8 sequence */
+        size_t k = b->limit - b->len;
+        while (k > 0 && k < n && ((unsigned char)s[k] & 0xc0) == 0x80)
+            k--;
+        n = k;
+        b->cut = true;
+    }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 128;
         while (cap < b->len + n + 1)
@@ -126,7 +135,7 @@ static void print_string(sbuf_t *b, term t, bool raw)
     }
     sbuf_put(b, "\"", 1);
     size_t run = 0;
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = 0; i < n && !b->cut; i++) {
         const char *esc = NULL;
         switch (s[i]) {
         case '\n': esc = "\\n"; break;
@@ -232,7 +241,7 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
     wstack_push(&st, t);
     wstack_push(&st, PW_TERM);
     term kind;
-    while (wstack_pop(&st, &kind)) {
+    while (!b->cut && wstack_pop(&st, &kind)) {
         vm_tick(1);
         wstack_pop(&st, &t);
         switch (kind) {
@@ -562,4 +571,135 @@ int term_compare(const shm_header_t *h, term a, term b)
     }
     wstack_free(&st);
     return c;
+}
+
+/* --- hashing ------------------------------------------------------------- */
+
+/* The canonical encoding: one tag byte per term, then its payload (8-byte
+ * fields in host order, which is enough for a hash within one run). It
+ * determines its own extent, so distinct terms encode differently, and
+ * equal terms alike: a float is written after -0.0 becomes 0.0. A map
+ * takes HT_MAP, its size and layout word, then its words: maps are
+ * canonical (map.h), so equal maps encode alike whatever order their keys
+ * were added in. */
+enum { HT_INT = 1, HT_FLOAT, HT_ATOM, HT_PID, HT_REF, HT_NIL, HT_STRING, HT_TUPLE, HT_CONS,
+       HT_FUN, HT_MAP };
+
+typedef struct hbuf {
+    uint8_t *p;
+    size_t len, cap;
+    uint8_t inline_p[256];
+} hbuf_t;
+
+static void hbuf_need(hbuf_t *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap * 2;
+    while (cap < b->len + n)
+        cap *= 2;
+    uint8_t *p = b->p == b->inline_p ? malloc(cap) : realloc(b->p, cap);
+    if (!p)
+        abort(); /* as wstack: a VM failure, contained by the supervisor */
+    if (b->p == b->inline_p)
+        memcpy(p, b->inline_p, b->len);
+    b->p = p;
+    b->cap = cap;
+}
+
+static void hbuf_tag_u64(hbuf_t *b, uint8_t tag, uint64_t v)
+{
+    hbuf_need(b, 9);
+    b->p[b->len] = tag;
+    memcpy(b->p + b->len + 1, &v, 8);
+    b->len += 9;
+}
+
+static void hbuf_bytes(hbuf_t *b, const void *s, size_t n)
+{
+    hbuf_need(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void encode_leaf(hbuf_t *b, term t, wstack_t *st)
+{
+    if (is_fix(t)) {
+        hbuf_tag_u64(b, HT_INT, (uint64_t)fix_val(t));
+        return;
+    }
+    if (is_cons(t)) {
+        hbuf_need(b, 1);
+        b->p[b->len++] = HT_CONS;
+        wstack_push(st, CDR(t));
+        wstack_push(st, CAR(t));
+        return;
+    }
+    if (is_imm(t)) {
+        static const uint8_t tags[] = {[SUB_NIL] = HT_NIL, [SUB_ATOM] = HT_ATOM,
+                                       [SUB_PID] = HT_PID, [SUB_REF] = HT_REF};
+        unsigned sub = imm_sub(t);
+        hbuf_tag_u64(b, sub < 4 ? tags[sub] : HT_REF, imm_val(t));
+        return;
+    }
+    term *p = box_ptr(t);
+    uint64_t n = hdr_words(p[0]);
+    switch (hdr_type(p[0])) {
+    case BT_FLOAT: {
+        double d = float_val(t);
+        if (d == 0.0)
+            d = 0.0; /* -0.0 = 0.0 */
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        hbuf_tag_u64(b, HT_FLOAT, bits);
+        return;
+    }
+    case BT_STRING:
+        hbuf_tag_u64(b, HT_STRING, str_len(t));
+        hbuf_bytes(b, str_bytes(t), str_len(t));
+        return;
+    case BT_TUPLE:
+        hbuf_tag_u64(b, HT_TUPLE, n - 1);
+        for (uint64_t i = n; i-- > 1;)
+            wstack_push(st, p[i]);
+        return;
+    case BT_CLOSURE:
+        hbuf_tag_u64(b, HT_FUN, ((const func_t *)(uintptr_t)p[1])->index);
+        for (uint64_t i = n; i-- > 2;)
+            wstack_push(st, p[i]);
+        return;
+    case BT_MAP:
+        /* canonical (map.h): its size, its layout word and the terms
+         * after it are a function of its keys and values alone */
+        hbuf_tag_u64(b, HT_MAP, n);
+        hbuf_bytes(b, &p[1], sizeof p[1]);
+        for (uint64_t i = n; i-- > 2;)
+            wstack_push(st, p[i]);
+        return;
+    default:
+        hbuf_tag_u64(b, HT_REF, (uint64_t)t); /* not a value of the language */
+        return;
+    }
+}
+
+uint64_t term_hash(term t, uint64_t seed)
+{
+    hbuf_t b;
+    b.p = b.inline_p;
+    b.len = 0;
+    b.cap = sizeof b.inline_p;
+    if (is_fix(t) || is_imm(t)) {
+        encode_leaf(&b, t, NULL); /* pushes nothing */
+        return XXH3_64bits_withSeed(b.p, b.len, seed);
+    }
+    wstack_t st;
+    wstack_init(&st);
+    wstack_push(&st, t);
+    while (wstack_pop(&st, &t))
+        encode_leaf(&b, t, &st);
+    wstack_free(&st);
+    uint64_t x = XXH3_64bits_withSeed(b.p, b.len, seed);
+    if (b.p != b.inline_p)
+        free(b.p);
+    return x;
 }

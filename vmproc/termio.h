@@ -16,6 +16,8 @@ typedef struct sbuf {
     char *s;
     size_t len, cap;
     bool oom;
+    bool cut;     /* output stopped at `limit` */
+    size_t limit; /* most bytes to keep (0: no limit); term_print stops there */
 } sbuf_t;
 
 void sbuf_put(sbuf_t *b, const char *s, size_t n);
@@ -41,5 +43,13 @@ bool term_order(term a, term b, int *cmp);
  * numbers by value, an integer before a float of the same value. Returns
  * -1, 0 or 1; 0 exactly when (= a b). `h` names the atoms. */
 int term_compare(const shm_header_t *h, term a, term b);
+
+/* A 64-bit hash of t that agrees with term_equal (equal terms hash
+ * alike: 0.0 and -0.0 do, 1 and 1.0 need not): xxHash (XXH3) over a
+ * canonical byte encoding of t (a tag byte per term, then its payload),
+ * with `seed`. Atoms, pids, refs and functions hash by their number, so a
+ * hash is stable for one run, not across runs. A map (when BT_MAP comes)
+ * must encode its size, then its keys and values in key order. */
+uint64_t term_hash(term t, uint64_t seed);
 
 #endif

@@ -22,6 +22,9 @@ pairs=${CHAOS_PAIRS:-200}
 msgs=${CHAOS_MSGS:-20000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Runs of this test go one after another; a name of their own keeps them
+# apart from other runs on the machine (two live runs cannot share a name).
+export SHOAL_NAME=chaos-$$
 cat >"$tmp/chaos.ini" <<INI
 [run]
 ; every kill restarts a VM: no intensity limit to speak of

@@ -1,0 +1,391 @@
+/*
+ * test_balance.c: a VM acting on plans (vmproc/balance.c), and the
+ * supervisor making them (supervisor/balancer.c), with VMs played by hand
+ * in one process (tests/vm_world.h): each move reaches its process
+ * whether it waits, is queued or arrives while moving; pinned and
+ * not-yet-run processes are never moved by a plan; counts are written
+ * only by the VM they describe; samples of traffic go out when the
+ * supervisor asks.
+ */
+#include "tests/unit.h"
+#include "tests/vm_world.h"
+
+#include "policy/policy.h"
+#include "shm/plan.h"
+#include "shm/proctab.h"
+#include "shm/vmtab.h"
+#include "supervisor/balancer.h"
+#include "vmproc/balance.h"
+#include "vmproc/msg.h"
+
+#include <ck_pr.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Two VMs on one node, each with its balancing state, running `policy`. */
+static bool world(vw_t *w, const char *policy)
+{
+    if (!vw_open(w, 2, 1, 256, 64ull << 20, HEAP_FOLLOW_ON_GC))
+        return false;
+    const policy_t *p = policy_at((uint32_t)policy_find(policy));
+    int64_t pv[POLICY_MAX_PARAMS];
+    policy_defaults(p, pv);
+    if (strcmp(policy, "affinity") == 0)
+        pv[policy_param_find(p, "sample")] = 1;
+    plan_policy_write(w->h, (uint32_t)policy_find(policy), 10, pv, p->n_params);
+    for (uint32_t i = 0; i < 2; i++) {
+        if (balance_init(&w->s[i]) < 0)
+            return false;
+        ck_pr_store_32(&shm_vm(w->h, i)->state, VM_RUNNING);
+    }
+    return true;
+}
+
+static void close_world(vw_t *w)
+{
+    for (uint32_t i = 0; i < 2; i++)
+        balance_free(&w->s[i]);
+    vw_close(w);
+}
+
+/* A process of VM `vm`, counted there, waiting (on the waiting list) or
+ * runnable (on the run queue). */
+static pcb_t *proc(vw_t *w, uint32_t vm, bool waiting)
+{
+    pcb_t *pcb = vw_proc_new(w, vm);
+    if (!pcb)
+        return NULL;
+    shm_vm_t *v = shm_vm(w->h, vm);
+    ck_pr_store_64(&v->started, v->started + 1);
+    if (waiting) {
+        proc_of(pcb)->status = PS_WAITING;
+        balance_wait_add(&w->s[vm], pcb);
+    } else {
+        proc_of(pcb)->status = PS_RUNNABLE;
+        runq_push(&w->s[vm], pcb);
+    }
+    return pcb;
+}
+
+static void push(vw_t *w, uint32_t vm, plan_move_t m)
+{
+    CU_ASSERT_TRUE(plan_push(w->h, vm, &m));
+}
+
+static uint64_t procs_of(vw_t *w, uint32_t vm)
+{
+    return shm_vm_procs(shm_vm(w->h, vm));
+}
+
+/* A waiting process named by a plan moves at once: MOVING, owned by VM 1,
+ * on its inbound list; VM 1 settles it as waiting, on its own list, and
+ * counts the arrival; the VMs' process counts follow. */
+static void test_waiting_moves_at_once(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "least-loaded"));
+    pcb_t *a = proc(&w, 0, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    proc_of(a)->deadline = 123456789;
+    CU_ASSERT_EQUAL(procs_of(&w, 0), 1);
+    CU_ASSERT_FALSE(balance_pending(&w.s[0]));
+    push(&w, 0, (plan_move_t){.pid = a->pid, .to = 1, .what = PLAN_PID, .cause = MIG_REBALANCE});
+    CU_ASSERT_TRUE(balance_pending(&w.s[0]));
+    balance_round(&w.s[0]);
+    CU_ASSERT_FALSE(balance_pending(&w.s[0]));
+    CU_ASSERT_EQUAL(a->owner, 1);
+    CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_MOVING);
+    CU_ASSERT_EQUAL(proc_of(a)->wait_vm, 0);
+    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->inbound), (uint64_t)a->slot + 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_out[MIG_REBALANCE], 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_done, 1);
+    CU_ASSERT_EQUAL(procs_of(&w, 0), 0);
+    CU_ASSERT_EQUAL(procs_of(&w, 1), 0); /* not yet taken in */
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(proc_of(a)->status, PS_WAITING);
+    CU_ASSERT_EQUAL(proc_of(a)->wait_vm, 2);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 0);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_in[MIG_REBALANCE], 1);
+    CU_ASSERT_EQUAL(procs_of(&w, 1), 1);
+    CU_ASSERT_EQUAL(proc_of(a)->mig[MIG_REBALANCE], 1);
+    /* its timeout follows it */
+    CU_ASSERT_EQUAL_FATAL(w.s[1].ntimers, 1);
+    CU_ASSERT_EQUAL(w.s[1].timers[0].deadline, 123456789);
+    /* and VM 1 can send it back the same way */
+    push(&w, 1, (plan_move_t){.pid = a->pid, .to = 0, .what = PLAN_PID, .cause = MIG_AFFINITY});
+    balance_round(&w.s[1]);
+    sched_drain_inbound(&w.s[0]);
+    CU_ASSERT_EQUAL(a->owner, 0);
+    CU_ASSERT_EQUAL(proc_of(a)->status, PS_WAITING);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_in[MIG_AFFINITY], 1);
+    balance_wait_del(&w.s[0], a);
+    vw_proc_free(&w, a, 0);
+    close_world(&w);
+}
+
+/* A message that arrives while the process moves wakes nobody (it is not
+ * WAITING); the new owner sees it when it settles the process, which is
+ * then runnable there. */
+static void test_message_while_moving(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "least-loaded"));
+    pcb_t *a = proc(&w, 0, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    push(&w, 0, (plan_move_t){.pid = a->pid, .to = 1, .what = PLAN_PID, .cause = MIG_REBALANCE});
+    balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_MOVING);
+    CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 0), a->pid, SIG_MSG, 0, mk_fix(42), T_NIL), SEND_OK);
+    CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_MOVING);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 0);
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_RUNNABLE);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
+    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), a);
+    balance_wait_del(&w.s[1], a);
+    msg_take(vw_rt(&w, 1), a);
+    CU_ASSERT_EQUAL(proc_of(a)->mbox_len, 1);
+    vw_proc_free(&w, a, 1);
+    close_world(&w);
+}
+
+/* A queued process named by a plan is marked, and leaves when it comes
+ * out of the queue, instead of running here. */
+static void test_queued_moves_at_pop(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "least-loaded"));
+    pcb_t *a = proc(&w, 0, false), *b = proc(&w, 0, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    push(&w, 0, (plan_move_t){.pid = b->pid, .to = 1, .what = PLAN_PID, .cause = MIG_AFFINITY});
+    balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(b->owner, 0);
+    CU_ASSERT_NOT_EQUAL(proc_of(b)->hint_vm, 0);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_done, 0); /* not yet */
+    pcb_t *x = runq_pop(&w.s[0]);
+    CU_ASSERT_PTR_EQUAL(x, a);
+    CU_ASSERT_FALSE(balance_divert(&w.s[0], x)); /* not named: it runs */
+    x = runq_pop(&w.s[0]);
+    CU_ASSERT_PTR_EQUAL(x, b);
+    CU_ASSERT_TRUE(balance_divert(&w.s[0], x));
+    CU_ASSERT_EQUAL(b->owner, 1);
+    CU_ASSERT_EQUAL(proc_of(b)->hint_vm, 0);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_done, 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_out[MIG_AFFINITY], 1);
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_in[MIG_AFFINITY], 1);
+    vw_proc_free(&w, a, 0);
+    vw_proc_free(&w, b, 1);
+    close_world(&w);
+}
+
+/* Counts: n runnable from the queue, n waiting from the waiting list;
+ * processes placed by spawn-on that have not run, and pinned ones, stay,
+ * and what could not move is counted as dropped. */
+static void test_counts_and_pins(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "least-loaded"));
+    pcb_t *r[3], *q[3];
+    for (int i = 0; i < 3; i++) {
+        r[i] = proc(&w, 0, false);
+        q[i] = proc(&w, 0, true);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(q[i]);
+    }
+    proc_of(r[0])->flags |= PF_PLACED;
+    proc_of(q[2])->flags |= PF_PINNED;
+    push(&w, 0, (plan_move_t){.to = 1, .n = 5, .what = PLAN_RUNNABLE, .cause = MIG_REBALANCE});
+    push(&w, 0, (plan_move_t){.to = 1, .n = 5, .what = PLAN_WAITING, .cause = MIG_REBALANCE});
+    balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(r[0]->owner, 0);
+    CU_ASSERT_EQUAL(r[1]->owner, 1);
+    CU_ASSERT_EQUAL(r[2]->owner, 1);
+    CU_ASSERT_EQUAL(q[0]->owner, 1);
+    CU_ASSERT_EQUAL(q[1]->owner, 1);
+    CU_ASSERT_EQUAL(q[2]->owner, 0);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_done, 4);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_dropped, 6);
+    /* a pinned process named alone: dropped; a stale one (another VM owns
+     * it now): dropped */
+    push(&w, 0, (plan_move_t){.pid = q[2]->pid, .to = 1, .what = PLAN_PID, .cause = MIG_AFFINITY});
+    push(&w, 0, (plan_move_t){.pid = q[0]->pid, .to = 1, .what = PLAN_PID, .cause = MIG_AFFINITY});
+    push(&w, 0, (plan_move_t){.pid = 999999, .to = 1, .what = PLAN_PID, .cause = MIG_AFFINITY});
+    balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(q[2]->owner, 0);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_dropped, 9);
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(procs_of(&w, 0), 2);
+    CU_ASSERT_EQUAL(procs_of(&w, 1), 4);
+    /* a process marked to move and pinned since leaves no more */
+    pcb_t *y = runq_pop(&w.s[1]);
+    runq_push(&w.s[1], y);
+    push(&w, 1, (plan_move_t){.pid = y->pid, .to = 0, .what = PLAN_PID, .cause = MIG_AFFINITY});
+    balance_round(&w.s[1]);
+    proc_of(y)->flags |= PF_PINNED;
+    uint32_t to;
+    enum mig_cause cause;
+    CU_ASSERT_FALSE(balance_hint(&w.s[1], y, &to, &cause));
+    CU_ASSERT_EQUAL(y->owner, 1);
+    CU_ASSERT_EQUAL(proc_of(y)->hint_vm, 0);
+    proc_of(y)->flags &= ~PF_PINNED;
+    for (int i = 0; i < 3; i++) {
+        balance_wait_del(&w.s[r[i]->owner], r[i]);
+        balance_wait_del(&w.s[q[i]->owner], q[i]);
+        vw_proc_free(&w, r[i], r[i]->owner);
+        vw_proc_free(&w, q[i], q[i]->owner);
+    }
+    close_world(&w);
+}
+
+/* The supervisor's plan for an uneven load goes to the busy VM's ring,
+ * and wakes it. */
+static void test_balancer_plans(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "least-loaded"));
+    balancer_t b;
+    int64_t pv[POLICY_MAX_PARAMS];
+    policy_defaults(&policy_least_loaded, pv);
+    CU_ASSERT_EQUAL_FATAL(balancer_init(&b, w.h, (uint32_t)policy_find("least-loaded"), pv, 10), 0);
+    CU_ASSERT_TRUE(balancer_wants_tick(&b));
+    ck_pr_store_32(&shm_vm(w.h, 0)->runq, 10);
+    uint32_t wake0 = shm_vm(w.h, 0)->wake;
+    bool alive[2] = {true, true};
+    balancer_tick(&b, 1000, alive);
+    plan_move_t m;
+    CU_ASSERT_TRUE_FATAL(plan_pop(w.h, 0, &m));
+    CU_ASSERT_EQUAL(m.what, PLAN_RUNNABLE);
+    CU_ASSERT_EQUAL(m.to, 1);
+    CU_ASSERT_EQUAL(m.n, 5);
+    CU_ASSERT_EQUAL(m.cause, MIG_REBALANCE);
+    CU_ASSERT_FALSE(plan_pop(w.h, 0, &m));
+    CU_ASSERT_FALSE(plan_pop(w.h, 1, &m));
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->wake, wake0 + 1);
+    /* a dead VM gets nothing */
+    alive[1] = false;
+    balancer_tick(&b, 1010, alive);
+    CU_ASSERT_FALSE(plan_pop(w.h, 0, &m));
+    /* a full ring (PLAN_SLOTS - 1 moves: ck_ring keeps a slot free)
+     * refuses moves, counted */
+    alive[1] = true;
+    for (int i = 0; i < (int)PLAN_SLOTS + 3; i++)
+        balancer_tick(&b, 1020 + (uint64_t)i, alive);
+    CU_ASSERT_EQUAL(b.full, 4);
+    CU_ASSERT_EQUAL(b.moves, 1 + PLAN_SLOTS - 1);
+    balancer_free(&b);
+    close_world(&w);
+}
+
+/* Affinity's samples: sends are counted local or remote (published when
+ * the VM publishes its counters), one in `sample`
+ * (here every one) is noted, and the heaviest pairs go out when the
+ * supervisor bumps the epoch; the supervisor merges them into a plan
+ * that joins the pair. */
+static void test_samples(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "affinity"));
+    pcb_t *a = proc(&w, 0, true), *b = proc(&w, 1, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    rt_t *rt0 = vw_rt(&w, 0);
+    for (int i = 0; i < 50; i++)
+        CU_ASSERT_EQUAL(msg_send(rt0, b->pid, SIG_MSG, a->pid, mk_fix(i), T_NIL), SEND_OK);
+    CU_ASSERT_EQUAL(msg_send(rt0, a->pid, SIG_MSG, a->pid, mk_fix(0), T_NIL), SEND_OK);
+    CU_ASSERT_EQUAL(rt0->msgs[1], 50);
+    CU_ASSERT_EQUAL(rt0->msgs[0], 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->msgs_remote, 0); /* not yet published */
+    balance_publish(rt0);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->msgs_remote, 50);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->msgs_local, 1);
+    plan_pair_t got[PLAN_PAIRS];
+    CU_ASSERT_EQUAL(plan_read_pairs(w.h, 0, got, NULL), 0); /* not asked yet */
+
+    balancer_t bal;
+    int64_t pv[POLICY_MAX_PARAMS];
+    policy_defaults(&policy_affinity, pv);
+    pv[policy_param_find(&policy_affinity, "sample")] = 1;
+    pv[policy_param_find(&policy_affinity, "min_rate")] = 1;
+    CU_ASSERT_EQUAL_FATAL(balancer_init(&bal, w.h, (uint32_t)policy_find("affinity"), pv, 10), 0);
+    bool alive[2] = {true, true};
+    balancer_tick(&bal, 1000, alive); /* asks for samples (epoch 1) */
+    CU_ASSERT_EQUAL(shm_plan(w.h, 0)->epoch, 1);
+    balance_round(&w.s[0]); /* answers */
+    uint32_t epoch = 0;
+    CU_ASSERT_EQUAL_FATAL(plan_read_pairs(w.h, 0, got, &epoch), 1);
+    CU_ASSERT_EQUAL(epoch, 1);
+    CU_ASSERT_EQUAL(got[0].a, a->pid);
+    CU_ASSERT_EQUAL(got[0].b, b->pid);
+    CU_ASSERT_EQUAL(got[0].vm_a, 0);
+    CU_ASSERT_EQUAL(got[0].vm_b, 1);
+    CU_ASSERT_EQUAL(got[0].count, 50);
+    /* more traffic in the next interval, then the plan: b joins a (a tie
+     * of one process each moves b), queued on VM 1, b's owner */
+    for (int i = 0; i < 50; i++)
+        msg_send(rt0, b->pid, SIG_MSG, a->pid, mk_fix(i), T_NIL);
+    balance_round(&w.s[0]);
+    balance_publish(rt0);
+    balancer_tick(&bal, 1010, alive);
+    plan_move_t m;
+    CU_ASSERT_FALSE(plan_pop(w.h, 0, &m));
+    CU_ASSERT_TRUE_FATAL(plan_pop(w.h, 1, &m));
+    CU_ASSERT_EQUAL(m.what, PLAN_PID);
+    CU_ASSERT_EQUAL(m.pid, b->pid);
+    CU_ASSERT_EQUAL(m.to, 0);
+    CU_ASSERT_EQUAL(m.cause, MIG_AFFINITY);
+    balancer_free(&bal);
+    msg_take(vw_rt(&w, 0), a);
+    msg_take(vw_rt(&w, 1), b);
+    balance_wait_del(&w.s[0], a);
+    balance_wait_del(&w.s[1], b);
+    vw_proc_free(&w, a, 0);
+    vw_proc_free(&w, b, 1);
+    close_world(&w);
+}
+
+/* The active policy reaches the VMs: a change of policy or parameters
+ * (as the supervisor's balancer_set makes it) is seen at the next round;
+ * a policy that does not steal names no victims. */
+static void test_policy_switch(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "steal"));
+    ck_pr_store_32(&shm_vm(w.h, 1)->runq, 8);
+    uint32_t out[2];
+    CU_ASSERT_EQUAL(balance_victims(vw_rt(&w, 0), out, 2), 1);
+    CU_ASSERT_EQUAL(balance_amount(vw_rt(&w, 1), 8, 0), 4);
+    int64_t pv[POLICY_MAX_PARAMS];
+    policy_defaults(&policy_steal, pv);
+    balancer_t b;
+    CU_ASSERT_EQUAL_FATAL(balancer_init(&b, w.h, (uint32_t)policy_find("steal"), pv, 10), 0);
+    CU_ASSERT_FALSE(balancer_wants_tick(&b));
+    pv[policy_param_find(&policy_steal, "share")] = 25;
+    CU_ASSERT_EQUAL(balancer_set(&b, (uint32_t)policy_find("steal"), pv, 10), 0);
+    CU_ASSERT_EQUAL(balance_amount(vw_rt(&w, 1), 8, 0), 4); /* not before its next round */
+    balance_round(&w.s[1]);
+    CU_ASSERT_EQUAL(balance_amount(vw_rt(&w, 1), 8, 0), 2);
+    CU_ASSERT_EQUAL(balancer_set(&b, 99, pv, 10), -1);
+    CU_ASSERT_EQUAL(balancer_set(&b, (uint32_t)policy_find("none"), pv, 0), -1);
+    CU_ASSERT_EQUAL(balancer_set(&b, (uint32_t)policy_find("none"), pv, 10), 0);
+    balancer_free(&b);
+    balance_round(&w.s[0]);
+    balance_round(&w.s[1]);
+    CU_ASSERT_EQUAL(balance_victims(vw_rt(&w, 0), out, 2), 0);
+    CU_ASSERT_EQUAL(balance_amount(vw_rt(&w, 1), 8, 0), 0);
+    CU_ASSERT_EQUAL(balance_place(vw_rt(&w, 1)), 1); /* none: where it is spawned */
+    close_world(&w);
+}
+
+static CU_TestInfo tests[] = {
+    {"a waiting process moves at once, and is settled waiting", test_waiting_moves_at_once},
+    {"a message to a moving process is seen when it settles", test_message_while_moving},
+    {"a queued process leaves when it comes out of the queue", test_queued_moves_at_pop},
+    {"counts of runnable and waiting; pinned and placed stay", test_counts_and_pins},
+    {"the supervisor's plan reaches the busy VM's ring", test_balancer_plans},
+    {"traffic samples out on request, and the plan they make", test_samples},
+    {"a change of policy reaches the VMs", test_policy_switch},
+    CU_TEST_INFO_NULL,
+};
+
+UNIT_SUITE(balance, tests, NULL, NULL)
