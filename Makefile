@@ -7,7 +7,9 @@
 #   make torture  the end-to-end suite under GC torture, migration torture, and both
 #   make chaos    the chaos test at length: CHAOS_KILLS VM kills (default 1000)
 #                 on 2 and on 4 VMs
-#   make bench    the benchmarks, against the peers that are installed
+#   make bench    the benchmarks, against the peers (installs erlang-nox, lua5.4,
+#                 gnuplot-nox); QUICK=1 for smoke sizes (under 2 minutes)
+#   make bench-plot  PNG plots of bench/results/latest.json (gnuplot)
 #   make fuzz     the libFuzzer targets of tests/fuzz/, FUZZ_SECONDS each (clang)
 
 CC      ?= gcc
@@ -36,7 +38,7 @@ SHOAL    = $(BUILD)/shoal
 UNIT     = $(BUILD)/unit_tests
 EXAMPLE ?= examples/hello.shoal
 
-.PHONY: all deps run test check check-torture asan torture chaos bench fuzz fuzz-build clean
+.PHONY: all deps run test check check-torture asan torture chaos bench bench-plot fuzz fuzz-build clean
 all: $(SHOAL) $(UNIT)
 
 $(BUILD)/%.o: %.c
@@ -94,11 +96,18 @@ chaos: deps
 	@$(MAKE) --no-print-directory all EXTRA="-Werror"
 	tests/chaos/chaos.sh $(SHOAL) $(CHAOS_KILLS) 2 4
 
-# In its own build folder, so that the flags below always apply.
+# In its own build folder, so that the flags below always apply. QUICK=1
+# runs the smoke sizes (bench/README.md). bench-plot draws the last
+# results (bench/results/latest.json) as PNG files beside them.
+QUICK ?=
 bench: deps
 	@scripts/deps.sh --bench
 	@$(MAKE) --no-print-directory BUILD=build-bench OPT="-O2 -DNDEBUG" build-bench/shoal
-	bench/run.sh build-bench/shoal
+	BENCH_QUICK=$(QUICK) bench/run.sh build-bench/shoal
+
+bench-plot:
+	@scripts/deps.sh --bench
+	python3 bench/plot.py bench/results/latest.json
 
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c), built by clang with the
 # library in build-fuzz/ under AddressSanitizer and UBSan, and run one
@@ -106,9 +115,7 @@ bench: deps
 # tests/fuzz/corpus/NAME/ (scripts/fuzz.sh). Not part of `make test`.
 # clang's -Wbitwise-instead-of-logical is off: interp.c's `is_fix(a) &
 # is_fix(b)` is a deliberate branch-free test.
-# ctlproto: the control socket's request parser, when supervisor/ctlproto.c
-# is on this branch; add it here.
-FUZZ_TARGETS ?= reader compile config
+FUZZ_TARGETS ?= reader compile config ctl
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS   = -Werror -Wno-bitwise-instead-of-logical -DSHOAL_DEBUG -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what shoal needs on a Debian machine, only where it is missing.
 # Usage: scripts/deps.sh [--bench | --fuzz]
-#   --bench adds the peers: erlang-nox, lua5.4
+#   --bench adds the peers, erlang-nox and lua5.4, and gnuplot-nox for make bench-plot
 #   --fuzz adds clang and its libFuzzer and sanitizer runtimes (make fuzz)
 set -eu
 pkgs="build-essential libck-dev libhwloc-dev hwloc libgoogle-perftools-dev libcunit1-dev libinih-dev libxxhash-dev libjansson-dev jq tmux util-linux python3"
-if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs erlang-nox lua5.4"; fi
+if [ "${1:-}" = "--bench" ]; then pkgs="$pkgs erlang-nox lua5.4 gnuplot-nox"; fi
 if [ "${1:-}" = "--fuzz" ]; then pkgs="$pkgs clang libclang-rt-dev"; fi
 missing=""
 for p in $pkgs; do

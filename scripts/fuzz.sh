@@ -5,7 +5,8 @@
 # Each target BUILD_DIR/fuzz_NAME runs SECONDS on its corpus,
 # tests/fuzz/corpus/NAME/, with seeds (the test programs, examples and
 # tests/fuzz/seeds/shoal/ for the reader and compiler; tests/*.ini and
-# tests/fuzz/seeds/config/ for the config loader) and a
+# tests/fuzz/seeds/config/ for the config loader; tests/fuzz/seeds/ctl/ for
+# the control-protocol parser) and a
 # dictionary (tests/fuzz/shoal.dict for the reader and compiler,
 # tests/fuzz/NAME.dict for the others, when there is one). New inputs go into the
 # corpus; after a run without a crash the corpus is minimized (-merge=1)
@@ -33,6 +34,7 @@ for t in "$@"; do
       done
       max=65536 ;;
     config) cp tests/*.ini tests/fuzz/seeds/config/* "$seeds"/; max=8192 ;;
+    ctl) cp tests/fuzz/seeds/ctl/* "$seeds"/; max=8192 ;;
     *) max=8192 ;;
   esac
   dict=()

@@ -136,10 +136,23 @@ static bool key_value(char *word, char **key, char **value)
     return true;
 }
 
+/* "WHAT 'WORD'", the word escaped. A word that does not fit errlen
+ * whole is cut by shoal_escape, which never splits a character or an
+ * escape, and marked with "...": cut by vsnprintf instead, the message
+ * could end inside a UTF-8 sequence (an invalid string in the JSON reply;
+ * a 200-byte word escapes to up to 800 bytes). */
 static int bad(char *err, size_t errlen, const char *what, const char *word)
 {
     char esc[4 * CTL_MAX_WORD + 8];
-    shoal_errf(err, errlen, "%s '%s'", what, shoal_escape(esc, sizeof esc, word));
+    shoal_escape(esc, sizeof esc, word);
+    size_t fixed = strlen(what) + 4; /* " '", "'" and the NUL */
+    if (fixed + strlen(esc) <= errlen) {
+        shoal_errf(err, errlen, "%s '%s'", what, esc);
+        return -1;
+    }
+    size_t room = errlen > fixed + 3 ? errlen - fixed - 3 : 0; /* and "..." */
+    shoal_escape(esc, room + 1, word);
+    shoal_errf(err, errlen, "%s '%s'...", what, esc);
     return -1;
 }
 
@@ -228,7 +241,7 @@ static int parse_policy(char words[][CTL_MAX_WORD + 1], size_t n, ctl_req_t *r, 
             return -1;
         }
         r->verb = CTL_POLICY_USE;
-        memcpy(r->name, words[3], sizeof r->name);
+        memcpy(r->name, words[3], strlen(words[3]) + 1);
         return 0;
     }
     if (strcmp(sub, "set") == 0) {

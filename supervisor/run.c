@@ -55,6 +55,7 @@
 
 #include <ck_pr.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,6 +101,7 @@ typedef struct run_vm {
                            * beats or stops first */
     uint64_t last_beat;   /* heartbeat at the last tick */
     uint32_t quiet_ticks; /* ticks since the heartbeat last moved */
+    uint64_t quiet_cpu;   /* its CPU time (clock ticks) when the heartbeat last moved */
 } run_vm_t;
 
 enum run_stop_how {
@@ -472,13 +474,60 @@ static void on_signal(run_t *r, uint32_t events)
     reap(r);
 }
 
+/* A process's state letter and CPU time (user + system, clock ticks)
+ * from /proc/PID/stat. False if it cannot be read (then the heartbeat
+ * alone decides). */
+static bool proc_stat(pid_t pid, char *state, uint64_t *cpu)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    /* "pid (comm) S ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime ...": comm may hold spaces and ')' */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut,
+                     &st) != 3)
+        return false;
+    *cpu = ut + st;
+    return true;
+}
+
+/* Whether a VM whose heartbeat has stood still for stall_ms is stalled.
+ * Stopped (SIGSTOP, a debugger), or blocked in the kernel while it has
+ * work, or running without beating for half that time in CPU: yes. Ready
+ * to run but given little CPU (a loaded machine keeps it off its core):
+ * not a stall, however long; it beats once it runs. */
+static bool stalled(const run_t *r, const run_vm_t *v)
+{
+    char state;
+    uint64_t cpu;
+    if (!proc_stat(v->pid, &state, &cpu))
+        return true;
+    if (state == 'T' || state == 't')
+        return true;
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t used_ms = (cpu - v->quiet_cpu) * 1000u / (uint64_t)(hz > 0 ? hz : 100);
+    if (used_ms * 2 >= r->stall_ms)
+        return true;
+    return state != 'R';
+}
+
 /* The heartbeat check. A VM whose heartbeat stands still for stall_ms is
  * stalled (DESIGN.md, "Crash model"): stuck in a loop, stopped, or
- * waiting on something that will not come. It is killed, and its death
- * is recovered as any other. An idle VM beats every VM_IDLE_MS, a busy
- * one at every turn of its loop and during long collections and copies
- * (shm/beat.h); one that waits to write stdout says so (in_output): a
- * slow reader is not a stall. */
+ * waiting on something that will not come (see `stalled` for how a VM
+ * that a loaded machine keeps off its core is told apart). It is killed,
+ * and its death is recovered as any other. An idle VM beats every
+ * VM_IDLE_MS, a busy one at every turn of its loop and during long
+ * collections and copies (shm/beat.h); one that waits to write stdout
+ * says so (in_output): a slow reader is not a stall. */
 static void check_heartbeats(run_t *r)
 {
     for (uint32_t i = 0; i < r->n_vms; i++) {
@@ -492,8 +541,13 @@ static void check_heartbeats(run_t *r)
             v->quiet_ticks = 0;
             continue;
         }
-        v->quiet_ticks++;
-        if (r->program && r->stall_ms && (uint64_t)v->quiet_ticks * RUN_TICK_MS >= r->stall_ms) {
+        if (v->quiet_ticks++ == 0) {
+            char state;
+            if (!proc_stat(v->pid, &state, &v->quiet_cpu))
+                v->quiet_cpu = 0;
+        }
+        if (r->program && r->stall_ms && (uint64_t)v->quiet_ticks * RUN_TICK_MS >= r->stall_ms &&
+            stalled(r, v)) {
             fprintf(stderr, "shoal: VM %u (pid %d) stalled: no heartbeat for %u ms; killing it\n",
                     i, (int)v->pid, r->stall_ms);
             kill(v->pid, SIGKILL);

@@ -161,6 +161,72 @@ static void test_parse_bounds(void)
     }
 }
 
+/* A refusal quotes the word it refuses, escaped: a word of invalid
+ * bytes grows four-fold, past the server's 512-byte buffer. Cut there by
+ * vsnprintf, the message ended inside a UTF-8 sequence whenever a
+ * character straddled the end (found by fuzz_ctl: a first word of 0x8e
+ * bytes and two-byte characters). It must be cut before the character,
+ * marked "...", and stay well-formed, whatever the buffer's size. */
+static bool well_formed(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = u[i] < 0x20 || u[i] == 0x7f ? 0 : shoal_utf8_len(u + i, n - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+static void test_parse_cut_quote(void)
+{
+    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x90\x9f"};
+    static const char *const before[] = {"", "shoal/1 ", "shoal/1 ps state=", "shoal/1 policy "};
+    static const size_t lens[] = {512, 256, 64, 16};
+    ctl_req_t r;
+    size_t bad_msgs = 0, cut = 0;
+    for (size_t b = 0; b < sizeof before / sizeof before[0]; b++)
+        for (size_t c = 0; c < sizeof chars / sizeof chars[0]; c++)
+            for (size_t k = 0; k <= 150; k++) {
+                char line[512];
+                size_t n = (size_t)snprintf(line, sizeof line, "%s", before[b]);
+                if (b == 3)
+                    n += (size_t)snprintf(line + n, sizeof line - n, "x");
+                memset(line + n, 0x8e, k);
+                n += k;
+                while (n + strlen(chars[c]) <= strlen(before[b]) + CTL_MAX_WORD)
+                    n += (size_t)snprintf(line + n, sizeof line - n, "%s", chars[c]);
+                for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+                    char err[512];
+                    memset(err, 0x55, sizeof err);
+                    CU_ASSERT_EQUAL(ctl_parse(line, n, &r, err, lens[l]), -1);
+                    bad_msgs += memchr(err, 0, lens[l]) == NULL || !well_formed(err);
+                    cut += strstr(err, "'...") != NULL;
+                }
+            }
+    CU_ASSERT_EQUAL(bad_msgs, 0);
+    CU_ASSERT(cut > 0);
+    /* the fuzzer's case, made exact: the 51 bytes before the quoted word,
+     * 100 invalid bytes (400 escaped), one ASCII byte, then two-byte
+     * characters, the 30th of which spans bytes 510 and 511 */
+    char line[CTL_MAX_WORD + 1];
+    memset(line, 0x8e, 100);
+    line[100] = 'a';
+    size_t len = 101;
+    for (; len + 2 <= CTL_MAX_WORD; len += 2)
+        memcpy(line + len, "\xdf\x8c", 2);
+    char err[512];
+    CU_ASSERT_EQUAL(ctl_parse(line, len, &r, err, sizeof err), -1);
+    CU_ASSERT_TRUE(well_formed(err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a shoal request"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "'..."));
+    /* a word that fits is quoted whole */
+    CU_ASSERT_EQUAL(parse("shoal/1 fr\xc3\xa9" "b", &r, err, sizeof err), -1);
+    CU_ASSERT_STRING_EQUAL(err, "unknown command 'fr\xc3\xa9" "b'");
+}
+
 static void test_names_and_pids(void)
 {
     char err[256];
@@ -463,6 +529,7 @@ static CU_TestInfo ctl_tests[] = {
     {"requests of every verb parse", test_parse_ok},
     {"bad requests are refused with a reason", test_parse_refused},
     {"NUL, long words, many words, long lines, random bytes", test_parse_bounds},
+    {"a refusal quoting a long word is cut between characters", test_parse_cut_quote},
     {"run names and pids as users write them", test_names_and_pids},
     {"a listing asks each owner", test_list},
     {"a process that moves between question and answer", test_list_moved},

@@ -22,12 +22,13 @@
 #include <unistd.h>
 
 /* How the child's fd 1 and fd 2 are set up. */
-enum fd_setup { FD_PIPE, FD_CLOSED, FD_DEV_FULL };
+enum fd_setup { FD_PIPE, FD_CLOSED, FD_DEV_FULL, FD_FILE };
 
 typedef struct run {
     int status;      /* exit status, 128 + signal, or -1 */
     char err[8192];  /* what reached stderr (FD_PIPE only) */
-    int out_fd;      /* read end of stdout (FD_PIPE), left open for the test */
+    int out_fd;      /* read end of stdout (FD_PIPE), or the file (FD_FILE, an
+                      * unlinked temporary file), left open for the test */
 } run_t;
 
 /* Start `shoal run FLAGS FILE` with stdout set up as `out` and stderr as
@@ -39,6 +40,13 @@ static pid_t start(const char *path, const char *const *flags, enum fd_setup out
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if ((out == FD_PIPE && pipe2(po, O_CLOEXEC) < 0) || (err == FD_PIPE && pipe2(pe, O_CLOEXEC) < 0))
         return -1;
+    if (out == FD_FILE) {
+        char tmpl[] = "/tmp/shoal-out-XXXXXX";
+        po[0] = mkostemp(tmpl, O_CLOEXEC);
+        if (po[0] < 0)
+            return -1;
+        unlink(tmpl);
+    }
     const char *argv[32];
     int k = 0;
     argv[k++] = unit_shoal_path();
@@ -55,6 +63,8 @@ static pid_t start(const char *path, const char *const *flags, enum fd_setup out
         dup2(devnull, 0);
         if (out == FD_PIPE)
             dup2(po[1], 1);
+        else if (out == FD_FILE)
+            dup2(po[0], 1); /* shares the offset: appends as a shell's > does */
         else if (out == FD_DEV_FULL)
             dup2(open("/dev/full", O_WRONLY), 1);
         else
@@ -215,9 +225,10 @@ static void test_stderr_closed(void)
 }
 
 /* Eight processes on four VMs print 200 lines of 4,992 bytes each into a
- * pipe: far past PIPE_BUF, so one write(2) per line would be split and
- * interleaved. Every line must arrive whole: its own letter, 4,992 times. */
-static void test_long_lines_whole(void)
+ * pipe (far past PIPE_BUF, so one write(2) per line would be split and
+ * interleaved), or into a file: every line must arrive whole, its own
+ * letter 4,992 times (LANGUAGE.md: print never interleaves). */
+static void long_lines_whole(enum fd_setup out)
 {
     static const char src[] =
         "(defn line (c n acc) (if (= n 0) acc (line c (- n 1) (str acc c))))\n"
@@ -237,8 +248,13 @@ static void test_long_lines_whole(void)
     static const char *const vm4[] = {"--vms", "4", NULL};
     run_t r;
     int efd;
-    pid_t pid = start(path, vm4, FD_PIPE, FD_PIPE, &r, &efd);
+    pid_t pid = start(path, vm4, out, FD_PIPE, &r, &efd);
     CU_ASSERT_FATAL(pid > 0);
+    if (out == FD_FILE) {
+        /* the file is whole once the run has ended */
+        finish(pid, efd, &r);
+        CU_ASSERT_EQUAL_FATAL(lseek(r.out_fd, 0, SEEK_SET), 0);
+    }
     /* read everything, then check line by line */
     size_t cap = 1 << 23, n = 0;
     char *all = malloc(cap);
@@ -253,7 +269,8 @@ static void test_long_lines_whole(void)
         }
     }
     close(r.out_fd);
-    finish(pid, efd, &r);
+    if (out != FD_FILE)
+        finish(pid, efd, &r);
     CU_ASSERT_EQUAL(r.status, 0);
     int lines = 0, broken = 0;
     size_t at = 0;
@@ -274,6 +291,16 @@ static void test_long_lines_whole(void)
     free(path);
 }
 
+static void test_long_lines_whole(void)
+{
+    long_lines_whole(FD_PIPE);
+}
+
+static void test_long_lines_whole_file(void)
+{
+    long_lines_whole(FD_FILE);
+}
+
 static CU_TestInfo tests[] = {
     {"a closed stdout is a write error: message, status 4", test_stdout_closed},
     {"stdout on a full device: message, status 4", test_stdout_full},
@@ -281,6 +308,7 @@ static CU_TestInfo tests[] = {
     {"a closed stderr: output works, error reports crash nothing", test_stderr_closed},
     {"8 processes on 4 VMs print 4,992-byte lines to a pipe: every line whole",
      test_long_lines_whole},
+    {"the same into a file: every line whole", test_long_lines_whole_file},
     CU_TEST_INFO_NULL,
 };
 

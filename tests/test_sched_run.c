@@ -154,6 +154,46 @@ static void test_run_one_yields(void)
     vw_close(&w);
 }
 
+/* A wait whose timer cannot be set (timer_push out of memory) does not
+ * leave the process waiting with no timer, asleep past its deadline: it
+ * stays RUNNABLE, queued, and retries its wait on its next slice, where
+ * the timer is set. The same for a waiting process handed over, whose new
+ * owner cannot set its timer when it takes it in. */
+static void test_run_one_timer_fails(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(run_world(&w));
+    pcb_t *c = spawn_fn(&w, 0, "wait-after", 1, 60000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 0), c);
+    w.s[0].fail_timers = 1;
+    sched_run_one(&w.s[0], c);
+    CU_ASSERT_EQUAL(w.s[0].fail_timers, 0);
+    CU_ASSERT_EQUAL(ps_state(proc_of(c)->status), PS_RUNNABLE);
+    CU_ASSERT_EQUAL(w.s[0].ntimers, 0);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 1);
+    /* the retry: waiting, with its timer */
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 0, c));
+    CU_ASSERT_EQUAL(proc_of(c)->status, PS_WAITING);
+    CU_ASSERT_EQUAL(w.s[0].ntimers, 1);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 0);
+
+    /* handed over waiting; VM 1 cannot set the timer as it takes it in */
+    CU_ASSERT_TRUE_FATAL(sched_hand_over_waiting(&w.s[0], c, 1, MIG_REBALANCE));
+    w.s[1].fail_timers = 1;
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(w.s[1].fail_timers, 0);
+    CU_ASSERT_EQUAL(c->owner, 1);
+    CU_ASSERT_EQUAL(ps_state(proc_of(c)->status), PS_RUNNABLE);
+    CU_ASSERT_EQUAL(w.s[1].ntimers, 0);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, c));
+    CU_ASSERT_EQUAL(proc_of(c)->status, PS_WAITING);
+    CU_ASSERT_EQUAL(w.s[1].ntimers, 1);
+    vw_free_all(&w);
+    vw_close(&w);
+}
+
 /* A process that waits in receive is WAITING and on no queue, with a
  * timer at its deadline if its receive has an after, and none if not; a
  * message wakes it (from another VM: through the inbound list; from its
@@ -471,6 +511,7 @@ static CU_TestInfo tests[] = {
     {"a process that returns ends: slot freed, DOWN to its monitor", test_run_one_returns},
     {"a process that uses up its slice is requeued at the back", test_run_one_yields},
     {"a process in receive waits, with a timer only if it has an after", test_run_one_waits},
+    {"a wait whose timer cannot be set stays runnable and retries", test_run_one_timer_fails},
     {"a receive's after: its timer fires at the deadline, the process ends", test_run_one_timeout},
     {"migration torture: handed over at every yield, uncounted, unless pinned",
      test_run_one_torture_yield},

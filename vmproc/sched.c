@@ -119,6 +119,11 @@ static void timer_compact(sched_t *s)
 
 int timer_push(sched_t *s, int64_t deadline, pcb_t *pcb)
 {
+    if (__builtin_expect(s->fail_timers != 0, 0)) {
+        s->fail_timers--; /* tests: the callers' out-of-memory paths */
+        errno = ENOMEM;
+        return -1;
+    }
     if (s->ntimers == s->tcap) {
         /* Full: first drop the dead timers; grow only if more than half
          * are live, so the heap stays within 4x the live timers (plus

@@ -34,6 +34,8 @@ typedef struct sched {
     uint32_t deaths;      /* run.deaths as this VM last saw it */
     uint32_t recheck;     /* deaths + 1 whose takeovers wait for every VM's drain
                            * (recover.h), or 0 */
+    uint32_t fail_timers; /* tests: this many next timer_push calls fail as if
+                           * out of memory (0 in a run) */
 } sched_t;
 
 /* Run VM `vm` until the run stops. Returns the VM's exit code. */
