@@ -470,7 +470,8 @@ static void test_heap_limit(void)
 }
 
 /* stack_grow moves the value stack and the control frames to a bigger run,
- * whole, and counts it against the heap limit. */
+ * whole, with the frames' pointers into the value stack moved along, and
+ * counts it against the heap limit. */
 static void test_stack_grow(void)
 {
     SETUP();
@@ -481,13 +482,13 @@ static void test_stack_grow(void)
     for (int i = 0; i < 3; i++) {
         ctl_t *c = --p->ctl;
         memset(c, 0, sizeof *c);
-        c->pc = (const uint32_t *)(uintptr_t)(0x1000 + 16 * i);
+        c->pc = (const uint32_t *)(uintptr_t)(0x1000 + 16 * i + i % 3);
         c->func = lh_func(w.h, "main", 0);
-        c->fp = (uint32_t)(10 + i);
-        c->base = (uint32_t)(20 + i);
-        c->kind = (uint32_t)(i % 3);
+        c->fp = p->stack_lo + 10 + i;
+        c->base = p->stack_lo + 20 + i;
         frames[i] = *c;
     }
+    p->fp = 33;
     term *old_lo = p->stack_lo;
     size_t old_words = (size_t)(p->stack_hi - p->stack_lo);
     CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 10000), 0);
@@ -501,8 +502,15 @@ static void test_stack_grow(void)
         bad += p->stack_lo[1 + i] != mk_fix(i * 7);
     CU_ASSERT_EQUAL(bad, 0);
     CU_ASSERT_EQUAL((ctl_t *)p->stack_hi - p->ctl, 3);
-    for (int i = 0; i < 3; i++)
-        CU_ASSERT_EQUAL(memcmp(&p->ctl[2 - i], &frames[i], sizeof frames[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        const ctl_t *c = &p->ctl[2 - i];
+        CU_ASSERT_PTR_EQUAL(c->pc, frames[i].pc);
+        CU_ASSERT_EQUAL(ctl_kind(c), (enum ctl_kind)(i % 3));
+        CU_ASSERT_PTR_EQUAL(c->func, frames[i].func);
+        CU_ASSERT_PTR_EQUAL(c->fp, p->stack_lo + 10 + i);
+        CU_ASSERT_PTR_EQUAL(c->base, p->stack_lo + 20 + i);
+    }
+    CU_ASSERT_EQUAL(p->fp, 33);
     /* the moved stack is what the collector scans */
     CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
     CU_ASSERT(list_ok(p->stack_lo[0], 300));
@@ -699,11 +707,12 @@ static void test_first_block_grows(void)
     CU_ASSERT(cons_ptr(p->sp[-1]) >= hblock_start(c) && cons_ptr(p->sp[-1]) < c->end);
 
     /* The stack needs more: it takes room below it, the values move
-     * down with it, the control frames stay, the heap's limit comes
-     * down. */
+     * down with it, the control frames stay and point at the moved
+     * values, the heap's limit comes down. */
     ctl_t *cs = --p->ctl;
     memset(cs, 0, sizeof *cs);
-    cs->fp = 7;
+    cs->fp = p->stack_lo + 1;
+    cs->base = p->stack_lo;
     term *lo0 = p->stack_lo, *hp0 = p->hp;
     CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 6), 0);
     CU_ASSERT_PTR_EQUAL(p->cblock, c);
@@ -712,7 +721,8 @@ static void test_first_block_grows(void)
     CU_ASSERT_PTR_EQUAL(p->hlim, p->stack_lo);
     CU_ASSERT_PTR_EQUAL(c->end, p->stack_lo);
     CU_ASSERT((term *)p->ctl - p->sp >= 6);
-    CU_ASSERT_EQUAL(p->ctl->fp, 7);
+    CU_ASSERT_PTR_EQUAL(p->ctl->fp, p->stack_lo + 1);
+    CU_ASSERT_PTR_EQUAL(p->ctl->base, p->stack_lo);
     CU_ASSERT_EQUAL(p->sp - p->stack_lo, 1);
     CU_ASSERT_EQUAL(CAR(p->stack_lo[0]), mk_fix(1));
     CU_ASSERT_EQUAL(chunks_used(), used0);
@@ -749,7 +759,8 @@ static void test_first_block_grows(void)
     CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, bytes / sizeof(term)), 0);
     CU_ASSERT_PTR_NULL(p->cblock);
     CU_ASSERT_EQUAL(chunks_used(), used0 - 1 + (heap_block_bytes(w.h, p->stack_lo) <= 2048));
-    CU_ASSERT_EQUAL(p->ctl->fp, 7);
+    CU_ASSERT_PTR_EQUAL(p->ctl->fp, p->stack_lo + 1);
+    CU_ASSERT_PTR_EQUAL(p->ctl->base, p->stack_lo);
     CU_ASSERT_EQUAL(CAR(p->stack_lo[0]), mk_fix(0));
     CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(CAR(CDR(CDR(p->stack_lo[0]))), mk_fix(2));

@@ -1,6 +1,6 @@
 /*
  * bif_io.c: output and the program's surroundings (LANGUAGE.md,
- * "Builtins", Output and Program): print, args, now-ms, random.
+ * "Builtins", Output and Program): print, args, now-ms, cpu-us, random.
  */
 #include "vmproc/bif.h"
 
@@ -9,6 +9,8 @@
 #include "vmproc/interp.h"
 #include "vmproc/out.h"
 #include "vmproc/termio.h"
+
+#include <time.h>
 
 
 BIF(bif_print)
@@ -32,6 +34,17 @@ BIF(bif_args)
 BIF(bif_now_ms)
 {
     return mk_fix(interp_now_ns() / 1000000);
+}
+
+/* The CPU time of this VM's OS process (one thread): what a benchmark
+ * compares with Lua's os.clock and BEAM's statistics(runtime), which are
+ * CPU times too, so that on a loaded machine no side is charged for the
+ * time it spent waiting for a core. */
+BIF(bif_cpu_us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return mk_fix((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
 static uint64_t next_random(rt_t *rt)

@@ -31,6 +31,8 @@ typedef struct func {
     uint32_t arity;
     uint32_t nslots;     /* arguments + locals */
     uint32_t frame;      /* words of value stack the frame can use, slots included */
+    uint32_t call_bytes; /* room a call of it needs between sp and the control
+                          * frames: frame and two ctl_t, in bytes */
     uint32_t nfree;      /* free variables (closures from `fn`) */
     uint32_t index;      /* in the function table */
     uint32_t name;       /* atom of the name ("fn" for closures) */

@@ -50,6 +50,7 @@ typedef struct binding {
 } binding_t;
 
 #define NO_INDEX UINT32_MAX
+#define NO_POS SIZE_MAX
 
 /* A name in a symbol table: the compiler's table of top-level names
  * (builtins, special forms, defns) or a function's table of variables.
@@ -93,6 +94,11 @@ typedef struct fctx {
     uint32_t *lines;
     size_t nlines, caplines;
     int line;
+    /* the peephole (fuse): where the last three instructions start, the
+     * latest first (NO_POS: none to fuse with), and the furthest position
+     * a jump lands on, which no fusion may swallow */
+    size_t last[3];
+    size_t label;
 } fctx_t;
 
 typedef struct global {
@@ -294,6 +300,139 @@ static void adjust(fctx_t *f, int d)
         f->max_depth = f->depth;
 }
 
+static size_t here(const fctx_t *f)
+{
+    return f->ncode;
+}
+
+/* A jump lands at `pos`: no fusion may make it the middle of an
+ * instruction. */
+static void mark_label(fctx_t *f, size_t pos)
+{
+    if (pos > f->label)
+        f->label = pos;
+}
+
+/* The opcode of the one-word instruction at history entry i (the latest
+ * is 0), if the entries 0..i are whole one-word instructions that end at
+ * the code's end, and no jump lands after the start of entry i; else -1. */
+static int last_op(const fctx_t *f, int i)
+{
+    for (int j = 0; j <= i; j++)
+        if (f->last[j] == NO_POS || f->last[j] + (size_t)j + 1 != f->ncode)
+            return -1;
+    if (f->label > f->last[i])
+        return -1;
+    return (int)(f->code[f->last[i]] & 0xffu);
+}
+
+static uint32_t last_a(const fctx_t *f, int i)
+{
+    return f->code[f->last[i]] >> 8;
+}
+
+/* Go back to where history entry i starts, to write a fused instruction
+ * there: the words after it go, with their line-table entries. */
+static size_t rewind_to(fctx_t *f, int i)
+{
+    size_t at = f->last[i];
+    f->ncode = at;
+    while (f->nlines > 0 && f->lines[2 * (f->nlines - 1)] > at)
+        f->nlines--;
+    f->last[0] = f->last[1] = f->last[2] = NO_POS;
+    return at;
+}
+
+static bool is_compare(int op)
+{
+    return op == OP_LT || op == OP_GT || op == OP_LE || op == OP_GE || op == OP_EQ || op == OP_NE;
+}
+
+/* The LOAD2 a b that ends the code back into LOAD a; LOAD b, so that
+ * the LOAD b can fuse with what follows instead. */
+static void split_load2(compiler_t *c, fctx_t *f)
+{
+    size_t at = f->last[0];
+    uint32_t w = f->code[at];
+    f->code[at] = ((w >> 8) & 0xfffu) << 8 | OP_LOAD;
+    size_t at2 = emit_word(c, f, (w >> 20) << 8 | OP_LOAD);
+    f->last[2] = f->last[1];
+    f->last[1] = at;
+    f->last[0] = at2;
+}
+
+/* Superinstructions (interp.c has their fast paths): `op a` about to be
+ * emitted, fused with the instructions before it when they are
+ *   LOAD s; ADD_I k              -> LOAD_ADDI s 2k
+ *   LOAD s; RET                  -> RET_SLOT s
+ *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s 2k+1 (jump unless s CMP k)
+ *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
+ *   ADD; RET (SUB; RET)          -> ADD_RET; RET (SUB_RET; RET)
+ *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
+ *                                   again before an ADD_I, RET or PUSH_INT
+ *                                   so that LOAD b fuses with it
+ * and, in emit_call_g, LOAD or LOAD_ADDI; CALL_G -> LOAD_CALL or
+ * LOAD_ADDI_CALL; CALL_G
+ * (the integers in the fused forms are pre-shifted or tagged: A is 24
+ * bits, so 2k+1 fits the 32-bit word)
+ * The fused code does what the sequence did, errors included. Returns
+ * the position of the fused instruction, whose jump (if any) is in A,
+ * relative to the word after its first; NO_POS if nothing was fused. */
+static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
+{
+    int op0 = last_op(f, 0);
+    if (op0 == OP_LOAD2 && (op == OP_ADD_I || op == OP_RET || op == OP_PUSH_INT)) {
+        split_load2(c, f);
+        op0 = OP_LOAD;
+    }
+    if (op0 == OP_LOAD && op == OP_LOAD && last_a(f, 0) < 4096 && a >= 0 && a < 4096) {
+        uint32_t *at = &f->code[f->last[0]];
+        *at = (uint32_t)a << 20 | (*at & 0xfffff00u) | OP_LOAD2;
+        return f->last[0];
+    }
+    if (op0 == OP_LOAD && op == OP_ADD_I) {
+        uint32_t s = last_a(f, 0);
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, s << 8 | OP_LOAD_ADDI);
+        emit_word(c, f, (uint32_t)(a * 2));
+        f->last[0] = at;
+        return at;
+    }
+    if (op0 == OP_LOAD && op == OP_RET) {
+        uint32_t s = last_a(f, 0);
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, s << 8 | OP_RET_SLOT);
+        f->last[0] = at;
+        return at;
+    }
+    if (op == OP_RET && (op0 == OP_ADD || op0 == OP_SUB)) {
+        /* the RET stays: ADD_RET's slow path goes on to it */
+        uint32_t *at = &f->code[f->last[0]];
+        *at = (*at & ~0xffu) | (op0 == OP_ADD ? OP_ADD_RET : OP_SUB_RET);
+        return NO_POS;
+    }
+    if (op == OP_JUMP_F && is_compare(op0)) {
+        static const enum opcode plain[] = {[OP_LT] = OP_JLT, [OP_GT] = OP_JGT, [OP_LE] = OP_JLE,
+                                            [OP_GE] = OP_JGE, [OP_EQ] = OP_JEQ, [OP_NE] = OP_JNE};
+        static const enum opcode with_k[] = {[OP_LT] = OP_JLT_SI, [OP_GT] = OP_JGT_SI,
+                                             [OP_LE] = OP_JLE_SI, [OP_GE] = OP_JGE_SI,
+                                             [OP_EQ] = OP_JEQ_SI, [OP_NE] = OP_JNE_SI};
+        if (last_op(f, 1) == OP_PUSH_INT && last_op(f, 2) == OP_LOAD) {
+            int32_t k = (int32_t)f->code[f->last[1]] >> 8;
+            uint32_t s = last_a(f, 2);
+            size_t at = rewind_to(f, 2);
+            emit_word(c, f, ((uint32_t)a << 8) | with_k[op0]);
+            emit_word(c, f, s);
+            emit_word(c, f, (uint32_t)(k * 2 + 1));
+            return at;
+        }
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, ((uint32_t)a << 8) | plain[op0]);
+        return at;
+    }
+    return NO_POS;
+}
+
 /* Emit opcode with operand A; returns its position. */
 static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
 {
@@ -303,12 +442,14 @@ static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         die_at(c, NULL, "a form too large to compile: more than %u arguments or elements",
                1u << 23);
     adjust(f, op_effect[op]);
-    return emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
-}
-
-static size_t here(const fctx_t *f)
-{
-    return f->ncode;
+    size_t at = fuse(c, f, op, a);
+    if (at != NO_POS)
+        return at;
+    at = emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
+    f->last[2] = f->last[1];
+    f->last[1] = f->last[0];
+    f->last[0] = at;
+    return at;
 }
 
 /* Patch the jump operand at `pos` (a word index: the opcode word when
@@ -316,6 +457,7 @@ static size_t here(const fctx_t *f)
  * it lands on `target`. */
 static void patch(fctx_t *f, size_t pos, bool in_a, size_t next, size_t target)
 {
+    mark_label(f, target);
     int32_t off = (int32_t)target - (int32_t)next;
     if (in_a)
         f->code[pos] = (f->code[pos] & 0xffu) | ((uint32_t)off << 8);
@@ -608,6 +750,35 @@ static void comp_arith(compiler_t *c, fctx_t *f, enum opcode op, ast_t *const *a
     }
 }
 
+/* A call of top-level function g, its arguments pushed: CALL_G (or
+ * TCALL_G) with the arguments' bytes in A (arity * 8: one shift less
+ * at a call) and the func_t pointer in two words (the code area is at
+ * the same address in every VM), so that a call reads no table. */
+static void emit_call_g(compiler_t *c, fctx_t *f, bool tail, const global_t *g)
+{
+    uint64_t fp = (uint64_t)(uintptr_t)c->funcs[g->index];
+    if (g->arity >= (1u << 23) / sizeof(term))
+        die_at(c, NULL, "a call with too many arguments (at most %zu)",
+               (size_t)(1u << 23) / sizeof(term) - 1);
+    /* LOAD s or LOAD_ADDI s k pushed the last argument: it becomes
+     * LOAD_CALL or LOAD_ADDI_CALL, which goes on to the CALL_G without a
+     * dispatch (the CALL_G stays, as the slow path's next instruction) */
+    if (!tail && last_op(f, 0) == OP_LOAD2)
+        split_load2(c, f);
+    size_t at = f->last[0];
+    if (!tail && at != NO_POS && f->label <= at) {
+        uint32_t *ins = &f->code[at];
+        if ((*ins & 0xffu) == OP_LOAD && at + 1 == f->ncode)
+            *ins = (*ins & ~0xffu) | OP_LOAD_CALL;
+        else if ((*ins & 0xffu) == OP_LOAD_ADDI && at + 2 == f->ncode)
+            *ins = (*ins & ~0xffu) | OP_LOAD_ADDI_CALL;
+    }
+    emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)(g->arity * sizeof(term)));
+    emit_word(c, f, (uint32_t)fp);
+    emit_word(c, f, (uint32_t)(fp >> 32));
+    adjust(f, 1 - (int)g->arity);
+}
+
 static void emit_bif(compiler_t *c, fctx_t *f, int id, uint32_t argc)
 {
     emit(c, f, OP_BIF, id);
@@ -729,6 +900,16 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         comp_args(c, f, args, n);
         emit(c, f, tail ? OP_TAPPLY : OP_APPLY, 0);
         return;
+    case BI_CAR: case BI_CDR: case BI_CONS: case BI_NULLP: case BI_ELEM: {
+        /* the builtins of the inner loops over lists and tuples: an
+         * instruction each, not a call through the builtin table */
+        static const enum opcode inline_ops[] = {[BI_CAR] = OP_CAR, [BI_CDR] = OP_CDR,
+                                                 [BI_CONS] = OP_CONS, [BI_NULLP] = OP_NULLP,
+                                                 [BI_ELEM] = OP_ELEM};
+        comp_args(c, f, args, n);
+        emit(c, f, inline_ops[id], 0);
+        break;
+    }
     case BI_MAP_OF:
         if (n % 2)
             die_at(c, call, "map-of takes keys and values in pairs, not %zu arguments", n);
@@ -744,8 +925,7 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
             global_t *g = find_global(c, prelude_of(id), (int)n);
             SHOAL_ASSERT(g, "prelude is loaded");
             comp_args(c, f, args, n);
-            emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
-            adjust(f, 1 - (int)n);
+            emit_call_g(c, f, tail, g);
             return;
         }
         comp_args(c, f, args, n);
@@ -822,9 +1002,7 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
                 guard_call_error(c, a, "the function ", name);
             if (g) {
                 comp_args(c, f, items + 1, argc);
-                emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)g->index);
-                adjust(f, 1 - (int)argc);
-                ret_if_tail(c, f, false);
+                emit_call_g(c, f, tail, g);
                 return;
             }
             if ((g = find_global(c, name, -1)))
@@ -887,30 +1065,14 @@ static void comp_if(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     ast_t *const *it = a->u.list.items;
     if (n < 3 || n > 4)
         die_at(c, a, "malformed if: expected (if test then [else])");
-    const ast_t *t = it[1];
-    size_t jf;
-    bool fused = false;
-    uint32_t where;
-    /* (if (< x K) ...) on a local and a small integer: one instruction */
-    if (t->kind == AST_LIST && t->u.list.n == 3 && ast_is_sym(t->u.list.items[0], "<") &&
-        t->u.list.items[1]->kind == AST_SYMBOL && small_int(t->u.list.items[2], -(1 << 30), 1 << 30) &&
-        resolve(c, f, "<", &where) == VAR_NONE && !find_global(c, "<", 2) &&
-        resolve(c, f, t->u.list.items[1]->u.str.s, &where) == VAR_SLOT) {
-        emit(c, f, OP_JLT_LI, (int32_t)where);
-        emit_word(c, f, (uint32_t)(int32_t)t->u.list.items[2]->u.i);
-        jf = emit_word(c, f, 0);
-        fused = true;
-    } else {
-        comp(c, f, t, false);
-        jf = emit_jump(c, f, OP_JUMP_F);
-    }
+    /* (if (< x 2) ...) on a local and a small integer becomes one
+     * instruction (fuse) */
+    comp(c, f, it[1], false);
+    size_t jf = emit_jump(c, f, OP_JUMP_F);
     comp(c, f, it[2], tail);
     size_t je = emit_jump(c, f, OP_JUMP);
     adjust(f, -1);
-    if (fused)
-        patch(f, jf, false, jf + 1, here(f));
-    else
-        patch_a(f, jf, here(f));
+    patch_a(f, jf, here(f));
     if (n == 4)
         comp(c, f, it[3], tail);
     else {
@@ -1239,9 +1401,16 @@ static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     size_t n = a->u.list.n;
     if (n < 3)
         die_at(c, a, "malformed case: expected (case expr clause...)");
-    comp(c, f, a->u.list.items[1], false);
-    uint32_t subj = new_slot(c, f, a);
-    emit(c, f, OP_STORE, (int32_t)subj);
+    /* a local variable is matched in its own slot (the patterns only
+     * read it, and a pattern variable is bound to the slot); anything
+     * else is stored in a new one */
+    const ast_t *e = a->u.list.items[1];
+    uint32_t subj;
+    if (e->kind != AST_SYMBOL || resolve(c, f, e->u.str.s, &subj) != VAR_SLOT) {
+        comp(c, f, e, false);
+        subj = new_slot(c, f, a);
+        emit(c, f, OP_STORE, (int32_t)subj);
+    }
     size_t *ends = c_alloc(c, n * sizeof *ends);
     size_t nends = comp_clauses(c, f, a->u.list.items + 2, n - 2, subj, tail, false, ends);
     emit(c, f, OP_RAISE, A_CASE_CLAUSE);
@@ -1290,6 +1459,7 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     uint32_t msg = new_slot(c, f, a);
     emit(c, f, OP_RECV_START, (int32_t)tslot);
     size_t loop = here(f);
+    mark_label(f, loop);
     emit(c, f, OP_RECV_NEXT, (int32_t)msg);
     size_t nomore = emit_word(c, f, 0);
     size_t *ends = c_alloc(c, n * sizeof *ends);
@@ -1419,7 +1589,7 @@ static func_t *new_func(compiler_t *c, const ast_t *where, uint32_t name, uint32
     clo[0] = mk_hdr(2, BT_CLOSURE);
     clo[1] = (term)(uintptr_t)fn;
     fn->value = mk_box(clo);
-    /* a function's index is an instruction's 24-bit operand (CALL_G, CLOSURE) */
+    /* a function's index is an instruction's 24-bit operand (CLOSURE) */
     if (c->nfuncs >= (1u << 23))
         die_at(c, where, "too many functions and closures (at most %u)", 1u << 23);
     c->funcs = grow(c, c->funcs, &c->capfuncs, c->nfuncs + 1, sizeof *c->funcs);
@@ -1450,8 +1620,17 @@ static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
     if (fc->ncode >= (1u << 23))
         die_at(c, where, "a function too large to compile (%zu words of code; at most %u): split it",
                fc->ncode, (1u << 23) - 1);
+    /* Word 0 was kept for the prologue: ALLOC of the locals, or nothing
+     * (the code starts after it, and the line table moves down by one:
+     * word 0 has no line of its own). */
+    uint32_t nlocals = fc->max_slot - fc->arity;
+    size_t skip = nlocals ? 0 : 1;
+    fc->code[0] = (nlocals << 8) | OP_ALLOC;
+    for (size_t i = 0; i < fc->nlines; i++)
+        fc->lines[2 * i] -= (uint32_t)skip;
+    fc->ncode -= skip;
     uint32_t *code = carea(c, where, fc->ncode * sizeof *code);
-    memcpy(code, fc->code, fc->ncode * sizeof *code);
+    memcpy(code, fc->code + skip, fc->ncode * sizeof *code);
     term *consts = NULL;
     if (fc->nconsts) {
         consts = carea(c, where, fc->nconsts * sizeof *consts);
@@ -1465,6 +1644,7 @@ static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
     /* slack above the deepest temporary: a builtin's result, a catch's
      * #(EXIT reason), the callee slot of a call */
     fn->frame = fc->max_slot + (uint32_t)fc->max_depth + 8;
+    fn->call_bytes = (fn->frame + 2 * sizeof(ctl_t) / sizeof(term)) * sizeof(term);
     fn->nfree = fc->nfree;
     if (fc->nlines) {
         uint32_t *lines = carea(c, where, 2 * fc->nlines * sizeof *lines);
@@ -1514,12 +1694,16 @@ static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const as
     check_params(c, params);
     fctx_t fc = {0};
     fc.parent = parent;
+    fc.last[0] = fc.last[1] = fc.last[2] = NO_POS;
     fc.line = where ? where->line : 0;
     for (size_t i = 0; i < params->u.list.n; i++) {
         uint32_t s = new_slot(c, &fc, params->u.list.items[i]);
         bind(c, &fc, params->u.list.items[i]->u.str.s, s);
     }
     fc.arity = (uint32_t)params->u.list.n;
+    fc.line = 0;
+    emit_word(c, &fc, 0); /* the prologue, set by finalize */
+    fc.line = where ? where->line : 0;
     comp_body(c, &fc, body, nbody, true, where);
     finalize(c, &fc, fn, where);
     if (parent) {

@@ -570,7 +570,13 @@ static term *cblock_floor(const proc_t *p)
 static void stack_lower(proc_t *p, term *lo)
 {
     size_t used_v = (size_t)(p->sp - p->stack_lo);
-    memmove(lo, p->stack_lo, used_v * sizeof(term));
+    term *old_lo = p->stack_lo;
+    memmove(lo, old_lo, used_v * sizeof(term));
+    /* the frames point into the value stack, which moved down */
+    for (ctl_t *c = p->ctl; (term *)c < p->stack_hi; c++) {
+        c->fp = lo + (c->fp - old_lo);
+        c->base = lo + (c->base - old_lo);
+    }
     p->stack_lo = lo;
     p->sp = lo + used_v;
     hblock_t *c = p->cblock;
@@ -619,13 +625,18 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     term *nhi = (term *)((char *)ns + got);
     memcpy(ns, p->stack_lo, used_v * sizeof(term));
     memcpy((char *)nhi - used_c, p->ctl, used_c);
+    /* the frames point into the value stack: into the new one now */
+    for (ctl_t *c = (ctl_t *)((char *)nhi - used_c); (term *)c < nhi; c++) {
+        c->fp = ns + (c->fp - p->stack_lo);
+        c->base = ns + (c->base - p->stack_lo);
+    }
     acct(rt, p, ns, 1);
     term *old = p->stack_lo;
     /* The process names its new stack before the old one goes: a VM that
      * dies in between leaks the old one, never frees it twice. */
     p->stack_lo = ns;
     p->stack_hi = nhi;
-    p->sp = ns + used_v;
+    p->sp = ns + used_v; /* p->fp is an index: it holds */
     p->ctl = (ctl_t *)((char *)nhi - used_c);
     ck_pr_fence_store();
     if (!in_c) {

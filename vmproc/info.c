@@ -232,7 +232,7 @@ static void frames(writer_t *w, const proc_t *p, uint32_t *n, uint32_t *total)
         }
     }
     for (const ctl_t *c = p->ctl; c && (const term *)c < p->stack_hi; c++) {
-        if (c->kind != CTL_CALL || func_pc(c->func, c->pc) == UINT32_MAX)
+        if (ctl_kind(c) != CTL_CALL || func_pc(c->func, c->pc) == UINT32_MAX)
             continue;
         (*total)++;
         if (*n >= INFO_MAX_FRAMES)

@@ -26,6 +26,7 @@
 
 #include <ck_pr.h>
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,19 +62,13 @@ int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc
     ctl_t *cs = --p->ctl;
     cs->pc = code_table(rt->h)->end_code;
     cs->func = f;
-    cs->fp = 0;
-    cs->base = 0;
-    cs->kind = CTL_CALL;
+    cs->fp = p->stack_lo;
+    cs->base = p->stack_lo;
     term *fp = p->sp + 1;
-    if (f->arity == argc) {
-        p->sp = fp + f->nslots;
-        for (term *s = fp + argc; s < p->sp; s++)
-            *s = T_NONE;
-    } else {
-        /* as in Erlang, the new process fails, not the spawner */
-        p->sp = fp + argc;
-        bif_error(p, A_BADARITY);
-    }
+    /* the function's ALLOC, if it has locals, pushes them */
+    p->sp = fp + argc;
+    if (f->arity != argc)
+        bif_error(p, A_BADARITY); /* as in Erlang, the new process fails, not the spawner */
     p->fp = (uint32_t)(fp - p->stack_lo);
     p->pc = f->code;
     p->func = f;
@@ -109,20 +104,70 @@ static term reason_term(proc_t *p)
 #define COMPUTED_GOTO 1
 #endif
 
+/* GCC builds the loop with the copy loops kept as loops (see copy_down);
+ * helpers of the loop are inlined whatever their size */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_LIBCALL_LOOPS
+#endif
+#if defined(__GNUC__)
+#define ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
+
 #define A_U(w) ((w) >> 8)
+/* the func_t * in the two code words at pc (CALL_G) */
+static inline const func_t *GET_FUNC(const uint32_t *pc)
+{
+    return (const func_t *)(uintptr_t)((uint64_t)pc[0] | (uint64_t)pc[1] << 32);
+}
 #define A_S(w) ((int32_t)(w) >> 8)
+
+/* Copy n words down (d <= s, overlap allowed) or into fresh memory:
+ * the counts are small (arguments, tuple elements), where a call of
+ * memmove or memcpy costs more than the copy; the loop is built with
+ * -fno-tree-loop-distribute-patterns (NO_LIBCALL_LOOPS on interp_run),
+ * so that GCC does not turn it back into the call. */
+ALWAYS_INLINE static inline void copy_down(term *d, const term *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* a and b both float boxes (the header word of a float is always this) */
+ALWAYS_INLINE static inline bool both_floats(term a, term b)
+{
+    return ((a | b) & TAG_MASK) == TAG_BOXED && a && b && box_ptr(a)[0] == mk_hdr(2, BT_FLOAT) &&
+           box_ptr(b)[0] == mk_hdr(2, BT_FLOAT);
+}
+
+/* t as a double if it is a number (an integer or a float box), else
+ * false: the float paths of + - * */
+ALWAYS_INLINE static inline bool as_double(term t, double *d)
+{
+    if (is_fix(t)) {
+        *d = (double)fix_val(t);
+        return true;
+    }
+    if ((t & TAG_MASK) == TAG_BOXED && t != 0 && box_ptr(t)[0] == mk_hdr(2, BT_FLOAT)) {
+        *d = float_val(t);
+        return true;
+    }
+    return false;
+}
+
+NO_LIBCALL_LOOPS
 enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
-    func_t *const *F = code_table(rt->h)->funcs;
     const uint32_t *pc;
     term *sp, *fp;
     ctl_t *cs;
     const func_t *fn;
-    const term *K;
     uint32_t w;
     /* Migration torture: every call is the end of a slice, so that the
      * scheduler may move the process at every safe point. */
@@ -139,9 +184,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 #define SAVE()                                                                  \
     (p->pc = pc, p->sp = sp, p->fp = (uint32_t)(fp - p->stack_lo), p->ctl = cs, \
      p->func = fn)
-#define LOAD()                                                                  \
-    (pc = p->pc, sp = p->sp, fp = p->stack_lo + p->fp, cs = p->ctl, fn = p->func, \
-     K = fn->consts)
+#define LOAD() (pc = p->pc, sp = p->sp, fp = p->stack_lo + p->fp, cs = p->ctl, fn = p->func)
+#define K (fn->consts)
 /* Room for `words` on the heap; the operands must still be on the stack. */
 #define HEAP_NEED(words)                                                        \
     do {                                                                        \
@@ -149,6 +193,46 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         if (UNLIKELY((uint64_t)(p->hlim - p->hp) < need)) {                     \
             SAVE();                                                             \
             if (heap_make_room(rt, pcb, need) < 0)                              \
+                goto heap_limit;                                                \
+            LOAD();                                                             \
+        }                                                                       \
+    } while (0)
+/* a b -> a OPER b when they are numbers and not two integers (whose
+ * overflow is badarith): the float, boxed inline if the heap has room
+ * and it is finite; else on to the next statement (the slow path). */
+#define FLOAT_ARITH(OPER)                                                       \
+    do {                                                                        \
+        term fa_ = sp[-2], fb_ = sp[-1];                                        \
+        double x_, y_;                                                          \
+        bool ok_;                                                               \
+        if (LIKELY(both_floats(fa_, fb_))) {                                    \
+            x_ = float_val(fa_); /* two floats, the common case */              \
+            y_ = float_val(fb_);                                                \
+            ok_ = true;                                                         \
+        } else {                                                                \
+            ok_ = !(is_fix(fa_) & is_fix(fb_)) && as_double(fa_, &x_) &&        \
+                  as_double(fb_, &y_);                                          \
+        }                                                                       \
+        if (ok_) {                                                              \
+            double r_ = x_ OPER y_;                                             \
+            if (LIKELY(isfinite(r_)) && LIKELY(p->hlim - p->hp >= 2)) {         \
+                term *h_ = p->hp;                                               \
+                p->hp = h_ + 2;                                                 \
+                h_[0] = mk_hdr(2, BT_FLOAT);                                    \
+                memcpy(&h_[1], &r_, sizeof r_);                                 \
+                sp[-2] = mk_box(h_);                                            \
+                sp--;                                                           \
+                DISPATCH();                                                     \
+            }                                                                   \
+        }                                                                       \
+    } while (0)
+/* Room for the frame of a call of f above sp (f->call_bytes). */
+#define CALL_NEED(f)                                                            \
+    do {                                                                        \
+        if (UNLIKELY((size_t)((char *)cs - (char *)sp) < (f)->call_bytes)) {    \
+            need = (f)->frame + 2 * sizeof(ctl_t) / sizeof(term);               \
+            SAVE();                                                             \
+            if (stack_grow(rt, pcb, need) < 0)                                  \
                 goto heap_limit;                                                \
             LOAD();                                                             \
         }                                                                       \
@@ -176,12 +260,29 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
 #include "vmproc/opcodes.h"
 #undef OP
     };
+    /* the table in a register: GCC would otherwise rematerialize its
+     * address (a lea) at every dispatch */
+    void *const *jt = labels;
+    __asm__("" : "+r"(jt));
 #define CASE(name) L_##name:
-#define DISPATCH() goto *labels[(w = *pc++) & 0xff]
+#define DISPATCH() goto *jt[(w = *pc++) & 0xff]
+/* go on at the instruction at q: one add to pc, not one per word */
+#define DISPATCH_AT(q)                                                          \
+    do {                                                                        \
+        const uint32_t *q_ = (q);                                               \
+        w = *q_;                                                                \
+        pc = q_ + 1;                                                            \
+        goto *jt[w & 0xff];                                                     \
+    } while (0)
 #define LOOP() DISPATCH();
 #else
 #define CASE(name) case OP_##name:
 #define DISPATCH() goto dispatch
+#define DISPATCH_AT(q)                                                          \
+    do {                                                                        \
+        pc = (q);                                                               \
+        goto dispatch;                                                          \
+    } while (0)
 #define LOOP() dispatch: switch ((w = *pc++) & 0xff)
 #endif
 
@@ -219,6 +320,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         CASE(LOAD)
         {
             *sp++ = fp[A_U(w)];
+            DISPATCH();
+        }
+        CASE(LOAD2)
+        {
+            sp[0] = fp[(w >> 8) & 0xfff];
+            sp[1] = fp[w >> 20];
+            sp += 2;
             DISPATCH();
         }
         CASE(STORE)
@@ -262,24 +370,22 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             DISPATCH();
         }
         CASE(CALL_G)
+        call_g:
         {
-            nf = F[A_U(w)];
-            STACK_NEED(nf->frame);
-            term *nfp = sp - nf->arity;
+            nf = GET_FUNC(pc);
+            pc += 2;
+            CALL_NEED(nf);
             --cs;
             cs->pc = pc;
             cs->func = fn;
-            cs->fp = (uint32_t)(fp - p->stack_lo);
-            cs->base = (uint32_t)(nfp - p->stack_lo);
-            cs->kind = CTL_CALL;
-            fp = nfp;
+            cs->fp = fp;
+            fp = (term *)((char *)sp - A_U(w));
+            cs->base = fp;
         enter:
+            /* the frame holds the arguments, sp is past them; the
+             * callee's ALLOC pushes its locals */
             fn = nf;
-            K = fn->consts;
             pc = fn->code;
-            for (uint32_t i = fn->arity; i < fn->nslots; i++)
-                fp[i] = T_NONE;
-            sp = fp + fn->nslots;
             if (UNLIKELY(--reds <= 0)) {
                 SAVE();
                 LEAVE(RUN_YIELD);
@@ -288,14 +394,20 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(TCALL_G)
         {
-            nf = F[A_U(w)];
-            term *dst = p->stack_lo + cs->base;
-            memmove(dst, sp - nf->arity, nf->arity * sizeof(term));
-            fp = dst;
-            sp = fp + nf->arity;
-            STACK_NEED(nf->frame);
-            fp = sp - nf->arity;
+            nf = GET_FUNC(pc);
+            uint32_t bytes = A_U(w);
+            term *dst = cs->base;
+            copy_down(dst, (term *)((char *)sp - bytes), bytes / sizeof(term));
+            sp = (term *)((char *)dst + bytes);
+            CALL_NEED(nf); /* may move the stack: sp is reloaded, dst is not */
+            fp = (term *)((char *)sp - bytes);
             goto enter;
+        }
+        CASE(ALLOC)
+        {
+            for (uint32_t n = A_U(w); n > 0; n--)
+                *sp++ = T_NONE;
+            DISPATCH();
         }
         CASE(APPLY)
         CASE(TAPPLY)
@@ -343,46 +455,43 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             if (UNLIKELY(nf->arity != argc))
                 RAISE_ERR(A_BADARITY);
             if ((w & 0xff) == OP_TCALL) {
-                term *dst = p->stack_lo + cs->base;
-                memmove(dst, sp - argc - 1, (argc + 1) * sizeof(term));
-                fp = dst + 1;
-                sp = fp + argc;
-                STACK_NEED(nf->frame);
+                term *dst = cs->base;
+                copy_down(dst, sp - argc - 1, argc + 1);
+                sp = dst + 1 + argc;
+                CALL_NEED(nf);
                 fp = sp - argc;
                 goto enter;
             }
-            STACK_NEED(nf->frame);
+            CALL_NEED(nf);
             --cs;
             cs->pc = pc;
             cs->func = fn;
-            cs->fp = (uint32_t)(fp - p->stack_lo);
-            cs->base = (uint32_t)(sp - argc - 1 - p->stack_lo);
-            cs->kind = CTL_CALL;
+            cs->fp = fp;
+            cs->base = sp - argc - 1;
             fp = sp - argc;
             goto enter;
         }
         CASE(RET)
         {
             term v = sp[-1];
-            sp = p->stack_lo + cs->base;
+            sp = cs->base;
             *sp++ = v;
-            fp = p->stack_lo + cs->fp;
+            fp = cs->fp;
             fn = cs->func;
             pc = cs->pc;
-            K = fn->consts;
             cs++;
             DISPATCH();
         }
         CASE(CLOSURE)
         {
             uint32_t nfree = *pc++;
-            nf = F[A_U(w)];
+            nf = code_table(rt->h)->funcs[A_U(w)];
             HEAP_NEED(2 + nfree);
             term *c = heap_take(p, 2 + nfree);
             c[0] = mk_hdr(2 + nfree, BT_CLOSURE);
             c[1] = (term)(uintptr_t)nf;
             sp -= nfree;
-            memcpy(c + 2, sp, nfree * sizeof(term));
+            copy_down(c + 2, sp, nfree);
             *sp++ = mk_box(c);
             DISPATCH();
         }
@@ -423,7 +532,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             term *t = heap_take(p, 1 + n);
             t[0] = mk_hdr(1 + n, BT_TUPLE);
             sp -= n;
-            memcpy(t + 1, sp, n * sizeof(term));
+            copy_down(t + 1, sp, n);
             *sp++ = mk_box(t);
             DISPATCH();
         }
@@ -453,7 +562,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 sp--;
                 DISPATCH();
             }
-            goto arith;
+            FLOAT_ARITH(+);
+            goto arith_call;
         }
         CASE(SUB)
         {
@@ -465,7 +575,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 sp--;
                 DISPATCH();
             }
-            goto arith;
+            FLOAT_ARITH(-);
+            goto arith_call;
         }
         CASE(MUL)
         {
@@ -477,10 +588,21 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 sp--;
                 DISPATCH();
             }
-            goto arith;
+            FLOAT_ARITH(*);
+            goto arith_call;
         }
         arith:
         {
+            /* two numbers, one of them a float at least: the float
+             * result inline, boxed on the heap if it has room; anything
+             * else (an error, a collection first) in bif_arith */
+            if ((w & 0xff) == OP_ADD)
+                FLOAT_ARITH(+);
+            else if ((w & 0xff) == OP_SUB)
+                FLOAT_ARITH(-);
+            else
+                FLOAT_ARITH(*);
+        arith_call:
             SAVE();
             term r = bif_arith(rt, pcb, (int)(w & 0xff), p->sp - 2);
             LOAD();
@@ -515,6 +637,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             int c;                                                              \
             if (LIKELY(is_fix(a) & is_fix(b)))                                  \
                 c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
+            else if (both_floats(a, b))                                         \
+                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
             else if (!term_order(a, b, &c))                                     \
                 RAISE_ERR(A_BADARG);                                            \
             sp[-2] = mk_atom((TEST) ? A_TRUE : A_FALSE);                        \
@@ -540,23 +664,193 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp--;
             DISPATCH();
         }
-        CASE(JLT_LI)
+        /* compare and jump: pop a b, jump unless the comparison holds */
+#define JCMP(NAME, TEST)                                                        \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = sp[-2], b = sp[-1];                                        \
+            int c;                                                              \
+            sp -= 2;                                                            \
+            if (LIKELY(is_fix(a) & is_fix(b)))                                  \
+                c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
+            else if (both_floats(a, b))                                         \
+                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
+            else if (!term_order(a, b, &c))                                     \
+                RAISE_ERR(A_BADARG);                                            \
+            if (!(TEST))                                                        \
+                pc += A_S(w);                                                   \
+            DISPATCH();                                                         \
+        }
+        JCMP(JLT, c < 0)
+        JCMP(JGT, c > 0)
+        JCMP(JLE, c <= 0)
+        JCMP(JGE, c >= 0)
+#undef JCMP
+        CASE(JEQ)
+        {
+            sp -= 2;
+            if (sp[0] != sp[1] && !term_equal(sp[0], sp[1]))
+                pc += A_S(w);
+            DISPATCH();
+        }
+        CASE(JNE)
+        {
+            sp -= 2;
+            if (sp[0] == sp[1] || term_equal(sp[0], sp[1]))
+                pc += A_S(w);
+            DISPATCH();
+        }
+        /* slot B against the integer C: an integer slot is compared as
+         * the words are (both tagged the same way); anything else as LT
+         * and friends would */
+#define JCMP_SI(NAME, OP)                                                       \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = fp[pc[0]], b = (term)(int64_t)(int32_t)pc[1];              \
+            if (LIKELY(is_fix(a))) {                                            \
+                if ((int64_t)a OP(int64_t) b)                                   \
+                    DISPATCH_AT(pc + 2);                                        \
+                DISPATCH_AT(pc + A_S(w));                                       \
+            }                                                                   \
+            pc += 2;                                                            \
+            int c;                                                              \
+            if (!term_order(a, b, &c))                                          \
+                RAISE_ERR(A_BADARG);                                            \
+            if (!(c OP 0))                                                      \
+                pc += A_S(w) - 2;                                               \
+            DISPATCH();                                                         \
+        }
+        JCMP_SI(JLT_SI, <)
+        JCMP_SI(JGT_SI, >)
+        JCMP_SI(JLE_SI, <=)
+        JCMP_SI(JGE_SI, >=)
+#undef JCMP_SI
+        CASE(JEQ_SI)
+        {
+            /* = on an integer is identity of the words: 1 is not 1.0 */
+            if (fp[pc[0]] != (term)(int64_t)(int32_t)pc[1])
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 2);
+        }
+        CASE(JNE_SI)
+        {
+            if (fp[pc[0]] == (term)(int64_t)(int32_t)pc[1])
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 2);
+        }
+        CASE(LOAD_ADDI)
         {
             term a = fp[A_U(w)];
-            int32_t k = (int32_t)pc[0];
-            int32_t off = (int32_t)pc[1];
-            pc += 2;
-            int c;
-            if (LIKELY(is_fix(a)))
-                c = fix_val(a) < k ? -1 : 0;
-            else {
-                STACK_NEED(2);
-                sp[0] = mk_fix(k);
-                if (!term_order(a, sp[0], &c))
-                    RAISE_ERR(A_BADARG);
+            int64_t r;
+            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, (int32_t)pc[0], &r)) {
+                *sp++ = (term)r;
+                DISPATCH_AT(pc + 1);
             }
-            if (c >= 0)
-                pc += off;
+            goto load_addi_slow;
+        }
+        /* LOAD, or LOAD_ADDI, then the CALL_G that follows */
+        CASE(LOAD_CALL)
+        {
+            *sp++ = fp[A_U(w)];
+            w = *pc++;
+            goto call_g;
+        }
+        CASE(LOAD_ADDI_CALL)
+        {
+            term a = fp[A_U(w)];
+            int64_t r;
+            if (LIKELY(is_fix(a)) && !__builtin_add_overflow((int64_t)a, (int32_t)pc[0], &r)) {
+                *sp++ = (term)r;
+                w = pc[1];
+                pc += 2;
+                goto call_g;
+            }
+            /* the sum as LOAD_ADDI's slow path makes it; the CALL_G runs next */
+            goto load_addi_slow;
+        }
+        load_addi_slow:
+        {
+            /* what LOAD; ADD_I did */
+            term a = fp[A_U(w)];
+            pc++;
+            STACK_NEED(2);
+            *sp++ = a;
+            *sp++ = mk_fix((int32_t)pc[-1] / 2);
+            w = OP_ADD;
+            goto arith;
+        }
+        /* builtins inline (bif_list.c and bif_tuple.c have them too, for
+         * apply and calls by name); the same errors */
+        CASE(CAR)
+        {
+            if (UNLIKELY(!is_cons(sp[-1])))
+                RAISE_ERR(A_BADARG);
+            sp[-1] = CAR(sp[-1]);
+            DISPATCH();
+        }
+        CASE(CDR)
+        {
+            if (UNLIKELY(!is_cons(sp[-1])))
+                RAISE_ERR(A_BADARG);
+            sp[-1] = CDR(sp[-1]);
+            DISPATCH();
+        }
+        CASE(CONS)
+        {
+            HEAP_NEED(2);
+            term *c = heap_take(p, 2);
+            c[0] = sp[-2];
+            c[1] = sp[-1];
+            sp[-2] = mk_cons_ptr(c);
+            sp--;
+            DISPATCH();
+        }
+        CASE(NULLP)
+        {
+            sp[-1] = mk_atom(sp[-1] == T_NIL ? A_TRUE : A_FALSE);
+            DISPATCH();
+        }
+        CASE(ELEM)
+        {
+            term i = sp[-2], t = sp[-1];
+            if (UNLIKELY(!is_fix(i) || !is_tuple(t) || fix_val(i) < 0 ||
+                         (uint64_t)fix_val(i) >= tuple_size(t)))
+                RAISE_ERR(A_BADARG);
+            sp[-2] = tuple_elems(t)[fix_val(i)];
+            sp--;
+            DISPATCH();
+        }
+        /* ADD or SUB, then RET; the RET after it is for the slow path */
+#define ARITH_RET(NAME, OVF, OP)                                                \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = sp[-2], b = sp[-1];                                        \
+            int64_t r;                                                          \
+            if (LIKELY(is_fix(a) & is_fix(b)) &&                                \
+                !OVF((int64_t)a, (int64_t)b - 1, &r)) {                         \
+                sp = cs->base;                                                  \
+                *sp++ = (term)r;                                                \
+                fp = cs->fp;                                                    \
+                fn = cs->func;                                                  \
+                pc = cs->pc;                                                    \
+                cs++;                                                           \
+                DISPATCH();                                                     \
+            }                                                                   \
+            w = OP;                                                             \
+            goto arith;                                                         \
+        }
+        ARITH_RET(ADD_RET, __builtin_add_overflow, OP_ADD)
+        ARITH_RET(SUB_RET, __builtin_sub_overflow, OP_SUB)
+#undef ARITH_RET
+        CASE(RET_SLOT)
+        {
+            term v = fp[A_U(w)];
+            sp = cs->base;
+            *sp++ = v;
+            fp = cs->fp;
+            fn = cs->func;
+            pc = cs->pc;
+            cs++;
             DISPATCH();
         }
         CASE(T_TUPLE)
@@ -640,13 +934,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             STACK_NEED(4);
             --cs;
-            cs->pc = pc + A_S(w);
+            cs->pc = (const uint32_t *)((uintptr_t)(pc + A_S(w)) |
+                                        ((w & 0xff) == OP_CATCH ? CTL_CATCH
+                                         : (w & 0xff) == OP_TRY ? CTL_TRY
+                                                                : CTL_GUARD));
             cs->func = fn;
-            cs->fp = (uint32_t)(fp - p->stack_lo);
-            cs->base = (uint32_t)(sp - p->stack_lo);
-            cs->kind = (w & 0xff) == OP_CATCH ? CTL_CATCH
-                       : (w & 0xff) == OP_TRY ? CTL_TRY
-                                              : CTL_GUARD;
+            cs->fp = fp;
+            cs->base = sp;
             DISPATCH();
         }
         CASE(CATCH_END)
@@ -790,20 +1084,20 @@ raise:
     err_fn = fn;
     while ((term *)cs < p->stack_hi) {
         ctl_t f = *cs++;
-        if (f.kind == CTL_CALL)
+        enum ctl_kind kind = ctl_kind(&f);
+        if (kind == CTL_CALL)
             continue;
         fn = f.func;
-        K = fn->consts;
-        fp = p->stack_lo + f.fp;
-        sp = p->stack_lo + f.base;
-        pc = f.pc;
-        if (f.kind == CTL_GUARD) {
+        fp = f.fp;
+        sp = f.base;
+        pc = ctl_pc(&f);
+        if (kind == CTL_GUARD) {
             p->err_class = EXC_NONE;
             p->err_value = T_NONE;
             DISPATCH();
         }
         STACK_NEED(2);
-        if (f.kind == CTL_TRY) {
+        if (kind == CTL_TRY) {
             /* #(raise class value): the class survives, to be raised again */
             HEAP_NEED(4);
             term *t = heap_take(p, 4);

@@ -4,9 +4,12 @@
  *
  * An instruction is one 32-bit word, opcode in the low 8 bits and operand A
  * in the upper 24, followed by `extra` operand words (B, C). Jump operands
- * are offsets relative to the address of the next instruction, stored as
- * signed values. Slots (S) are indices into the frame: the arguments first,
- * then the locals.
+ * are signed offsets: one in an extra word is relative to the next
+ * instruction, one in A to the word after the instruction's first. The
+ * compiler fuses common sequences into superinstructions (the ops at the
+ * end, compiler.c fuse). Slots (S) are indices into the frame: the arguments first,
+ * then the locals. A call leaves the callee's frame holding its arguments
+ * only; a function with locals starts with ALLOC, which pushes them.
  *
  * OP(name, extra words, stack effect, what it does)
  */
@@ -24,8 +27,8 @@ OP(JUMP_F,     0, -1, "pop; jump by A if it was 'false")
 OP(OR_JUMP,    0,  0, "if the top is not 'false jump by A keeping it, else pop it")
 OP(CALL,       0,  0, "call the function below A arguments (a closure value)")
 OP(TCALL,      0,  0, "tail call of a closure value with A arguments")
-OP(CALL_G,     0,  0, "call top-level function A with its arity of arguments")
-OP(TCALL_G,    0,  0, "tail call of top-level function A")
+OP(CALL_G,     2,  0, "call the top-level function whose func_t * is B:C (low, high); its arguments are the top A bytes")
+OP(TCALL_G,    2,  0, "tail call of the function B:C; its arguments are the top A bytes")
 OP(RET,        0,  0, "return the top to the caller")
 OP(CLOSURE,    1,  1, "pop B free values, push a closure of function A")
 OP(BIF,        1,  1, "call builtin A on the top B values, pop them, push the result")
@@ -41,7 +44,6 @@ OP(LE,         0, -1, "a b -> a<=b")
 OP(GE,         0, -1, "a b -> a>=b")
 OP(EQ,         0, -1, "a b -> a=b (deep)")
 OP(NE,         0, -1, "a b -> a/=b (deep)")
-OP(JLT_LI,     2,  0, "jump by C unless slot A < small integer B (fast path of if)")
 OP(T_TUPLE,    2,  0, "jump by C unless slot A is a tuple of size B")
 OP(T_CONS,     1,  0, "jump by B unless slot A is a non-empty list")
 OP(T_NIL,      1,  0, "jump by B unless slot A is '()")
@@ -68,3 +70,28 @@ OP(TRY,        0,  0, "push a try frame: the value v of what follows becomes #(o
 OP(UNWRAP,     0,  0, "#(ok v) -> v; #(raise class value) -> raise it again")
 OP(END,        0,  0, "the bottom frame: the process returns with the top value")
 OP(JUMP_NT,    0, -1, "pop; jump by A unless it was 'true (a guard's value)")
+OP(ALLOC,      0,  0, "push A empty slots: the locals, first instruction of a function that has any")
+OP(LOAD_ADDI,  1,  1, "push slot A + the integer B/2 (LOAD; ADD_I; B is 2k, the tagged step)")
+OP(RET_SLOT,   0,  0, "return slot A (LOAD; RET)")
+OP(JLT,        0, -2, "a b: pop both; jump by A unless a < b (LT; JUMP_F)")
+OP(JGT,        0, -2, "jump by A unless a > b")
+OP(JLE,        0, -2, "jump by A unless a <= b")
+OP(JGE,        0, -2, "jump by A unless a >= b")
+OP(JEQ,        0, -2, "jump by A unless a = b")
+OP(JNE,        0, -2, "jump by A unless a /= b")
+OP(JLT_SI,     2,  0, "jump by A unless slot B < the integer C (LOAD; PUSH_INT; LT; JUMP_F; C is tagged, 2k+1)")
+OP(JGT_SI,     2,  0, "jump by A unless slot B > C")
+OP(JLE_SI,     2,  0, "jump by A unless slot B <= C")
+OP(JGE_SI,     2,  0, "jump by A unless slot B >= C")
+OP(JEQ_SI,     2,  0, "jump by A unless slot B = C")
+OP(JNE_SI,     2,  0, "jump by A unless slot B /= C")
+OP(CAR,        0,  0, "l -> the head of list l (car; badarg if l is not a cell)")
+OP(CDR,        0,  0, "l -> the tail of list l (cdr)")
+OP(CONS,       0, -1, "a b -> the cell (a . b) (cons)")
+OP(NULLP,      0,  0, "x -> whether x is '() (null?)")
+OP(ELEM,       0, -1, "i t -> element i of tuple t, from 0 (elem; badarg out of range)")
+OP(LOAD_CALL,  0,  1, "LOAD A, then the CALL_G after it (LOAD; CALL_G, the CALL_G kept)")
+OP(LOAD_ADDI_CALL, 1, 1, "LOAD_ADDI A B, then the CALL_G after it (its slow path dispatches the CALL_G)")
+OP(LOAD2,      0,  2, "push slot A & 0xfff, then slot A >> 12 (LOAD; LOAD)")
+OP(ADD_RET,    0, -1, "ADD, then return the sum; a RET follows, which the slow path reaches (ADD; RET)")
+OP(SUB_RET,    0, -1, "SUB, then return the difference; a RET follows (SUB; RET)")

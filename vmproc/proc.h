@@ -17,8 +17,9 @@
  * the heap nor the stack uses it any more.
  *
  * The stack: values (terms) grow up from stack_lo, control frames (ctl_t:
- * calls, catches, guards) grow down from stack_hi. Positions in it are
- * kept as indices where they must survive the stack moving.
+ * calls, catches, guards) grow down from stack_hi. Pointers into it (sp,
+ * ctl, and the frames' fp and base) are moved by stack_grow when the
+ * stack moves; the process's fp is an index from stack_lo.
  *
  * NOTES
  *   Every field of proc_t is touched by the owner VM only, except those of
@@ -58,14 +59,27 @@ static inline term *hblock_start(hblock_t *b)
 
 enum ctl_kind { CTL_CALL = 0, CTL_CATCH, CTL_GUARD, CTL_TRY };
 
+/* A control frame: what a return, or a raise that lands here, resumes.
+ * Four words, written by a call without arithmetic: the kind rides in the
+ * low two bits of pc (code words are 4-byte aligned), 0 for a call, so a
+ * call frame's pc is the plain return address. fp and base point into the
+ * value stack; stack_grow moves them with it. */
 typedef struct ctl {
-    const uint32_t *pc;     /* return address, or the handler */
+    const uint32_t *pc;     /* return address, or the handler; | kind */
     const func_t *func;     /* the function to go on in */
-    uint32_t fp;            /* its frame, as an index from stack_lo */
-    uint32_t base;          /* CALL: where the result goes; CATCH/GUARD: sp to restore */
-    uint32_t kind;
-    uint32_t pad;
+    term *fp;               /* its frame */
+    term *base;             /* CALL: where the result goes; CATCH/GUARD/TRY: sp to restore */
 } ctl_t;
+
+static inline enum ctl_kind ctl_kind(const ctl_t *c)
+{
+    return (enum ctl_kind)((uintptr_t)c->pc & 3u);
+}
+
+static inline const uint32_t *ctl_pc(const ctl_t *c)
+{
+    return (const uint32_t *)((uintptr_t)c->pc & ~(uintptr_t)3u);
+}
 
 /* The status word: the state in its low 4 bits. A RUNNABLE or MOVING process also
  * names the VM that holds it, with that VM's incarnation
@@ -162,7 +176,9 @@ typedef struct proc {
     ctl_t *ctl;
     const uint32_t *pc;
     const func_t *func;
-    uint32_t fp;
+    uint32_t fp;              /* the frame, as an index from stack_lo (interp.c's
+                               * SAVE and LOAD convert): half a pointer, and it
+                               * needs no fixing when the stack moves */
     uint32_t flags;
     /* mailbox: message nodes (BT_MSG) in arrival order */
     term mbox_first, mbox_last;

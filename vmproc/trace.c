@@ -33,7 +33,7 @@ void trace_print(const shm_header_t *h, sbuf_t *b, proc_t *p)
     for (ctl_t *c = (ctl_t *)((char *)p->stack_hi - p->trace_ctl); (term *)c < p->stack_hi; c++) {
         /* calls only (not catch or guard frames), and not the bottom
          * frame, whose return address is the end of the process */
-        if (c->kind != CTL_CALL || c->pc <= c->func->code || c->pc > c->func->code + c->func->ncode)
+        if (ctl_kind(c) != CTL_CALL || c->pc <= c->func->code || c->pc > c->func->code + c->func->ncode)
             continue;
         if (shown < TRACE_FRAMES) {
             frame(h, b, c->func, c->pc);
