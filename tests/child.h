@@ -1,7 +1,7 @@
 /*
  * child.h: running the real `shoal` binary from a test, with its stdout
  * and stderr captured and its exit waited for through a pidfd (the
- * supervisor-level suites: tests/test_recover.c).
+ * supervisor-level suites: tests/test_lifecycle.c, tests/test_recover.c).
  *
  * NOTES
  *   Single-threaded test code. Waits are bounded and wait on events

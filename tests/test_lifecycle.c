@@ -8,6 +8,7 @@
  * and caught by no_orphans(). Two tests run vm_main and vm_sleep/vm_wake
  * in-process (forked) against a segment or a shared mapping.
  */
+#include "tests/child.h"
 #include "tests/unit.h"
 
 #include "shm/segment.h"
@@ -30,161 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUF 32768
-
-typedef struct child {
-    pid_t pid;
-    int pidfd;
-    int fd[2]; /* read ends: [0] stdout, [1] stderr; -1 at EOF */
-    char buf[2][BUF];
-    size_t len[2];
-    bool exited;
-    int status;
-} child_t;
-
 static char dir[64];
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int pidfd_of(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-/* Start `shoal ARGS...` (args NULL-terminated, without argv[0]). With
- * own_group, the child leads a new process group (as a shell job would). */
-static void spawn(child_t *c, const char *const *args, bool own_group)
-{
-    memset(c, 0, sizeof *c);
-    int out[2], err[2];
-    CU_ASSERT_FATAL(pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0);
-    const char *argv[32] = {unit_shoal_path()};
-    int n = 1;
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    c->pid = fork();
-    CU_ASSERT_FATAL(c->pid >= 0);
-    if (c->pid == 0) {
-        if (own_group)
-            setpgid(0, 0);
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        unit_child_name();
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    c->fd[0] = out[0];
-    c->fd[1] = err[0];
-    c->pidfd = pidfd_of(c->pid);
-    CU_ASSERT_FATAL(c->pidfd >= 0);
-}
-
-/* Wait up to timeout_ms for output or exit and take what is there.
- * Returns false if nothing happened before the timeout. */
-static bool pump(child_t *c, int timeout_ms)
-{
-    struct pollfd p[3];
-    int n = 0;
-    for (int i = 0; i < 2; i++)
-        if (c->fd[i] >= 0)
-            p[n++] = (struct pollfd){.fd = c->fd[i], .events = POLLIN};
-    if (!c->exited)
-        p[n++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
-    if (n == 0)
-        return false;
-    int rc = poll(p, (nfds_t)n, timeout_ms);
-    if (rc <= 0)
-        return false;
-    for (int k = 0; k < n; k++) {
-        if (!p[k].revents)
-            continue;
-        if (p[k].fd == c->pidfd) {
-            CU_ASSERT(waitpid(c->pid, &c->status, 0) == c->pid);
-            c->exited = true;
-            continue;
-        }
-        int i = p[k].fd == c->fd[0] ? 0 : 1;
-        ssize_t got = read(c->fd[i], c->buf[i] + c->len[i], BUF - 1 - c->len[i]);
-        if (got <= 0) {
-            close(c->fd[i]);
-            c->fd[i] = -1;
-        } else {
-            c->len[i] += (size_t)got;
-            c->buf[i][c->len[i]] = 0;
-        }
-    }
-    return true;
-}
-
-/* Pump until `needle` shows in stream `which` (0 stdout, 1 stderr). */
-static bool wait_for_text(child_t *c, int which, const char *needle, int timeout_ms)
-{
-    int64_t end = now_ms() + timeout_ms;
-    while (!strstr(c->buf[which], needle)) {
-        int64_t left = end - now_ms();
-        if (left <= 0 || !pump(c, (int)left))
-            return false;
-        if (c->fd[which] < 0 && !strstr(c->buf[which], needle))
-            return false;
-    }
-    return true;
-}
-
-/* Pump until the supervisor exited and both pipes reached EOF: EOF means
- * every process holding them (the VMs too) is gone. */
-static bool wait_done(child_t *c, int timeout_ms)
-{
-    int64_t end = now_ms() + timeout_ms;
-    while (!c->exited || c->fd[0] >= 0 || c->fd[1] >= 0) {
-        int64_t left = end - now_ms();
-        if (left <= 0 || !pump(c, (int)left))
-            break;
-    }
-    bool done = c->exited && c->fd[0] < 0 && c->fd[1] < 0;
-    if (!done) {
-        fprintf(stderr, "\nshoal did not finish; stderr so far:\n%s\n", c->buf[1]);
-        if (!c->exited) {
-            kill(c->pid, SIGKILL);
-            waitpid(c->pid, &c->status, 0);
-            c->exited = true;
-        }
-    }
-    return done;
-}
-
-static void release(child_t *c)
-{
-    for (int i = 0; i < 2; i++)
-        if (c->fd[i] >= 0)
-            close(c->fd[i]);
-    if (c->pidfd >= 0)
-        close(c->pidfd);
-}
-
-/* The VM pids from the verbose lines "shoal: VM i pid P cpuset ...". */
-static int vm_pids(const child_t *c, pid_t *pids, int max)
-{
-    int n = 0;
-    for (const char *s = c->buf[1]; (s = strstr(s, "shoal: VM ")); s++) {
-        unsigned vm;
-        int pid;
-        if (sscanf(s, "shoal: VM %u pid %d cpuset", &vm, &pid) == 2 && (int)vm < max) {
-            pids[vm] = pid;
-            n++;
-        }
-    }
-    return n;
-}
 
 /* Every VM is gone and none was orphaned: an orphan would have been
  * re-parented to this subreaper (waitpid would find it), and a live one
@@ -220,8 +67,8 @@ static int suite_cleanup(void)
 static void test_smoke_run(void)
 {
     child_t c;
-    spawn(&c, (const char *[]){"run", "--smoke", "--vms", "2", NULL}, false);
-    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    child_spawn(&c, (const char *[]){"run", "--smoke", "--vms", "2", NULL}, false);
+    CU_ASSERT_FATAL(child_wait_done(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
     /* One line per VM, with the value that VM must have computed. */
     int lines = 0;
@@ -238,67 +85,67 @@ static void test_smoke_run(void)
         CU_ASSERT_PTR_NOT_NULL(smoke);
         CU_ASSERT(smoke && smoke < strchr(line, '\n'));
     }
-    release(&c);
+    child_release(&c);
 }
 
 static void test_smoke_synthetic(void)
 {
     /* On a synthetic topology nothing is bound, and the run still works. */
     child_t c;
-    spawn(&c,
+    child_spawn(&c,
           (const char *[]){"run", "--smoke", "--vms", "4", "-v", "--topology",
                            "pack:2,numa:2,core:2,pu:1", NULL},
           false);
-    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT_FATAL(child_wait_done(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[0], "VM 3: cpuset 6-7, node 3, smoke "));
     CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], "shoal: VM 2 pid "));
     CU_ASSERT_PTR_NULL(strstr(c.buf[1], " bound\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], "shoal: ready (4 VMs)"));
-    release(&c);
+    child_release(&c);
 }
 
 static void test_vm_killed(void)
 {
     child_t c;
-    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "4", "-v", NULL}, false);
-    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (4 VMs)\n", 20000));
+    child_spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "4", "-v", NULL}, false);
+    CU_ASSERT_FATAL(child_wait_for_text(&c, 1, "shoal: ready (4 VMs)\n", 20000));
     pid_t pids[4] = {0};
-    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 4), 4);
+    CU_ASSERT_EQUAL_FATAL(child_vm_pids(&c, pids, 4), 4);
 
     char want[128];
     snprintf(want, sizeof want,
              "shoal: VM 1 (pid %d) killed by signal 9 (Killed); stopping the run", (int)pids[1]);
-    int64_t t0 = now_ms();
+    int64_t t0 = child_now_ms();
     CU_ASSERT_FATAL(kill(pids[1], SIGKILL) == 0);
-    bool seen = wait_for_text(&c, 1, want, 5000);
-    int64_t took = now_ms() - t0;
+    bool seen = child_wait_for_text(&c, 1, want, 5000);
+    int64_t took = child_now_ms() - t0;
     if (!seen || took >= 100)
         fprintf(stderr, "\ndeath report after %lld ms; stderr:\n%s\n", (long long)took, c.buf[1]);
     CU_ASSERT(seen);
     CU_ASSERT(took < 100);
 
-    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT_FATAL(child_wait_done(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 3);
     /* Reported once: the other VMs' ends are part of the stop. */
     const char *report = strstr(c.buf[1], want);
     CU_ASSERT_PTR_NULL(report ? strstr(report + strlen(want), "stopping the run") : NULL);
     no_orphans(pids, 4);
-    release(&c);
+    child_release(&c);
 }
 
 static void stop_by_signal(int sig, bool whole_group)
 {
     child_t c;
-    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "3", "-v", NULL}, whole_group);
-    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (3 VMs)\n", 20000));
+    child_spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "3", "-v", NULL}, whole_group);
+    CU_ASSERT_FATAL(child_wait_for_text(&c, 1, "shoal: ready (3 VMs)\n", 20000));
     pid_t pids[3] = {0};
-    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 3), 3);
-    int64_t t0 = now_ms();
+    CU_ASSERT_EQUAL_FATAL(child_vm_pids(&c, pids, 3), 3);
+    int64_t t0 = child_now_ms();
     /* Ctrl-C at a terminal signals the whole foreground process group. */
     CU_ASSERT_FATAL(kill(whole_group ? -c.pid : c.pid, sig) == 0);
-    CU_ASSERT_FATAL(wait_done(&c, 20000));
-    int64_t took = now_ms() - t0;
+    CU_ASSERT_FATAL(child_wait_done(&c, 20000));
+    int64_t took = child_now_ms() - t0;
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 128 + sig);
     CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], "shoal: stopped by signal"));
     /* A clean stop: no VM reported dead or killed. */
@@ -310,7 +157,7 @@ static void stop_by_signal(int sig, bool whole_group)
         fprintf(stderr, "\nstop took %lld ms\n", (long long)took);
     CU_ASSERT(took < 1000);
     no_orphans(pids, 3);
-    release(&c);
+    child_release(&c);
 }
 
 static void test_sigterm(void)
@@ -334,13 +181,13 @@ static void test_sigint_group(void)
 static void test_stuck_vm_is_killed(void)
 {
     child_t c;
-    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "2", "-v", NULL}, false);
-    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (2 VMs)\n", 20000));
+    child_spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "2", "-v", NULL}, false);
+    CU_ASSERT_FATAL(child_wait_for_text(&c, 1, "shoal: ready (2 VMs)\n", 20000));
     pid_t pids[2] = {0};
-    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 2), 2);
+    CU_ASSERT_EQUAL_FATAL(child_vm_pids(&c, pids, 2), 2);
     CU_ASSERT_FATAL(kill(pids[0], SIGSTOP) == 0);
     CU_ASSERT_FATAL(kill(c.pid, SIGTERM) == 0);
-    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT_FATAL(child_wait_done(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 128 + SIGTERM);
     char want[128];
     snprintf(want, sizeof want, "shoal: VM 0 (pid %d) did not stop in time; killing it",
@@ -348,7 +195,7 @@ static void test_stuck_vm_is_killed(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], want));
     CU_ASSERT_PTR_NULL(strstr(c.buf[1], "VM 1 (pid")); /* VM 1 left cleanly */
     no_orphans(pids, 2);
-    release(&c);
+    child_release(&c);
 }
 
 /* The supervisor's stop grace (supervisor/run.c, RUN_STOP_GRACE_MS): a
@@ -408,10 +255,10 @@ static shm_header_t *map_vm_table(pid_t sup, size_t *len)
 static void test_working_vm_not_killed(void)
 {
     child_t c;
-    spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "2", "-v", NULL}, false);
-    CU_ASSERT_FATAL(wait_for_text(&c, 1, "shoal: ready (2 VMs)\n", 20000));
+    child_spawn(&c, (const char *[]){"run", "--smoke", "--hold", "--vms", "2", "-v", NULL}, false);
+    CU_ASSERT_FATAL(child_wait_for_text(&c, 1, "shoal: ready (2 VMs)\n", 20000));
     pid_t pids[2] = {0};
-    CU_ASSERT_EQUAL_FATAL(vm_pids(&c, pids, 2), 2);
+    CU_ASSERT_EQUAL_FATAL(child_vm_pids(&c, pids, 2), 2);
     size_t len = 0;
     shm_header_t *h = map_vm_table(c.pid, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
@@ -420,12 +267,12 @@ static void test_working_vm_not_killed(void)
     CU_ASSERT_FATAL(kill(pids[0], SIGSTOP) == 0);
     CU_ASSERT_FATAL(kill(c.pid, SIGTERM) == 0);
     const int64_t held = 3 * STOP_GRACE_MS;
-    int64_t t0 = now_ms(), last = t0;
-    while (now_ms() - t0 < held && !c.exited) {
+    int64_t t0 = child_now_ms(), last = t0;
+    while (child_now_ms() - t0 < held && !c.exited) {
         /* the only writer while VM 0 is stopped */
         ck_pr_store_64(beat, ck_pr_load_64(beat) + 1);
-        last = now_ms();
-        pump(&c, 20);
+        last = child_now_ms();
+        child_pump(&c, 20);
     }
     char term[128], kill9[128];
     snprintf(term, sizeof term, "shoal: VM 0 (pid %d) did not stop in time; sending SIGTERM",
@@ -438,34 +285,34 @@ static void test_working_vm_not_killed(void)
     CU_ASSERT_PTR_NULL(strstr(c.buf[1], "did not stop in time"));
 
     /* its heartbeat stops: now it is stuck */
-    bool seen = wait_for_text(&c, 1, term, 20000);
-    int64_t took = now_ms() - last;
+    bool seen = child_wait_for_text(&c, 1, term, 20000);
+    int64_t took = child_now_ms() - last;
     if (!seen || took >= held)
         fprintf(stderr, "\nSIGTERM %lld ms after the last beat (held off for %lld ms):\n%s\n",
                 (long long)took, (long long)held, c.buf[1]);
     CU_ASSERT(seen);
     CU_ASSERT(took < held);
-    CU_ASSERT_FATAL(wait_done(&c, 20000));
+    CU_ASSERT_FATAL(child_wait_done(&c, 20000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 128 + SIGTERM);
     CU_ASSERT_PTR_NOT_NULL(strstr(c.buf[1], kill9));
     CU_ASSERT_PTR_NULL(strstr(c.buf[1], "VM 1 (pid")); /* VM 1 left cleanly */
     munmap(h, len);
     no_orphans(pids, 2);
-    release(&c);
+    child_release(&c);
 }
 
 static void expect_usage_error(const char *const *args, const char *want)
 {
     child_t c;
-    spawn(&c, args, false);
-    CU_ASSERT_FATAL(wait_done(&c, 10000));
+    child_spawn(&c, args, false);
+    CU_ASSERT_FATAL(child_wait_done(&c, 10000));
     bool ok = WIFEXITED(c.status) && WEXITSTATUS(c.status) == 2 && strstr(c.buf[1], want) &&
               c.len[0] == 0;
     if (!ok)
         fprintf(stderr, "\n%s ...: status 0x%x, stderr: %s (wanted \"%s\")\n", args[0],
                 (unsigned)c.status, c.buf[1], want);
     CU_ASSERT(ok);
-    release(&c);
+    child_release(&c);
 }
 
 static void test_bad_input(void)
@@ -533,12 +380,12 @@ static void test_vm_main(void)
         vm_start_t st = {.topo = NULL, .notify_fd = efd, .program = false};
         _exit(vm_main(h, 0, &st));
     }
-    int pfd = pidfd_of(pid);
+    int pfd = child_pidfd_of(pid);
     /* Notifications: one at registration, one with the smoke result. */
-    int64_t end = now_ms() + 10000;
-    while (ck_pr_load_64(&vm->smoke) == 0 && now_ms() < end) {
+    int64_t end = child_now_ms() + 10000;
+    while (ck_pr_load_64(&vm->smoke) == 0 && child_now_ms() < end) {
         struct pollfd p[2] = {{.fd = efd, .events = POLLIN}, {.fd = pfd, .events = POLLIN}};
-        CU_ASSERT_FATAL(poll(p, 2, (int)(end - now_ms())) > 0);
+        CU_ASSERT_FATAL(poll(p, 2, (int)(end - child_now_ms())) > 0);
         CU_ASSERT_FATAL(!(p[1].revents & POLLIN)); /* the VM must not have exited */
         uint64_t n;
         CU_ASSERT(read(efd, &n, sizeof n) == sizeof n);
@@ -551,8 +398,8 @@ static void test_vm_main(void)
      * times, waiting a bounded time on the child's pidfd (which must not
      * fire) between looks. */
     uint64_t beat0 = ck_pr_load_64(&vm->heartbeat);
-    end = now_ms() + 5000;
-    while (ck_pr_load_64(&vm->heartbeat) < beat0 + 3 && now_ms() < end) {
+    end = child_now_ms() + 5000;
+    while (ck_pr_load_64(&vm->heartbeat) < beat0 + 3 && child_now_ms() < end) {
         struct pollfd p = {.fd = pfd, .events = POLLIN};
         CU_ASSERT_FATAL(poll(&p, 1, VM_IDLE_MS) == 0);
     }
@@ -615,7 +462,7 @@ static void test_sleep_wake(void)
         mmap(NULL, sizeof *pp, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CU_ASSERT_FATAL(pp != MAP_FAILED);
     memset(pp, 0, sizeof *pp);
-    int64_t t0 = now_ms();
+    int64_t t0 = child_now_ms();
     pid_t pid = fork();
     CU_ASSERT_FATAL(pid >= 0);
     if (pid == 0) {
@@ -627,12 +474,12 @@ static void test_sleep_wake(void)
     uint64_t woken0 = vm_futex_woken;
     uint32_t timeouts = play(pp, 0);
     uint64_t woken = vm_futex_woken - woken0;
-    int pfd = pidfd_of(pid);
+    int pfd = child_pidfd_of(pid);
     struct pollfd p = {.fd = pfd, .events = POLLIN};
     CU_ASSERT_FATAL(poll(&p, 1, 30000) == 1);
     int status;
     CU_ASSERT(waitpid(pid, &status, 0) == pid);
-    int64_t took = now_ms() - t0;
+    int64_t took = child_now_ms() - t0;
     CU_ASSERT_EQUAL(timeouts, 0);
     CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CU_ASSERT_EQUAL(ck_pr_load_32(&pp->ball), 2 * ROUNDS);
