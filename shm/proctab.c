@@ -49,6 +49,24 @@
  * a hint is not a data race. */
 static uint32_t cursor[SHOAL_MAX_VMS];
 
+/* The slots this OS process freed last, for one VM id: a claim takes the
+ * newest first. A process that spawns as others end (spawn, work, exit)
+ * then reuses a slot whose line is still in the cache and whose page is
+ * mapped, instead of walking the cursor over fresh slots: each fresh page
+ * of the table is a page fault and a cleared page (at 200k spawns that was
+ * a quarter of the time per process). A hint like the cursor: the claim
+ * still CASes the slot's state, so a slot taken meanwhile is skipped, and
+ * losing it in a crash loses nothing. */
+#define RECENT_SLOTS 4096
+static struct {
+    uint32_t vm; /* the VM id the slots were freed by */
+    uint32_t n;
+    uint32_t slot[RECENT_SLOTS];
+} recent;
+
+/* Claims per VM id since it last looked back (look_back, below). */
+static uint32_t since_look[SHOAL_MAX_VMS];
+
 uint64_t proctab_map_bytes(uint32_t slots)
 {
     uint64_t pages = ((uint64_t)slots * sizeof(pcb_t) + SHOAL_PAGE - 1) / SHOAL_PAGE;
@@ -65,8 +83,20 @@ void proctab_init(shm_header_t *h)
     /* Nothing to write: a fresh memfd reads as zeros, which is a free slot
      * of stored generation 0 (pid generation 1, so no pid is 0). Writing
      * every slot would touch the whole table at start-up (96 MiB with the
-     * default slot count); claims set what they need. */
+     * default slot count); claims set what they need. The claim hints of
+     * this OS process named slots of another segment: forget them (the VMs
+     * are forked after this, with none). */
     (void)h;
+    memset(cursor, 0, sizeof cursor);
+    memset(since_look, 0, sizeof since_look);
+    recent.n = 0;
+}
+
+static uint32_t region_start(const shm_header_t *h, uint32_t vm)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    uint32_t n_vms = h->cfg.n_vms ? h->cfg.n_vms : 1;
+    return (uint32_t)(((uint64_t)vm % n_vms) * (slots / n_vms) % slots);
 }
 
 static uint32_t start_slot(const shm_header_t *h, uint32_t vm)
@@ -78,50 +108,139 @@ static uint32_t start_slot(const shm_header_t *h, uint32_t vm)
     uint32_t c = ck_pr_load_32(&cursor[vm]);
     if (c != 0 && c - 1 < slots)
         return c - 1;
-    uint32_t n_vms = h->cfg.n_vms ? h->cfg.n_vms : 1;
-    return (uint32_t)(((uint64_t)vm % n_vms) * (slots / n_vms) % slots);
+    return region_start(h, vm);
 }
 
-pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
+/* Slot s for VM vm if it is free: CLAIMED(vm), with its pid; else NULL. */
+static pcb_t *try_claim(shm_header_t *h, uint32_t s, uint32_t vm)
 {
     uint32_t slots = h->cfg.proc_slots;
-    uint32_t s = start_slot(h, vm);
-    for (uint32_t i = 0; i < slots; i++, s = s + 1 == slots ? 0 : s + 1) {
-        pcb_t *p = shm_pcb(h, s);
-        /* Relaxed pre-check: skips taken slots without a locked op. */
-        if (ck_pr_load_32(&p->state) != PCB_FREE)
-            continue;
-        if (!ck_pr_cas_32(&p->state, PCB_FREE, PCB_CLAIMED(vm)))
-            continue;
-        /* Acquire: the last releaser's gen, written before its release
-         * store of FREE, is what we read below. */
-        ck_pr_fence_acquire();
-        uint32_t gen = ck_pr_load_32(&p->gen);
-        /* Relaxed: nobody reads these until publish (release). */
-        ck_pr_store_32(&p->slot, s);
-        ck_pr_store_64(&p->pid, ((uint64_t)gen + 1) * slots + s);
-        ck_pr_store_32(&p->owner, vm);
-        ck_pr_store_32(&p->regname, 0);
-        memset(p->body, 0, sizeof p->body);
-        /* Mark the page before the process can be published: a scan that
-         * skipped this page would miss a live process. Relaxed load, then
-         * an atomic OR (ordered before publish by publish's release). */
-        uint64_t page = ((uint64_t)s * sizeof(pcb_t)) / SHOAL_PAGE;
-        uint64_t *w = map_word(h, page), bit = 1ull << (page % 64);
-        if (!(ck_pr_load_64(w) & bit))
-            ck_pr_or_64(w, bit);
-        if (vm < SHOAL_MAX_VMS)
-            ck_pr_store_32(&cursor[vm], (s + 1 == slots ? 0 : s + 1) + 1);
-        return p;
-    }
-    errno = EAGAIN;
-    return NULL;
+    pcb_t *p = shm_pcb(h, s);
+    /* Relaxed pre-check: skips taken slots without a locked op. */
+    if (ck_pr_load_32(&p->state) != PCB_FREE)
+        return NULL;
+    if (!ck_pr_cas_32(&p->state, PCB_FREE, PCB_CLAIMED(vm)))
+        return NULL;
+    /* Acquire: the last releaser's gen, written before its release
+     * store of FREE, is what we read below. */
+    ck_pr_fence_acquire();
+    uint32_t gen = ck_pr_load_32(&p->gen);
+    /* Relaxed: nobody reads these until publish (release). */
+    ck_pr_store_32(&p->slot, s);
+    ck_pr_store_64(&p->pid, ((uint64_t)gen + 1) * slots + s);
+    ck_pr_store_32(&p->owner, vm);
+    ck_pr_store_32(&p->regname, 0);
+    memset(p->body, 0, sizeof p->body);
+    /* Mark the page before the process can be published: a scan that
+     * skipped this page would miss a live process. Relaxed load, then
+     * an atomic OR (ordered before publish by publish's release). */
+    uint64_t page = ((uint64_t)s * sizeof(pcb_t)) / SHOAL_PAGE;
+    uint64_t *w = map_word(h, page), bit = 1ull << (page % 64);
+    if (!(ck_pr_load_64(w) & bit))
+        ck_pr_or_64(w, bit);
+    return p;
 }
 
 static uint64_t *live_word(const shm_header_t *h, uint32_t slot)
 {
     return (uint64_t *)shm_at(h, h->layout.live_off) + slot / 64;
 }
+
+static bool page_written(const shm_header_t *h, uint32_t s)
+{
+    uint64_t page = ((uint64_t)s * sizeof(pcb_t)) / SHOAL_PAGE;
+    /* Relaxed: a hint (try_claim sets the bit itself). */
+    return (ck_pr_load_64(map_word(h, page)) >> (page % 64)) & 1;
+}
+
+/* The first slot at or after s whose live bit is clear (free, or claimed
+ * or being freed: try_claim tells), or `slots` if none is left before the
+ * end of the table. A word of the live map covers 64 slots, so a run of
+ * live processes is skipped 64 at a time, without a look at their PCBs. */
+static uint32_t next_not_live(const shm_header_t *h, uint32_t s, uint32_t slots)
+{
+    uint64_t n = proctab_live_words(slots);
+    uint64_t i = s / 64;
+    if (i >= n)
+        return slots;
+    /* Relaxed: a hint. */
+    uint64_t bits = ~ck_pr_load_64(live_word(h, s)) & (~0ull << (s % 64));
+    while (!bits) {
+        if (++i == n)
+            return slots;
+        bits = ~ck_pr_load_64(live_word(h, (uint32_t)(i * 64)));
+    }
+    uint64_t f = i * 64 + (uint64_t)__builtin_ctzll(bits);
+    return f < slots ? (uint32_t)f : slots;
+}
+
+/* Looking back: slots freed behind the cursor, by any VM (a process that
+ * ended on another VM after work stealing gives its slot back there, not
+ * to our recent stack). Before the cursor writes a fresh page of the
+ * table, a VM that has claimed LOOK_BACK_CLAIMS slots since it last looked
+ * searches, from the start of its part of the table, pages already written
+ * for a free slot: at most LOOK_BACK_WORDS words of the live map (64 slots
+ * each), so the cost per claim stays bounded whatever the table holds,
+ * and a run that spawns as fast as processes end elsewhere keeps reusing
+ * the same pages instead of walking over the whole table. */
+#define LOOK_BACK_CLAIMS 64
+#define LOOK_BACK_WORDS 2048
+
+static pcb_t *look_back(shm_header_t *h, uint32_t vm, uint32_t *at)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    uint32_t s = region_start(h, vm);
+    uint64_t end = (uint64_t)s + (uint64_t)LOOK_BACK_WORDS * 64;
+    while (s < end && (s = next_not_live(h, s, slots)) < slots && s < end) {
+        pcb_t *p = page_written(h, s) ? try_claim(h, s, vm) : NULL;
+        if (p) {
+            *at = s;
+            return p;
+        }
+        s++;
+    }
+    return NULL;
+}
+
+pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
+{
+    uint32_t slots = h->cfg.proc_slots;
+    while (recent.vm == vm && recent.n > 0) {
+        uint32_t s = recent.slot[--recent.n];
+        pcb_t *p = s < slots ? try_claim(h, s, vm) : NULL;
+        if (p)
+            return p;
+    }
+    /* From the cursor to the end of the table, then from its start up
+     * to the cursor. */
+    uint32_t first = start_slot(h, vm), s = first;
+    pcb_t *p = NULL;
+    for (int pass = 0; pass < 2 && !p; pass++) {
+        uint32_t end = pass == 0 ? slots : first;
+        for (s = pass == 0 ? first : 0; (s = next_not_live(h, s, slots)) < end; s++) {
+            if (vm < SHOAL_MAX_VMS && since_look[vm] >= LOOK_BACK_CLAIMS && !page_written(h, s)) {
+                since_look[vm] = 0;
+                uint32_t at;
+                if ((p = look_back(h, vm, &at)) != NULL) {
+                    s = at;
+                    break;
+                }
+            }
+            if ((p = try_claim(h, s, vm)) != NULL)
+                break;
+        }
+    }
+    if (!p) {
+        errno = EAGAIN;
+        return NULL;
+    }
+    if (vm < SHOAL_MAX_VMS) {
+        since_look[vm]++;
+        ck_pr_store_32(&cursor[vm], (s + 1 == slots ? 0 : s + 1) + 1);
+    }
+    return p;
+}
+
 
 void proctab_publish(shm_header_t *h, pcb_t *p)
 {
@@ -169,6 +288,12 @@ void proctab_release(shm_header_t *h, pcb_t *p)
     ck_pr_store_32(&p->state, PCB_FREEING(vm & 0x3fffffffu));
     ck_pr_fence_store();
     finish_release(h, p, next_gen(p->gen));
+    if (recent.vm != vm) {
+        recent.vm = vm;
+        recent.n = 0;
+    }
+    if (recent.n < RECENT_SLOTS)
+        recent.slot[recent.n++] = p->slot;
 }
 
 void proctab_finish_free(shm_header_t *h, pcb_t *p)

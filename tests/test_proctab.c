@@ -244,6 +244,77 @@ static void test_scan_skips_holes(void)
     shm_destroy(h);
 }
 
+/* A slot this OS process freed is claimed again before any slot never
+ * used: the newest first. */
+static void test_reuse_recent(void)
+{
+    shm_header_t *h = make(2, 1024);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    pcb_t *got[10];
+    for (int i = 0; i < 10; i++) {
+        got[i] = proctab_claim(h, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got[i]);
+        proctab_publish(h, got[i]);
+    }
+    uint32_t s3 = got[3]->slot, s7 = got[7]->slot;
+    proctab_release(h, got[3]);
+    proctab_release(h, got[7]);
+    pcb_t *a = proctab_claim(h, 0), *b = proctab_claim(h, 0), *c = proctab_claim(h, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(a->slot, s7);
+    CU_ASSERT_EQUAL(b->slot, s3);
+    CU_ASSERT_EQUAL(c->slot, got[9]->slot + 1); /* then on from the cursor */
+    /* A hint for another VM id is not taken: VM 1 claims in its own half. */
+    proctab_release(h, a);
+    pcb_t *d = proctab_claim(h, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    CU_ASSERT(d->slot >= 512);
+    shm_destroy(h);
+}
+
+/* Processes that end on another VM (after stealing) free their slots
+ * there: the spawning VM finds them by looking back before it writes a
+ * fresh page, so a steady spawn-and-end keeps using the same pages. */
+static void test_look_back_before_fresh_page(void)
+{
+    enum { N = 400 };
+    shm_header_t *h = make(2, 64u * 1024);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    pcb_t *got[N];
+    for (int i = 0; i < N; i++) {
+        got[i] = proctab_claim(h, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got[i]);
+        CU_ASSERT_EQUAL(got[i]->slot, (uint32_t)i);
+        proctab_publish(h, got[i]);
+    }
+    /* the even ones move to VM 1 and end there */
+    for (int i = 0; i < N; i += 2) {
+        got[i]->owner = 1;
+        proctab_release(h, got[i]);
+    }
+    /* VM 0 looks back before a fresh page once it has made 64 claims
+     * since it last looked (the cost of a look is spread over them): of
+     * the next N/2 + 64 claims, all N/2 freed slots, and at most 64 new */
+    int reused = 0;
+    uint32_t top = 0;
+    for (int i = 0; i < N / 2 + 64; i++) {
+        pcb_t *p = proctab_claim(h, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        if (p->slot < N) {
+            CU_ASSERT_EQUAL(p->slot % 2, 0);
+            reused++;
+        }
+        top = p->slot > top ? p->slot : top;
+        proctab_publish(h, p);
+    }
+    CU_ASSERT_EQUAL(reused, N / 2);
+    CU_ASSERT(top < N + 64);
+    CU_ASSERT(top >= N); /* the fresh ones: it did not look back at every claim */
+    shm_destroy(h);
+}
+
 /* Forked VMs claim until the table is full, all at once. A slot given
  * twice would show as a sum of claims above the table size, or as a slot
  * whose marker does not match its owner. */
@@ -337,6 +408,8 @@ static CU_TestInfo proctab_tests[] = {
     {"recover_vm frees only that VM's claimed slots", test_recover_vm},
     {"scans find slots on every written page and fault in no hole", test_scan_skips_holes},
     {"concurrent claims from forked VMs never share a slot", test_concurrent_claims},
+    {"a slot freed here is claimed again first, newest first", test_reuse_recent},
+    {"slots freed on another VM are found before a fresh page is written", test_look_back_before_fresh_page},
     CU_TEST_INFO_NULL,
 };
 
