@@ -368,6 +368,9 @@ static void split_load2(compiler_t *c, fctx_t *f)
  *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s 2k+1 (jump unless s CMP k)
  *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
  *   ADD; RET (SUB; RET)          -> ADD_RET; RET (SUB_RET; RET)
+ *   LOAD s; ADD (SUB, MUL)       -> ADD_S s (SUB_S, MUL_S): top + slot s
+ *   PUSH_K k; ADD (SUB, MUL)     -> ADD_K k (SUB_K, MUL_K)
+ *   LOAD2 a b; ADD (SUB, MUL)    -> ADD_SS a b (SUB_SS, MUL_SS)
  *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
  *                                   again before an ADD_I, RET or PUSH_INT
  *                                   so that LOAD b fuses with it
@@ -410,6 +413,21 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         uint32_t *at = &f->code[f->last[0]];
         *at = (*at & ~0xffu) | (op0 == OP_ADD ? OP_ADD_RET : OP_SUB_RET);
         return NO_POS;
+    }
+    if ((op == OP_ADD || op == OP_SUB || op == OP_MUL) &&
+        (op0 == OP_LOAD || op0 == OP_PUSH_K || op0 == OP_LOAD2)) {
+        /* the operand (or both) read by the arithmetic itself: one
+         * dispatch less; A stays as it was */
+        static const enum opcode with[][3] = {
+            {OP_ADD_S, OP_SUB_S, OP_MUL_S},
+            {OP_ADD_K, OP_SUB_K, OP_MUL_K},
+            {OP_ADD_SS, OP_SUB_SS, OP_MUL_SS},
+        };
+        int row = op0 == OP_LOAD ? 0 : op0 == OP_PUSH_K ? 1 : 2;
+        int col = op == OP_ADD ? 0 : op == OP_SUB ? 1 : 2;
+        uint32_t *at = &f->code[f->last[0]];
+        *at = (*at & ~0xffu) | with[row][col];
+        return f->last[0];
     }
     if (op == OP_JUMP_F && is_compare(op0)) {
         static const enum opcode plain[] = {[OP_LT] = OP_JLT, [OP_GT] = OP_JGT, [OP_LE] = OP_JLE,
@@ -1291,6 +1309,22 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
         return;
     }
     if (ast_is_sym(head, "tuple")) {
+        if (n > 2) {
+            /* the test and all the elements at once, into slots in a row
+             * (a `_` too: a slot is cheaper than a dispatch); then each
+             * element's own pattern on its slot */
+            uint32_t first = new_slot(c, f, p);
+            for (size_t i = 2; i < n; i++)
+                new_slot(c, f, p);
+            emit(c, f, OP_T_TUPLE_GET, (int32_t)slot);
+            emit_word(c, f, (uint32_t)(n - 1));
+            emit_word(c, f, first);
+            size_t pos = emit_word(c, f, 0);
+            add_fail(c, fl, pos, false, pos + 1);
+            for (size_t i = 1; i < n; i++)
+                comp_pattern(c, f, p->u.list.items[i], first + (uint32_t)(i - 1), fl);
+            return;
+        }
         emit_test(c, f, OP_T_TUPLE, slot, 1, (uint32_t)(n - 1), fl);
         for (size_t i = 1; i < n; i++) {
             const ast_t *e = p->u.list.items[i];

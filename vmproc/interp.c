@@ -552,7 +552,30 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             *sp++ = l;
             DISPATCH();
         }
+        /* the fused forms put their operands where ADD finds them and go
+         * on in it, as OP_ADD (its slow path passes the op on) */
+        CASE(ADD_S)
+        {
+            *sp++ = fp[A_U(w)];
+            w = OP_ADD;
+            goto op_add;
+        }
+        CASE(ADD_K)
+        {
+            *sp++ = K[A_U(w)];
+            w = OP_ADD;
+            goto op_add;
+        }
+        CASE(ADD_SS)
+        {
+            sp[0] = fp[(w >> 8) & 0xfff];
+            sp[1] = fp[w >> 20];
+            sp += 2;
+            w = OP_ADD;
+            goto op_add;
+        }
         CASE(ADD)
+        op_add:
         {
             term a = sp[-2], b = sp[-1];
             int64_t r;
@@ -565,7 +588,28 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             FLOAT_ARITH(+);
             goto arith_call;
         }
+        CASE(SUB_S)
+        {
+            *sp++ = fp[A_U(w)];
+            w = OP_SUB;
+            goto op_sub;
+        }
+        CASE(SUB_K)
+        {
+            *sp++ = K[A_U(w)];
+            w = OP_SUB;
+            goto op_sub;
+        }
+        CASE(SUB_SS)
+        {
+            sp[0] = fp[(w >> 8) & 0xfff];
+            sp[1] = fp[w >> 20];
+            sp += 2;
+            w = OP_SUB;
+            goto op_sub;
+        }
         CASE(SUB)
+        op_sub:
         {
             term a = sp[-2], b = sp[-1];
             int64_t r;
@@ -578,7 +622,28 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             FLOAT_ARITH(-);
             goto arith_call;
         }
+        CASE(MUL_S)
+        {
+            *sp++ = fp[A_U(w)];
+            w = OP_MUL;
+            goto op_mul;
+        }
+        CASE(MUL_K)
+        {
+            *sp++ = K[A_U(w)];
+            w = OP_MUL;
+            goto op_mul;
+        }
+        CASE(MUL_SS)
+        {
+            sp[0] = fp[(w >> 8) & 0xfff];
+            sp[1] = fp[w >> 20];
+            sp += 2;
+            w = OP_MUL;
+            goto op_mul;
+        }
         CASE(MUL)
+        op_mul:
         {
             term a = sp[-2], b = sp[-1];
             int64_t r;
@@ -911,6 +976,17 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             fp[pc[1]] = tuple_elems(fp[A_U(w)])[pc[0]];
             pc += 2;
             DISPATCH();
+        }
+        CASE(T_TUPLE_GET)
+        {
+            term t = fp[A_U(w)];
+            if (!is_tuple(t) || tuple_size(t) != pc[0])
+                DISPATCH_AT(pc + 3 + (int32_t)pc[2]);
+            const term *e = tuple_elems(t);
+            term *d = fp + pc[1];
+            for (uint32_t i = 0; i < pc[0]; i++)
+                d[i] = e[i];
+            DISPATCH_AT(pc + 3);
         }
         CASE(GET_HD)
         {
