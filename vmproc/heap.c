@@ -315,10 +315,17 @@ static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
 /* ------------------------------------------------------------------ */
 /* the collector                                                       */
 
+/* Runs of from-space the collector remembers: a breadth-first copy walks
+ * the live data of several structures side by side (two lists: their cells
+ * alternate), each in runs of its own. */
+#define GC_RUNS 4
+
 typedef struct gc {
     rt_t *rt;
     uint32_t from_owner;
     const term *clo, *chi;   /* the heap's part of the first block, if it has one */
+    const term *run_lo[GC_RUNS], *run_hi[GC_RUNS]; /* from-space runs found last (in_from) */
+    unsigned run_next;       /* the entry to replace next */
     hblock_t *first, *cur;
     term *hp, *lim;
     uint64_t copied, words, block;
@@ -326,11 +333,29 @@ typedef struct gc {
     bool failed;
 } gc_t;
 
-static bool in_from(const gc_t *g, const term *ptr)
+/* Whether ptr is in from-space: the first block, or a run of the pool
+ * that the process owns. The runs found last are remembered: objects made
+ * one after another sit in the same run, so most pointers are answered by
+ * a few compares instead of a look at the pool's page descriptors (which
+ * was a third of a collection's time). */
+static bool in_from(gc_t *g, const term *ptr)
 {
     if (ptr >= g->clo && ptr < g->chi)
         return true;
-    return pool_contains(g->rt->h, ptr) && pool_owner_of(g->rt->h, ptr) == g->from_owner;
+    for (int i = 0; i < GC_RUNS; i++)
+        if (ptr >= g->run_lo[i] && ptr < g->run_hi[i])
+            return true;
+    const shm_header_t *h = g->rt->h;
+    if (!pool_contains(h, ptr))
+        return false;
+    uint32_t owner;
+    const char *run = pool_run_of(h, ptr, &owner);
+    if (owner != g->from_owner)
+        return false;
+    unsigned i = g->run_next++ % GC_RUNS;
+    g->run_lo[i] = (const term *)run;
+    g->run_hi[i] = (const term *)(run + pool_run_pages(h, run) * SHOAL_PAGE);
+    return true;
 }
 
 static term *to_alloc(gc_t *g, uint64_t words)
