@@ -371,8 +371,12 @@ static void split_load2(compiler_t *c, fctx_t *f)
  *   LOAD s; ADD (SUB, MUL)       -> ADD_S s (SUB_S, MUL_S): top + slot s
  *   PUSH_K k; ADD (SUB, MUL)     -> ADD_K k (SUB_K, MUL_K)
  *   LOAD2 a b; ADD (SUB, MUL)    -> ADD_SS a b (SUB_SS, MUL_SS)
+ *   LOAD s; CAR (CDR)            -> CAR_S s (CDR_S s)
+ *   LOAD s; NULLP; JUMP_F        -> JNULL_S s (jump unless s is '())
+ *   NULLP; JUMP_F                -> JNULL
  *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
- *                                   again before an ADD_I, RET or PUSH_INT
+ *                                   again before an ADD_I, RET, PUSH_INT,
+ *                                   CAR, CDR or NULLP
  *                                   so that LOAD b fuses with it
  * and, in emit_call_g, LOAD or LOAD_ADDI; CALL_G -> LOAD_CALL or
  * LOAD_ADDI_CALL; CALL_G
@@ -384,7 +388,8 @@ static void split_load2(compiler_t *c, fctx_t *f)
 static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
 {
     int op0 = last_op(f, 0);
-    if (op0 == OP_LOAD2 && (op == OP_ADD_I || op == OP_RET || op == OP_PUSH_INT)) {
+    if (op0 == OP_LOAD2 && (op == OP_ADD_I || op == OP_RET || op == OP_PUSH_INT ||
+                            op == OP_CAR || op == OP_CDR || op == OP_NULLP)) {
         split_load2(c, f);
         op0 = OP_LOAD;
     }
@@ -428,6 +433,23 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         uint32_t *at = &f->code[f->last[0]];
         *at = (*at & ~0xffu) | with[row][col];
         return f->last[0];
+    }
+    if ((op == OP_CAR || op == OP_CDR) && op0 == OP_LOAD) {
+        uint32_t *at = &f->code[f->last[0]];
+        *at = (*at & ~0xffu) | (op == OP_CAR ? OP_CAR_S : OP_CDR_S);
+        return f->last[0];
+    }
+    if (op == OP_JUMP_F && op0 == OP_NULLP) {
+        if (last_op(f, 1) == OP_LOAD) {
+            uint32_t s = last_a(f, 1);
+            size_t at = rewind_to(f, 1);
+            emit_word(c, f, ((uint32_t)a << 8) | OP_JNULL_S);
+            emit_word(c, f, s);
+            return at;
+        }
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, ((uint32_t)a << 8) | OP_JNULL);
+        return at;
     }
     if (op == OP_JUMP_F && is_compare(op0)) {
         static const enum opcode plain[] = {[OP_LT] = OP_JLT, [OP_GT] = OP_JGT, [OP_LE] = OP_JLE,

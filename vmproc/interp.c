@@ -132,8 +132,33 @@ static inline const func_t *GET_FUNC(const uint32_t *pc)
  * so that GCC does not turn it back into the call. */
 ALWAYS_INLINE static inline void copy_down(term *d, const term *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        d[i] = s[i];
+    /* up to 4 words without the loop's count and branch per word: most
+     * calls have that few arguments, most tuples that few elements */
+    switch (n) {
+    case 4:
+        d[0] = s[0];
+        d[1] = s[1];
+        d[2] = s[2];
+        d[3] = s[3];
+        return;
+    case 3:
+        d[0] = s[0];
+        d[1] = s[1];
+        d[2] = s[2];
+        return;
+    case 2:
+        d[0] = s[0];
+        d[1] = s[1];
+        return;
+    case 1:
+        d[0] = s[0];
+        return;
+    case 0:
+        return;
+    default:
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
 }
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -405,7 +430,16 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(ALLOC)
         {
-            for (uint32_t n = A_U(w); n > 0; n--)
+            uint32_t n = A_U(w);
+            if (LIKELY(n <= 4)) {
+                /* 4 words whatever n is: the room a call checks for
+                 * (call_bytes) goes 2 control frames past the frame, so
+                 * the words past the locals are free stack */
+                sp[0] = sp[1] = sp[2] = sp[3] = T_NONE;
+                sp += n;
+                DISPATCH();
+            }
+            for (; n > 0; n--)
                 *sp++ = T_NONE;
             DISPATCH();
         }
@@ -870,6 +904,36 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp--;
             DISPATCH();
         }
+        CASE(CAR_S)
+        {
+            term l = fp[A_U(w)];
+            *sp++ = l;
+            if (UNLIKELY(!is_cons(l)))
+                RAISE_ERR(A_BADARG);
+            sp[-1] = CAR(l);
+            DISPATCH();
+        }
+        CASE(CDR_S)
+        {
+            term l = fp[A_U(w)];
+            *sp++ = l;
+            if (UNLIKELY(!is_cons(l)))
+                RAISE_ERR(A_BADARG);
+            sp[-1] = CDR(l);
+            DISPATCH();
+        }
+        CASE(JNULL)
+        {
+            if (*--sp != T_NIL)
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH();
+        }
+        CASE(JNULL_S)
+        {
+            if (fp[pc[0]] != T_NIL)
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 1);
+        }
         CASE(NULLP)
         {
             sp[-1] = mk_atom(sp[-1] == T_NIL ? A_TRUE : A_FALSE);
@@ -982,10 +1046,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             term t = fp[A_U(w)];
             if (!is_tuple(t) || tuple_size(t) != pc[0])
                 DISPATCH_AT(pc + 3 + (int32_t)pc[2]);
-            const term *e = tuple_elems(t);
-            term *d = fp + pc[1];
-            for (uint32_t i = 0; i < pc[0]; i++)
-                d[i] = e[i];
+            copy_down(fp + pc[1], tuple_elems(t), pc[0]);
             DISPATCH_AT(pc + 3);
         }
         CASE(GET_HD)
