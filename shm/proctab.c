@@ -178,21 +178,29 @@ static uint32_t next_not_live(const shm_header_t *h, uint32_t s, uint32_t slots)
  * ended on another VM after work stealing gives its slot back there, not
  * to our recent stack). Before the cursor writes a fresh page of the
  * table, a VM that has claimed LOOK_BACK_CLAIMS slots since it last looked
- * searches, from the start of its part of the table, pages already written
- * for a free slot: at most LOOK_BACK_WORDS words of the live map (64 slots
- * each), so the cost per claim stays bounded whatever the table holds,
+ * searches, from the start of its part of the table up to the cursor,
+ * pages already written for a free slot (a page never written is skipped
+ * whole: the slots past the cursor are the fresh ones it would take
+ * anyway): at most LOOK_BACK_WORDS words of the live map (64 slots each),
+ * so the cost per claim stays bounded whatever the table holds,
  * and a run that spawns as fast as processes end elsewhere keeps reusing
  * the same pages instead of walking over the whole table. */
 #define LOOK_BACK_CLAIMS 64
 #define LOOK_BACK_WORDS 2048
 
-static pcb_t *look_back(shm_header_t *h, uint32_t vm, uint32_t *at)
+static pcb_t *look_back(shm_header_t *h, uint32_t vm, uint32_t before, uint32_t *at)
 {
-    uint32_t slots = h->cfg.proc_slots;
+    const uint32_t per_page = SHOAL_PAGE / sizeof(pcb_t);
     uint32_t s = region_start(h, vm);
     uint64_t end = (uint64_t)s + (uint64_t)LOOK_BACK_WORDS * 64;
-    while (s < end && (s = next_not_live(h, s, slots)) < slots && s < end) {
-        pcb_t *p = page_written(h, s) ? try_claim(h, s, vm) : NULL;
+    if (end > before)
+        end = before; /* the cursor's own slot and what lies past it: fresh */
+    while (s < end && (s = next_not_live(h, s, before)) < end) {
+        if (!page_written(h, s)) {
+            s = (s / per_page + 1) * per_page; /* a hole: on to the next page */
+            continue;
+        }
+        pcb_t *p = try_claim(h, s, vm);
         if (p) {
             *at = s;
             return p;
@@ -221,7 +229,7 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
             if (vm < SHOAL_MAX_VMS && since_look[vm] >= LOOK_BACK_CLAIMS && !page_written(h, s)) {
                 since_look[vm] = 0;
                 uint32_t at;
-                if ((p = look_back(h, vm, &at)) != NULL) {
+                if ((p = look_back(h, vm, s, &at)) != NULL) {
                     s = at;
                     break;
                 }

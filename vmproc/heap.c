@@ -233,7 +233,23 @@ static uint64_t block_words(const hblock_t *b)
 
 static term *cblock_top(const rt_t *rt, const proc_t *p)
 {
-    return (term *)((char *)p->cblock + heap_block_bytes(rt->h, p->cblock));
+    (void)rt;
+    return (term *)((char *)p->cblock + p->cblock->bytes);
+}
+
+/* The first block's accounting and freeing: its header has its size,
+ * node and kind (a slab chunk, or pages of the pool). */
+static void cblock_acct(rt_t *rt, proc_t *p, const hblock_t *c, int sign)
+{
+    acct_bytes(rt, p, c->node, c->bytes, sign);
+}
+
+static void cblock_free(rt_t *rt, hblock_t *c)
+{
+    if (c->bytes <= SLAB_MAX)
+        slab_free(rt->h, shm_heap_slabs(rt->h), rt->vm, c);
+    else
+        pool_free(rt->h, rt->vm, c);
 }
 
 /* Whether the stack lies in the first block (whose top is the stack's). */
@@ -252,8 +268,8 @@ static void cblock_drop(rt_t *rt, proc_t *p)
         return;
     p->cblock = NULL;
     ck_pr_fence_store();
-    acct(rt, p, c, -1);
-    mem_free(rt, c);
+    cblock_acct(rt, p, c, -1);
+    cblock_free(rt, c);
 }
 
 int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
@@ -268,8 +284,9 @@ int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
     b->end = top - FIRST_STACK_WORDS;
     b->top = hblock_start(b);
     b->node = pool_node_of(rt->h, b);
+    b->bytes = (uint32_t)bytes;
     p->cblock = b;
-    acct(rt, p, b, 1);
+    cblock_acct(rt, p, b, 1);
     p->home_node = node;
     p->hfirst = p->hcur = b;
     p->hp = hblock_start(b);

@@ -49,7 +49,10 @@ typedef struct hblock {
     term *end;   /* first word past the block */
     term *top;   /* words in use end here (kept up to date when the block is left) */
     uint32_t node; /* NUMA node of its pages, set by whoever allocated it */
-    uint32_t pad;
+    uint32_t bytes; /* the first block (heap_init): its whole size, heap and
+                     * stack (a slab chunk if at most SLAB_MAX), so that
+                     * its end and kind need no look at the pool's
+                     * descriptors; other blocks leave it unset */
 } hblock_t;
 
 static inline term *hblock_start(hblock_t *b)
