@@ -249,7 +249,6 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
     return p;
 }
 
-
 void proctab_publish(shm_header_t *h, pcb_t *p)
 {
     SHOAL_ASSERT(PCB_IS_CLAIMED(ck_pr_load_32(&p->state)), "publish of an unclaimed slot");
