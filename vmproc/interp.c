@@ -211,6 +211,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
      p->func = fn)
 #define LOAD() (pc = p->pc, sp = p->sp, fp = p->stack_lo + p->fp, cs = p->ctl, fn = p->func)
 #define K (fn->consts)
+/* Push slot A & 0xfff, then slot A >> 12 (LOAD2 and the fused *_SS forms). */
+#define PUSH_SLOT_PAIR(w)                                                       \
+    do {                                                                        \
+        sp[0] = fp[((w) >> 8) & 0xfff];                                         \
+        sp[1] = fp[(w) >> 20];                                                  \
+        sp += 2;                                                                \
+    } while (0)
 /* Room for `words` on the heap; the operands must still be on the stack. */
 #define HEAP_NEED(words)                                                        \
     do {                                                                        \
@@ -349,9 +356,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(LOAD2)
         {
-            sp[0] = fp[(w >> 8) & 0xfff];
-            sp[1] = fp[w >> 20];
-            sp += 2;
+            PUSH_SLOT_PAIR(w);
             DISPATCH();
         }
         CASE(STORE)
@@ -586,28 +591,32 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             *sp++ = l;
             DISPATCH();
         }
-        /* the fused forms put their operands where ADD finds them and go
-         * on in it, as OP_ADD (its slow path passes the op on) */
-        CASE(ADD_S)
-        {
-            *sp++ = fp[A_U(w)];
-            w = OP_ADD;
-            goto op_add;
-        }
-        CASE(ADD_K)
-        {
-            *sp++ = K[A_U(w)];
-            w = OP_ADD;
-            goto op_add;
-        }
-        CASE(ADD_SS)
-        {
-            sp[0] = fp[(w >> 8) & 0xfff];
-            sp[1] = fp[w >> 20];
-            sp += 2;
-            w = OP_ADD;
-            goto op_add;
-        }
+        /* The fused forms put their operands where the plain instruction
+         * finds them and go on in it, as OP_<NAME> (its slow path passes
+         * the op on): from a slot, a constant, or two slots (LOAD2's A). */
+#define FUSED_OPERANDS(NAME, label)                                             \
+    CASE(NAME##_S)                                                              \
+    {                                                                           \
+        *sp++ = fp[A_U(w)];                                                     \
+        w = OP_##NAME;                                                          \
+        goto label;                                                             \
+    }                                                                           \
+    CASE(NAME##_K)                                                              \
+    {                                                                           \
+        *sp++ = K[A_U(w)];                                                      \
+        w = OP_##NAME;                                                          \
+        goto label;                                                             \
+    }                                                                           \
+    CASE(NAME##_SS)                                                             \
+    {                                                                           \
+        PUSH_SLOT_PAIR(w);                                                      \
+        w = OP_##NAME;                                                          \
+        goto label;                                                             \
+    }
+        FUSED_OPERANDS(ADD, op_add)
+        FUSED_OPERANDS(SUB, op_sub)
+        FUSED_OPERANDS(MUL, op_mul)
+#undef FUSED_OPERANDS
         CASE(ADD)
         op_add:
         {
@@ -622,26 +631,6 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             FLOAT_ARITH(+);
             goto arith_call;
         }
-        CASE(SUB_S)
-        {
-            *sp++ = fp[A_U(w)];
-            w = OP_SUB;
-            goto op_sub;
-        }
-        CASE(SUB_K)
-        {
-            *sp++ = K[A_U(w)];
-            w = OP_SUB;
-            goto op_sub;
-        }
-        CASE(SUB_SS)
-        {
-            sp[0] = fp[(w >> 8) & 0xfff];
-            sp[1] = fp[w >> 20];
-            sp += 2;
-            w = OP_SUB;
-            goto op_sub;
-        }
         CASE(SUB)
         op_sub:
         {
@@ -655,26 +644,6 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             FLOAT_ARITH(-);
             goto arith_call;
-        }
-        CASE(MUL_S)
-        {
-            *sp++ = fp[A_U(w)];
-            w = OP_MUL;
-            goto op_mul;
-        }
-        CASE(MUL_K)
-        {
-            *sp++ = K[A_U(w)];
-            w = OP_MUL;
-            goto op_mul;
-        }
-        CASE(MUL_SS)
-        {
-            sp[0] = fp[(w >> 8) & 0xfff];
-            sp[1] = fp[w >> 20];
-            sp += 2;
-            w = OP_MUL;
-            goto op_mul;
         }
         CASE(MUL)
         op_mul:
@@ -880,7 +849,18 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         /* builtins inline (bif_list.c and bif_tuple.c have them too, for
          * apply and calls by name); the same errors */
+        CASE(CAR_S)
+        {
+            *sp++ = fp[A_U(w)];
+            goto op_car;
+        }
+        CASE(CDR_S)
+        {
+            *sp++ = fp[A_U(w)];
+            goto op_cdr;
+        }
         CASE(CAR)
+        op_car:
         {
             if (UNLIKELY(!is_cons(sp[-1])))
                 RAISE_ERR(A_BADARG);
@@ -888,6 +868,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             DISPATCH();
         }
         CASE(CDR)
+        op_cdr:
         {
             if (UNLIKELY(!is_cons(sp[-1])))
                 RAISE_ERR(A_BADARG);
@@ -902,24 +883,6 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             c[1] = sp[-1];
             sp[-2] = mk_cons_ptr(c);
             sp--;
-            DISPATCH();
-        }
-        CASE(CAR_S)
-        {
-            term l = fp[A_U(w)];
-            *sp++ = l;
-            if (UNLIKELY(!is_cons(l)))
-                RAISE_ERR(A_BADARG);
-            sp[-1] = CAR(l);
-            DISPATCH();
-        }
-        CASE(CDR_S)
-        {
-            term l = fp[A_U(w)];
-            *sp++ = l;
-            if (UNLIKELY(!is_cons(l)))
-                RAISE_ERR(A_BADARG);
-            sp[-1] = CDR(l);
             DISPATCH();
         }
         CASE(JNULL)
