@@ -153,25 +153,31 @@ static bool page_written(const shm_header_t *h, uint32_t s)
     return (ck_pr_load_64(map_word(h, page)) >> (page % 64)) & 1;
 }
 
-/* The first slot at or after s whose live bit is clear (free, or claimed
- * or being freed: try_claim tells), or `slots` if none is left before the
- * end of the table. A word of the live map covers 64 slots, so a run of
- * live processes is skipped 64 at a time, without a look at their PCBs. */
-static uint32_t next_not_live(const shm_header_t *h, uint32_t s, uint32_t slots)
+/* The first slot in [s, limit) whose live bit is `want` (1: live; 0: free,
+ * or claimed or being freed, which try_claim tells apart), or `limit` if
+ * there is none. A word of the live map covers 64 slots, so a run of the
+ * other kind is skipped 64 at a time, without a look at their PCBs. */
+static uint32_t scan_live(const shm_header_t *h, uint32_t s, uint32_t limit, int want)
 {
-    uint64_t n = proctab_live_words(slots);
+    uint64_t n = proctab_live_words(limit);
     uint64_t i = s / 64;
     if (i >= n)
-        return slots;
-    /* Relaxed: a hint. */
-    uint64_t bits = ~ck_pr_load_64(live_word(h, s)) & (~0ull << (s % 64));
+        return limit;
+    uint64_t flip = want ? 0 : ~0ull;
+    /* Relaxed: a hint; the caller checks the slot itself. */
+    uint64_t bits = (ck_pr_load_64(live_word(h, s)) ^ flip) & (~0ull << (s % 64));
     while (!bits) {
         if (++i == n)
-            return slots;
-        bits = ~ck_pr_load_64(live_word(h, (uint32_t)(i * 64)));
+            return limit;
+        bits = ck_pr_load_64(live_word(h, (uint32_t)(i * 64))) ^ flip;
     }
     uint64_t f = i * 64 + (uint64_t)__builtin_ctzll(bits);
-    return f < slots ? (uint32_t)f : slots;
+    return f < limit ? (uint32_t)f : limit;
+}
+
+static uint32_t next_not_live(const shm_header_t *h, uint32_t s, uint32_t limit)
+{
+    return scan_live(h, s, limit, 0);
 }
 
 /* Looking back: slots freed behind the cursor, by any VM (a process that
@@ -390,18 +396,6 @@ size_t proctab_live(const shm_header_t *h)
 uint32_t proctab_next_live(const shm_header_t *h, uint32_t from)
 {
     uint32_t slots = h->cfg.proc_slots;
-    if (from >= slots)
-        return UINT32_MAX;
-    const uint64_t *w = shm_at(h, h->layout.live_off);
-    uint64_t n = proctab_live_words(slots);
-    uint64_t i = from / 64;
-    /* Relaxed: a hint; the caller checks the slot itself. */
-    uint64_t bits = ck_pr_load_64((uint64_t *)&w[i]) & (~0ull << (from % 64));
-    while (!bits) {
-        if (++i == n)
-            return UINT32_MAX;
-        bits = ck_pr_load_64((uint64_t *)&w[i]);
-    }
-    uint64_t s = i * 64 + (uint64_t)__builtin_ctzll(bits);
-    return s < slots ? (uint32_t)s : UINT32_MAX;
+    uint32_t s = scan_live(h, from, slots, 1);
+    return s < slots ? s : UINT32_MAX;
 }
