@@ -1242,6 +1242,13 @@ static void patch_fails(fctx_t *f, fails_t *fl, size_t target)
     fl->n = 0;
 }
 
+/* The last extra word of a test: a jump to the fail list. */
+static void emit_fail_jump(compiler_t *c, fctx_t *f, fails_t *fl)
+{
+    size_t pos = emit_word(c, f, 0);
+    add_fail(c, fl, pos, false, pos + 1);
+}
+
 /* Emit a test "op slot [b]" whose last extra word jumps to the fail list. */
 static void emit_test(compiler_t *c, fctx_t *f, enum opcode op, uint32_t slot, int has_b,
                       uint32_t b, fails_t *fl)
@@ -1249,8 +1256,7 @@ static void emit_test(compiler_t *c, fctx_t *f, enum opcode op, uint32_t slot, i
     emit(c, f, op, (int32_t)slot);
     if (has_b)
         emit_word(c, f, b);
-    size_t pos = emit_word(c, f, 0);
-    add_fail(c, fl, pos, false, pos + 1);
+    emit_fail_jump(c, f, fl);
 }
 
 /* Push the key of a map-of pattern: a literal or a bound variable. */
@@ -1341,8 +1347,7 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
             emit(c, f, OP_T_TUPLE_GET, (int32_t)slot);
             emit_word(c, f, (uint32_t)(n - 1));
             emit_word(c, f, first);
-            size_t pos = emit_word(c, f, 0);
-            add_fail(c, fl, pos, false, pos + 1);
+            emit_fail_jump(c, f, fl);
             for (size_t i = 1; i < n; i++)
                 comp_pattern(c, f, p->u.list.items[i], first + (uint32_t)(i - 1), fl);
             return;

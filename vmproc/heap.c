@@ -159,7 +159,8 @@ static void acct_bytes(rt_t *rt, proc_t *p, uint32_t node, uint64_t bytes, int s
         vm_bytes(rt, node, sign * (int64_t)bytes);
 }
 
-/* A stack or the first block: asks the pool for its node and size. */
+/* A stack: asks the pool for its node and size (the first block's
+ * header has them: cblock_acct). */
 static void acct(rt_t *rt, proc_t *p, const void *mem, int sign)
 {
     acct_bytes(rt, p, pool_node_of(rt->h, mem), heap_block_bytes(rt->h, mem), sign);
@@ -231,9 +232,8 @@ static uint64_t block_words(const hblock_t *b)
 
 /* --- the first block ----------------------------------------------------- */
 
-static term *cblock_top(const rt_t *rt, const proc_t *p)
+static term *cblock_top(const proc_t *p)
 {
-    (void)rt;
     return (term *)((char *)p->cblock + p->cblock->bytes);
 }
 
@@ -253,9 +253,9 @@ static void cblock_free(rt_t *rt, hblock_t *c)
 }
 
 /* Whether the stack lies in the first block (whose top is the stack's). */
-static bool stack_in_cblock(const rt_t *rt, const proc_t *p)
+static bool stack_in_cblock(const proc_t *p)
 {
-    return p->cblock && p->stack_hi == cblock_top(rt, p) && p->stack_lo >= (term *)p->cblock;
+    return p->cblock && p->stack_hi == cblock_top(p) && p->stack_lo >= (term *)p->cblock;
 }
 
 /* Give the first block back once neither the heap nor the stack uses it.
@@ -264,7 +264,7 @@ static bool stack_in_cblock(const rt_t *rt, const proc_t *p)
 static void cblock_drop(rt_t *rt, proc_t *p)
 {
     hblock_t *c = p->cblock;
-    if (!c || p->hfirst == c || p->gc_old == c || stack_in_cblock(rt, p))
+    if (!c || p->hfirst == c || p->gc_old == c || stack_in_cblock(p))
         return;
     p->cblock = NULL;
     ck_pr_fence_store();
@@ -637,7 +637,7 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     size_t used_c = (size_t)((char *)p->stack_hi - (char *)p->ctl);
     size_t old_bytes = (size_t)((char *)p->stack_hi - (char *)p->stack_lo);
     size_t least = used_v * sizeof(term) + used_c + need * sizeof(term);
-    if (stack_in_cblock(rt, p)) {
+    if (stack_in_cblock(p)) {
         /* Room below it in the first block: twice the stack (and a few
          * words) if there is that much, else all there is, if that is
          * enough. */
@@ -659,7 +659,7 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
         errno = EFBIG;
         return -1;
     }
-    bool in_c = stack_in_cblock(rt, p);
+    bool in_c = stack_in_cblock(p);
     size_t got;
     term *ns = mem_alloc(rt, home_of(rt, p), bytes, pcb->slot, &got);
     if (!ns)
@@ -690,7 +690,7 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
      * has the whole block now; if the heap left it too, it goes. */
     hblock_t *c = p->cblock;
     if (p->hfirst == c && p->hcur == c) {
-        term *end = cblock_top(rt, p);
+        term *end = cblock_top(p);
         p->heap_words += (uint64_t)(end - c->end);
         c->end = end;
         if (!rt->gc_torture)
@@ -715,7 +715,7 @@ void heap_release(rt_t *rt, pcb_t *pcb)
     release_chain(rt, p, &p->frags);
     if (p->stack_lo) {
         term *stack = p->stack_lo;
-        bool in_c = stack_in_cblock(rt, p);
+        bool in_c = stack_in_cblock(p);
         p->stack_lo = NULL;
         ck_pr_fence_store();
         if (!in_c) {
