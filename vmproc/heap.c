@@ -274,14 +274,22 @@ static void cblock_drop(rt_t *rt, proc_t *p)
 
 int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node)
 {
+    return heap_init_stack(rt, pcb, node, FIRST_STACK_WORDS);
+}
+
+int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words)
+{
     proc_t *p = proc_of(pcb);
     size_t bytes;
     hblock_t *b = mem_alloc(rt, node, FIRST_BLOCK_BYTES, pcb->slot, &bytes);
     if (!b)
         return -1;
     term *top = (term *)((char *)b + bytes);
+    /* a stack the block cannot hold starts small; stack_grow moves it */
+    if (stack_words > (uint64_t)(top - hblock_start(b)) || stack_words < FIRST_STACK_WORDS)
+        stack_words = FIRST_STACK_WORDS;
     b->next = NULL;
-    b->end = top - FIRST_STACK_WORDS;
+    b->end = top - stack_words;
     b->top = hblock_start(b);
     b->node = pool_node_of(rt->h, b);
     b->bytes = (uint32_t)bytes;
@@ -354,14 +362,10 @@ typedef struct gc {
  * that the process owns. The runs found last are remembered: objects made
  * one after another sit in the same run, so most pointers are answered by
  * a few compares instead of a look at the pool's page descriptors (which
- * was a third of a collection's time). */
-static bool in_from(gc_t *g, const term *ptr)
+ * was a third of a collection's time). in_from_pool is the look at the
+ * pool, out of line so that the common answer is a few inlined compares. */
+__attribute__((noinline)) static bool in_from_pool(gc_t *g, const term *ptr)
 {
-    if (ptr >= g->clo && ptr < g->chi)
-        return true;
-    for (int i = 0; i < GC_RUNS; i++)
-        if (ptr >= g->run_lo[i] && ptr < g->run_hi[i])
-            return true;
     const shm_header_t *h = g->rt->h;
     if (!pool_contains(h, ptr))
         return false;
@@ -375,33 +379,53 @@ static bool in_from(gc_t *g, const term *ptr)
     return true;
 }
 
-static term *to_alloc(gc_t *g, uint64_t words)
+static inline bool in_from(gc_t *g, const term *ptr)
 {
-    if (g->hp + words > g->lim) {
-        uint64_t want = g->block > words ? g->block : words;
-        hblock_t *b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
-        if (!b) {
-            g->failed = true;
-            return NULL;
-        }
-        if (g->cur) {
-            g->cur->top = g->hp;
-            g->cur->next = b;
-        } else {
-            g->first = b;
-        }
-        g->cur = b;
-        g->hp = hblock_start(b);
-        g->lim = b->end;
-        g->words += block_words(b);
+    if (ptr >= g->clo && ptr < g->chi)
+        return true;
+    for (int i = 0; i < GC_RUNS; i++)
+        if (ptr >= g->run_lo[i] && ptr < g->run_hi[i])
+            return true;
+    return in_from_pool(g, ptr);
+}
+
+/* to_alloc's way out: a new to-space block, if the pool has one. */
+__attribute__((noinline)) static term *to_alloc_block(gc_t *g, uint64_t words)
+{
+    uint64_t want = g->block > words ? g->block : words;
+    hblock_t *b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
+    if (!b) {
+        g->failed = true;
+        return NULL;
     }
+    if (g->cur) {
+        g->cur->top = g->hp;
+        g->cur->next = b;
+    } else {
+        g->first = b;
+    }
+    g->cur = b;
+    g->hp = hblock_start(b);
+    g->lim = b->end;
+    g->words += block_words(b);
     term *r = g->hp;
     g->hp += words;
     g->copied += words;
     return r;
 }
 
-static term copy(gc_t *g, term t)
+static inline term *to_alloc(gc_t *g, uint64_t words)
+{
+    if (g->hp + words > g->lim)
+        return to_alloc_block(g, words);
+    term *r = g->hp;
+    g->hp += words;
+    g->copied += words;
+    return r;
+}
+
+/* Copy a pointer's object to to-space, once (copy). */
+__attribute__((noinline)) static term copy_ptr(gc_t *g, term t)
 {
     if (is_cons(t)) {
         term *c = cons_ptr(t);
@@ -419,21 +443,30 @@ static term copy(gc_t *g, term t)
         c[1] = nt;
         return nt;
     }
-    if (is_boxed(t)) {
-        term *b = box_ptr(t);
-        if (!in_from(g, b))
-            return t;
-        if (!is_hdr(b[0]))
-            return b[0]; /* forwarded: the header is the new pointer */
-        uint64_t w = hdr_words(b[0]);
-        term *n = to_alloc(g, w);
-        if (!n)
-            return t;
+    term *b = box_ptr(t);
+    if (!in_from(g, b))
+        return t;
+    if (!is_hdr(b[0]))
+        return b[0]; /* forwarded: the header is the new pointer */
+    uint64_t w = hdr_words(b[0]);
+    term *n = to_alloc(g, w);
+    if (!n)
+        return t;
+    /* most objects are a few words: no library call for them */
+    if (w <= 8)
+        for (uint64_t i = 0; i < w; i++)
+            n[i] = b[i];
+    else
         memcpy(n, b, w * sizeof(term));
-        b[0] = mk_box(n);
-        return mk_box(n);
-    }
-    return t;
+    b[0] = mk_box(n);
+    return mk_box(n);
+}
+
+/* The copy of t: itself if it is not a pointer (most fields are
+ * immediates, answered here without a call), else its object's copy. */
+static inline term copy(gc_t *g, term t)
+{
+    return is_ptr(t) ? copy_ptr(g, t) : t;
 }
 
 /* Copy the children of the objects in to-space until none is left. */
@@ -751,7 +784,7 @@ static unsigned value_term_start(unsigned type)
     return type == BT_MSG ? 0 : box_term_start(type);
 }
 
-uint64_t term_size(term t)
+uint64_t term_size_walk(term t)
 {
     wstack_t st;
     wstack_init(&st);
@@ -804,7 +837,7 @@ static term shallow(term t, term **hp)
  * copied, object by object, copying each child it still points out to.
  * No recursion, and every object of the source is copied once per path
  * (no sharing), which is what term_size counts. */
-term term_copy(term t, term **hp)
+term term_copy_walk(term t, term **hp)
 {
     term *s = *hp;
     term root = shallow(t, hp);

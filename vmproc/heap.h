@@ -24,8 +24,11 @@
  * `node` is not this VM's. It belongs to the process's slot from the
  * start, named from its PCB, before proc_spawn publishes it: a VM that
  * dies in between leaves the slot CLAIMED and the block with it (pool.c,
- * CRASH SAFETY, says who frees such runs). */
+ * CRASH SAFETY, says who frees such runs). heap_init_stack gives the
+ * stack `stack_words` of the block to begin with, if it has them (the
+ * first frame: interp_start_words), so that the start need not grow it. */
 int heap_init(rt_t *rt, pcb_t *pcb, uint32_t node);
+int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words);
 
 /* Make room for `words` more words at p->hp (may collect: every term not
  * reachable from the process's roots is then invalid). */
@@ -60,8 +63,13 @@ bool heap_holds(const shm_header_t *h, pcb_t *pcb, const void *addr);
  * block, a stack): what the process's counters count for it. */
 size_t heap_block_bytes(const shm_header_t *h, const void *addr);
 
-/* Words a copy of `t` takes on a heap (what heap_copy will allocate). */
-uint64_t term_size(term t);
+/* Words a copy of `t` takes on a heap (what heap_copy will allocate):
+ * none for an immediate, else the walk of term_size_walk. */
+uint64_t term_size_walk(term t);
+static inline uint64_t term_size(term t)
+{
+    return is_ptr(t) ? term_size_walk(t) : 0;
+}
 
 /* NUMA accounting (owner VM only): count a run the process gained (+1) or
  * gave back (-1); attach the process's pages to this VM's heap_local and
@@ -71,8 +79,13 @@ void heap_account(rt_t *rt, proc_t *p, const hblock_t *b, int sign);
 void heap_attach(rt_t *rt, proc_t *p);
 void heap_detach(rt_t *rt, proc_t *p);
 
-/* Deep-copy `t` into the words at *hp (term_size(t) of them), moving *hp. */
-term term_copy(term t, term **hp);
+/* Deep-copy `t` into the words at *hp (term_size(t) of them), moving *hp.
+ * An immediate is its own copy. */
+term term_copy_walk(term t, term **hp);
+static inline term term_copy(term t, term **hp)
+{
+    return is_ptr(t) ? term_copy_walk(t, hp) : t;
+}
 
 /* Allocate without a check: the caller made room. */
 static inline term *heap_take(proc_t *p, uint64_t words)

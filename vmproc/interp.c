@@ -38,13 +38,25 @@ int64_t interp_now_ns(void)
 }
 
 /* The bottom control frame of a process returns to END. */
+/* the closure, the arguments, the frame and some room above it */
+static uint64_t start_need(const func_t *f, uint32_t argc)
+{
+    return argc + 1 + f->frame + 16;
+}
+
+uint64_t interp_start_words(term fun, uint32_t argc)
+{
+    const func_t *f = (const func_t *)(uintptr_t)box_ptr(fun)[1];
+    return start_need(f, argc) + sizeof(ctl_t) / sizeof(term);
+}
+
 int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc)
 {
     proc_t *p = proc_of(pcb);
     const func_t *f = (const func_t *)(uintptr_t)box_ptr(fun)[1];
     /* The stack first: growing, it may take the heap's free room in the
      * first block (heap.h), and so the room made for the copies below. */
-    uint64_t stack_need = argc + 1 + f->frame + 16;
+    uint64_t stack_need = start_need(f, argc);
     if ((uint64_t)((term *)p->ctl - p->sp) < stack_need + sizeof(ctl_t) / sizeof(term) &&
         stack_grow(rt, pcb, stack_need) < 0)
         return -1;

@@ -30,6 +30,10 @@ enum run_result {
  * with badarity, as in Erlang. */
 int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc);
 
+/* Words of stack interp_start needs for `fun` (a closure) called with
+ * `argc` arguments: its frame and a control frame (heap_init_stack). */
+uint64_t interp_start_words(term fun, uint32_t argc);
+
 enum run_result interp_run(rt_t *rt, pcb_t *pcb);
 
 /* Monotonic nanoseconds. */

@@ -100,12 +100,6 @@ static void free_node(rt_t *rt, term *node)
  * an immediate (no words), or a tuple of immediates (one object, copied
  * whole in one pass that also checks it is flat). The general walks
  * (heap.c) keep an explicit stack and look at each object twice. */
-static inline bool is_ptr(term t)
-{
-    /* boxed (tag 0, not T_NONE) or cons (tag 2): bits 0 and 2 clear */
-    return t != 0 && (t & 5u) == 0;
-}
-
 /* Whether the words w of a tuple (header first) hold no pointer. */
 static inline bool flat_words(const term *b, uint64_t w)
 {

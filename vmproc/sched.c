@@ -481,7 +481,7 @@ int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32
     pcb_t *pcb = proctab_claim(h, rt->vm);
     if (!pcb)
         return -1;
-    if (heap_init(rt, pcb, shm_vm(h, vm)->node) < 0 ||
+    if (heap_init_stack(rt, pcb, shm_vm(h, vm)->node, interp_start_words(fun, argc)) < 0 ||
         interp_start(rt, pcb, fun, args, argc) < 0 || (watch && watch_node(rt, pcb, watch) < 0)) {
         heap_release(rt, pcb);
         proctab_release(h, pcb);

@@ -75,6 +75,8 @@ static inline term mk_cons_ptr(term *cell) { return (term)(uintptr_t)cell | TAG_
 #define CDR(t) (cons_ptr(t)[1])
 
 static inline bool is_boxed(term t) { return (t & TAG_MASK) == TAG_BOXED && t != 0; }
+/* A pointer, boxed or cons: tag 0 (not 0 itself) or 2, bits 0 and 2 clear. */
+static inline bool is_ptr(term t) { return t != 0 && (t & 5u) == 0; }
 static inline term *box_ptr(term t) { return (term *)(uintptr_t)t; }
 static inline term mk_box(term *p) { return (term)(uintptr_t)p; }
 
