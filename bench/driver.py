@@ -47,6 +47,7 @@ if QUICK:
               tab_int=100000, tab_str=20000, tab_keys=16, tab_updates=100000,
               flood_n=200000, flood_t=4, over_p=100, over_r=100,
               numa_w=64, numa_iters=10000, numa_cells=2000,
+              sel_backlog=10000, sel_k=20000,
               scale_idle_n=20000, scale_mig_bytes=16 << 20, scale_mig_moves=1000,
               scale_mig_rounds=10, scale_flood_n=200000, scale_flood_per_vm=10)
 else:
@@ -59,6 +60,7 @@ else:
               tab_int=1000000, tab_str=200000, tab_keys=16, tab_updates=1000000,
               flood_n=1000000, flood_t=4, over_p=100, over_r=1000,
               numa_w=64, numa_iters=30000, numa_cells=2000,
+              sel_backlog=10000, sel_k=200000,
               scale_idle_n=1000000, scale_mig_bytes=64 << 20, scale_mig_moves=1000,
               scale_mig_rounds=100, scale_flood_n=10000000, scale_flood_per_vm=100)
 
@@ -217,6 +219,22 @@ def w_pingpong(shoal, peers):
     row_from("pingpong", "same VM (--vms 2)", size, "ns/roundtrip", s0, b, "BEAM +S 2", note(s0))
     row_from("pingpong", "two VMs (--vms 2)", size, "ns/roundtrip", s1, b, "BEAM +S 2", note(s1),
              bar_=BAR_PP2)
+
+
+def w_select(shoal, peers):
+    """Selective receive: calls with a fresh ref, with and without a
+    backlog of unrelated messages in the caller's mailbox (the receive
+    mark skips the backlog, as BEAM's receive markers do)."""
+    b, k = SZ["sel_backlog"], SZ["sel_k"]
+    log("select: %d calls, backlog 0 and %d" % (k, b))
+    s0 = shoal_series(shoal, "shoal --vms 1 backlog 0", 1, "select.shoal", [0, k])
+    s1 = shoal_series(shoal, "shoal --vms 1 backlog %d" % b, 1, "select.shoal", [b, k])
+    b0 = peers.beam("BEAM +S 1 backlog 0", 1, "bselect", [0, k])
+    b1 = peers.beam("BEAM +S 1 backlog %d" % b, 1, "bselect", [b, k])
+    repeat([s0, s1, b0, b1], REPS)
+    row_from("select", "1 VM, no backlog", "%d calls" % k, "ns/call", s0, b0, "BEAM +S 1")
+    row_from("select", "1 VM, backlog", "%d calls, %d waiting" % (k, b), "ns/call", s1, b1,
+             "BEAM +S 1")
 
 
 # ---------------------------------------------------------------- skew, policies
@@ -713,7 +731,7 @@ def bar_summary(rows):
                 not_judged=sum(1 for r in judged if r["bar_met"].startswith("n/a")))
 
 
-WORKLOADS = [w_fib, w_spawn, w_ring, w_pingpong, w_skew, w_policies, w_migrate, w_memory,
+WORKLOADS = [w_fib, w_spawn, w_ring, w_pingpong, w_select, w_skew, w_policies, w_migrate, w_memory,
              w_flood, w_oversub, w_numa, w_maps, w_tables, w_scale]
 
 

@@ -30,6 +30,8 @@
 
 #include "shm/segment.h"
 
+#include <stddef.h>
+
 #define PCB_FREE 0u
 #define PCB_LIVE 1u
 #define PCB_CLAIMED(vm) (0x80000000u | (uint32_t)(vm))
@@ -49,11 +51,15 @@ typedef struct pcb {
     uint32_t regname; /* its registered name, atom + 1, or 0: CAS by any VM
                          (vmproc/register.c); 0 again when claimed */
     uint32_t pad1;
-    char pad0[SHOAL_CACHE_LINE - 32];
 
-    /* process state: owner VM only (vmproc/proc.h gives the meaning) */
-    uint64_t body[56];
+    /* process state (vmproc/proc.h gives the meaning): its first 32
+     * bytes, which any VM may touch (a sender, a waker), share this first
+     * line with the fields above, which a sender reads too; the rest,
+     * from the second line on, is the owner VM's only */
+    uint64_t body[60];
 } pcb_t;
+_Static_assert(sizeof(pcb_t) == 512, "a PCB is 512 bytes, eight to a page");
+_Static_assert(offsetof(pcb_t, body) == SHOAL_CACHE_LINE / 2, "the body's shared part ends the first line");
 
 static inline pcb_t *shm_pcb(const shm_header_t *h, uint32_t slot)
 {

@@ -549,6 +549,76 @@ static void test_compile_is_linear(void)
     free(src);
 }
 
+/* The words after each opcode (opcodes.h), to walk compiled code. */
+static const uint8_t op_extra[] = {
+#define OP(name, extra, effect, doc) extra,
+#include "vmproc/opcodes.h"
+#undef OP
+};
+
+/* How many RECV_MARKs f has, and the slot of the last. */
+static int recv_marks(const func_t *f, uint32_t *slot)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < f->ncode; i += 1 + op_extra[f->code[i] & 0xff])
+        if ((f->code[i] & 0xff) == OP_RECV_MARK) {
+            *slot = f->code[i] >> 8;
+            n++;
+        }
+    return n;
+}
+
+/* A receive starts after the receive mark (RECV_MARK on the slot) only
+ * when every clause must match the same bound local variable. */
+static void test_receive_mark(void)
+{
+    shm_header_t *h = lh_segment(16u << 20, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const char *src =
+        "(defn all (r) (receive ((tuple r v) v) ((tuple 'DOWN r _ why) why)))\n"
+        "(defn keyed (r) (receive ((map-of r v) v) ((tuple 'reply r v) v) (after 5 'none)))\n"
+        "(defn two (a r) (receive ((tuple a r v) v) ((tuple r v) v)))\n"
+        "(defn alone (r) (receive (r 'same)))\n"
+        "(defn mixed (r) (receive ((tuple r v) v) ('x 'x)))\n"
+        "(defn apart (a r) (receive ((tuple a v) v) ((tuple r v) v)))\n"
+        "(defn any () (receive (x x)))\n"
+        "(defn own () (receive ((tuple x x) x)))\n"
+        "(defn inner (r) (fn () (receive ((tuple r v) v))))\n"
+        "(defn main () 'ok)\n";
+    char err[1024];
+    CU_ASSERT_EQUAL_FATAL(lh_load(h, &src, 1, err, sizeof err, NULL), 0);
+    static const struct {
+        const char *name;
+        uint32_t arity;
+        int marks;
+        uint32_t slot;
+    } want[] = {
+        {"all", 1, 1, 0},   {"keyed", 1, 1, 0}, {"two", 2, 1, 1},   {"alone", 1, 1, 0},
+        {"mixed", 1, 0, 0}, {"apart", 2, 0, 0}, {"any", 0, 0, 0},   {"own", 0, 0, 0},
+        {"inner", 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const func_t *f = lh_func(h, want[i].name, want[i].arity);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        uint32_t slot = UINT32_MAX;
+        int n = recv_marks(f, &slot);
+        LH_CHECK(n == want[i].marks, "%s: %d RECV_MARKs, want %d", want[i].name, n, want[i].marks);
+        if (n == 1)
+            LH_CHECK(slot == want[i].slot, "%s: RECV_MARK on slot %u, want %u", want[i].name,
+                     slot, want[i].slot);
+    }
+    /* a free variable of a closure is not a slot: no mark in the fn */
+    code_table_t *ct = code_table(h);
+    int in_closures = 0;
+    for (uint32_t i = 0; i < ct->nfuncs; i++) {
+        uint32_t slot;
+        if (ct->funcs[i]->name == A_FN)
+            in_closures += recv_marks(ct->funcs[i], &slot);
+    }
+    CU_ASSERT_EQUAL(in_closures, 0);
+    shm_destroy(h);
+}
+
 static CU_TestInfo compiler_tests[] = {
     {"unbound variable", test_unbound_variable},
     {"undefined function", test_undefined_function},
@@ -578,6 +648,7 @@ static CU_TestInfo compiler_tests[] = {
     {"(after ...) must be the last clause of receive", test_after_not_last},
     {"another Lisp's forms, literal calls and timeouts say what to write", test_newcomer_errors},
     {"compile time is linear: 20,000 defns, literals, bindings, parameters", test_compile_is_linear},
+    {"a receive whose every clause matches one bound local starts at the mark", test_receive_mark},
     CU_TEST_INFO_NULL,
 };
 

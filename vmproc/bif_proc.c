@@ -70,6 +70,27 @@ BIF(bif_self)
 
 /* spawn and spawn-on: the function (a closure, or an atom naming a
  * top-level function) is fa[0], its arguments follow. */
+/* Refs are taken from run.next_ref a block at a time, and handed out
+ * by this VM from its block: unique, not ordered (a VM that dies loses
+ * the rest of its block, which is harmless). */
+#define REF_BLOCK 4096u
+
+/* A fresh ref, which also sets the running process's receive mark
+ * (proc.h, recv_ref): no message already in its mailbox can hold it. */
+static term new_ref(rt_t *rt, pcb_t *pcb)
+{
+    if (rt->ref_next == rt->ref_end) {
+        /* relaxed: refs only need to be unique */
+        rt->ref_next = ck_pr_faa_64(&rt->h->run.next_ref, REF_BLOCK) + 1;
+        rt->ref_end = rt->ref_next + REF_BLOCK;
+    }
+    term ref = mk_ref(rt->ref_next++);
+    proc_t *p = proc_of(pcb);
+    p->recv_ref = ref;
+    p->recv_mark = p->mbox_last;
+    return ref;
+}
+
 static term spawn(rt_t *rt, pcb_t *pcb, uint32_t vm, term *fa, uint32_t n, bool placed)
 {
     proc_t *p = proc_of(pcb);
@@ -130,7 +151,7 @@ static term link_or_monitor(rt_t *rt, pcb_t *pcb, term *args, bool is_link)
     uint64_t pages = is_link ? 2 : 1;
     if (pool_reserve(rt->h, pages) < 0)
         return bif_error(p, A_SYSTEM_LIMIT);
-    term ref = is_link ? T_NIL : mk_ref(ck_pr_faa_64(&rt->h->run.next_ref, 1) + 1);
+    term ref = is_link ? T_NIL : new_ref(rt, pcb);
     term *node = heap_take(p, MSG_NODE_WORDS);
     node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
     node[2] = T_NIL;
@@ -214,8 +235,7 @@ BIF(bif_trap_exits)
 
 BIF(bif_make_ref)
 {
-    /* relaxed: refs only need to be unique, not ordered */
-    return mk_ref(ck_pr_faa_64(&rt->h->run.next_ref, 1) + 1);
+    return new_ref(rt, pcb);
 }
 
 /* spawn-link and spawn-monitor: the new process has its half of the link
@@ -242,7 +262,7 @@ static term spawn_watched(rt_t *rt, pcb_t *pcb, term *fa, uint32_t n, bool link)
     uint64_t pages = link ? 2 : 1;
     if (pool_reserve(rt->h, pages) < 0)
         return bif_error(p, A_SYSTEM_LIMIT);
-    term ref = link ? T_NIL : mk_ref(ck_pr_faa_64(&rt->h->run.next_ref, 1) + 1);
+    term ref = link ? T_NIL : new_ref(rt, pcb);
     spawn_watch_t w = {pcb->pid, ref, link};
     uint64_t pid;
     if (proc_spawn_watched(rt, sched_place_spawn(rt), fun, fa + 1, n - 1, &pid, false, &w) < 0) {

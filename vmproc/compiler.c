@@ -1480,6 +1480,68 @@ static void comp_case(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     adjust(f, 1);
 }
 
+/* The receive mark (proc.h, recv_ref): a receive can skip the messages
+ * that came before a ref was made only if every clause must match that
+ * ref, that is, if every pattern holds the same bound local variable
+ * where a value must equal it. These look for one, without side effects
+ * (resolve would capture a free variable: those are left out). */
+static bool pattern_local(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t *slot)
+{
+    if (p->kind != AST_SYMBOL || strcmp(p->u.str.s, "_") == 0)
+        return false;
+    sym_t *s = sym_find(c, &f->vars, p->u.str.s, false);
+    if (!s || !s->local)
+        return false;
+    *slot = s->local->slot;
+    return true;
+}
+
+/* Up to `max` slots of bound locals that pattern p must match, in order;
+ * returns how many it found. Malformed patterns are left to comp_pattern. */
+static size_t pattern_pins(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t *out, size_t n,
+                           size_t max)
+{
+    stack_check(c, p);
+    uint32_t slot;
+    if (n < max && pattern_local(c, f, p, &slot))
+        out[n++] = slot;
+    if (p->kind != AST_LIST || p->u.list.n == 0)
+        return n;
+    const ast_t *head = p->u.list.items[0];
+    if (!ast_is_sym(head, "tuple") && !ast_is_sym(head, "list") && !ast_is_sym(head, "cons") &&
+        !ast_is_sym(head, "map-of"))
+        return n;
+    /* the elements; a map-of's keys too: a bound variable there must be
+     * a key of the message */
+    for (size_t i = 1; i < p->u.list.n; i++)
+        n = pattern_pins(c, f, p->u.list.items[i], out, n, max);
+    return n;
+}
+
+/* The slot that every clause of a receive must match, or NO_INDEX. */
+static uint32_t receive_pin(compiler_t *c, fctx_t *f, ast_t *const *clauses, size_t n)
+{
+    uint32_t cand[8], other[8];
+    if (n == 0 || clauses[0]->kind != AST_LIST || clauses[0]->u.list.n == 0)
+        return NO_INDEX;
+    size_t nc = pattern_pins(c, f, clauses[0]->u.list.items[0], cand, 0, 8);
+    for (size_t k = 0; k < nc; k++) {
+        bool all = true;
+        for (size_t i = 1; i < n && all; i++) {
+            const ast_t *cl = clauses[i];
+            if (cl->kind != AST_LIST || cl->u.list.n == 0)
+                return NO_INDEX;
+            size_t no = pattern_pins(c, f, cl->u.list.items[0], other, 0, 8);
+            all = false;
+            for (size_t j = 0; j < no; j++)
+                all |= other[j] == cand[k];
+        }
+        if (all)
+            return cand[k];
+    }
+    return NO_INDEX;
+}
+
 static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     size_t n = a->u.list.n;
@@ -1518,7 +1580,10 @@ static void comp_receive(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         emit(c, f, OP_STORE, (int32_t)tslot);
     }
     uint32_t msg = new_slot(c, f, a);
+    uint32_t pin = receive_pin(c, f, a->u.list.items + 1, n - 1);
     emit(c, f, OP_RECV_START, (int32_t)tslot);
+    if (pin != NO_INDEX)
+        emit(c, f, OP_RECV_MARK, (int32_t)pin);
     size_t loop = here(f);
     mark_label(f, loop);
     emit(c, f, OP_RECV_NEXT, (int32_t)msg);

@@ -553,6 +553,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     p->mbox_first = copy(&g, p->mbox_first);
     p->mbox_last = copy(&g, p->mbox_last);
     p->mbox_prev = copy(&g, p->mbox_prev);
+    p->recv_mark = copy(&g, p->recv_mark);
     p->err_value = copy(&g, p->err_value);
     p->links = copy(&g, p->links);
     p->monitored_by = copy(&g, p->monitored_by);

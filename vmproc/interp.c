@@ -1088,6 +1088,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             DISPATCH();
         }
+        CASE(RECV_MARK)
+        {
+            /* messages at or before the mark came before the ref did */
+            if (p->recv_ref && fp[A_U(w)] == p->recv_ref)
+                p->mbox_prev = p->recv_mark;
+            DISPATCH();
+        }
         CASE(RECV_NEXT)
         {
             term cur = p->mbox_prev ? box_ptr(p->mbox_prev)[1] : p->mbox_first;
@@ -1116,6 +1123,8 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 p->mbox_first = next;
             if (p->mbox_last == cur)
                 p->mbox_last = prev;
+            if (p->recv_mark == cur)
+                p->recv_mark = prev; /* still on the list, and no later */
             p->mbox_prev = 0;
             p->mbox_len--;
             p->deadline = -1;

@@ -142,8 +142,9 @@ static inline uint32_t ps_queuer_inc(uint32_t status)
 enum exit_class { EXC_NONE = 0, EXC_NORMAL, EXC_ERROR, EXC_EXIT, EXC_THROW };
 
 typedef struct proc {
-    /* any VM: what senders, wakers, stealers and the balancer touch, on
-     * one cache line of its own, so a send moves one line, not several */
+    /* any VM: what senders, wakers, stealers and the balancer touch, 32
+     * bytes that end the PCB's first line (with its pid, state and owner,
+     * which a sender reads too), so a send moves one line, not several */
     uint64_t inbox;           /* CAS-pushed nodes, newest first; see INBOX_* */
     uint32_t status;          /* ps_state() is an enum proc_status, with the queuer
                                * if RUNNABLE; others CAS WAITING -> RUNNABLE */
@@ -158,7 +159,6 @@ typedef struct proc {
                                * (sched.c proc_exit; recovery resumes from
                                * there if the VM dies); written once or twice
                                * in a life, so it may share this line */
-    char pad_shared[SHOAL_CACHE_LINE - 32];
 
     /* owner VM only, from here on */
     /* heap */
@@ -187,6 +187,14 @@ typedef struct proc {
     term mbox_first, mbox_last;
     term mbox_prev;           /* receive cursor: node before the current one, 0 = head */
     uint64_t mbox_len;
+    /* The receive mark: recv_ref is the ref this process made last
+     * (make-ref, monitor, spawn-monitor; 0: none) and recv_mark the node
+     * that was last in the mailbox then (0 = the head), or one before it.
+     * No message at or before recv_mark can hold recv_ref, so a receive
+     * whose every pattern must match that ref starts after it (RECV_MARK,
+     * as BEAM's receive markers do). RECV_ACCEPT keeps it on the list. */
+    term recv_ref;
+    term recv_mark;
     int64_t deadline;         /* receive/sleep timeout, monotonic ns, -1 = none */
     /* errors and exit */
     uint32_t err_class;       /* enum exit_class of the raised error or the exit */
@@ -276,6 +284,8 @@ static inline uint64_t pcb_inbox_tag(const shm_header_t *h, const pcb_t *pcb)
 }
 
 _Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB body");
+_Static_assert(offsetof(pcb_t, body) + offsetof(proc_t, hfirst) == SHOAL_CACHE_LINE,
+               "what any VM touches is the PCB's first line; the owner's fields start the second");
 
 /* Whether balancing (stealing, a policy's plan, migration torture) must
  * leave the process where it is: after (migrate vm) until it next waits,
@@ -319,6 +329,9 @@ typedef struct rt {
     uint32_t bif_cost;        /* reductions the running builtin's work cost (bif_charge) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
+    uint64_t ref_next, ref_end; /* refs this VM may hand out (a block taken
+                               * from run.next_ref, so that making a ref
+                               * writes no shared line); empty at first */
     /* counters, published to the VM table by the scheduler loop */
     uint64_t reductions;      /* reductions executed here (info_slice adds each slice's) */
     uint32_t slice_reds;      /* reductions of the last slice (interp_run sets it) */
