@@ -785,36 +785,62 @@ static unsigned value_term_start(unsigned type)
     return type == BT_MSG ? 0 : box_term_start(type);
 }
 
+/* The walks below count the objects they visit and beat every
+ * WALK_TICK of them (vm_tick), not at each. */
+#define WALK_TICK 256u
+
 uint64_t term_size_walk(term t)
 {
     wstack_t st;
     wstack_init(&st);
     uint64_t n = 0;
-    wstack_push(&st, t);
-    while (wstack_pop(&st, &t)) {
-        vm_tick(1);
+    uint32_t objs = 0;
+    for (;;) {
+        /* t is a pointer: count its object and go on to a child that is
+         * one; other such children wait on the stack. Immediates take
+         * no words and are never pushed. */
+        if (++objs == WALK_TICK) {
+            vm_tick(WALK_TICK);
+            objs = 0;
+        }
+        term next = 0;
         if (is_cons(t)) {
             n += 2;
-            /* the tail first, so that the head is walked next and a long
-             * flat list keeps the stack short */
-            wstack_push(&st, CDR(t));
-            wstack_push(&st, CAR(t));
-        } else if (is_boxed(t)) {
+            term h = CAR(t), tl = CDR(t);
+            /* the head first and the tail waits, so that a long list of
+             * lists keeps the stack short */
+            if (is_ptr(h)) {
+                next = h;
+                if (is_ptr(tl))
+                    wstack_push(&st, tl);
+            } else if (is_ptr(tl)) {
+                next = tl;
+            }
+        } else {
             term *b = box_ptr(t);
             uint64_t w = hdr_words(b[0]);
             n += w;
             unsigned from = value_term_start(hdr_type(b[0]));
-            if (from)
-                for (uint64_t i = from; i < w; i++)
-                    wstack_push(&st, b[i]);
+            for (uint64_t i = from ? from : w; i < w; i++) {
+                if (!is_ptr(b[i]))
+                    continue;
+                if (next)
+                    wstack_push(&st, next);
+                next = b[i];
+            }
         }
+        if (next)
+            t = next;
+        else if (!wstack_pop(&st, &t))
+            break;
     }
+    vm_tick(objs);
     wstack_free(&st);
     return n;
 }
 
-/* Copy one object (not its children) to *hp. */
-static term shallow(term t, term **hp)
+/* Copy one object (not its children) to *hp; t is a pointer. */
+static inline term shallow(term t, term **hp)
 {
     if (is_cons(t)) {
         term *cell = *hp;
@@ -823,31 +849,40 @@ static term shallow(term t, term **hp)
         cell[1] = CDR(t);
         return mk_cons_ptr(cell);
     }
-    if (is_boxed(t)) {
-        term *b = box_ptr(t);
-        uint64_t w = hdr_words(b[0]);
-        term *n = *hp;
-        *hp += w;
+    term *b = box_ptr(t);
+    uint64_t w = hdr_words(b[0]);
+    term *n = *hp;
+    *hp += w;
+    if (w <= 8)
+        for (uint64_t i = 0; i < w; i++)
+            n[i] = b[i];
+    else
         memcpy(n, b, w * sizeof(term));
-        return mk_box(n);
-    }
-    return t;
+    return mk_box(n);
 }
 
 /* A Cheney scan over the destination: copy the root, then walk what was
  * copied, object by object, copying each child it still points out to.
  * No recursion, and every object of the source is copied once per path
  * (no sharing), which is what term_size counts. */
-term term_copy_walk(term t, term **hp)
+term term_copy_walk(term t, term **hpp)
 {
-    term *s = *hp;
-    term root = shallow(t, hp);
-    while (s < *hp) {
-        vm_tick(1);
+    /* the bump pointer in a local: stores into the copy cannot alias it */
+    term *hp = *hpp;
+    term *s = hp;
+    term root = shallow(t, &hp);
+    uint32_t objs = 0;
+    while (s < hp) {
+        if (++objs == WALK_TICK) {
+            vm_tick(WALK_TICK);
+            objs = 0;
+        }
         term w = *s;
         if (!is_hdr(w)) {
-            s[0] = shallow(s[0], hp);
-            s[1] = shallow(s[1], hp);
+            if (is_ptr(w))
+                s[0] = shallow(w, &hp);
+            if (is_ptr(s[1]))
+                s[1] = shallow(s[1], &hp);
             s += 2;
             continue;
         }
@@ -855,8 +890,11 @@ term term_copy_walk(term t, term **hp)
         unsigned from = value_term_start(hdr_type(w));
         if (from)
             for (uint64_t i = from; i < n; i++)
-                s[i] = shallow(s[i], hp);
+                if (is_ptr(s[i]))
+                    s[i] = shallow(s[i], &hp);
         s += n;
     }
+    vm_tick(objs);
+    *hpp = hp;
     return root;
 }
