@@ -376,6 +376,53 @@ static void test_spread(void)
     check_spread("nested", key_nested);
 }
 
+/* A buffer lent by the caller: used in place while the text fits, then
+ * copied out to memory of its own, and the caller's bytes never freed. */
+static void test_sbuf_lend(void)
+{
+    char mem[8];
+    sbuf_t b;
+    sbuf_lend(&b, mem, sizeof mem);
+    sbuf_puts(&b, "abc");
+    CU_ASSERT_PTR_EQUAL(b.s, mem);
+    CU_ASSERT_STRING_EQUAL(b.s, "abc");
+    sbuf_puts(&b, "defghijklmnopqrstuvwxyz");
+    CU_ASSERT_PTR_NOT_EQUAL(b.s, mem);
+    CU_ASSERT_FALSE(b.lent);
+    CU_ASSERT_EQUAL(b.len, 26);
+    CU_ASSERT_STRING_EQUAL(b.s, "abcdefghijklmnopqrstuvwxyz");
+    CU_ASSERT_STRING_EQUAL(mem, "abc"); /* the lent bytes are left as they were */
+    sbuf_free(&b);
+    CU_ASSERT_PTR_NULL(b.s);
+    /* one that never outgrows its lent bytes frees nothing */
+    sbuf_lend(&b, mem, sizeof mem);
+    sbuf_puts(&b, "1234567");
+    CU_ASSERT_PTR_EQUAL(b.s, mem);
+    CU_ASSERT_STRING_EQUAL(mem, "1234567");
+    sbuf_free(&b);
+}
+
+/* Integers, pids and refs print in decimal, the extremes included. */
+static void test_print_numbers(void)
+{
+    char mem[16];
+    sbuf_t b;
+    sbuf_lend(&b, mem, sizeof mem);
+    term_print(NULL, &b, mk_fix(FIX_MIN), false);
+    sbuf_puts(&b, " ");
+    term_print(NULL, &b, mk_fix(FIX_MAX), false);
+    sbuf_puts(&b, " ");
+    term_print(NULL, &b, mk_fix(0), false);
+    sbuf_puts(&b, " ");
+    term_print(NULL, &b, mk_fix(-7), false);
+    sbuf_puts(&b, " ");
+    term_print(NULL, &b, mk_pid(262144), false);
+    sbuf_puts(&b, " ");
+    term_print(NULL, &b, mk_ref(10), false);
+    CU_ASSERT_STRING_EQUAL(b.s, "-4611686018427387904 4611686018427387903 0 -7 <262144> #ref<10>");
+    sbuf_free(&b);
+}
+
 static CU_TestInfo tests[] = {
     {"term order: number < atom < ref < fun < pid < tuple < list < string", test_classes},
     {"term order: numbers by value, an integer before an equal float", test_numbers},
@@ -385,6 +432,8 @@ static CU_TestInfo tests[] = {
     {"term order and hash: 200,000-deep terms walk no C stack", test_deep},
     {"hash: equal terms hash alike (0.0, -0.0), 1 and 1.0 differ, shapes differ", test_hash_agrees_with_equal},
     {"hash: integers, floats, strings, tuples, nested keys spread evenly", test_spread},
+    {"sbuf_lend: the caller's bytes in place, then memory of its own", test_sbuf_lend},
+    {"integers, pids and refs print in decimal, extremes included", test_print_numbers},
     CU_TEST_INFO_NULL,
 };
 

@@ -25,13 +25,15 @@ void bif_print_args(rt_t *rt, term *args, uint32_t argc, bool spaces, sbuf_t *b)
 
 BIF(bif_str)
 {
-    sbuf_t b = {0};
+    char mem[256];
+    sbuf_t b;
+    sbuf_lend(&b, mem, sizeof mem);
     bif_print_args(rt, args, argc, false, &b);
     if (b.oom || !bif_room(rt, pcb, str_words(b.len))) {
         sbuf_free(&b);
         return T_NONE;
     }
-    term s = bif_mk_string(proc_of(pcb), b.s ? b.s : "", b.len);
+    term s = bif_mk_string(proc_of(pcb), b.s, b.len);
     sbuf_free(&b);
     return s;
 }

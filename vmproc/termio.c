@@ -35,11 +35,14 @@ void sbuf_put(sbuf_t *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 128;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *p = realloc(b->s, cap);
+        char *p = b->lent ? malloc(cap) : realloc(b->s, cap);
         if (!p) {
             b->oom = true;
             return;
         }
+        if (b->lent)
+            memcpy(p, b->s, b->len);
+        b->lent = false;
         b->s = p;
         b->cap = cap;
     }
@@ -55,7 +58,9 @@ void sbuf_puts(sbuf_t *b, const char *s)
 
 void sbuf_free(sbuf_t *b)
 {
-    free(b->s);
+    if (!b->lent)
+        free(b->s);
+    b->lent = false;
     b->s = NULL;
     b->len = b->cap = 0;
 }
@@ -155,12 +160,38 @@ static void print_string(sbuf_t *b, term t, bool raw)
 }
 
 /* Print one non-container term. */
+/* The decimal digits of v, written backwards from end; returns the first. */
+static char *digits(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* prefix, the decimal v (negative if neg), suffix: without printf, in
+ * one piece */
+static void put_num(sbuf_t *b, const char *prefix, uint64_t v, bool neg, const char *suffix)
+{
+    char num[48];
+    size_t np = strlen(prefix), ns = strlen(suffix);
+    char *end = num + sizeof num - ns, *p = digits(v, end);
+    if (neg)
+        *--p = '-';
+    p -= np;
+    memcpy(p, prefix, np);
+    memcpy(end, suffix, ns);
+    sbuf_put(b, p, (size_t)(end + ns - p));
+}
+
 static void print_leaf(const shm_header_t *h, sbuf_t *b, term t, bool raw)
 {
     char num[64];
     if (is_fix(t)) {
-        snprintf(num, sizeof num, "%" PRId64, fix_val(t));
-        sbuf_puts(b, num);
+        int64_t v = fix_val(t);
+        /* the magnitude as unsigned: INT64_MIN's has no signed form */
+        put_num(b, "", v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, "");
         return;
     }
     if (is_imm(t)) {
@@ -175,12 +206,10 @@ static void print_leaf(const shm_header_t *h, sbuf_t *b, term t, bool raw)
             sbuf_put(b, name, len);
             return;
         case SUB_PID:
-            snprintf(num, sizeof num, "<%" PRIu64 ">", imm_val(t));
-            sbuf_puts(b, num);
+            put_num(b, "<", imm_val(t), false, ">");
             return;
         case SUB_REF:
-            snprintf(num, sizeof num, "#ref<%" PRIu64 ">", imm_val(t));
-            sbuf_puts(b, num);
+            put_num(b, "#ref<", imm_val(t), false, ">");
             return;
         default:
             break;

@@ -17,8 +17,17 @@ typedef struct sbuf {
     size_t len, cap;
     bool oom;
     bool cut;     /* output stopped at `limit` */
+    bool lent;    /* s is the caller's memory (sbuf_lend): never freed here */
     size_t limit; /* most bytes to keep (0: no limit); term_print stops there */
 } sbuf_t;
+
+/* Start b in the caller's `cap` bytes at mem (a buffer on its stack): no
+ * allocation unless the text outgrows them. sbuf_free is still needed. */
+static inline void sbuf_lend(sbuf_t *b, char *mem, size_t cap)
+{
+    *b = (sbuf_t){.s = mem, .cap = cap, .lent = true};
+    mem[0] = 0;
+}
 
 void sbuf_put(sbuf_t *b, const char *s, size_t n);
 void sbuf_puts(sbuf_t *b, const char *s);
