@@ -345,7 +345,7 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw)
     wstack_free(&st);
 }
 
-bool term_equal(term a, term b)
+bool term_equal_walk(term a, term b)
 {
     if (a == b)
         return true;

@@ -40,8 +40,17 @@ void term_print(const shm_header_t *h, sbuf_t *b, term t, bool raw);
 /* The shortest text of d that reads back as d, always with a '.' or 'e'. */
 void float_text(double d, char *out, size_t n);
 
-/* Deep structural equality; 1 is not 1.0. */
-bool term_equal(term a, term b);
+/* Deep structural equality; 1 is not 1.0. An immediate equals only
+ * itself (the same word), so only two pointers need the walk. */
+bool term_equal_walk(term a, term b);
+static inline bool term_equal(term a, term b)
+{
+    if (a == b)
+        return true;
+    if (!is_ptr(a) || !is_ptr(b) || ((a ^ b) & TAG_MASK))
+        return false;
+    return term_equal_walk(a, b);
+}
 
 /* Order numbers (ints and floats mixed) or strings (byte-wise): sets *cmp
  * to -1, 0 or 1. Returns false for other operands (badarg). */
