@@ -940,12 +940,15 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         comp_args(c, f, args, n);
         emit(c, f, tail ? OP_TAPPLY : OP_APPLY, 0);
         return;
-    case BI_CAR: case BI_CDR: case BI_CONS: case BI_NULLP: case BI_ELEM: {
-        /* the builtins of the inner loops over lists and tuples: an
-         * instruction each, not a call through the builtin table */
+    case BI_CAR: case BI_CDR: case BI_CONS: case BI_NULLP: case BI_ELEM: case BI_REM:
+    case BI_DIV: {
+        /* the builtins of the inner loops over lists, tuples and
+         * integers: an instruction each, not a call through the builtin
+         * table (DIV calls the builtin for anything but two integers) */
         static const enum opcode inline_ops[] = {[BI_CAR] = OP_CAR, [BI_CDR] = OP_CDR,
                                                  [BI_CONS] = OP_CONS, [BI_NULLP] = OP_NULLP,
-                                                 [BI_ELEM] = OP_ELEM};
+                                                 [BI_ELEM] = OP_ELEM, [BI_REM] = OP_REM,
+                                                 [BI_DIV] = OP_DIV};
         comp_args(c, f, args, n);
         emit(c, f, inline_ops[id], 0);
         break;

@@ -212,6 +212,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
     const int32_t reds0 = reds;
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
+    uint32_t bif_id, bif_argc; /* the builtin being called (BIF, and DIV's slow path) */
     ctl_t *err_cs;    /* where a raise began, for the trace if nothing takes it */
     const uint32_t *err_pc;
     const func_t *err_fn;
@@ -548,9 +549,11 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }
         CASE(BIF)
         {
-            uint32_t argc = *pc++;
+            bif_argc = *pc++;
+            bif_id = A_U(w);
+        bif_generic:
             SAVE();
-            term r = bif_call(rt, pcb, A_U(w), p->sp - argc, argc);
+            term r = bif_call(rt, pcb, bif_id, p->sp - bif_argc, bif_argc);
             LOAD();
             if (UNLIKELY(r == T_NONE)) {
                 if (p->flags & PF_KILLED)
@@ -560,7 +563,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                     goto heap_limit;
                 goto raise;
             }
-            sp -= argc;
+            sp -= bif_argc;
             *sp++ = r;
             if (UNLIKELY(rt->trap | (rt->bif_cost != 0))) {
                 /* a builtin that did much work pays for it in reductions */
@@ -913,6 +916,29 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             sp[-1] = mk_atom(sp[-1] == T_NIL ? A_TRUE : A_FALSE);
             DISPATCH();
+        }
+        CASE(REM)
+        {
+            term a = sp[-2], b = sp[-1];
+            if (UNLIKELY(!(is_fix(a) & is_fix(b)) || b == mk_fix(0)))
+                RAISE_ERR(A_BADARITH);
+            /* b = -1: 0, without the overflow of FIX_MIN % -1 */
+            sp[-2] = b == mk_fix(-1) ? mk_fix(0) : mk_fix(fix_val(a) % fix_val(b));
+            sp--;
+            DISPATCH();
+        }
+        CASE(DIV)
+        {
+            term a = sp[-2], b = sp[-1];
+            if (LIKELY(is_fix(a) & is_fix(b)) && b != mk_fix(0) && b != mk_fix(-1)) {
+                sp[-2] = mk_fix(fix_val(a) / fix_val(b));
+                sp--;
+                DISPATCH();
+            }
+            /* floats, -1, 0 and errors: the builtin */
+            bif_argc = 2;
+            bif_id = BI_DIV;
+            goto bif_generic;
         }
         CASE(ELEM)
         {

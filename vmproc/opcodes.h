@@ -90,6 +90,8 @@ OP(CAR,        0,  0, "l -> the head of list l (car; badarg if l is not a cell)"
 OP(CDR,        0,  0, "l -> the tail of list l (cdr)")
 OP(CONS,       0, -1, "a b -> the cell (a . b) (cons)")
 OP(NULLP,      0,  0, "x -> whether x is '() (null?)")
+OP(REM,        0, -1, "a b -> rem of two integers (badarith otherwise, or when b is 0)")
+OP(DIV,        0, -1, "a b -> a / b: truncated for two integers; else as the builtin /")
 OP(ELEM,       0, -1, "i t -> element i of tuple t, from 0 (elem; badarg out of range)")
 OP(LOAD_CALL,  0,  1, "LOAD A, then the CALL_G after it (LOAD; CALL_G, the CALL_G kept)")
 OP(LOAD_ADDI_CALL, 1, 1, "LOAD_ADDI A B, then the CALL_G after it (its slow path dispatches the CALL_G)")
