@@ -19,7 +19,9 @@
 
 #include "shm/pool.h"
 #include "shm/proctab.h"
+#include "vmproc/bif.h"
 #include "vmproc/compiler.h"
+#include "vmproc/interp.h"
 #include "vmproc/msg.h"
 
 #include <signal.h>
@@ -240,11 +242,52 @@ static void test_no_delivery_after_end(void)
     vw_close(&w);
 }
 
+/* Sender punishment: a send learns how many messages its receiver has
+ * not taken yet, and (send) charges the sender 2 reductions for each, at
+ * its next call rather than at once; a receiver that took them costs
+ * nothing. */
+static void test_sender_pays_for_backlog(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(vw_open(&w, 2, 1, 1024, 64 * MIB, HEAP_FOLLOW_ON_GC));
+    rt_t *rt = vw_rt(&w, 1);
+    pcb_t *a = vw_proc_new(&w, 0), *s = vw_proc_new(&w, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    term args[2] = {mk_pid(a->pid), mk_fix(7)};
+    for (uint32_t k = 0; k < 3; k++) {
+        CU_ASSERT_EQUAL(bif_send(rt, s, args, 2), mk_fix(7));
+        CU_ASSERT_EQUAL(rt->send_queued, k);
+    }
+    CU_ASSERT_EQUAL(rt->bif_cost, 0 + 2 + 4);
+    CU_ASSERT_TRUE(rt->bif_cost_later);
+    rt->bif_cost = 0;
+    rt->bif_cost_later = false;
+    /* taken: the next send finds none waiting and costs nothing */
+    CU_ASSERT_EQUAL(msg_take(vw_rt(&w, 0), a), 3);
+    CU_ASSERT_EQUAL(bif_send(rt, s, args, 2), mk_fix(7));
+    CU_ASSERT_EQUAL(rt->send_queued, 0);
+    CU_ASSERT_EQUAL(rt->bif_cost, 0);
+    CU_ASSERT_FALSE(rt->bif_cost_later);
+    /* a long backlog costs at most a slice */
+    for (uint32_t k = 0; k < SLICE_REDUCTIONS; k++)
+        CU_ASSERT_EQUAL_FATAL(msg_send(rt, a->pid, SIG_MSG, s->pid, mk_fix(1), T_NIL), SEND_OK);
+    CU_ASSERT_EQUAL(bif_send(rt, s, args, 2), mk_fix(7));
+    CU_ASSERT_EQUAL(rt->send_queued, SLICE_REDUCTIONS + 1);
+    CU_ASSERT_EQUAL(rt->bif_cost, SLICE_REDUCTIONS);
+    rt->bif_cost = 0;
+    rt->bif_cost_later = false;
+    vw_proc_free(&w, a, 0);
+    vw_proc_free(&w, s, 1);
+    vw_close(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"3 concurrent senders on other VMs: each one's messages whole, in order",
      test_fifo_per_sender},
     {"a sender killed at random: a whole prefix arrives, the pool recovers", test_sender_killed},
     {"no delivery to an ended process or a later one in its slot", test_no_delivery_after_end},
+    {"a sender pays 2 reductions per message its receiver has not taken", test_sender_pays_for_backlog},
     CU_TEST_INFO_NULL,
 };
 

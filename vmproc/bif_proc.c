@@ -9,6 +9,7 @@
 
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
+#include "vmproc/interp.h"
 #include "vmproc/msg.h"
 #include "vmproc/register.h"
 #include "vmproc/sched.h"
@@ -131,6 +132,17 @@ BIF(bif_send)
         return bif_error(proc_of(pcb), A_BADARG); /* not a pid, nor a registered name */
     if (msg_send(rt, to, SIG_MSG, pcb->pid, args[1], T_NIL) == SEND_NOMEM)
         return bif_error(proc_of(pcb), A_SYSTEM_LIMIT);
+    /* A sender pays 2 reductions for each message the receiver has not
+     * taken yet (BEAM charges 4 of its 4,000 a slice: sender punishment),
+     * at most a slice: one that floods a slower receiver yields to it at
+     * its next call instead of growing its mailbox, which the receiver's
+     * collections would copy again and again. At its next call, not at
+     * once: a process whose last act is the send just ends. */
+    uint32_t q = rt->send_queued;
+    if (q) {
+        rt->bif_cost += q < SLICE_REDUCTIONS / 2 ? 2 * q : SLICE_REDUCTIONS;
+        rt->bif_cost_later = true;
+    }
     return args[1];
 }
 

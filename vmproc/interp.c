@@ -556,9 +556,10 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             term r = bif_call(rt, pcb, bif_id, p->sp - bif_argc, bif_argc);
             LOAD();
             if (UNLIKELY(r == T_NONE)) {
+                rt->bif_cost = 0;
+                rt->bif_cost_later = false;
                 if (p->flags & PF_KILLED)
                     goto killed; /* an exit signal to itself */
-                rt->bif_cost = 0;
                 if (p->err_class == EXC_NONE)
                     goto heap_limit;
                 goto raise;
@@ -566,10 +567,13 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp -= bif_argc;
             *sp++ = r;
             if (UNLIKELY(rt->trap | (rt->bif_cost != 0))) {
-                /* a builtin that did much work pays for it in reductions */
+                /* a builtin that did much work pays for it in reductions
+                 * (a send's cost ends the slice at the next call) */
+                bool later = rt->bif_cost_later;
                 reds -= (int32_t)rt->bif_cost;
                 rt->bif_cost = 0;
-                if (rt->trap || reds <= 0) {
+                rt->bif_cost_later = false;
+                if (rt->trap || (reds <= 0 && !later)) {
                     /* (migrate vm), or the slice is used up: a safe point,
                      * with the result in place */
                     rt->trap = false;

@@ -202,8 +202,7 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
      * only what it took, never takes the count below zero. Relaxed: a
      * statistic; the CAS below orders it for the owner. */
     bool counted = is_message(kind);
-    if (counted)
-        ck_pr_inc_32(&p->msgs_pending);
+    rt->send_queued = counted ? ck_pr_faa_32(&p->msgs_pending, 1) : 0;
 
     for (;;) {
         uint64_t cur = ck_pr_load_64(&p->inbox);

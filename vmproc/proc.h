@@ -327,6 +327,9 @@ typedef struct rt {
     struct sched *sched;      /* this VM's scheduler */
     bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
     uint32_t bif_cost;        /* reductions the running builtin's work cost (bif_charge) */
+    bool bif_cost_later;      /* bif_cost ends the slice at the next call, not at once */
+    uint32_t send_queued;     /* messages the receiver of the last send had waiting
+                               * in its inbox, not yet taken (msg.c send) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
     uint64_t ref_next, ref_end; /* refs this VM may hand out (a block taken

@@ -690,12 +690,15 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     info_slice(rt, pcb);
     /* Message buffers join the heap at a collection; one that receives
      * much and allocates little would never collect, so collect here,
-     * between slices, once the buffers outweigh what lived last time. */
+     * between slices, once the buffers outweigh twice what lived last
+     * time (a receiver with a backlog copies it at most once per two
+     * words that arrive; the heap grows to three times its survivors the
+     * same way, heap.c). */
     /* It is an optimisation, so it is skipped when the pool could not
      * hold a whole copy of the heap: a process that receives a flood
      * while the pool is exhausted keeps its buffers rather than die in a
      * collection it did not need (EAGAIN: it could not even start). */
-    if (r != RUN_EXIT && p->frag_words > FRAG_GC_WORDS && p->frag_words > p->live_words &&
+    if (r != RUN_EXIT && p->frag_words > FRAG_GC_WORDS && p->frag_words > 2 * p->live_words &&
         pool_can_spare(rt->h, (p->heap_words + p->frag_words) * sizeof(term) / SHOAL_PAGE + 1) &&
         heap_gc(rt, pcb, 0, NULL, 0) < 0 && errno != EAGAIN) {
         bif_error(p, A_HEAP_LIMIT);
