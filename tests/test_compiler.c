@@ -619,6 +619,41 @@ static void test_receive_mark(void)
     shm_destroy(h);
 }
 
+/* How many instructions `op` f has. */
+static int count_op(const func_t *f, enum opcode op)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < f->ncode; i += 1 + op_extra[f->code[i] & 0xff])
+        n += (f->code[i] & 0xff) == (uint32_t)op;
+    return n;
+}
+
+/* A top-level function's tail call of itself is TCALL_SELF (a loop); a
+ * tail call of another, or a call of itself that is not in tail
+ * position, is not. */
+static void test_self_tail_call(void)
+{
+    shm_header_t *h = lh_segment(16u << 20, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    const char *src = "(defn loop (i) (if (= i 0) 'done (loop (- i 1))))\n"
+                      "(defn other (i) (loop i))\n"
+                      "(defn deep (i) (if (= i 0) 0 (+ 1 (deep (- i 1)))))\n"
+                      "(defn caught (i) (catch (caught i)))\n"
+                      "(defn main () 'ok)\n";
+    char err[1024];
+    CU_ASSERT_EQUAL_FATAL(lh_load(h, &src, 1, err, sizeof err, NULL), 0);
+    const func_t *loop = lh_func(h, "loop", 1), *other = lh_func(h, "other", 1);
+    const func_t *deep = lh_func(h, "deep", 1), *caught = lh_func(h, "caught", 1);
+    CU_ASSERT_FATAL(loop && other && deep && caught);
+    CU_ASSERT_EQUAL(count_op(loop, OP_TCALL_SELF), 1);
+    CU_ASSERT_EQUAL(count_op(loop, OP_TCALL_G), 0);
+    CU_ASSERT_EQUAL(count_op(other, OP_TCALL_SELF), 0);
+    CU_ASSERT_EQUAL(count_op(other, OP_TCALL_G), 1);
+    CU_ASSERT_EQUAL(count_op(deep, OP_TCALL_SELF), 0);
+    CU_ASSERT_EQUAL(count_op(caught, OP_TCALL_SELF), 0);
+    shm_destroy(h);
+}
+
 static CU_TestInfo compiler_tests[] = {
     {"unbound variable", test_unbound_variable},
     {"undefined function", test_undefined_function},
@@ -649,6 +684,7 @@ static CU_TestInfo compiler_tests[] = {
     {"another Lisp's forms, literal calls and timeouts say what to write", test_newcomer_errors},
     {"compile time is linear: 20,000 defns, literals, bindings, parameters", test_compile_is_linear},
     {"a receive whose every clause matches one bound local starts at the mark", test_receive_mark},
+    {"a function's tail call of itself is TCALL_SELF, no other call is", test_self_tail_call},
     CU_TEST_INFO_NULL,
 };
 

@@ -99,6 +99,7 @@ typedef struct fctx {
      * a jump lands on, which no fusion may swallow */
     size_t last[3];
     size_t label;
+    const func_t *self; /* the function being compiled (a tail call of it is TCALL_SELF) */
 } fctx_t;
 
 typedef struct global {
@@ -812,6 +813,13 @@ static void emit_call_g(compiler_t *c, fctx_t *f, bool tail, const global_t *g)
             *ins = (*ins & ~0xffu) | OP_LOAD_CALL;
         else if ((*ins & 0xffu) == OP_LOAD_ADDI && at + 2 == f->ncode)
             *ins = (*ins & ~0xffu) | OP_LOAD_ADDI_CALL;
+    }
+    if (tail && c->funcs[g->index] == f->self) {
+        /* a loop: the new arguments over the old, and the function's
+         * code again (no function to look up, no room to check) */
+        emit(c, f, OP_TCALL_SELF, (int32_t)(g->arity * sizeof(term)));
+        adjust(f, 1 - (int)g->arity);
+        return;
     }
     emit(c, f, tail ? OP_TCALL_G : OP_CALL_G, (int32_t)(g->arity * sizeof(term)));
     emit_word(c, f, (uint32_t)fp);
@@ -1823,6 +1831,7 @@ static uint32_t comp_fn_into(compiler_t *c, fctx_t *parent, func_t *fn, const as
     check_params(c, params);
     fctx_t fc = {0};
     fc.parent = parent;
+    fc.self = fn;
     fc.last[0] = fc.last[1] = fc.last[2] = NO_POS;
     fc.line = where ? where->line : 0;
     for (size_t i = 0; i < params->u.list.n; i++) {

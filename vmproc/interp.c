@@ -446,6 +446,21 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             fp = (term *)((char *)sp - bytes);
             goto enter;
         }
+        CASE(TCALL_SELF)
+        {
+            /* The frame stays where it is (fp; a call through a closure
+             * value has the closure below it, which stays too) and is
+             * as big as it was: no room to check. */
+            uint32_t bytes = A_U(w);
+            copy_down(fp, (term *)((char *)sp - bytes), bytes / sizeof(term));
+            sp = (term *)((char *)fp + bytes);
+            pc = fn->code;
+            if (UNLIKELY(--reds <= 0)) {
+                SAVE();
+                LEAVE(RUN_YIELD);
+            }
+            DISPATCH();
+        }
         CASE(ALLOC)
         {
             uint32_t n = A_U(w);
