@@ -62,6 +62,15 @@ static inline code_table_t *code_table(const shm_header_t *h)
     return shm_at(h, h->layout.code_off);
 }
 
+/* Whether addr is in the code area: compiled code and its constants (a
+ * defn's value, literals), immutable once the VMs run and at the same
+ * address in every VM, so a process may point at them from anywhere. */
+static inline bool code_holds(const shm_header_t *h, const void *addr)
+{
+    const char *a = addr, *lo = (const char *)code_table(h);
+    return a >= lo && a < lo + h->cfg.code_bytes;
+}
+
 /* Supervisor only: prepare the code area of a new segment. */
 void code_init(shm_header_t *h);
 

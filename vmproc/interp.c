@@ -60,14 +60,17 @@ int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc
     if ((uint64_t)((term *)p->ctl - p->sp) < stack_need + sizeof(ctl_t) / sizeof(term) &&
         stack_grow(rt, pcb, stack_need) < 0)
         return -1;
-    uint64_t need = term_size(fun);
+    /* A defn's value (a closure constant in the code area) is not
+     * copied: the new process points at it, as code does at constants. */
+    bool shared = code_holds(rt->h, box_ptr(fun));
+    uint64_t need = shared ? 0 : term_size(fun);
     for (uint32_t i = 0; i < argc; i++)
         need += term_size(args[i]);
     if (heap_make_room(rt, pcb, need) < 0)
         return -1;
     /* The frame of a closure call: the closure, then the arguments. */
     term *hp = p->hp;
-    p->sp[0] = term_copy(fun, &hp);
+    p->sp[0] = shared ? fun : term_copy(fun, &hp);
     for (uint32_t i = 0; i < argc; i++)
         p->sp[1 + i] = term_copy(args[i], &hp);
     p->hp = hp;

@@ -650,7 +650,8 @@ bool msg_close(rt_t *rt, pcb_t *pcb, term reason)
             msg_down_signal(rt, pid_of(node[4]), me, node[5], reason);
         }
     }
-    free(nodes);
+    if (nodes)
+        free(nodes);
     bool watched = p->links || p->monitored_by;
     /* One reserved page each (see the header), so these go out whatever
      * the pool's state. */
