@@ -177,11 +177,19 @@ static void acct_block(rt_t *rt, proc_t *p, const hblock_t *b, int sign)
     acct_bytes(rt, p, b->node, (uint64_t)((char *)b->end - (char *)b), sign);
 }
 
+/* The entries of node_lines in use: one per node of the machine (the
+ * last also counts any nodes past PROC_NODES). */
+static uint32_t nodes_counted(const rt_t *rt)
+{
+    uint32_t n = rt->h->cfg.n_nodes;
+    return n < PROC_NODES ? n : PROC_NODES;
+}
+
 void heap_attach(rt_t *rt, proc_t *p)
 {
     if (p->acct_vm == rt->vm + 1)
         return;
-    for (uint32_t k = 0; k < PROC_NODES; k++)
+    for (uint32_t k = 0, n = nodes_counted(rt); k < n; k++)
         if (p->node_lines[k])
             vm_bytes(rt, k, (int64_t)p->node_lines[k] * PROC_LINE);
     p->acct_vm = rt->vm + 1;
@@ -191,7 +199,7 @@ void heap_detach(rt_t *rt, proc_t *p)
 {
     if (p->acct_vm != rt->vm + 1)
         return;
-    for (uint32_t k = 0; k < PROC_NODES; k++)
+    for (uint32_t k = 0, n = nodes_counted(rt); k < n; k++)
         if (p->node_lines[k])
             vm_bytes(rt, k, -(int64_t)p->node_lines[k] * PROC_LINE);
     p->acct_vm = 0;
