@@ -243,8 +243,8 @@ static void test_no_delivery_after_end(void)
 }
 
 /* Sender punishment: a send learns how many messages its receiver has
- * not taken yet, and (send) charges the sender 2 reductions for each, at
- * its next call rather than at once; a receiver that took them costs
+ * not taken yet, and (send) charges the sender 2 reductions for each, off
+ * its next slice, at most a slice; a receiver that took them costs
  * nothing. */
 static void test_sender_pays_for_backlog(void)
 {
@@ -259,24 +259,21 @@ static void test_sender_pays_for_backlog(void)
         CU_ASSERT_EQUAL(bif_send(rt, s, args, 2), mk_fix(7));
         CU_ASSERT_EQUAL(rt->send_queued, k);
     }
-    CU_ASSERT_EQUAL(rt->bif_cost, 0 + 2 + 4);
-    CU_ASSERT_TRUE(rt->bif_cost_later);
-    rt->bif_cost = 0;
-    rt->bif_cost_later = false;
+    CU_ASSERT_EQUAL(proc_of(s)->reds_debt, 0 + 2 + 4);
+    CU_ASSERT_EQUAL(rt->bif_cost, 0);
+    proc_of(s)->reds_debt = 0;
     /* taken: the next send finds none waiting and costs nothing */
     CU_ASSERT_EQUAL(msg_take(vw_rt(&w, 0), a), 3);
     CU_ASSERT_EQUAL(bif_send(rt, s, args, 2), mk_fix(7));
     CU_ASSERT_EQUAL(rt->send_queued, 0);
-    CU_ASSERT_EQUAL(rt->bif_cost, 0);
-    CU_ASSERT_FALSE(rt->bif_cost_later);
+    CU_ASSERT_EQUAL(proc_of(s)->reds_debt, 0);
     /* a long backlog costs at most a slice */
     for (uint32_t k = 0; k < SLICE_REDUCTIONS; k++)
         CU_ASSERT_EQUAL_FATAL(msg_send(rt, a->pid, SIG_MSG, s->pid, mk_fix(1), T_NIL), SEND_OK);
     CU_ASSERT_EQUAL(bif_send(rt, s, args, 2), mk_fix(7));
     CU_ASSERT_EQUAL(rt->send_queued, SLICE_REDUCTIONS + 1);
-    CU_ASSERT_EQUAL(rt->bif_cost, SLICE_REDUCTIONS);
-    rt->bif_cost = 0;
-    rt->bif_cost_later = false;
+    CU_ASSERT_EQUAL(proc_of(s)->reds_debt, SLICE_REDUCTIONS);
+    proc_of(s)->reds_debt = 0;
     vw_proc_free(&w, a, 0);
     vw_proc_free(&w, s, 1);
     vw_close(&w);

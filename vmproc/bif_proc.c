@@ -134,14 +134,15 @@ BIF(bif_send)
         return bif_error(proc_of(pcb), A_SYSTEM_LIMIT);
     /* A sender pays 2 reductions for each message the receiver has not
      * taken yet (BEAM charges 4 of its 4,000 a slice: sender punishment),
-     * at most a slice: one that floods a slower receiver yields to it at
-     * its next call instead of growing its mailbox, which the receiver's
-     * collections would copy again and again. At its next call, not at
-     * once: a process whose last act is the send just ends. */
+     * at most a slice, off its next slice: one that floods a slower
+     * receiver yields to it sooner instead of growing its mailbox, which
+     * the receiver's collections would copy again and again; one whose
+     * last act is the send just ends. */
     uint32_t q = rt->send_queued;
     if (q) {
-        rt->bif_cost += q < SLICE_REDUCTIONS / 2 ? 2 * q : SLICE_REDUCTIONS;
-        rt->bif_cost_later = true;
+        proc_t *p = proc_of(pcb);
+        uint32_t d = p->reds_debt + 2 * (q < SLICE_REDUCTIONS ? q : SLICE_REDUCTIONS);
+        p->reds_debt = d < SLICE_REDUCTIONS ? d : SLICE_REDUCTIONS;
     }
     return args[1];
 }

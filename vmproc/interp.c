@@ -213,6 +213,11 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
      * scheduler may move the process at every safe point. */
     int32_t reds = rt->migrate_torture ? 1 : SLICE_REDUCTIONS;
     const int32_t reds0 = reds;
+    /* what its sends cost last slice (bif_send), at least one left */
+    if (UNLIKELY(p->reds_debt)) {
+        reds = p->reds_debt < (uint32_t)reds ? reds - (int32_t)p->reds_debt : 1;
+        p->reds_debt = 0;
+    }
     uint64_t need;
     const func_t *nf; /* the callee of a call being entered */
     uint32_t bif_id, bif_argc; /* the builtin being called (BIF, and DIV's slow path) */
@@ -575,7 +580,6 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             LOAD();
             if (UNLIKELY(r == T_NONE)) {
                 rt->bif_cost = 0;
-                rt->bif_cost_later = false;
                 if (p->flags & PF_KILLED)
                     goto killed; /* an exit signal to itself */
                 if (p->err_class == EXC_NONE)
@@ -585,13 +589,10 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp -= bif_argc;
             *sp++ = r;
             if (UNLIKELY(rt->trap | (rt->bif_cost != 0))) {
-                /* a builtin that did much work pays for it in reductions
-                 * (a send's cost ends the slice at the next call) */
-                bool later = rt->bif_cost_later;
+                /* a builtin that did much work pays for it in reductions */
                 reds -= (int32_t)rt->bif_cost;
                 rt->bif_cost = 0;
-                rt->bif_cost_later = false;
-                if (rt->trap || (reds <= 0 && !later)) {
+                if (rt->trap || reds <= 0) {
                     /* (migrate vm), or the slice is used up: a safe point,
                      * with the result in place */
                     rt->trap = false;

@@ -217,6 +217,8 @@ typedef struct proc {
     /* scheduling */
     struct pcb *rq_next;      /* next on the owner VM's run queue (sched.c) */
     uint32_t pin_depth;       /* call-on calls in progress: balancing leaves it alone */
+    uint32_t reds_debt;       /* reductions its sends cost (sender punishment, bif_send),
+                               * taken off its next slice */
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
@@ -327,7 +329,6 @@ typedef struct rt {
     struct sched *sched;      /* this VM's scheduler */
     bool trap;                /* a builtin asks the interpreter to yield now ((migrate vm)) */
     uint32_t bif_cost;        /* reductions the running builtin's work cost (bif_charge) */
-    bool bif_cost_later;      /* bif_cost ends the slice at the next call, not at once */
     uint32_t send_queued;     /* messages the receiver of the last send had waiting
                                * in its inbox, not yet taken (msg.c send) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
