@@ -37,7 +37,6 @@ int64_t interp_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The bottom control frame of a process returns to END. */
 /* the closure, the arguments, the frame and some room above it */
 static uint64_t start_need(const func_t *f, uint32_t argc)
 {
@@ -50,6 +49,7 @@ uint64_t interp_start_words(term fun, uint32_t argc)
     return start_need(f, argc) + sizeof(ctl_t) / sizeof(term);
 }
 
+/* The bottom control frame of a process returns to END. */
 int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc)
 {
     proc_t *p = proc_of(pcb);
