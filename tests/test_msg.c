@@ -274,6 +274,11 @@ static void test_sender_pays_for_backlog(void)
     CU_ASSERT_EQUAL(rt->send_queued, SLICE_REDUCTIONS + 1);
     CU_ASSERT_EQUAL(proc_of(s)->reds_debt, SLICE_REDUCTIONS);
     proc_of(s)->reds_debt = 0;
+    /* a send to nobody costs nothing, whatever the last one cost */
+    term none[2] = {mk_pid(a->pid + w.h->cfg.proc_slots), mk_fix(7)};
+    CU_ASSERT_EQUAL(bif_send(rt, s, none, 2), mk_fix(7));
+    CU_ASSERT_EQUAL(rt->send_queued, 0);
+    CU_ASSERT_EQUAL(proc_of(s)->reds_debt, 0);
     vw_proc_free(&w, a, 0);
     vw_proc_free(&w, s, 1);
     vw_close(&w);

@@ -156,6 +156,7 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
     shm_header_t *h = rt->h;
     uint32_t slots = h->cfg.proc_slots;
     uint64_t gen = to / slots;
+    rt->send_queued = 0; /* unless it is published below */
     if (to == 0 || gen > UINT32_MAX)
         return SEND_NOPROC;
     uint32_t slot = (uint32_t)(to % slots);
