@@ -556,13 +556,15 @@ static const uint8_t op_extra[] = {
 #undef OP
 };
 
-/* How many RECV_MARKs f has, and the slot of the last. */
-static int recv_marks(const func_t *f, uint32_t *slot)
+/* How many instructions `op` f has; *a (if not NULL) gets the A operand
+ * of the last. */
+static int count_op(const func_t *f, enum opcode op, uint32_t *a)
 {
     int n = 0;
     for (uint32_t i = 0; i < f->ncode; i += 1 + op_extra[f->code[i] & 0xff])
-        if ((f->code[i] & 0xff) == OP_RECV_MARK) {
-            *slot = f->code[i] >> 8;
+        if ((f->code[i] & 0xff) == (uint32_t)op) {
+            if (a)
+                *a = f->code[i] >> 8;
             n++;
         }
     return n;
@@ -601,7 +603,7 @@ static void test_receive_mark(void)
         const func_t *f = lh_func(h, want[i].name, want[i].arity);
         CU_ASSERT_PTR_NOT_NULL_FATAL(f);
         uint32_t slot = UINT32_MAX;
-        int n = recv_marks(f, &slot);
+        int n = count_op(f, OP_RECV_MARK, &slot);
         LH_CHECK(n == want[i].marks, "%s: %d RECV_MARKs, want %d", want[i].name, n, want[i].marks);
         if (n == 1)
             LH_CHECK(slot == want[i].slot, "%s: RECV_MARK on slot %u, want %u", want[i].name,
@@ -610,22 +612,11 @@ static void test_receive_mark(void)
     /* a free variable of a closure is not a slot: no mark in the fn */
     code_table_t *ct = code_table(h);
     int in_closures = 0;
-    for (uint32_t i = 0; i < ct->nfuncs; i++) {
-        uint32_t slot;
+    for (uint32_t i = 0; i < ct->nfuncs; i++)
         if (ct->funcs[i]->name == A_FN)
-            in_closures += recv_marks(ct->funcs[i], &slot);
-    }
+            in_closures += count_op(ct->funcs[i], OP_RECV_MARK, NULL);
     CU_ASSERT_EQUAL(in_closures, 0);
     shm_destroy(h);
-}
-
-/* How many instructions `op` f has. */
-static int count_op(const func_t *f, enum opcode op)
-{
-    int n = 0;
-    for (uint32_t i = 0; i < f->ncode; i += 1 + op_extra[f->code[i] & 0xff])
-        n += (f->code[i] & 0xff) == (uint32_t)op;
-    return n;
 }
 
 /* A top-level function's tail call of itself is TCALL_SELF (a loop); a
@@ -645,12 +636,12 @@ static void test_self_tail_call(void)
     const func_t *loop = lh_func(h, "loop", 1), *other = lh_func(h, "other", 1);
     const func_t *deep = lh_func(h, "deep", 1), *caught = lh_func(h, "caught", 1);
     CU_ASSERT_FATAL(loop && other && deep && caught);
-    CU_ASSERT_EQUAL(count_op(loop, OP_TCALL_SELF), 1);
-    CU_ASSERT_EQUAL(count_op(loop, OP_TCALL_G), 0);
-    CU_ASSERT_EQUAL(count_op(other, OP_TCALL_SELF), 0);
-    CU_ASSERT_EQUAL(count_op(other, OP_TCALL_G), 1);
-    CU_ASSERT_EQUAL(count_op(deep, OP_TCALL_SELF), 0);
-    CU_ASSERT_EQUAL(count_op(caught, OP_TCALL_SELF), 0);
+    CU_ASSERT_EQUAL(count_op(loop, OP_TCALL_SELF, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(loop, OP_TCALL_G, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(other, OP_TCALL_SELF, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(other, OP_TCALL_G, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(deep, OP_TCALL_SELF, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(caught, OP_TCALL_SELF, NULL), 0);
     shm_destroy(h);
 }
 
