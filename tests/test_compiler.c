@@ -282,19 +282,26 @@ static void test_valid_programs(void)
     COMPILES("(defn -x (+y) +y)\n(defn main () (-x 1))");
 }
 
+/* A fresh segment with `src` loaded by program_load, which must take it
+ * without a word on stderr. */
+static shm_header_t *load_ok(const char *src)
+{
+    shm_header_t *h = lh_segment(16u << 20, 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    char err[1024];
+    CU_ASSERT_EQUAL_FATAL(lh_load(h, &src, 1, err, sizeof err, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(err, "");
+    return h;
+}
+
 /* program_load on a real program: the code table, its functions and the
  * well-known atoms. */
 static void test_code_table(void)
 {
-    shm_header_t *h = lh_segment(16u << 20, 64);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    const char *src = "(defn main () (helper 1 2))\n"
-                      "(defn helper (a b)\n"
-                      "  (let ((f (fn (x) (+ x a)))) (f b)))\n"
-                      "(defn helper (a) (map (fn (y) y) (list a \"s\" 2.5)))\n";
-    char err[1024];
-    CU_ASSERT_EQUAL_FATAL(lh_load(h, &src, 1, err, sizeof err, NULL), 0);
-    CU_ASSERT_STRING_EQUAL(err, "");
+    shm_header_t *h = load_ok("(defn main () (helper 1 2))\n"
+                              "(defn helper (a b)\n"
+                              "  (let ((f (fn (x) (+ x a)))) (f b)))\n"
+                              "(defn helper (a) (map (fn (y) y) (list a \"s\" 2.5)))\n");
 
     static const char *const names[] = {
 #define X(id, name) name,
@@ -574,9 +581,7 @@ static int count_op(const func_t *f, enum opcode op, uint32_t *a)
  * when every clause must match the same bound local variable. */
 static void test_receive_mark(void)
 {
-    shm_header_t *h = lh_segment(16u << 20, 64);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    const char *src =
+    shm_header_t *h = load_ok(
         "(defn all (r) (receive ((tuple r v) v) ((tuple 'DOWN r _ why) why)))\n"
         "(defn keyed (r) (receive ((map-of r v) v) ((tuple 'reply r v) v) (after 5 'none)))\n"
         "(defn two (a r) (receive ((tuple a r v) v) ((tuple r v) v)))\n"
@@ -586,9 +591,7 @@ static void test_receive_mark(void)
         "(defn any () (receive (x x)))\n"
         "(defn own () (receive ((tuple x x) x)))\n"
         "(defn inner (r) (fn () (receive ((tuple r v) v))))\n"
-        "(defn main () 'ok)\n";
-    char err[1024];
-    CU_ASSERT_EQUAL_FATAL(lh_load(h, &src, 1, err, sizeof err, NULL), 0);
+        "(defn main () 'ok)\n");
     static const struct {
         const char *name;
         uint32_t arity;
@@ -624,15 +627,11 @@ static void test_receive_mark(void)
  * position, is not. */
 static void test_self_tail_call(void)
 {
-    shm_header_t *h = lh_segment(16u << 20, 64);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    const char *src = "(defn loop (i) (if (= i 0) 'done (loop (- i 1))))\n"
-                      "(defn other (i) (loop i))\n"
-                      "(defn deep (i) (if (= i 0) 0 (+ 1 (deep (- i 1)))))\n"
-                      "(defn caught (i) (catch (caught i)))\n"
-                      "(defn main () 'ok)\n";
-    char err[1024];
-    CU_ASSERT_EQUAL_FATAL(lh_load(h, &src, 1, err, sizeof err, NULL), 0);
+    shm_header_t *h = load_ok("(defn loop (i) (if (= i 0) 'done (loop (- i 1))))\n"
+                              "(defn other (i) (loop i))\n"
+                              "(defn deep (i) (if (= i 0) 0 (+ 1 (deep (- i 1)))))\n"
+                              "(defn caught (i) (catch (caught i)))\n"
+                              "(defn main () 'ok)\n");
     const func_t *loop = lh_func(h, "loop", 1), *other = lh_func(h, "other", 1);
     const func_t *deep = lh_func(h, "deep", 1), *caught = lh_func(h, "caught", 1);
     CU_ASSERT_FATAL(loop && other && deep && caught);
