@@ -5,7 +5,9 @@
  * whether it waits, is queued or arrives while moving; pinned and
  * not-yet-run processes are never moved by a plan; counts are written
  * only by the VM they describe; samples of traffic go out when the
- * supervisor asks.
+ * supervisor asks; with more VMs than PUs, a guest VM passes processes
+ * woken from other VMs to its PU's host, and the idle loop spins only
+ * while the other VMs on its PU sleep with nothing queued.
  */
 #include "tests/unit.h"
 #include "tests/vm_world.h"
@@ -22,18 +24,25 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Two VMs on one node, each with its balancing state, running `policy`. */
-static bool world(vw_t *w, const char *policy)
+/* n VMs on one node, each with its balancing state, running `policy`;
+ * with `pus`, they are bound to that many PUs, VM i to PU i % pus, as
+ * run.c places more VMs than PUs. */
+static bool world_of(vw_t *w, const char *policy, uint32_t n, uint32_t pus)
 {
-    if (!vw_open(w, 2, 1, 256, 64ull << 20, HEAP_FOLLOW_ON_GC))
+    if (!vw_open(w, n, 1, 256, 64ull << 20, HEAP_FOLLOW_ON_GC))
         return false;
+    for (uint32_t i = 0; pus && i < n; i++) {
+        shm_vm_t *v = shm_vm(w->h, i);
+        v->shares_pu = 1;
+        snprintf(v->cpuset, sizeof v->cpuset, "%u", i % pus);
+    }
     const policy_t *p = policy_at((uint32_t)policy_find(policy));
     int64_t pv[POLICY_MAX_PARAMS];
     policy_defaults(p, pv);
     if (strcmp(policy, "affinity") == 0)
         pv[policy_param_find(p, "sample")] = 1;
     plan_policy_write(w->h, (uint32_t)policy_find(policy), 10, pv, p->n_params);
-    for (uint32_t i = 0; i < 2; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         if (balance_init(&w->s[i]) < 0)
             return false;
         ck_pr_store_32(&shm_vm(w->h, i)->state, VM_RUNNING);
@@ -41,9 +50,15 @@ static bool world(vw_t *w, const char *policy)
     return true;
 }
 
+/* Two VMs on one node, each on its own PUs. */
+static bool world(vw_t *w, const char *policy)
+{
+    return world_of(w, policy, 2, 0);
+}
+
 static void close_world(vw_t *w)
 {
-    for (uint32_t i = 0; i < 2; i++)
+    for (uint32_t i = 0; i < w->n_vms; i++)
         balance_free(&w->s[i]);
     vw_close(w);
 }
@@ -377,6 +392,135 @@ static void test_policy_switch(void)
     close_world(&w);
 }
 
+/* A message from VM `from` to the waiting process `p`, and the VM that
+ * owns `p` takes in what was queued for it. */
+static void wake_from(vw_t *w, uint32_t from, pcb_t *p)
+{
+    uint32_t owner = p->owner;
+    CU_ASSERT_EQUAL(msg_send(vw_rt(w, from), p->pid, SIG_MSG, 0, mk_fix(7), T_NIL), SEND_OK);
+    sched_drain_inbound(&w->s[owner]);
+}
+
+/* 4 VMs on 2 PUs under steal: VM 2 is VM 0's guest, VM 3 VM 1's. A
+ * process that another VM's message wakes on a guest goes on to the host,
+ * counted as a steal; one woken on a host, a pinned one, one spawn-on
+ * placed that has not run, and one that was moved to the guest stay; a
+ * guest asks no VM for work; with its host dead it keeps what it wakes. */
+static void test_guest_passes_woken_to_host(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world_of(&w, "steal", 4, 2));
+    pcb_t *a = proc(&w, 2, true), *pinned = proc(&w, 3, true), *placed = proc(&w, 2, true);
+    pcb_t *on_host = proc(&w, 0, true), *moved = proc(&w, 1, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(moved);
+    proc_of(pinned)->flags |= PF_PINNED;
+    proc_of(placed)->flags |= PF_PLACED;
+
+    wake_from(&w, 1, a);
+    CU_ASSERT_EQUAL(a->owner, 0);
+    CU_ASSERT_EQUAL(w.s[2].rq_len, 0);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 2)->mig_out[MIG_STEAL], 1);
+    CU_ASSERT_PTR_EQUAL(vw_next(&w, 0), a);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_in[MIG_STEAL], 1);
+    CU_ASSERT_EQUAL(proc_of(a)->migrations, 1);
+
+    wake_from(&w, 0, pinned);
+    wake_from(&w, 0, placed);
+    wake_from(&w, 1, on_host);
+    CU_ASSERT_EQUAL(pinned->owner, 3);
+    CU_ASSERT_EQUAL(w.s[3].rq_len, 1);
+    CU_ASSERT_EQUAL(placed->owner, 2);
+    CU_ASSERT_EQUAL(w.s[2].rq_len, 1);
+    CU_ASSERT_EQUAL(on_host->owner, 0);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 1);
+
+    /* moved here by VM 1 (as a steal would): it stays */
+    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), moved);
+    sched_hand_over(&w.s[1], moved, 3, MIG_STEAL, true);
+    sched_drain_inbound(&w.s[3]);
+    CU_ASSERT_EQUAL(moved->owner, 3);
+    CU_ASSERT_EQUAL(w.s[3].rq_len, 2);
+
+    uint32_t out[4];
+    ck_pr_store_32(&shm_vm(w.h, 1)->runq, 8);
+    CU_ASSERT_EQUAL(balance_victims(vw_rt(&w, 2), out, 4), 0);
+    CU_ASSERT_EQUAL(balance_victims(vw_rt(&w, 0), out, 4), 1);
+    CU_ASSERT_EQUAL(out[0], 1);
+
+    /* the host died: the guest keeps what it wakes, and steals again */
+    pcb_t *b = proc(&w, 2, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    ck_pr_store_32(&shm_vm(w.h, 0)->state, VM_DEAD);
+    wake_from(&w, 1, b);
+    CU_ASSERT_EQUAL(b->owner, 2);
+    CU_ASSERT_EQUAL(w.s[2].rq_len, 2);
+    CU_ASSERT_EQUAL(balance_victims(vw_rt(&w, 2), out, 4), 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 2)->mig_out[MIG_STEAL], 1);
+    vw_free_all(&w);
+    close_world(&w);
+}
+
+/* Under a policy that does not steal, guests keep what they wake; on
+ * VMs with PUs of their own, no VM is anyone's guest. */
+static void test_no_guests(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world_of(&w, "least-loaded", 4, 2));
+    pcb_t *a = proc(&w, 2, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    wake_from(&w, 1, a);
+    CU_ASSERT_EQUAL(a->owner, 2);
+    CU_ASSERT_EQUAL(w.s[2].rq_len, 1);
+    vw_free_all(&w);
+    close_world(&w);
+    CU_ASSERT_TRUE_FATAL(world_of(&w, "steal", 4, 0));
+    a = proc(&w, 2, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    wake_from(&w, 1, a);
+    CU_ASSERT_EQUAL(a->owner, 2);
+    CU_ASSERT_EQUAL(w.s[2].rq_len, 1);
+    vw_free_all(&w);
+    close_world(&w);
+}
+
+/* The idle loop's question: does a VM on my PU want it? Yes while one is
+ * awake, or asleep with work queued for it; no while all sleep with
+ * nothing queued, or are dead; never on PUs of one's own. */
+static void test_pu_peer_busy(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world_of(&w, "steal", 4, 2));
+    for (uint32_t i = 0; i < 4; i++)
+        sched_find_pu_peers(&w.s[i]);
+    CU_ASSERT_EQUAL(w.s[0].n_pu_peers, 1);
+    CU_ASSERT_EQUAL(w.s[0].pu_peers[0], 2);
+    CU_ASSERT_EQUAL(w.s[3].n_pu_peers, 1);
+    CU_ASSERT_EQUAL(w.s[3].pu_peers[0], 1);
+    CU_ASSERT_FALSE(w.s[0].pu_crowded);
+    shm_vm_t *v2 = shm_vm(w.h, 2);
+    CU_ASSERT_TRUE(sched_pu_peer_busy(&w.s[0])); /* awake */
+    ck_pr_store_32(&v2->sleeping, 1);
+    CU_ASSERT_FALSE(sched_pu_peer_busy(&w.s[0]));
+    ck_pr_store_32(&shm_vm(w.h, 1)->sleeping, 1); /* VM 1 is on the other PU */
+    CU_ASSERT_FALSE(sched_pu_peer_busy(&w.s[0]));
+    CU_ASSERT_TRUE(sched_pu_peer_busy(&w.s[2])); /* VM 0 is awake */
+    pcb_t *a = proc(&w, 2, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 1), a->pid, SIG_MSG, 0, mk_fix(7), T_NIL), SEND_OK);
+    CU_ASSERT_NOT_EQUAL(vw_inbound(&w, 2), 0);
+    CU_ASSERT_TRUE(sched_pu_peer_busy(&w.s[0])); /* asleep, with work */
+    ck_pr_store_32(&v2->sleeping, 0);
+    ck_pr_store_32(&v2->state, VM_DEAD);
+    CU_ASSERT_FALSE(sched_pu_peer_busy(&w.s[0]));
+    vw_free_all(&w);
+    close_world(&w);
+    CU_ASSERT_TRUE_FATAL(world_of(&w, "steal", 4, 0));
+    sched_find_pu_peers(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].n_pu_peers, 0);
+    CU_ASSERT_FALSE(sched_pu_peer_busy(&w.s[0]));
+    close_world(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"a waiting process moves at once, and is settled waiting", test_waiting_moves_at_once},
     {"a message to a moving process is seen when it settles", test_message_while_moving},
@@ -385,6 +529,11 @@ static CU_TestInfo tests[] = {
     {"the supervisor's plan reaches the busy VM's ring", test_balancer_plans},
     {"traffic samples out on request, and the plan they make", test_samples},
     {"a change of policy reaches the VMs", test_policy_switch},
+    {"more VMs than PUs: a guest passes what other VMs wake to its host",
+     test_guest_passes_woken_to_host},
+    {"no guests under a policy that does not steal, or on PUs of one's own", test_no_guests},
+    {"the idle loop yields only to a VM on its PU that is awake or has work",
+     test_pu_peer_busy},
     CU_TEST_INFO_NULL,
 };
 

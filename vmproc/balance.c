@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct balance {
     uint32_t version; /* of the policy copy below */
@@ -34,6 +35,7 @@ typedef struct balance {
     uint32_t wait_head;             /* first waiting process: slot + 1, 0: none */
     uint32_t rounds;                /* scheduling rounds, for publishing now and then */
     uint64_t pub_reds, pub_msgs[2]; /* what the VM table shows */
+    uint32_t host;                  /* the first VM on this VM's PUs (balance_to_host) */
     policy_snapshot_t view;
     pairs_t *pairs;    /* only while the policy samples */
     policy_vm_t vms[]; /* n_vms */
@@ -90,6 +92,15 @@ int balance_init(sched_t *s)
         const shm_vm_t *v = shm_vm(rt->h, i);
         b->vms[i] = (policy_vm_t){.node = v->node, .l3 = v->l3, .alive = 1};
     }
+    /* The cpusets are written before the VMs start (run.c) and never
+     * change; VMs on one PU have the same one. */
+    const shm_vm_t *me = shm_vm(rt->h, rt->vm);
+    b->host = rt->vm;
+    for (uint32_t i = 0; i < rt->vm && me->shares_pu; i++)
+        if (strncmp(shm_vm(rt->h, i)->cpuset, me->cpuset, sizeof me->cpuset) == 0) {
+            b->host = i;
+            break;
+        }
     /* Relaxed: the epoch only has to differ from a later one. */
     b->epoch = ck_pr_load_32(&shm_plan(rt->h, rt->vm)->epoch);
     rt->bal = b;
@@ -349,10 +360,32 @@ uint32_t balance_place(rt_t *rt)
     return vm;
 }
 
+/* The VM this one passes its woken processes to, or this one. */
+static uint32_t host_of(const rt_t *rt)
+{
+    const balance_t *b = rt->bal;
+    if (b->host == rt->vm || !b->pol->victims ||
+        ck_pr_load_32(&shm_vm(rt->h, b->host)->state) != VM_RUNNING)
+        return rt->vm;
+    return b->host;
+}
+
+bool balance_to_host(sched_t *s, pcb_t *pcb)
+{
+    rt_t *rt = &s->rt;
+    if (!rt->bal || rt->bal->host == rt->vm || !may_move(proc_of(pcb)))
+        return false;
+    uint32_t to = host_of(rt);
+    if (to == rt->vm)
+        return false;
+    sched_hand_over(s, pcb, to, MIG_STEAL, true);
+    return true;
+}
+
 size_t balance_victims(rt_t *rt, uint32_t *out, size_t max)
 {
     balance_t *b = rt->bal;
-    if (!b || !b->pol->victims)
+    if (!b || !b->pol->victims || host_of(rt) != rt->vm)
         return 0;
     read_loads(rt, false);
     b->view_fresh = false; /* procs were not read */

@@ -62,13 +62,26 @@ uint32_t balance_place(rt_t *rt);
 
 /* The VMs an idle VM may ask for work, best first; how many queued
  * processes a victim gives to `thief`. Zero when the policy does not
- * steal. */
+ * steal, and for a guest VM (balance_to_host). */
 size_t balance_victims(rt_t *rt, uint32_t *out, size_t max);
 size_t balance_amount(rt_t *rt, size_t queued, uint32_t thief);
 
 /* A process that comes out of the run queue: if a plan asked to move it,
  * hand it over now (true) instead of running it. */
 bool balance_divert(sched_t *s, pcb_t *pcb);
+
+/* PUs shared by several VMs (more VMs than PUs): the VMs on one PU can
+ * never run at the same time, so spreading work over them gains nothing
+ * and costs an OS context switch whenever a message goes from one to the
+ * other. Under a stealing policy the lowest-numbered live VM on the PU is
+ * its host and the others are its guests: a guest asks no VM for work,
+ * and a process that another VM's message wakes on a guest goes on to the
+ * host (counted as a steal: the nearest VM takes it), as BEAM's scheduler
+ * compaction runs a light load on fewer schedulers. A process that moved
+ * or was spawned here, a pinned one and one spawn-on placed here that has
+ * not run yet stay; so do processes woken by this VM's own. True if the
+ * woken process `pcb` was handed to the host. */
+bool balance_to_host(sched_t *s, pcb_t *pcb);
 
 /* At a safe point: take the plan's request to move `pcb` (false if none,
  * or if the process may not move now); sets *to and *cause. */

@@ -34,12 +34,17 @@
 #include <unistd.h>
 
 #define SPIN_ROUNDS 2000
-/* With VMs sharing PUs: yields before sleeping. Each lets the VM that
- * shares the PU run, so a yielding VM costs a busy neighbour little, and
- * a message that arrives meanwhile is seen after one switch (about 1.5 us
- * here) instead of a futex wake-up of a sleeper (10-30 us). With 4 yields
- * a VM of a 4-VM ring on 2 PUs was asleep at most hops (8.5 us per hop);
- * 16 to 200 all gave 2.3-2.8 us, the cost of the process switch itself. */
+/* With VMs sharing PUs: yields before sleeping, while another VM on the
+ * PU is awake or has work queued (sched_pu_peer_busy; with all of them
+ * asleep the VM spins as one with PUs of its own does). Each yield lets
+ * the VM that shares the PU run, so a yielding VM costs a busy neighbour
+ * little, and a message that arrives meanwhile is seen after one switch
+ * (about 1.5 us here) instead of a futex wake-up of a sleeper (10-30 us).
+ * With 4 yields a VM of a 4-VM ring on 2 PUs was asleep at most hops
+ * (8.5 us per hop); 16 to 200 all gave 2.3-2.8 us, the cost of the
+ * process switch itself. Only yields, with a guest's work on its host
+ * (balance_to_host), left the hosts asleep between hops (1.2-3 us); the
+ * spin brought them to the 2-VM figure (0.45 us). */
 #define SHARED_YIELDS 32
 /* 2 pages of buffers. Small messages are packed into the newest buffer
  * kept (msg.c, copy_in), so 2 pages hold a hundred or more of them, and a
@@ -364,11 +369,14 @@ void sched_arrive(sched_t *s, pcb_t *pcb)
         __builtin_prefetch(node);
         __builtin_prefetch(node + SHOAL_CACHE_LINE);
     }
+    bool woken = !p->arriving; /* by a message or signal from another VM */
     sched_count_arrival(rt, p);
     if (ps_state(ck_pr_load_32(&p->status)) == PS_MOVING) {
         settle(s, pcb);
         return;
     }
+    if (woken && balance_to_host(s, pcb))
+        return;
     runq_push(s, pcb);
 }
 
@@ -805,6 +813,38 @@ void sched_give_work(sched_t *s)
         ck_pr_cas_32(&self->steal_req, 0, req);
 }
 
+void sched_find_pu_peers(sched_t *s)
+{
+    const shm_header_t *h = s->rt.h;
+    const shm_vm_t *self = shm_vm(h, s->rt.vm);
+    if (!self->shares_pu)
+        return;
+    for (uint32_t i = 0; i < h->cfg.n_vms; i++) {
+        if (i == s->rt.vm || strncmp(shm_vm(h, i)->cpuset, self->cpuset, sizeof self->cpuset) != 0)
+            continue;
+        if (s->n_pu_peers == SCHED_PU_PEERS)
+            s->pu_crowded = true;
+        else
+            s->pu_peers[s->n_pu_peers++] = i;
+    }
+}
+
+bool sched_pu_peer_busy(const sched_t *s)
+{
+    if (s->pu_crowded)
+        return true;
+    for (uint32_t i = 0; i < s->n_pu_peers; i++) {
+        const shm_vm_t *v = shm_vm(s->rt.h, s->pu_peers[i]);
+        /* Relaxed: a hint; a wrong answer costs one round of the loop. */
+        if (ck_pr_load_32((uint32_t *)&v->state) != VM_RUNNING)
+            continue;
+        if (!ck_pr_load_32((uint32_t *)&v->sleeping) ||
+            (uint32_t)ck_pr_load_64((uint64_t *)&v->inbound) != 0)
+            return true;
+    }
+    return false;
+}
+
 static void ask_for_work(sched_t *s)
 {
     rt_t *rt = &s->rt;
@@ -825,6 +865,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
     s.rt.h = h;
     s.rt.vm = vm;
     s.rt.node = self->node;
+    sched_find_pu_peers(&s);
     s.rt.rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)vm << 32) ^ (uint64_t)getpid();
     const char *t = getenv("SHOAL_GC_TORTURE");
     s.rt.gc_torture = t && *t && strcmp(t, "0") != 0;
@@ -910,25 +951,28 @@ int sched_main(shm_header_t *h, uint32_t vm)
          * each time, and each VM's next update of its own would then miss
          * in its cache, on the message's path. The victim's hand-over
          * wakes us if we are asleep by then. */
-        /* A VM that shares its PUs with others does not spin: the cycles
-         * it would burn are another VM's, maybe the one about to send it
-         * work. It gives the PU away a few times instead, then sleeps. */
-        bool got = false;
+        /* A VM that shares its PUs with others spins only while they all
+         * sleep with nothing queued: the cycles it would burn are
+         * otherwise another VM's, maybe the one about to send it work. It
+         * gives the PU away then (a yield counts as SPIN_ROUNDS /
+         * SHARED_YIELDS rounds), and sleeps after as long a spin. */
+        bool got = false, yielded = false;
         int spun = 0;
-        bool shared = ck_pr_load_32(&self->shares_pu) != 0;
-        int rounds = shared ? SHARED_YIELDS : SPIN_ROUNDS;
         info_idle_begin(&s.rt);
-        for (; spun < rounds && !got; spun++) {
-            if (shared)
+        for (; spun < SPIN_ROUNDS && !got; spun++) {
+            if (sched_pu_peer_busy(&s)) {
                 sched_yield();
-            else
+                yielded = true;
+                spun += SPIN_ROUNDS / SHARED_YIELDS - 1;
+            } else {
                 ck_pr_stall();
+            }
             got = (uint32_t)ck_pr_load_64(&self->inbound) != 0;
         }
         if (got) {
             /* no clock read here, on the message's path: the spin's
              * length is counted in rounds (info.h) */
-            if (shared)
+            if (yielded)
                 info_idle_end(&s.rt); /* yields take what the others run */
             else
                 info_idle_end_spin(&s.rt, (uint32_t)spun);

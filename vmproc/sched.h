@@ -20,6 +20,10 @@ typedef struct timer {
     uint64_t pid;
 } timer_t_;
 
+/* VMs that share a PU with one VM that the idle loop looks at (more than
+ * this: it takes them all to be busy). */
+#define SCHED_PU_PEERS 8
+
 typedef struct sched {
     rt_t rt;
     pcb_t *rq_head, *rq_tail; /* runnable processes, FIFO, linked through
@@ -36,7 +40,20 @@ typedef struct sched {
                            * (recover.h), or 0 */
     uint32_t fail_timers; /* tests: this many next timer_push calls fail as if
                            * out of memory (0 in a run) */
+    uint32_t pu_peers[SCHED_PU_PEERS]; /* the other VMs bound to this VM's PUs */
+    uint32_t n_pu_peers;
+    bool pu_crowded;                   /* more of them than pu_peers holds */
 } sched_t;
+
+/* The other VMs bound to this VM's PUs (more VMs than PUs), into
+ * pu_peers: the placement (run.c) binds each VM to one PU and writes the
+ * cpusets before any VM starts. */
+void sched_find_pu_peers(sched_t *s);
+
+/* Whether a VM on this VM's PUs may want them: it is awake, or work was
+ * queued for it (its waker's FUTEX_WAKE may not have run it yet). The
+ * idle loop yields the PU then, and spins otherwise. */
+bool sched_pu_peer_busy(const sched_t *s);
 
 /* Run VM `vm` until the run stops. Returns the VM's exit code. */
 int sched_main(shm_header_t *h, uint32_t vm);
