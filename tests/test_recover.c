@@ -323,8 +323,10 @@ static void test_small_blocks_vm_killed(void)
             if (ck_pr_load_32(&pcb->state) != PCB_LIVE)
                 continue;
             proc_t *p = proc_of(pcb);
-            if (pcb->owner == 1 && ps_state(p->status) == PS_RUNNING) {
-                /* running at the instant of the death: it ends */
+            if (pcb->owner == 1 && ps_state(p->status) != PS_WAITING) {
+                /* in VM 1's hands at the instant of the death (running, or
+                 * made by vw_proc_new and not yet RUNNING: vm1_work leaves
+                 * every other process WAITING): it ends */
                 vw_proc_free(&w, pcb, 1);
                 ended++;
                 continue;
