@@ -366,6 +366,10 @@ static void test_policy_switch(void)
 {
     vw_t w;
     CU_ASSERT_TRUE_FATAL(world(&w, "steal"));
+    for (int i = 0; i < 3; i++) { /* steal: a spawn starts where it is made */
+        CU_ASSERT_EQUAL(balance_place(vw_rt(&w, 0)), 0);
+        CU_ASSERT_EQUAL(balance_place(vw_rt(&w, 1)), 1);
+    }
     ck_pr_store_32(&shm_vm(w.h, 1)->runq, 8);
     uint32_t out[2];
     CU_ASSERT_EQUAL(balance_victims(vw_rt(&w, 0), out, 2), 1);
