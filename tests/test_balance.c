@@ -7,7 +7,8 @@
  * only by the VM they describe; samples of traffic go out when the
  * supervisor asks; with more VMs than PUs, a guest VM passes processes
  * woken from other VMs to its PU's host, and the idle loop spins only
- * while the other VMs on its PU sleep with nothing queued.
+ * while the other VMs on its PU sleep with nothing queued; work queued
+ * while a VM that would steal it sleeps is handed to it.
  */
 #include "tests/unit.h"
 #include "tests/vm_world.h"
@@ -525,6 +526,73 @@ static void test_pu_peer_busy(void)
     close_world(&w);
 }
 
+/* Work queued on a VM while a VM that would steal it sleeps: the busy
+ * VM hands it the policy's share at its next round, in one push, oldest
+ * first, as a steal; not to a VM that is awake, dead or a guest of a live
+ * host, not for a queue of one; and after a look that found nobody, not
+ * again before the gap has passed. */
+static void test_wake_sleeping_thief(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "steal"));
+    pcb_t *p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = proc(&w, 0, false);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+    }
+    shm_vm_t *v1 = shm_vm(w.h, 1);
+    balance_round(&w.s[0]); /* VM 1 is awake: it asks when it runs out */
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 4);
+    ck_pr_store_32(&v1->sleeping, 1);
+    balance_round(&w.s[0]); /* the look above found nobody: not yet */
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 4);
+    for (int i = 0; i < 40 && w.s[0].rq_len == 4; i++)
+        balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
+    CU_ASSERT_EQUAL(p[0]->owner, 1);
+    CU_ASSERT_EQUAL(p[1]->owner, 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_out[MIG_STEAL], 2);
+    CU_ASSERT_EQUAL(v1->steal_req, 0);
+    CU_ASSERT_EQUAL(v1->wake, 1); /* one push, one wake-up, for both */
+    CU_ASSERT_PTR_EQUAL(vw_next(&w, 1), p[0]);
+    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), p[1]);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 1)->mig_in[MIG_STEAL], 2);
+    /* a queue of one is left alone; a dead VM is not woken */
+    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[0]), p[2]);
+    for (int i = 0; i < 40; i++)
+        balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 1);
+    runq_push(&w.s[0], p[2]);
+    ck_pr_store_32(&v1->state, VM_DEAD);
+    for (int i = 0; i < 40; i++)
+        balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
+    vw_free_all(&w);
+    close_world(&w);
+
+    /* 4 VMs on 2 PUs: VM 0's work goes to VM 1 once it sleeps, never to
+     * the sleeping guests VM 2 and VM 3 */
+    CU_ASSERT_TRUE_FATAL(world_of(&w, "steal", 4, 2));
+    for (int i = 0; i < 4; i++) {
+        p[i] = proc(&w, 0, false);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+    }
+    ck_pr_store_32(&shm_vm(w.h, 2)->sleeping, 1);
+    ck_pr_store_32(&shm_vm(w.h, 3)->sleeping, 1);
+    for (int i = 0; i < 200; i++)
+        balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 4);
+    ck_pr_store_32(&shm_vm(w.h, 1)->sleeping, 1);
+    for (int i = 0; i < 5000 && w.s[0].rq_len == 4; i++)
+        balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
+    CU_ASSERT_EQUAL(p[0]->owner, 1);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 2), 0);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 3), 0);
+    vw_free_all(&w);
+    close_world(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"a waiting process moves at once, and is settled waiting", test_waiting_moves_at_once},
     {"a message to a moving process is seen when it settles", test_message_while_moving},
@@ -538,6 +606,8 @@ static CU_TestInfo tests[] = {
     {"no guests under a policy that does not steal, or on PUs of one's own", test_no_guests},
     {"the idle loop yields only to a VM on its PU that is awake or has work",
      test_pu_peer_busy},
+    {"queued work goes to a sleeping VM that would steal it, in one push",
+     test_wake_sleeping_thief},
     CU_TEST_INFO_NULL,
 };
 

@@ -36,6 +36,9 @@ typedef struct balance {
     uint32_t rounds;                /* scheduling rounds, for publishing now and then */
     uint64_t pub_reds, pub_msgs[2]; /* what the VM table shows */
     uint32_t host;                  /* the first VM on this VM's PUs (balance_to_host) */
+    uint32_t *hosts;                /* every VM's host, if VMs share PUs (else NULL) */
+    uint32_t *thieves;              /* n_vms: a victims() answer (wake_thief) */
+    uint32_t wake_next, wake_gap;   /* rounds: wake_thief's next look, and the gap */
     policy_snapshot_t view;
     pairs_t *pairs;    /* only while the policy samples */
     policy_vm_t vms[]; /* n_vms */
@@ -47,6 +50,13 @@ typedef struct balance {
  * most, so they are never staler than a fraction of an interval; writing
  * them every round cost ~20 instructions a round on the message path. */
 #define PUBLISH_ROUNDS 64u
+
+/* Scheduling rounds between two looks for a sleeping VM to give work to
+ * while this VM has work queued (wake_thief): doubled after a look that
+ * found none, so that a VM that stays busy among busy VMs reads their
+ * lines rarely, and back to the least after one that found one. */
+#define WAKE_GAP_MIN 16u
+#define WAKE_GAP_MAX 4096u
 
 /* Sends between two checks of the sample countdown when the policy takes
  * no samples: as good as never. */
@@ -92,15 +102,27 @@ int balance_init(sched_t *s)
         const shm_vm_t *v = shm_vm(rt->h, i);
         b->vms[i] = (policy_vm_t){.node = v->node, .l3 = v->l3, .alive = 1};
     }
+    b->thieves = malloc(n * sizeof *b->thieves);
+    b->hosts = shm_vm(rt->h, rt->vm)->shares_pu ? malloc(n * sizeof *b->hosts) : NULL;
+    if (!b->thieves || (shm_vm(rt->h, rt->vm)->shares_pu && !b->hosts)) {
+        free(b->thieves);
+        free(b->hosts);
+        free(b);
+        errno = ENOMEM;
+        return -1;
+    }
     /* The cpusets are written before the VMs start (run.c) and never
-     * change; VMs on one PU have the same one. */
-    const shm_vm_t *me = shm_vm(rt->h, rt->vm);
-    b->host = rt->vm;
-    for (uint32_t i = 0; i < rt->vm && me->shares_pu; i++)
-        if (strncmp(shm_vm(rt->h, i)->cpuset, me->cpuset, sizeof me->cpuset) == 0) {
-            b->host = i;
-            break;
-        }
+     * change; VMs on one PU have the same one. Only with more VMs than
+     * PUs (n^2 compares once, at the start). */
+    for (uint32_t i = 0; b->hosts && i < n; i++) {
+        const char *set = shm_vm(rt->h, i)->cpuset;
+        uint32_t j = 0;
+        while (j < i && strncmp(shm_vm(rt->h, j)->cpuset, set, sizeof shm_vm(rt->h, j)->cpuset))
+            j++;
+        b->hosts[i] = j;
+    }
+    b->host = b->hosts ? b->hosts[rt->vm] : rt->vm;
+    b->wake_gap = WAKE_GAP_MIN;
     /* Relaxed: the epoch only has to differ from a later one. */
     b->epoch = ck_pr_load_32(&shm_plan(rt->h, rt->vm)->epoch);
     rt->bal = b;
@@ -114,6 +136,8 @@ void balance_free(sched_t *s)
     if (!b)
         return;
     free(b->pairs);
+    free(b->thieves);
+    free(b->hosts);
     free(b);
     s->rt.bal = NULL;
 }
@@ -293,6 +317,8 @@ static void answer_epoch(rt_t *rt, uint32_t epoch)
     b->epoch = epoch;
 }
 
+static void wake_thief(sched_t *s);
+
 void balance_round(sched_t *s)
 {
     rt_t *rt = &s->rt;
@@ -307,6 +333,8 @@ void balance_round(sched_t *s)
     plan_move_t m;
     while (plan_pending(rt->h, rt->vm) && plan_pop(rt->h, rt->vm, &m))
         act(s, &m);
+    if (s->rq_len >= 2 && (int32_t)(b->rounds - b->wake_next) >= 0 && b->pol->victims)
+        wake_thief(s);
     if (b->sample_every) {
         /* Relaxed: a request; the samples go out under their seqlock. */
         uint32_t e = ck_pr_load_32(&shm_plan(rt->h, rt->vm)->epoch);
@@ -368,6 +396,63 @@ static uint32_t host_of(const rt_t *rt)
         ck_pr_load_32(&shm_vm(rt->h, b->host)->state) != VM_RUNNING)
         return rt->vm;
     return b->host;
+}
+
+/* Whether VM `thief` would ask this VM for work if it looked now, with
+ * `queued` processes here (the other VMs' loads as the view last read
+ * them: they only decide whether others come before us). */
+static bool would_steal_here(rt_t *rt, uint32_t thief, size_t queued)
+{
+    balance_t *b = rt->bal;
+    b->vms[rt->vm].runq = (uint32_t)queued;
+    size_t n = b->pol->victims(b->pv, &b->view, thief, b->thieves, b->view.n_vms);
+    for (size_t i = 0; i < n; i++)
+        if (b->thieves[i] == rt->vm)
+            return true;
+    return false;
+}
+
+/* Work is queued here and a VM that would steal it sleeps: a VM asks for
+ * work only when it runs out, and then sleeps up to VM_IDLE_MS, so work
+ * that piles up here after it looked (a spawn burst: a new process starts
+ * where it was spawned) would wait for its timeout. As BEAM wakes a
+ * sleeping scheduler when a run queue grows, take its request for it,
+ * the nearest such VM first: sched_give_work hands over the policy's
+ * amount, and the push wakes it. Guests (balance_to_host) are left
+ * asleep; they do not steal while their host lives. */
+static void wake_thief(sched_t *s)
+{
+    rt_t *rt = &s->rt;
+    balance_t *b = rt->bal;
+    uint32_t n = b->view.n_vms, found = UINT32_MAX;
+    for (int d = VM_DIST_L3; d <= VM_DIST_REMOTE && found == UINT32_MAX; d++) {
+        for (uint32_t k = 1; k < n; k++) {
+            uint32_t t = (rt->vm + k) % n;
+            const shm_vm_t *v = shm_vm(rt->h, t);
+            /* Relaxed: hints; a VM woken for nothing looks and sleeps. */
+            if ((int)policy_distance(&b->view, rt->vm, t) != d ||
+                !ck_pr_load_32((uint32_t *)&v->sleeping) ||
+                ck_pr_load_32((uint32_t *)&v->state) != VM_RUNNING)
+                continue;
+            if (b->hosts && b->hosts[t] != t &&
+                ck_pr_load_32((uint32_t *)&shm_vm(rt->h, b->hosts[t])->state) == VM_RUNNING)
+                continue;
+            if (would_steal_here(rt, t, s->rq_len)) {
+                found = t;
+                break;
+            }
+        }
+    }
+    if (found == UINT32_MAX) {
+        b->wake_gap = b->wake_gap * 2 > WAKE_GAP_MAX ? WAKE_GAP_MAX : b->wake_gap * 2;
+    } else {
+        b->wake_gap = WAKE_GAP_MIN;
+        shm_vm_t *self = shm_vm(rt->h, rt->vm);
+        /* a request a thief made itself meanwhile wins */
+        if (ck_pr_cas_32(&self->steal_req, 0, found + 1))
+            sched_give_work(s);
+    }
+    b->wake_next = b->rounds + b->wake_gap;
 }
 
 bool balance_to_host(sched_t *s, pcb_t *pcb)

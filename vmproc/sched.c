@@ -186,18 +186,25 @@ void sched_free(sched_t *s)
 }
 
 /* Link a process onto VM vm's inbound list and wake the VM. */
-static void inbound_push(shm_header_t *h, uint32_t vm, pcb_t *pcb)
+/* Push the chain newest..oldest (linked by inbound_next, newest first,
+ * as the list is) onto VM `vm`'s inbound list in one CAS, and wake it. */
+static void inbound_push_chain(shm_header_t *h, uint32_t vm, pcb_t *newest, pcb_t *oldest)
 {
     shm_vm_t *v = shm_vm(h, vm);
-    proc_t *p = proc_of(pcb);
+    proc_t *p = proc_of(oldest);
     uint64_t w;
     do {
         w = ck_pr_load_64(&v->inbound);
         p->inbound_next = (uint32_t)w;
         /* Release (inside the CAS): inbound_next is visible with the push. */
         ck_pr_fence_store();
-    } while (!ck_pr_cas_64(&v->inbound, w, (w & ~0xffffffffull) | ((uint64_t)pcb->slot + 1)));
+    } while (!ck_pr_cas_64(&v->inbound, w, (w & ~0xffffffffull) | ((uint64_t)newest->slot + 1)));
     vm_wake(v);
+}
+
+static void inbound_push(shm_header_t *h, uint32_t vm, pcb_t *pcb)
+{
+    inbound_push_chain(h, vm, pcb, pcb);
 }
 
 void sched_push_inbound(rt_t *rt, uint32_t vm, pcb_t *pcb)
@@ -253,7 +260,21 @@ bool sched_wake(rt_t *rt, pcb_t *pcb)
  * waiting one as MOVING, which no sender or timer wakes (they wake only
  * WAITING processes), and which `to` settles (settle): it counts the
  * arrival, makes it WAITING there and looks at its inbox again. */
+static void hand_over_unqueued(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause,
+                               bool runnable);
+
 void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
+{
+    hand_over_unqueued(s, pcb, to, cause, runnable);
+    inbound_push(s->rt.h, to, pcb);
+}
+
+/* sched_hand_over up to the push: the caller pushes it (alone, or with
+ * others to the same VM in one chain). Until then it is on no list, its
+ * status naming this VM as its holder, as between the owner's CAS and the
+ * push: if this VM dies, its new owner takes it over (recover.h). */
+static void hand_over_unqueued(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause,
+                               bool runnable)
 {
     rt_t *rt = &s->rt;
     proc_t *p = proc_of(pcb);
@@ -284,7 +305,6 @@ void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, 
     bool ok = ck_pr_cas_32(&pcb->owner, rt->vm, to);
     SHOAL_ASSERT(ok, "only the owner hands a process over");
     (void)ok;
-    inbound_push(rt->h, to, pcb);
 }
 
 bool sched_hand_over_waiting(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause)
@@ -793,18 +813,27 @@ void sched_give_work(sched_t *s)
     /* One pass over the queue: processes that spawn-on placed here and
      * that have not run yet stay (their placement is where they start),
      * and so do pinned ones (migrate, call-on); the others go, up to n,
-     * and the rest keep their order. */
+     * and the rest keep their order. What goes is pushed to the thief in
+     * one chain: one CAS on its list and one wake-up, not one each (a
+     * sleeping thief got a FUTEX_WAKE per process until it ran). */
+    pcb_t *newest = NULL, *oldest = NULL;
     for (size_t i = s->rq_len; i > 0; i--) {
         pcb_t *pcb = runq_pop(s);
         proc_t *p = proc_of(pcb);
         placed += (p->flags & PF_PLACED) != 0;
         if (given < n && !(p->flags & PF_PLACED) && !proc_pinned(p)) {
-            sched_hand_over(s, pcb, thief, MIG_STEAL, true);
+            hand_over_unqueued(s, pcb, thief, MIG_STEAL, true);
+            p->inbound_next = newest ? newest->slot + 1 : 0;
+            newest = pcb;
+            if (!oldest)
+                oldest = pcb;
             given++;
         } else {
             runq_push(s, pcb);
         }
     }
+    if (newest)
+        inbound_push_chain(s->rt.h, thief, newest, oldest);
     /* Nothing to give but processes that have not run yet: they can go
      * once they ran, so the request stays for the next round rather than
      * leave the thief asleep until its timeout (a burst of spawn-on). A
