@@ -191,15 +191,22 @@ def w_spawn(shoal, peers):
 
 def w_ring(shoal, peers):
     p, r = SZ["ring_p"], SZ["ring_r"]
-    log("ring P=%d R=%d on 1 VM and %d VMs" % (p, r, NV))
-    s1, s2, b1, b2 = vm_pair(shoal, peers, "ring.shoal", "bring", [p, r], 1, NV,
-                             ("", " round-robin"))
+    log("ring P=%d R=%d on 1 VM and %d VMs (spread round-robin, and placed by the policy)"
+        % (p, r, NV))
+    s1 = shoal_series(shoal, "shoal --vms 1", 1, "ring.shoal", [p, r])
+    s2 = shoal_series(shoal, "shoal --vms %d round-robin" % NV, NV, "ring.shoal", [p, r])
+    s3 = shoal_series(shoal, "shoal --vms %d by the policy" % NV, NV, "ring.shoal",
+                      [p, r, "policy"])
+    b1 = peers.beam("BEAM +S 1:1", 1, "bring", [p, r])
+    b2 = peers.beam("BEAM +S %d:%d" % (NV, NV), NV, "bring", [p, r])
+    repeat([s1, b1, s2, b2, s3], REPS)
     size = "P=%d R=%d" % (p, r)
     row_from("ring", "1 VM", size, "ns/hop", s1, b1, b1.name, bar_=BAR_RING1)
-    mig = s2.extra("migrations")
-    row_from("ring", "%d VMs, round-robin" % NV, size, "ns/hop", s2, b2, b2.name,
-             note="ring processes moved by work stealing during the last run: %s" % mig
-             if mig is not None else "")
+    for s, what in ((s2, "round-robin"), (s3, "placed by the policy (steal)")):
+        mig = s.extra("migrations")
+        row_from("ring", "%d VMs, %s" % (NV, what), size, "ns/hop", s, b2, b2.name,
+                 note="ring processes moved by work stealing during the last run: %s" % mig
+                 if mig is not None else "")
 
 
 def w_pingpong(shoal, peers):
