@@ -597,6 +597,35 @@ static void give_work(sim_t *s, uint32_t vi)
     }
 }
 
+/* As balance.c's wake_thief: work queued here while a VM that would
+ * steal it sleeps (idle past the spin): the nearest such VM is handed the
+ * policy's share as if it had asked. */
+static void wake_thief(sim_t *s, uint32_t vi)
+{
+    svm_t *v = &s->vms[vi];
+    refresh_view(s, false);
+    s->view[vi].runq = (uint32_t)v->rq_len;
+    policy_snapshot_t snap = view_of(s);
+    uint32_t out[SHOAL_MAX_VMS];
+    for (int d = VM_DIST_L3; d <= VM_DIST_REMOTE; d++) {
+        for (uint32_t k = 1; k < s->n_vms; k++) {
+            uint32_t t = (vi + k) % s->n_vms;
+            const svm_t *tv = &s->vms[t];
+            if ((int)dist(s, vi, t) != d || !tv->idle || tv->running != NONE ||
+                s->now - tv->idle_since <= SIM_SPIN_NS)
+                continue;
+            size_t n = s->pol->victims(s->cfg.pv, &snap, t, out, s->n_vms);
+            for (size_t i = 0; i < n; i++) {
+                if (out[i] == vi) {
+                    v->steal_req = t;
+                    v->steal_seen = (uint32_t)v->rq_len;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 static void act(sim_t *s, uint32_t vi, const plan_move_t *m)
 {
     svm_t *v = &s->vms[vi];
@@ -669,6 +698,8 @@ static void sched_point(sim_t *s, uint32_t vi)
     svm_t *v = &s->vms[vi];
     v->view_fresh = false;
     while (!s->stop && v->running == NONE) {
+        if (v->steal_req == NONE && v->rq_len >= 2 && s->pol->victims && s->n_vms > 1)
+            wake_thief(s, vi);
         if (v->steal_req != NONE)
             give_work(s, vi);
         v->hint_runq = (uint32_t)v->rq_len;

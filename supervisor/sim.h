@@ -11,7 +11,9 @@
  *     to run included) at each scheduling point;
  *   - an idle VM spins SIM_SPIN_NS, then asks the policy's victims for
  *     work; a victim answers at its next scheduling point with the
- *     policy's amount; a VM that found nobody retries after SIM_IDLE_NS;
+ *     policy's amount; a VM that found nobody retries after SIM_IDLE_NS,
+ *     unless a VM with two or more queued that it would steal from hands
+ *     it work first, at that VM's scheduling point (balance.c, wake_thief);
  *   - every interval_ms the balancer takes a snapshot (queue lengths,
  *     processes owned, messages sent, sampled pairs) and the policy's
  *     plan reaches each owner VM, which acts on it at its next scheduling

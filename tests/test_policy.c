@@ -112,6 +112,26 @@ static void test_steal_threshold(void)
     done(&x);
 }
 
+/* Work that arrives on VM 0 at 110 ms, while VM 1 sleeps (it asked at the
+ * start, found nothing, and would ask again at 150 ms): VM 0 hands it
+ * half at once, as balance.c's wake_thief does, so the 8 workers of 5 ms
+ * end about 20 ms later instead of 40. */
+static void test_steal_wakes_sleeper(void)
+{
+    run_t x;
+    CU_ASSERT_TRUE_FATAL(run_sim(&x, "pack:1 numa:1 core:2 pu:1", "steal", NULL,
+                                 "proc w count=8 from=0 at=110 cpu=5\n", 0));
+    CU_ASSERT_EQUAL(x.r.unfinished, 0);
+    size_t n;
+    const sim_move_t *m = sim_moves(x.s, &n);
+    CU_ASSERT_TRUE_FATAL(n > 0);
+    CU_ASSERT_EQUAL(m[0].cause, MIG_STEAL);
+    CU_ASSERT_EQUAL(m[0].to, 1);
+    CU_ASSERT_TRUE(m[0].at_ns < 111000000u);
+    CU_ASSERT_TRUE(x.r.makespan_ns < 135000000u);
+    done(&x);
+}
+
 /* The first steal of each idle VM is from its nearest busy VM: on two
  * nodes, from the VM of its own node; with two L3 caches on one node,
  * from the VM that shares its L3. */
@@ -456,6 +476,7 @@ static CU_TestInfo tests[] = {
     {"steal: no cross-node steal below remote_min", test_steal_threshold},
     {"steal: the nearest victim first (node, L3)", test_steal_nearest},
     {"steal: victims and amount on a snapshot", test_steal_decisions},
+    {"steal: work queued while a thief sleeps is handed to it at once", test_steal_wakes_sleeper},
     {"least-loaded: converges within one runnable process", test_least_loaded_converges},
     {"least-loaded: waiting processes spread too", test_least_loaded_waiting},
     {"least-loaded: the plan of an uneven load", test_least_loaded_plan},
