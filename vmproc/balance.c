@@ -424,25 +424,28 @@ static void wake_thief(sched_t *s)
 {
     rt_t *rt = &s->rt;
     balance_t *b = rt->bal;
+    /* One pass over the VMs (one line each, rate-limited by the gap):
+     * the first sleeper of each distance class; then the policy is asked
+     * about those few, nearest first. */
     uint32_t n = b->view.n_vms, found = UINT32_MAX;
-    for (int d = VM_DIST_L3; d <= VM_DIST_REMOTE && found == UINT32_MAX; d++) {
-        for (uint32_t k = 1; k < n; k++) {
-            uint32_t t = (rt->vm + k) % n;
-            const shm_vm_t *v = shm_vm(rt->h, t);
-            /* Relaxed: hints; a VM woken for nothing looks and sleeps. */
-            if ((int)policy_distance(&b->view, rt->vm, t) != d ||
-                !ck_pr_load_32((uint32_t *)&v->sleeping) ||
-                ck_pr_load_32((uint32_t *)&v->state) != VM_RUNNING)
-                continue;
-            if (b->hosts && b->hosts[t] != t &&
-                ck_pr_load_32((uint32_t *)&shm_vm(rt->h, b->hosts[t])->state) == VM_RUNNING)
-                continue;
-            if (would_steal_here(rt, t, s->rq_len)) {
-                found = t;
-                break;
-            }
-        }
+    uint32_t first[VM_DIST_REMOTE + 1] = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    for (uint32_t k = 1; k < n; k++) {
+        uint32_t t = (rt->vm + k) % n;
+        const shm_vm_t *v = shm_vm(rt->h, t);
+        /* Relaxed: hints; a VM woken for nothing looks and sleeps. */
+        if (!ck_pr_load_32((uint32_t *)&v->sleeping) ||
+            ck_pr_load_32((uint32_t *)&v->state) != VM_RUNNING)
+            continue;
+        if (b->hosts && b->hosts[t] != t &&
+            ck_pr_load_32((uint32_t *)&shm_vm(rt->h, b->hosts[t])->state) == VM_RUNNING)
+            continue;
+        enum vm_distance d = policy_distance(&b->view, rt->vm, t);
+        if (first[d] == UINT32_MAX)
+            first[d] = t;
     }
+    for (int d = VM_DIST_L3; d <= VM_DIST_REMOTE && found == UINT32_MAX; d++)
+        if (first[d] != UINT32_MAX && would_steal_here(rt, first[d], s->rq_len))
+            found = first[d];
     if (found == UINT32_MAX) {
         b->wake_gap = b->wake_gap * 2 > WAKE_GAP_MAX ? WAKE_GAP_MAX : b->wake_gap * 2;
     } else {
