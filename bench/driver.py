@@ -48,6 +48,8 @@ if QUICK:
               flood_n=200000, flood_t=4, over_p=100, over_r=100,
               numa_w=64, numa_iters=10000, numa_cells=2000,
               sel_backlog=10000, sel_k=20000,
+              big_n=200, big_m=100, pfib_n=30, pfib_cut=18, count_n=100000,
+              pipe_n=20000, pipe_s=8, calls_c=50, calls_k=400,
               scale_idle_n=20000, scale_mig_bytes=16 << 20, scale_mig_moves=1000,
               scale_mig_rounds=10, scale_flood_n=200000, scale_flood_per_vm=10)
 else:
@@ -61,6 +63,8 @@ else:
               flood_n=1000000, flood_t=4, over_p=100, over_r=1000,
               numa_w=64, numa_iters=30000, numa_cells=2000,
               sel_backlog=10000, sel_k=200000,
+              big_n=1000, big_m=300, pfib_n=35, pfib_cut=18, count_n=1000000,
+              pipe_n=300000, pipe_s=8, calls_c=100, calls_k=3000,
               scale_idle_n=1000000, scale_mig_bytes=64 << 20, scale_mig_moves=1000,
               scale_mig_rounds=100, scale_flood_n=10000000, scale_flood_per_vm=100)
 
@@ -242,6 +246,28 @@ def w_select(shoal, peers):
     row_from("select", "1 VM, no backlog", "%d calls" % k, "ns/call", s0, b0, "BEAM +S 1")
     row_from("select", "1 VM, backlog", "%d calls, %d waiting" % (k, b), "ns/call", s1, b1,
              "BEAM +S 1")
+
+
+def w_actors(shoal, peers):
+    """Classic actor workloads (Savina's Big and Counting Actor, a fork-join
+    fib, a pipeline, synchronous calls to one server), the same program on
+    both sides, processes placed by each runtime's own policy (`spawn`):
+    the general paths, with no bar."""
+    work = [("big", "big.shoal", "bbig", [SZ["big_n"], SZ["big_m"]],
+             "%d actors x %d pings" % (SZ["big_n"], SZ["big_m"])),
+            ("pfib", "pfib.shoal", "bpfib", [SZ["pfib_n"], SZ["pfib_cut"]],
+             "fib(%d), a process per call above %d" % (SZ["pfib_n"], SZ["pfib_cut"])),
+            ("count", "count.shoal", "bcount", [SZ["count_n"]],
+             "%d messages to one counter" % SZ["count_n"]),
+            ("pipe", "pipe.shoal", "bpipe", [SZ["pipe_n"], SZ["pipe_s"]],
+             "%d integers through %d stages" % (SZ["pipe_n"], SZ["pipe_s"])),
+            ("calls", "calls.shoal", "bcalls", [SZ["calls_c"], SZ["calls_k"]],
+             "%d clients x %d calls to one server" % (SZ["calls_c"], SZ["calls_k"]))]
+    log("actors: %s on 1 VM and %d VMs" % (", ".join(w[0] for w in work), NV))
+    for name, prog_, module, args, size in work:
+        s1, s2, b1, b2 = vm_pair(shoal, peers, prog_, module, args, 1, NV)
+        row_from("actors", "%s, 1 VM" % name, size, "ms", s1, b1, b1.name)
+        row_from("actors", "%s, %d VMs" % (name, NV), size, "ms", s2, b2, b2.name)
 
 
 # ---------------------------------------------------------------- skew, policies
@@ -738,8 +764,8 @@ def bar_summary(rows):
                 not_judged=sum(1 for r in judged if r["bar_met"].startswith("n/a")))
 
 
-WORKLOADS = [w_fib, w_spawn, w_ring, w_pingpong, w_select, w_skew, w_policies, w_migrate, w_memory,
-             w_flood, w_oversub, w_numa, w_maps, w_tables, w_scale]
+WORKLOADS = [w_fib, w_spawn, w_ring, w_pingpong, w_select, w_actors, w_skew, w_policies,
+             w_migrate, w_memory, w_flood, w_oversub, w_numa, w_maps, w_tables, w_scale]
 
 
 def main():

@@ -2,7 +2,7 @@
 # run.sh: the benchmark driver. Usage: bench/run.sh path/to/shoal
 #   BENCH_QUICK=1   smoke sizes (about 10x smaller), 1 repetition
 #   BENCH_REPS=N    repetitions (default 5; 1 with BENCH_QUICK)
-#   BENCH_ONLY=a,b  only these workloads (fib spawn ring pingpong select skew policies migrate
+#   BENCH_ONLY=a,b  only these workloads (fib spawn ring pingpong select actors skew policies migrate
 #                   memory flood oversub numa maps tables scale)
 # Prints a progress line per workload, then a table (each row with its bar
 # and whether it is met), and writes bench/results/latest.json. The work is
