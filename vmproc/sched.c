@@ -185,7 +185,6 @@ void sched_free(sched_t *s)
     s->rq_len = s->ntimers = s->tcap = 0;
 }
 
-/* Link a process onto VM vm's inbound list and wake the VM. */
 /* Push the chain newest..oldest (linked by inbound_next, newest first,
  * as the list is) onto VM `vm`'s inbound list in one CAS, and wake it. */
 static void inbound_push_chain(shm_header_t *h, uint32_t vm, pcb_t *newest, pcb_t *oldest)
@@ -202,6 +201,7 @@ static void inbound_push_chain(shm_header_t *h, uint32_t vm, pcb_t *newest, pcb_
     vm_wake(v);
 }
 
+/* Link a process onto VM vm's inbound list and wake the VM. */
 static void inbound_push(shm_header_t *h, uint32_t vm, pcb_t *pcb)
 {
     inbound_push_chain(h, vm, pcb, pcb);
@@ -251,6 +251,9 @@ bool sched_wake(rt_t *rt, pcb_t *pcb)
     return true;
 }
 
+static void hand_over_unqueued(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause,
+                               bool runnable);
+
 /* Hand a process that is not running (between slices, or waiting) over
  * to VM `to`: the one rule of DESIGN.md. The owner word changes by CAS
  * from this VM, which owns it and is not running it, so no other VM can
@@ -260,9 +263,6 @@ bool sched_wake(rt_t *rt, pcb_t *pcb)
  * waiting one as MOVING, which no sender or timer wakes (they wake only
  * WAITING processes), and which `to` settles (settle): it counts the
  * arrival, makes it WAITING there and looks at its inbox again. */
-static void hand_over_unqueued(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause,
-                               bool runnable);
-
 void sched_hand_over(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause cause, bool runnable)
 {
     hand_over_unqueued(s, pcb, to, cause, runnable);
