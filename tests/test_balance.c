@@ -469,23 +469,21 @@ static void test_guest_passes_woken_to_host(void)
  * VMs with PUs of their own, no VM is anyone's guest. */
 static void test_no_guests(void)
 {
-    vw_t w;
-    CU_ASSERT_TRUE_FATAL(world_of(&w, "least-loaded", 4, 2));
-    pcb_t *a = proc(&w, 2, true);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-    wake_from(&w, 1, a);
-    CU_ASSERT_EQUAL(a->owner, 2);
-    CU_ASSERT_EQUAL(w.s[2].rq_len, 1);
-    vw_free_all(&w);
-    close_world(&w);
-    CU_ASSERT_TRUE_FATAL(world_of(&w, "steal", 4, 0));
-    a = proc(&w, 2, true);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-    wake_from(&w, 1, a);
-    CU_ASSERT_EQUAL(a->owner, 2);
-    CU_ASSERT_EQUAL(w.s[2].rq_len, 1);
-    vw_free_all(&w);
-    close_world(&w);
+    static const struct {
+        const char *policy;
+        uint32_t pus; /* 0: each VM on PUs of its own */
+    } cases[] = {{"least-loaded", 2}, {"steal", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vw_t w;
+        CU_ASSERT_TRUE_FATAL(world_of(&w, cases[i].policy, 4, cases[i].pus));
+        pcb_t *a = proc(&w, 2, true);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        wake_from(&w, 1, a);
+        CU_ASSERT_EQUAL(a->owner, 2);
+        CU_ASSERT_EQUAL(w.s[2].rq_len, 1);
+        vw_free_all(&w);
+        close_world(&w);
+    }
 }
 
 /* The idle loop's question: does a VM on my PU want it? Yes while one is
