@@ -25,6 +25,8 @@
 #include "shm/segment.h"
 
 #include <ck_pr.h>
+#include <stdbool.h>
+#include <string.h>
 
 enum vm_state {
     VM_EMPTY = 0, /* no process for this entry yet */
@@ -106,6 +108,14 @@ typedef struct shm_vm {
     _Alignas(SHOAL_CACHE_LINE)
     uint64_t arena_returned[2]; /* per class: slots given back (offsets, 0: none) */
 } shm_vm_t;
+
+/* Whether VMs a and b are bound to the same PUs: with more VMs than PUs
+ * the placement binds each to one PU and writes its cpuset before any VM
+ * starts, and never changes it. */
+static inline bool shm_vm_same_pus(const shm_vm_t *a, const shm_vm_t *b)
+{
+    return strncmp(a->cpuset, b->cpuset, sizeof a->cpuset) == 0;
+}
 
 /* Processes VM v owns now, from its own counters: a snapshot of words
  * that one VM writes, read without a lock, so a reader between two of its

@@ -598,29 +598,34 @@ static void give_work(sim_t *s, uint32_t vi)
 }
 
 /* As balance.c's wake_thief: work queued here while a VM that would
- * steal it sleeps (idle past the spin): the nearest such VM is handed the
- * policy's share as if it had asked. */
+ * steal it sleeps (idle past the spin): the first sleeper of each
+ * distance class, nearest class first, that the policy would let steal
+ * from here is handed the policy's share as if it had asked. */
 static void wake_thief(sim_t *s, uint32_t vi)
 {
     svm_t *v = &s->vms[vi];
+    uint32_t first[VM_DIST_REMOTE + 1] = {NONE, NONE, NONE, NONE};
+    for (uint32_t k = 1; k < s->n_vms; k++) {
+        uint32_t t = (vi + k) % s->n_vms;
+        const svm_t *tv = &s->vms[t];
+        enum vm_distance d = dist(s, vi, t);
+        if (tv->idle && tv->running == NONE && s->now - tv->idle_since > SIM_SPIN_NS &&
+            first[d] == NONE)
+            first[d] = t;
+    }
     refresh_view(s, false);
     s->view[vi].runq = (uint32_t)v->rq_len;
     policy_snapshot_t snap = view_of(s);
     uint32_t out[SHOAL_MAX_VMS];
     for (int d = VM_DIST_L3; d <= VM_DIST_REMOTE; d++) {
-        for (uint32_t k = 1; k < s->n_vms; k++) {
-            uint32_t t = (vi + k) % s->n_vms;
-            const svm_t *tv = &s->vms[t];
-            if ((int)dist(s, vi, t) != d || !tv->idle || tv->running != NONE ||
-                s->now - tv->idle_since <= SIM_SPIN_NS)
-                continue;
-            size_t n = s->pol->victims(s->cfg.pv, &snap, t, out, s->n_vms);
-            for (size_t i = 0; i < n; i++) {
-                if (out[i] == vi) {
-                    v->steal_req = t;
-                    v->steal_seen = (uint32_t)v->rq_len;
-                    return;
-                }
+        if (first[d] == NONE)
+            continue;
+        size_t n = s->pol->victims(s->cfg.pv, &snap, first[d], out, s->n_vms);
+        for (size_t i = 0; i < n; i++) {
+            if (out[i] == vi) {
+                v->steal_req = first[d];
+                v->steal_seen = (uint32_t)v->rq_len;
+                return;
             }
         }
     }

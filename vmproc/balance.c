@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct balance {
     uint32_t version; /* of the policy copy below */
@@ -35,8 +34,8 @@ typedef struct balance {
     uint32_t wait_head;             /* first waiting process: slot + 1, 0: none */
     uint32_t rounds;                /* scheduling rounds, for publishing now and then */
     uint64_t pub_reds, pub_msgs[2]; /* what the VM table shows */
-    uint32_t host;                  /* the first VM on this VM's PUs (balance_to_host) */
-    uint32_t *hosts;                /* every VM's host, if VMs share PUs (else NULL) */
+    uint32_t *hosts;                /* every VM's host: the first VM on its PUs
+                                     * (balance_to_host), if VMs share PUs (else NULL) */
     uint32_t *thieves;              /* n_vms: a victims() answer (wake_thief) */
     uint32_t wake_next, wake_gap;   /* rounds: wake_thief's next look, and the gap */
     policy_snapshot_t view;
@@ -111,17 +110,13 @@ int balance_init(sched_t *s)
         errno = ENOMEM;
         return -1;
     }
-    /* The cpusets are written before the VMs start (run.c) and never
-     * change; VMs on one PU have the same one. Only with more VMs than
-     * PUs (n^2 compares once, at the start). */
+    /* Only with more VMs than PUs (n^2 compares once, at the start). */
     for (uint32_t i = 0; b->hosts && i < n; i++) {
-        const char *set = shm_vm(rt->h, i)->cpuset;
         uint32_t j = 0;
-        while (j < i && strncmp(shm_vm(rt->h, j)->cpuset, set, sizeof shm_vm(rt->h, j)->cpuset))
+        while (j < i && !shm_vm_same_pus(shm_vm(rt->h, j), shm_vm(rt->h, i)))
             j++;
         b->hosts[i] = j;
     }
-    b->host = b->hosts ? b->hosts[rt->vm] : rt->vm;
     b->wake_gap = WAKE_GAP_MIN;
     /* Relaxed: the epoch only has to differ from a later one. */
     b->epoch = ck_pr_load_32(&shm_plan(rt->h, rt->vm)->epoch);
@@ -388,14 +383,21 @@ uint32_t balance_place(rt_t *rt)
     return vm;
 }
 
-/* The VM this one passes its woken processes to, or this one. */
-static uint32_t host_of(const rt_t *rt)
+/* VM vm's host if vm is a guest whose host runs, else vm itself. */
+static uint32_t live_host(const rt_t *rt, uint32_t vm)
 {
     const balance_t *b = rt->bal;
-    if (b->host == rt->vm || !b->pol->victims ||
-        ck_pr_load_32(&shm_vm(rt->h, b->host)->state) != VM_RUNNING)
-        return rt->vm;
-    return b->host;
+    if (!b->hosts || b->hosts[vm] == vm ||
+        ck_pr_load_32((uint32_t *)&shm_vm(rt->h, b->hosts[vm])->state) != VM_RUNNING)
+        return vm;
+    return b->hosts[vm];
+}
+
+/* The VM this one passes its woken processes to, or this one: guests
+ * exist only under a stealing policy. */
+static uint32_t host_of(const rt_t *rt)
+{
+    return rt->bal->pol->victims ? live_host(rt, rt->vm) : rt->vm;
 }
 
 /* Whether VM `thief` would ask this VM for work if it looked now, with
@@ -436,8 +438,7 @@ static void wake_thief(sched_t *s)
         if (!ck_pr_load_32((uint32_t *)&v->sleeping) ||
             ck_pr_load_32((uint32_t *)&v->state) != VM_RUNNING)
             continue;
-        if (b->hosts && b->hosts[t] != t &&
-            ck_pr_load_32((uint32_t *)&shm_vm(rt->h, b->hosts[t])->state) == VM_RUNNING)
+        if (live_host(rt, t) != t)
             continue;
         enum vm_distance d = policy_distance(&b->view, rt->vm, t);
         if (first[d] == UINT32_MAX)
@@ -461,10 +462,10 @@ static void wake_thief(sched_t *s)
 bool balance_to_host(sched_t *s, pcb_t *pcb)
 {
     rt_t *rt = &s->rt;
-    if (!rt->bal || rt->bal->host == rt->vm || !may_move(proc_of(pcb)))
+    if (!rt->bal || !rt->bal->hosts)
         return false;
     uint32_t to = host_of(rt);
-    if (to == rt->vm)
+    if (to == rt->vm || !may_move(proc_of(pcb)))
         return false;
     sched_hand_over(s, pcb, to, MIG_STEAL, true);
     return true;

@@ -849,7 +849,7 @@ void sched_find_pu_peers(sched_t *s)
     if (!self->shares_pu)
         return;
     for (uint32_t i = 0; i < h->cfg.n_vms; i++) {
-        if (i == s->rt.vm || strncmp(shm_vm(h, i)->cpuset, self->cpuset, sizeof self->cpuset) != 0)
+        if (i == s->rt.vm || !shm_vm_same_pus(shm_vm(h, i), self))
             continue;
         if (s->n_pu_peers == SCHED_PU_PEERS)
             s->pu_crowded = true;
