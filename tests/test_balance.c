@@ -591,8 +591,36 @@ static void test_wake_sleeping_thief(void)
     close_world(&w);
 }
 
+/* A polled process (sched.c: its VM watches its inbox itself) named by a
+ * plan moves at once as a waiting one does: its VM stops polling it
+ * first, so no VM polls a process it does not own. */
+static void test_polled_moves_at_once(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "least-loaded"));
+    pcb_t *a = proc(&w, 0, true);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    /* as sched_run_one polls a wait (the array is the VM's own) */
+    proc_of(a)->status = PS_POLLED;
+    w.s[0].polled[0] = a;
+    w.s[0].n_polled = 1;
+    push(&w, 0, (plan_move_t){.pid = a->pid, .to = 1, .what = PLAN_PID, .cause = MIG_AFFINITY});
+    balance_round(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].n_polled, 0);
+    CU_ASSERT_EQUAL(a->owner, 1);
+    CU_ASSERT_EQUAL(ps_state(proc_of(a)->status), PS_MOVING);
+    CU_ASSERT_EQUAL(ck_pr_load_64(&shm_vm(w.h, 1)->inbound), (uint64_t)a->slot + 1);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->plan_done, 1);
+    sched_drain_inbound(&w.s[1]);
+    CU_ASSERT_EQUAL(proc_of(a)->status, PS_WAITING);
+    balance_wait_del(&w.s[1], a);
+    vw_proc_free(&w, a, 1);
+    close_world(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"a waiting process moves at once, and is settled waiting", test_waiting_moves_at_once},
+    {"a polled process named by a plan moves at once, unpolled", test_polled_moves_at_once},
     {"a message to a moving process is seen when it settles", test_message_while_moving},
     {"a queued process leaves when it comes out of the queue", test_queued_moves_at_pop},
     {"counts of runnable and waiting; pinned and placed stay", test_counts_and_pins},

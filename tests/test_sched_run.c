@@ -22,6 +22,7 @@
 #include "vmproc/compiler.h"
 #include "vmproc/interp.h"
 #include "vmproc/msg.h"
+#include "vmproc/recover.h"
 #include "vmproc/sched.h"
 
 #include <ck_pr.h>
@@ -508,6 +509,163 @@ static void test_run_one_call_on_pins(void)
     vw_close(&w);
 }
 
+/* Polled waits (sched.c): on a VM that polls, a process that waits in a
+ * receive with no after while nothing else is queued is PS_POLLED, which
+ * ps_state reads as WAITING. A message from another VM is published and
+ * nothing more: the VM's inbound list stays empty and the status is left
+ * alone; the VM's poll sees it and queues the process, which then takes
+ * its message and ends. One that waits with work queued, or with an
+ * after, waits as before; without polling (the default) nothing changes. */
+static void test_polled_wait(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(run_world(&w));
+    pcb_t *a = spawn_fn(&w, 1, "wait-any", 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    uint64_t apid = a->pid;
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, a));
+    CU_ASSERT_EQUAL(proc_of(a)->status, PS_WAITING); /* poll_waits is off */
+    CU_ASSERT_EQUAL(w.s[1].n_polled, 0);
+    CU_ASSERT_EQUAL(send_ok(&w, 0, a), SEND_OK);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, a));
+    CU_ASSERT_TRUE(ended(&w, a, apid));
+
+    w.s[1].poll_waits = true;
+    pcb_t *b = spawn_fn(&w, 1, "wait-any", 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    uint64_t bpid = b->pid;
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, b));
+    CU_ASSERT_EQUAL_FATAL(proc_of(b)->status, PS_POLLED);
+    CU_ASSERT_EQUAL(ps_state(proc_of(b)->status), PS_WAITING);
+    CU_ASSERT_EQUAL(w.s[1].n_polled, 1);
+    CU_ASSERT_FALSE(sched_poll_ready(&w.s[1]));
+    CU_ASSERT_EQUAL(sched_poll(&w.s[1]), 0);
+    CU_ASSERT_EQUAL(send_ok(&w, 0, b), SEND_OK);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
+    CU_ASSERT_EQUAL(proc_of(b)->status, PS_POLLED);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 0);
+    CU_ASSERT_TRUE(sched_poll_ready(&w.s[1]));
+    CU_ASSERT_EQUAL(sched_poll(&w.s[1]), 1);
+    CU_ASSERT_EQUAL(w.s[1].n_polled, 0);
+    CU_ASSERT_EQUAL(proc_of(b)->status, ps_runnable(1, w.s[1].rt.inc));
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, b));
+    CU_ASSERT_TRUE(ended(&w, b, bpid));
+
+    /* with another process queued, or with an after: WAITING */
+    pcb_t *c = spawn_fn(&w, 1, "wait-any", 0, 0), *d = spawn_fn(&w, 1, "wait-after", 1, 100000);
+    CU_ASSERT_FATAL(c && d);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, c));
+    CU_ASSERT_EQUAL(proc_of(c)->status, PS_WAITING);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, d));
+    CU_ASSERT_EQUAL(proc_of(d)->status, PS_WAITING);
+    CU_ASSERT_EQUAL(w.s[1].n_polled, 0);
+    CU_ASSERT_EQUAL(send_ok(&w, 0, c), SEND_OK);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)c->slot + 1);
+    vw_free_all(&w);
+    vw_close(&w);
+}
+
+/* A VM polls at most SCHED_POLLED processes: one more makes the oldest
+ * wait as any other (a message to it then wakes it onto the inbound
+ * list). sched_unpoll makes one wait (what the balancer does before it
+ * moves one); before the VM sleeps, sched_unpoll_all makes every polled
+ * one wait, and queues those that have a message. */
+static void test_polled_limit_and_unpoll(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(run_world(&w));
+    w.s[1].poll_waits = true;
+    pcb_t *p[SCHED_POLLED + 1];
+    for (int i = 0; i <= SCHED_POLLED; i++) {
+        p[i] = spawn_fn(&w, 1, "wait-any", 0, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+        CU_ASSERT_TRUE_FATAL(run_next(&w, 1, p[i]));
+        CU_ASSERT_EQUAL(proc_of(p[i])->status, PS_POLLED);
+    }
+    CU_ASSERT_EQUAL(w.s[1].n_polled, SCHED_POLLED);
+    CU_ASSERT_EQUAL(proc_of(p[0])->status, PS_WAITING);
+    for (int i = 1; i <= SCHED_POLLED; i++)
+        CU_ASSERT_PTR_EQUAL(w.s[1].polled[i - 1], p[i]);
+    CU_ASSERT_EQUAL(send_ok(&w, 0, p[0]), SEND_OK);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)p[0]->slot + 1);
+
+    /* the newest, with no message: it waits */
+    sched_unpoll(&w.s[1], p[SCHED_POLLED]);
+    CU_ASSERT_EQUAL(proc_of(p[SCHED_POLLED])->status, PS_WAITING);
+    CU_ASSERT_EQUAL(w.s[1].n_polled, SCHED_POLLED - 1);
+    for (int i = 1; i < SCHED_POLLED; i++)
+        CU_ASSERT_PTR_EQUAL(w.s[1].polled[i - 1], p[i]);
+
+    /* p[0] takes its message and ends; one more is polled, and gets a
+     * message: sched_unpoll_all queues it, and the others wait */
+    uint64_t p0 = p[0]->pid;
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, p[0]));
+    CU_ASSERT_TRUE(ended(&w, p[0], p0));
+    pcb_t *m = spawn_fn(&w, 1, "wait-any", 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, m));
+    CU_ASSERT_EQUAL_FATAL(proc_of(m)->status, PS_POLLED);
+    CU_ASSERT_EQUAL(w.s[1].n_polled, SCHED_POLLED);
+    CU_ASSERT_EQUAL(send_ok(&w, 0, m), SEND_OK);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), 0);
+    CU_ASSERT_EQUAL(sched_unpoll_all(&w.s[1]), 1);
+    CU_ASSERT_EQUAL(w.s[1].n_polled, 0);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
+    CU_ASSERT_EQUAL(ps_state(proc_of(m)->status), PS_RUNNABLE);
+    for (int i = 1; i <= SCHED_POLLED; i++)
+        CU_ASSERT_EQUAL(proc_of(p[i])->status, PS_WAITING);
+    vw_free_all(&w);
+    vw_close(&w);
+}
+
+/* VM 1 dies and its next incarnation takes over (recover_self), starting
+ * with nothing polled. */
+static void restart_vm1(vw_t *w)
+{
+    shm_vm_t *v = shm_vm(w->h, 1);
+    ck_pr_store_32(&v->restarts, v->restarts + 1);
+    w->s[1].rt.inc = v->restarts;
+    w->s[1].n_polled = 0;
+    recover_self(&w->s[1]);
+}
+
+/* A VM that dies with a process polled: its next incarnation adopts it as
+ * a waiting one (recover_self), which a later message wakes as any other;
+ * or queues it if a message came that the dead VM never saw. */
+static void test_polled_adopted(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(run_world(&w));
+    w.s[1].poll_waits = true;
+    pcb_t *a = spawn_fn(&w, 1, "wait-any", 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, a));
+    CU_ASSERT_EQUAL_FATAL(proc_of(a)->status, PS_POLLED);
+    restart_vm1(&w);
+    CU_ASSERT_EQUAL(proc_of(a)->status, PS_WAITING);
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 0);
+    CU_ASSERT_EQUAL(send_ok(&w, 0, a), SEND_OK);
+    CU_ASSERT_EQUAL(vw_inbound(&w, 1), (uint64_t)a->slot + 1);
+    uint64_t apid = a->pid;
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, a));
+    CU_ASSERT_TRUE(ended(&w, a, apid));
+
+    pcb_t *b = spawn_fn(&w, 1, "wait-any", 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_TRUE_FATAL(run_next(&w, 1, b));
+    CU_ASSERT_EQUAL_FATAL(proc_of(b)->status, PS_POLLED);
+    CU_ASSERT_EQUAL(send_ok(&w, 0, b), SEND_OK);
+    restart_vm1(&w);
+    CU_ASSERT_EQUAL(proc_of(b)->status, ps_runnable(1, shm_vm(w.h, 1)->restarts));
+    CU_ASSERT_EQUAL(w.s[1].rq_len, 1);
+    uint64_t bpid = b->pid;
+    CU_ASSERT_PTR_EQUAL_FATAL(vw_next(&w, 1), b);
+    sched_run_one(&w.s[1], b);
+    CU_ASSERT_TRUE(ended(&w, b, bpid));
+    vw_free_all(&w);
+    vw_close(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"a process that returns ends: slot freed, DOWN to its monitor", test_run_one_returns},
     {"a process that uses up its slice is requeued at the back", test_run_one_yields},
@@ -522,6 +680,11 @@ static CU_TestInfo tests[] = {
      test_run_one_migrate_pins},
     {"call-on: pinned for the whole call, also across a wait, then home",
      test_run_one_call_on_pins},
+    {"a wait with nothing queued is polled: a message from another VM only publishes",
+     test_polled_wait},
+    {"at most SCHED_POLLED polled; unpolled they wait, or run if a message came",
+     test_polled_limit_and_unpoll},
+    {"a VM that dies with polled processes: they are adopted as waiting", test_polled_adopted},
     CU_TEST_INFO_NULL,
 };
 

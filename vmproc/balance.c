@@ -223,6 +223,9 @@ static int move_pid(sched_t *s, uint64_t pid, uint32_t to, enum mig_cause cause)
     proc_t *p = proc_of(pcb);
     if (!may_move(p))
         return MOVE_DROPPED;
+    /* A polled one (ours: only we set it) waits as any other first. */
+    if (ck_pr_load_32(&p->status) == PS_POLLED)
+        sched_unpoll(s, pcb);
     /* Relaxed: a sender may make WAITING into RUNNABLE meanwhile; the CAS
      * in sched_hand_over_waiting decides, and a loser gets the hint. */
     switch (ps_state(ck_pr_load_32(&p->status))) {

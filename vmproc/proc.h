@@ -110,6 +110,13 @@ static inline uint32_t ps_state(uint32_t status)
 
 #define PS_PUSHING 0x10u
 
+/* WAITING, and its owner VM looks at its inbox itself (sched.c, "Polled
+ * waits"): senders and timers wake only a status of exactly PS_WAITING,
+ * so a message to a polled process is published and nothing more; the
+ * owner sees it at its next round. ps_state() reads it as WAITING. Only
+ * the owner sets or clears it. */
+#define PS_POLLED (PS_WAITING | 0x10u)
+
 /* RUNNABLE, held by incarnation `inc` of VM `vm`. */
 static inline uint32_t ps_runnable(uint32_t vm, uint32_t inc)
 {

@@ -84,7 +84,8 @@ static size_t first_look(pcb_t *pcb, void *ctx)
         /* We run nothing while we scan: a hand-over to us that died
          * between its owner CAS and its status store. It is on no list. */
         return take(s, pcb, st);
-    if (ps_state(st) == PS_WAITING)
+    /* (one we poll, PS_POLLED, we see at our next round) */
+    if (st == PS_WAITING)
         rearm(s, pcb);
     return 0;
 }
@@ -211,6 +212,9 @@ static size_t adopt_one(pcb_t *pcb, void *ctx)
             a->adopted += take(s, pcb, st);
         return 0;
     case PS_WAITING:
+        /* polled by our predecessor (sched.c): nobody polls it now */
+        if (st == PS_POLLED)
+            ck_pr_fas_32(&p->status, PS_WAITING);
         rearm(s, pcb);
         a->adopted++;
         return 0;

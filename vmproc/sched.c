@@ -318,6 +318,122 @@ bool sched_hand_over_waiting(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cause
     return true;
 }
 
+/* Make a process this VM holds WAITING by an atomic exchange, then look
+ * at its inbox again, with store-load order between (atomic-load fence):
+ * a sender that pushed before we stored WAITING did not see it, and one
+ * that pushes after sees WAITING and wakes it (msg.c explains). On x86
+ * the exchange is a locked instruction and so already a full fence; an
+ * mfence after a plain store costs ~40 ns on this machine's AMD EPYC
+ * against ~6 for the exchange, and perf put 23% of a one-VM ring's time
+ * on it. */
+static void wait_here(sched_t *s, pcb_t *pcb)
+{
+    rt_t *rt = &s->rt;
+    proc_t *p = proc_of(pcb);
+    ck_pr_fas_32(&p->status, PS_WAITING);
+    ck_pr_fence_atomic_load();
+    if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
+        ck_pr_cas_32(&p->status, PS_WAITING, ps_runnable(rt->vm, rt->inc)))
+        runq_push(s, pcb);
+}
+
+/* Polled waits. A process that waits in receive (with no deadline) when
+ * its VM has nothing else queued is PS_POLLED instead of WAITING: the VM
+ * is about to spin idle anyway, and it spins on the process's inbox word
+ * as well as on its own inbound list. A sender to it then publishes the
+ * message with its CAS and is done: no status CAS, no push onto the VM's
+ * inbound list, no wake-up. Across two VMs a message so moves two cache
+ * lines (the receiver's first PCB line and the message's slot) instead of
+ * three (and the inbound list's line), and the receiver, which already
+ * holds the PCB line when it sees the message, misses once instead of
+ * three times in a row before it runs (inbound list, PCB, message).
+ *
+ * Only the owner sets and clears PS_POLLED, and nobody else acts on it:
+ * senders and timers wake only WAITING, stealers take only queued
+ * processes, and the balancer's moves (balance.c) unpoll first. A VM
+ * polls at most SCHED_POLLED processes (a new one unpolls the oldest),
+ * looks at them every round of its loop, and unpolls them all before it
+ * sleeps, so a sleeping VM has none. Processes with a deadline are not
+ * polled (their timer wakes only WAITING). A VM that dies leaves its
+ * polled processes as waiting ones: its next incarnation makes them
+ * WAITING and looks at their inboxes (recover.c), as for any waiting
+ * process. VMs that share a PU do not poll: a guest's process woken from
+ * another VM must reach its host's queue (balance_to_host). */
+static void poll_remove(sched_t *s, uint32_t i)
+{
+    s->n_polled--;
+    for (; i < s->n_polled; i++)
+        s->polled[i] = s->polled[i + 1];
+}
+
+static void poll_add(sched_t *s, pcb_t *pcb)
+{
+    if (s->n_polled == SCHED_POLLED) {
+        pcb_t *oldest = s->polled[0];
+        poll_remove(s, 0);
+        wait_here(s, oldest);
+    }
+    /* Owner only, and a status no other VM acts on: a plain store. A
+     * message published before it is seen at the first look. */
+    ck_pr_store_32(&proc_of(pcb)->status, PS_POLLED);
+    s->polled[s->n_polled++] = pcb;
+}
+
+static bool has_message(pcb_t *pcb)
+{
+    /* Relaxed: a look; msg_take's exchange acquires the nodes. */
+    return (ck_pr_load_64(&proc_of(pcb)->inbox) & INBOX_OFF_MASK) != 0;
+}
+
+bool sched_poll_ready(const sched_t *s)
+{
+    for (uint32_t i = 0; i < s->n_polled; i++)
+        if (has_message(s->polled[i]))
+            return true;
+    return false;
+}
+
+size_t sched_poll(sched_t *s)
+{
+    rt_t *rt = &s->rt;
+    size_t queued = 0;
+    for (uint32_t i = 0; i < s->n_polled;) {
+        pcb_t *pcb = s->polled[i];
+        if (!has_message(pcb)) {
+            i++;
+            continue;
+        }
+        poll_remove(s, i);
+        /* the message's node, read soon by msg_take (as sched_arrive) */
+        __builtin_prefetch((const char *)rt->h + (ck_pr_load_64(&proc_of(pcb)->inbox) & INBOX_OFF_MASK));
+        ck_pr_store_32(&proc_of(pcb)->status, ps_runnable(rt->vm, rt->inc));
+        runq_push(s, pcb);
+        queued++;
+    }
+    return queued;
+}
+
+void sched_unpoll(sched_t *s, pcb_t *pcb)
+{
+    for (uint32_t i = 0; i < s->n_polled; i++)
+        if (s->polled[i] == pcb) {
+            poll_remove(s, i);
+            wait_here(s, pcb);
+            return;
+        }
+}
+
+size_t sched_unpoll_all(sched_t *s)
+{
+    size_t before = s->rq_len;
+    while (s->n_polled > 0) {
+        pcb_t *pcb = s->polled[s->n_polled - 1];
+        s->n_polled--;
+        wait_here(s, pcb);
+    }
+    return s->rq_len - before;
+}
+
 /* A waiting process handed over to this VM (MOVING): make it WAITING
  * here, with its timer on this VM, or runnable if messages came while it
  * moved; or pass it on if a plan asked for that meanwhile. */
@@ -342,14 +458,7 @@ static void settle(sched_t *s, pcb_t *pcb)
         return;
     }
     balance_wait_add(s, pcb);
-    /* WAITING, then the inbox check, with store-load order between them
-     * as in run_one: a sender that pushed before we stored WAITING did
-     * not wake it. */
-    ck_pr_fas_32(&p->status, PS_WAITING);
-    ck_pr_fence_atomic_load();
-    if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
-        ck_pr_cas_32(&p->status, PS_WAITING, ps_runnable(rt->vm, rt->inc)))
-        runq_push(s, pcb);
+    wait_here(s, pcb);
 }
 
 void sched_count_arrival(rt_t *rt, proc_t *p)
@@ -777,18 +886,10 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
             break;
         }
         balance_wait_add(s, pcb);
-        /* WAITING by an atomic exchange, then look at the inbox again,
-         * with store-load order between (atomic-load fence): a sender that
-         * pushed before we stored WAITING did not see it (msg.c explains).
-         * On x86 the exchange is a locked instruction and so already a
-         * full fence; an mfence after a plain store costs ~40 ns on this
-         * machine's AMD EPYC against ~6 for the exchange, and perf put
-         * 23% of a one-VM ring's time on it. */
-        ck_pr_fas_32(&p->status, PS_WAITING);
-        ck_pr_fence_atomic_load();
-        if ((ck_pr_load_64(&p->inbox) & INBOX_OFF_MASK) != 0 &&
-            ck_pr_cas_32(&p->status, PS_WAITING, ps_runnable(rt->vm, rt->inc)))
-            runq_push(s, pcb);
+        if (s->poll_waits && s->rq_len == 0 && p->deadline < 0)
+            poll_add(s, pcb);
+        else
+            wait_here(s, pcb);
         break;
     }
     case RUN_EXIT:
@@ -895,6 +996,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
     s.rt.vm = vm;
     s.rt.node = self->node;
     sched_find_pu_peers(&s);
+    s.poll_waits = !self->shares_pu;
     s.rt.rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)vm << 32) ^ (uint64_t)getpid();
     const char *t = getenv("SHOAL_GC_TORTURE");
     s.rt.gc_torture = t && *t && strcmp(t, "0") != 0;
@@ -965,6 +1067,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
             ck_pr_store_32(&self->runq, (uint32_t)s.rq_len);
         if (s.ntimers)
             sched_fire_timers(&s, interp_now_ns());
+        if (s.n_polled)
+            sched_poll(&s);
         pcb_t *pcb = runq_pop(&s);
         if (pcb) {
             if (!balance_divert(&s, pcb))
@@ -996,7 +1100,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
             } else {
                 ck_pr_stall();
             }
-            got = (uint32_t)ck_pr_load_64(&self->inbound) != 0;
+            got = (uint32_t)ck_pr_load_64(&self->inbound) != 0 || sched_poll_ready(&s);
         }
         if (got) {
             /* no clock read here, on the message's path: the spin's
@@ -1027,6 +1131,12 @@ int sched_main(shm_header_t *h, uint32_t vm)
             int64_t dm = (d + 999999) / 1000000;
             if (dm < ms)
                 ms = (uint32_t)dm;
+        }
+        /* Asleep, we would see no polled process's message: they wait
+         * as any other from here on, and one that has a message runs. */
+        if (sched_unpoll_all(&s) > 0) {
+            info_idle_end(&s.rt);
+            continue;
         }
         vm_sleep(h, self, has_work, &s, ms);
         info_idle_end(&s.rt);
