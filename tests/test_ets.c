@@ -40,6 +40,7 @@
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
 #include "vmproc/ets.h"
+#include "vmproc/ets_impl.h"
 #include "vmproc/heap.h"
 #include "vmproc/termio.h"
 
@@ -469,6 +470,47 @@ static void test_pool_exhausted(void)
     vw_close(&w);
 }
 
+/* A set table grows out of its first array, which is part of the table's
+ * own block, on VM 0; VM 1 drops it and frees it. The first array is
+ * retired by nobody: had VM 0 retired it when the resize finished, VM 0
+ * would free it after its grace period, inside a block VM 1 had given
+ * back (and that could be a slab by then: a slot freed twice, a free list
+ * overwritten, as migration torture found in tbl_drop.shoal). The
+ * resized arrays are retired and freed; the pool and the slabs check. */
+static void test_first_array_not_retired(void)
+{
+    vw_t ww;
+    CU_ASSERT_FATAL(eh_world_open(&ww, 2, 64 * MIB));
+    eh_proc_t p0, p1;
+    CU_ASSERT_FATAL(eh_proc_new(&ww, 0, &p0) && eh_proc_new(&ww, 1, &p1));
+    term name = eh_atom(&ww, "grown");
+    CU_ASSERT_EQUAL_FATAL(t_new(&p0, name), name);
+    ets_table_t *t = ets_begin(p0.rt, name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    const ets_arr_t *first = t->cur;
+    ets_end(p0.rt);
+    CU_ASSERT_EQUAL_FATAL(first->embedded, 1);
+    for (int64_t k = 0; k < 1000; k++)
+        CU_ASSERT_EQUAL(t_put(&p0, name, mk_fix(k), mk_fix(-k)), mk_atom(A_TRUE));
+    CU_ASSERT_FATAL(ets_begin(p0.rt, name) == t);
+    const ets_arr_t *now = t->cur;
+    ets_end(p0.rt);
+    CU_ASSERT_FATAL(now != first); /* it grew */
+    epoch_dom_t *ep = ets_dir(ww.h)->epoch;
+    CU_ASSERT_FALSE(epoch_retired(ep, 0, first));
+    CU_ASSERT_FALSE(epoch_retired(ep, 1, first));
+    CU_ASSERT_EQUAL(t_drop(&p1, name), mk_atom(A_TRUE));
+    for (int i = 0; i < 4; i++) { /* grace periods: the table is freed */
+        ets_reclaim_hard(p1.rt);
+        ets_reclaim_hard(p0.rt);
+    }
+    CU_ASSERT_EQUAL(epoch_pending(ep, 0) + epoch_pending(ep, 1), 0);
+    char why[200];
+    CU_ASSERT(ets_check(ww.h, why, sizeof why) == 0);
+    CU_ASSERT(pool_check(ww.h, why, sizeof why) == 0);
+    vw_close(&ww);
+}
+
 /* ------------------------------------------------------------------ */
 /* VMs updating at once                                                 */
 
@@ -869,6 +911,8 @@ static CU_TestInfo tests[] = {
     {"get of a value past the heap limit: heap_limit, entry kept", test_get_heap_limit},
     {"a full directory: new is system_limit, old tables work", test_directory_full},
     {"the pool running out: system_limit, entries stay, room comes back", test_pool_exhausted},
+    {"a table's first array is not retired: a drop from another VM frees it with the table",
+     test_first_array_not_retired},
     {"VMs update counters at once: no update lost", test_concurrent},
     {"a VM dies holding the locks: others wait until recovery, then go on", test_dead_holder},
     {"a VM dies after linking a new key: recovery counts again", test_dead_after_link},

@@ -382,7 +382,14 @@ static void finish(rt_t *rt, ets_table_t *t, ets_arr_t *a, ets_arr_t *o)
         ets_journal(&t->resize, J_FINISH, o, a, NULL);
         ck_pr_store_ptr(&a->old, NULL);
         ets_crash_point(ETS_CRASH_FINISH);
-        ets_retiring(vm_rec(rt), o, arr_bytes(o));
+        /* The first array is part of the table's block, which lives
+         * until the table is dropped and freed: nothing to retire. Were
+         * it retired, its grace period could end on this VM after another
+         * VM had dropped the table and freed the block, and the free
+         * would then land in whatever the block had become (a slab: a
+         * slot freed twice, a free list overwritten). */
+        if (!o->embedded)
+            ets_retiring(vm_rec(rt), o, arr_bytes(o));
         ets_journal_end(&t->resize);
     }
     ets_unlock(&t->resize);
@@ -709,8 +716,8 @@ void hash_recover(shm_header_t *h, ets_table_t *t, uint32_t vm, void *const pend
             if (t->cur != l->a)
                 ets_free_unpublished(h, l->a);
         } else if (l->op == J_FINISH) {
-            if (((ets_arr_t *)l->b)->old == NULL)
-                ets_retire_for(h, vm, l->a);
+            if (((ets_arr_t *)l->b)->old == NULL && !((ets_arr_t *)l->a)->embedded)
+                ets_retire_for(h, vm, l->a); /* (finish: the first array is the table's) */
         }
         l->op = J_NONE;
         ets_unlock(l);
@@ -757,7 +764,8 @@ bool hash_free_some(shm_header_t *h, uint32_t who, ets_table_t *t, size_t budget
     if (a->old) {
         ets_arr_t *o = a->old;
         a->old = NULL;
-        ets_obj_free(h, who, o); /* an embedded one is not a run or slot: kept */
+        if (!o->embedded) /* the first array goes with the table's block */
+            ets_obj_free(h, who, o);
     }
     if (!a->embedded) {
         t->cur = NULL;
