@@ -659,6 +659,12 @@ static bool cache_free(shm_header_t *h, uint32_t vm, uint64_t page)
     uint32_t k = (uint32_t)(page / h->layout.pages_per_node);
     if (c->count == POOL_CACHE_PAGES || (c->count > 0 && c->node != k))
         return false;
+#ifdef SHOAL_DEBUG
+    /* A page freed twice in a row is cached twice, and then handed out
+     * twice: its descriptor (this VM's, one page) cannot tell. */
+    for (uint32_t i = 0; i < c->count; i++)
+        SHOAL_ASSERT(c->pages[i] != (uint32_t)page, "pool_free of a page already in the cache");
+#endif
     desc_store(h, page, desc_pack(POOL_OWNER_VM(vm), 1));
     crash_point(POOL_CRASH_CACHE_PUSH);
     c->pages[c->count] = (uint32_t)page;

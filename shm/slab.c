@@ -339,7 +339,9 @@ void slab_free(shm_header_t *h, slab_dom_t *d, uint32_t who, void *slot)
         return;
 #ifdef SHOAL_DEBUG
     /* Debug builds: a reader that looks at a freed slot (a reclamation
-     * bug) sees garbage at once, not the old contents. */
+     * bug) sees garbage at once, not the old contents; a slot freed twice
+     * (its second word still the fill) is caught here. */
+    SHOAL_ASSERT(((uint64_t *)slot)[1] != 0xa5a5a5a5a5a5a5a5ull, "slab_free of a free slot");
     memset((char *)slot + 8, 0xa5, class_size[s->cls] - 8);
 #endif
     uint64_t top;
