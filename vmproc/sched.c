@@ -405,7 +405,8 @@ size_t sched_poll(sched_t *s)
         }
         poll_remove(s, i);
         /* the message's node, read soon by msg_take (as sched_arrive) */
-        __builtin_prefetch((const char *)rt->h + (ck_pr_load_64(&proc_of(pcb)->inbox) & INBOX_OFF_MASK));
+        __builtin_prefetch((const char *)rt->h +
+                           (ck_pr_load_64(&proc_of(pcb)->inbox) & INBOX_OFF_MASK));
         ck_pr_store_32(&proc_of(pcb)->status, ps_runnable(rt->vm, rt->inc));
         runq_push(s, pcb);
         queued++;
