@@ -644,6 +644,34 @@ static void test_self_tail_call(void)
     shm_destroy(h);
 }
 
+/* An and, an or, a let or true as the test of an if or a cond clause
+ * is compiled as jumps: its comparisons fuse with their jumps (J<cmp>),
+ * and no boolean is pushed and then tested (JUMP_F, OR_JUMP, PUSH_TRUE);
+ * the same forms as values still build the boolean. */
+static void test_branch_tests(void)
+{
+    shm_header_t *h = load_ok(
+        "(defn in (x) (if (and (> x 1) (< x 9)) 'in 'out))\n"
+        "(defn out (x) (cond ((or (< x 1) (> x 9)) 'out) (true 'in)))\n"
+        "(defn near (c qs) (cond ((let ((q (car qs))) (or (= q c) (= q (+ c 1)))) 'near) (true 'far)))\n"
+        "(defn value (x) (and (> x 1) (< x 9)))\n"
+        "(defn main () 'ok)\n");
+    const func_t *in = lh_func(h, "in", 1), *out = lh_func(h, "out", 1);
+    const func_t *near = lh_func(h, "near", 2), *value = lh_func(h, "value", 1);
+    CU_ASSERT_FATAL(in && out && near && value);
+    const enum opcode built[] = {OP_JUMP_F, OP_OR_JUMP, OP_PUSH_TRUE, OP_PUSH_FALSE};
+    for (size_t i = 0; i < sizeof built / sizeof built[0]; i++) {
+        CU_ASSERT_EQUAL(count_op(in, built[i], NULL), 0);
+        CU_ASSERT_EQUAL(count_op(out, built[i], NULL), 0);
+        CU_ASSERT_EQUAL(count_op(near, built[i], NULL), 0);
+    }
+    CU_ASSERT_EQUAL(count_op(in, OP_JGT_SI, NULL) + count_op(in, OP_JLT_SI, NULL), 2);
+    CU_ASSERT_EQUAL(count_op(out, OP_JGT_SI, NULL) + count_op(out, OP_JLT_SI, NULL), 2);
+    CU_ASSERT_EQUAL(count_op(near, OP_JEQ, NULL), 2);
+    CU_ASSERT_EQUAL(count_op(value, OP_PUSH_FALSE, NULL), 1);
+    shm_destroy(h);
+}
+
 static CU_TestInfo compiler_tests[] = {
     {"unbound variable", test_unbound_variable},
     {"undefined function", test_undefined_function},
@@ -675,6 +703,7 @@ static CU_TestInfo compiler_tests[] = {
     {"compile time is linear: 20,000 defns, literals, bindings, parameters", test_compile_is_linear},
     {"a receive whose every clause matches one bound local starts at the mark", test_receive_mark},
     {"a function's tail call of itself is TCALL_SELF, no other call is", test_self_tail_call},
+    {"an and, or, let or true as a branch's test is jumps, no boolean", test_branch_tests},
     CU_TEST_INFO_NULL,
 };
 

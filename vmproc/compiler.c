@@ -42,106 +42,12 @@
 uint64_t compiler_compares;
 
 
-typedef struct binding {
-    const char *name;
-    uint32_t slot;
-    struct binding *next;     /* the binding made before this one, in any name */
-    struct binding *shadowed; /* the binding of the same name this one hides */
-} binding_t;
-
-#define NO_INDEX UINT32_MAX
-#define NO_POS SIZE_MAX
-
-/* A name in a symbol table: the compiler's table of top-level names
- * (builtins, special forms, defns) or a function's table of variables.
- * Lookups are hashed, so that compile time grows with the size of the
- * program, not with its square: a 40,000-defn program took 8 s when
- * every lookup scanned. */
-typedef struct sym {
-    const char *name; /* NULL: an empty slot */
-    uint32_t hash;
-    int32_t builtin;       /* names: the bi_id, or -1 */
-    bool special;          /* names: a special form */
-    uint32_t first_global; /* names: its first defn in c->globals, or NO_INDEX */
-    uint32_t nglobals;     /* names: how many arities are defined */
-    int32_t free_idx;      /* variables: index among the free variables, or -1 */
-    binding_t *local;      /* variables: the innermost binding in scope, or NULL */
-} sym_t;
-
-/* Open addressing, linear probing, at most half full. */
-typedef struct sym_tab {
-    sym_t *v;
-    size_t cap, used;
-} sym_tab_t;
-
-typedef struct fctx {
-    struct fctx *parent;
-    uint32_t *code;
-    size_t ncode, capcode;
-    term *consts;
-    size_t nconsts, capconsts;
-    uint32_t arity, next_slot, max_slot;
-    int depth, max_depth;
-    binding_t *env;      /* the bindings in scope, innermost first */
-    sym_tab_t vars;      /* by name: the innermost binding, and the free index */
-    const char **free_names;
-    uint32_t nfree, capfree;
-    int guard; /* > 0 while compiling a guard: only guard builtins may be called */
-    uint32_t *kindex;    /* constants by value: index + 1, or 0; kcap slots */
-    size_t kcap;
-    /* the line table: (code offset, line) where the line changes; `line`
-     * is the line of the form being compiled */
-    uint32_t *lines;
-    size_t nlines, caplines;
-    int line;
-    /* the peephole (fuse): where the last three instructions start, the
-     * latest first (NO_POS: none to fuse with), and the furthest position
-     * a jump lands on, which no fusion may swallow */
-    size_t last[3];
-    size_t label;
-    const func_t *self; /* the function being compiled (a tail call of it is TCALL_SELF) */
-} fctx_t;
-
-typedef struct global {
-    const char *name;
-    uint32_t arity;
-    uint32_t index;
-    uint32_t next; /* the next defn of the same name (another arity), or NO_INDEX */
-    ast_t *defn;
-} global_t;
-
-/* Every private allocation of a compile comes from one arena, freed whole
- * by compiler_free: a compile error longjmps out of any depth and leaks
- * nothing. Growth copies into a new block and leaves the old one to the
- * arena, which at most doubles what a compile uses. */
-typedef struct arena_block {
-    struct arena_block *next;
-    size_t used, cap;
-    max_align_t data[];
-} arena_block_t;
-
-struct compiler {
-    shm_header_t *h;
-    arena_block_t *arena;
-    global_t *globals;
-    size_t nglobals, capglobals;
-    func_t **funcs; /* every function, top-level and closures, by index */
-    size_t nfuncs, capfuncs;
-    sym_tab_t names; /* builtins, special forms and defns, by name */
-    const ast_t *where; /* the defn being compiled: where an error without a form is */
-    shoal_stack_t stack;  /* the C stack this pass may use */
-    jmp_buf fail;
-    diag_t *err;
-    const char *file_src, *file_copy; /* the last file name copied (code_file) */
-};
+#include "vmproc/compiler_impl.h"
 
 /* ------------------------------------------------------------------ */
 /* errors and memory                                                   */
 
-static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 3, 4)));
-
-static void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
+void die_at(compiler_t *c, const ast_t *a, const char *fmt, ...)
 {
     if (!a)
         a = c->where;
@@ -165,7 +71,7 @@ static void stack_check(compiler_t *c, const ast_t *a)
 }
 
 /* Zeroed private memory for this compile. */
-static void *c_alloc(compiler_t *c, size_t bytes)
+void *c_alloc(compiler_t *c, size_t bytes)
 {
     bytes = SHOAL_ALIGN_UP(bytes, sizeof(max_align_t));
     arena_block_t *b = c->arena;
@@ -185,7 +91,7 @@ static void *c_alloc(compiler_t *c, size_t bytes)
     return p;
 }
 
-static void *grow(compiler_t *c, void *p, size_t *cap, size_t need, size_t elem)
+void *grow(compiler_t *c, void *p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return p;
@@ -270,300 +176,6 @@ static term const_datum(compiler_t *c, const ast_t *a)
     }
     UNREACHABLE();
     return T_NIL;
-}
-
-/* ------------------------------------------------------------------ */
-/* emitting                                                            */
-
-static const int op_effect[] = {
-#define OP(name, extra, effect, doc) effect,
-#include "vmproc/opcodes.h"
-#undef OP
-};
-
-static size_t emit_word(compiler_t *c, fctx_t *f, uint32_t w)
-{
-    if (f->line > 0 && (f->nlines == 0 || f->lines[2 * f->nlines - 1] != (uint32_t)f->line)) {
-        f->lines = grow(c, f->lines, &f->caplines, 2 * f->nlines + 2, sizeof *f->lines);
-        f->lines[2 * f->nlines] = (uint32_t)f->ncode;
-        f->lines[2 * f->nlines + 1] = (uint32_t)f->line;
-        f->nlines++;
-    }
-    f->code = grow(c, f->code, &f->capcode, f->ncode + 1, sizeof *f->code);
-    f->code[f->ncode] = w;
-    return f->ncode++;
-}
-
-static void adjust(fctx_t *f, int d)
-{
-    f->depth += d;
-    if (f->depth > f->max_depth)
-        f->max_depth = f->depth;
-}
-
-static size_t here(const fctx_t *f)
-{
-    return f->ncode;
-}
-
-/* A jump lands at `pos`: no fusion may make it the middle of an
- * instruction. */
-static void mark_label(fctx_t *f, size_t pos)
-{
-    if (pos > f->label)
-        f->label = pos;
-}
-
-/* The opcode of the one-word instruction at history entry i (the latest
- * is 0), if the entries 0..i are whole one-word instructions that end at
- * the code's end, and no jump lands after the start of entry i; else -1. */
-static int last_op(const fctx_t *f, int i)
-{
-    for (int j = 0; j <= i; j++)
-        if (f->last[j] == NO_POS || f->last[j] + (size_t)j + 1 != f->ncode)
-            return -1;
-    if (f->label > f->last[i])
-        return -1;
-    return (int)(f->code[f->last[i]] & 0xffu);
-}
-
-static uint32_t last_a(const fctx_t *f, int i)
-{
-    return f->code[f->last[i]] >> 8;
-}
-
-/* Go back to where history entry i starts, to write a fused instruction
- * there: the words after it go, with their line-table entries. */
-static size_t rewind_to(fctx_t *f, int i)
-{
-    size_t at = f->last[i];
-    f->ncode = at;
-    while (f->nlines > 0 && f->lines[2 * (f->nlines - 1)] > at)
-        f->nlines--;
-    f->last[0] = f->last[1] = f->last[2] = NO_POS;
-    return at;
-}
-
-static bool is_compare(int op)
-{
-    return op == OP_LT || op == OP_GT || op == OP_LE || op == OP_GE || op == OP_EQ || op == OP_NE;
-}
-
-/* The LOAD2 a b that ends the code back into LOAD a; LOAD b, so that
- * the LOAD b can fuse with what follows instead. */
-static void split_load2(compiler_t *c, fctx_t *f)
-{
-    size_t at = f->last[0];
-    uint32_t w = f->code[at];
-    f->code[at] = ((w >> 8) & 0xfffu) << 8 | OP_LOAD;
-    size_t at2 = emit_word(c, f, (w >> 20) << 8 | OP_LOAD);
-    f->last[2] = f->last[1];
-    f->last[1] = at;
-    f->last[0] = at2;
-}
-
-/* Superinstructions (interp.c has their fast paths): `op a` about to be
- * emitted, fused with the instructions before it when they are
- *   LOAD s; ADD_I k              -> LOAD_ADDI s 2k
- *   LOAD s; RET                  -> RET_SLOT s
- *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s 2k+1 (jump unless s CMP k)
- *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
- *   ADD; RET (SUB; RET)          -> ADD_RET; RET (SUB_RET; RET)
- *   LOAD s; ADD (SUB, MUL)       -> ADD_S s (SUB_S, MUL_S): top + slot s
- *   PUSH_K k; ADD (SUB, MUL)     -> ADD_K k (SUB_K, MUL_K)
- *   LOAD2 a b; ADD (SUB, MUL)    -> ADD_SS a b (SUB_SS, MUL_SS)
- *   LOAD s; CAR (CDR)            -> CAR_S s (CDR_S s)
- *   LOAD s; NULLP; JUMP_F        -> JNULL_S s (jump unless s is '())
- *   NULLP; JUMP_F                -> JNULL
- *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
- *                                   again before an ADD_I, RET, PUSH_INT,
- *                                   CAR, CDR or NULLP
- *                                   so that LOAD b fuses with it
- * and, in emit_call_g, LOAD or LOAD_ADDI; CALL_G -> LOAD_CALL or
- * LOAD_ADDI_CALL; CALL_G
- * (the integers in the fused forms are pre-shifted or tagged: A is 24
- * bits, so 2k+1 fits the 32-bit word)
- * The fused code does what the sequence did, errors included. Returns
- * the position of the fused instruction, whose jump (if any) is in A,
- * relative to the word after its first; NO_POS if nothing was fused. */
-static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
-{
-    int op0 = last_op(f, 0);
-    if (op0 == OP_LOAD2 && (op == OP_ADD_I || op == OP_RET || op == OP_PUSH_INT ||
-                            op == OP_CAR || op == OP_CDR || op == OP_NULLP)) {
-        split_load2(c, f);
-        op0 = OP_LOAD;
-    }
-    if (op0 == OP_LOAD && op == OP_LOAD && last_a(f, 0) < 4096 && a >= 0 && a < 4096) {
-        uint32_t *at = &f->code[f->last[0]];
-        *at = (uint32_t)a << 20 | (*at & 0xfffff00u) | OP_LOAD2;
-        return f->last[0];
-    }
-    if (op0 == OP_LOAD && op == OP_ADD_I) {
-        uint32_t s = last_a(f, 0);
-        size_t at = rewind_to(f, 0);
-        emit_word(c, f, s << 8 | OP_LOAD_ADDI);
-        emit_word(c, f, (uint32_t)(a * 2));
-        f->last[0] = at;
-        return at;
-    }
-    if (op0 == OP_LOAD && op == OP_RET) {
-        uint32_t s = last_a(f, 0);
-        size_t at = rewind_to(f, 0);
-        emit_word(c, f, s << 8 | OP_RET_SLOT);
-        f->last[0] = at;
-        return at;
-    }
-    if (op == OP_RET && (op0 == OP_ADD || op0 == OP_SUB)) {
-        /* the RET stays: ADD_RET's slow path goes on to it */
-        uint32_t *at = &f->code[f->last[0]];
-        *at = (*at & ~0xffu) | (op0 == OP_ADD ? OP_ADD_RET : OP_SUB_RET);
-        return NO_POS;
-    }
-    if ((op == OP_ADD || op == OP_SUB || op == OP_MUL) &&
-        (op0 == OP_LOAD || op0 == OP_PUSH_K || op0 == OP_LOAD2)) {
-        /* the operand (or both) read by the arithmetic itself: one
-         * dispatch less; A stays as it was */
-        static const enum opcode with[][3] = {
-            {OP_ADD_S, OP_SUB_S, OP_MUL_S},
-            {OP_ADD_K, OP_SUB_K, OP_MUL_K},
-            {OP_ADD_SS, OP_SUB_SS, OP_MUL_SS},
-        };
-        int row = op0 == OP_LOAD ? 0 : op0 == OP_PUSH_K ? 1 : 2;
-        int col = op == OP_ADD ? 0 : op == OP_SUB ? 1 : 2;
-        uint32_t *at = &f->code[f->last[0]];
-        *at = (*at & ~0xffu) | with[row][col];
-        return f->last[0];
-    }
-    if ((op == OP_CAR || op == OP_CDR) && op0 == OP_LOAD) {
-        uint32_t *at = &f->code[f->last[0]];
-        *at = (*at & ~0xffu) | (op == OP_CAR ? OP_CAR_S : OP_CDR_S);
-        return f->last[0];
-    }
-    if (op == OP_JUMP_F && op0 == OP_NULLP) {
-        if (last_op(f, 1) == OP_LOAD) {
-            uint32_t s = last_a(f, 1);
-            size_t at = rewind_to(f, 1);
-            emit_word(c, f, ((uint32_t)a << 8) | OP_JNULL_S);
-            emit_word(c, f, s);
-            return at;
-        }
-        size_t at = rewind_to(f, 0);
-        emit_word(c, f, ((uint32_t)a << 8) | OP_JNULL);
-        return at;
-    }
-    if (op == OP_JUMP_F && is_compare(op0)) {
-        static const enum opcode plain[] = {[OP_LT] = OP_JLT, [OP_GT] = OP_JGT, [OP_LE] = OP_JLE,
-                                            [OP_GE] = OP_JGE, [OP_EQ] = OP_JEQ, [OP_NE] = OP_JNE};
-        static const enum opcode with_k[] = {[OP_LT] = OP_JLT_SI, [OP_GT] = OP_JGT_SI,
-                                             [OP_LE] = OP_JLE_SI, [OP_GE] = OP_JGE_SI,
-                                             [OP_EQ] = OP_JEQ_SI, [OP_NE] = OP_JNE_SI};
-        if (last_op(f, 1) == OP_PUSH_INT && last_op(f, 2) == OP_LOAD) {
-            int32_t k = (int32_t)f->code[f->last[1]] >> 8;
-            uint32_t s = last_a(f, 2);
-            size_t at = rewind_to(f, 2);
-            emit_word(c, f, ((uint32_t)a << 8) | with_k[op0]);
-            emit_word(c, f, s);
-            emit_word(c, f, (uint32_t)(k * 2 + 1));
-            return at;
-        }
-        size_t at = rewind_to(f, 0);
-        emit_word(c, f, ((uint32_t)a << 8) | plain[op0]);
-        return at;
-    }
-    return NO_POS;
-}
-
-/* Emit opcode with operand A; returns its position. */
-static size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
-{
-    /* A is 24 bits: a signed jump, or a count or index below 2^23 (and
-     * 0xffffff, RECV_START's "no timeout") */
-    if ((a < -(1 << 23) || a >= (1 << 23)) && a != 0xffffff)
-        die_at(c, NULL, "a form too large to compile: more than %u arguments or elements",
-               1u << 23);
-    adjust(f, op_effect[op]);
-    size_t at = fuse(c, f, op, a);
-    if (at != NO_POS)
-        return at;
-    at = emit_word(c, f, ((uint32_t)a << 8) | (uint32_t)op);
-    f->last[2] = f->last[1];
-    f->last[1] = f->last[0];
-    f->last[0] = at;
-    return at;
-}
-
-/* Patch the jump operand at `pos` (a word index: the opcode word when
- * `in_a`, else an extra word) of the instruction ending at `next` so that
- * it lands on `target`. */
-static void patch(fctx_t *f, size_t pos, bool in_a, size_t next, size_t target)
-{
-    mark_label(f, target);
-    int32_t off = (int32_t)target - (int32_t)next;
-    if (in_a)
-        f->code[pos] = (f->code[pos] & 0xffu) | ((uint32_t)off << 8);
-    else
-        f->code[pos] = (uint32_t)off;
-}
-
-/* A jump with the offset in A, patched later with patch_a. */
-static size_t emit_jump(compiler_t *c, fctx_t *f, enum opcode op)
-{
-    return emit(c, f, op, 0);
-}
-
-static void patch_a(fctx_t *f, size_t pos, size_t target)
-{
-    patch(f, pos, true, pos + 1, target);
-}
-
-static size_t term_slot(term t, size_t mask)
-{
-    return (size_t)((t * 0x9e3779b97f4a7c15ull) >> 32) & mask;
-}
-
-/* The index of constant t in f, added if new (equal terms share one). */
-static uint32_t add_const(compiler_t *c, fctx_t *f, term t)
-{
-    if ((f->nconsts + 1) * 2 > f->kcap) {
-        size_t cap = f->kcap ? f->kcap * 2 : 64;
-        uint32_t *ix = c_alloc(c, cap * sizeof *ix);
-        for (size_t i = 0; i < f->nconsts; i++) {
-            size_t j = term_slot(f->consts[i], cap - 1);
-            while (ix[j])
-                j = (j + 1) & (cap - 1);
-            ix[j] = (uint32_t)i + 1;
-        }
-        f->kindex = ix;
-        f->kcap = cap;
-    }
-    size_t j = term_slot(t, f->kcap - 1);
-    for (; f->kindex[j]; j = (j + 1) & (f->kcap - 1)) {
-        compiler_compares++;
-        if (f->consts[f->kindex[j] - 1] == t)
-            return f->kindex[j] - 1;
-    }
-    /* the index is an instruction's 24-bit operand */
-    if (f->nconsts >= (1u << 23))
-        die_at(c, NULL, "too many constants in one function (at most %u)", 1u << 23);
-    f->consts = grow(c, f->consts, &f->capconsts, f->nconsts + 1, sizeof *f->consts);
-    f->consts[f->nconsts] = t;
-    f->kindex[j] = (uint32_t)f->nconsts + 1;
-    return (uint32_t)f->nconsts++;
-}
-
-static void push_const(compiler_t *c, fctx_t *f, term t)
-{
-    if (t == T_NIL)
-        emit(c, f, OP_PUSH_NIL, 0);
-    else if (t == mk_atom(A_FALSE))
-        emit(c, f, OP_PUSH_FALSE, 0);
-    else if (t == mk_atom(A_TRUE))
-        emit(c, f, OP_PUSH_TRUE, 0);
-    else if (is_fix(t) && fix_val(t) >= -(1 << 23) && fix_val(t) < (1 << 23))
-        emit(c, f, OP_PUSH_INT, (int32_t)fix_val(t));
-    else
-        emit(c, f, OP_PUSH_K, (int32_t)add_const(c, f, t));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1110,6 +722,96 @@ static void comp_symbol(compiler_t *c, fctx_t *f, const ast_t *a)
 }
 
 
+static bool is_form(const ast_t *a, const char *name)
+{
+    return a->kind == AST_LIST && a->u.list.n >= 1 && ast_is_sym(a->u.list.items[0], name);
+}
+
+static const ast_t *let_last(const ast_t *t)
+{
+    return t->u.list.items[t->u.list.n - 1];
+}
+
+static bool test_let(const ast_t *t)
+{
+    return is_form(t, "let") && t->u.list.n >= 3 && t->u.list.items[1]->kind == AST_LIST;
+}
+
+/* The jumps comp_test appends for t. */
+static size_t test_jumps(const ast_t *t)
+{
+    if (ast_is_sym(t, "true"))
+        return 0;
+    if (test_let(t))
+        return test_jumps(let_last(t));
+    if (is_form(t, "or"))
+        return t->u.list.n == 1 ? 1 : test_jumps(let_last(t));
+    if (!is_form(t, "and"))
+        return 1;
+    size_t n = 0;
+    for (size_t i = 1; i < t->u.list.n; i++)
+        n += test_jumps(t->u.list.items[i]);
+    return n;
+}
+
+static void let_bind(compiler_t *c, fctx_t *f, const ast_t *a);
+
+/* t as the test of a branch (if, cond): it leaves nothing on the stack,
+ * and where t is false it jumps to where the caller patches the jumps
+ * it appends to js (test_jumps(t) of them). An and is its items in turn,
+ * each jumping there; an or is its items in turn, each but the last
+ * jumping past the test when it holds; a let binds and then tests its
+ * last form. So a comparison among them fuses with its jump (J<cmp>),
+ * as a test of its own does, and no boolean is built; the test true
+ * (cond's last clause) is no code at all. Values other than false pass,
+ * as with JUMP_F. */
+static void comp_test(compiler_t *c, fctx_t *f, const ast_t *t, size_t *js, size_t *nj)
+{
+    stack_check(c, t);
+    if (ast_is_sym(t, "true"))
+        return;
+    if (is_form(t, "and")) {
+        for (size_t i = 1; i < t->u.list.n; i++)
+            comp_test(c, f, t->u.list.items[i], js, nj);
+        return;
+    }
+    if (is_form(t, "or")) {
+        size_t n = t->u.list.n;
+        if (n == 1) {
+            js[(*nj)++] = emit_jump(c, f, OP_JUMP);
+            return;
+        }
+        size_t *pass = c_alloc(c, n * sizeof *pass);
+        for (size_t i = 1; i + 1 < n; i++) {
+            size_t *fails = c_alloc(c, (test_jumps(t->u.list.items[i]) + 1) * sizeof *fails);
+            size_t nf = 0;
+            comp_test(c, f, t->u.list.items[i], fails, &nf);
+            pass[i] = emit_jump(c, f, OP_JUMP);
+            for (size_t j = 0; j < nf; j++)
+                patch_a(f, fails[j], here(f));
+        }
+        comp_test(c, f, t->u.list.items[n - 1], js, nj);
+        for (size_t i = 1; i + 1 < n; i++)
+            patch_a(f, pass[i], here(f));
+        return;
+    }
+    if (test_let(t)) {
+        binding_t *saved = f->env;
+        uint32_t saved_slot = f->next_slot;
+        let_bind(c, f, t);
+        for (size_t i = 2; i + 1 < t->u.list.n; i++) {
+            comp(c, f, t->u.list.items[i], false);
+            emit(c, f, OP_POP, 0);
+        }
+        comp_test(c, f, let_last(t), js, nj);
+        unbind_to(c, f, saved);
+        f->next_slot = saved_slot;
+        return;
+    }
+    comp(c, f, t, false);
+    js[(*nj)++] = emit_jump(c, f, OP_JUMP_F);
+}
+
 static void comp_if(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
 {
     size_t n = a->u.list.n;
@@ -1118,12 +820,14 @@ static void comp_if(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         die_at(c, a, "malformed if: expected (if test then [else])");
     /* (if (< x 2) ...) on a local and a small integer becomes one
      * instruction (fuse) */
-    comp(c, f, it[1], false);
-    size_t jf = emit_jump(c, f, OP_JUMP_F);
+    size_t *js = c_alloc(c, (test_jumps(it[1]) + 1) * sizeof *js);
+    size_t nj = 0;
+    comp_test(c, f, it[1], js, &nj);
     comp(c, f, it[2], tail);
     size_t je = emit_jump(c, f, OP_JUMP);
     adjust(f, -1);
-    patch_a(f, jf, here(f));
+    for (size_t i = 0; i < nj; i++)
+        patch_a(f, js[i], here(f));
     if (n == 4)
         comp(c, f, it[3], tail);
     else {
@@ -1139,6 +843,16 @@ static void comp_let(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         die_at(c, a, "malformed let: expected (let ((name expr) ...) body...)");
     binding_t *saved = f->env;
     uint32_t saved_slot = f->next_slot;
+    let_bind(c, f, a);
+    comp_body(c, f, a->u.list.items + 2, a->u.list.n - 2, tail, a);
+    unbind_to(c, f, saved);
+    if (!tail)
+        f->next_slot = saved_slot;
+}
+
+/* The bindings of let a, in scope from here (the caller unbinds them). */
+static void let_bind(compiler_t *c, fctx_t *f, const ast_t *a)
+{
     const ast_t *bs = a->u.list.items[1];
     for (size_t i = 0; i < bs->u.list.n; i++) {
         const ast_t *b = bs->u.list.items[i];
@@ -1152,10 +866,6 @@ static void comp_let(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
         emit(c, f, OP_STORE, (int32_t)s);
         bind(c, f, name->u.str.s, s);
     }
-    comp_body(c, f, a->u.list.items + 2, a->u.list.n - 2, tail, a);
-    unbind_to(c, f, saved);
-    if (!tail)
-        f->next_slot = saved_slot;
 }
 
 static void comp_cond(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
@@ -1163,19 +873,27 @@ static void comp_cond(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
     size_t n = a->u.list.n;
     size_t *ends = c_alloc(c, n * sizeof *ends);
     size_t nends = 0;
+    bool always = false; /* a clause whose test always passes: no fall-through */
     for (size_t i = 1; i < n; i++) {
         const ast_t *cl = a->u.list.items[i];
         if (cl->kind != AST_LIST || cl->u.list.n < 2)
             die_at(c, cl, "malformed cond clause: expected (test body...)");
-        comp(c, f, cl->u.list.items[0], false);
-        size_t jf = emit_jump(c, f, OP_JUMP_F);
+        size_t *js = c_alloc(c, (test_jumps(cl->u.list.items[0]) + 1) * sizeof *js);
+        size_t nj = 0;
+        comp_test(c, f, cl->u.list.items[0], js, &nj);
         comp_body(c, f, cl->u.list.items + 1, cl->u.list.n - 1, tail, cl);
         ends[nends++] = emit_jump(c, f, OP_JUMP);
         adjust(f, -1);
-        patch_a(f, jf, here(f));
+        for (size_t j = 0; j < nj; j++)
+            patch_a(f, js[j], here(f));
+        always = always || nj == 0;
     }
-    emit(c, f, OP_PUSH_FALSE, 0);
-    ret_if_tail(c, f, tail);
+    if (always) {
+        adjust(f, 1); /* the clauses' value, where they meet */
+    } else {
+        emit(c, f, OP_PUSH_FALSE, 0);
+        ret_if_tail(c, f, tail);
+    }
     for (size_t i = 0; i < nends; i++)
         patch_a(f, ends[i], here(f));
 }
