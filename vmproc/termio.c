@@ -71,14 +71,22 @@ void float_text(double d, char *out, size_t n)
         snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
         return;
     }
-    /* The fewest significant digits that read back as d... */
+    /* The fewest significant digits that read back as d, by bisection
+     * over 1..17 (17 always do): if p digits read back, so do p + 1,
+     * because every p-digit decimal is also a (p + 1)-digit one, and
+     * printf rounds to the nearest, so p + 1 digits are at least as near
+     * to d. Five conversions and reads instead of up to seventeen. */
     char e[40];
-    int prec = 1;
-    for (; prec <= 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, d);
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(e, sizeof e, "%.*e", mid - 1, d);
         if (strtod(e, NULL) == d)
-            break;
+            hi = mid;
+        else
+            lo = mid + 1;
     }
+    snprintf(e, sizeof e, "%.*e", lo - 1, d);
     /* ...laid out as Erlang and JavaScript do: positional for exponents
      * from -5 to 20 (10.0, 0.001), else d.ddde[-]X (1.0e21, 1.5e-7). */
     char digits[24];
