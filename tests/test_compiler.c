@@ -184,7 +184,8 @@ static void test_malformed_defn(void)
     CERR("(defn if () 1)", 1, 7, "cannot define if");
     CERR("(defn main () 1)\n(defn false (x) x)", 2, 7, "cannot define false");
     CERR("(defn f (x) x)\n(defn f (y) y)\n(defn main () 1)", 2, 7, "f/1 is defined twice");
-    CERR("(defn f (_) 1)", 1, 10, "cannot use _ as a parameter");
+    CERR("(defn f (_) 1)", 1, 10, "cannot use _ as a parameter (a parameter is a name: to ignore an "
+                                   "argument, name it _x, or _ with any letters after it)");
 }
 
 static void test_duplicate_parameter(void)

@@ -1520,7 +1520,10 @@ static void check_params(compiler_t *c, const ast_t *params)
             die_at(c, p, "a parameter must be a name");
         if (is_special(c, p->u.str.s) || ast_is_sym(p, "true") || ast_is_sym(p, "false") ||
             ast_is_sym(p, "_"))
-            die_at(c, p, "cannot use %s as a parameter", p->u.str.s);
+            die_at(c, p, "cannot use %s as a parameter%s", p->u.str.s,
+                   ast_is_sym(p, "_") ? " (a parameter is a name: to ignore an argument, "
+                                        "name it _x, or _ with any letters after it)"
+                                      : "");
     }
     /* A parameter named twice: pairwise for the usual few, hashed for a
      * long list (which would otherwise cost its square). */
