@@ -544,18 +544,21 @@ static void test_uncaught_errors(void)
 }
 
 /* A process past its heap limit ends with #(error heap_limit); the VM
- * goes on to report it. */
+ * goes on to report it, with the limit and how to raise it. */
+#define HEAP_LIMIT_4                                                            \
+    "#(error heap_limit) (its heap and stack passed the limit of 4 MiB per "   \
+    "process; raise it with --heap-limit-mb N or heap_limit_mb in [memory])"
 static void test_heap_limit(void)
 {
     static const char *const small[] = {"--vms", "1", "--heap-limit-mb", "4", NULL};
-    uncaught("(defn grow (l) (grow (cons 1 l)))", "(grow '())", "#(error heap_limit)", small,
+    uncaught("(defn grow (l) (grow (cons 1 l)))", "(grow '())", HEAP_LIMIT_4, small,
              __LINE__);
     /* deep non-tail recursion: the stack counts against the limit */
     uncaught("(defn sum-to (n) (if (= n 0) 0 (+ n (sum-to (- n 1)))))", "(print (sum-to 10000000))",
-             "#(error heap_limit)", small, __LINE__);
+             HEAP_LIMIT_4, small, __LINE__);
     /* a big string built by str */
     uncaught("(defn big (s) (big (str s s)))", "(big \"0123456789abcdef\")",
-             "#(error heap_limit)", small, __LINE__);
+             HEAP_LIMIT_4, small, __LINE__);
 }
 
 /* Under the same 4 MiB limit, a tail loop of millions of calls and a

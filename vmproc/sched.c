@@ -679,8 +679,16 @@ static void report_exit(sched_t *s, pcb_t *pcb, bool is_main)
              (unsigned long long)pcb->pid);
     sbuf_puts(&b, head);
     print_reason(s->rt.h, &b, p);
-    if (p->flags & PF_OUT_OF_POOL)
+    if (p->flags & PF_OUT_OF_POOL) {
         sbuf_puts(&b, " (the shared page pool is exhausted; raise --pool-mb)");
+    } else if (p->err_class == EXC_ERROR && p->err_value == mk_atom(A_HEAP_LIMIT)) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 " (its heap and stack passed the limit of %llu MiB per process; raise it with "
+                 "--heap-limit-mb N or heap_limit_mb in [memory])",
+                 (unsigned long long)(p->heap_limit_words * sizeof(term) >> 20));
+        sbuf_puts(&b, why);
+    }
     /* The reason may hold the program's strings and atoms: their control
      * bytes and bytes that are not UTF-8 go to the terminal as \xNN. */
     sbuf_t e = {0};
