@@ -673,6 +673,28 @@ static void test_branch_tests(void)
     shm_destroy(h);
 }
 
+/* elem with its tuple in a local slot reads the slot itself: ELEM_SS
+ * when the index is a local too, ELEM_S when it is computed. */
+static void test_elem_fused(void)
+{
+    shm_header_t *h = load_ok("(defn ss (k t) (elem k t))\n"
+                              "(defn s (k t) (elem (+ k 1) t))\n"
+                              "(defn plain (k t) (elem k (elem 0 t)))\n"
+                              "(defn main () 'ok)\n");
+    const func_t *ss = lh_func(h, "ss", 2), *s = lh_func(h, "s", 2);
+    const func_t *plain = lh_func(h, "plain", 2);
+    CU_ASSERT_FATAL(ss && s && plain);
+    CU_ASSERT_EQUAL(count_op(ss, OP_ELEM_SS, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(ss, OP_ELEM, NULL) + count_op(ss, OP_LOAD2, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(s, OP_ELEM_S, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(s, OP_ELEM, NULL), 0);
+    /* the inner elem reads t itself; the outer one has both operands
+     * on the stack */
+    CU_ASSERT_EQUAL(count_op(plain, OP_ELEM_S, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(plain, OP_ELEM, NULL), 1);
+    shm_destroy(h);
+}
+
 static CU_TestInfo compiler_tests[] = {
     {"unbound variable", test_unbound_variable},
     {"undefined function", test_undefined_function},
@@ -705,6 +727,7 @@ static CU_TestInfo compiler_tests[] = {
     {"a receive whose every clause matches one bound local starts at the mark", test_receive_mark},
     {"a function's tail call of itself is TCALL_SELF, no other call is", test_self_tail_call},
     {"an and, or, let or true as a branch's test is jumps, no boolean", test_branch_tests},
+    {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS)", test_elem_fused},
     CU_TEST_INFO_NULL,
 };
 

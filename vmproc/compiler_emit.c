@@ -110,6 +110,7 @@ void split_load2(compiler_t *c, fctx_t *f)
  *   PUSH_K k; ADD (SUB, MUL)     -> ADD_K k (SUB_K, MUL_K)
  *   LOAD2 a b; ADD (SUB, MUL)    -> ADD_SS a b (SUB_SS, MUL_SS)
  *   LOAD s; CAR (CDR)            -> CAR_S s (CDR_S s)
+ *   LOAD t; ELEM (LOAD2 i t; ELEM) -> ELEM_S t (ELEM_SS i t)
  *   LOAD s; NULLP; JUMP_F        -> JNULL_S s (jump unless s is '())
  *   NULLP; JUMP_F                -> JNULL
  *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
@@ -170,6 +171,11 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         int col = op == OP_ADD ? 0 : op == OP_SUB ? 1 : 2;
         uint32_t *at = &f->code[f->last[0]];
         *at = (*at & ~0xffu) | with[row][col];
+        return f->last[0];
+    }
+    if (op == OP_ELEM && (op0 == OP_LOAD || op0 == OP_LOAD2)) {
+        uint32_t *at = &f->code[f->last[0]];
+        *at = (*at & ~0xffu) | (op0 == OP_LOAD ? OP_ELEM_S : OP_ELEM_SS);
         return f->last[0];
     }
     if ((op == OP_CAR || op == OP_CDR) && op0 == OP_LOAD) {

@@ -963,7 +963,18 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             bif_id = BI_DIV;
             goto bif_generic;
         }
+        CASE(ELEM_S)
+        {
+            *sp++ = fp[A_U(w)];
+            goto op_elem;
+        }
+        CASE(ELEM_SS)
+        {
+            PUSH_SLOT_PAIR(w);
+            goto op_elem;
+        }
         CASE(ELEM)
+        op_elem:
         {
             term i = sp[-2], t = sp[-1];
             if (UNLIKELY(!is_fix(i) || !is_tuple(t) || fix_val(i) < 0 ||
