@@ -4,7 +4,7 @@ each in shoal and Erlang, run one after the other (shoal --vms 1, BEAM +S 1:1,
 shoal --vms 2, BEAM +S 2:2) REPS times; prints the medians in ms and the
 ratios, and checks that every run gave the same value.
 
-    bench/probe/run.py path/to/shoal [prog,prog,...] [REPS]
+    bench/probe/run.py path/to/shoal [prog,prog,... | all] [REPS]
 """
 import os, re, statistics, subprocess, sys, tempfile
 
@@ -38,7 +38,10 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     shoal = sys.argv[1]
-    progs = sys.argv[2].split(",") if len(sys.argv) > 2 else list(SIZES)
+    progs = sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] != "all" else list(SIZES)
+    unknown = [p for p in progs if p not in SIZES]
+    if unknown:
+        sys.exit("unknown program %s: the programs are %s" % (", ".join(unknown), ", ".join(SIZES)))
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     beams = tempfile.mkdtemp(prefix="shoal-probe-")
     for prog in progs:
