@@ -18,6 +18,10 @@
  * so that a test can hold it to that. Recursion over nested forms checks
  * the C stack it has left (shoal_stack_t).
  *
+ * The words of a function's code, its jumps and constants, and the
+ * peephole that fuses instructions are in compiler_emit.c; the types
+ * both files use are in compiler_impl.h.
+ *
  * NOTES
  *   Supervisor only, before the fork. Private memory comes from an arena
  *   that compiler_free releases whole; the code area is only ever appended

@@ -115,18 +115,31 @@ void *c_alloc(compiler_t *c, size_t bytes);
 /* p with room for `need` elements of `elem` bytes (*cap of them now). */
 void *grow(compiler_t *c, void *p, size_t *cap, size_t need, size_t elem);
 
-/* compiler_emit.c: instructions and constants */
+/* compiler_emit.c: instructions and constants (each is described where
+ * it is defined) */
+/* Append one word of code (and a line-table entry if the line changed). */
 size_t emit_word(compiler_t *c, fctx_t *f, uint32_t w);
+/* The value stack's depth moves by d. */
 void adjust(fctx_t *f, int d);
+/* The position the next word goes to. */
 size_t here(const fctx_t *f);
+/* A jump lands at pos: no fusion may swallow it. */
 void mark_label(fctx_t *f, size_t pos);
+/* The opcode of the latest instruction but i, or -1 (see its definition). */
 int last_op(const fctx_t *f, int i);
+/* A LOAD2 just emitted goes back to its two LOADs. */
 void split_load2(compiler_t *c, fctx_t *f);
+/* Emit `op a`, fused with what came before where it can be; returns
+ * the position of the instruction, whose A a jump is patched in. */
 size_t emit(compiler_t *c, fctx_t *f, enum opcode op, int32_t a);
+/* Point the jump operand at pos (in A or an extra word) at target. */
 void patch(fctx_t *f, size_t pos, bool in_a, size_t next, size_t target);
+/* A jump whose offset patch_a sets later. */
 size_t emit_jump(compiler_t *c, fctx_t *f, enum opcode op);
 void patch_a(fctx_t *f, size_t pos, size_t target);
+/* The index of constant t in f's constants, added if new. */
 uint32_t add_const(compiler_t *c, fctx_t *f, term t);
+/* Push constant t by the shortest instruction that makes it. */
 void push_const(compiler_t *c, fctx_t *f, term t);
 
 #endif
