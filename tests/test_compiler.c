@@ -668,7 +668,9 @@ static void test_branch_tests(void)
     }
     CU_ASSERT_EQUAL(count_op(in, OP_JGT_SI, NULL) + count_op(in, OP_JLT_SI, NULL), 2);
     CU_ASSERT_EQUAL(count_op(out, OP_JGT_SI, NULL) + count_op(out, OP_JLT_SI, NULL), 2);
-    CU_ASSERT_EQUAL(count_op(near, OP_JEQ, NULL), 2);
+    /* (= q c) reads both slots itself, (= q (+ c 1)) has c + 1 pushed */
+    CU_ASSERT_EQUAL(count_op(near, OP_JEQ_SS, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(near, OP_JEQ, NULL), 1);
     CU_ASSERT_EQUAL(count_op(value, OP_PUSH_FALSE, NULL), 1);
     shm_destroy(h);
 }
@@ -692,6 +694,47 @@ static void test_elem_fused(void)
      * on the stack */
     CU_ASSERT_EQUAL(count_op(plain, OP_ELEM_S, NULL), 1);
     CU_ASSERT_EQUAL(count_op(plain, OP_ELEM, NULL), 1);
+    shm_destroy(h);
+}
+
+/* A comparison of two local slots and its jump are one instruction
+ * (J<cmp>_SS); a list pattern tests and binds head and tail in one
+ * (T_CONS_GET); a loop pushes only the arguments that are not their own
+ * parameter (TCALL_SELF_SOME, bit i for argument i), and all of them
+ * (TCALL_SELF) when none stays or when A has too few bits. */
+static void test_loop_fused(void)
+{
+    shm_header_t *h = load_ok(
+        "(defn cmps (a b) (list (if (< a b) 1 2) (if (> a b) 1 2) (if (<= a b) 1 2)\n"
+        "                        (if (>= a b) 1 2) (if (= a b) 1 2) (if (/= a b) 1 2)))\n"
+        "(defn pat (l) (case l ((cons h t) (list h t)) ((list a b c) c) (_ 0)))\n"
+        "(defn count (i n acc) (if (= i n) acc (count (+ i 1) n (+ acc i))))\n"
+        "(defn swap (a b n) (if (= n 0) a (swap b a (- n 1))))\n"
+        "(defn shadow (x n) (if (= n 0) x (let ((x (+ x 1))) (shadow x (- n 1)))))\n"
+        "(defn wide (n a b c d e f g h i j k l m o p q r s t u v w x)\n"
+        "  (if (= n 0) a (wide (- n 1) a b c d e f g h i j k l m o p q r s t u v w x)))\n"
+        "(defn main () 'ok)\n");
+    const func_t *cmps = lh_func(h, "cmps", 2), *pat = lh_func(h, "pat", 1);
+    const func_t *count = lh_func(h, "count", 3), *swap = lh_func(h, "swap", 3);
+    const func_t *shadow = lh_func(h, "shadow", 2), *wide = lh_func(h, "wide", 24);
+    CU_ASSERT_FATAL(cmps && pat && count && swap && shadow && wide);
+    const enum opcode ss[] = {OP_JLT_SS, OP_JGT_SS, OP_JLE_SS, OP_JGE_SS, OP_JEQ_SS, OP_JNE_SS};
+    uint32_t pair = 0;
+    for (size_t i = 0; i < sizeof ss / sizeof ss[0]; i++)
+        CU_ASSERT_EQUAL(count_op(cmps, ss[i], NULL), 1);
+    CU_ASSERT_EQUAL(count_op(cmps, OP_LOAD2, NULL) + count_op(cmps, OP_LOAD, NULL), 0);
+    /* two cells for (list a b c) and one for (cons h t), each one test */
+    CU_ASSERT_EQUAL(count_op(pat, OP_T_CONS_GET, NULL), 4);
+    /* n stays: i and acc are pushed, bits 0 and 2 */
+    CU_ASSERT_EQUAL(count_op(count, OP_TCALL_SELF_SOME, &pair), 1);
+    CU_ASSERT_EQUAL(pair, 5);
+    CU_ASSERT_EQUAL(count_op(count, OP_TCALL_SELF, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(swap, OP_TCALL_SELF, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(swap, OP_TCALL_SELF_SOME, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(shadow, OP_TCALL_SELF, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(shadow, OP_TCALL_SELF_SOME, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(wide, OP_TCALL_SELF, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(wide, OP_TCALL_SELF_SOME, NULL), 0);
     shm_destroy(h);
 }
 
@@ -728,6 +771,7 @@ static CU_TestInfo compiler_tests[] = {
     {"a function's tail call of itself is TCALL_SELF, no other call is", test_self_tail_call},
     {"an and, or, let or true as a branch's test is jumps, no boolean", test_branch_tests},
     {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS)", test_elem_fused},
+    {"slot comparisons, list patterns and loops that keep arguments are fused", test_loop_fused},
     CU_TEST_INFO_NULL,
 };
 

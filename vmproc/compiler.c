@@ -443,6 +443,39 @@ static void emit_call_g(compiler_t *c, fctx_t *f, bool tail, const global_t *g)
     adjust(f, 1 - (int)g->arity);
 }
 
+/* A tail call of the function being compiled (a loop) whose argument i
+ * is, for some i, parameter i itself (a loop's bound, a tuple it walks,
+ * a pid it sends to): only the other arguments are evaluated and pushed,
+ * and TCALL_SELF_SOME writes them over their parameters, bit i of its A
+ * standing for argument i. Returns false, having emitted nothing, if
+ * every argument changes (TCALL_SELF copies them in one run) or there
+ * are too many for A's bits. */
+static bool comp_self_loop(compiler_t *c, fctx_t *f, ast_t *const *args, size_t n,
+                           const global_t *g)
+{
+    if (c->funcs[g->index] != f->self || n > 23)
+        return false;
+    uint32_t pushed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sym_t *s = args[i]->kind == AST_SYMBOL
+                             ? sym_find(c, &f->vars, args[i]->u.str.s, false)
+                             : NULL;
+        if (!s || !s->local || s->local->slot != i)
+            pushed |= 1u << i;
+    }
+    if (pushed == (1u << n) - 1)
+        return false;
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pushed & 1u << i) {
+            comp(c, f, args[i], false);
+            k++;
+        }
+    emit(c, f, OP_TCALL_SELF_SOME, (int32_t)pushed);
+    adjust(f, 1 - k);
+    return true;
+}
+
 static void emit_bif(compiler_t *c, fctx_t *f, int id, uint32_t argc)
 {
     emit(c, f, OP_BIF, id);
@@ -668,6 +701,8 @@ static void comp_call(compiler_t *c, fctx_t *f, const ast_t *a, bool tail)
             if (g && f->guard)
                 guard_call_error(c, a, "the function ", name);
             if (g) {
+                if (tail && comp_self_loop(c, f, items + 1, argc, g))
+                    return;
                 comp_args(c, f, items + 1, argc);
                 emit_call_g(c, f, tail, g);
                 return;
@@ -1117,12 +1152,12 @@ static void comp_pattern(compiler_t *c, fctx_t *f, const ast_t *p, uint32_t slot
         uint32_t cur = slot;
         size_t elems = is_cons ? 1 : n - 1;
         for (size_t i = 0; i < elems; i++) {
-            emit_test(c, f, OP_T_CONS, cur, 0, 0, fl);
+            /* the test, the head and the tail at once, as a tuple's */
             uint32_t hs = new_slot(c, f, p), ts = new_slot(c, f, p);
-            emit(c, f, OP_GET_HD, (int32_t)cur);
+            emit(c, f, OP_T_CONS_GET, (int32_t)cur);
             emit_word(c, f, hs);
-            emit(c, f, OP_GET_TL, (int32_t)cur);
             emit_word(c, f, ts);
+            emit_fail_jump(c, f, fl);
             comp_pattern(c, f, p->u.list.items[1 + i], hs, fl);
             cur = ts;
         }

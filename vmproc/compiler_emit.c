@@ -104,6 +104,7 @@ void split_load2(compiler_t *c, fctx_t *f)
  *   LOAD s; ADD_I k              -> LOAD_ADDI s 2k
  *   LOAD s; RET                  -> RET_SLOT s
  *   LOAD s; PUSH_INT k; CMP; JUMP_F -> J<CMP>_SI s 2k+1 (jump unless s CMP k)
+ *   LOAD2 a b; CMP; JUMP_F       -> J<CMP>_SS a|b<<12 (jump unless a CMP b)
  *   CMP; JUMP_F                  -> J<CMP> (jump unless a CMP b)
  *   ADD; RET (SUB; RET)          -> ADD_RET; RET (SUB_RET; RET)
  *   LOAD s; ADD (SUB, MUL)       -> ADD_S s (SUB_S, MUL_S): top + slot s
@@ -201,6 +202,16 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         static const enum opcode with_k[] = {[OP_LT] = OP_JLT_SI, [OP_GT] = OP_JGT_SI,
                                              [OP_LE] = OP_JLE_SI, [OP_GE] = OP_JGE_SI,
                                              [OP_EQ] = OP_JEQ_SI, [OP_NE] = OP_JNE_SI};
+        static const enum opcode with_ss[] = {[OP_LT] = OP_JLT_SS, [OP_GT] = OP_JGT_SS,
+                                              [OP_LE] = OP_JLE_SS, [OP_GE] = OP_JGE_SS,
+                                              [OP_EQ] = OP_JEQ_SS, [OP_NE] = OP_JNE_SS};
+        if (last_op(f, 1) == OP_LOAD2) {
+            uint32_t pair = last_a(f, 1);
+            size_t at = rewind_to(f, 1);
+            emit_word(c, f, ((uint32_t)a << 8) | with_ss[op0]);
+            emit_word(c, f, pair);
+            return at;
+        }
         if (last_op(f, 1) == OP_PUSH_INT && last_op(f, 2) == OP_LOAD) {
             int32_t k = (int32_t)f->code[f->last[1]] >> 8;
             uint32_t s = last_a(f, 2);

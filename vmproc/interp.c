@@ -469,6 +469,23 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             DISPATCH();
         }
+        CASE(TCALL_SELF_SOME)
+        {
+            /* the arguments that change, from the top down (the highest
+             * bit of A is the last one pushed); the others are in place */
+            for (uint32_t m = A_U(w); m != 0;) {
+                unsigned i = 31u - (unsigned)__builtin_clz(m);
+                fp[i] = *--sp;
+                m ^= 1u << i;
+            }
+            sp = fp + fn->arity;
+            pc = fn->code;
+            if (UNLIKELY(--reds <= 0)) {
+                SAVE();
+                LEAVE(RUN_YIELD);
+            }
+            DISPATCH();
+        }
         CASE(ALLOC)
         {
             uint32_t n = A_U(w);
@@ -831,6 +848,46 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         JCMP_SI(JLE_SI, <=)
         JCMP_SI(JGE_SI, >=)
 #undef JCMP_SI
+        /* slot B & 0xfff against slot B >> 12: two integers as the words
+         * are, anything else as LT and friends would */
+#define JCMP_SS(NAME, OP)                                                       \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            term a = fp[pc[0] & 0xfff], b = fp[pc[0] >> 12];                    \
+            int c;                                                              \
+            if (LIKELY(is_fix(a) & is_fix(b))) {                                \
+                if ((int64_t)a OP(int64_t) b)                                   \
+                    DISPATCH_AT(pc + 1);                                        \
+                DISPATCH_AT(pc + A_S(w));                                       \
+            }                                                                   \
+            pc += 1;                                                            \
+            if (both_floats(a, b))                                              \
+                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
+            else if (!term_order(a, b, &c))                                     \
+                RAISE_ERR(A_BADARG);                                            \
+            if (!(c OP 0))                                                      \
+                pc += A_S(w) - 1;                                               \
+            DISPATCH();                                                         \
+        }
+        JCMP_SS(JLT_SS, <)
+        JCMP_SS(JGT_SS, >)
+        JCMP_SS(JLE_SS, <=)
+        JCMP_SS(JGE_SS, >=)
+#undef JCMP_SS
+        CASE(JEQ_SS)
+        {
+            term a = fp[pc[0] & 0xfff], b = fp[pc[0] >> 12];
+            if (a != b && !term_equal(a, b))
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 1);
+        }
+        CASE(JNE_SS)
+        {
+            term a = fp[pc[0] & 0xfff], b = fp[pc[0] >> 12];
+            if (a == b || term_equal(a, b))
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 1);
+        }
         CASE(JEQ_SI)
         {
             /* = on an integer is identity of the words: 1 is not 1.0 */
@@ -1025,12 +1082,14 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             pc += 2;
             DISPATCH();
         }
-        CASE(T_CONS)
+        CASE(T_CONS_GET)
         {
-            if (!is_cons(fp[A_U(w)]))
-                pc += (int32_t)pc[0];
-            pc += 1;
-            DISPATCH();
+            term l = fp[A_U(w)];
+            if (!is_cons(l))
+                DISPATCH_AT(pc + 3 + (int32_t)pc[2]);
+            fp[pc[0]] = CAR(l);
+            fp[pc[1]] = CDR(l);
+            DISPATCH_AT(pc + 3);
         }
         CASE(T_NIL)
         {
@@ -1083,18 +1142,6 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 DISPATCH_AT(pc + 3 + (int32_t)pc[2]);
             copy_down(fp + pc[1], tuple_elems(t), pc[0]);
             DISPATCH_AT(pc + 3);
-        }
-        CASE(GET_HD)
-        {
-            fp[pc[0]] = CAR(fp[A_U(w)]);
-            pc += 1;
-            DISPATCH();
-        }
-        CASE(GET_TL)
-        {
-            fp[pc[0]] = CDR(fp[A_U(w)]);
-            pc += 1;
-            DISPATCH();
         }
         CASE(RAISE)
         {
