@@ -676,16 +676,21 @@ static void test_branch_tests(void)
 }
 
 /* elem with its tuple in a local slot reads the slot itself: ELEM_SS
- * when the index is a local too, ELEM_S when it is computed. */
+ * when the index is a local too, ELEM_KS when it is a literal, ELEM_S
+ * when it is computed. */
 static void test_elem_fused(void)
 {
     shm_header_t *h = load_ok("(defn ss (k t) (elem k t))\n"
                               "(defn s (k t) (elem (+ k 1) t))\n"
-                              "(defn plain (k t) (elem k (elem 0 t)))\n"
+                              "(defn plain (k t) (elem k (elem (id 0) t)))\n"
+                              "(defn id (x) x)\n"
+                              "(defn ks (t) (elem 3 t))\n"
+                              "(defn far (t) (elem 4096 t))\n"
                               "(defn main () 'ok)\n");
     const func_t *ss = lh_func(h, "ss", 2), *s = lh_func(h, "s", 2);
-    const func_t *plain = lh_func(h, "plain", 2);
-    CU_ASSERT_FATAL(ss && s && plain);
+    const func_t *plain = lh_func(h, "plain", 2), *ks = lh_func(h, "ks", 1);
+    const func_t *far = lh_func(h, "far", 1);
+    CU_ASSERT_FATAL(ss && s && plain && ks && far);
     CU_ASSERT_EQUAL(count_op(ss, OP_ELEM_SS, NULL), 1);
     CU_ASSERT_EQUAL(count_op(ss, OP_ELEM, NULL) + count_op(ss, OP_LOAD2, NULL), 0);
     CU_ASSERT_EQUAL(count_op(s, OP_ELEM_S, NULL), 1);
@@ -694,6 +699,14 @@ static void test_elem_fused(void)
      * on the stack */
     CU_ASSERT_EQUAL(count_op(plain, OP_ELEM_S, NULL), 1);
     CU_ASSERT_EQUAL(count_op(plain, OP_ELEM, NULL), 1);
+    /* a literal index below 4096: one instruction, the index in A's top
+     * 12 bits and the slot in its low 12 */
+    uint32_t a = 0;
+    CU_ASSERT_EQUAL(count_op(ks, OP_ELEM_KS, &a), 1);
+    CU_ASSERT_EQUAL(a, 3u << 12 | 0);
+    CU_ASSERT_EQUAL(count_op(ks, OP_PUSH_INT, NULL) + count_op(ks, OP_ELEM_S, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(far, OP_ELEM_KS, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(far, OP_ELEM_S, NULL), 1);
     shm_destroy(h);
 }
 
@@ -770,7 +783,7 @@ static CU_TestInfo compiler_tests[] = {
     {"a receive whose every clause matches one bound local starts at the mark", test_receive_mark},
     {"a function's tail call of itself is TCALL_SELF, no other call is", test_self_tail_call},
     {"an and, or, let or true as a branch's test is jumps, no boolean", test_branch_tests},
-    {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS)", test_elem_fused},
+    {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS, ELEM_KS)", test_elem_fused},
     {"slot comparisons, list patterns and loops that keep arguments are fused", test_loop_fused},
     CU_TEST_INFO_NULL,
 };

@@ -112,6 +112,7 @@ void split_load2(compiler_t *c, fctx_t *f)
  *   LOAD2 a b; ADD (SUB, MUL)    -> ADD_SS a b (SUB_SS, MUL_SS)
  *   LOAD s; CAR (CDR)            -> CAR_S s (CDR_S s)
  *   LOAD t; ELEM (LOAD2 i t; ELEM) -> ELEM_S t (ELEM_SS i t)
+ *   PUSH_INT k; LOAD t; ELEM     -> ELEM_KS t|k<<12 (k and t below 4096)
  *   LOAD s; NULLP; JUMP_F        -> JNULL_S s (jump unless s is '())
  *   NULLP; JUMP_F                -> JNULL
  *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
@@ -173,6 +174,16 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         uint32_t *at = &f->code[f->last[0]];
         *at = (*at & ~0xffu) | with[row][col];
         return f->last[0];
+    }
+    if (op == OP_ELEM && op0 == OP_LOAD && last_op(f, 1) == OP_PUSH_INT) {
+        int32_t k = (int32_t)f->code[f->last[1]] >> 8;
+        uint32_t s = last_a(f, 0);
+        if (k >= 0 && k < 4096 && s < 4096) {
+            size_t at = rewind_to(f, 1);
+            emit_word(c, f, (uint32_t)k << 20 | s << 8 | OP_ELEM_KS);
+            f->last[0] = at;
+            return at;
+        }
     }
     if (op == OP_ELEM && (op0 == OP_LOAD || op0 == OP_LOAD2)) {
         uint32_t *at = &f->code[f->last[0]];

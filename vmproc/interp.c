@@ -1025,6 +1025,19 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             *sp++ = fp[A_U(w)];
             goto op_elem;
         }
+        CASE(ELEM_KS)
+        {
+            term t = fp[(w >> 8) & 0xfff];
+            uint32_t i = w >> 20;
+            if (LIKELY(is_tuple(t) && i < tuple_size(t))) {
+                *sp++ = tuple_elems(t)[i];
+                DISPATCH();
+            }
+            sp[0] = mk_fix(i); /* ELEM raises the error */
+            sp[1] = t;
+            sp += 2;
+            goto op_elem;
+        }
         CASE(ELEM_SS)
         {
             PUSH_SLOT_PAIR(w);
