@@ -219,12 +219,28 @@ static void release(shm_header_t *h, slab_dom_t *d, slab_cls_t *st, slab_t *s)
 /* --- allocation --------------------------------------------------------- */
 
 /* Owner: a slot of s, or NULL if it has none. */
+/* Debug builds: the second word of a slot about to be handed out is
+ * cleared while the slot is still the slab's (before the bump or the pop
+ * that takes it), so that slab_free's check for a slot freed twice (the
+ * second word still the fill) cannot fire on a slot taken and never
+ * written: one a dead VM had pending, which recovery frees. Only the
+ * owner takes, and no one else reads a free slot's second word. */
+static inline void debug_clear(void *slot)
+{
+#ifdef SHOAL_DEBUG
+    ((uint64_t *)slot)[1] = 0;
+#else
+    (void)slot;
+#endif
+}
+
 static void *take(slab_t *s)
 {
     /* `used` first: never below the slots in use, even if we die here. */
     ck_pr_faa_32(&s->used, 1);
     if (s->bump < s->nslots) {
         void *p = slot_at(s, s->bump);
+        debug_clear(p);
         /* One store: a crash before it takes nothing, after it leaks p. */
         ck_pr_store_32(&s->bump, s->bump + 1);
         return p;
@@ -241,6 +257,7 @@ static void *take(slab_t *s)
         /* Only the owner pops, so `top` stays on the stack, and its link
          * word unchanged, until this CAS: no ABA. */
         uint64_t next = ck_pr_load_64((uint64_t *)(uintptr_t)top);
+        debug_clear((void *)(uintptr_t)top);
         if (ck_pr_cas_64(&s->free, top, next))
             return (void *)(uintptr_t)top;
     }
