@@ -751,6 +751,42 @@ static void test_loop_fused(void)
     shm_destroy(h);
 }
 
+/* map-of with literal keys builds from a template the compiler sorted
+ * (MK_MAP_K): the template's keys in map order, each with the place of
+ * its value among those pushed, a later duplicate's; a key that is not a
+ * literal, or a 33rd key, leaves it to the builtin. */
+static void test_map_literal(void)
+{
+    shm_header_t *h = load_ok(
+        "(defn lit (x) (map-of 'b x 'a 1 'b 2 5 3))\n"
+        "(defn var (k) (map-of 'a 1 k 2))\n"
+        "(defn wide () (map-of 0 0 1 1 2 2 3 3 4 4 5 5 6 6 7 7 8 8 9 9 10 10 11 11 12 12 13 13\n"
+        "  14 14 15 15 16 16 17 17 18 18 19 19 20 20 21 21 22 22 23 23 24 24 25 25 26 26 27 27\n"
+        "  28 28 29 29 30 30 31 31 32 32))\n"
+        "(defn main () 'ok)\n");
+    const func_t *lit = lh_func(h, "lit", 1), *var = lh_func(h, "var", 1);
+    const func_t *wide = lh_func(h, "wide", 0);
+    CU_ASSERT_FATAL(lit && var && wide);
+    uint32_t k = 0;
+    CU_ASSERT_EQUAL_FATAL(count_op(lit, OP_MK_MAP_K, &k), 1);
+    CU_ASSERT_EQUAL(count_op(lit, OP_BIF, NULL), 0);
+    CU_ASSERT_FATAL(k < lit->nconsts && is_map(lit->consts[k]));
+    /* 5 < a < b (numbers before atoms); b's value is the third pushed */
+    const term *t = box_ptr(lit->consts[k]);
+    CU_ASSERT_EQUAL(hdr_words(t[0]), 2 + 2 * 3);
+    CU_ASSERT_EQUAL(t[2], mk_fix(5));
+    CU_ASSERT_EQUAL(t[3], mk_atom((uint32_t)atom_find(h, "a", 1)));
+    CU_ASSERT_EQUAL(t[4], mk_atom((uint32_t)atom_find(h, "b", 1)));
+    CU_ASSERT_EQUAL(t[5], mk_fix(3));
+    CU_ASSERT_EQUAL(t[6], mk_fix(1));
+    CU_ASSERT_EQUAL(t[7], mk_fix(2));
+    CU_ASSERT_EQUAL(count_op(var, OP_MK_MAP_K, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(var, OP_BIF, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(wide, OP_MK_MAP_K, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(wide, OP_BIF, NULL), 1);
+    shm_destroy(h);
+}
+
 static CU_TestInfo compiler_tests[] = {
     {"unbound variable", test_unbound_variable},
     {"undefined function", test_undefined_function},
@@ -785,6 +821,7 @@ static CU_TestInfo compiler_tests[] = {
     {"an and, or, let or true as a branch's test is jumps, no boolean", test_branch_tests},
     {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS, ELEM_KS)", test_elem_fused},
     {"slot comparisons, list patterns and loops that keep arguments are fused", test_loop_fused},
+    {"map-of with literal keys is built from a sorted template", test_map_literal},
     CU_TEST_INFO_NULL,
 };
 

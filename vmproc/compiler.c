@@ -32,6 +32,8 @@
 #include "shm/atom.h"
 #include "vmproc/bif.h"
 #include "vmproc/code.h"
+#include "vmproc/map.h"
+#include "vmproc/termio.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -476,6 +478,79 @@ static bool comp_self_loop(compiler_t *c, fctx_t *f, ast_t *const *args, size_t 
     return true;
 }
 
+/* A map-of key that is a literal immediate: an integer, 'atom, '() or
+ * 'integer (true and false as bare names are left to the builtin). */
+static bool literal_key(compiler_t *c, const ast_t *k, term *t)
+{
+    if (k->kind == AST_INT) {
+        *t = mk_fix(k->u.i);
+        return true;
+    }
+    if (k->kind != AST_LIST || k->u.list.n != 2 || !ast_is_sym(k->u.list.items[0], "quote"))
+        return false;
+    const ast_t *d = k->u.list.items[1];
+    if (d->kind == AST_INT || d->kind == AST_SYMBOL ||
+        (d->kind == AST_LIST && d->u.list.n == 0)) {
+        *t = const_datum(c, d);
+        return true;
+    }
+    return false;
+}
+
+/* (map-of k v ...) of m pairs whose keys are all literal immediates, at
+ * most MAP_FLAT_MAX once a later duplicate has replaced an earlier one:
+ * the keys are put in order here, into a template, a flat map whose
+ * values are the places of the map's values among the m pushed; the
+ * values are pushed in the order written and MK_MAP_K builds the map
+ * from the template. Returns false, having emitted nothing, otherwise. */
+static bool comp_map_of_literal(compiler_t *c, fctx_t *f, ast_t *const *args, size_t m)
+{
+    term keys[MAP_FLAT_MAX];
+    uint32_t from[MAP_FLAT_MAX];
+    size_t k = 0;
+    if (m == 0 || m > 4 * MAP_FLAT_MAX)
+        return false;
+    for (size_t j = 0; j < m; j++) {
+        term key;
+        if (!literal_key(c, args[2 * j], &key))
+            return false;
+        size_t i = 0;
+        while (i < k && keys[i] != key)
+            i++;
+        if (i == k) {
+            if (k == MAP_FLAT_MAX)
+                return false;
+            keys[k++] = key;
+        }
+        from[i] = (uint32_t)j; /* a later duplicate wins */
+    }
+    /* insertion sort in the order flat maps keep (map.c) */
+    for (size_t i = 1; i < k; i++) {
+        term key = keys[i];
+        uint32_t src = from[i];
+        size_t j = i;
+        for (; j > 0 && term_compare(c->h, keys[j - 1], key) > 0; j--) {
+            keys[j] = keys[j - 1];
+            from[j] = from[j - 1];
+        }
+        keys[j] = key;
+        from[j] = src;
+    }
+    term *t = carea(c, args[0], (2 + 2 * k) * sizeof(term));
+    t[0] = mk_hdr(2 + 2 * k, BT_MAP);
+    t[1] = MAP_FLAT | (term)k << 2;
+    for (size_t i = 0; i < k; i++) {
+        t[2 + i] = keys[i];
+        t[2 + k + i] = mk_fix(from[i]);
+    }
+    for (size_t j = 0; j < m; j++)
+        comp(c, f, args[2 * j + 1], false);
+    emit(c, f, OP_MK_MAP_K, (int32_t)add_const(c, f, mk_box(t)));
+    emit_word(c, f, (uint32_t)m);
+    adjust(f, 1 - (int)m);
+    return true;
+}
+
 static void emit_bif(compiler_t *c, fctx_t *f, int id, uint32_t argc)
 {
     emit(c, f, OP_BIF, id);
@@ -613,6 +688,8 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
     case BI_MAP_OF:
         if (n % 2)
             die_at(c, call, "map-of takes keys and values in pairs, not %zu arguments", n);
+        if (comp_map_of_literal(c, f, args, n / 2))
+            break;
         comp_args(c, f, args, n);
         emit_bif(c, f, id, (uint32_t)n);
         break;

@@ -630,6 +630,22 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             *sp++ = mk_box(t);
             DISPATCH();
         }
+        CASE(MK_MAP_K)
+        {
+            /* the template's header, layout and keys as they are, then
+             * each value from where the template says among the B */
+            const term *t = box_ptr(K[A_U(w)]);
+            uint64_t words = hdr_words(t[0]), k = (words - 2) / 2;
+            HEAP_NEED(words);
+            term *r = heap_take(p, words);
+            term *base = sp - pc[0];
+            memcpy(r, t, (2 + k) * sizeof(term));
+            for (uint64_t i = 0; i < k; i++)
+                r[2 + k + i] = base[fix_val(t[2 + k + i])];
+            sp = base;
+            *sp++ = mk_box(r);
+            DISPATCH_AT(pc + 1);
+        }
         CASE(MK_LIST)
         {
             uint32_t n = A_U(w);

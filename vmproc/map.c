@@ -115,11 +115,14 @@ static inline bool keq(term a, term b)
     return a == b || (!is_imm_key(a) && !is_imm_key(b) && term_equal(a, b));
 }
 
-/* Term order, with the integers' case inline. */
+/* Term order, with the integers' and the atoms' cases (the usual keys)
+ * without term_compare's walk. */
 static inline int kcmp(const shm_header_t *h, term a, term b)
 {
     if (is_fix(a) && is_fix(b))
         return (fix_val(a) > fix_val(b)) - (fix_val(a) < fix_val(b));
+    if (is_atom(a) && is_atom(b))
+        return atom_compare(h, a, b);
     return term_compare(h, a, b);
 }
 
@@ -665,7 +668,18 @@ static term flat_put(const shm_header_t *h, term m, term key, term value, term *
     const term *n = box_ptr(m);
     uint64_t c = flat_n(n), i;
     const term *k = n + 2;
-    if (flat_find(h, k, c, key, &i)) {
+    bool found;
+    if (is_imm_key(key)) {
+        /* a key already there is its own word, found by a scan as in
+         * flat_get; only a new key needs the place that the order
+         * gives (atoms order by name) */
+        for (i = 0; i < c && k[i] != key; i++)
+            ;
+        found = i < c || flat_find(h, k, c, key, &i);
+    } else {
+        found = flat_find(h, k, c, key, &i);
+    }
+    if (found) {
         if (k[c + i] == value)
             return m;
         if (!fits(hp, lim, words_of(n), need))

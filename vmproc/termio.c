@@ -495,6 +495,18 @@ static int bytes_compare(const char *a, uint64_t la, const char *b, uint64_t lb)
     return c ? sign_of(c) : sign_of((int64_t)(la > lb) - (int64_t)(la < lb));
 }
 
+int atom_compare(const shm_header_t *h, term a, term b)
+{
+    size_t la, lb;
+    const unsigned char *na = (const unsigned char *)atom_name(h, atom_index(a), &la);
+    const unsigned char *nb = (const unsigned char *)atom_name(h, atom_index(b), &lb);
+    /* names are short and most differ early: a loop, not a memcmp call */
+    for (size_t i = 0, n = la < lb ? la : lb; i < n; i++)
+        if (na[i] != nb[i])
+            return na[i] < nb[i] ? -1 : 1;
+    return (la > lb) - (la < lb);
+}
+
 /* Two numbers: by value, then an integer before a float of that value. */
 static int number_compare(term a, term b)
 {
@@ -528,13 +540,9 @@ int term_compare(const shm_header_t *h, term a, term b)
         case 0:
             c = number_compare(a, b);
             break;
-        case 1: {
-            size_t la, lb;
-            const char *na = atom_name(h, atom_index(a), &la);
-            const char *nb = atom_name(h, atom_index(b), &lb);
-            c = bytes_compare(na, la, nb, lb);
+        case 1:
+            c = atom_compare(h, a, b);
             break;
-        }
         case 2:
         case 4:
             c = sign_of((int64_t)(imm_val(a) > imm_val(b)) - (int64_t)(imm_val(a) < imm_val(b)));

@@ -62,6 +62,9 @@ bool term_order(term a, term b, int *cmp);
  * -1, 0 or 1; 0 exactly when (= a b). `h` names the atoms. */
 int term_compare(const shm_header_t *h, term a, term b);
 
+/* Two atoms in that order: by name, byte-wise (-1, 0 or 1). */
+int atom_compare(const shm_header_t *h, term a, term b);
+
 /* A 64-bit hash of t that agrees with term_equal (equal terms hash
  * alike: 0.0 and -0.0 do, 1 and 1.0 need not): xxHash (XXH3) over a
  * canonical byte encoding of t (a tag byte per term, then its payload),
