@@ -87,8 +87,11 @@ void float_text(double d, char *out, size_t n)
             lo = mid + 1;
     }
     snprintf(e, sizeof e, "%.*e", lo - 1, d);
-    /* ...laid out as Erlang and JavaScript do: positional for exponents
-     * from -5 to 20 (10.0, 0.001), else d.ddde[-]X (1.0e21, 1.5e-7). */
+    /* ...laid out as Erlang does (io_lib_format's insert_decimal): the
+     * digits are 0.DIGITS x 10^place; between 0 and the digit count the
+     * point goes inside them (1234.5, 0.25); outside, positional form
+     * (100.0, 0.001) unless the exponent form is shorter, ties going to
+     * positional (1.0e3, 1.23e5, 1.5e-5, 1.0e20). */
     char digits[24];
     size_t nd = 0;
     const char *q = e;
@@ -101,40 +104,48 @@ void float_text(double d, char *out, size_t n)
     int exp = atoi(q + 1);
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
-    digits[nd] = 0;
+    int place = exp + 1, len = (int)nd;
     char buf[64];
     size_t k = 0;
     if (neg)
         buf[k++] = '-';
-    if (exp >= -5 && exp <= 20) {
-        if (exp < 0) {
+    char exps[8];
+    int explen = snprintf(exps, sizeof exps, "%d", exp);
+    int expcost = explen + 1 + (len == 1 ? 2 : 1); /* "e", and ".0" or "." */
+    if (place == 0 || (place < 0 && 2 - place <= expcost)) {
+        buf[k++] = '0';
+        buf[k++] = '.';
+        for (int z = place; z < 0; z++)
             buf[k++] = '0';
-            buf[k++] = '.';
-            for (int z = -1; z > exp; z--)
-                buf[k++] = '0';
-            for (size_t i = 0; i < nd; i++)
-                buf[k++] = digits[i];
-        } else {
-            for (int i = 0; i <= exp; i++)
-                buf[k++] = (size_t)i < nd ? digits[i] : '0';
-            buf[k++] = '.';
-            if ((size_t)exp + 1 < nd)
-                for (size_t i = (size_t)exp + 1; i < nd; i++)
-                    buf[k++] = digits[i];
-            else
-                buf[k++] = '0';
-        }
-        buf[k] = 0;
+        memcpy(buf + k, digits, nd);
+        k += nd;
+    } else if (place > 0 && place < len) {
+        memcpy(buf + k, digits, (size_t)place);
+        k += (size_t)place;
+        buf[k++] = '.';
+        memcpy(buf + k, digits + place, nd - (size_t)place);
+        k += nd - (size_t)place;
+    } else if (place >= len && place - len + 2 <= expcost) {
+        memcpy(buf + k, digits, nd);
+        k += nd;
+        for (int z = len; z < place; z++)
+            buf[k++] = '0';
+        buf[k++] = '.';
+        buf[k++] = '0';
     } else {
         buf[k++] = digits[0];
         buf[k++] = '.';
-        if (nd > 1)
-            for (size_t i = 1; i < nd; i++)
-                buf[k++] = digits[i];
-        else
+        if (nd > 1) {
+            memcpy(buf + k, digits + 1, nd - 1);
+            k += nd - 1;
+        } else {
             buf[k++] = '0';
-        snprintf(buf + k, sizeof buf - k, "e%d", exp);
+        }
+        buf[k++] = 'e';
+        memcpy(buf + k, exps, (size_t)explen);
+        k += (size_t)explen;
     }
+    buf[k] = 0;
     snprintf(out, n, "%s", buf);
 }
 
