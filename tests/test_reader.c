@@ -126,6 +126,15 @@ static void test_floats(void)
     CU_ASSERT_EQUAL(r.forms[0]->kind, AST_FLOAT);
     CU_ASSERT_EQUAL(r.forms[1]->kind, AST_INT);
     rd_free(&r);
+    /* Too small rounds to the nearest double, a denormal or zero, as
+     * Erlang reads them; too large is an error (test_malformed_numbers). */
+    rd(&r, "5.0e-324 1.0e-400 -2.5e-320");
+    CU_ASSERT_EQUAL_FATAL(r.rc, 0);
+    CU_ASSERT_EQUAL_FATAL(r.n, 3);
+    CU_ASSERT(r.forms[0]->kind == AST_FLOAT && r.forms[0]->u.f == 5.0e-324);
+    CU_ASSERT(r.forms[1]->kind == AST_FLOAT && r.forms[1]->u.f == 0.0);
+    CU_ASSERT(r.forms[2]->kind == AST_FLOAT && r.forms[2]->u.f == -2.5e-320);
+    rd_free(&r);
 }
 
 static void test_malformed_numbers(void)

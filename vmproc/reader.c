@@ -14,6 +14,7 @@
 #include "vmproc/reader.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,7 +393,9 @@ static int read_atom_text(rd_t *r, ast_t **out)
         errno = 0;
         if (fl) {
             a->u.f = strtod(tmp, NULL);
-            if (errno == ERANGE)
+            /* too large is an error; too small rounds to the nearest
+             * double, as Erlang reads 5.0e-324 and 1.0e-400 (0.0) */
+            if (errno == ERANGE && isinf(a->u.f))
                 return fail(r, line, col, "float literal out of range");
         } else {
             long long v = strtoll(tmp, NULL, 10);
