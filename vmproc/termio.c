@@ -379,14 +379,35 @@ bool term_equal_walk(term a, term b)
         if (a == b)
             continue;
         if (is_cons(a)) {
-            if (!is_cons(b)) {
-                eq = false;
-                break;
+            /* Down both spines here: two heads that are the same word
+             * are equal, two other words of which one is immediate are
+             * not (as term_equal says), and only two compound heads go
+             * on the stack; then the tails, unless a's is a list and b's
+             * is not (b's is a list and a's is not fails below). */
+            while (is_cons(a) && is_cons(b)) {
+                term ha = CAR(a), hb = CAR(b);
+                if (ha != hb) {
+                    if (!is_ptr(ha) || !is_ptr(hb)) {
+                        eq = false;
+                        break;
+                    }
+                    wstack_push(&st, ha);
+                    wstack_push(&st, hb);
+                }
+                a = CDR(a);
+                b = CDR(b);
+                if (a == b)
+                    break;
+                vm_tick(1);
             }
-            wstack_push(&st, CDR(a));
-            wstack_push(&st, CDR(b));
-            wstack_push(&st, CAR(a));
-            wstack_push(&st, CAR(b));
+            if (eq && a != b) {
+                if (is_cons(a)) { /* and b is not: b's list is shorter */
+                    eq = false;
+                    break;
+                }
+                wstack_push(&st, a);
+                wstack_push(&st, b);
+            }
             continue;
         }
         if (!is_boxed(a) || !is_boxed(b)) {
