@@ -82,6 +82,11 @@ static void test_unbound_variable(void)
     CERR("(defn main ()\n  (case 1\n    (x x)\n    (_ x)))", 4, 8, "unbound variable x");
     /* let binds sequentially: a binding does not see the later ones */
     CERR("(defn main () (let ((a b) (b 1)) a))", 1, 24, "unbound variable b");
+    /* _ binds nothing, in a let as in a pattern (Erlang's _ = e) */
+    CERR("(defn main () (let ((_ 5)) _))", 1, 28,
+         "unbound variable _; _ matches anything and binds nothing, in a pattern or a let: "
+         "give the value a name");
+    CERR("(defn main () (case 5 (_ _)))", 1, 26, "unbound variable _");
 }
 
 static void test_undefined_function(void)
@@ -787,6 +792,20 @@ static void test_map_literal(void)
     shm_destroy(h);
 }
 
+/* A let binding of _ evaluates its expression, in its turn, and drops
+ * it: no slot, no STORE. */
+static void test_let_underscore(void)
+{
+    shm_header_t *h = load_ok("(defn f (x) (let ((_ (print x)) (y 2) (_ (print y))) y))\n"
+                              "(defn main () 'ok)\n");
+    const func_t *f = lh_func(h, "f", 1);
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_EQUAL(f->nslots, 2); /* x and y */
+    CU_ASSERT_EQUAL(count_op(f, OP_POP, NULL), 2);
+    CU_ASSERT_EQUAL(count_op(f, OP_STORE, NULL), 1);
+    shm_destroy(h);
+}
+
 static CU_TestInfo compiler_tests[] = {
     {"unbound variable", test_unbound_variable},
     {"undefined function", test_undefined_function},
@@ -822,6 +841,7 @@ static CU_TestInfo compiler_tests[] = {
     {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS, ELEM_KS)", test_elem_fused},
     {"slot comparisons, list patterns and loops that keep arguments are fused", test_loop_fused},
     {"map-of with literal keys is built from a sorted template", test_map_literal},
+    {"a let binding of _ is evaluated and dropped", test_let_underscore},
     CU_TEST_INFO_NULL,
 };
 

@@ -749,6 +749,7 @@ static const char *foreign_hint(const char *name)
         {"null", "; shoal writes (null? x)"},
         {"else", "; the last test of a cond is written true"},
         {"nil", "; the empty list is written '()"},
+        {"_", "; _ matches anything and binds nothing, in a pattern or a let: give the value a name"},
     };
     for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
         if (strcmp(name, hints[i].name) == 0)
@@ -978,6 +979,12 @@ static void let_bind(compiler_t *c, fctx_t *f, const ast_t *a)
         if (is_special(c, name->u.str.s) || ast_is_sym(name, "true") || ast_is_sym(name, "false"))
             die_at(c, name, "cannot bind %s", name->u.str.s);
         comp(c, f, b->u.list.items[1], false);
+        if (ast_is_sym(name, "_")) {
+            /* evaluated for its effect and dropped, as Erlang's _ = e:
+             * _ names nothing */
+            emit(c, f, OP_POP, 0);
+            continue;
+        }
         uint32_t s = new_slot(c, f, name);
         emit(c, f, OP_STORE, (int32_t)s);
         bind(c, f, name->u.str.s, s);
