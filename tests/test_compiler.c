@@ -759,7 +759,8 @@ static void test_loop_fused(void)
 /* map-of with literal keys builds from a template the compiler sorted
  * (MK_MAP_K): the template's keys in map order, each with the place of
  * its value among those pushed, a later duplicate's; a key that is not a
- * literal, or a 33rd key, leaves it to the builtin. */
+ * literal, or a 33rd key, leaves it to the builtin. map-get and set-elem
+ * are instructions of their own. */
 static void test_map_literal(void)
 {
     shm_header_t *h = load_ok(
@@ -768,10 +769,17 @@ static void test_map_literal(void)
         "(defn wide () (map-of 0 0 1 1 2 2 3 3 4 4 5 5 6 6 7 7 8 8 9 9 10 10 11 11 12 12 13 13\n"
         "  14 14 15 15 16 16 17 17 18 18 19 19 20 20 21 21 22 22 23 23 24 24 25 25 26 26 27 27\n"
         "  28 28 29 29 30 30 31 31 32 32))\n"
+        "(defn mg (m) (map-get m 'a 0))\n"
+        "(defn se (t) (set-elem 0 t 1))\n"
         "(defn main () 'ok)\n");
     const func_t *lit = lh_func(h, "lit", 1), *var = lh_func(h, "var", 1);
-    const func_t *wide = lh_func(h, "wide", 0);
-    CU_ASSERT_FATAL(lit && var && wide);
+    const func_t *wide = lh_func(h, "wide", 0), *mg = lh_func(h, "mg", 1);
+    const func_t *se = lh_func(h, "se", 1);
+    CU_ASSERT_FATAL(lit && var && wide && mg && se);
+    /* map-get and set-elem are instructions, not calls of the builtin */
+    CU_ASSERT_EQUAL(count_op(mg, OP_MAP_GET, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(se, OP_SET_ELEM, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(mg, OP_BIF, NULL) + count_op(se, OP_BIF, NULL), 0);
     uint32_t k = 0;
     CU_ASSERT_EQUAL_FATAL(count_op(lit, OP_MK_MAP_K, &k), 1);
     CU_ASSERT_EQUAL(count_op(lit, OP_BIF, NULL), 0);
@@ -840,7 +848,7 @@ static CU_TestInfo compiler_tests[] = {
     {"an and, or, let or true as a branch's test is jumps, no boolean", test_branch_tests},
     {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS, ELEM_KS)", test_elem_fused},
     {"slot comparisons, list patterns and loops that keep arguments are fused", test_loop_fused},
-    {"map-of with literal keys is built from a sorted template", test_map_literal},
+    {"map-of with literal keys is built from a sorted template; map-get, set-elem inline", test_map_literal},
     {"a let binding of _ is evaluated and dropped", test_let_underscore},
     CU_TEST_INFO_NULL,
 };

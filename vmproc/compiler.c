@@ -673,14 +673,16 @@ static void comp_builtin(compiler_t *c, fctx_t *f, int id, const ast_t *call,
         emit(c, f, tail ? OP_TAPPLY : OP_APPLY, 0);
         return;
     case BI_CAR: case BI_CDR: case BI_CONS: case BI_NULLP: case BI_ELEM: case BI_REM:
-    case BI_DIV: {
-        /* the builtins of the inner loops over lists, tuples and
+    case BI_DIV: case BI_SET_ELEM: case BI_MAP_GET: {
+        /* the builtins of the inner loops over lists, tuples, maps and
          * integers: an instruction each, not a call through the builtin
-         * table (DIV calls the builtin for anything but two integers) */
+         * table (DIV calls the builtin for anything but two integers,
+         * SET_ELEM and MAP_GET for errors and their slow cases) */
         static const enum opcode inline_ops[] = {[BI_CAR] = OP_CAR, [BI_CDR] = OP_CDR,
                                                  [BI_CONS] = OP_CONS, [BI_NULLP] = OP_NULLP,
                                                  [BI_ELEM] = OP_ELEM, [BI_REM] = OP_REM,
-                                                 [BI_DIV] = OP_DIV};
+                                                 [BI_DIV] = OP_DIV, [BI_SET_ELEM] = OP_SET_ELEM,
+                                                 [BI_MAP_GET] = OP_MAP_GET};
         comp_args(c, f, args, n);
         emit(c, f, inline_ops[id], 0);
         break;

@@ -1041,6 +1041,44 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             *sp++ = fp[A_U(w)];
             goto op_elem;
         }
+        CASE(SET_ELEM)
+        {
+            /* up to 15 elements, as the builtin does it (which charges
+             * no reduction for so few); errors and larger tuples are the
+             * builtin's */
+            term i = sp[-3], t = sp[-2];
+            uint64_t n;
+            if (LIKELY(is_fix(i) && is_tuple(t) && (n = tuple_size(t)) < BIF_UNITS_PER_RED &&
+                       (uint64_t)fix_val(i) < n)) {
+                HEAP_NEED(n + 1);
+                t = sp[-2]; /* a collection moves it */
+                term *r = heap_take(p, n + 1);
+                copy_down(r, box_ptr(t), n + 1);
+                r[1 + fix_val(i)] = sp[-1];
+                sp -= 2;
+                sp[-1] = mk_box(r);
+                DISPATCH();
+            }
+            bif_argc = 3;
+            bif_id = BI_SET_ELEM;
+            goto bif_generic;
+        }
+        CASE(MAP_GET)
+        {
+            term m = sp[-3];
+            if (LIKELY(is_map(m))) {
+                term v = map_get(rt->h, m, sp[-2]);
+                sp -= 2;
+                if (v != T_NONE)
+                    sp[-1] = v;
+                else
+                    sp[-1] = sp[1];
+                DISPATCH();
+            }
+            bif_argc = 3;
+            bif_id = BI_MAP_GET;
+            goto bif_generic;
+        }
         CASE(ELEM_KS)
         {
             term t = fp[(w >> 8) & 0xfff];
