@@ -24,6 +24,7 @@
 #include "tests/unit.h"
 
 #include "vmproc/bif.h"
+#include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/map.h"
 #include "vmproc/termio.h"
@@ -528,6 +529,62 @@ static void test_equal_keys(void)
     teardown();
 }
 
+/* A map whose keys are all integers lists them in order (map_sorted
+ * sorts them by their bytes, map.c): negatives, both ends of the range,
+ * keys that differ only in a high byte, put in a scrambled order; one
+ * key of another type sends the same map through the general sort. */
+static void test_int_key_order(void)
+{
+    enum { N = 5000 };
+    static const int64_t edge[] = {-((int64_t)1 << 62), ((int64_t)1 << 62) - 1, -1, 0, 1,
+                                   (int64_t)1 << 40, -((int64_t)1 << 40), 255, 256, -256};
+    int64_t want[N + 10];
+    size_t n = 0;
+    CU_ASSERT_FATAL(setup(false));
+    room(2);
+    MAP = call(bif_map_of, 0, T_NIL, T_NIL, T_NIL);
+    rng = 9;
+    for (int i = 0; i < N + 10; i++) {
+        int64_t k = i < 10 ? edge[i]
+                           : (int64_t)(next() % 2000000) - 1000000 + ((int64_t)(i % 3) << 48);
+        term r = call(bif_map_put, 3, MAP, mk_fix(k), mk_fix(k / 2));
+        CU_ASSERT_FATAL(r != T_NONE);
+        MAP = r;
+        size_t j = 0;
+        while (j < n && want[j] != k)
+            j++;
+        if (j == n)
+            want[n++] = k;
+    }
+    /* the model's order: insertion into a sorted array */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && want[j - 1] > want[j]; j--) {
+            int64_t t = want[j];
+            want[j] = want[j - 1];
+            want[j - 1] = t;
+        }
+    CU_ASSERT_EQUAL_FATAL(map_size(MAP), n);
+    term *kv = malloc((2 * n + 2) * sizeof *kv);
+    CU_ASSERT_FATAL(kv != NULL);
+    CU_ASSERT_FATAL(map_sorted(w.h, MAP, kv, kv + n) == 0);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = kv[i] == mk_fix(want[i]) && kv[n + i] == mk_fix(want[i] / 2);
+    CU_ASSERT(ok);
+    /* an atom key: the general sort, the integers first, in the same order */
+    room(64);
+    term r = call(bif_map_put, 3, MAP, mk_atom(A_OK), mk_fix(0));
+    CU_ASSERT_FATAL(r != T_NONE);
+    MAP = r;
+    CU_ASSERT_FATAL(map_sorted(w.h, MAP, kv, kv + n + 1) == 0);
+    ok = kv[n] == mk_atom(A_OK);
+    for (size_t i = 0; i < n && ok; i++)
+        ok = kv[i] == mk_fix(want[i]) && kv[n + 1 + i] == mk_fix(want[i] / 2);
+    CU_ASSERT(ok);
+    free(kv);
+    teardown();
+}
+
 static CU_TestInfo tests[] = {
     {"around the flat limit, 100k steps", test_around_flat_limit},
     {"mixed keys, 50k steps", test_mixed_keys},
@@ -536,6 +593,7 @@ static CU_TestInfo tests[] = {
     {"GC torture: hash collisions", test_torture_collisions},
     {"a million keys", test_million},
     {"keys that are =", test_equal_keys},
+    {"integer keys list in order, negatives and both ends", test_int_key_order},
     CU_TEST_INFO_NULL,
 };
 

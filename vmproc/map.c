@@ -438,6 +438,36 @@ void map_entries(term m, map_entry_t *e)
     collect(box_ptr(m), e);
 }
 
+/* Entries whose keys are all integers, in key order: a radix sort by
+ * bytes of the key word, least significant first (integer words order
+ * as the integers do once the sign bit is flipped), skipping the bytes
+ * every key shares, so small keys take two passes. The keys are distinct;
+ * the entries go to tmp and back. */
+static void sort_int_keys(map_entry_t *e, map_entry_t *tmp, size_t n)
+{
+    const uint64_t flip = 1ull << 63;
+    map_entry_t *src = e, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t at[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            at[((src[i].key ^ flip) >> shift) & 0xff]++;
+        if (at[((src[0].key ^ flip) >> shift) & 0xff] == n)
+            continue;
+        for (size_t b = 0, sum = 0; b < 256; b++) {
+            size_t c = at[b];
+            at[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[at[((src[i].key ^ flip) >> shift) & 0xff]++] = src[i];
+        map_entry_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != e)
+        memcpy(e, src, n * sizeof *e);
+}
+
 int map_sorted(const shm_header_t *h, term m, term *keys, term *vals)
 {
     term *n = box_ptr(m);
@@ -455,10 +485,19 @@ int map_sorted(const shm_header_t *h, term m, term *keys, term *vals)
         return -1;
     }
     collect(n, e);
-    cmp_ctx_t ctx = {h};
-    if (sort_stable(e, c, sizeof *e, cmp_key, &ctx) < 0) {
-        free(e);
-        return -1;
+    bool ints = true;
+    for (uint64_t i = 0; i < c && ints; i++)
+        ints = is_fix(e[i].key);
+    map_entry_t *tmp = ints ? malloc(c * sizeof *tmp) : NULL;
+    if (tmp) {
+        sort_int_keys(e, tmp, c);
+        free(tmp);
+    } else {
+        cmp_ctx_t ctx = {h};
+        if (sort_stable(e, c, sizeof *e, cmp_key, &ctx) < 0) {
+            free(e);
+            return -1;
+        }
     }
     for (uint64_t i = 0; i < c; i++) {
         if (keys)
