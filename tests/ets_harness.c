@@ -2,6 +2,7 @@
  * ets_harness.c: what the shared-table suites share (see ets_harness.h).
  */
 #include "tests/ets_harness.h"
+#include "tests/child.h"
 
 #include "shm/atom.h"
 #include "shm/pool.h"
@@ -154,8 +155,10 @@ eh_kid_t eh_start(vw_t *w, uint32_t vm, eh_job_t job, const void *arg)
         return k;
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     k.pid = fork();
     if (k.pid == 0) {
+        child_die_with(parent);
         close(fds[0]);
         if (getenv("SHOAL_TEST_GDB")) {
             signal(SIGSEGV, on_fault);

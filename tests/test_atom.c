@@ -10,6 +10,7 @@
  * ends), so a hang fails instead of stalling the suite.
  */
 #include "tests/lang_harness.h"
+#include "tests/child.h"
 #include "tests/unit.h"
 
 #include "shm/atom.h"
@@ -44,8 +45,10 @@ static kid_t start(int (*job)(shm_header_t *, int, void *), shm_header_t *h, int
         return k;
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     k.pid = fork();
     if (k.pid == 0) {
+        child_die_with(parent);
         close(fds[0]);
         _exit(job(h, n, arg));
     }
