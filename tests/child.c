@@ -8,11 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,13 +27,6 @@ int64_t child_now_ms(void)
 int child_pidfd_of(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-void child_die_with(pid_t parent)
-{
-    /* the parent may have died before the prctl: then this one goes too */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-        _exit(126);
 }
 
 /* Start `shoal ARGS...` (args NULL-terminated, without argv[0]). With

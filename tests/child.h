@@ -30,11 +30,6 @@ typedef struct child {
 int64_t child_now_ms(void);
 int child_pidfd_of(pid_t pid);
 
-/* In a forked child, first thing: die when the test process dies (a
- * failed assertion's abort, a kill), so that a worker looping until told
- * to stop is not left spinning. `parent` is getpid() before the fork. */
-void child_die_with(pid_t parent);
-
 /* Start `shoal ARGS...` (args NULL-terminated, without argv[0]). With
  * own_group, the child leads a new process group (as a shell job would). */
 void child_spawn(child_t *c, const char *const *args, bool own_group);

@@ -2,12 +2,12 @@
  * ets_harness.c: what the shared-table suites share (see ets_harness.h).
  */
 #include "tests/ets_harness.h"
-#include "tests/child.h"
 
 #include "shm/atom.h"
 #include "shm/pool.h"
 #include "shm/proctab.h"
 #include "shm/vmtab.h"
+#include "supervisor/fork.h"
 #include "vmproc/code.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
@@ -153,12 +153,10 @@ eh_kid_t eh_start(vw_t *w, uint32_t vm, eh_job_t job, const void *arg)
     int fds[2];
     if (pipe(fds) < 0)
         return k;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid();
-    k.pid = fork();
+    /* the supervisor's fork: the worker dies with the test process (a
+     * failed assertion's abort), not left looping until told to stop */
+    k.pid = fork_child();
     if (k.pid == 0) {
-        child_die_with(parent);
         close(fds[0]);
         if (getenv("SHOAL_TEST_GDB")) {
             signal(SIGSEGV, on_fault);

@@ -10,11 +10,11 @@
  * ends), so a hang fails instead of stalling the suite.
  */
 #include "tests/lang_harness.h"
-#include "tests/child.h"
 #include "tests/unit.h"
 
 #include "shm/atom.h"
 #include "shm/segment.h"
+#include "supervisor/fork.h"
 
 #include <ck_pr.h>
 #include <errno.h>
@@ -43,12 +43,10 @@ static kid_t start(int (*job)(shm_header_t *, int, void *), shm_header_t *h, int
     int fds[2];
     if (pipe(fds) < 0)
         return k;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t parent = getpid();
-    k.pid = fork();
+    /* the supervisor's fork: the worker dies with the test process (a
+     * failed assertion's abort), not left looping until told to stop */
+    k.pid = fork_child();
     if (k.pid == 0) {
-        child_die_with(parent);
         close(fds[0]);
         _exit(job(h, n, arg));
     }
