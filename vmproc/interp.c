@@ -185,6 +185,19 @@ ALWAYS_INLINE static inline bool both_floats(term a, term b)
            box_ptr(b)[0] == mk_hdr(2, BT_FLOAT);
 }
 
+/* a and b in order for < > <= >= when they are not two integers (whose
+ * case the callers take first, each its own way): *c is -1, 0 or 1. Two
+ * floats inline; else term_order (numbers mixed, strings). False if they
+ * do not order: badarg. */
+ALWAYS_INLINE static inline bool order_of(term a, term b, int *c)
+{
+    if (both_floats(a, b)) {
+        *c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b));
+        return true;
+    }
+    return term_order(a, b, c);
+}
+
 /* t as a double if it is a number (an integer or a float box), else
  * false: the float paths of + - * */
 ALWAYS_INLINE static inline bool as_double(term t, double *d)
@@ -776,9 +789,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             int c;                                                              \
             if (LIKELY(is_fix(a) & is_fix(b)))                                  \
                 c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
-            else if (both_floats(a, b))                                         \
-                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
-            else if (!term_order(a, b, &c))                                     \
+            else if (!order_of(a, b, &c))                                       \
                 RAISE_ERR(A_BADARG);                                            \
             sp[-2] = mk_atom((TEST) ? A_TRUE : A_FALSE);                        \
             sp--;                                                               \
@@ -812,9 +823,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             sp -= 2;                                                            \
             if (LIKELY(is_fix(a) & is_fix(b)))                                  \
                 c = ((int64_t)a > (int64_t)b) - ((int64_t)a < (int64_t)b);      \
-            else if (both_floats(a, b))                                         \
-                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
-            else if (!term_order(a, b, &c))                                     \
+            else if (!order_of(a, b, &c))                                       \
                 RAISE_ERR(A_BADARG);                                            \
             if (!(TEST))                                                        \
                 pc += A_S(w);                                                   \
@@ -877,9 +886,7 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 DISPATCH_AT(pc + A_S(w));                                       \
             }                                                                   \
             pc += 1;                                                            \
-            if (both_floats(a, b))                                              \
-                c = (float_val(a) > float_val(b)) - (float_val(a) < float_val(b)); \
-            else if (!term_order(a, b, &c))                                     \
+            if (!order_of(a, b, &c))                                            \
                 RAISE_ERR(A_BADARG);                                            \
             if (!(c OP 0))                                                      \
                 pc += A_S(w) - 1;                                               \
