@@ -227,17 +227,24 @@ static bool flat_find(const shm_header_t *h, const term *k, uint64_t n, term key
     return false;
 }
 
+/* The index of an immediate key among the c keys k[], or c: it matches
+ * only its own word, and a scan of at most 32 words beats ordering atoms
+ * by name. */
+static inline uint64_t flat_scan(const term *k, uint64_t c, term key)
+{
+    uint64_t i = 0;
+    while (i < c && k[i] != key)
+        i++;
+    return i;
+}
+
 static term flat_get(const shm_header_t *h, const term *n, term key)
 {
     uint64_t c = flat_n(n), i;
     const term *k = n + 2;
     if (is_imm_key(key)) {
-        /* an immediate key matches only its own word: a scan of at most
-         * 32 words beats ordering atoms by name */
-        for (i = 0; i < c; i++)
-            if (k[i] == key)
-                return k[c + i];
-        return T_NONE;
+        i = flat_scan(k, c, key);
+        return i < c ? k[c + i] : T_NONE;
     }
     return flat_find(h, k, c, key, &i) ? k[c + i] : T_NONE;
 }
@@ -707,17 +714,10 @@ static term flat_put(const shm_header_t *h, term m, term key, term value, term *
     const term *n = box_ptr(m);
     uint64_t c = flat_n(n), i;
     const term *k = n + 2;
-    bool found;
-    if (is_imm_key(key)) {
-        /* a key already there is its own word, found by a scan as in
-         * flat_get; only a new key needs the place that the order
-         * gives (atoms order by name) */
-        for (i = 0; i < c && k[i] != key; i++)
-            ;
-        found = i < c || flat_find(h, k, c, key, &i);
-    } else {
-        found = flat_find(h, k, c, key, &i);
-    }
+    /* a key already there found by flat_get's scan; only a new key needs
+     * the place that the order gives */
+    bool found = is_imm_key(key) ? (i = flat_scan(k, c, key)) < c || flat_find(h, k, c, key, &i)
+                                 : flat_find(h, k, c, key, &i);
     if (found) {
         if (k[c + i] == value)
             return m;
