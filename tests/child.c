@@ -124,7 +124,12 @@ bool child_wait_done(child_t *c, int timeout_ms)
     }
     bool done = c->exited && c->fd[0] < 0 && c->fd[1] < 0;
     if (!done) {
-        fprintf(stderr, "\nshoal did not finish; stderr so far:\n%s\n", c->buf[1]);
+        fprintf(stderr,
+                "\nshoal did not finish (%s; stdout %s, stderr %s); stdout so far:\n%s\n"
+                "stderr so far:\n%s\n",
+                c->exited ? "the supervisor exited" : "the supervisor runs",
+                c->fd[0] < 0 ? "closed" : "open", c->fd[1] < 0 ? "closed" : "open", c->buf[0],
+                c->buf[1]);
         if (!c->exited) {
             kill(c->pid, SIGKILL);
             waitpid(c->pid, &c->status, 0);

@@ -428,8 +428,9 @@ static void test_heap_shrinks(void)
     CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(p->live_words, 0);
     /* sized from what lived at the previous collection, capped at one
-     * block of 1 MiB (and its header page) */
-    LH_CHECK(p->heap_words <= (1u << 17) + 512, "heap of %llu words after the data died",
+     * block of 1 MiB (and its header page), and the young generation's
+     * first page */
+    LH_CHECK(p->heap_words <= (1u << 17) + 2 * 512, "heap of %llu words after the data died",
              (unsigned long long)p->heap_words);
     /* the next collection sizes the heap from nothing live */
     CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
@@ -438,6 +439,239 @@ static void test_heap_shrinks(void)
     uint64_t free_end = pool_free_pages(w.h, 0);
     LH_CHECK(free_end + 40 >= free0, "free pages %llu before, %llu after",
              (unsigned long long)free0, (unsigned long long)free_end);
+    teardown();
+}
+
+/* ------------------------------------------------------------------ */
+/* generations                                                          */
+
+/* Words in use in the young generation. */
+static uint64_t young_used(void)
+{
+    uint64_t n = 0;
+    for (hblock_t *b = p->hfirst; b; b = b->next)
+        n += (uint64_t)((b == p->hcur ? p->hp : b->top) - hblock_start(b));
+    return n;
+}
+
+/* Whether the object t points to lies in a block of the given kind
+ * (HBLOCK_OLD in the old generation, HBLOCK_AGED among the young). */
+static bool in_kind(term t, uint32_t kind)
+{
+    const term *a = is_cons(t) ? cons_ptr(t) : box_ptr(t);
+    for (hblock_t *b = kind == HBLOCK_OLD ? p->ofirst : p->hfirst; b; b = b->next)
+        if (a >= hblock_start(b) && a < b->end)
+            return b->bytes == kind;
+    return false;
+}
+
+static bool in_old(term t)
+{
+    return in_kind(t, HBLOCK_OLD);
+}
+
+static bool in_aged(term t)
+{
+    return in_kind(t, HBLOCK_AGED);
+}
+
+/* A small process keeps one generation: its major collections leave
+ * everything young, and there is no minor one. */
+static void test_small_one_generation(void)
+{
+    SETUP();
+    CU_ASSERT_FATAL(push_list(1000)); /* 2,000 words, below GEN_MIN_WORDS */
+    for (int i = 0; i < 2000; i++)
+        CU_ASSERT_PTR_NOT_NULL_FATAL(alloc(16));
+    CU_ASSERT(p->gcs >= 2);
+    CU_ASSERT_PTR_NULL(p->ofirst);
+    CU_ASSERT_EQUAL(p->old_words, 0);
+    CU_ASSERT_EQUAL(p->live_words, 2000);
+    CU_ASSERT(list_ok(p->sp[-1], 1000));
+    teardown();
+}
+
+/* A major collection of much data makes it the old generation; a minor
+ * one moves what is new to the survivors and promotes the survivors of
+ * the one before, and neither copies nor walks what is old: the old list
+ * stays where it is; the cell in front of it moves twice. */
+static void test_minor_promotes(void)
+{
+    enum { N = 20000 };
+    SETUP();
+    CU_ASSERT_FATAL(push_list(N));
+    uint32_t gcs = p->gcs;
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0); /* major */
+    CU_ASSERT_EQUAL(p->gcs, gcs + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p->ofirst);
+    CU_ASSERT_EQUAL(p->old_used, 2 * (uint64_t)N);
+    CU_ASSERT_EQUAL(p->live_words, 2 * (uint64_t)N);
+    CU_ASSERT_EQUAL(young_used(), 0);
+    CU_ASSERT(list_ok(p->sp[-1], N));
+    CU_ASSERT(in_old(p->sp[-1]));
+    term old_head = p->sp[-1];
+
+    /* a young cell in front of the old list, and young garbage */
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, 2), 0);
+    push(new_cons(mk_fix(-1), old_head));
+    CU_ASSERT_FALSE(in_old(p->sp[-1]) || in_aged(p->sp[-1]));
+    for (int i = 0; i < 100; i++)
+        CU_ASSERT_PTR_NOT_NULL_FATAL(alloc(16));
+    CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0); /* minor: it survives */
+    CU_ASSERT_EQUAL(p->gcs, gcs + 2);
+    CU_ASSERT_EQUAL(p->sp[-2], old_head); /* not copied */
+    CU_ASSERT(in_aged(p->sp[-1]));
+    CU_ASSERT_EQUAL(CDR(p->sp[-1]), old_head);
+    CU_ASSERT_EQUAL(p->old_used, 2 * (uint64_t)N);
+    CU_ASSERT_EQUAL(p->live_words, 2 * (uint64_t)N + 2);
+    CU_ASSERT_EQUAL(young_used(), 2);
+
+    CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0); /* minor: promoted */
+    CU_ASSERT_EQUAL(p->sp[-2], old_head);
+    CU_ASSERT(in_old(p->sp[-1]));
+    CU_ASSERT_EQUAL(CDR(p->sp[-1]), old_head);
+    CU_ASSERT_EQUAL(p->old_used, 2 * (uint64_t)N + 2);
+    CU_ASSERT_EQUAL(young_used(), 0);
+    CU_ASSERT(list_ok(old_head, N));
+
+    /* a major collection copies both generations again, the garbage not */
+    p->sp[-1] = T_NIL;
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_NOT_EQUAL(p->sp[-2], old_head);
+    CU_ASSERT(in_old(p->sp[-2]) && list_ok(p->sp[-2], N));
+    CU_ASSERT_EQUAL(p->old_used, 2 * (uint64_t)N);
+    CU_ASSERT_EQUAL(p->live_words, 2 * (uint64_t)N);
+    teardown();
+}
+
+/* A message node: [hdr][next][payload][kind][from][extra]. */
+static term *new_node(term payload, term from)
+{
+    term *m = heap_take(p, 6);
+    m[0] = mk_hdr(6, BT_MSG);
+    m[1] = 0;
+    m[2] = payload;
+    m[3] = mk_fix(0);
+    m[4] = from;
+    m[5] = T_NIL;
+    return m;
+}
+
+/* Message nodes are the values that change: a node in the old generation
+ * gets a young successor when a message arrives, and a link chain an old
+ * node behind a young one. A minor collection walks the chains, so the
+ * young nodes live on and the old ones point at their new places. */
+static void test_minor_chains(void)
+{
+    SETUP();
+    uint64_t free0 = pool_free_pages(w.h, 0);
+    CU_ASSERT_FATAL(push_list(5000)); /* enough to keep two generations */
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, 64), 0);
+    term *m1 = new_node(T_NIL, mk_pid(99));
+    m1[2] = new_string("old message");
+    p->mbox_first = p->mbox_last = mk_box(m1);
+    p->mbox_len = 1;
+    p->links = mk_box(new_node(T_NIL, mk_pid(7)));
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_FATAL(in_old(p->mbox_first) && in_old(p->links));
+    term old_node = p->mbox_first;
+
+    /* a new message, appended as msg.c does: the old node's next word
+     * now points at a young node */
+    CU_ASSERT_EQUAL_FATAL(heap_make_room(&w.rt, pcb, 64), 0);
+    term *m2 = new_node(T_NIL, mk_pid(99));
+    m2[2] = new_cons(mk_fix(2), new_cons(mk_fix(3), T_NIL));
+    box_ptr(p->mbox_last)[1] = mk_box(m2);
+    p->mbox_last = mk_box(m2);
+    p->mbox_len = 2;
+    /* a young link in front of the old one */
+    term *l2 = new_node(T_NIL, mk_pid(8));
+    l2[1] = p->links;
+    l2[5] = new_float(2.5);
+    p->links = mk_box(l2);
+    for (int i = 0; i < 50; i++)
+        CU_ASSERT_PTR_NOT_NULL_FATAL(alloc(32)); /* young garbage */
+
+    /* twice: to the survivors, then promoted */
+    for (int round = 0; round < 2; round++) {
+        CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0);
+        CU_ASSERT_EQUAL(p->mbox_first, old_node);
+        term *n1 = box_ptr(p->mbox_first);
+        CU_ASSERT_EQUAL(n1[1], p->mbox_last);
+        CU_ASSERT(round == 0 ? in_aged(p->mbox_last) : in_old(p->mbox_last));
+        term *n2 = box_ptr(p->mbox_last);
+        CU_ASSERT(n2[1] == 0 && CAR(n2[2]) == mk_fix(2) && CAR(CDR(n2[2])) == mk_fix(3));
+        CU_ASSERT(memcmp(str_bytes(n1[2]), "old message", 11) == 0);
+        CU_ASSERT(round == 0 ? in_aged(p->links) : in_old(p->links));
+        CU_ASSERT(box_ptr(p->links)[4] == mk_pid(8) && float_val(box_ptr(p->links)[5]) == 2.5);
+        CU_ASSERT_EQUAL(box_ptr(box_ptr(p->links)[1])[4], mk_pid(7));
+    }
+
+    /* the first message is taken, as RECV_ACCEPT unlinks it; a minor and
+     * a major collection keep the rest whole */
+    p->mbox_first = box_ptr(old_node)[1];
+    p->mbox_len = 1;
+    CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    term *n2 = box_ptr(p->mbox_first);
+    CU_ASSERT(p->mbox_first == p->mbox_last && CAR(n2[2]) == mk_fix(2));
+    /* the list, the node and its list, two links and 2.5 */
+    CU_ASSERT_EQUAL(p->live_words, 10000 + 6 + 4 + 6 + 6 + 2);
+    CU_ASSERT(list_ok(p->sp[-1], 5000));
+    CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(p->ofirst);
+    /* both generations go back to the pool with the process (but what
+     * the VM's page cache keeps, as in test_heap_shrinks) */
+    lh_proc_free(&w, pcb);
+    uint64_t free_end = pool_free_pages(w.h, 0);
+    LH_CHECK(free_end + 40 >= free0, "free pages %llu before, %llu after",
+             (unsigned long long)free0, (unsigned long long)free_end);
+    lh_world_close(&w);
+    pcb = NULL;
+    p = NULL;
+}
+
+/* What was promoted and then died is reclaimed by a major collection,
+ * which comes once the old generation holds three times what lived at
+ * the last one: lists that live across two collections and then die
+ * never make the old generation grow without bound; lists that live
+ * across one only are never promoted. */
+static void test_old_garbage_reclaimed(void)
+{
+    SETUP();
+    CU_ASSERT_FATAL(push_list(5000)); /* lives throughout */
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p->ofirst);
+    uint64_t old0 = p->old_used;
+    for (int round = 0; round < 20; round++) {
+        CU_ASSERT_FATAL(push_list(500));
+        CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0);
+        CU_ASSERT_FATAL(list_ok(p->sp[-1], 500));
+        p->sp--; /* it dies young */
+    }
+    CU_ASSERT_EQUAL(p->old_used, old0);
+    uint64_t most = 0;
+    int majors = 0;
+    for (int round = 0; round < 400; round++) {
+        CU_ASSERT_FATAL(push_list(500));
+        uint64_t before = p->old_used;
+        CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0);
+        majors += p->old_used < before;
+        before = p->old_used;
+        CU_ASSERT_EQUAL_FATAL(heap_collect(&w.rt, pcb, 0), 0);
+        majors += p->old_used < before;
+        CU_ASSERT_FATAL(list_ok(p->sp[-1], 500));
+        p->sp--; /* it dies old */
+        if (p->old_used > most)
+            most = p->old_used;
+    }
+    CU_ASSERT(list_ok(p->sp[-1], 5000));
+    CU_ASSERT(majors >= 10);
+    /* three times what lived at a major collection (the 5,000-cell list
+     * and at most the round's 500-cell one: 11,000 words), the 16 pages'
+     * slack, and one round's promotion past that */
+    LH_CHECK(most <= 3 * 11000 + 16 * SHOAL_PAGE / sizeof(term) + 1000,
+             "old generation grew to %llu words", (unsigned long long)most);
     teardown();
 }
 
@@ -926,6 +1160,12 @@ static CU_TestInfo gc_tests[] = {
     {"garbage is reclaimed: 64 MiB allocated, heap stays small", test_garbage_reclaimed},
     {"the heap grows with live data and shrinks when it dies", test_heap_shrinks},
     {"heap limit: make_room past it is -1 EFBIG", test_heap_limit},
+    {"a small process keeps one generation", test_small_one_generation},
+    {"a minor collection ages the new, promotes the aged, leaves the old in place",
+     test_minor_promotes},
+    {"message chains: old nodes with young successors survive minor collections",
+     test_minor_chains},
+    {"promoted data that dies is reclaimed by a major collection", test_old_garbage_reclaimed},
     {"stack_grow keeps values and control frames", test_stack_grow},
     {"GC torture in process: a collection per allocation", test_torture_in_process},
     {"term_size and term_copy", test_term_copy},

@@ -239,20 +239,20 @@ static term key_at(int k)
     return tuple_elems(KEYS)[k];
 }
 
-/* Make every key of a universe of n, in a tuple at KEYS. */
+/* Make every key of a universe of n, in a tuple at KEYS: in room made
+ * once, as a builtin makes a value, since the collector takes values to
+ * be unchanged once built (an old tuple must not be given young keys). */
 static void make_keys(int n)
 {
-    room((uint64_t)n + 1);
+    uint64_t words = (uint64_t)n + 1;
+    for (int k = 0; k < n; k++)
+        words += key_words(k);
+    room(words);
     term *t = heap_take(p, (uint64_t)n + 1);
     t[0] = mk_hdr((uint64_t)n + 1, BT_TUPLE);
     for (int k = 0; k < n; k++)
-        t[1 + k] = T_NIL;
+        t[1 + k] = build_key(k);
     KEYS = mk_box(t);
-    for (int k = 0; k < n; k++) {
-        room(key_words(k));
-        term key = build_key(k);
-        tuple_elems(KEYS)[k] = key;
-    }
 }
 
 /* Key k as the program would pass it: half the time a fresh copy, so

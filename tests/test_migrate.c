@@ -98,6 +98,18 @@ static bool chain_on(const shm_header_t *h, const hblock_t *b, uint32_t node)
     return true;
 }
 
+/* The heap of p, both generations (heap.c): its bytes, whether all of it
+ * is on `node`, whether it holds `a`. */
+static uint64_t heap_chain_bytes(const shm_header_t *h, const proc_t *p)
+{
+    return chain_bytes(h, p->hfirst) + chain_bytes(h, p->ofirst);
+}
+
+static bool heap_chains_on(const shm_header_t *h, const proc_t *p, uint32_t node)
+{
+    return chain_on(h, p->hfirst, node) && chain_on(h, p->ofirst, node);
+}
+
 static size_t chain_len(const hblock_t *b)
 {
     size_t n = 0;
@@ -207,9 +219,9 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
 
     /* On VM 0: everything on node 0, all of it local. */
-    uint64_t heap0 = chain_bytes(h, p->hfirst), stack0 = run_bytes(h, p->stack_lo);
+    uint64_t heap0 = heap_chain_bytes(h, p), stack0 = run_bytes(h, p->stack_lo);
     CU_ASSERT(heap0 >= (uint64_t)N_ELEMS * ELEM_WORDS * sizeof(term));
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 0));
     CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 0);
     CU_ASSERT_PTR_NULL(p->frags);
     CU_ASSERT_EQUAL(local_of(&w, 0), heap0 + stack0);
@@ -218,16 +230,17 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_EQUAL(bytes_on(p, 1), 0);
 
     /* The hand-over: nothing moves, VM 1 counts all of it as remote. */
-    hblock_t *first = p->hfirst;
+    hblock_t *first = p->hfirst, *ofirst = p->ofirst;
     uint64_t words = p->heap_words;
     size_t blocks = chain_len(p->hfirst);
     CU_ASSERT_TRUE(hand_over(&w, pcb, 0, 1));
     CU_ASSERT_EQUAL(pcb->owner, 1);
     CU_ASSERT_EQUAL(p->acct_vm, 1 + 1);
     CU_ASSERT_PTR_EQUAL(p->hfirst, first);
+    CU_ASSERT_PTR_EQUAL(p->ofirst, ofirst);
     CU_ASSERT_EQUAL(p->heap_words, words);
     CU_ASSERT_EQUAL(chain_len(p->hfirst), blocks);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 0));
     CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 0);
     CU_ASSERT_EQUAL(local_of(&w, 0), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 0), 0);
@@ -240,8 +253,8 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(p->gcs, gcs + 1);
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
-    uint64_t heap1 = chain_bytes(h, p->hfirst);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 1));
+    uint64_t heap1 = heap_chain_bytes(h, p);
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 1));
     CU_ASSERT_EQUAL(local_of(&w, 1), heap1);
     /* what stays remote is exactly the stack run, still on node 0 */
     CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 0);
@@ -268,8 +281,8 @@ static void test_heap_moves_at_first_gc(void)
     CU_ASSERT_EQUAL(remote_of(&w, 0), heap1 + stack1);
     CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 0), pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
-    CU_ASSERT_EQUAL(local_of(&w, 0), chain_bytes(h, p->hfirst));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 0));
+    CU_ASSERT_EQUAL(local_of(&w, 0), heap_chain_bytes(h, p));
     CU_ASSERT_EQUAL(remote_of(&w, 0), stack1);
 
     /* Ending the process gives every counter back. */
@@ -300,26 +313,26 @@ static void test_heap_follow_never_stays(void)
     CU_ASSERT_EQUAL_FATAL(push_list(vw_rt(&w, 0), pcb, N_ELEMS), 0);
     uint64_t stack0 = run_bytes(h, p->stack_lo);
     CU_ASSERT_TRUE(hand_over(&w, pcb, 0, 1));
-    CU_ASSERT_EQUAL(remote_of(&w, 1), chain_bytes(h, p->hfirst) + stack0);
+    CU_ASSERT_EQUAL(remote_of(&w, 1), heap_chain_bytes(h, p) + stack0);
 
     CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 0));
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
-    CU_ASSERT_EQUAL(remote_of(&w, 1), chain_bytes(h, p->hfirst) + stack0);
+    CU_ASSERT_EQUAL(remote_of(&w, 1), heap_chain_bytes(h, p) + stack0);
     CU_ASSERT_EQUAL(bytes_on(p, 1), 0);
 
     /* More heap on VM 1 (a new block, or a collection): still node 0. */
     uint64_t more = (uint64_t)(p->hlim - p->hp) + 1;
     CU_ASSERT_EQUAL_FATAL(heap_make_room(vw_rt(&w, 1), pcb, more), 0);
     CU_ASSERT((uint64_t)(p->hlim - p->hp) >= more);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 0));
     /* A bigger stack: still node 0. */
     CU_ASSERT_EQUAL_FATAL(stack_grow(vw_rt(&w, 1), pcb, 4 * SHOAL_PAGE / sizeof(term)), 0);
     CU_ASSERT_EQUAL(pool_node_of(h, p->stack_lo), 0);
     CU_ASSERT_EQUAL(local_of(&w, 1), 0);
     CU_ASSERT_EQUAL(remote_of(&w, 1),
-                    chain_bytes(h, p->hfirst) + run_bytes(h, p->stack_lo));
+                    heap_chain_bytes(h, p) + run_bytes(h, p->stack_lo));
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], N_ELEMS), N_ELEMS);
 
     vw_proc_free(&w, pcb, 1);
@@ -357,7 +370,7 @@ static void test_messages_follow(void)
     CU_ASSERT_EQUAL(msg_send(vw_rt(&w, 0), pcb->pid, SIG_MONITOR, watcher, T_NIL, ref), SEND_OK);
 
     uint64_t stack0 = run_bytes(h, p->stack_lo);
-    uint64_t heap0 = chain_bytes(h, p->hfirst);
+    uint64_t heap0 = heap_chain_bytes(h, p);
     CU_ASSERT_TRUE(hand_over(&w, pcb, 0, 1));
     CU_ASSERT_EQUAL(msg_take(vw_rt(&w, 1), pcb), 1);
     CU_ASSERT_EQUAL(p->mbox_len, 1);
@@ -369,8 +382,8 @@ static void test_messages_follow(void)
 
     CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
     CU_ASSERT_PTR_NULL(p->frags);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 1));
-    CU_ASSERT_EQUAL(local_of(&w, 1), chain_bytes(h, p->hfirst));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 1));
+    CU_ASSERT_EQUAL(local_of(&w, 1), heap_chain_bytes(h, p));
     CU_ASSERT_EQUAL(remote_of(&w, 1), stack0);
     CU_ASSERT_EQUAL(list_intact(p->sp[-1], 1000), 1000);
     /* the message, now on node 1, as it was sent */
@@ -412,6 +425,11 @@ static bool in_chain(const hblock_t *b, const void *addr)
         if ((const char *)addr >= (const char *)b && (const char *)addr < (const char *)b->end)
             return true;
     return false;
+}
+
+static bool in_heap_chains(const proc_t *p, const void *addr)
+{
+    return in_chain(p->hfirst, addr) || in_chain(p->ofirst, addr);
 }
 
 /* A small message is copied into the receiver's heap when it is taken, if
@@ -456,14 +474,14 @@ static void test_small_messages_copied_in(void)
     CU_ASSERT_PTR_NULL(p->frags->next);
     term n1 = p->mbox_first, n2 = box_ptr(n1)[1], n3 = box_ptr(n2)[1];
     CU_ASSERT_EQUAL_FATAL(box_ptr(n3)[1], 0);
-    CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(n1)));
+    CU_ASSERT_TRUE(in_heap_chains(p, box_ptr(n1)));
     CU_ASSERT_TRUE(in_chain(p->frags, box_ptr(n2)));
-    CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(n3)));
+    CU_ASSERT_TRUE(in_heap_chains(p, box_ptr(n3)));
     CU_ASSERT_TRUE(term_equal(box_ptr(n1)[2], mk_box(small1)));
     CU_ASSERT_TRUE(term_equal(box_ptr(n2)[2], mk_box(big)));
     CU_ASSERT_TRUE(term_equal(box_ptr(n3)[2], mk_box(small3)));
     CU_ASSERT_EQUAL(box_ptr(n1)[4], mk_pid(from));
-    CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(box_ptr(n1)[2])));
+    CU_ASSERT_TRUE(in_heap_chains(p, box_ptr(box_ptr(n1)[2])));
 
     /* With the current block full, a small message stays a buffer too. */
     p->hp = p->hlim;
@@ -472,7 +490,7 @@ static void test_small_messages_copied_in(void)
     term n4 = box_ptr(n3)[1];
     CU_ASSERT_NOT_EQUAL_FATAL(n4, 0);
     CU_ASSERT_TRUE(in_chain(p->frags, box_ptr(n4)));
-    CU_ASSERT_FALSE(in_chain(p->hfirst, box_ptr(n4)));
+    CU_ASSERT_FALSE(in_heap_chains(p, box_ptr(n4)));
     CU_ASSERT_TRUE(term_equal(box_ptr(n4)[2], mk_box(small1)));
 
     /* The collection joins the buffers; the mailbox reads the same. */
@@ -483,7 +501,7 @@ static void test_small_messages_copied_in(void)
     term want[4] = {mk_box(small1), mk_box(big), mk_box(small3), mk_box(small1)};
     for (int i = 0; i < 4; i++, m = box_ptr(m)[1]) {
         CU_ASSERT_NOT_EQUAL_FATAL(m, 0);
-        CU_ASSERT_TRUE(in_chain(p->hfirst, box_ptr(m)));
+        CU_ASSERT_TRUE(in_heap_chains(p, box_ptr(m)));
         CU_ASSERT_TRUE(term_equal(box_ptr(m)[2], want[i]));
     }
     CU_ASSERT_EQUAL(m, 0);
@@ -514,7 +532,7 @@ static void test_big_heap_untouched(void)
     }
     *p->sp++ = l;
     CU_ASSERT(p->heap_words * sizeof(term) >= 64 * MIB);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 0));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 0));
 
     struct {
         void *addr;
@@ -525,13 +543,17 @@ static void test_big_heap_untouched(void)
         runs[n].addr = b;
         runs[n].bytes = run_bytes(h, b);
     }
+    for (hblock_t *b = p->ofirst; b && n < MAX_RUNS - 1; b = b->next, n++) {
+        runs[n].addr = b;
+        runs[n].bytes = run_bytes(h, b);
+    }
     CU_ASSERT_PTR_NULL_FATAL(p->frags);
     runs[n].addr = p->stack_lo;
     runs[n++].bytes = run_bytes(h, p->stack_lo);
 
     proc_t before = *p;
     uint64_t free0 = pool_free_pages(h, 0), free1 = pool_free_pages(h, 1);
-    uint64_t heap_bytes = chain_bytes(h, p->hfirst) + run_bytes(h, p->stack_lo);
+    uint64_t heap_bytes = heap_chain_bytes(h, p) + run_bytes(h, p->stack_lo);
     fflush(NULL);
     pid_t child = fork();
     CU_ASSERT_FATAL(child >= 0);
@@ -555,6 +577,7 @@ static void test_big_heap_untouched(void)
     CU_ASSERT_EQUAL(pcb->owner, 1);
     CU_ASSERT_EQUAL(p->heap_words, before.heap_words);
     CU_ASSERT_PTR_EQUAL(p->hfirst, before.hfirst);
+    CU_ASSERT_PTR_EQUAL(p->ofirst, before.ofirst);
     CU_ASSERT_PTR_EQUAL(p->hcur, before.hcur);
     CU_ASSERT_PTR_EQUAL(p->hp, before.hp);
     CU_ASSERT_PTR_EQUAL(p->hlim, before.hlim);
@@ -571,13 +594,13 @@ static void test_big_heap_untouched(void)
 
     /* VM 1's first collection moves all 64 MiB to node 1, intact. */
     CU_ASSERT_EQUAL_FATAL(heap_gc(vw_rt(&w, 1), pcb, 0, NULL, 0), 0);
-    CU_ASSERT_TRUE(chain_on(h, p->hfirst, 1));
+    CU_ASSERT_TRUE(heap_chains_on(h, p, 1));
     uint64_t k = 0;
     bool ok = true;
     for (l = p->sp[-1]; is_cons(l) && ok; l = CDR(l), k++)
         ok = CAR(l) == mk_fix((int64_t)(cells - 1 - k));
     CU_ASSERT_TRUE(ok && k == cells && is_nil(l));
-    CU_ASSERT_EQUAL(local_of(&w, 1), chain_bytes(h, p->hfirst));
+    CU_ASSERT_EQUAL(local_of(&w, 1), heap_chain_bytes(h, p));
     CU_ASSERT_EQUAL(remote_of(&w, 1), run_bytes(h, p->stack_lo));
 
     vw_proc_free(&w, pcb, 1);

@@ -11,18 +11,42 @@
  * then a run of pages. The heap, when its room runs out, goes on in runs
  * of pages, as below.
  *
- * A heap is a chain of blocks, each with an hblock_t header: the first
- * block (cblock, while the heap is in it) and then runs of pool pages;
- * allocation bumps p->hp in the newest block. When a block is full, the
- * heap grows by a new block until it passes gc_threshold; then a Cheney
- * collection copies everything reachable into a fresh chain of blocks
- * (the to-space), which becomes the heap, and the old blocks and any
- * joined message buffers go back to the pool. The threshold is then set
- * from what survived, so a heap grows with its live data and shrinks when
- * the data dies: three times the survivors, so that a collection that
- * copies L words comes after 2L words of new data (at twice, each word
- * made cost a word copied when the live data is large: binary trees and
- * list kernels spent a third of their time copying the same data).
+ * A heap is one or two generations, each a chain of blocks with an
+ * hblock_t header. The young one is the first block (cblock, while the
+ * heap is in it) and then runs of pool pages; allocation bumps p->hp in
+ * its newest block. When a block is full, the young generation grows by
+ * a new block until it passes gc_threshold; then a collection.
+ *
+ * A major collection (Cheney) copies everything reachable into a fresh
+ * chain of blocks (the to-space), and the old blocks and any joined
+ * message buffers go back to the pool. If what lives is small (below
+ * GEN_MIN_WORDS, most processes), the to-space is the young generation
+ * and there is no old one: the threshold is then set from what survived,
+ * so a heap grows with its live data and shrinks when the data dies:
+ * three times the survivors, so that a collection that copies L words
+ * comes after 2L words of new data (at twice, each word made cost a word
+ * copied when the live data is large: binary trees and list kernels spent
+ * a third of their time copying the same data). If it is more, the
+ * to-space becomes the old generation (p->ofirst) and the young one
+ * starts afresh, and the collections that follow are minor ones, until
+ * the old generation holds three times what lived at the major one (and
+ * MAJOR_SLACK_PAGES), lies on another node than the process's memory now
+ * comes from, or the heap limit is near.
+ *
+ * A minor collection copies what lives in the young generation and the
+ * message buffers: what is new since the last collection to young blocks
+ * of survivors (HBLOCK_AGED), what survived one minor collection already
+ * to the end of the old generation (promoted), as BEAM does with its high
+ * water mark; the young blocks and buffers go back to the pool, and what
+ * is old is neither copied nor walked. That is sound because a value
+ * never changes once built, so nothing old points at anything younger,
+ * except the words the runtime does change: the next words of message
+ * nodes (the mailbox, links and monitors), whose chains a minor
+ * collection walks whole. A process that holds much data (a server's
+ * state, a worker's data set) so copies it twice, not at every
+ * collection. The young generation is then sized from what survived and
+ * from the old generation (nursery_words). heap_gc is a major
+ * collection; heap_collect, what allocation calls, chooses.
  *
  * The first block has two users, the heap and the stack, and goes back
  * when the last one leaves it: a collection copies the heap out of it (it
@@ -35,9 +59,13 @@
  * The collector tells from-space from everything else by the pool and by
  * the first block: a pointer is into the process's old heap exactly when
  * it lies in the heap part of cblock (if the heap is still there) or in a
- * run owned by POOL_OWNER_PROC(slot); the to-space is owned by the VM
- * until the collection ends. Constants in the code area are outside the
- * pool and are never copied.
+ * run owned by POOL_OWNER_PROC(slot), but for a minor collection not one
+ * of the old generation (its header's bytes say HBLOCK_OLD; HBLOCK_AGED
+ * says survivors, to be promoted); a major collection's to-space and a
+ * minor one's survivor blocks are owned by the VM until the collection
+ * ends, a minor one's old generation by the process from the start, each
+ * block on its chain before anything is copied into it. Constants in the
+ * code area are outside the pool and are never copied.
  *
  * Roots: the value stack, the mailbox pointers, the pending error value,
  * the link and monitor chains, and the caller's extra roots.
@@ -74,6 +102,11 @@
  * (bench/memory.shoal). The stack takes more of the block as it needs
  * it (stack_grow), so the split only sets where the heap stops at first. */
 #define FIRST_BLOCK_BYTES 384u
+
+/* The old generation may hold this much more than three times what lived
+ * at the last major collection (or than nothing, before the first one)
+ * before the next collection is major. */
+#define MAJOR_SLACK_PAGES 16u
 #define FIRST_STACK_WORDS 8u
 
 static size_t pages_for(uint64_t words)
@@ -220,6 +253,7 @@ static hblock_t *new_block_on(rt_t *rt, uint32_t node, uint64_t words, uint32_t 
     b->end = (term *)((char *)b + pages * SHOAL_PAGE);
     b->top = hblock_start(b);
     b->node = pool_node_of(rt->h, b);
+    b->bytes = 0;
     return b;
 }
 
@@ -312,6 +346,9 @@ int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words)
     p->hlim = b->end;
     p->frags = NULL;
     p->gc_old = p->gc_old_frags = NULL;
+    p->ofirst = p->ocur = p->gc_old_gen = NULL;
+    p->old_words = p->old_used = 0;
+    p->major_pages = MAJOR_SLACK_PAGES;
     p->frag_words = 0;
     p->heap_words = block_words(b);
     p->gc_threshold = 4 * MIN_HEAP_WORDS;
@@ -330,7 +367,7 @@ int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words)
 static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
 {
     proc_t *p = proc_of(pcb);
-    uint64_t want = p->heap_words;
+    uint64_t want = p->heap_words - p->old_words;
     if (want > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
         want = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
     if (want < words)
@@ -358,16 +395,34 @@ static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
 
 typedef struct gc {
     rt_t *rt;
+    proc_t *p;
     uint32_t from_owner;
     const term *clo, *chi;   /* the heap's part of the first block, if it has one */
     const term *run_lo[GC_RUNS], *run_hi[GC_RUNS]; /* from-space runs found last (in_from) */
+    uint8_t run_cls[GC_RUNS]; /* and what they hold (FROM_NEW, FROM_AGED) */
     unsigned run_next;       /* the entry to replace next */
+    const term *old_lo, *old_hi; /* a minor collection: the old run found last */
+    /* the to-space: a major collection's, or a minor one's old generation */
     hblock_t *first, *cur;
+    hblock_t *scan_b;        /* the scan starts in this block, at scan_s */
+    term *scan_s;
     term *hp, *lim;
     uint64_t copied, words, block;
+    /* a minor collection's survivors (young, aged) */
+    hblock_t *afirst, *acur, *ascan_b;
+    term *ascan_s, *ahp, *alim;
+    uint64_t acopied, awords, ablock;
     uint32_t node;   /* where the to-space comes from */
+    bool minor;      /* the to-space is the old generation, which is not from-space */
     bool failed;
 } gc_t;
+
+/* What a pointer points at, for a collection: not from-space, or a
+ * from-space object that is new (made since the last collection; a minor
+ * collection moves it to the survivors) or aged (a survivor of the last
+ * minor collection: a minor one promotes it). A major collection treats
+ * all of from-space as new. */
+enum { NOT_FROM = 0, FROM_NEW = 1, FROM_AGED = 2 };
 
 /* Whether ptr is in from-space: the first block, or a run of the pool
  * that the process owns. The runs found last are remembered: objects made
@@ -375,28 +430,39 @@ typedef struct gc {
  * a few compares instead of a look at the pool's page descriptors (which
  * was a third of a collection's time). in_from_pool is the look at the
  * pool, out of line so that the common answer is a few inlined compares. */
-__attribute__((noinline)) static bool in_from_pool(gc_t *g, const term *ptr)
+__attribute__((noinline)) static int in_from_pool(gc_t *g, const term *ptr)
 {
     const shm_header_t *h = g->rt->h;
     if (!pool_contains(h, ptr))
-        return false;
+        return NOT_FROM;
     uint32_t owner;
     const char *run = pool_run_of(h, ptr, &owner);
     if (owner != g->from_owner)
-        return false;
+        return NOT_FROM;
+    const term *hi = (const term *)(run + pool_run_pages(h, run) * SHOAL_PAGE);
+    uint32_t kind = ((const hblock_t *)run)->bytes;
+    if (g->minor && kind == HBLOCK_OLD) {
+        g->old_lo = (const term *)run;
+        g->old_hi = hi;
+        return NOT_FROM;
+    }
+    int cls = g->minor && kind == HBLOCK_AGED ? FROM_AGED : FROM_NEW;
     unsigned i = g->run_next++ % GC_RUNS;
     g->run_lo[i] = (const term *)run;
-    g->run_hi[i] = (const term *)(run + pool_run_pages(h, run) * SHOAL_PAGE);
-    return true;
+    g->run_hi[i] = hi;
+    g->run_cls[i] = (uint8_t)cls;
+    return cls;
 }
 
-static inline bool in_from(gc_t *g, const term *ptr)
+static inline int in_from(gc_t *g, const term *ptr)
 {
     if (ptr >= g->clo && ptr < g->chi)
-        return true;
+        return FROM_NEW;
     for (int i = 0; i < GC_RUNS; i++)
         if (ptr >= g->run_lo[i] && ptr < g->run_hi[i])
-            return true;
+            return g->run_cls[i];
+    if (ptr >= g->old_lo && ptr < g->old_hi)
+        return NOT_FROM;
     return in_from_pool(g, ptr);
 }
 
@@ -404,16 +470,43 @@ static inline bool in_from(gc_t *g, const term *ptr)
 __attribute__((noinline)) static term *to_alloc_block(gc_t *g, uint64_t words)
 {
     uint64_t want = g->block > words ? g->block : words;
-    hblock_t *b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
-    if (!b) {
-        g->failed = true;
-        return NULL;
+    hblock_t *b;
+    if (g->minor) {
+        /* A block of the old generation: the process's from the start,
+         * and on its chain before anything is copied into it, so that a
+         * VM that dies in the middle leaves it to heap_release, once. */
+        proc_t *p = g->p;
+        b = new_block_on(g->rt, g->node, want, g->from_owner);
+        if (!b) {
+            g->failed = true;
+            return NULL;
+        }
+        b->bytes = HBLOCK_OLD;
+        acct_block(g->rt, p, b, 1);
+        p->old_words += block_words(b);
+        p->heap_words += block_words(b);
+        ck_pr_fence_store();
+    } else {
+        b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
+        if (!b) {
+            g->failed = true;
+            return NULL;
+        }
     }
     if (g->cur) {
         g->cur->top = g->hp;
         g->cur->next = b;
     } else {
         g->first = b;
+        if (g->minor)
+            g->p->ofirst = b;
+    }
+    if (g->minor) {
+        g->p->ocur = b;
+        if (!g->scan_b) {
+            g->scan_b = b;
+            g->scan_s = hblock_start(b);
+        }
     }
     g->cur = b;
     g->hp = hblock_start(b);
@@ -435,16 +528,59 @@ static inline term *to_alloc(gc_t *g, uint64_t words)
     return r;
 }
 
+/* A new block for the survivors of a minor collection: the VM's until
+ * the collection ends, as a major one's to-space is. */
+__attribute__((noinline)) static term *aged_alloc_block(gc_t *g, uint64_t words)
+{
+    uint64_t want = g->ablock > words ? g->ablock : words;
+    hblock_t *b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
+    if (!b) {
+        g->failed = true;
+        return NULL;
+    }
+    b->bytes = HBLOCK_AGED;
+    if (g->acur) {
+        g->acur->top = g->ahp;
+        g->acur->next = b;
+    } else {
+        g->afirst = g->ascan_b = b;
+        g->ascan_s = hblock_start(b);
+    }
+    g->acur = b;
+    g->ahp = hblock_start(b);
+    g->alim = b->end;
+    g->awords += block_words(b);
+    term *r = g->ahp;
+    g->ahp += words;
+    g->acopied += words;
+    return r;
+}
+
+/* Room for an object of class cls: a new one survives among the young
+ * in a minor collection; everything else goes to the to-space. */
+static inline term *to_alloc_cls(gc_t *g, int cls, uint64_t words)
+{
+    if (cls == FROM_AGED || !g->minor)
+        return to_alloc(g, words);
+    if (g->ahp + words > g->alim)
+        return aged_alloc_block(g, words);
+    term *r = g->ahp;
+    g->ahp += words;
+    g->acopied += words;
+    return r;
+}
+
 /* Copy a pointer's object to to-space, once (copy). */
 __attribute__((noinline)) static term copy_ptr(gc_t *g, term t)
 {
     if (is_cons(t)) {
         term *c = cons_ptr(t);
-        if (!in_from(g, c))
+        int cls = in_from(g, c);
+        if (!cls)
             return t;
         if (c[0] == T_NONE)
             return c[1];
-        term *n = to_alloc(g, 2);
+        term *n = to_alloc_cls(g, cls, 2);
         if (!n)
             return t;
         n[0] = c[0];
@@ -455,12 +591,13 @@ __attribute__((noinline)) static term copy_ptr(gc_t *g, term t)
         return nt;
     }
     term *b = box_ptr(t);
-    if (!in_from(g, b))
+    int cls = in_from(g, b);
+    if (!cls)
         return t;
     if (!is_hdr(b[0]))
         return b[0]; /* forwarded: the header is the new pointer */
     uint64_t w = hdr_words(b[0]);
-    term *n = to_alloc(g, w);
+    term *n = to_alloc_cls(g, cls, w);
     if (!n)
         return t;
     /* most objects are a few words: no library call for them */
@@ -480,39 +617,62 @@ static inline term copy(gc_t *g, term t)
     return is_ptr(t) ? copy_ptr(g, t) : t;
 }
 
-/* Copy the children of the objects in to-space until none is left. */
-static void scan(gc_t *g)
+/* Copy the children of the object at s; its size in words. */
+static inline uint64_t scan_one(gc_t *g, term *s)
 {
-    if (!g->first)
-        return;
-    hblock_t *b = g->first;
-    term *s = hblock_start(b);
+    term w = *s;
+    if (!is_hdr(w)) { /* a cons cell */
+        s[0] = copy(g, s[0]);
+        s[1] = copy(g, s[1]);
+        return 2;
+    }
+    uint64_t n = hdr_words(w);
+    /* raw words (a closure's func_t pointer, a map's layout word) come
+     * first; floats and strings hold no terms at all */
+    unsigned from = box_term_start(hdr_type(w));
+    if (from)
+        for (uint64_t i = from; i < n; i++)
+            s[i] = copy(g, s[i]);
+    return n;
+}
+
+/* Copy the children of the objects in one to-space (the survivors', or
+ * the other), from where its scan stands to its end; whether there were
+ * any. */
+static bool scan_space(gc_t *g, bool aged)
+{
+    hblock_t **sb = aged ? &g->ascan_b : &g->scan_b;
+    term **ss = aged ? &g->ascan_s : &g->scan_s;
+    if (!*sb)
+        return false;
+    hblock_t *b = *sb;
+    term *s = *ss;
+    bool any = false;
     for (;;) {
-        term *end = b == g->cur ? g->hp : b->top;
+        hblock_t *cur = aged ? g->acur : g->cur;
+        term *end = b == cur ? (aged ? g->ahp : g->hp) : b->top;
         if (s < end) {
             vm_tick(1);
-            term w = *s;
-            if (!is_hdr(w)) { /* a cons cell */
-                s[0] = copy(g, s[0]);
-                s[1] = copy(g, s[1]);
-                s += 2;
-                continue;
-            }
-            uint64_t n = hdr_words(w);
-            /* raw words (a closure's func_t pointer, a map's layout word)
-             * come first; floats and strings hold no terms at all */
-            unsigned from = box_term_start(hdr_type(w));
-            if (from)
-                for (uint64_t i = from; i < n; i++)
-                    s[i] = copy(g, s[i]);
-            s += n;
+            s += scan_one(g, s);
+            any = true;
             continue;
         }
-        if (b == g->cur)
+        if (b == cur)
             break;
         b = b->next;
         s = hblock_start(b);
     }
+    *sb = b;
+    *ss = s;
+    return any;
+}
+
+/* Copy the children of the objects in the to-spaces until none is left
+ * (a Cheney scan of each, by turns: each may copy into the other). */
+static void scan(gc_t *g)
+{
+    while (scan_space(g, false) | scan_space(g, true))
+        ;
 }
 
 /* Free the blocks of a chain one at a time, moving *head past each
@@ -533,44 +693,138 @@ static void release_chain(rt_t *rt, proc_t *p, hblock_t **head)
     }
 }
 
+/* The roots: the value stack, the mailbox pointers, the pending error
+ * value, the link and monitor chains, and the caller's extra roots. */
+static void copy_roots(gc_t *g, proc_t *p, term *extra, size_t n)
+{
+    vm_tick((uint32_t)(p->sp - p->stack_lo) + 1);
+    for (term *s = p->stack_lo; s < p->sp; s++)
+        *s = copy(g, *s);
+    p->mbox_first = copy(g, p->mbox_first);
+    p->mbox_last = copy(g, p->mbox_last);
+    p->mbox_prev = copy(g, p->mbox_prev);
+    p->recv_mark = copy(g, p->recv_mark);
+    p->err_value = copy(g, p->err_value);
+    p->links = copy(g, p->links);
+    p->monitored_by = copy(g, p->monitored_by);
+    p->monitoring = copy(g, p->monitoring);
+    for (size_t i = 0; i < n; i++)
+        extra[i] = copy(g, extra[i]);
+}
+
+/* Switch the heap to the young chain `first` (whose newest block is
+ * `cur`, hp and lim in it), so that a VM that dies at any step leaves
+ * chains its next incarnation can free, each block once (heap_release):
+ * the old chains are named in gc_old first, then the heap becomes the
+ * new chain, then the old blocks go one at a time. */
+static void switch_young(rt_t *rt, pcb_t *pcb, hblock_t *first, hblock_t *cur, term *hp,
+                         term *lim)
+{
+    proc_t *p = proc_of(pcb);
+    for (hblock_t *b = first; b; b = b->next) {
+        pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
+        acct_block(rt, p, b, 1);
+    }
+    p->gc_old = p->hfirst;
+    p->gc_old_frags = p->frags;
+    ck_pr_fence_store();
+    p->hfirst = first;
+    p->frags = NULL;
+    ck_pr_fence_store();
+    release_chain(rt, p, &p->gc_old);
+    release_chain(rt, p, &p->gc_old_frags);
+    cblock_drop(rt, p);
+    p->hcur = cur;
+    p->hp = hp;
+    p->hlim = lim;
+    p->frag_words = 0;
+}
+
+/* The collector's first look: from-space, the first block's heap part
+ * if the heap is still in it. */
+static void gc_begin(gc_t *g, rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    *g = (gc_t){.rt = rt, .p = p, .from_owner = POOL_OWNER_PROC(pcb->slot)};
+    if (p->cblock && p->hfirst == p->cblock) {
+        g->clo = hblock_start(p->cblock);
+        g->chi = p->cblock->end;
+    }
+    g->node = home_of(rt, p);
+}
+
+/* The young generation's size after a collection (gc_threshold): twice
+ * what survived a minor one, and as much as the old generation holds, so
+ * that a process with much old data does not collect for every few words
+ * it makes (data a process works on for a while, a list it partitions,
+ * would otherwise survive two minor collections and be promoted, only to
+ * die there); at most NURSERY_MAX words. */
+#define NURSERY_MAX (32u * MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
+
+static uint64_t nursery_words(const proc_t *p, uint64_t promoted, uint64_t need)
+{
+    uint64_t n = 2 * promoted;
+    if (n < p->old_used)
+        n = p->old_used;
+    if (n > NURSERY_MAX)
+        n = NURSERY_MAX;
+    if (n < 4 * MIN_HEAP_WORDS)
+        n = 4 * MIN_HEAP_WORDS;
+    return n + need;
+}
+
+/* The first block of the young generation a collection leaves, owned by
+ * the VM until the switch (as a to-space is). A small process gets one
+ * page (a run of one page comes from the VM's cache; more would search
+ * the pool under its lock at every collection) and grows by add_block;
+ * a big one gets its nursery at once, up to one block. */
+static hblock_t *new_nursery(rt_t *rt, const proc_t *p, uint32_t node, uint64_t need)
+{
+    uint64_t n = nursery_words(p, 0, need), maxb = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
+    if (n <= 4 * MIN_HEAP_WORDS + need)
+        n = MIN_HEAP_WORDS;
+    if (n > maxb)
+        n = maxb;
+    if (n < need)
+        n = need;
+    return new_block_on(rt, node, n, POOL_OWNER_VM(rt->vm));
+}
+
+/* A process whose live data is smaller than this keeps one generation
+ * (its major collections leave everything young, and it has no minor
+ * ones): for it, what a collection copies is small anyway, and two more
+ * blocks (the nursery, the old generation) would triple what it holds.
+ * GC torture keeps two generations at any size, so that it tries both
+ * kinds of collection everywhere. */
+#define GEN_MIN_WORDS (8u * MIN_HEAP_WORDS)
+
+/* A major collection: everything reachable, from both generations, is
+ * copied into a fresh chain. If that is much (GEN_MIN_WORDS), it becomes
+ * the old generation (what lives long is then copied once more only at
+ * the next major collection) and the young one starts with a block of
+ * one page; else it is the young generation, and there is no old one. */
 int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
 {
     proc_t *p = proc_of(pcb);
-    gc_t g = {.rt = rt, .from_owner = POOL_OWNER_PROC(pcb->slot)};
-    if (p->cblock && p->hfirst == p->cblock) {
-        g.clo = hblock_start(p->cblock);
-        g.chi = p->cblock->end;
-    }
+    gc_t g;
+    gc_begin(&g, rt, pcb);
     /* The first to-space block holds what survived last time plus room to
      * grow; later blocks, if any, double the same way add_block does. */
     g.block = p->live_words * 2 + need + MIN_HEAP_WORDS;
     if (g.block > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
         g.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
-    g.node = home_of(rt, p);
     hblock_t *first = new_block_on(rt, g.node, g.block, POOL_OWNER_VM(rt->vm));
     if (!first) {
         /* nothing copied yet: the heap is as it was, and usable */
         errno = EAGAIN;
         return -1;
     }
-    g.first = g.cur = first;
-    g.hp = hblock_start(first);
+    g.first = g.cur = g.scan_b = first;
+    g.hp = g.scan_s = hblock_start(first);
     g.lim = first->end;
     g.words = block_words(first);
 
-    vm_tick((uint32_t)(p->sp - p->stack_lo) + 1);
-    for (term *s = p->stack_lo; s < p->sp; s++)
-        *s = copy(&g, *s);
-    p->mbox_first = copy(&g, p->mbox_first);
-    p->mbox_last = copy(&g, p->mbox_last);
-    p->mbox_prev = copy(&g, p->mbox_prev);
-    p->recv_mark = copy(&g, p->recv_mark);
-    p->err_value = copy(&g, p->err_value);
-    p->links = copy(&g, p->links);
-    p->monitored_by = copy(&g, p->monitored_by);
-    p->monitoring = copy(&g, p->monitoring);
-    for (size_t i = 0; i < n; i++)
-        extra[i] = copy(&g, extra[i]);
+    copy_roots(&g, p, extra, n);
     scan(&g);
     if (g.failed) {
         /* The pool ran dry in the middle: the to-space is incomplete and
@@ -590,33 +844,49 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
         errno = ENOMEM;
         return -1;
     }
+    g.cur->top = g.hp;
+    /* the young generation's first block, if the to-space is to be old */
+    hblock_t *nb = NULL;
+    if (g.copied >= GEN_MIN_WORDS || rt->gc_torture)
+        nb = new_block_on(rt, g.node, need > MIN_HEAP_WORDS ? need : MIN_HEAP_WORDS,
+                          POOL_OWNER_VM(rt->vm));
 
-    /* Switch spaces so that a VM that dies at any step leaves chains its
-     * next incarnation can free, each block once (heap_release): the old
-     * chains are named in gc_old first, then the heap becomes the
-     * to-space, then the old blocks go one at a time. */
-    for (hblock_t *b = g.first; b; b = b->next) {
-        pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
-        acct_block(rt, p, b, 1);
+    /* The old generation, if there was one, is named in gc_old_gen before
+     * the process names what replaces it, and the young chains in gc_old
+     * (switch_young), so that a VM that dies at any step leaves each block
+     * named once (heap_release); then the blocks go. */
+    p->gc_old_gen = p->ofirst;
+    ck_pr_fence_store();
+    if (nb) {
+        for (hblock_t *b = g.first; b; b = b->next) {
+            b->bytes = HBLOCK_OLD;
+            pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
+            acct_block(rt, p, b, 1);
+        }
+        p->ofirst = g.first;
+        p->ocur = g.cur;
+        ck_pr_fence_store();
+        switch_young(rt, pcb, nb, nb, hblock_start(nb), nb->end);
+        p->old_words = g.words;
+        p->old_used = g.copied;
+        p->heap_words = g.words + block_words(nb);
+        p->gc_threshold = nursery_words(p, 0, need);
+    } else {
+        p->ofirst = p->ocur = NULL;
+        ck_pr_fence_store();
+        switch_young(rt, pcb, g.first, g.cur, g.hp, g.lim);
+        p->old_words = p->old_used = 0;
+        p->heap_words = g.words;
+        uint64_t t = 3 * g.copied + need;
+        p->gc_threshold = t > 4 * MIN_HEAP_WORDS ? t : 4 * MIN_HEAP_WORDS;
     }
-    p->gc_old = p->hfirst;
-    p->gc_old_frags = p->frags;
-    ck_pr_fence_store();
-    p->hfirst = g.first;
-    p->frags = NULL;
-    ck_pr_fence_store();
-    release_chain(rt, p, &p->gc_old);
-    release_chain(rt, p, &p->gc_old_frags);
-    cblock_drop(rt, p);
-    p->hcur = g.cur;
-    p->hp = g.hp;
-    p->hlim = g.lim;
-    p->frag_words = 0;
-    p->heap_words = g.words;
+    release_chain(rt, p, &p->gc_old_gen);
     p->live_words = g.copied;
     p->gcs++;
-    uint64_t t = 3 * g.copied + need;
-    p->gc_threshold = t > 4 * MIN_HEAP_WORDS ? t : 4 * MIN_HEAP_WORDS;
+    /* the next major collection once the old generation holds three
+     * times what lives now */
+    uint64_t at = (3 * g.copied * sizeof(term) + SHOAL_PAGE - 1) / SHOAL_PAGE + MAJOR_SLACK_PAGES;
+    p->major_pages = at < UINT32_MAX ? (uint32_t)at : UINT32_MAX;
     if (g.copied + need > p->heap_limit_words) {
         errno = EFBIG;
         return -1;
@@ -626,20 +896,130 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     return 0;
 }
 
+/* A minor collection: what lives in the young generation (the heap's
+ * blocks and the message buffers) and is new since the last collection
+ * is copied to fresh young blocks of survivors (aged); what survived one
+ * minor collection already is promoted: copied to the end of the old
+ * generation. So data that lives across one collection and then dies (a
+ * list being worked on) is not promoted; data that lives on is copied
+ * twice and then left alone. Nothing old is copied or walked: a value
+ * never changes once built, so nothing old points at anything younger,
+ * except the words the runtime does change: the next words of message
+ * nodes (the mailbox, links and monitors), whose chains are walked whole,
+ * each node's words copied as the scan would. */
+static int minor_gc(rt_t *rt, pcb_t *pcb, uint64_t need)
+{
+    proc_t *p = proc_of(pcb);
+    gc_t g;
+    gc_begin(&g, rt, pcb);
+    g.minor = true;
+    /* The young chain to come, before anything moves: if the pool has no
+     * room for it, the heap is as it was, and usable. */
+    uint64_t maxb = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
+    hblock_t *nb = new_nursery(rt, p, g.node, need);
+    if (!nb) {
+        errno = EAGAIN;
+        return -1;
+    }
+    /* The old generation grows by blocks of its own size (doubling), at
+     * least what lived last time; the survivors' blocks hold about what
+     * survived last time, so most minor collections take one. */
+    g.block = p->old_words > p->live_words ? p->old_words : p->live_words;
+    if (g.block < MIN_HEAP_WORDS)
+        g.block = MIN_HEAP_WORDS;
+    if (g.block > maxb)
+        g.block = maxb;
+    g.ablock = p->live_words - p->old_used + MIN_HEAP_WORDS;
+    if (g.ablock > maxb)
+        g.ablock = maxb;
+    if (p->ocur) {
+        g.cur = g.scan_b = p->ocur;
+        g.hp = g.scan_s = p->ocur->top;
+        g.lim = p->ocur->end;
+    }
+
+    copy_roots(&g, p, NULL, 0);
+    term *chains[] = {&p->mbox_first, &p->links, &p->monitored_by, &p->monitoring};
+    for (size_t i = 0; i < sizeof chains / sizeof chains[0]; i++)
+        for (term m = *chains[i]; m && !g.failed; m = box_ptr(m)[1])
+            scan_one(&g, box_ptr(m));
+    scan(&g);
+    if (g.cur)
+        g.cur->top = g.hp;
+    if (g.acur)
+        g.acur->top = g.ahp;
+    if (g.failed) {
+        /* The pool ran dry in the middle: the process cannot go on (the
+         * caller ends it). Both generations stay named, each block once,
+         * for heap_release, and the survivors' blocks join its buffers;
+         * forwarded objects keep every word but their first, so ending
+         * reads the chains in any of these places. */
+        pool_free(rt->h, rt->vm, nb);
+        if (g.afirst) {
+            for (hblock_t *b = g.afirst; b; b = b->next) {
+                pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
+                acct_block(rt, p, b, 1);
+            }
+            g.acur->next = p->frags;
+            p->frags = g.afirst;
+        }
+        errno = ENOMEM;
+        return -1;
+    }
+    /* the young generation: the survivors, then the nursery */
+    hblock_t *young = nb;
+    if (g.afirst) {
+        g.acur->next = nb;
+        young = g.afirst;
+    }
+    switch_young(rt, pcb, young, nb, hblock_start(nb), nb->end);
+    p->heap_words = p->old_words + g.awords + block_words(nb);
+    p->old_used += g.copied;
+    p->live_words = p->old_used + g.acopied;
+    p->gcs++;
+    p->gc_threshold = g.awords + nursery_words(p, g.acopied, need);
+    return 0;
+}
+
+/* A collection, minor unless a major one is due: there is no old
+ * generation (a small process), or it passed major_pages, lies on another
+ * node than the process's memory now comes from (a major one moves it, as
+ * heap_follow asks), or the heap limit is near. GC torture makes every
+ * fourth one major. */
+int heap_collect(rt_t *rt, pcb_t *pcb, uint64_t need)
+{
+    proc_t *p = proc_of(pcb);
+    bool major = !p->ofirst || (rt->gc_torture ? p->gcs % 4 == 0
+                                              : p->old_used > (uint64_t)p->major_pages *
+                                                                     (SHOAL_PAGE / sizeof(term)) ||
+                                                    p->ofirst->node != home_of(rt, p) ||
+                                                    p->heap_words + need > p->heap_limit_words);
+    if (major)
+        return heap_gc(rt, pcb, need, NULL, 0);
+    if (minor_gc(rt, pcb, need) < 0)
+        return -1;
+    /* what the old generation holds may be dead: only a major collection
+     * says whether the process really passed its limit */
+    if (p->old_used + need > p->heap_limit_words)
+        return heap_gc(rt, pcb, need, NULL, 0);
+    return 0;
+}
+
 int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words)
 {
     proc_t *p = proc_of(pcb);
     if (rt->gc_torture) {
-        if (heap_gc(rt, pcb, words, NULL, 0) < 0)
+        if (heap_collect(rt, pcb, words) < 0)
             return -1;
         p->hlim = p->hp + words; /* the next allocation collects again */
         return 0;
     }
     if ((uint64_t)(p->hlim - p->hp) >= words)
         return 0;
-    if (p->heap_words + words <= p->gc_threshold && p->heap_words + words <= p->heap_limit_words)
+    if (p->heap_words - p->old_words + words <= p->gc_threshold &&
+        p->heap_words + words <= p->heap_limit_words)
         return add_block(rt, pcb, words);
-    return heap_gc(rt, pcb, words, NULL, 0);
+    return heap_collect(rt, pcb, words);
 }
 
 /* The lowest word the stack may take in the first block: above the
@@ -754,10 +1134,15 @@ void heap_release(rt_t *rt, pcb_t *pcb)
         p->gc_old = NULL;
     if (p->gc_old_frags == p->frags)
         p->gc_old_frags = NULL;
+    if (p->gc_old_gen == p->ofirst)
+        p->gc_old_gen = NULL;
     release_chain(rt, p, &p->gc_old);
     release_chain(rt, p, &p->gc_old_frags);
+    release_chain(rt, p, &p->gc_old_gen);
     release_chain(rt, p, &p->hfirst);
     release_chain(rt, p, &p->frags);
+    release_chain(rt, p, &p->ofirst);
+    p->ocur = NULL;
     if (p->stack_lo) {
         term *stack = p->stack_lo;
         bool in_c = stack_in_cblock(p);

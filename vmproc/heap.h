@@ -34,7 +34,8 @@ int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words);
  * reachable from the process's roots is then invalid). */
 int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words);
 
-/* Collect now, keeping room for `need` words. `extra` roots (n of them)
+/* A major collection now (both generations), keeping room for `need`
+ * words. `extra` roots (n of them)
  * are updated in place. -1 with EFBIG: past the heap limit; -1 with
  * ENOMEM: the pool ran dry during the copy, and the process can only be
  * ended (heap_release frees both spaces; its link and monitor chains
@@ -42,6 +43,10 @@ int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words);
  * for a to-space at all, nothing was touched, and a collection that was
  * only an optimisation may be skipped. */
 int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n);
+
+/* A collection now, minor (the young generation into the old) unless a
+ * major one is due; the same results as heap_gc. */
+int heap_collect(rt_t *rt, pcb_t *pcb, uint64_t need);
 
 /* Give the stack at least `need` free words between the value stack and
  * the control frames: by taking the heap's free room below it in the

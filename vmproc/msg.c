@@ -189,6 +189,7 @@ static enum send_result send(rt_t *rt, uint64_t to, enum sig_kind kind, uint64_t
         buf->next = NULL;
         buf->end = (term *)((char *)buf + pages * SHOAL_PAGE);
         buf->node = pool_node_of(h, buf);
+        buf->bytes = 0;
         node = hblock_start(buf);
         term *hp = node + MSG_NODE_WORDS;
         node[0] = mk_hdr(MSG_NODE_WORDS, BT_MSG);
@@ -430,6 +431,7 @@ static hblock_t *new_buffer(rt_t *rt, pcb_t *pcb)
     b->end = (term *)((char *)b + SHOAL_PAGE);
     b->top = hblock_start(b);
     b->node = pool_node_of(rt->h, b);
+    b->bytes = 0;
     b->next = p->frags;
     p->frags = b;
     p->frag_words += SHOAL_PAGE / sizeof(term);

@@ -52,8 +52,16 @@ typedef struct hblock {
     uint32_t bytes; /* the first block (heap_init): its whole size, heap and
                      * stack (a slab chunk if at most SLAB_MAX), so that
                      * its end and kind need no look at the pool's
-                     * descriptors; other blocks leave it unset */
+                     * descriptors; a block of the old generation:
+                     * HBLOCK_OLD; of survivors: HBLOCK_AGED; any other
+                     * block: 0 (whoever makes a block sets it: pages
+                     * are reused) */
 } hblock_t;
+
+/* hblock_t.bytes of a block of the old generation, and of a young block
+ * of survivors of a minor collection (heap.c) */
+#define HBLOCK_OLD 0xffffffffu
+#define HBLOCK_AGED 0xfffffffeu
 
 static inline term *hblock_start(hblock_t *b)
 {
@@ -176,10 +184,15 @@ typedef struct proc {
     hblock_t *cblock;         /* the first block, while the heap (as hfirst) or the
                                * stack (inside it) still uses it; else NULL */
     uint64_t frag_words;      /* words in frags */
-    uint64_t heap_words;      /* words in all heap blocks */
-    uint64_t gc_threshold;    /* grow by adding blocks until heap_words passes this */
+    uint64_t heap_words;      /* words in all heap blocks, both generations */
+    uint64_t gc_threshold;    /* grow by adding young blocks until they pass this */
     uint64_t live_words;      /* live after the last GC */
     uint64_t heap_limit_words;
+    /* the old generation (heap.c): what survived a minor collection */
+    hblock_t *ofirst, *ocur;  /* its blocks, oldest first; ocur takes promotions */
+    hblock_t *gc_old_gen;     /* a major collection's old generation while it frees it */
+    uint64_t old_words;       /* words in its blocks (counted in heap_words too) */
+    uint64_t old_used;        /* words promoted into it since the last major collection */
     /* stack and registers */
     term *stack_lo, *stack_hi;
     term *sp;
@@ -229,6 +242,9 @@ typedef struct proc {
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
+    uint32_t major_pages;     /* heap (here, where a word was free): the next
+                               * collection is major once old_used passes
+                               * this many pages' words (heap.c) */
     /* where an error that no catch took was raised (trace.h): the
      * function, the instruction, and the control frames above it, as
      * bytes below stack_hi; trace_fn is NULL when there is none */

@@ -824,7 +824,9 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     /* heap_follow = eager: a heap that is on another node than its owner
      * is copied over before the process runs there. */
     if (rt->h->cfg.heap_follow == HEAP_FOLLOW_EAGER &&
-        pool_node_of(rt->h, p->hfirst) != rt->node && heap_gc(rt, pcb, 0, NULL, 0) < 0)
+        (pool_node_of(rt->h, p->hfirst) != rt->node ||
+         (p->ofirst && pool_node_of(rt->h, p->ofirst) != rt->node)) &&
+        heap_gc(rt, pcb, 0, NULL, 0) < 0)
         bif_error(p, A_HEAP_LIMIT);
     rt->cur = pcb;
     /* Signals act before the slice: a killed process does not run. */
@@ -846,7 +848,7 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
      * collection it did not need (EAGAIN: it could not even start). */
     if (r != RUN_EXIT && p->frag_words > FRAG_GC_WORDS && p->frag_words > 2 * p->live_words &&
         pool_can_spare(rt->h, (p->heap_words + p->frag_words) * sizeof(term) / SHOAL_PAGE + 1) &&
-        heap_gc(rt, pcb, 0, NULL, 0) < 0 && errno != EAGAIN) {
+        heap_collect(rt, pcb, 0) < 0 && errno != EAGAIN) {
         bif_error(p, A_HEAP_LIMIT);
         r = RUN_EXIT;
     }
