@@ -17,6 +17,7 @@
 #include "vmproc/heap.h"
 
 #include <ck_pr.h>
+#include <jansson.h>
 #include <sys/time.h>
 
 #include <signal.h>
@@ -80,23 +81,102 @@ static char *config_file(const char *text)
     return p;
 }
 
-/* Run prog on 2 VMs with the config text; once "ready", do `sig` to VM 1
- * and check what the program and the supervisor said. */
+/* Run `shoal ARGS` (a client of the run's control socket) and parse its
+ * JSON answer; NULL if it failed. */
+static json_t *ctl_json(const char *const *args)
+{
+    child_t q;
+    child_spawn(&q, args, false);
+    bool done = child_wait_done(&q, 10000);
+    json_t *j = NULL;
+    if (done && WIFEXITED(q.status) && WEXITSTATUS(q.status) == 0)
+        j = json_loads(q.buf[0], 0, NULL);
+    child_release(&q);
+    return j;
+}
+
+/* How many processes of the run run `fn` and are in `state` (`shoal ps`);
+ * -1 if ps failed. */
+static int count_in_state(const char *name, const char *fn, const char *state)
+{
+    json_t *j = ctl_json((const char *[]){"ps", "--name", name, "--json", NULL});
+    if (!j)
+        return -1;
+    int n = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "processes"), i, e) {
+        const char *f = json_string_value(json_object_get(e, "function"));
+        const char *st = json_string_value(json_object_get(e, "state"));
+        n += f && st && strcmp(f, fn) == 0 && strcmp(st, state) == 0;
+    }
+    json_decref(j);
+    return n;
+}
+
+/* The run's recovery counters (`shoal stats`): VMs restarted, processes
+ * adopted, processes lost; false if stats failed. */
+static bool recovery_counts(const char *name, int64_t *restarts, int64_t *adopted, int64_t *lost)
+{
+    json_t *j = ctl_json((const char *[]){"stats", "--name", name, "--json", NULL});
+    if (!j)
+        return false;
+    json_t *run = json_object_get(j, "run");
+    *restarts = json_integer_value(json_object_get(run, "restarts"));
+    *adopted = json_integer_value(json_object_get(run, "adopted"));
+    *lost = json_integer_value(json_object_get(run, "lost"));
+    json_decref(j);
+    return run != NULL;
+}
+
+/* Run prog on 2 VMs with the config text; once "ready" and every waiter
+ * is blocked in its receive (so that the only process VM 1 can be running
+ * is the looper), do `sig` to VM 1, and check what the program and the
+ * supervisor said. The looper may have been between two slices, queued
+ * and not running, at that instant: then it is adopted like the waiters
+ * (the next incarnation's recovery counts nothing lost), and VM 1 gets
+ * `sig` again, until the looper is what was lost. */
 static void crash_vm1(int sig, const char *config, const char *supervisor_says)
 {
     char *src = lh_temp_source(prog);
     char *ini = config_file(config);
     CU_ASSERT_PTR_NOT_NULL_FATAL(src);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ini);
+    char name[64];
+    snprintf(name, sizeof name, "recover%d", (int)getpid());
     child_t c;
-    child_spawn(&c, (const char *[]){"run", "-v", "--vms", "2", "--config", ini, src, NULL}, false);
+    child_spawn(&c, (const char *[]){"run", "-v", "--vms", "2", "--name", name, "--config", ini, src, NULL},
+                false);
     CU_ASSERT_FATAL(child_wait_for_text(&c, 0, "ready\n", 30000));
     CU_ASSERT_FATAL(child_wait_for_text(&c, 1, "shoal: ready (2 VMs)", 30000));
     pid_t pids[2] = {0};
     int found = child_vm_pids(&c, pids, 2);
     LH_CHECK(found == 2, "%d VM pids in stderr:\n%s", found, c.buf[1]);
     CU_ASSERT_FATAL(found == 2);
-    LH_CHECK(kill(pids[1], sig) == 0, "kill %d: stderr:\n%s", (int)pids[1], c.buf[1]);
+    int64_t restarts = 0, adopted = 0, lost = 0;
+    for (int round = 0;; round++) {
+        CU_ASSERT_FATAL(round < 5);
+        int64_t end = child_now_ms() + 30000;
+        while (count_in_state(name, "waiter/2", "waiting") != 20 && child_now_ms() < end)
+            child_pump(&c, 20);
+        LH_CHECK(count_in_state(name, "waiter/2", "waiting") == 20, "waiters not all waiting:\n%s",
+                 c.buf[1]);
+        CU_ASSERT_FATAL(recovery_counts(name, &restarts, &adopted, &lost));
+        child_vm_pids(&c, pids, 2);
+        LH_CHECK(kill(pids[1], sig) == 0, "kill %d: stderr:\n%s", (int)pids[1], c.buf[1]);
+        /* the next incarnation's recovery is done once it counted the
+         * adopted (after the lost) */
+        int64_t r2 = restarts, a2 = adopted, l2 = lost;
+        end = child_now_ms() + 30000;
+        while ((!recovery_counts(name, &r2, &a2, &l2) || r2 == restarts || a2 == adopted) &&
+               child_now_ms() < end)
+            child_pump(&c, 20);
+        LH_CHECK(r2 == restarts + 1 && a2 > adopted, "no recovery seen; stderr:\n%s", c.buf[1]);
+        CU_ASSERT_FATAL(r2 == restarts + 1 && a2 > adopted);
+        if (l2 == lost + 1)
+            break;
+        CU_ASSERT_EQUAL_FATAL(l2, lost); /* the looper was queued: again */
+    }
     CU_ASSERT_FATAL(child_wait_done(&c, 60000));
     CU_ASSERT(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
     LH_CHECK(strcmp(c.buf[0], "ready\nlooper vm_crash\nwatcher saw vm_crash\npongs 20\nonce\n") == 0,
