@@ -102,6 +102,7 @@ typedef struct info_inspect {
     info_rec_t rec;
     uint64_t gcs, heap_words,
         heap_limit_words;   /* collections; words in its heap blocks; its limit */
+    uint64_t old_words;     /* of heap_words, those of the old generation (heap.c) */
     int64_t wait_ms;        /* receive or sleep timeout left in ms, -1: none */
     uint32_t mig[8];        /* moves by cause (enum mig_cause) */
     uint32_t node_pages[8]; /* pages of heap and stack per NUMA node (rounded up) */

@@ -564,9 +564,10 @@ static void print_inspect(const json_t *o)
     {
         printf(" %" JSON_INTEGER_FORMAT, json_integer_value(v));
     }
-    printf("); %" JSON_INTEGER_FORMAT " words in heap blocks; %" JSON_INTEGER_FORMAT
-           " collections\n",
-           client_int(p, "heap_words"), client_int(p, "gcs"));
+    printf("); %" JSON_INTEGER_FORMAT " words in heap blocks", client_int(p, "heap_words"));
+    if (client_int(p, "old_words") > 0)
+        printf(" (%" JSON_INTEGER_FORMAT " in the old generation)", client_int(p, "old_words"));
+    printf("; %" JSON_INTEGER_FORMAT " collections\n", client_int(p, "gcs"));
     printf("  reductions: %" JSON_INTEGER_FORMAT " in all, %" JSON_INTEGER_FORMAT
            " in the last window\n",
            client_int(p, "reductions_total"), client_int(p, "reductions"));

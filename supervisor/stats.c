@@ -522,6 +522,7 @@ json_t *stats_inspect_json(const shm_header_t *h, const unsigned char *out, uint
     json_object_set_new(o, "trap_exit", json_boolean(hd.rec.flags & INFO_F_TRAP_EXIT));
     json_object_set_new(o, "pinned", json_boolean(hd.rec.flags & INFO_F_PINNED));
     json_object_set_new(o, "heap_words", json_integer((json_int_t)hd.heap_words));
+    json_object_set_new(o, "old_words", json_integer((json_int_t)hd.old_words));
     json_object_set_new(o, "heap_limit_bytes",
                         json_integer((json_int_t)(hd.heap_limit_words * sizeof(uint64_t))));
     json_object_set_new(o, "gcs", json_integer((json_int_t)hd.gcs));

@@ -283,6 +283,7 @@ static uint32_t inspect(rt_t *rt, uint64_t pid, uint32_t max_msgs, unsigned char
     proc_t *p = proc_of(pcb);
     hd->gcs = p->gcs;
     hd->heap_words = p->heap_words;
+    hd->old_words = p->old_words;
     hd->heap_limit_words = p->heap_limit_words;
     hd->wait_ms = -1;
     if (hd->rec.status == PS_WAITING && p->deadline >= 0) {
