@@ -754,18 +754,18 @@ static void gc_begin(gc_t *g, rt_t *rt, pcb_t *pcb)
 }
 
 /* The young generation's size after a collection (gc_threshold): twice
- * what survived a minor one, and as much as the old generation holds, so
- * that a process with much old data does not collect for every few words
- * it makes (data a process works on for a while, a list it partitions,
- * would otherwise survive two minor collections and be promoted, only to
- * die there); at most NURSERY_MAX words. */
+ * what lives, old and surviving, as a process of one generation grows
+ * its heap to three times what lived: a minor collection then comes no
+ * more often than a major one would, and copies only what is new and
+ * still alive (a smaller nursery made data a process works on for a
+ * while, a list it partitions, a backlog of messages, survive two
+ * collections and be promoted, only to die in the old generation); at
+ * most NURSERY_MAX words. */
 #define NURSERY_MAX (32u * MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
 
-static uint64_t nursery_words(const proc_t *p, uint64_t promoted, uint64_t need)
+static uint64_t nursery_words(const proc_t *p, uint64_t survived, uint64_t need)
 {
-    uint64_t n = 2 * promoted;
-    if (n < p->old_used)
-        n = p->old_used;
+    uint64_t n = 2 * (p->old_used + survived);
     if (n > NURSERY_MAX)
         n = NURSERY_MAX;
     if (n < 4 * MIN_HEAP_WORDS)
