@@ -35,13 +35,13 @@ int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words);
 int heap_make_room(rt_t *rt, pcb_t *pcb, uint64_t words);
 
 /* A major collection now (both generations), keeping room for `need`
- * words. `extra` roots (n of them)
- * are updated in place. -1 with EFBIG: past the heap limit; -1 with
- * ENOMEM: the pool ran dry during the copy, and the process can only be
- * ended (heap_release frees both spaces; its link and monitor chains
- * still read right for msg_close); -1 with EAGAIN: the pool had no room
- * for a to-space at all, nothing was touched, and a collection that was
- * only an optimisation may be skipped. */
+ * words. `extra` roots (n of them) are updated in place. -1 with EFBIG:
+ * past the heap limit; -1 with ENOMEM: the pool ran dry during the copy,
+ * and the process can only be ended (heap_release frees both spaces; its
+ * link and monitor chains still read right for msg_close); -1 with
+ * EAGAIN: the pool had no room for a to-space at all, nothing was
+ * touched, and a collection that was only an optimisation may be
+ * skipped. */
 int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n);
 
 /* A collection now, minor (the young generation into the old) unless a

@@ -188,11 +188,13 @@ typedef struct proc {
     uint64_t gc_threshold;    /* grow by adding young blocks until they pass this */
     uint64_t live_words;      /* live after the last GC */
     uint64_t heap_limit_words;
-    /* the old generation (heap.c): what survived a minor collection */
+    /* the old generation (heap.c), of a process with much live data:
+     * what the last major collection copied and what minor ones promoted
+     * since; NULL while the process has one generation */
     hblock_t *ofirst, *ocur;  /* its blocks, oldest first; ocur takes promotions */
     hblock_t *gc_old_gen;     /* a major collection's old generation while it frees it */
     uint64_t old_words;       /* words in its blocks (counted in heap_words too) */
-    uint64_t old_used;        /* words promoted into it since the last major collection */
+    uint64_t old_used;        /* words in use in them */
     /* stack and registers */
     term *stack_lo, *stack_hi;
     term *sp;
@@ -242,7 +244,7 @@ typedef struct proc {
     uint32_t reserved;        /* pool pages reserved for the exit signals this
                                * process owes (one per link and per watcher;
                                * msg.c, "Reservations") */
-    uint32_t major_pages;     /* heap (here, where a word was free): the next
+    uint32_t major_pages;     /* the heap's (in a 4-byte hole here): the next
                                * collection is major once old_used passes
                                * this many pages' words (heap.c) */
     /* where an error that no catch took was raised (trace.h): the
