@@ -98,8 +98,8 @@ static bool chain_on(const shm_header_t *h, const hblock_t *b, uint32_t node)
     return true;
 }
 
-/* The heap of p, both generations (heap.c): its bytes, whether all of it
- * is on `node`, whether it holds `a`. */
+/* The heap of p, both generations (heap.c): its bytes, and whether all
+ * of it is on `node`. */
 static uint64_t heap_chain_bytes(const shm_header_t *h, const proc_t *p)
 {
     return chain_bytes(h, p->hfirst) + chain_bytes(h, p->ofirst);
