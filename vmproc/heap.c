@@ -393,6 +393,18 @@ static int add_block(rt_t *rt, pcb_t *pcb, uint64_t words)
  * alternate), each in runs of its own. */
 #define GC_RUNS 4
 
+/* A space the collector copies into: a chain of blocks, where the next
+ * copy goes (hp, lim in cur), and where its Cheney scan stands. */
+typedef struct space {
+    hblock_t *first, *cur;
+    hblock_t *scan_b;        /* the scan goes on in this block, at scan_s */
+    term *scan_s;
+    term *hp, *lim;
+    uint64_t copied, words;  /* words copied into it; words in its blocks */
+    uint64_t block;          /* the size of its next block, at least */
+    uint32_t kind;           /* hblock_t.bytes of its blocks */
+} space_t;
+
 typedef struct gc {
     rt_t *rt;
     proc_t *p;
@@ -402,16 +414,8 @@ typedef struct gc {
     uint8_t run_cls[GC_RUNS]; /* and what they hold (FROM_NEW, FROM_AGED) */
     unsigned run_next;       /* the entry to replace next */
     const term *old_lo, *old_hi; /* a minor collection: the old run found last */
-    /* the to-space: a major collection's, or a minor one's old generation */
-    hblock_t *first, *cur;
-    hblock_t *scan_b;        /* the scan starts in this block, at scan_s */
-    term *scan_s;
-    term *hp, *lim;
-    uint64_t copied, words, block;
-    /* a minor collection's survivors (young, aged) */
-    hblock_t *afirst, *acur, *ascan_b;
-    term *ascan_s, *ahp, *alim;
-    uint64_t acopied, awords, ablock;
+    space_t to;      /* a major collection's to-space, or a minor one's old generation */
+    space_t aged;    /* a minor collection's survivors (young, aged) */
     uint32_t node;   /* where the to-space comes from */
     bool minor;      /* the to-space is the old generation, which is not from-space */
     bool failed;
@@ -466,93 +470,59 @@ static inline int in_from(gc_t *g, const term *ptr)
     return in_from_pool(g, ptr);
 }
 
-/* to_alloc's way out: a new to-space block, if the pool has one. */
-__attribute__((noinline)) static term *to_alloc_block(gc_t *g, uint64_t words)
+/* space_alloc's way out: a new block for space sp, if the pool has one.
+ * A minor collection's old generation takes blocks that are the
+ * process's from the start, on its chain before anything is copied into
+ * them, so that a VM that dies in the middle leaves them to heap_release,
+ * once; the other spaces' blocks are the VM's until the collection ends. */
+__attribute__((noinline)) static term *space_grow(gc_t *g, space_t *sp, uint64_t words)
 {
-    uint64_t want = g->block > words ? g->block : words;
-    hblock_t *b;
-    if (g->minor) {
-        /* A block of the old generation: the process's from the start,
-         * and on its chain before anything is copied into it, so that a
-         * VM that dies in the middle leaves it to heap_release, once. */
-        proc_t *p = g->p;
-        b = new_block_on(g->rt, g->node, want, g->from_owner);
-        if (!b) {
-            g->failed = true;
-            return NULL;
-        }
-        b->bytes = HBLOCK_OLD;
-        acct_block(g->rt, p, b, 1);
-        p->old_words += block_words(b);
-        p->heap_words += block_words(b);
-        ck_pr_fence_store();
-    } else {
-        b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
-        if (!b) {
-            g->failed = true;
-            return NULL;
-        }
-    }
-    if (g->cur) {
-        g->cur->top = g->hp;
-        g->cur->next = b;
-    } else {
-        g->first = b;
-        if (g->minor)
-            g->p->ofirst = b;
-    }
-    if (g->minor) {
-        g->p->ocur = b;
-        if (!g->scan_b) {
-            g->scan_b = b;
-            g->scan_s = hblock_start(b);
-        }
-    }
-    g->cur = b;
-    g->hp = hblock_start(b);
-    g->lim = b->end;
-    g->words += block_words(b);
-    term *r = g->hp;
-    g->hp += words;
-    g->copied += words;
-    return r;
-}
-
-static inline term *to_alloc(gc_t *g, uint64_t words)
-{
-    if (g->hp + words > g->lim)
-        return to_alloc_block(g, words);
-    term *r = g->hp;
-    g->hp += words;
-    g->copied += words;
-    return r;
-}
-
-/* A new block for the survivors of a minor collection: the VM's until
- * the collection ends, as a major one's to-space is. */
-__attribute__((noinline)) static term *aged_alloc_block(gc_t *g, uint64_t words)
-{
-    uint64_t want = g->ablock > words ? g->ablock : words;
-    hblock_t *b = new_block_on(g->rt, g->node, want, POOL_OWNER_VM(g->rt->vm));
+    uint64_t want = sp->block > words ? sp->block : words;
+    bool old = g->minor && sp == &g->to;
+    hblock_t *b = new_block_on(g->rt, g->node, want, old ? g->from_owner : POOL_OWNER_VM(g->rt->vm));
     if (!b) {
         g->failed = true;
         return NULL;
     }
-    b->bytes = HBLOCK_AGED;
-    if (g->acur) {
-        g->acur->top = g->ahp;
-        g->acur->next = b;
-    } else {
-        g->afirst = g->ascan_b = b;
-        g->ascan_s = hblock_start(b);
+    b->bytes = sp->kind;
+    if (old) {
+        proc_t *p = g->p;
+        acct_block(g->rt, p, b, 1);
+        p->old_words += block_words(b);
+        p->heap_words += block_words(b);
+        ck_pr_fence_store();
     }
-    g->acur = b;
-    g->ahp = hblock_start(b);
-    g->alim = b->end;
-    g->awords += block_words(b);
-    term *r = g->ahp;
-    g->ahp += words;
-    g->acopied += words;
+    if (sp->cur) {
+        sp->cur->top = sp->hp;
+        sp->cur->next = b;
+    } else {
+        sp->first = b;
+        if (old)
+            g->p->ofirst = b;
+    }
+    if (old)
+        g->p->ocur = b;
+    if (!sp->scan_b) {
+        sp->scan_b = b;
+        sp->scan_s = hblock_start(b);
+    }
+    sp->cur = b;
+    sp->hp = hblock_start(b);
+    sp->lim = b->end;
+    sp->words += block_words(b);
+    term *r = sp->hp;
+    sp->hp += words;
+    sp->copied += words;
+    return r;
+}
+
+static inline term *space_alloc(gc_t *g, space_t *sp, uint64_t words)
+{
+    if (sp->hp + words > sp->lim)
+        return space_grow(g, sp, words);
+    term *r = sp->hp;
+    sp->hp += words;
+    sp->copied += words;
     return r;
 }
 
@@ -560,14 +530,7 @@ __attribute__((noinline)) static term *aged_alloc_block(gc_t *g, uint64_t words)
  * in a minor collection; everything else goes to the to-space. */
 static inline term *to_alloc_cls(gc_t *g, int cls, uint64_t words)
 {
-    if (cls == FROM_AGED || !g->minor)
-        return to_alloc(g, words);
-    if (g->ahp + words > g->alim)
-        return aged_alloc_block(g, words);
-    term *r = g->ahp;
-    g->ahp += words;
-    g->acopied += words;
-    return r;
+    return space_alloc(g, cls == FROM_NEW && g->minor ? &g->aged : &g->to, words);
 }
 
 /* Copy a pointer's object to to-space, once (copy). */
@@ -636,34 +599,30 @@ static inline uint64_t scan_one(gc_t *g, term *s)
     return n;
 }
 
-/* Copy the children of the objects in one to-space (the survivors', or
- * the other), from where its scan stands to its end; whether there were
- * any. */
-static bool scan_space(gc_t *g, bool aged)
+/* Copy the children of the objects in space sp, from where its scan
+ * stands to its end; whether there were any. */
+static bool scan_space(gc_t *g, space_t *sp)
 {
-    hblock_t **sb = aged ? &g->ascan_b : &g->scan_b;
-    term **ss = aged ? &g->ascan_s : &g->scan_s;
-    if (!*sb)
+    if (!sp->scan_b)
         return false;
-    hblock_t *b = *sb;
-    term *s = *ss;
+    hblock_t *b = sp->scan_b;
+    term *s = sp->scan_s;
     bool any = false;
     for (;;) {
-        hblock_t *cur = aged ? g->acur : g->cur;
-        term *end = b == cur ? (aged ? g->ahp : g->hp) : b->top;
+        term *end = b == sp->cur ? sp->hp : b->top;
         if (s < end) {
             vm_tick(1);
             s += scan_one(g, s);
             any = true;
             continue;
         }
-        if (b == cur)
+        if (b == sp->cur)
             break;
         b = b->next;
         s = hblock_start(b);
     }
-    *sb = b;
-    *ss = s;
+    sp->scan_b = b;
+    sp->scan_s = s;
     return any;
 }
 
@@ -671,7 +630,7 @@ static bool scan_space(gc_t *g, bool aged)
  * (a Cheney scan of each, by turns: each may copy into the other). */
 static void scan(gc_t *g)
 {
-    while (scan_space(g, false) | scan_space(g, true))
+    while (scan_space(g, &g->to) | scan_space(g, &g->aged))
         ;
 }
 
@@ -712,6 +671,30 @@ static void copy_roots(gc_t *g, proc_t *p, term *extra, size_t n)
         extra[i] = copy(g, extra[i]);
 }
 
+/* The blocks of a chain the VM held through a collection become the
+ * process's, counted in its memory. */
+static void own_chain(rt_t *rt, pcb_t *pcb, hblock_t *first)
+{
+    for (hblock_t *b = first; b; b = b->next) {
+        pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
+        acct_block(rt, proc_of(pcb), b, 1);
+    }
+}
+
+/* A collection the pool ran dry in: the process cannot go on (the caller
+ * ends it), and roots may point into space sp, so its blocks join the
+ * buffers that heap_release frees with the rest. */
+static void keep_as_frags(rt_t *rt, pcb_t *pcb, space_t *sp)
+{
+    if (!sp->first)
+        return;
+    own_chain(rt, pcb, sp->first);
+    proc_t *p = proc_of(pcb);
+    sp->cur->top = sp->hp;
+    sp->cur->next = p->frags;
+    p->frags = sp->first;
+}
+
 /* Switch the heap to the young chain `first` (whose newest block is
  * `cur`, hp and lim in it), so that a VM that dies at any step leaves
  * chains its next incarnation can free, each block once (heap_release):
@@ -721,10 +704,7 @@ static void switch_young(rt_t *rt, pcb_t *pcb, hblock_t *first, hblock_t *cur, t
                          term *lim)
 {
     proc_t *p = proc_of(pcb);
-    for (hblock_t *b = first; b; b = b->next) {
-        pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
-        acct_block(rt, p, b, 1);
-    }
+    own_chain(rt, pcb, first);
     p->gc_old = p->hfirst;
     p->gc_old_frags = p->frags;
     ck_pr_fence_store();
@@ -810,19 +790,19 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     gc_begin(&g, rt, pcb);
     /* The first to-space block holds what survived last time plus room to
      * grow; later blocks, if any, double the same way add_block does. */
-    g.block = p->live_words * 2 + need + MIN_HEAP_WORDS;
-    if (g.block > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
-        g.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
-    hblock_t *first = new_block_on(rt, g.node, g.block, POOL_OWNER_VM(rt->vm));
+    g.to.block = p->live_words * 2 + need + MIN_HEAP_WORDS;
+    if (g.to.block > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
+        g.to.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
+    hblock_t *first = new_block_on(rt, g.node, g.to.block, POOL_OWNER_VM(rt->vm));
     if (!first) {
         /* nothing copied yet: the heap is as it was, and usable */
         errno = EAGAIN;
         return -1;
     }
-    g.first = g.cur = g.scan_b = first;
-    g.hp = g.scan_s = hblock_start(first);
-    g.lim = first->end;
-    g.words = block_words(first);
+    g.to.first = g.to.cur = g.to.scan_b = first;
+    g.to.hp = g.to.scan_s = hblock_start(first);
+    g.to.lim = first->end;
+    g.to.words = block_words(first);
 
     copy_roots(&g, p, extra, n);
     scan(&g);
@@ -834,20 +814,14 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
          * to-space joins the buffers that heap_release frees. What ending
          * needs still reads right: a forwarded object keeps every word but
          * its first, so the link and monitor chains walk in either space. */
-        for (hblock_t *b = g.first; b; b = b->next) {
-            pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
-            acct_block(rt, p, b, 1);
-        }
-        g.cur->top = g.hp;
-        g.cur->next = p->frags;
-        p->frags = g.first;
+        keep_as_frags(rt, pcb, &g.to);
         errno = ENOMEM;
         return -1;
     }
-    g.cur->top = g.hp;
+    g.to.cur->top = g.to.hp;
     /* the young generation's first block, if the to-space is to be old */
     hblock_t *nb = NULL;
-    if (g.copied >= GEN_MIN_WORDS || rt->gc_torture)
+    if (g.to.copied >= GEN_MIN_WORDS || rt->gc_torture)
         nb = new_block_on(rt, g.node, need > MIN_HEAP_WORDS ? need : MIN_HEAP_WORDS,
                           POOL_OWNER_VM(rt->vm));
 
@@ -858,36 +832,34 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     p->gc_old_gen = p->ofirst;
     ck_pr_fence_store();
     if (nb) {
-        for (hblock_t *b = g.first; b; b = b->next) {
+        for (hblock_t *b = g.to.first; b; b = b->next)
             b->bytes = HBLOCK_OLD;
-            pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
-            acct_block(rt, p, b, 1);
-        }
-        p->ofirst = g.first;
-        p->ocur = g.cur;
+        own_chain(rt, pcb, g.to.first);
+        p->ofirst = g.to.first;
+        p->ocur = g.to.cur;
         ck_pr_fence_store();
         switch_young(rt, pcb, nb, nb, hblock_start(nb), nb->end);
-        p->old_words = g.words;
-        p->old_used = g.copied;
-        p->heap_words = g.words + block_words(nb);
+        p->old_words = g.to.words;
+        p->old_used = g.to.copied;
+        p->heap_words = g.to.words + block_words(nb);
         p->gc_threshold = nursery_words(p, 0, need);
     } else {
         p->ofirst = p->ocur = NULL;
         ck_pr_fence_store();
-        switch_young(rt, pcb, g.first, g.cur, g.hp, g.lim);
+        switch_young(rt, pcb, g.to.first, g.to.cur, g.to.hp, g.to.lim);
         p->old_words = p->old_used = 0;
-        p->heap_words = g.words;
-        uint64_t t = 3 * g.copied + need;
+        p->heap_words = g.to.words;
+        uint64_t t = 3 * g.to.copied + need;
         p->gc_threshold = t > 4 * MIN_HEAP_WORDS ? t : 4 * MIN_HEAP_WORDS;
     }
     release_chain(rt, p, &p->gc_old_gen);
-    p->live_words = g.copied;
+    p->live_words = g.to.copied;
     p->gcs++;
     /* the next major collection once the old generation holds three
      * times what lives now */
-    uint64_t at = (3 * g.copied * sizeof(term) + SHOAL_PAGE - 1) / SHOAL_PAGE + MAJOR_SLACK_PAGES;
+    uint64_t at = (3 * g.to.copied * sizeof(term) + SHOAL_PAGE - 1) / SHOAL_PAGE + MAJOR_SLACK_PAGES;
     p->major_pages = at < UINT32_MAX ? (uint32_t)at : UINT32_MAX;
-    if (g.copied + need > p->heap_limit_words) {
+    if (g.to.copied + need > p->heap_limit_words) {
         errno = EFBIG;
         return -1;
     }
@@ -913,6 +885,8 @@ static int minor_gc(rt_t *rt, pcb_t *pcb, uint64_t need)
     gc_t g;
     gc_begin(&g, rt, pcb);
     g.minor = true;
+    g.to.kind = HBLOCK_OLD;
+    g.aged.kind = HBLOCK_AGED;
     /* The young chain to come, before anything moves: if the pool has no
      * room for it, the heap is as it was, and usable. */
     uint64_t maxb = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
@@ -924,18 +898,18 @@ static int minor_gc(rt_t *rt, pcb_t *pcb, uint64_t need)
     /* The old generation grows by blocks of its own size (doubling), at
      * least what lived last time; the survivors' blocks hold about what
      * survived last time, so most minor collections take one. */
-    g.block = p->old_words > p->live_words ? p->old_words : p->live_words;
-    if (g.block < MIN_HEAP_WORDS)
-        g.block = MIN_HEAP_WORDS;
-    if (g.block > maxb)
-        g.block = maxb;
-    g.ablock = p->live_words - p->old_used + MIN_HEAP_WORDS;
-    if (g.ablock > maxb)
-        g.ablock = maxb;
+    g.to.block = p->old_words > p->live_words ? p->old_words : p->live_words;
+    if (g.to.block < MIN_HEAP_WORDS)
+        g.to.block = MIN_HEAP_WORDS;
+    if (g.to.block > maxb)
+        g.to.block = maxb;
+    g.aged.block = p->live_words - p->old_used + MIN_HEAP_WORDS;
+    if (g.aged.block > maxb)
+        g.aged.block = maxb;
     if (p->ocur) {
-        g.cur = g.scan_b = p->ocur;
-        g.hp = g.scan_s = p->ocur->top;
-        g.lim = p->ocur->end;
+        g.to.cur = g.to.scan_b = p->ocur;
+        g.to.hp = g.to.scan_s = p->ocur->top;
+        g.to.lim = p->ocur->end;
     }
 
     copy_roots(&g, p, NULL, 0);
@@ -944,10 +918,10 @@ static int minor_gc(rt_t *rt, pcb_t *pcb, uint64_t need)
         for (term m = *chains[i]; m && !g.failed; m = box_ptr(m)[1])
             scan_one(&g, box_ptr(m));
     scan(&g);
-    if (g.cur)
-        g.cur->top = g.hp;
-    if (g.acur)
-        g.acur->top = g.ahp;
+    if (g.to.cur)
+        g.to.cur->top = g.to.hp;
+    if (g.aged.cur)
+        g.aged.cur->top = g.aged.hp;
     if (g.failed) {
         /* The pool ran dry in the middle: the process cannot go on (the
          * caller ends it). Both generations stay named, each block once,
@@ -955,29 +929,22 @@ static int minor_gc(rt_t *rt, pcb_t *pcb, uint64_t need)
          * forwarded objects keep every word but their first, so ending
          * reads the chains in any of these places. */
         pool_free(rt->h, rt->vm, nb);
-        if (g.afirst) {
-            for (hblock_t *b = g.afirst; b; b = b->next) {
-                pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
-                acct_block(rt, p, b, 1);
-            }
-            g.acur->next = p->frags;
-            p->frags = g.afirst;
-        }
+        keep_as_frags(rt, pcb, &g.aged);
         errno = ENOMEM;
         return -1;
     }
     /* the young generation: the survivors, then the nursery */
     hblock_t *young = nb;
-    if (g.afirst) {
-        g.acur->next = nb;
-        young = g.afirst;
+    if (g.aged.first) {
+        g.aged.cur->next = nb;
+        young = g.aged.first;
     }
     switch_young(rt, pcb, young, nb, hblock_start(nb), nb->end);
-    p->heap_words = p->old_words + g.awords + block_words(nb);
-    p->old_used += g.copied;
-    p->live_words = p->old_used + g.acopied;
+    p->heap_words = p->old_words + g.aged.words + block_words(nb);
+    p->old_used += g.to.copied;
+    p->live_words = p->old_used + g.aged.copied;
     p->gcs++;
-    p->gc_threshold = g.awords + nursery_words(p, g.acopied, need);
+    p->gc_threshold = g.aged.words + nursery_words(p, g.aged.copied, need);
     return 0;
 }
 
