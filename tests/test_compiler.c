@@ -719,7 +719,8 @@ static void test_elem_fused(void)
  * (J<cmp>_SS); a list pattern tests and binds head and tail in one
  * (T_CONS_GET); a loop pushes only the arguments that are not their own
  * parameter (TCALL_SELF_SOME, bit i for argument i), and all of them
- * (TCALL_SELF) when none stays or when A has too few bits. */
+ * (TCALL_SELF) when none stays or when A has too few bits; both go on
+ * past the ALLOC of the locals (func_t.loop). */
 static void test_loop_fused(void)
 {
     shm_header_t *h = load_ok(
@@ -753,6 +754,15 @@ static void test_loop_fused(void)
     CU_ASSERT_EQUAL(count_op(shadow, OP_TCALL_SELF_SOME, NULL), 0);
     CU_ASSERT_EQUAL(count_op(wide, OP_TCALL_SELF, NULL), 1);
     CU_ASSERT_EQUAL(count_op(wide, OP_TCALL_SELF_SOME, NULL), 0);
+    /* a self tail call goes on past the ALLOC of the locals: shadow has
+     * one local, count none (its code has no ALLOC) */
+    CU_ASSERT_EQUAL(shadow->code[0] & 0xffu, (uint32_t)OP_ALLOC);
+    CU_ASSERT_EQUAL(shadow->code[0] >> 8, 1u);
+    CU_ASSERT_EQUAL(shadow->nlocals, 1u);
+    CU_ASSERT_PTR_EQUAL(shadow->loop, shadow->code + 1);
+    CU_ASSERT_EQUAL(count->nlocals, 0u);
+    CU_ASSERT_PTR_EQUAL(count->loop, count->code);
+    CU_ASSERT_NOT_EQUAL(count->code[0] & 0xffu, (uint32_t)OP_ALLOC);
     shm_destroy(h);
 }
 

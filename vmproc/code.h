@@ -26,10 +26,13 @@ enum opcode {
 
 typedef struct func {
     const uint32_t *code;
+    const uint32_t *loop; /* where a self tail call goes on: past the ALLOC of
+                           * the locals, which stay where they are (interp.c) */
     const term *consts;
     uint32_t ncode, nconsts;
     uint32_t arity;
     uint32_t nslots;     /* arguments + locals */
+    uint32_t nlocals;    /* nslots - arity: what the ALLOC at code[0] pushes, if any */
     uint32_t frame;      /* words of value stack the frame can use, slots included */
     uint32_t call_bytes; /* room a call of it needs between sp and the control
                           * frames: frame and two ctl_t, in bytes */

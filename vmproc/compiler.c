@@ -1617,6 +1617,8 @@ static void finalize(compiler_t *c, fctx_t *fc, func_t *fn, const ast_t *where)
         memcpy(consts, fc->consts, fc->nconsts * sizeof *consts);
     }
     fn->code = code;
+    fn->loop = code + (nlocals ? 1 : 0);
+    fn->nlocals = nlocals;
     fn->ncode = (uint32_t)fc->ncode;
     fn->consts = consts;
     fn->nconsts = (uint32_t)fc->nconsts;
