@@ -766,6 +766,51 @@ static void test_loop_fused(void)
     shm_destroy(h);
 }
 
+/* A let of a list's head or tail is one instruction (CAR_ST, CDR_ST: the
+ * slot written in A's low 12 bits, the list's in its top 12); a let of a
+ * field at a literal index too (ELEM_KST, the slot in the next word); a
+ * comparison of a local with the head of a list and its jump are one
+ * (J<cmp>_SC). */
+static void test_head_fused(void)
+{
+    shm_header_t *h = load_ok(
+        "(defn split (l) (let ((h (car l)) (t (cdr l))) (list h t)))\n"
+        "(defn field (p) (let ((y (elem 1 p))) y))\n"
+        "(defn has (x l) (cond ((null? l) 'false) ((< x (car l)) 'false) ((= x (car l)) 'true)\n"
+        "                      ((>= x (car l)) (has x (cdr l))) (true 'odd)))\n"
+        "(defn both (l) (if (< (car l) (car l)) 1 2))\n"
+        "(defn main () 'ok)\n");
+    const func_t *split = lh_func(h, "split", 1), *field = lh_func(h, "field", 1);
+    const func_t *has = lh_func(h, "has", 2), *both = lh_func(h, "both", 1);
+    CU_ASSERT_FATAL(split && field && has && both);
+    uint32_t a = 0;
+    /* l is slot 0, h slot 1, t slot 2 */
+    CU_ASSERT_EQUAL(count_op(split, OP_CAR_ST, &a), 1);
+    CU_ASSERT_EQUAL(a, 1u | 0u << 12);
+    CU_ASSERT_EQUAL(count_op(split, OP_CDR_ST, &a), 1);
+    CU_ASSERT_EQUAL(a, 2u | 0u << 12);
+    CU_ASSERT_EQUAL(count_op(split, OP_STORE, NULL) + count_op(split, OP_CAR_S, NULL) +
+                        count_op(split, OP_CDR_S, NULL),
+                    0);
+    CU_ASSERT_EQUAL(count_op(field, OP_ELEM_KST, &a), 1);
+    CU_ASSERT_EQUAL(a, 0u | 1u << 12);
+    CU_ASSERT_EQUAL(count_op(field, OP_STORE, NULL) + count_op(field, OP_ELEM_KS, NULL), 0);
+    /* x is slot 0, l slot 1 */
+    CU_ASSERT_EQUAL(count_op(has, OP_JLT_SC, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(has, OP_JEQ_SC, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(has, OP_JGE_SC, NULL), 1);
+    CU_ASSERT_EQUAL(count_op(has, OP_CAR_S, NULL) + count_op(has, OP_JLT, NULL) +
+                        count_op(has, OP_JEQ, NULL),
+                    0);
+    for (uint32_t i = 0; i < has->ncode; i += 1 + op_extra[has->code[i] & 0xff])
+        if ((has->code[i] & 0xff) == OP_JLT_SC)
+            CU_ASSERT_EQUAL(has->code[i + 1], 0u | 1u << 12);
+    /* the left operand is a head itself: no slot to compare it from */
+    CU_ASSERT_EQUAL(count_op(both, OP_JLT_SC, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(both, OP_JLT, NULL), 1);
+    shm_destroy(h);
+}
+
 /* map-of with literal keys builds from a template the compiler sorted
  * (MK_MAP_K): the template's keys in map order, each with the place of
  * its value among those pushed, a later duplicate's; a key that is not a
@@ -858,6 +903,8 @@ static CU_TestInfo compiler_tests[] = {
     {"an and, or, let or true as a branch's test is jumps, no boolean", test_branch_tests},
     {"elem reads a tuple in a local slot itself (ELEM_S, ELEM_SS, ELEM_KS)", test_elem_fused},
     {"slot comparisons, list patterns and loops that keep arguments are fused", test_loop_fused},
+    {"a let of a head, a tail or a field, and a comparison with a head, are fused",
+     test_head_fused},
     {"map-of with literal keys is built from a sorted template; map-get, set-elem inline", test_map_literal},
     {"a let binding of _ is evaluated and dropped", test_let_underscore},
     CU_TEST_INFO_NULL,

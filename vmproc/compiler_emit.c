@@ -113,6 +113,11 @@ void split_load2(compiler_t *c, fctx_t *f)
  *   LOAD s; CAR (CDR)            -> CAR_S s (CDR_S s)
  *   LOAD t; ELEM (LOAD2 i t; ELEM) -> ELEM_S t (ELEM_SS i t)
  *   PUSH_INT k; LOAD t; ELEM     -> ELEM_KS t|k<<12 (k and t below 4096)
+ *   CAR_S l; STORE d (CDR_S)     -> CAR_ST d|l<<12 (CDR_ST): a let of the
+ *                                   head (tail) of a list (slots below 4096)
+ *   ELEM_KS t|k<<12; STORE d     -> ELEM_KST t|k<<12 d: a let of a field
+ *   LOAD a; CAR_S l; CMP; JUMP_F -> J<CMP>_SC a|l<<12 (jump unless a CMP
+ *                                   the head of l; slots below 4096)
  *   LOAD s; NULLP; JUMP_F        -> JNULL_S s (jump unless s is '())
  *   NULLP; JUMP_F                -> JNULL
  *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
@@ -195,6 +200,19 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         *at = (*at & ~0xffu) | (op == OP_CAR ? OP_CAR_S : OP_CDR_S);
         return f->last[0];
     }
+    if (op == OP_STORE && (op0 == OP_CAR_S || op0 == OP_CDR_S) && a >= 0 && a < 4096 &&
+        last_a(f, 0) < 4096) {
+        uint32_t *at = &f->code[f->last[0]];
+        *at = ((uint32_t)a | last_a(f, 0) << 12) << 8 | (op0 == OP_CAR_S ? OP_CAR_ST : OP_CDR_ST);
+        return f->last[0];
+    }
+    if (op == OP_STORE && op0 == OP_ELEM_KS) {
+        uint32_t tk = last_a(f, 0);
+        size_t at = rewind_to(f, 0);
+        emit_word(c, f, tk << 8 | OP_ELEM_KST);
+        emit_word(c, f, (uint32_t)a);
+        return at;
+    }
     if (op == OP_JUMP_F && op0 == OP_NULLP) {
         if (last_op(f, 1) == OP_LOAD) {
             uint32_t s = last_a(f, 1);
@@ -216,6 +234,17 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         static const enum opcode with_ss[] = {[OP_LT] = OP_JLT_SS, [OP_GT] = OP_JGT_SS,
                                               [OP_LE] = OP_JLE_SS, [OP_GE] = OP_JGE_SS,
                                               [OP_EQ] = OP_JEQ_SS, [OP_NE] = OP_JNE_SS};
+        static const enum opcode with_sc[] = {[OP_LT] = OP_JLT_SC, [OP_GT] = OP_JGT_SC,
+                                              [OP_LE] = OP_JLE_SC, [OP_GE] = OP_JGE_SC,
+                                              [OP_EQ] = OP_JEQ_SC, [OP_NE] = OP_JNE_SC};
+        if (last_op(f, 1) == OP_CAR_S && last_op(f, 2) == OP_LOAD && last_a(f, 1) < 4096 &&
+            last_a(f, 2) < 4096) {
+            uint32_t pair = last_a(f, 2) | last_a(f, 1) << 12;
+            size_t at = rewind_to(f, 2);
+            emit_word(c, f, ((uint32_t)a << 8) | with_sc[op0]);
+            emit_word(c, f, pair);
+            return at;
+        }
         if (last_op(f, 1) == OP_LOAD2) {
             uint32_t pair = last_a(f, 1);
             size_t at = rewind_to(f, 1);

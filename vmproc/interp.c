@@ -918,6 +918,52 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 DISPATCH_AT(pc + A_S(w));
             DISPATCH_AT(pc + 1);
         }
+        /* slot B & 0xfff against the head of the list in slot B >> 12;
+         * not a list: CAR's error, as the sequence it stands for */
+#define SC_OPERANDS()                                                           \
+    term a = fp[pc[0] & 0xfff], l = fp[pc[0] >> 12];                            \
+    if (UNLIKELY(!is_cons(l))) {                                                \
+        *sp++ = l;                                                              \
+        goto op_car;                                                            \
+    }                                                                           \
+    term b = CAR(l)
+#define JCMP_SC(NAME, OP)                                                       \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            SC_OPERANDS();                                                      \
+            int c;                                                              \
+            if (LIKELY(is_fix(a) & is_fix(b))) {                                \
+                if ((int64_t)a OP(int64_t) b)                                   \
+                    DISPATCH_AT(pc + 1);                                        \
+                DISPATCH_AT(pc + A_S(w));                                       \
+            }                                                                   \
+            pc += 1;                                                            \
+            if (!order_of(a, b, &c))                                            \
+                RAISE_ERR(A_BADARG);                                            \
+            if (!(c OP 0))                                                      \
+                pc += A_S(w) - 1;                                               \
+            DISPATCH();                                                         \
+        }
+        JCMP_SC(JLT_SC, <)
+        JCMP_SC(JGT_SC, >)
+        JCMP_SC(JLE_SC, <=)
+        JCMP_SC(JGE_SC, >=)
+#undef JCMP_SC
+        CASE(JEQ_SC)
+        {
+            SC_OPERANDS();
+            if (a != b && !term_equal(a, b))
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 1);
+        }
+        CASE(JNE_SC)
+        {
+            SC_OPERANDS();
+            if (a == b || term_equal(a, b))
+                DISPATCH_AT(pc + A_S(w));
+            DISPATCH_AT(pc + 1);
+        }
+#undef SC_OPERANDS
         CASE(JEQ_SI)
         {
             /* = on an integer is identity of the words: 1 is not 1.0 */
@@ -983,6 +1029,28 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         {
             *sp++ = fp[A_U(w)];
             goto op_cdr;
+        }
+        /* a let of the head or tail: slot A & 0xfff = car (cdr) of slot
+         * A >> 12; not a list: CAR's (CDR's) error */
+        CASE(CAR_ST)
+        {
+            term l = fp[(w >> 20)];
+            if (UNLIKELY(!is_cons(l))) {
+                *sp++ = l;
+                goto op_car;
+            }
+            fp[(w >> 8) & 0xfff] = CAR(l);
+            DISPATCH();
+        }
+        CASE(CDR_ST)
+        {
+            term l = fp[(w >> 20)];
+            if (UNLIKELY(!is_cons(l))) {
+                *sp++ = l;
+                goto op_cdr;
+            }
+            fp[(w >> 8) & 0xfff] = CDR(l);
+            DISPATCH();
         }
         CASE(CAR)
         op_car:
@@ -1100,6 +1168,19 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             if (LIKELY(is_tuple(t) && i < tuple_size(t))) {
                 *sp++ = tuple_elems(t)[i];
                 DISPATCH();
+            }
+            sp[0] = mk_fix(i); /* ELEM raises the error */
+            sp[1] = t;
+            sp += 2;
+            goto op_elem;
+        }
+        CASE(ELEM_KST)
+        {
+            term t = fp[(w >> 8) & 0xfff];
+            uint32_t i = w >> 20;
+            if (LIKELY(is_tuple(t) && i < tuple_size(t))) {
+                fp[pc[0]] = tuple_elems(t)[i];
+                DISPATCH_AT(pc + 1);
             }
             sp[0] = mk_fix(i); /* ELEM raises the error */
             sp[1] = t;
