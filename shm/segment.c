@@ -55,6 +55,10 @@ void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes)
      * into the default code area; it bounds what `shoal run /dev/zero`
      * style mistakes can cost. */
     cfg->source_bytes = 64ull << 20;
+    /* a second of waiting: a server between two requests a second apart
+     * is collected once per request, and a process that is done working
+     * soon holds no more than a new one */
+    cfg->hibernate_ms = SHM_HIBERNATE_MS_DEFAULT;
 }
 
 void shm_config_atoms(shm_config_t *cfg, uint32_t cap)

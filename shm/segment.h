@@ -31,7 +31,7 @@
 #include <ck_sequence.h>
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 6u
+#define SHM_LAYOUT_VERSION 7u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -46,7 +46,8 @@ typedef struct shm_config {
     uint32_t heap_follow;      /* enum heap_follow */
     uint32_t mailbox_limit;    /* messages a mailbox may hold; past it the
                                 * process ends, #(error mailbox_limit); 0: none */
-    uint32_t pad;
+    uint32_t hibernate_ms;     /* a process that waits this long with nothing to do
+                                * hibernates (sched.c); 0: never */
     uint64_t source_bytes;     /* largest source file program_load reads (not
                                 * part of the layout: the run's input limit) */
     uint32_t name_cap;         /* registered names the name table can hold */
@@ -57,6 +58,9 @@ typedef struct shm_config {
  * nothing extra); NEVER, on the node it started on; EAGER, moved at once
  * (by a collection on arrival, which copies it to the new node). */
 enum heap_follow { HEAP_FOLLOW_ON_GC = 0, HEAP_FOLLOW_NEVER, HEAP_FOLLOW_EAGER };
+
+#define SHM_HIBERNATE_MS_DEFAULT 1000u
+#define SHM_HIBERNATE_MS_MAX 86400000u
 
 /* Defaults for a run; the supervisor overrides them from flags. */
 void shm_config_default(shm_config_t *cfg, uint32_t n_vms, uint32_t n_nodes);

@@ -83,6 +83,7 @@ typedef struct shm_vm {
     uint64_t adopted;     /* processes this VM took over after a death (recover.c) */
     uint64_t lost;        /* processes that ended with vm_crash when this VM's
                            * previous incarnation died (counted by the next) */
+    uint64_t hibernated;  /* processes this VM hibernated (sched.c) */
     uint32_t in_output;   /* 1 while the VM waits to write stdout (a slow reader
                            * is not a stall: the supervisor does not kill it) */
     uint32_t drained_deaths; /* run.deaths as it was when this VM began its last

@@ -265,9 +265,17 @@ static int apply_key(shoal_opts_t *o, const char *section, const char *name, con
             if (!GIVEN(OPT_SET_HEAP_FOLLOW))
                 o->heap_follow = v;
             MARK(OPT_SET_HEAP_FOLLOW);
+        } else if (strcmp(name, "hibernate_ms") == 0) {
+            if (config_parse_uint(value, 0, SHM_HIBERNATE_MS_MAX, what, &v, why, n) < 0)
+                return -1;
+            if (!GIVEN(OPT_SET_HIBERNATE))
+                o->hibernate_ms1 = v + 1;
+            MARK(OPT_SET_HIBERNATE);
         } else {
             shoal_errf(why, n,
-                       "unknown key \"%s\" in [memory] (known: heap_limit_mb, heap_follow)", name);
+                       "unknown key \"%s\" in [memory] (known: heap_limit_mb, heap_follow, "
+                       "hibernate_ms)",
+                       name);
             return -1;
         }
     } else if (strcmp(section, "policy") == 0) {
@@ -546,6 +554,8 @@ void config_segment(const shoal_opts_t *o, uint32_t n_vms, uint32_t n_nodes, shm
     if (o->source_mb)
         cfg->source_bytes = (uint64_t)o->source_mb << 20;
     cfg->mailbox_limit = o->mailbox_limit;
+    if (o->hibernate_ms1)
+        cfg->hibernate_ms = o->hibernate_ms1 - 1;
 }
 
 int config_set(shoal_opts_t *opts, const char *arg, char *err, size_t errlen)

@@ -22,6 +22,7 @@
  *   [memory]
  *   heap_limit_mb = 1024             ; largest heap (and stack) of one process
  *   heap_follow = on_gc              ; on_gc, never or eager (see segment.h)
+ *   hibernate_ms = 1000              ; waiting this long, a process hibernates (0: never)
  * (heap_limit_mb and heap_follow are also accepted in [run], where they
  * were first.)
  * `--set SECTION.KEY=VALUE` sets any key from the command line, and
@@ -52,7 +53,8 @@ enum {
     OPT_SET_CODE_MB = 1u << 7,
     OPT_SET_SOURCE_MB = 1u << 8,
     OPT_SET_POLICY = 1u << 9,
-    OPT_SET_INTERVAL = 1u << 10
+    OPT_SET_INTERVAL = 1u << 10,
+    OPT_SET_HIBERNATE = 1u << 11
 };
 
 /* Policies the options can hold parameters for (the registry has fewer). */
@@ -99,6 +101,7 @@ typedef struct shoal_opts {
     uint32_t proc_slots; /* 0: the segment's default */
     uint32_t heap_limit_mb; /* 0: the segment's default */
     uint32_t heap_follow;   /* enum heap_follow; HEAP_FOLLOW_ON_GC by default */
+    uint32_t hibernate_ms1; /* [memory] hibernate_ms + 1; 0: not given (the default) */
     uint32_t atoms;         /* 0: the segment's default */
     uint32_t code_mb;       /* 0: the segment's default */
     uint32_t source_mb;     /* 0: the segment's default */

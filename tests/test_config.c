@@ -200,7 +200,8 @@ static void test_policy_sections(void)
                "remote_min = 9\n"
                "[memory]\n"
                "heap_limit_mb = 64\n"
-               "heap_follow = eager\n");
+               "heap_follow = eager\n"
+               "hibernate_ms = 0\n");
     shoal_opts_t o = {0};
     CU_ASSERT_EQUAL_FATAL(config_load(path, &o, err, sizeof err), 0);
     uint32_t id = config_policy(&o);
@@ -217,6 +218,13 @@ static void test_policy_sections(void)
     CU_ASSERT_EQUAL(pv[policy_param_find(&policy_steal, "share")], 50);
     CU_ASSERT_EQUAL(o.heap_limit_mb, 64);
     CU_ASSERT_EQUAL(o.heap_follow, 2);
+    /* hibernate_ms = 0 (never) is given, unlike no value (the default) */
+    shm_config_t cfg;
+    config_segment(&o, 2, 1, &cfg);
+    CU_ASSERT_EQUAL(cfg.hibernate_ms, 0);
+    shoal_opts_t none = {0};
+    config_segment(&none, 2, 1, &cfg);
+    CU_ASSERT_EQUAL(cfg.hibernate_ms, SHM_HIBERNATE_MS_DEFAULT);
     config_free(&o);
 }
 
@@ -242,11 +250,13 @@ static void test_set(void)
     CU_ASSERT_EQUAL(config_set(&o, "policy.name=least-loaded", err, sizeof err), 0);
     CU_ASSERT_EQUAL(config_set(&o, "run.vms=3", err, sizeof err), 0);
     CU_ASSERT_EQUAL(config_set(&o, "memory.heap_follow=never", err, sizeof err), 0);
-    write_file("[run]\nvms = 6\n[policy]\nname = affinity\ninterval_ms = 7\n"
+    CU_ASSERT_EQUAL(config_set(&o, "memory.hibernate_ms=50", err, sizeof err), 0);
+    write_file("[run]\nvms = 6\n[memory]\nhibernate_ms = 7000\n[policy]\nname = affinity\ninterval_ms = 7\n"
                "[policy.steal]\nshare = 75\nnear_min = 3\n");
     CU_ASSERT_EQUAL_FATAL(config_load(path, &o, err, sizeof err), 0);
     CU_ASSERT_EQUAL(o.vms, 3);
     CU_ASSERT_EQUAL(o.heap_follow, 1);
+    CU_ASSERT_EQUAL(o.hibernate_ms1, 51); /* --set wins over the file */
     CU_ASSERT_STRING_EQUAL(policy_at(config_policy(&o))->name, "least-loaded");
     CU_ASSERT_EQUAL(config_interval_ms(&o), 7); /* not set on the command line */
     int64_t pv[POLICY_MAX_PARAMS];
@@ -327,7 +337,14 @@ static void test_policy_errors(void)
                  "[memory] heap_follow: \"sometimes\" is not on_gc, never or eager");
     expect_error("[memory]\nheap_limit_mb = 0\n", 2, "[memory] heap_limit_mb: 0 is out of range");
     expect_error("[memory]\nvms = 2\n", 2,
-                 "unknown key \"vms\" in [memory] (known: heap_limit_mb, heap_follow)");
+                 "unknown key \"vms\" in [memory] (known: heap_limit_mb, heap_follow, hibernate_ms)");
+    expect_error("[memory]\nhibernate_ms = -1\n", 2,
+                 "[memory] hibernate_ms: -1 is out of range (expected 0..86400000)");
+    expect_error("[memory]\nhibernate_ms = soon\n", 2, "[memory] hibernate_ms: \"soon\" is not a number");
+    expect_error("[memory]\nhibernate_ms = 86400001\n", 2,
+                 "[memory] hibernate_ms: 86400001 is out of range (expected 0..86400000)");
+    expect_error("[memory]\nhibernate_ms = 5\nhibernate_ms = 6\n", 3,
+                 "[memory] hibernate_ms is given twice (first on line 2)");
     /* heap keys are also accepted in [run], where they were first: one key */
     expect_error("[run]\nheap_follow = eager\n[memory]\nheap_follow = never\n", 4,
                  "[memory] heap_follow is given twice (first on line 2)");

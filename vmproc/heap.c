@@ -402,6 +402,7 @@ typedef struct space {
     term *hp, *lim;
     uint64_t copied, words;  /* words copied into it; words in its blocks */
     uint64_t block;          /* the size of its next block, at least */
+    bool doubling;           /* and `block` doubles at each block (heap_hibernate) */
     uint32_t kind;           /* hblock_t.bytes of its blocks */
 } space_t;
 
@@ -510,6 +511,8 @@ __attribute__((noinline)) static term *space_grow(gc_t *g, space_t *sp, uint64_t
     sp->hp = hblock_start(b);
     sp->lim = b->end;
     sp->words += block_words(b);
+    if (sp->doubling && sp->block < MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term) / 2)
+        sp->block *= 2;
     term *r = sp->hp;
     sp->hp += words;
     sp->copied += words;
@@ -676,6 +679,10 @@ static void copy_roots(gc_t *g, proc_t *p, term *extra, size_t n)
 static void own_chain(rt_t *rt, pcb_t *pcb, hblock_t *first)
 {
     for (hblock_t *b = first; b; b = b->next) {
+        /* a hibernation's to-space: the first block, the process's and
+         * counted since it was named (heap_hibernate) */
+        if (b == proc_of(pcb)->cblock)
+            continue;
         pool_set_owner(rt->h, b, POOL_OWNER_PROC(pcb->slot));
         acct_block(rt, proc_of(pcb), b, 1);
     }
@@ -783,14 +790,19 @@ static hblock_t *new_nursery(rt_t *rt, const proc_t *p, uint32_t node, uint64_t 
  * the old generation (what lives long is then copied once more only at
  * the next major collection) and the young one starts with a block of
  * one page; else it is the young generation, and there is no old one. */
-int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
+/* major_gc is heap_gc with its to-space's first block (and the blocks
+ * after it, if it fills) `block` words, at most one block of the pool.
+ * `hib` (heap_hibernate): the blocks after the first double, so that
+ * the to-space is within twice what lives, and GC torture does not make
+ * the to-space old (it makes it old at any size otherwise). */
+static int major_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n, uint64_t block,
+                    bool hib)
 {
     proc_t *p = proc_of(pcb);
     gc_t g;
     gc_begin(&g, rt, pcb);
-    /* The first to-space block holds what survived last time plus room to
-     * grow; later blocks, if any, double the same way add_block does. */
-    g.to.block = p->live_words * 2 + need + MIN_HEAP_WORDS;
+    g.to.block = block;
+    g.to.doubling = hib;
     if (g.to.block > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
         g.to.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
     hblock_t *first = new_block_on(rt, g.node, g.to.block, POOL_OWNER_VM(rt->vm));
@@ -821,7 +833,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     g.to.cur->top = g.to.hp;
     /* the young generation's first block, if the to-space is to be old */
     hblock_t *nb = NULL;
-    if (g.to.copied >= GEN_MIN_WORDS || rt->gc_torture)
+    if (g.to.copied >= GEN_MIN_WORDS || (rt->gc_torture && !hib))
         nb = new_block_on(rt, g.node, need > MIN_HEAP_WORDS ? need : MIN_HEAP_WORDS,
                           POOL_OWNER_VM(rt->vm));
 
@@ -866,6 +878,14 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     if ((uint64_t)(p->hlim - p->hp) < need && add_block(rt, pcb, need) < 0)
         return -1;
     return 0;
+}
+
+int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
+{
+    /* The first to-space block holds what survived last time plus room
+     * to grow. */
+    return major_gc(rt, pcb, need, extra, n, proc_of(pcb)->live_words * 2 + need + MIN_HEAP_WORDS,
+                    false);
 }
 
 /* A minor collection: what lives in the young generation (the heap's
@@ -1124,6 +1144,119 @@ void heap_release(rt_t *rt, pcb_t *pcb)
     heap_detach(rt, p);
     p->hcur = NULL;
     p->stack_hi = p->sp = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* hibernation                                                         */
+
+bool heap_can_shrink(const proc_t *p)
+{
+    const hblock_t *c = p->cblock;
+    return !(c && p->hfirst == c && !c->next && !p->frags && !p->ofirst && stack_in_cblock(p));
+}
+
+/* Stack words a hibernated process has free above what it holds, at
+ * least: the receive it waits in goes on with them. */
+#define HIB_STACK_ROOM 16u
+
+/* The heap copied into the heap's part of the first block c (which the
+ * process names already, its stack in c's top part): a collection whose
+ * to-space is c, sized to what lives (heap_hibernate found out how
+ * much); a block of the pool follows it only if that was wrong. */
+static int gc_into_first(rt_t *rt, pcb_t *pcb, hblock_t *c)
+{
+    proc_t *p = proc_of(pcb);
+    gc_t g;
+    gc_begin(&g, rt, pcb);
+    g.to.first = g.to.cur = g.to.scan_b = c;
+    g.to.hp = g.to.scan_s = hblock_start(c);
+    g.to.lim = c->end;
+    g.to.words = block_words(c);
+    g.to.block = MIN_HEAP_WORDS;
+    copy_roots(&g, p, NULL, 0);
+    scan(&g);
+    if (g.failed) {
+        keep_as_frags(rt, pcb, &g.to); /* c in frags is skipped as the first block */
+        errno = ENOMEM;
+        return -1;
+    }
+    g.to.cur->top = g.to.hp;
+    switch_young(rt, pcb, g.to.first, g.to.cur, g.to.hp, g.to.lim);
+    p->old_words = p->old_used = 0;
+    p->heap_words = g.to.words;
+    p->live_words = g.to.copied;
+    uint64_t t = 3 * g.to.copied;
+    p->gc_threshold = t > 4 * MIN_HEAP_WORDS ? t : 4 * MIN_HEAP_WORDS;
+    p->gcs++;
+    return 0;
+}
+
+int heap_hibernate(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    if (!heap_can_shrink(p))
+        return 0;
+    /* What lives, in blocks of one page, then two, four...: the heap
+     * shrinks to within twice what lives (to one page, if it is small). */
+    if (major_gc(rt, pcb, 0, NULL, 0, MIN_HEAP_WORDS, true) < 0)
+        return -1;
+    /* If that and the stack fit a chunk of this VM's slabs, the heap and
+     * the stack go into one, as a new process's first block: the heap's
+     * part exactly what lives, the stack's the rest. */
+    size_t used_v = (size_t)(p->sp - p->stack_lo);
+    size_t used_c = (size_t)((char *)p->stack_hi - (char *)p->ctl);
+    size_t bytes = sizeof(hblock_t) + (p->live_words + used_v + HIB_STACK_ROOM) * sizeof(term) + used_c;
+    if (p->ofirst || bytes > SLAB_MAX || home_of(rt, p) != rt->node)
+        return 0;
+    size_t got;
+    hblock_t *c = mem_alloc(rt, rt->node, bytes, pcb->slot, &got);
+    if (!c)
+        return 0; /* an optimisation: the process stays as the collection left it */
+    term *top = (term *)((char *)c + got);
+    c->next = NULL;
+    c->top = hblock_start(c);
+    c->end = hblock_start(c) + p->live_words;
+    c->node = pool_node_of(rt->h, c);
+    c->bytes = (uint32_t)got;
+    /* The stack into c's top part (its frames point into the value
+     * stack: into the new one now, as stack_grow moves it). */
+    term *lo = c->end;
+    ctl_t *ctl = (ctl_t *)((char *)top - used_c);
+    memcpy(lo, p->stack_lo, used_v * sizeof(term));
+    memcpy(ctl, p->ctl, used_c);
+    for (ctl_t *f = ctl; (term *)f < top; f++) {
+        f->fp = lo + (f->fp - p->stack_lo);
+        f->base = lo + (f->base - p->stack_lo);
+    }
+    /* The process names c, and its stack there, so that a VM that dies
+     * at any step leaves each block named once (heap_release): no stack
+     * first (the old one, in the old first block or a block of its own,
+     * is then named by nothing, and leaks at worst), then c as the first
+     * block, then the stack in it; then the old blocks go. */
+    hblock_t *old_c = p->cblock;
+    term *old_stack = p->stack_lo;
+    bool in_c = stack_in_cblock(p);
+    p->stack_lo = NULL;
+    ck_pr_fence_store();
+    p->cblock = c;
+    cblock_acct(rt, p, c, 1);
+    p->stack_hi = top;
+    p->sp = lo + used_v; /* p->fp is an index: it holds */
+    p->ctl = ctl;
+    ck_pr_fence_store();
+    p->stack_lo = lo;
+    ck_pr_fence_store();
+    /* The collection left the heap in blocks of the pool: the old first
+     * block held the stack alone, if anything. */
+    if (old_c) {
+        cblock_acct(rt, p, old_c, -1);
+        cblock_free(rt, old_c);
+    }
+    if (!in_c) {
+        acct(rt, p, old_stack, -1);
+        mem_free(rt, old_stack);
+    }
+    return gc_into_first(rt, pcb, c);
 }
 
 /* ------------------------------------------------------------------ */

@@ -55,6 +55,18 @@ int heap_collect(rt_t *rt, pcb_t *pcb, uint64_t need);
  * before. Never collects. */
 int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need);
 
+/* Hibernation (sched.c calls it for a process that has waited long, not
+ * running): the heap shrinks to what lives, and, if that and the stack
+ * fit a chunk of this VM's slabs, both go into one, as the first block
+ * of a new process holds them; so a process that worked once and waits
+ * now holds about what a new one does. 0, or heap_gc's -1 (the pool ran
+ * dry in the middle: the process can only be ended; EAGAIN: nothing was
+ * done). heap_can_shrink: whether it would give anything back (false
+ * for a process that holds one first block with its heap and stack in
+ * it, as a new or hibernated one does). */
+int heap_hibernate(rt_t *rt, pcb_t *pcb);
+bool heap_can_shrink(const proc_t *p);
+
 /* Give back every run of a process that has ended. */
 void heap_release(rt_t *rt, pcb_t *pcb);
 

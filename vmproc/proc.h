@@ -285,6 +285,8 @@ enum exit_stage {
                            * also pin_depth > 0 (call-on): see proc_pinned */
 #define PF_OUT_OF_POOL 32u /* it ended because the shared pool was exhausted */
 #define PF_IN_RUNQ 64u    /* on its owner's run queue (at most once) */
+#define PF_HIB_NOTED 128u /* on its owner's list of processes to hibernate if they
+                           * wait long enough (sched.c, "Hibernation") */
 #define PF_TORTURE_HOLD 16u /* migration torture: it just yielded at this receive;
                            * run it once before the next torture yield */
 

@@ -53,6 +53,9 @@ static bool take(sched_t *s, pcb_t *pcb, uint32_t seen)
 static void rearm(sched_t *s, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
+    /* a note of the dead VM's went with it: ours now */
+    p->flags &= ~PF_HIB_NOTED;
+    sched_hib_note(s, pcb);
     int64_t d = (int64_t)ck_pr_load_64((uint64_t *)&p->deadline);
     if (d >= 0 && timer_push(s, d, pcb) < 0) {
         take(s, pcb, PS_WAITING); /* no memory for a timer: let it retry */

@@ -176,6 +176,11 @@ bool timer_pop_due(sched_t *s, int64_t now, timer_t_ *out)
 
 void sched_free(sched_t *s)
 {
+    hib_list_t *l[] = {&s->hib.note, &s->hib.wait, &s->hib.look};
+    for (size_t i = 0; i < 3; i++) {
+        free(l[i]->v);
+        *l[i] = (hib_list_t){0};
+    }
     free(s->timers);
     s->timers = NULL;
     free(s->drained);
@@ -282,6 +287,7 @@ static void hand_over_unqueued(sched_t *s, pcb_t *pcb, uint32_t to, enum mig_cau
     balance_wait_del(s, pcb);
     heap_detach(rt, p);
     p->migrate_to = 0;
+    p->flags &= ~PF_HIB_NOTED; /* this VM's note: the new owner notes it */
     /* Single writer (this VM) of its counters; the supervisor reads them. */
     if (cause == MIG_TORTURE) {
         /* a test mode's move is counted under no cause: the program and
@@ -459,6 +465,7 @@ static void settle(sched_t *s, pcb_t *pcb)
         return;
     }
     balance_wait_add(s, pcb);
+    sched_hib_note(s, pcb);
     wait_here(s, pcb);
 }
 
@@ -765,6 +772,108 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
     sched_finish_exit(s, pcb);
 }
 
+/* --- hibernation ----------------------------------------------------------
+ *
+ * A process that waits in receive, with no deadline, for hibernate_ms or
+ * more without running gives back what it does not need (heap.h,
+ * heap_hibernate). A process that starts to wait is noted, once
+ * (PF_HIB_NOTED, which a slice clears), on this VM's list of the period,
+ * without a look at the clock; when a period ends, the lists move on:
+ * the list of the period before last is looked at, a batch per round of
+ * the loop, while the last period's waits out the next. A process there
+ * that is still noted and has run no slice since (its reductions are the
+ * same) has waited at least a whole period, and hibernates; one that ran
+ * is noted again if it waits again. It hibernates as it would run a
+ * slice: the VM claims it (WAITING -> RUNNING, as a sender's wake-up
+ * does, so that nobody else can), collects, and lets it wait again,
+ * looking at its inbox after, as run_one does. So a VM that dies in the
+ * middle loses it as it loses a process it runs (vm_crash). The cost: an
+ * entry per process that waits, per period; a collection of what lives
+ * per process that waits long; nothing per message. */
+#define HIB_BATCH 64u
+#define HIB_CLOCK_ROUNDS 256u
+
+void sched_hib_note(sched_t *s, pcb_t *pcb)
+{
+    hib_list_t *l = &s->hib.note;
+    proc_t *p = proc_of(pcb);
+    if (!s->hib.period_ns || (p->flags & PF_HIB_NOTED) || p->deadline >= 0 || !heap_can_shrink(p))
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        hib_note_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return; /* not noted: it may be when it next waits */
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (hib_note_t){.pid = pcb->pid, .reds = p->reds};
+    p->flags |= PF_HIB_NOTED;
+}
+
+static void hib_one(sched_t *s, hib_note_t e)
+{
+    rt_t *rt = &s->rt;
+    pcb_t *pcb = shm_pcb(rt->h, (uint32_t)(e.pid % rt->h->cfg.proc_slots));
+    /* ended, or another VM's now (a hand-over drops the note) */
+    if (ck_pr_load_64(&pcb->pid) != e.pid || ck_pr_load_32(&pcb->state) != PCB_LIVE ||
+        ck_pr_load_32(&pcb->owner) != rt->vm)
+        return;
+    proc_t *p = proc_of(pcb);
+    if (!(p->flags & PF_HIB_NOTED) || p->reds != e.reds)
+        return; /* it ran since: noted again when it waits */
+    p->flags &= ~PF_HIB_NOTED;
+    if (p->deadline >= 0 || !ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNING)) {
+        /* polled: it still waits, so it is looked at again; woken: it
+         * runs, and is noted when it waits again */
+        if (ck_pr_load_32(&p->status) == PS_POLLED)
+            sched_hib_note(s, pcb);
+        return;
+    }
+    heap_attach(rt, p);
+    if (heap_hibernate(rt, pcb) < 0 && errno != EAGAIN) {
+        /* the pool ran dry in the middle: it cannot go on, as after any
+         * collection that failed so */
+        bif_error(p, A_HEAP_LIMIT);
+        proc_exit(s, pcb);
+        return;
+    }
+    shm_vm_t *self = shm_vm(rt->h, rt->vm);
+    /* Single writer (this VM): the supervisor reads statistics. */
+    ck_pr_store_64(&self->hibernated, self->hibernated + 1);
+    wait_here(s, pcb);
+}
+
+bool sched_hib_step(sched_t *s, bool idle)
+{
+    sched_hib_t *hb = &s->hib;
+    if (!hb->period_ns)
+        return false;
+    if (hb->next < hb->look.n) {
+        size_t end = hb->look.n - hb->next > HIB_BATCH ? hb->next + HIB_BATCH : hb->look.n;
+        while (hb->next < end)
+            hib_one(s, hb->look.v[hb->next++]);
+        return true;
+    }
+    if (!idle && ++hb->rounds < HIB_CLOCK_ROUNDS)
+        return false;
+    hb->rounds = 0;
+    int64_t now = interp_now_ns();
+    if (now < hb->period_end)
+        return false;
+    /* A period is over: what was noted in the one before it has waited
+     * out a whole period; the list looked at (done) takes the next
+     * period's notes. */
+    hib_list_t done = hb->look;
+    hb->look = hb->wait;
+    hb->wait = hb->note;
+    hb->note = done;
+    hb->note.n = 0;
+    hb->next = 0;
+    hb->period_end = now + hb->period_ns;
+    return hb->look.n > 0;
+}
+
 static bool stopping(const shm_header_t *h)
 {
     return ck_pr_load_32(&h->run.stopping) != 0;
@@ -831,7 +940,7 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     rt->cur = pcb;
     /* Signals act before the slice: a killed process does not run. */
     msg_take(rt, pcb);
-    p->flags &= ~PF_PLACED;
+    p->flags &= ~(PF_PLACED | PF_HIB_NOTED);
     rt->slice_reds = 0;
     enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(rt, pcb);
     rt->cur = NULL;
@@ -897,6 +1006,7 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
             break;
         }
         balance_wait_add(s, pcb);
+        sched_hib_note(s, pcb);
         if (s->poll_waits && s->rq_len == 0 && p->deadline < 0)
             poll_add(s, pcb);
         else
@@ -1014,6 +1124,12 @@ int sched_main(shm_header_t *h, uint32_t vm)
     t = getenv("SHOAL_MIGRATE_TORTURE");
     s.rt.migrate_torture = t && *t && strcmp(t, "0") != 0;
     s.rt.default_heap_limit_words = h->cfg.heap_limit_bytes / sizeof(term);
+    s.hib.period_ns = (int64_t)h->cfg.hibernate_ms * 1000000;
+    /* GC torture hibernates a process that waits a millisecond, so that
+     * the suite run under it tries hibernation everywhere */
+    if (s.rt.gc_torture && s.hib.period_ns > 1000000)
+        s.hib.period_ns = 1000000;
+    s.hib.period_end = interp_now_ns() + s.hib.period_ns;
     s.rt.inc = ck_pr_load_32(&self->restarts);
     /* Acquire: the deaths the supervisor counted before our fork, with
      * whatever it repaired for them, are behind us. */
@@ -1080,6 +1196,8 @@ int sched_main(shm_header_t *h, uint32_t vm)
             sched_fire_timers(&s, interp_now_ns());
         if (s.n_polled)
             sched_poll(&s);
+        if (s.hib.period_ns)
+            sched_hib_step(&s, false);
         pcb_t *pcb = runq_pop(&s);
         if (pcb) {
             if (!balance_divert(&s, pcb))
@@ -1124,7 +1242,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         /* Free what this VM's table operations left to free (retired
          * entries, dropped tables), a bit at a time, before sleeping. */
-        if (ets_idle(&s.rt)) {
+        if (ets_idle(&s.rt) || sched_hib_step(&s, true)) {
             info_idle_end(&s.rt);
             continue;
         }

@@ -31,6 +31,28 @@ typedef struct timer {
  * across VMs gained nothing more. */
 #define SCHED_POLLED 1
 
+/* A process noted to hibernate if it waits long enough: its pid, and
+ * its reductions when it was noted (any slice it runs since adds some). */
+typedef struct hib_note {
+    uint64_t pid, reds;
+} hib_note_t;
+
+typedef struct hib_list {
+    hib_note_t *v;
+    size_t n, cap;
+} hib_list_t;
+
+/* Hibernation's lists (sched.c, "Hibernation"): the processes noted in
+ * this period, those noted in the one before (waiting out this one), and
+ * those noted in the one before that, looked at from `next` on. */
+typedef struct sched_hib {
+    int64_t period_ns;       /* hibernate_ms; 0: never */
+    int64_t period_end;      /* when the lists move on (monotonic ns) */
+    hib_list_t note, wait, look;
+    size_t next;
+    uint32_t rounds;         /* loop rounds since the clock was last read for it */
+} sched_hib_t;
+
 typedef struct sched {
     rt_t rt;
     pcb_t *rq_head, *rq_tail; /* runnable processes, FIFO, linked through
@@ -53,6 +75,7 @@ typedef struct sched {
     bool poll_waits;                   /* a process that waits while the run queue is
                                         * empty is polled (sched_main: not on a
                                         * shared PU) */
+    sched_hib_t hib;                   /* hibernation (sched.c) */
     uint32_t n_polled;
     pcb_t *polled[SCHED_POLLED];       /* PS_POLLED processes, oldest first */
 } sched_t;
@@ -66,6 +89,16 @@ void sched_find_pu_peers(sched_t *s);
  * queued for it (its waker's FUTEX_WAKE may not have run it yet). The
  * idle loop yields the PU then, and spins otherwise. */
 bool sched_pu_peer_busy(const sched_t *s);
+
+/* Note a waiting process this VM owns for hibernation (sched.c): one
+ * that waits with no deadline, that has something to give back, and that
+ * is not noted yet. */
+void sched_hib_note(sched_t *s, pcb_t *pcb);
+
+/* One loop round's share of hibernation: a batch of the processes to
+ * look at, or, once they are done, the clock (`idle`: now; else once in
+ * many rounds) to see whether a period is over. Whether it did anything. */
+bool sched_hib_step(sched_t *s, bool idle);
 
 /* Queue the polled processes that have a message; returns how many. */
 size_t sched_poll(sched_t *s);
