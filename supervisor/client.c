@@ -407,6 +407,8 @@ static void print_prometheus(const json_t *o)
          "Processes the VM took over after a VM died.", 1},
         {"shoal_vm_lost_total", "counter", "lost",
          "Processes that ended with vm_crash when the VM died.", 1},
+        {"shoal_vm_hibernated_total", "counter", "hibernated",
+         "Hibernations of waiting processes on the VM.", 1},
     };
     for (size_t m = 0; m < sizeof per_vm / sizeof per_vm[0]; m++) {
         prom_head(per_vm[m].metric, per_vm[m].type, per_vm[m].help);

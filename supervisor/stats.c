@@ -240,6 +240,8 @@ static json_t *vm_json(const stats_t *st, uint32_t i, const vm_fig_t *f)
     json_object_set_new(o, "restarts", json_integer(ck_pr_load_32((uint32_t *)&v->restarts)));
     json_object_set_new(o, "adopted", json_integer((json_int_t)ck_pr_load_64((uint64_t *)&v->adopted)));
     json_object_set_new(o, "lost", json_integer((json_int_t)ck_pr_load_64((uint64_t *)&v->lost)));
+    json_object_set_new(o, "hibernated",
+                        json_integer((json_int_t)ck_pr_load_64((uint64_t *)&v->hibernated)));
     return o;
 }
 
@@ -319,13 +321,15 @@ json_t *stats_json(const stats_t *st, uint64_t now, json_t *policy)
     json_object_set_new(run, "window_ms", json_integer(STATS_WINDOW_MS));
     json_object_set_new(run, "processes", json_integer((json_int_t)proctab_live(h)));
     json_object_set_new(run, "stopping", json_boolean(ck_pr_load_32(&h->run.stopping) != 0));
-    uint64_t restarts = 0, adopted = 0, lost = 0;
+    uint64_t restarts = 0, adopted = 0, lost = 0, hibernated = 0;
     for (uint32_t i = 0; i < st->n_vms; i++) {
         const shm_vm_t *v = shm_vm(h, i);
         restarts += ck_pr_load_32((uint32_t *)&v->restarts);
         adopted += ck_pr_load_64((uint64_t *)&v->adopted);
         lost += ck_pr_load_64((uint64_t *)&v->lost);
+        hibernated += ck_pr_load_64((uint64_t *)&v->hibernated);
     }
+    json_object_set_new(run, "hibernated", json_integer((json_int_t)hibernated));
     json_object_set_new(run, "restarts", json_integer((json_int_t)restarts));
     json_object_set_new(run, "adopted", json_integer((json_int_t)adopted));
     json_object_set_new(run, "lost", json_integer((json_int_t)lost));

@@ -95,6 +95,15 @@ else
     bad "a second run named q is refused" "status $st" "$(cat "$tmp/dup.err")"
 fi
 
+# Hibernation: idle waits with no timeout, its two messages not taken
+# (buffers beside its heap), so it hibernates once it has waited a
+# second (the default hibernate_ms), and only it (main and the stepper
+# wait with timeouts); after that nothing changes but the stepper.
+hibernated() { "$shoal" stats --name q --json | jq -e '.run.hibernated == 1 and ([.vms[].hibernated] | add) == 1 and .vms[1].hibernated == 1'; }
+if wait_for 60 hibernated; then ok "idle hibernates, once (stats' hibernated)"; else bad "idle hibernates, once" "$("$shoal" stats --name q --json 2>&1 | jq -c '.run.hibernated, [.vms[].hibernated]' 2>&1)"; fi
+check "stats --prometheus counts hibernations" sh -c "'$shoal' stats --name q --prometheus | grep -q '^shoal_vm_hibernated_total{run=\"q\",vm=\"1\",node=\"0\"} 1\$'"
+check "idle still has its two messages" sh -c "'$shoal' inspect --name q $idle --messages 2 --json | jq -e '.process.state == \"waiting\" and .process.mailbox == 2'"
+
 # A quiet moment: between two steps of the stepper (it says "moving"
 # before it moves), take stats, ps and inspect of everything, and check
 # that no step happened meanwhile.
@@ -475,7 +484,8 @@ wait "$run_pid" 2>/dev/null
 # VM 1 of a quiet run is killed: the supervisor restarts it, and stats
 # shows the restart and the processes its new incarnation adopted (idle
 # waits there, so it is adopted, not lost); the run goes on.
-start k quiet || exit 1
+# (no hibernation: a process hibernating at the kill would be lost)
+start k quiet --set memory.hibernate_ms=0 || exit 1
 idle=$(pid_of k idle)
 vm1=$("$shoal" stats --name k --json | jq -r '.vms[1].os_pid')
 kill -KILL "$vm1"

@@ -1150,6 +1150,90 @@ static void test_torture_two_vms(void)
     lh_result_free(&r);
 }
 
+/* Hibernation: the heap shrinks to what lives, and heap and stack go
+ * into one chunk when they fit, the process then holding that chunk
+ * alone; values, control frames and the frame index are kept; a second
+ * hibernation has nothing to give; the process goes on. */
+static void test_hibernate(void)
+{
+    SETUP();
+    CU_ASSERT_FATAL(push_list(40)); /* lives: 80 words */
+    CU_ASSERT_FATAL(push_list(20000)); /* dies */
+    p->sp--;
+    for (int i = 0; i < 5; i++)
+        push(mk_fix(i * 3));
+    CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 16), 0);
+    for (int i = 0; i < 2; i++) {
+        ctl_t *c = --p->ctl;
+        memset(c, 0, sizeof *c);
+        c->pc = (const uint32_t *)(uintptr_t)(0x1000 + 16 * i);
+        c->func = lh_func(w.h, "main", 0);
+        c->fp = p->stack_lo + 1 + i;
+        c->base = p->stack_lo + 2 + i;
+    }
+    p->fp = 4;
+    CU_ASSERT(heap_can_shrink(p));
+    CU_ASSERT(p->heap_words > 10000);
+    CU_ASSERT_EQUAL_FATAL(heap_hibernate(&w.rt, pcb), 0);
+    hblock_t *c = p->cblock;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_EQUAL(p->hfirst, c);
+    CU_ASSERT_PTR_NULL(c->next);
+    CU_ASSERT(c->bytes <= SLAB_MAX);
+    CU_ASSERT_EQUAL(p->live_words, 80);
+    CU_ASSERT_EQUAL(p->heap_words, 80);
+    CU_ASSERT_PTR_NULL(p->frags);
+    CU_ASSERT_PTR_NULL(p->ofirst);
+    /* the stack is the rest of the chunk */
+    CU_ASSERT_PTR_EQUAL(p->stack_lo, c->end);
+    CU_ASSERT_PTR_EQUAL(p->stack_hi, (term *)((char *)c + c->bytes));
+    CU_ASSERT_EQUAL(p->sp - p->stack_lo, 6);
+    CU_ASSERT(list_ok(p->stack_lo[0], 40));
+    int bad = 0;
+    for (int i = 0; i < 5; i++)
+        bad += p->stack_lo[1 + i] != mk_fix(i * 3);
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL((ctl_t *)p->stack_hi - p->ctl, 2);
+    for (int i = 0; i < 2; i++) {
+        const ctl_t *f = &p->ctl[1 - i];
+        CU_ASSERT_PTR_EQUAL(f->pc, (const uint32_t *)(uintptr_t)(0x1000 + 16 * i));
+        CU_ASSERT_PTR_EQUAL(f->fp, p->stack_lo + 1 + i);
+        CU_ASSERT_PTR_EQUAL(f->base, p->stack_lo + 2 + i);
+    }
+    CU_ASSERT_EQUAL(p->fp, 4);
+    /* what the process holds is the chunk and nothing else */
+    uint64_t lines = 0;
+    for (uint32_t k = 0; k < PROC_NODES; k++)
+        lines += p->node_lines[k];
+    CU_ASSERT_EQUAL(lines * PROC_LINE, c->bytes);
+    CU_ASSERT(!heap_can_shrink(p));
+    CU_ASSERT_EQUAL(heap_hibernate(&w.rt, pcb), 0);
+    CU_ASSERT_PTR_EQUAL(p->cblock, c);
+    /* it goes on: allocates, collects */
+    CU_ASSERT_FATAL(push_list(1000));
+    p->sp--;
+    CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
+    CU_ASSERT(list_ok(p->stack_lo[0], 40));
+    CU_ASSERT_EQUAL(p->live_words, 80);
+}
+
+/* Too much lives for a chunk: the heap shrinks to within twice what
+ * lives, and the stack stays where it is. */
+static void test_hibernate_big(void)
+{
+    SETUP();
+    CU_ASSERT_FATAL(push_list(3000)); /* lives: 6,000 words */
+    CU_ASSERT_FATAL(push_list(50000)); /* dies */
+    p->sp--;
+    CU_ASSERT(p->heap_words > 100000);
+    term *lo = p->stack_lo;
+    CU_ASSERT_EQUAL_FATAL(heap_hibernate(&w.rt, pcb), 0);
+    CU_ASSERT_EQUAL(p->live_words, 6000);
+    CU_ASSERT(p->heap_words <= 2 * 6000 + 2 * SHOAL_PAGE / sizeof(term));
+    CU_ASSERT_PTR_EQUAL(p->stack_lo, lo);
+    CU_ASSERT(list_ok(p->stack_lo[0], 3000));
+}
+
 static CU_TestInfo gc_tests[] = {
     {"a 1,000,000-cell list survives, moved and whole", test_deep_list},
     {"a long collection moves the heartbeat as it goes", test_long_gc_beats},
@@ -1167,6 +1251,8 @@ static CU_TestInfo gc_tests[] = {
      test_minor_chains},
     {"promoted data that dies is reclaimed by a major collection", test_old_garbage_reclaimed},
     {"stack_grow keeps values and control frames", test_stack_grow},
+    {"hibernation: heap and stack into one chunk, everything kept", test_hibernate},
+    {"hibernation: too much for a chunk, the heap within twice what lives", test_hibernate_big},
     {"GC torture in process: a collection per allocation", test_torture_in_process},
     {"term_size and term_copy", test_term_copy},
     {"a collection out of pool pages leaves the process whole", test_gc_out_of_pool},
