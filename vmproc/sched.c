@@ -776,14 +776,15 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
  *
  * A process that waits in receive, with no deadline, for hibernate_ms or
  * more without running gives back what it does not need (heap.h,
- * heap_hibernate). A process that starts to wait is noted, once
- * (PF_HIB_NOTED, which a slice clears), on this VM's list of the period,
- * without a look at the clock; when a period ends, the lists move on:
- * the list of the period before last is looked at, a batch per round of
- * the loop, while the last period's waits out the next. A process there
- * that is still noted and has run no slice since (its reductions are the
- * same) has waited at least a whole period, and hibernates; one that ran
- * is noted again if it waits again. It hibernates as it would run a
+ * heap_hibernate). A process that starts to wait is noted on this VM's
+ * list of the period, without a look at the clock, unless it is noted
+ * already (PF_HIB_NOTED): a process has one entry at most, however often
+ * it waits. When a period ends, the lists move on: the list of the
+ * period before last is looked at, a batch per round of the loop, while
+ * the last period's waits out the next. A process there that has run no
+ * slice since it was noted (its reductions are the same) has waited at
+ * least a whole period, and hibernates; one that ran is noted again if
+ * it waits now, else when it next waits. It hibernates as it would run a
  * slice: the VM claims it (WAITING -> RUNNING, as a sender's wake-up
  * does, so that nobody else can), collects, and lets it wait again,
  * looking at its inbox after, as run_one does. So a VM that dies in the
@@ -820,13 +821,17 @@ static void hib_one(sched_t *s, hib_note_t e)
         ck_pr_load_32(&pcb->owner) != rt->vm)
         return;
     proc_t *p = proc_of(pcb);
-    if (!(p->flags & PF_HIB_NOTED) || p->reds != e.reds)
-        return; /* it ran since: noted again when it waits */
+    if (!(p->flags & PF_HIB_NOTED))
+        return; /* a hand-over or a recovery dropped the note (it is noted anew) */
     p->flags &= ~PF_HIB_NOTED;
-    if (p->deadline >= 0 || !ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNING)) {
-        /* polled: it still waits, so it is looked at again; woken: it
-         * runs, and is noted when it waits again */
-        if (ck_pr_load_32(&p->status) == PS_POLLED)
+    uint32_t st = ck_pr_load_32(&p->status);
+    if (p->reds != e.reds || p->deadline >= 0 || st != PS_WAITING ||
+        !ck_pr_cas_32(&p->status, PS_WAITING, PS_RUNNING)) {
+        /* it ran since, or waits with a deadline, or is polled, or was
+         * just woken: if it waits, it is looked at again a period on
+         * (sched_hib_note leaves out what must be); else it is noted
+         * when it next waits */
+        if (ps_state(ck_pr_load_32(&p->status)) == PS_WAITING)
             sched_hib_note(s, pcb);
         return;
     }
@@ -940,7 +945,7 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     rt->cur = pcb;
     /* Signals act before the slice: a killed process does not run. */
     msg_take(rt, pcb);
-    p->flags &= ~(PF_PLACED | PF_HIB_NOTED);
+    p->flags &= ~PF_PLACED;
     rt->slice_reds = 0;
     enum run_result r = (p->flags & PF_KILLED) ? RUN_EXIT : interp_run(rt, pcb);
     rt->cur = NULL;
