@@ -1037,18 +1037,25 @@ void sched_give_work(sched_t *s)
     ck_pr_store_32(&self->steal_req, 0);
     uint32_t thief = req - 1;
     size_t n = balance_amount(&s->rt, s->rq_len, thief), given = 0, placed = 0;
-    /* One pass over the queue: processes that spawn-on placed here and
-     * that have not run yet stay (their placement is where they start),
-     * and so do pinned ones (migrate, call-on); the others go, up to n,
-     * and the rest keep their order. What goes is pushed to the thief in
-     * one chain: one CAS on its list and one wake-up, not one each (a
-     * sleeping thief got a FUTEX_WAKE per process until it ran). */
-    pcb_t *newest = NULL, *oldest = NULL;
-    for (size_t i = s->rq_len; i > 0; i--) {
+    /* From the head of the queue until n have gone: processes that
+     * spawn-on placed here and that have not run yet stay (their placement
+     * is where they start), and so do pinned ones (migrate, call-on); the
+     * others go. What stays goes back to the head, in its order, before
+     * the part of the queue not looked at: a give costs what it gives and
+     * skips, not the whole queue (a spawner's queue of thousands, asked
+     * again and again by a thief that runs its share quickly). What goes
+     * is pushed to the thief in one chain: one CAS on its list and one
+     * wake-up, not one each (a sleeping thief got a FUTEX_WAKE per
+     * process until it ran). */
+    pcb_t *newest = NULL, *oldest = NULL, *kept_head = NULL, *kept_tail = NULL;
+    size_t kept = 0;
+    while (given < n) {
         pcb_t *pcb = runq_pop(s);
+        if (!pcb)
+            break;
         proc_t *p = proc_of(pcb);
         placed += (p->flags & PF_PLACED) != 0;
-        if (given < n && !(p->flags & PF_PLACED) && !proc_pinned(p)) {
+        if (!(p->flags & PF_PLACED) && !proc_pinned(p)) {
             hand_over_unqueued(s, pcb, thief, MIG_STEAL, true);
             p->inbound_next = newest ? newest->slot + 1 : 0;
             newest = pcb;
@@ -1056,8 +1063,25 @@ void sched_give_work(sched_t *s)
                 oldest = pcb;
             given++;
         } else {
-            runq_push(s, pcb);
+            p->flags |= PF_IN_RUNQ;
+            p->rq_next = NULL;
+            if (kept_tail)
+                proc_of(kept_tail)->rq_next = pcb;
+            else
+                kept_head = pcb;
+            kept_tail = pcb;
+            kept++;
         }
+    }
+    if (n == 0) /* (the policy gives nothing now: count for the request below) */
+        for (pcb_t *q = s->rq_head; q; q = proc_of(q)->rq_next)
+            placed += (proc_of(q)->flags & PF_PLACED) != 0;
+    if (kept_head) {
+        proc_of(kept_tail)->rq_next = s->rq_head;
+        s->rq_head = kept_head;
+        if (!s->rq_tail)
+            s->rq_tail = kept_tail;
+        s->rq_len += kept;
     }
     if (newest)
         inbound_push_chain(s->rt.h, thief, newest, oldest);
