@@ -12,6 +12,7 @@
 #include "vmproc/map.h"
 #include "vmproc/wstack.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -71,22 +72,36 @@ void float_text(double d, char *out, size_t n)
         snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
         return;
     }
-    /* The fewest significant digits that read back as d, by bisection
-     * over 1..17 (17 always do): if p digits read back, so do p + 1,
-     * because every p-digit decimal is also a (p + 1)-digit one, and
-     * printf rounds to the nearest, so p + 1 digits are at least as near
-     * to d. Five conversions and reads instead of up to seventeen. */
+    /* The fewest significant digits that read back as d. A decimal of
+     * at most 15 digits (DBL_DIG) reads as a double that prints back to
+     * it with 15 digits: so if the shortest has p <= 15 digits, d printed
+     * with 15 is it, padded with zeros (which are dropped below), and if
+     * d printed with 15 reads back, the shortest has no more digits than
+     * that without its zeros. Else it has 16 or 17 (17 always do), and
+     * printf's rounding to the nearest gives the nearest of them. Two or
+     * three conversions, where a bisection over 1..17 takes five. A
+     * subnormal has fewer bits than DBL_DIG needs: the bisection (if p
+     * digits read back, so do p + 1: every p-digit decimal is a (p + 1)-
+     * digit one, and printf rounds to the nearest). */
     char e[40];
-    int lo = 1, hi = 17;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        snprintf(e, sizeof e, "%.*e", mid - 1, d);
-        if (strtod(e, NULL) == d)
-            hi = mid;
-        else
-            lo = mid + 1;
+    if (fabs(d) >= DBL_MIN || d == 0) {
+        for (int p = 15; p <= 17; p++) {
+            snprintf(e, sizeof e, "%.*e", p - 1, d);
+            if (p == 17 || strtod(e, NULL) == d)
+                break;
+        }
+    } else {
+        int lo = 1, hi = 17;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            snprintf(e, sizeof e, "%.*e", mid - 1, d);
+            if (strtod(e, NULL) == d)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        snprintf(e, sizeof e, "%.*e", lo - 1, d);
     }
-    snprintf(e, sizeof e, "%.*e", lo - 1, d);
     /* ...laid out as Erlang does (io_lib_format's insert_decimal): the
      * digits are 0.DIGITS x 10^place; between 0 and the digit count the
      * point goes inside them (1234.5, 0.25); outside, positional form
