@@ -20,6 +20,8 @@
 
 typedef struct atom_entry {
     uint32_t off, len;
+    uint64_t ord; /* the name's first 8 bytes, big-endian, zeros past its end:
+                   * atom_order compares these first (BEAM caches a prefix too) */
 } atom_entry_t;
 
 typedef struct atom_area {
@@ -154,6 +156,10 @@ int64_t atom_intern(shm_header_t *h, const char *name, size_t len)
     names(a)[off + len] = 0;
     e->off = (uint32_t)off;
     e->len = (uint32_t)len;
+    uint64_t ord = 0;
+    for (size_t k = 0; k < 8; k++)
+        ord = ord << 8 | (k < len ? (uint8_t)name[k] : 0);
+    e->ord = ord;
     uint32_t mask = a->nbuckets - 1;
     for (uint32_t i = (uint32_t)(s - buckets(a));; i = (i + 1) & mask) {
         /* Release: the entry and the name are visible before the bucket
@@ -174,6 +180,26 @@ const char *atom_name(const shm_header_t *h, uint32_t i, size_t *len)
     if (len)
         *len = e->len;
     return names(a) + e->off;
+}
+
+int atom_order(const shm_header_t *h, uint32_t i, uint32_t j)
+{
+    atom_area_t *a = area(h);
+    const atom_entry_t *x = &entries(a)[i], *y = &entries(a)[j];
+    /* Names that differ in their first 8 bytes are ordered by those (a
+     * shorter name's missing bytes read as zeros, below any byte a longer
+     * one has there, or equal to a zero byte, when the lengths decide). */
+    if (x->ord != y->ord)
+        return x->ord < y->ord ? -1 : 1;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    if (n > 8) {
+        const unsigned char *p = (const unsigned char *)names(a) + x->off;
+        const unsigned char *q = (const unsigned char *)names(a) + y->off;
+        for (uint32_t k = 8; k < n; k++)
+            if (p[k] != q[k])
+                return p[k] < q[k] ? -1 : 1;
+    }
+    return (x->len > y->len) - (x->len < y->len);
 }
 
 uint32_t atom_count(const shm_header_t *h)

@@ -35,6 +35,11 @@ int64_t atom_find(const shm_header_t *h, const char *name, size_t len);
 /* Name and length of atom `i`. Any process. */
 const char *atom_name(const shm_header_t *h, uint32_t i, size_t *len);
 
+/* The order of atoms i and j (-1, 0, 1): their names' bytes, then their
+ * lengths, as LANGUAGE.md orders atoms; the first 8 bytes are one
+ * compare of a word the table keeps. Any process. */
+int atom_order(const shm_header_t *h, uint32_t i, uint32_t j);
+
 /* Entries taken, including the holes of adds that died unpublished. */
 uint32_t atom_count(const shm_header_t *h);
 

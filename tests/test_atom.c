@@ -233,7 +233,47 @@ static void test_full(void)
     shm_destroy(h);
 }
 
+/* atom_order is the order of the names' bytes, then of their lengths,
+ * for names that differ inside their first 8 bytes, past them, only in
+ * length, and with zero bytes and high bytes where a shorter name ends. */
+static void test_order(void)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } names[] = {{"", 0},           {"a", 1},          {"a\0", 2},       {"a\0\0", 3},
+                 {"a\x01", 2},      {"ab", 2},         {"abcdefg", 7},   {"abcdefgh", 8},
+                 {"abcdefgh\0", 9}, {"abcdefgha", 9},  {"abcdefghb", 9}, {"abcdefghab", 10},
+                 {"abcdefgi", 8},   {"abcdefg\xff", 8}, {"\xff", 1},     {"z", 1},
+                 {"count", 5},      {"counter", 7},    {"counter_total", 13},
+                 {"counter_totals", 14}};
+    enum { N = sizeof names / sizeof names[0] };
+    shm_header_t *h = segment(4096, 1u << 20);
+    CU_ASSERT_FATAL(h != NULL);
+    int64_t idx[N];
+    for (int i = 0; i < N; i++) {
+        idx[i] = atom_intern(h, names[i].s, names[i].n);
+        CU_ASSERT_FATAL(idx[i] >= 0);
+    }
+    int bad = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            size_t m = names[i].n < names[j].n ? names[i].n : names[j].n;
+            int c = memcmp(names[i].s, names[j].s, m);
+            int want = c ? (c > 0) - (c < 0) : (names[i].n > names[j].n) - (names[i].n < names[j].n);
+            int got = atom_order(h, (uint32_t)idx[i], (uint32_t)idx[j]);
+            if (got != want) {
+                if (bad < 5)
+                    printf("\n  atom_order of names %d and %d: %d, want %d", i, j, got, want);
+                bad++;
+            }
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    shm_destroy(h);
+}
+
 static CU_TestInfo tests[] = {
+    {"atom_order: bytes, then length, inside and past the cached 8", test_order},
     {"VMs adding the same names at once agree", test_concurrent_adds},
     {"VMs killed while adding leave a whole table", test_killed_while_adding},
     {"a full table is ENOSPC", test_full},

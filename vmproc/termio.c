@@ -544,14 +544,7 @@ static int bytes_compare(const char *a, uint64_t la, const char *b, uint64_t lb)
 
 int atom_compare(const shm_header_t *h, term a, term b)
 {
-    size_t la, lb;
-    const unsigned char *na = (const unsigned char *)atom_name(h, atom_index(a), &la);
-    const unsigned char *nb = (const unsigned char *)atom_name(h, atom_index(b), &lb);
-    /* names are short and most differ early: a loop, not a memcmp call */
-    for (size_t i = 0, n = la < lb ? la : lb; i < n; i++)
-        if (na[i] != nb[i])
-            return na[i] < nb[i] ? -1 : 1;
-    return (la > lb) - (la < lb);
+    return a == b ? 0 : atom_order(h, atom_index(a), atom_index(b));
 }
 
 /* Two numbers: by value, then an integer before a float of that value. */
