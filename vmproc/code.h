@@ -27,7 +27,7 @@ enum opcode {
 typedef struct func {
     const uint32_t *code;
     const uint32_t *loop; /* where a self tail call goes on: past the ALLOC of
-                           * the locals, which stay where they are (interp.c) */
+                           * the locals, which the call clears itself (interp.c) */
     const term *consts;
     uint32_t ncode, nconsts;
     uint32_t arity;

@@ -314,13 +314,24 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             LOAD();                                                             \
         }                                                                       \
     } while (0)
-/* A self tail call goes on past the function's ALLOC (func_t.loop): its
- * locals are where they were (sp is past the arguments), and what they
- * hold from the last round is valid terms, each written again before it
- * is read (the compiler reads no slot it has not written), so they are
- * not cleared; only sp moves past them. One dispatch less per round of a
- * loop that has locals. */
-#define SELF_LOOP() (sp += fn->nlocals, pc = fn->loop)
+/* A self tail call goes on past the function's ALLOC (func_t.loop),
+ * doing what it does: the locals are cleared (what they held in the last
+ * round is garbage a collection must not keep, above all while the
+ * process waits), 4 words at once for up to 4 of them as ALLOC does, and
+ * sp moves past them. One dispatch less per round of a loop that has
+ * locals. */
+#define SELF_LOOP()                                                             \
+    do {                                                                        \
+        uint32_t n_ = fn->nlocals;                                              \
+        if (LIKELY(n_ <= 4)) {                                                  \
+            sp[0] = sp[1] = sp[2] = sp[3] = T_NONE;                             \
+            sp += n_;                                                           \
+        } else {                                                                \
+            for (; n_ > 0; n_--)                                                \
+                *sp++ = T_NONE;                                                 \
+        }                                                                       \
+        pc = fn->loop;                                                          \
+    } while (0)
 #define RAISE_ERR(atom)                                                         \
     do {                                                                        \
         bif_error(p, (atom));                                                   \
