@@ -25,7 +25,9 @@
 #include <string.h>
 
 static const char prog[] = "(defn main () (print \"hello\" 1.5 '(1 \"two\" 3.0)))\n"
-                           "(defn adder (n) (fn (x) (+ x n)))\n";
+                           "(defn adder (n) (fn (x) (+ x n)))\n"
+                           "(defn wide (a) (tuple a 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19\n"
+                           "  20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39))\n";
 
 static lh_world_t w;
 static pcb_t *pcb;
@@ -1152,7 +1154,9 @@ static void test_torture_two_vms(void)
 
 /* Hibernation: the heap shrinks to what lives, and heap and stack go
  * into one chunk when they fit, the process then holding that chunk
- * alone; values, control frames and the frame index are kept; a second
+ * alone; values, control frames and the frame index are kept, and every
+ * frame's whole extent stays free above it (code pushes within a frame
+ * without a check: here the running one builds a 40-tuple); a second
  * hibernation has nothing to give; the process goes on. */
 static void test_hibernate(void)
 {
@@ -1172,6 +1176,9 @@ static void test_hibernate(void)
         c->base = p->stack_lo + 2 + i;
     }
     p->fp = 4;
+    const func_t *wide = lh_func(w.h, "wide", 1);
+    CU_ASSERT_FATAL(wide && wide->frame > 40);
+    p->func = wide;
     CU_ASSERT(heap_can_shrink(p));
     CU_ASSERT(p->heap_words > 10000);
     CU_ASSERT_EQUAL_FATAL(heap_hibernate(&w.rt, pcb), 0);
@@ -1201,6 +1208,12 @@ static void test_hibernate(void)
         CU_ASSERT_PTR_EQUAL(f->base, p->stack_lo + 2 + i);
     }
     CU_ASSERT_EQUAL(p->fp, 4);
+    /* the running frame's extent, and two control frames, below the
+     * control frames; each caller's extent too */
+    CU_ASSERT((term *)p->ctl - (p->stack_lo + p->fp + wide->frame) >=
+              (ptrdiff_t)(2 * sizeof(ctl_t) / sizeof(term)));
+    for (const ctl_t *f = p->ctl; (term *)f < p->stack_hi; f++)
+        CU_ASSERT(f->fp + f->func->frame <= (term *)p->ctl);
     /* what the process holds is the chunk and nothing else */
     uint64_t lines = 0;
     for (uint32_t k = 0; k < PROC_NODES; k++)
@@ -1215,6 +1228,27 @@ static void test_hibernate(void)
     CU_ASSERT_EQUAL_FATAL(heap_gc(&w.rt, pcb, 0, NULL, 0), 0);
     CU_ASSERT(list_ok(p->stack_lo[0], 40));
     CU_ASSERT_EQUAL(p->live_words, 80);
+}
+
+/* Next to nothing lives: the chunk is whole lines (the process's memory
+ * is counted in lines), all of it counted, and no bigger than a new
+ * process's first block. */
+static void test_hibernate_small(void)
+{
+    SETUP();
+    CU_ASSERT_FATAL(push_list(3000)); /* dies */
+    p->sp--;
+    p->func = lh_func(w.h, "main", 0);
+    CU_ASSERT_EQUAL_FATAL(heap_hibernate(&w.rt, pcb), 0);
+    hblock_t *c = p->cblock;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_EQUAL(p->hfirst, c);
+    CU_ASSERT_EQUAL(c->bytes % PROC_LINE, 0);
+    CU_ASSERT(c->bytes <= 384);
+    uint64_t lines = 0;
+    for (uint32_t k = 0; k < PROC_NODES; k++)
+        lines += p->node_lines[k];
+    CU_ASSERT_EQUAL(lines * PROC_LINE, c->bytes);
 }
 
 /* Too much lives for a chunk: the heap shrinks to within twice what
@@ -1253,6 +1287,7 @@ static CU_TestInfo gc_tests[] = {
     {"stack_grow keeps values and control frames", test_stack_grow},
     {"hibernation: heap and stack into one chunk, everything kept", test_hibernate},
     {"hibernation: too much for a chunk, the heap within twice what lives", test_hibernate_big},
+    {"hibernation: next to nothing lives, a chunk of whole lines", test_hibernate_small},
     {"GC torture in process: a collection per allocation", test_torture_in_process},
     {"term_size and term_copy", test_term_copy},
     {"a collection out of pool pages leaves the process whole", test_gc_out_of_pool},

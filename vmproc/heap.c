@@ -1155,9 +1155,25 @@ bool heap_can_shrink(const proc_t *p)
     return !(c && p->hfirst == c && !c->next && !p->frags && !p->ofirst && stack_in_cblock(p));
 }
 
-/* Stack words a hibernated process has free above what it holds, at
- * least: the receive it waits in goes on with them. */
-#define HIB_STACK_ROOM 16u
+/* The words of value stack a process may use before it grows its stack
+ * again: compiled code pushes without a check within a frame, once the
+ * call into it made room for the whole frame (CALL_NEED: the frame and
+ * two control frames), so every frame on the stack, the running one's
+ * and its callers' (each control frame has a frame and its function),
+ * keeps its whole extent. NULL if a frame has no function. */
+static term *stack_extent(const proc_t *p)
+{
+    if (!p->func)
+        return NULL;
+    term *top = p->stack_lo + p->fp + p->func->frame;
+    for (const ctl_t *f = p->ctl; (const term *)f < p->stack_hi; f++) {
+        if (!f->func)
+            return NULL;
+        if (f->fp + f->func->frame > top)
+            top = f->fp + f->func->frame;
+    }
+    return top > p->sp ? top : p->sp;
+}
 
 /* The heap copied into the heap's part of the first block c (which the
  * process names already, its stack in c's top part): a collection whose
@@ -1205,7 +1221,14 @@ int heap_hibernate(rt_t *rt, pcb_t *pcb)
      * part exactly what lives, the stack's the rest. */
     size_t used_v = (size_t)(p->sp - p->stack_lo);
     size_t used_c = (size_t)((char *)p->stack_hi - (char *)p->ctl);
-    size_t bytes = sizeof(hblock_t) + (p->live_words + used_v + HIB_STACK_ROOM) * sizeof(term) + used_c;
+    const term *extent = stack_extent(p);
+    if (!extent)
+        return 0;
+    /* every frame's extent and two control frames (stack_extent), in a
+     * chunk of whole lines (the process's memory is counted in lines) */
+    size_t bytes = sizeof(hblock_t) + (p->live_words + (size_t)(extent - p->stack_lo)) * sizeof(term) +
+                   2 * sizeof(ctl_t) + used_c;
+    bytes = (bytes + PROC_LINE - 1) / PROC_LINE * PROC_LINE;
     if (p->ofirst || bytes > SLAB_MAX || home_of(rt, p) != rt->node)
         return 0;
     size_t got;

@@ -164,8 +164,10 @@ typedef struct adopt {
 
 static size_t clear_queued(pcb_t *pcb, void *ctx)
 {
+    /* the old run queue is gone, and so are the old hibernation notes
+     * (a waiting process is noted again as it is rearmed) */
     if (mine(ctx, pcb))
-        proc_of(pcb)->flags &= ~PF_IN_RUNQ; /* the old run queue is gone */
+        proc_of(pcb)->flags &= ~(PF_IN_RUNQ | PF_HIB_NOTED);
     return 0;
 }
 

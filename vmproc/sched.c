@@ -837,8 +837,11 @@ static void hib_one(sched_t *s, hib_note_t e)
     }
     heap_attach(rt, p);
     if (heap_hibernate(rt, pcb) < 0 && errno != EAGAIN) {
-        /* the pool ran dry in the middle: it cannot go on, as after any
-         * collection that failed so */
+        /* the pool ran dry in the middle, or the heap is past its limit:
+         * it cannot go on, as after any collection that failed so (off
+         * the balancer's list of waiting processes first, as run_one
+         * takes it off before it runs) */
+        balance_wait_del(s, pcb);
         bif_error(p, A_HEAP_LIMIT);
         proc_exit(s, pcb);
         return;
