@@ -792,7 +792,6 @@ static void proc_exit(sched_t *s, pcb_t *pcb)
  * entry per process that waits, per period; a collection of what lives
  * per process that waits long; nothing per message. */
 #define HIB_BATCH 64u
-#define HIB_CLOCK_ROUNDS 256u
 
 void sched_hib_note(sched_t *s, pcb_t *pcb)
 {
@@ -852,7 +851,7 @@ static void hib_one(sched_t *s, hib_note_t e)
     wait_here(s, pcb);
 }
 
-bool sched_hib_step(sched_t *s, bool idle)
+bool sched_hib_step(sched_t *s)
 {
     sched_hib_t *hb = &s->hib;
     if (!hb->period_ns)
@@ -863,8 +862,6 @@ bool sched_hib_step(sched_t *s, bool idle)
             hib_one(s, hb->look.v[hb->next++]);
         return true;
     }
-    if (!idle && ++hb->rounds < HIB_CLOCK_ROUNDS)
-        return false;
     hb->rounds = 0;
     int64_t now = interp_now_ns();
     if (now < hb->period_end)
@@ -1228,8 +1225,9 @@ int sched_main(shm_header_t *h, uint32_t vm)
             sched_fire_timers(&s, interp_now_ns());
         if (s.n_polled)
             sched_poll(&s);
-        if (s.hib.period_ns)
-            sched_hib_step(&s, false);
+        if (s.hib.period_ns &&
+            (s.hib.next < s.hib.look.n || ++s.hib.rounds >= SCHED_HIB_ROUNDS))
+            sched_hib_step(&s);
         pcb_t *pcb = runq_pop(&s);
         if (pcb) {
             if (!balance_divert(&s, pcb))
@@ -1274,7 +1272,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         /* Free what this VM's table operations left to free (retired
          * entries, dropped tables), a bit at a time, before sleeping. */
-        if (ets_idle(&s.rt) || sched_hib_step(&s, true)) {
+        if (ets_idle(&s.rt) || sched_hib_step(&s)) {
             info_idle_end(&s.rt);
             continue;
         }

@@ -96,9 +96,12 @@ bool sched_pu_peer_busy(const sched_t *s);
 void sched_hib_note(sched_t *s, pcb_t *pcb);
 
 /* One loop round's share of hibernation: a batch of the processes to
- * look at, or, once they are done, the clock (`idle`: now; else once in
- * many rounds) to see whether a period is over. Whether it did anything. */
-bool sched_hib_step(sched_t *s, bool idle);
+ * look at, or, once they are done, the clock, to see whether a period is
+ * over. Whether it did anything. The loop calls it when it is idle, and,
+ * busy, when a batch is waiting or once in SCHED_HIB_ROUNDS rounds (a
+ * test of two words otherwise). */
+#define SCHED_HIB_ROUNDS 256u
+bool sched_hib_step(sched_t *s);
 
 /* Queue the polled processes that have a message; returns how many. */
 size_t sched_poll(sched_t *s);
