@@ -113,7 +113,7 @@ static void usage(FILE *f)
           "  --config FILE      read options from an INI file: sections [run] (keys named\n"
           "                     as the flags: vms, topology, pool_mb, proc_slots, atoms,\n"
           "                     code_mb, source_mb), [memory] (heap_limit_mb,\n"
-          "                     heap_follow), [policy] and [policy.NAME];\n"
+          "                     heap_follow, hibernate_ms), [policy] and [policy.NAME];\n"
           "                     examples/shoal.ini documents every key; flags override it\n"
           "  --policy NAME      the balancing policy (default steal; 'shoal policy list')\n"
           "  --set S.KEY=V      set a key of the config file, e.g. --set\n"
