@@ -891,46 +891,14 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         JCMP_SI(JLE_SI, <=)
         JCMP_SI(JGE_SI, >=)
 #undef JCMP_SI
-        /* slot B & 0xfff against slot B >> 12: two integers as the words
-         * are, anything else as LT and friends would */
-#define JCMP_SS(NAME, OP)                                                       \
-        CASE(NAME)                                                              \
-        {                                                                       \
-            term a = fp[pc[0] & 0xfff], b = fp[pc[0] >> 12];                    \
-            int c;                                                              \
-            if (LIKELY(is_fix(a) & is_fix(b))) {                                \
-                if ((int64_t)a OP(int64_t) b)                                   \
-                    DISPATCH_AT(pc + 1);                                        \
-                DISPATCH_AT(pc + A_S(w));                                       \
-            }                                                                   \
-            pc += 1;                                                            \
-            if (!order_of(a, b, &c))                                            \
-                RAISE_ERR(A_BADARG);                                            \
-            if (!(c OP 0))                                                      \
-                pc += A_S(w) - 1;                                               \
-            DISPATCH();                                                         \
-        }
-        JCMP_SS(JLT_SS, <)
-        JCMP_SS(JGT_SS, >)
-        JCMP_SS(JLE_SS, <=)
-        JCMP_SS(JGE_SS, >=)
-#undef JCMP_SS
-        CASE(JEQ_SS)
-        {
-            term a = fp[pc[0] & 0xfff], b = fp[pc[0] >> 12];
-            if (a != b && !term_equal(a, b))
-                DISPATCH_AT(pc + A_S(w));
-            DISPATCH_AT(pc + 1);
-        }
-        CASE(JNE_SS)
-        {
-            term a = fp[pc[0] & 0xfff], b = fp[pc[0] >> 12];
-            if (a == b || term_equal(a, b))
-                DISPATCH_AT(pc + A_S(w));
-            DISPATCH_AT(pc + 1);
-        }
-        /* slot B & 0xfff against the head of the list in slot B >> 12;
-         * not a list: CAR's error, as the sequence it stands for */
+        /* Two operands a and b named by the word after the instruction,
+         * then a jump by A unless they compare so: two integers as the
+         * words are, anything else as LT and friends (EQ, NE) would.
+         *   _SS: slot B & 0xfff against slot B >> 12;
+         *   _SC: slot B & 0xfff against the head of the list in slot
+         *        B >> 12 (not a list: CAR's error, as the sequence it
+         *        stands for). */
+#define SS_OPERANDS() term a = fp[pc[0] & 0xfff], b = fp[pc[0] >> 12]
 #define SC_OPERANDS()                                                           \
     term a = fp[pc[0] & 0xfff], l = fp[pc[0] >> 12];                            \
     if (UNLIKELY(!is_cons(l))) {                                                \
@@ -938,10 +906,10 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         goto op_car;                                                            \
     }                                                                           \
     term b = CAR(l)
-#define JCMP_SC(NAME, OP)                                                       \
+#define JCMP_PAIR(NAME, OP, OPERANDS)                                           \
         CASE(NAME)                                                              \
         {                                                                       \
-            SC_OPERANDS();                                                      \
+            OPERANDS();                                                         \
             int c;                                                              \
             if (LIKELY(is_fix(a) & is_fix(b))) {                                \
                 if ((int64_t)a OP(int64_t) b)                                   \
@@ -955,25 +923,31 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
                 pc += A_S(w) - 1;                                               \
             DISPATCH();                                                         \
         }
-        JCMP_SC(JLT_SC, <)
-        JCMP_SC(JGT_SC, >)
-        JCMP_SC(JLE_SC, <=)
-        JCMP_SC(JGE_SC, >=)
-#undef JCMP_SC
-        CASE(JEQ_SC)
-        {
-            SC_OPERANDS();
-            if (a != b && !term_equal(a, b))
-                DISPATCH_AT(pc + A_S(w));
-            DISPATCH_AT(pc + 1);
+/* EQUAL: whether the jump is taken when a and b are not equal (JEQ) or
+ * when they are (JNE) */
+#define JEQ_PAIR(NAME, EQUAL, OPERANDS)                                         \
+        CASE(NAME)                                                              \
+        {                                                                       \
+            OPERANDS();                                                         \
+            if ((a == b || term_equal(a, b)) != (EQUAL))                        \
+                DISPATCH_AT(pc + A_S(w));                                       \
+            DISPATCH_AT(pc + 1);                                                \
         }
-        CASE(JNE_SC)
-        {
-            SC_OPERANDS();
-            if (a == b || term_equal(a, b))
-                DISPATCH_AT(pc + A_S(w));
-            DISPATCH_AT(pc + 1);
-        }
+        JCMP_PAIR(JLT_SS, <, SS_OPERANDS)
+        JCMP_PAIR(JGT_SS, >, SS_OPERANDS)
+        JCMP_PAIR(JLE_SS, <=, SS_OPERANDS)
+        JCMP_PAIR(JGE_SS, >=, SS_OPERANDS)
+        JEQ_PAIR(JEQ_SS, true, SS_OPERANDS)
+        JEQ_PAIR(JNE_SS, false, SS_OPERANDS)
+        JCMP_PAIR(JLT_SC, <, SC_OPERANDS)
+        JCMP_PAIR(JGT_SC, >, SC_OPERANDS)
+        JCMP_PAIR(JLE_SC, <=, SC_OPERANDS)
+        JCMP_PAIR(JGE_SC, >=, SC_OPERANDS)
+        JEQ_PAIR(JEQ_SC, true, SC_OPERANDS)
+        JEQ_PAIR(JNE_SC, false, SC_OPERANDS)
+#undef JCMP_PAIR
+#undef JEQ_PAIR
+#undef SS_OPERANDS
 #undef SC_OPERANDS
         CASE(JEQ_SI)
         {
