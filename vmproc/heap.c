@@ -791,12 +791,15 @@ static hblock_t *new_nursery(rt_t *rt, const proc_t *p, uint32_t node, uint64_t 
  * the next major collection) and the young one starts with a block of
  * one page; else it is the young generation, and there is no old one. */
 /* major_gc is heap_gc with its to-space's first block (and the blocks
- * after it, if it fills) `block` words, at most one block of the pool.
+ * after it, if it fills) `block` words, at most one block of the pool;
+ * or, if `into` is given, that block: heap_hibernate's chunk, which the
+ * process names as its first block already, its heap's part sized to
+ * what lives (a block of the pool follows it only if that was wrong).
  * `hib` (heap_hibernate): the blocks after the first double, so that
  * the to-space is within twice what lives, and GC torture does not make
  * the to-space old (it makes it old at any size otherwise). */
 static int major_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n, uint64_t block,
-                    bool hib)
+                    bool hib, hblock_t *into)
 {
     proc_t *p = proc_of(pcb);
     gc_t g;
@@ -805,7 +808,7 @@ static int major_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n, 
     g.to.doubling = hib;
     if (g.to.block > MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term))
         g.to.block = MAX_BLOCK_PAGES * SHOAL_PAGE / sizeof(term);
-    hblock_t *first = new_block_on(rt, g.node, g.to.block, POOL_OWNER_VM(rt->vm));
+    hblock_t *first = into ? into : new_block_on(rt, g.node, g.to.block, POOL_OWNER_VM(rt->vm));
     if (!first) {
         /* nothing copied yet: the heap is as it was, and usable */
         errno = EAGAIN;
@@ -885,7 +888,7 @@ int heap_gc(rt_t *rt, pcb_t *pcb, uint64_t need, term *extra, size_t n)
     /* The first to-space block holds what survived last time plus room
      * to grow. */
     return major_gc(rt, pcb, need, extra, n, proc_of(pcb)->live_words * 2 + need + MIN_HEAP_WORDS,
-                    false);
+                    false, NULL);
 }
 
 /* A minor collection: what lives in the young generation (the heap's
@@ -1019,6 +1022,31 @@ static term *cblock_floor(const proc_t *p)
     return p->hcur == c ? p->hp : c->top;
 }
 
+/* The control frames from c up to `end` point into a value stack that
+ * moved from old_lo to lo: they point into it there now. */
+static void rebase_frames(ctl_t *c, const term *end, const term *old_lo, term *lo)
+{
+    for (; (const term *)c < end; c++) {
+        c->fp = lo + (c->fp - old_lo);
+        c->base = lo + (c->base - old_lo);
+    }
+}
+
+/* A copy of the process's stack whose values start at lo and whose
+ * control frames end at top (its frames pointing into the copy's
+ * values); returns where the frames start. The process still names the
+ * old one. */
+static ctl_t *copy_stack(const proc_t *p, term *lo, term *top)
+{
+    size_t used_v = (size_t)(p->sp - p->stack_lo);
+    size_t used_c = (size_t)((char *)p->stack_hi - (char *)p->ctl);
+    ctl_t *ctl = (ctl_t *)((char *)top - used_c);
+    memcpy(lo, p->stack_lo, used_v * sizeof(term));
+    memcpy(ctl, p->ctl, used_c);
+    rebase_frames(ctl, top, p->stack_lo, lo);
+    return ctl;
+}
+
 /* Move the values of the stack in the first block down to `lo`, into
  * the heap's free room there (the control frames stay at the top). */
 static void stack_lower(proc_t *p, term *lo)
@@ -1027,10 +1055,7 @@ static void stack_lower(proc_t *p, term *lo)
     term *old_lo = p->stack_lo;
     memmove(lo, old_lo, used_v * sizeof(term));
     /* the frames point into the value stack, which moved down */
-    for (ctl_t *c = p->ctl; (term *)c < p->stack_hi; c++) {
-        c->fp = lo + (c->fp - old_lo);
-        c->base = lo + (c->base - old_lo);
-    }
+    rebase_frames(p->ctl, p->stack_hi, old_lo, lo);
     p->stack_lo = lo;
     p->sp = lo + used_v;
     hblock_t *c = p->cblock;
@@ -1077,13 +1102,7 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     if (!ns)
         return -1;
     term *nhi = (term *)((char *)ns + got);
-    memcpy(ns, p->stack_lo, used_v * sizeof(term));
-    memcpy((char *)nhi - used_c, p->ctl, used_c);
-    /* the frames point into the value stack: into the new one now */
-    for (ctl_t *c = (ctl_t *)((char *)nhi - used_c); (term *)c < nhi; c++) {
-        c->fp = ns + (c->fp - p->stack_lo);
-        c->base = ns + (c->base - p->stack_lo);
-    }
+    ctl_t *nctl = copy_stack(p, ns, nhi);
     acct(rt, p, ns, 1);
     term *old = p->stack_lo;
     /* The process names its new stack before the old one goes: a VM that
@@ -1091,7 +1110,7 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
     p->stack_lo = ns;
     p->stack_hi = nhi;
     p->sp = ns + used_v; /* p->fp is an index: it holds */
-    p->ctl = (ctl_t *)((char *)nhi - used_c);
+    p->ctl = nctl;
     ck_pr_fence_store();
     if (!in_c) {
         acct(rt, p, old, -1);
@@ -1175,38 +1194,6 @@ static term *stack_extent(const proc_t *p)
     return top > p->sp ? top : p->sp;
 }
 
-/* The heap copied into the heap's part of the first block c (which the
- * process names already, its stack in c's top part): a collection whose
- * to-space is c, sized to what lives (heap_hibernate found out how
- * much); a block of the pool follows it only if that was wrong. */
-static int gc_into_first(rt_t *rt, pcb_t *pcb, hblock_t *c)
-{
-    proc_t *p = proc_of(pcb);
-    gc_t g;
-    gc_begin(&g, rt, pcb);
-    g.to.first = g.to.cur = g.to.scan_b = c;
-    g.to.hp = g.to.scan_s = hblock_start(c);
-    g.to.lim = c->end;
-    g.to.words = block_words(c);
-    g.to.block = MIN_HEAP_WORDS;
-    copy_roots(&g, p, NULL, 0);
-    scan(&g);
-    if (g.failed) {
-        keep_as_frags(rt, pcb, &g.to); /* c in frags is skipped as the first block */
-        errno = ENOMEM;
-        return -1;
-    }
-    g.to.cur->top = g.to.hp;
-    switch_young(rt, pcb, g.to.first, g.to.cur, g.to.hp, g.to.lim);
-    p->old_words = p->old_used = 0;
-    p->heap_words = g.to.words;
-    p->live_words = g.to.copied;
-    uint64_t t = 3 * g.to.copied;
-    p->gc_threshold = t > 4 * MIN_HEAP_WORDS ? t : 4 * MIN_HEAP_WORDS;
-    p->gcs++;
-    return 0;
-}
-
 int heap_hibernate(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
@@ -1214,7 +1201,7 @@ int heap_hibernate(rt_t *rt, pcb_t *pcb)
         return 0;
     /* What lives, in blocks of one page, then two, four...: the heap
      * shrinks to within twice what lives (to one page, if it is small). */
-    if (major_gc(rt, pcb, 0, NULL, 0, MIN_HEAP_WORDS, true) < 0)
+    if (major_gc(rt, pcb, 0, NULL, 0, MIN_HEAP_WORDS, true, NULL) < 0)
         return -1;
     /* If that and the stack fit a chunk of this VM's slabs, the heap and
      * the stack go into one, as a new process's first block: the heap's
@@ -1241,16 +1228,9 @@ int heap_hibernate(rt_t *rt, pcb_t *pcb)
     c->end = hblock_start(c) + p->live_words;
     c->node = pool_node_of(rt->h, c);
     c->bytes = (uint32_t)got;
-    /* The stack into c's top part (its frames point into the value
-     * stack: into the new one now, as stack_grow moves it). */
+    /* the stack into c's top part, as stack_grow moves it */
     term *lo = c->end;
-    ctl_t *ctl = (ctl_t *)((char *)top - used_c);
-    memcpy(lo, p->stack_lo, used_v * sizeof(term));
-    memcpy(ctl, p->ctl, used_c);
-    for (ctl_t *f = ctl; (term *)f < top; f++) {
-        f->fp = lo + (f->fp - p->stack_lo);
-        f->base = lo + (f->base - p->stack_lo);
-    }
+    ctl_t *ctl = copy_stack(p, lo, top);
     /* The process names c, and its stack there, so that a VM that dies
      * at any step leaves each block named once (heap_release): no stack
      * first (the old one, in the old first block or a block of its own,
@@ -1279,7 +1259,9 @@ int heap_hibernate(rt_t *rt, pcb_t *pcb)
         acct(rt, p, old_stack, -1);
         mem_free(rt, old_stack);
     }
-    return gc_into_first(rt, pcb, c);
+    /* the heap into c's heap part: the first block then holds it, as a
+     * new process's does (c is too small for an old generation) */
+    return major_gc(rt, pcb, 0, NULL, 0, MIN_HEAP_WORDS, true, c);
 }
 
 /* ------------------------------------------------------------------ */
