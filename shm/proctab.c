@@ -216,22 +216,6 @@ static pcb_t *look_back(shm_header_t *h, uint32_t vm, uint32_t before, uint32_t 
     return NULL;
 }
 
-/* The slot the next claim will most likely take (the newest this VM
- * freed, else the one after s), asked for now with the intent to write:
- * a claim writes the whole PCB (try_claim), and a slot a process freed on
- * another VM (a child that a thief ran) is in that VM's cache, so the
- * next spawn's misses overlap this one's work instead of stalling it. */
-static void prefetch_next(const shm_header_t *h, uint32_t vm, uint32_t s)
-{
-    uint32_t slots = h->cfg.proc_slots;
-    uint32_t next = recent.vm == vm && recent.n > 0 ? recent.slot[recent.n - 1] : s + 1;
-    if (next >= slots)
-        return;
-    const char *a = (const char *)shm_pcb((shm_header_t *)h, next);
-    for (size_t off = 0; off < sizeof(pcb_t); off += SHOAL_CACHE_LINE)
-        __builtin_prefetch(a + off, 1, 3);
-}
-
 pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
 {
     uint32_t slots = h->cfg.proc_slots;
@@ -268,7 +252,6 @@ pcb_t *proctab_claim(shm_header_t *h, uint32_t vm)
         since_look[vm]++;
         ck_pr_store_32(&cursor[vm], (s + 1 == slots ? 0 : s + 1) + 1);
     }
-    prefetch_next(h, vm, s);
     return p;
 }
 
