@@ -127,6 +127,19 @@ static bool push_list(int64_t n)
     return true;
 }
 
+/* A control frame of main's pushed by hand: its pc (kind in the low
+ * bits), its frame and base as words from stack_lo. */
+static ctl_t *push_frame(uintptr_t pc, size_t fp, size_t base)
+{
+    ctl_t *c = --p->ctl;
+    memset(c, 0, sizeof *c);
+    c->pc = (const uint32_t *)pc;
+    c->func = lh_func(w.h, "main", 0);
+    c->fp = p->stack_lo + fp;
+    c->base = p->stack_lo + base;
+    return c;
+}
+
 /* Is l exactly n-1, ..., 0, every cell in the heap? */
 static bool list_ok(term l, int64_t n)
 {
@@ -716,13 +729,7 @@ static void test_stack_grow(void)
         push(mk_fix(i * 7));
     ctl_t frames[3];
     for (int i = 0; i < 3; i++) {
-        ctl_t *c = --p->ctl;
-        memset(c, 0, sizeof *c);
-        c->pc = (const uint32_t *)(uintptr_t)(0x1000 + 16 * i + i % 3);
-        c->func = lh_func(w.h, "main", 0);
-        c->fp = p->stack_lo + 10 + i;
-        c->base = p->stack_lo + 20 + i;
-        frames[i] = *c;
+        frames[i] = *push_frame(0x1000 + 16 * i + i % 3, 10 + i, 20 + i);
     }
     p->fp = 33;
     term *old_lo = p->stack_lo;
@@ -1167,14 +1174,8 @@ static void test_hibernate(void)
     for (int i = 0; i < 5; i++)
         push(mk_fix(i * 3));
     CU_ASSERT_EQUAL_FATAL(stack_grow(&w.rt, pcb, 16), 0);
-    for (int i = 0; i < 2; i++) {
-        ctl_t *c = --p->ctl;
-        memset(c, 0, sizeof *c);
-        c->pc = (const uint32_t *)(uintptr_t)(0x1000 + 16 * i);
-        c->func = lh_func(w.h, "main", 0);
-        c->fp = p->stack_lo + 1 + i;
-        c->base = p->stack_lo + 2 + i;
-    }
+    for (int i = 0; i < 2; i++)
+        push_frame(0x1000 + 16 * i, 1 + i, 2 + i);
     p->fp = 4;
     const func_t *wide = lh_func(w.h, "wide", 1);
     CU_ASSERT_FATAL(wide && wide->frame > 40);
