@@ -14,6 +14,7 @@
 #include "tests/unit.h"
 
 #include "shm/atom.h"
+#include "shm/pool.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
@@ -1146,6 +1147,80 @@ static void test_interp_start(void)
     lh_world_close(&w);
 }
 
+/* A process whose start needs no copy keeps it in its PCB, with no heap
+ * and no stack, until interp_start_now makes them; it then runs as one
+ * that interp_start set up. Anything else is refused, with nothing done;
+ * heap_release of one that never ran frees nothing and clears the start. */
+static void test_interp_start_later(void)
+{
+    lh_world_t w;
+    CU_ASSERT_EQUAL_FATAL(lh_world_open(&w, prog, 64u << 20), 0);
+    const func_t *pair = lh_func(w.h, "pair", 2);
+    uint64_t pages = pool_free_pages(w.h, 0);
+
+    pcb_t *pcb = proctab_claim(w.h, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+    proc_t *p = proc_of(pcb);
+    term args[] = {mk_fix(1), mk_atom(A_OK)};
+    CU_ASSERT_TRUE_FATAL(interp_start_later(&w.rt, pcb, pair->value, args, 2));
+    CU_ASSERT_TRUE(proc_unstarted(p));
+    CU_ASSERT_PTR_NULL(p->hfirst);
+    CU_ASSERT_PTR_NULL(p->stack_lo);
+    CU_ASSERT_EQUAL(p->heap_words, 0);
+    CU_ASSERT_PTR_EQUAL(p->func, pair);
+    CU_ASSERT_EQUAL(p->status, PS_RUNNABLE);
+    CU_ASSERT_EQUAL(pool_free_pages(w.h, 0), pages);
+    CU_ASSERT_EQUAL_FATAL(interp_start_now(&w.rt, pcb), 0);
+    CU_ASSERT_FALSE(proc_unstarted(p));
+    CU_ASSERT_PTR_NOT_NULL(p->hfirst);
+    CU_ASSERT_PTR_NOT_NULL(p->stack_lo);
+    CU_ASSERT_EQUAL(run_to_end(&w, pcb), 1);
+    CU_ASSERT_EQUAL(p->err_class, EXC_ERROR);
+    CU_ASSERT_TRUE(term_equal(p->err_value, t_tuple(2, (term[]){mk_atom(A_OK), mk_fix(1)})));
+    lh_proc_free(&w, pcb);
+
+    /* a wrong arity still fails the new process, when it starts */
+    pcb = proctab_claim(w.h, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+    CU_ASSERT_TRUE_FATAL(interp_start_later(&w.rt, pcb, pair->value, args, 1));
+    CU_ASSERT_EQUAL_FATAL(interp_start_now(&w.rt, pcb), 0);
+    CU_ASSERT_EQUAL(run_to_end(&w, pcb), 1);
+    CU_ASSERT_EQUAL(proc_of(pcb)->err_class, EXC_ERROR);
+    CU_ASSERT_EQUAL(proc_of(pcb)->err_value, mk_atom(A_BADARITY));
+    lh_proc_free(&w, pcb);
+
+    /* refused: an argument that would need a copy, more arguments than
+     * the PCB keeps, a function value outside the code area */
+    pages = pool_free_pages(w.h, 0);
+    pcb = proctab_claim(w.h, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+    p = proc_of(pcb);
+    term el[] = {mk_fix(1), mk_fix(2)};
+    term boxed[] = {mk_fix(1), t_tuple(2, el)};
+    CU_ASSERT_FALSE(interp_start_later(&w.rt, pcb, pair->value, boxed, 2));
+    term many[PROC_START_ARGS + 1] = {0};
+    for (int i = 0; i <= PROC_START_ARGS; i++)
+        many[i] = mk_fix(i);
+    CU_ASSERT_FALSE(interp_start_later(&w.rt, pcb, pair->value, many, PROC_START_ARGS + 1));
+    CU_ASSERT_FALSE(interp_start_later(&w.rt, pcb, t_tuple(2, el), args, 2));
+    CU_ASSERT_FALSE(proc_unstarted(p));
+    CU_ASSERT_EQUAL(p->flags, 0);
+    CU_ASSERT_PTR_NULL(p->hcur);
+    CU_ASSERT_PTR_NULL(p->func);
+
+    /* one that ends before it ran: nothing to free, the start cleared */
+    CU_ASSERT_TRUE_FATAL(interp_start_later(&w.rt, pcb, pair->value, many, PROC_START_ARGS));
+    heap_release(&w.rt, pcb);
+    CU_ASSERT_FALSE(proc_unstarted(p));
+    CU_ASSERT_PTR_NULL(p->hcur);
+    CU_ASSERT_PTR_NULL(p->hp);
+    CU_ASSERT_PTR_NULL(p->hlim);
+    CU_ASSERT_PTR_NULL(p->frags);
+    proctab_release(w.h, pcb);
+    CU_ASSERT_EQUAL(pool_free_pages(w.h, 0), pages);
+    lh_world_close(&w);
+}
+
 /* How a process ends: an error's class and value, an exit's reason. */
 static void test_interp_exit_reasons(void)
 {
@@ -1212,6 +1287,7 @@ static CU_TestInfo interp_tests[] = {
     {"term_order: numbers mixed, strings byte-wise, badarg", test_term_order},
     {"interp_run: slices, yields, normal end", test_interp_slices},
     {"interp_start: copies its arguments; badarity", test_interp_start},
+    {"interp_start_later: no heap until it runs; what it refuses", test_interp_start_later},
     {"interp: exit classes and reasons; deep stack", test_interp_exit_reasons},
     CU_TEST_INFO_NULL,
 };

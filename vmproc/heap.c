@@ -1134,6 +1134,11 @@ int stack_grow(rt_t *rt, pcb_t *pcb, uint64_t need)
 void heap_release(rt_t *rt, pcb_t *pcb)
 {
     proc_t *p = proc_of(pcb);
+    /* one that never ran has its start where the heap's fields are */
+    if (proc_unstarted(p)) {
+        memset(p->start, 0, sizeof p->start);
+        p->flags &= ~PF_START_MASK;
+    }
     /* a collection that died between naming the old chains and switching
      * has them named twice: free them once */
     if (p->gc_old == p->hfirst)

@@ -50,7 +50,7 @@ uint64_t interp_start_words(term fun, uint32_t argc)
 }
 
 /* The bottom control frame of a process returns to END. */
-int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc)
+static int start_frame(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc)
 {
     proc_t *p = proc_of(pcb);
     const func_t *f = (const func_t *)(uintptr_t)box_ptr(fun)[1];
@@ -88,9 +88,57 @@ int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc
     p->pc = f->code;
     p->func = f;
     p->deadline = -1;
+    return 0;
+}
+
+int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc)
+{
+    if (start_frame(rt, pcb, fun, args, argc) < 0)
+        return -1;
+    proc_t *p = proc_of(pcb);
     p->inbox = pcb_inbox_tag(rt->h, pcb);
     p->status = PS_RUNNABLE;
     return 0;
+}
+
+bool interp_start_later(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc)
+{
+    proc_t *p = proc_of(pcb);
+    if (argc > PROC_START_ARGS || !code_holds(rt->h, box_ptr(fun)))
+        return false;
+    for (uint32_t i = 0; i < argc; i++)
+        if (is_ptr(args[i]))
+            return false;
+    p->start[0] = fun;
+    for (uint32_t i = 0; i < argc; i++)
+        p->start[1 + i] = args[i];
+    p->flags |= (argc + 1) << PF_START_SHIFT;
+    /* what ps and inspect show of it meanwhile */
+    const func_t *f = (const func_t *)(uintptr_t)box_ptr(fun)[1];
+    p->pc = f->code;
+    p->func = f;
+    p->deadline = -1;
+    p->inbox = pcb_inbox_tag(rt->h, pcb);
+    p->status = PS_RUNNABLE;
+    return true;
+}
+
+int interp_start_now(rt_t *rt, pcb_t *pcb)
+{
+    proc_t *p = proc_of(pcb);
+    uint32_t argc = ((p->flags & PF_START_MASK) >> PF_START_SHIFT) - 1;
+    term fun = p->start[0], args[PROC_START_ARGS];
+    for (uint32_t i = 0; i < argc; i++)
+        args[i] = p->start[1 + i];
+    /* The words go before the count: a VM that dies from here on leaves
+     * the heap's fields (which they share) empty or being set, as a
+     * first block being made does, and heap_release frees what is there. */
+    memset(p->start, 0, sizeof p->start);
+    ck_pr_fence_store();
+    p->flags &= ~PF_START_MASK;
+    if (heap_init_stack(rt, pcb, rt->node, interp_start_words(fun, argc)) < 0)
+        return -1;
+    return start_frame(rt, pcb, fun, args, argc);
 }
 
 static term mk_tuple2(proc_t *p, term a, term b)

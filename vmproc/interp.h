@@ -30,6 +30,20 @@ enum run_result {
  * with badarity, as in Erlang. */
 int interp_start(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc);
 
+/* Or keep `fun` and its arguments in the PCB until the process first
+ * runs (proc_unstarted), if they fit there and need no copy: `fun` in the
+ * code area (a defn's value), at most PROC_START_ARGS arguments, each an
+ * immediate. Returns false, with nothing done, if not. The process then
+ * has no heap and no stack until interp_start_now, on the VM that first
+ * runs it: what it starts with is made there, from that VM's memory. */
+bool interp_start_later(rt_t *rt, pcb_t *pcb, term fun, const term *args, uint32_t argc);
+
+/* The owner VM, before the first slice of a process that started later:
+ * its first block, stack and frame, as interp_start makes them. -1 with
+ * errno (ENOMEM: the pool is exhausted) if there is no room; the process
+ * then has what heap_release frees, and no start. */
+int interp_start_now(rt_t *rt, pcb_t *pcb);
+
 /* Words of stack interp_start needs for `fun` (a closure) called with
  * `argc` arguments: its frame and a control frame (heap_init_stack). */
 uint64_t interp_start_words(term fun, uint32_t argc);

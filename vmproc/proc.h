@@ -41,6 +41,8 @@
  * unit is PROC_LINE bytes: every block a process holds is a whole number
  * of them (pool pages, and slab chunks of classes that are). */
 #define PROC_NODES 8
+/* The most arguments a process can keep in its PCB until it first runs. */
+#define PROC_START_ARGS 3
 #define PROC_LINE 64u
 
 /* The header of a heap block or message buffer (a run from the pool). */
@@ -177,9 +179,20 @@ typedef struct proc {
 
     /* owner VM only, from here on */
     /* heap */
-    hblock_t *hfirst, *hcur;  /* blocks, oldest first; hcur takes allocations */
-    term *hp, *hlim;          /* bump pointer and limit in hcur */
-    hblock_t *frags;          /* message buffers not yet joined by a GC */
+    hblock_t *hfirst;         /* blocks, oldest first */
+    union {
+        struct {
+            hblock_t *hcur;   /* the block that takes allocations */
+            term *hp, *hlim;  /* bump pointer and limit in hcur */
+            hblock_t *frags;  /* message buffers not yet joined by a GC */
+        };
+        /* A process that has not run yet (proc_unstarted): the function
+         * and the arguments it starts with, all immediates or in the code
+         * area. It gets its heap and stack where it first runs
+         * (sched.c, "Starting late"), so a process another VM takes
+         * before it ran never touches the spawner's memory. */
+        term start[1 + PROC_START_ARGS];
+    };
     hblock_t *gc_old, *gc_old_frags; /* a collection's old chains while it frees them */
     hblock_t *cblock;         /* the first block, while the heap (as hfirst) or the
                                * stack (inside it) still uses it; else NULL */
@@ -287,6 +300,10 @@ enum exit_stage {
 #define PF_IN_RUNQ 64u    /* on its owner's run queue (at most once) */
 #define PF_HIB_NOTED 128u /* on its owner's list of processes to hibernate if they
                            * wait long enough (sched.c, "Hibernation") */
+/* Bits 24..27: the arguments in proc_t.start, + 1, of a process that has
+ * not run yet; 0 once it has (or if it started with a heap). */
+#define PF_START_SHIFT 24
+#define PF_START_MASK (0xfu << PF_START_SHIFT)
 #define PF_TORTURE_HOLD 16u /* migration torture: it just yielded at this receive;
                            * run it once before the next torture yield */
 
@@ -319,6 +336,14 @@ _Static_assert(offsetof(pcb_t, body) + offsetof(proc_t, hfirst) == SHOAL_CACHE_L
 /* Whether balancing (stealing, a policy's plan, migration torture) must
  * leave the process where it is: after (migrate vm) until it next waits,
  * and for the whole of a call-on. Owner only. */
+_Static_assert(PROC_START_ARGS + 1 < (PF_START_MASK >> PF_START_SHIFT), "argc + 1 fits its bits");
+
+/* Whether the process has not run yet, its start in proc_t.start. */
+static inline bool proc_unstarted(const proc_t *p)
+{
+    return (p->flags & PF_START_MASK) != 0;
+}
+
 static inline bool proc_pinned(const proc_t *p)
 {
     return (p->flags & PF_PINNED) || p->pin_depth > 0;

@@ -619,6 +619,19 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
     return proc_spawn_watched(rt, vm, fun, args, argc, pid, placed, NULL);
 }
 
+/* Whether a node's pool has room to spare: a 16th of its pages, and more
+ * than the VMs' page caches can hold. A process that starts later takes
+ * its first block when it first runs, and can no longer fail its spawn;
+ * near the end of the pool, spawns take their memory at once again, so
+ * that a spawner that fills the pool has its spawn fail (system_limit),
+ * not its children. */
+static bool pool_roomy(const shm_header_t *h, uint32_t node)
+{
+    uint64_t free = pool_free_pages(h, node);
+    return free >= h->layout.pages_per_node / 16 &&
+           free > (uint64_t)h->cfg.n_vms * POOL_CACHE_PAGES;
+}
+
 int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
                        uint64_t *pid, bool placed, const spawn_watch_t *watch)
 {
@@ -626,8 +639,15 @@ int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32
     pcb_t *pcb = proctab_claim(h, rt->vm);
     if (!pcb)
         return -1;
-    if (heap_init_stack(rt, pcb, shm_vm(h, vm)->node, interp_start_words(fun, argc)) < 0 ||
-        interp_start(rt, pcb, fun, args, argc) < 0 || (watch && watch_node(rt, pcb, watch) < 0)) {
+    /* A process that needs nothing copied starts without a heap: it gets
+     * one where it first runs (interp_start_later). Spawn-link and
+     * spawn-monitor put a node on its heap now. */
+    bool later = !watch && pool_roomy(h, shm_vm(h, vm)->node) &&
+                 interp_start_later(rt, pcb, fun, args, argc);
+    if (!later &&
+        (heap_init_stack(rt, pcb, shm_vm(h, vm)->node, interp_start_words(fun, argc)) < 0 ||
+         interp_start(rt, pcb, fun, args, argc) < 0 ||
+         (watch && watch_node(rt, pcb, watch) < 0))) {
         heap_release(rt, pcb);
         proctab_release(h, pcb);
         errno = ENOMEM;
@@ -934,6 +954,15 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     }
     ck_pr_store_32(&p->status, PS_RUNNING);
     balance_wait_del(s, pcb);
+    if (proc_unstarted(p) && interp_start_now(rt, pcb) < 0) {
+        /* no room in the pool for its first block: it ends as a process
+         * does whose heap cannot grow (interp.c, heap_limit) */
+        p->err_class = EXC_ERROR;
+        p->err_value = mk_atom(A_SYSTEM_LIMIT);
+        p->flags |= PF_OUT_OF_POOL;
+        proc_exit(s, pcb);
+        return;
+    }
     heap_attach(rt, p);
     /* heap_follow = eager: a heap that is on another node than its owner
      * is copied over before the process runs there. */
