@@ -618,6 +618,76 @@ static void test_polled_moves_at_once(void)
     close_world(&w);
 }
 
+/* A spawn queued a process on a VM, inside the spawner's slice
+ * (balance_queued): a thief's request is served at once if the policy
+ * gives it something for the queue, else it stays; a queue worth stealing
+ * from goes out in the VM table; a sleeping VM that would steal is woken
+ * with the policy's share within a few spawns, as the round does; a
+ * policy that does not steal does none of it. */
+static void test_queued_serves_thief(void)
+{
+    vw_t w;
+    CU_ASSERT_TRUE_FATAL(world(&w, "steal"));
+    shm_vm_t *v0 = shm_vm(w.h, 0), *v1 = shm_vm(w.h, 1);
+    pcb_t *p[6];
+    p[0] = proc(&w, 0, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p[0]);
+    /* a request, but a queue of one: nothing goes, the request stays */
+    ck_pr_store_32(&v0->steal_req, 1 + 1);
+    balance_queued(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 1);
+    CU_ASSERT_EQUAL(v0->steal_req, 1 + 1);
+    for (int i = 1; i < 4; i++) {
+        p[i] = proc(&w, 0, false);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+    }
+    /* four queued: half of them go to VM 1 now, oldest first */
+    balance_queued(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
+    CU_ASSERT_EQUAL(v0->steal_req, 0);
+    CU_ASSERT_EQUAL(p[0]->owner, 1);
+    CU_ASSERT_EQUAL(p[1]->owner, 1);
+    CU_ASSERT_EQUAL(p[2]->owner, 0);
+    CU_ASSERT_EQUAL(v0->mig_out[MIG_STEAL], 2);
+    CU_ASSERT_PTR_EQUAL(vw_next(&w, 1), p[0]);
+    CU_ASSERT_PTR_EQUAL(runq_pop(&w.s[1]), p[1]);
+    /* no request: the length goes out once it is worth stealing */
+    ck_pr_store_32(&v0->runq, 0);
+    balance_queued(&w.s[0]);
+    CU_ASSERT_EQUAL(v0->runq, 2);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
+    /* VM 1 asleep: woken with half of the queue within the gap */
+    p[4] = proc(&w, 0, false);
+    p[5] = proc(&w, 0, false);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p[5]);
+    uint32_t wake = v1->wake;
+    ck_pr_store_32(&v1->sleeping, 1);
+    for (int i = 0; i < 40 && w.s[0].rq_len == 4; i++)
+        balance_queued(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 2);
+    CU_ASSERT_EQUAL(p[2]->owner, 1);
+    CU_ASSERT_EQUAL(p[3]->owner, 1);
+    CU_ASSERT_EQUAL(v1->wake, wake + 1);
+    CU_ASSERT_EQUAL(v0->mig_out[MIG_STEAL], 4);
+    vw_free_all(&w);
+    close_world(&w);
+
+    /* no stealing under `none`: a request and a sleeper are left alone */
+    CU_ASSERT_TRUE_FATAL(world(&w, "none"));
+    for (int i = 0; i < 4; i++) {
+        p[i] = proc(&w, 0, false);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p[i]);
+    }
+    ck_pr_store_32(&shm_vm(w.h, 1)->sleeping, 1);
+    ck_pr_store_32(&shm_vm(w.h, 0)->steal_req, 1 + 1);
+    for (int i = 0; i < 40; i++)
+        balance_queued(&w.s[0]);
+    CU_ASSERT_EQUAL(w.s[0].rq_len, 4);
+    CU_ASSERT_EQUAL(shm_vm(w.h, 0)->mig_out[MIG_STEAL], 0);
+    vw_free_all(&w);
+    close_world(&w);
+}
+
 static CU_TestInfo tests[] = {
     {"a waiting process moves at once, and is settled waiting", test_waiting_moves_at_once},
     {"a polled process named by a plan moves at once, unpolled", test_polled_moves_at_once},
@@ -634,6 +704,8 @@ static CU_TestInfo tests[] = {
      test_pu_peer_busy},
     {"queued work goes to a sleeping VM that would steal it, in one push",
      test_wake_sleeping_thief},
+    {"a spawn serves a thief's request, publishes the queue, wakes a sleeper",
+     test_queued_serves_thief},
     CU_TEST_INFO_NULL,
 };
 

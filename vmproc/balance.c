@@ -38,6 +38,7 @@ typedef struct balance {
                                      * (balance_to_host), if VMs share PUs (else NULL) */
     uint32_t *thieves;              /* n_vms: a victims() answer (wake_thief) */
     uint32_t wake_next, wake_gap;   /* rounds: wake_thief's next look, and the gap */
+    uint32_t pushes, push_wake_next; /* the same in spawns queued here (balance_queued) */
     policy_snapshot_t view;
     pairs_t *pairs;    /* only while the policy samples */
     policy_vm_t vms[]; /* n_vms */
@@ -460,6 +461,33 @@ static void wake_thief(sched_t *s)
             sched_give_work(s);
     }
     b->wake_next = b->rounds + b->wake_gap;
+}
+
+void balance_queued(sched_t *s)
+{
+    rt_t *rt = &s->rt;
+    balance_t *b = rt->bal;
+    if (!b || !b->pol->victims)
+        return;
+    shm_vm_t *self = shm_vm(rt->h, rt->vm);
+    /* Relaxed: the thief's request is an int; sched_give_work takes it. */
+    uint32_t req = ck_pr_load_32(&self->steal_req);
+    if (req) {
+        if (balance_amount(rt, s->rq_len, req - 1) > 0)
+            sched_give_work(s);
+        return;
+    }
+    if (s->rq_len < 2)
+        return;
+    /* What a thief reads when it looks for a victim: written when the
+     * queue passes what stealing needs, not at every spawn (the round
+     * writes the exact length when it changes). */
+    if (ck_pr_load_32(&self->runq) < 2)
+        ck_pr_store_32(&self->runq, (uint32_t)s->rq_len);
+    if ((int32_t)(++b->pushes - b->push_wake_next) >= 0) {
+        wake_thief(s);
+        b->push_wake_next = b->pushes + b->wake_gap;
+    }
 }
 
 bool balance_to_host(sched_t *s, pcb_t *pcb)

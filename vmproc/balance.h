@@ -49,6 +49,15 @@ void balance_free(sched_t *s);
  * samples. */
 void balance_round(sched_t *s);
 
+/* After a spawn queued a process here, from inside the spawner's slice:
+ * what the round does for VMs out of work, now rather than when the slice
+ * ends (a spawner's slice can queue a thousand processes while a thief
+ * sleeps). A thief's request is served if the policy gives it something;
+ * else the queue's length goes out once it is worth stealing from, and a
+ * sleeping thief is woken, at most every few spawns (BEAM wakes a
+ * sleeping scheduler when a run queue grows). */
+void balance_queued(sched_t *s);
+
 /* Publish the counters the balancer reads (reductions, messages): every
  * few rounds from balance_round, and by the scheduler when the VM runs
  * out of work, so that an idle VM's figures are current. */

@@ -34,6 +34,10 @@
 #include <unistd.h>
 
 #define SPIN_ROUNDS 2000
+/* Spin rounds (about 2.5 us) between two looks for a VM to steal from,
+ * while the idle VM spins; the first is that far in, so that a VM idle
+ * for a moment between two messages does not look. */
+#define ASK_ROUNDS 250
 /* With VMs sharing PUs: yields before sleeping, while another VM on the
  * PU is awake or has work queued (sched_pu_peer_busy; with all of them
  * asleep the VM spins as one with PUs of its own does). Each yield lets
@@ -669,10 +673,12 @@ int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32
         proc_of(pcb)->arriving = ARRIVE_SPAWN;
     }
     proctab_publish(h, pcb);
-    if (vm == rt->vm)
+    if (vm == rt->vm) {
         runq_push(rt->sched, pcb);
-    else
+        balance_queued(rt->sched);
+    } else {
         sched_push_inbound(rt, vm, pcb);
+    }
     return 0;
 }
 
@@ -1266,12 +1272,17 @@ int sched_main(shm_header_t *h, uint32_t vm)
         /* Out of work: spin a little before sleeping: a futex wake-up
          * costs tens of microseconds here, a cache line from another core
          * ~50 ns (BENCH.md). SPIN_ROUNDS * ck_pr_stall is about 20 us.
-         * Only a VM that stays idle through the spin asks a busy VM for
-         * work: a VM that is idle for a moment between two messages (a
-         * ping-pong) would otherwise read the other VMs' queue lengths
-         * each time, and each VM's next update of its own would then miss
-         * in its cache, on the message's path. The victim's hand-over
-         * wakes us if we are asleep by then. */
+         * Only a VM that stays idle for ASK_ROUNDS asks a busy VM for
+         * work, and again every ASK_ROUNDS while it spins (the victim
+         * answers at its next scheduling point or spawn, most often
+         * before the spin ends, so the work needs no wake-up): a VM that
+         * is idle for a moment between two messages (a ping-pong) would
+         * otherwise read the other VMs' queue lengths each time, and each
+         * VM's next update of its own would then miss in its cache, on
+         * the message's path. A VM that stole since it was last idle asks
+         * at once: its victim is most likely still busy (a spawner whose
+         * children it runs). The victim's hand-over wakes us if we are
+         * asleep by then. */
         /* A VM that shares its PUs with others spins only while they all
          * sleep with nothing queued: the cycles it would burn are
          * otherwise another VM's, maybe the one about to send it work. It
@@ -1280,7 +1291,16 @@ int sched_main(shm_header_t *h, uint32_t vm)
         bool got = false, yielded = false;
         int spun = 0;
         info_idle_begin(&s.rt);
+        /* A VM that got work by stealing since it was last idle asks at
+         * once: the VM it stole from is likely busy still (a spawner). */
+        uint64_t stolen = ck_pr_load_64(&self->mig_in[MIG_STEAL]);
+        int ask_at = stolen != s.stolen_seen ? 0 : ASK_ROUNDS;
+        s.stolen_seen = stolen;
         for (; spun < SPIN_ROUNDS && !got; spun++) {
+            if (spun >= ask_at) {
+                ask_for_work(&s);
+                ask_at = spun + ASK_ROUNDS;
+            }
             if (sched_pu_peer_busy(&s)) {
                 sched_yield();
                 yielded = true;

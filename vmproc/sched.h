@@ -76,6 +76,7 @@ typedef struct sched {
                                         * empty is polled (sched_main: not on a
                                         * shared PU) */
     sched_hib_t hib;                   /* hibernation (sched.c) */
+    uint64_t stolen_seen;              /* this VM's steals in when it last went idle */
     uint32_t n_polled;
     pcb_t *polled[SCHED_POLLED];       /* PS_POLLED processes, oldest first */
 } sched_t;
