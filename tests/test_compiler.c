@@ -811,6 +811,39 @@ static void test_head_fused(void)
     shm_destroy(h);
 }
 
+/* A loop whose last new argument is the tail of a list is one
+ * instruction (TCALL_SELF_CDR: the bits of the arguments that change in
+ * A's low 12, the list's slot in its top 12); not when the tail is not
+ * the last one pushed, nor when a jump lands between the two. */
+static void test_loop_cdr_fused(void)
+{
+    shm_header_t *h = load_ok(
+        "(defn has (x l) (cond ((null? l) 'false) ((= x (car l)) 'true) (true (has x (cdr l)))))\n"
+        "(defn idx (i l x) (cond ((null? l) -1) ((= x (car l)) i) (true (idx (+ i 1) (cdr l) x))))\n"
+        "(defn len (l n) (if (null? l) n (len (cdr l) (+ n 1))))\n"
+        "(defn alt (l k) (if (null? l) k (alt (if (= k 0) (cdr l) (cdr (cdr l))) k)))\n"
+        "(defn main () 'ok)\n");
+    const func_t *has = lh_func(h, "has", 2), *idx = lh_func(h, "idx", 3);
+    const func_t *len = lh_func(h, "len", 2), *alt = lh_func(h, "alt", 2);
+    CU_ASSERT_FATAL(has && idx && len && alt);
+    uint32_t a = 0;
+    /* x slot 0 stays, l slot 1 is the tail: bit 1, slot 1 */
+    CU_ASSERT_EQUAL(count_op(has, OP_TCALL_SELF_CDR, &a), 1);
+    CU_ASSERT_EQUAL(a, 2u | 1u << 12);
+    CU_ASSERT_EQUAL(count_op(has, OP_TCALL_SELF_SOME, NULL) + count_op(has, OP_CDR_S, NULL), 0);
+    /* i and l change (bits 0 and 1), l (slot 1) last */
+    CU_ASSERT_EQUAL(count_op(idx, OP_TCALL_SELF_CDR, &a), 1);
+    CU_ASSERT_EQUAL(a, 3u | 1u << 12);
+    /* the tail is pushed first, the count last: no fusion */
+    CU_ASSERT_EQUAL(count_op(len, OP_TCALL_SELF_CDR, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(len, OP_CDR_S, NULL), 1);
+    /* the last argument's value comes from two branches: the jump from
+     * the first lands on the call */
+    CU_ASSERT_EQUAL(count_op(alt, OP_TCALL_SELF_CDR, NULL), 0);
+    CU_ASSERT_EQUAL(count_op(alt, OP_TCALL_SELF_SOME, NULL), 1);
+    shm_destroy(h);
+}
+
 /* map-of with literal keys builds from a template the compiler sorted
  * (MK_MAP_K): the template's keys in map order, each with the place of
  * its value among those pushed, a later duplicate's; a key that is not a
@@ -905,6 +938,7 @@ static CU_TestInfo compiler_tests[] = {
     {"slot comparisons, list patterns and loops that keep arguments are fused", test_loop_fused},
     {"a let of a head, a tail or a field, and a comparison with a head, are fused",
      test_head_fused},
+    {"a loop over a list's tail is one instruction (TCALL_SELF_CDR)", test_loop_cdr_fused},
     {"map-of with literal keys is built from a sorted template; map-get, set-elem inline", test_map_literal},
     {"a let binding of _ is evaluated and dropped", test_let_underscore},
     CU_TEST_INFO_NULL,

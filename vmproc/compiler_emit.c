@@ -118,6 +118,9 @@ void split_load2(compiler_t *c, fctx_t *f)
  *   ELEM_KS t|k<<12; STORE d     -> ELEM_KST t|k<<12 d: a let of a field
  *   LOAD a; CAR_S l; CMP; JUMP_F -> J<CMP>_SC a|l<<12 (jump unless a CMP
  *                                   the head of l; slots below 4096)
+ *   CDR_S l; TCALL_SELF_SOME m   -> TCALL_SELF_CDR m|l<<12: a loop whose
+ *                                   last new argument is the tail of a
+ *                                   list (m and l below 4096)
  *   LOAD s; NULLP; JUMP_F        -> JNULL_S s (jump unless s is '())
  *   NULLP; JUMP_F                -> JNULL
  *   LOAD a; LOAD b               -> LOAD2 a b (both below 4096), split
@@ -204,6 +207,12 @@ static size_t fuse(compiler_t *c, fctx_t *f, enum opcode op, int32_t a)
         last_a(f, 0) < 4096) {
         uint32_t *at = &f->code[f->last[0]];
         *at = ((uint32_t)a | last_a(f, 0) << 12) << 8 | (op0 == OP_CAR_S ? OP_CAR_ST : OP_CDR_ST);
+        return f->last[0];
+    }
+    if (op == OP_TCALL_SELF_SOME && op0 == OP_CDR_S && a > 0 && a < 4096 &&
+        last_a(f, 0) < 4096) {
+        uint32_t *at = &f->code[f->last[0]];
+        *at = ((uint32_t)a | last_a(f, 0) << 12) << 8 | OP_TCALL_SELF_CDR;
         return f->last[0];
     }
     if (op == OP_STORE && op0 == OP_ELEM_KS) {

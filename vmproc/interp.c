@@ -565,6 +565,33 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             }
             DISPATCH();
         }
+        /* a loop over a list: the last argument that changes is the
+         * tail of slot A >> 12 (not a list: CDR's error, before any
+         * argument is written) */
+        CASE(TCALL_SELF_CDR)
+        {
+            term l = fp[w >> 20];
+            if (UNLIKELY(!is_cons(l))) {
+                *sp++ = l;
+                goto op_cdr;
+            }
+            term v = CDR(l);
+            uint32_t m = (w >> 8) & 0xfffu;
+            unsigned last = 31u - (unsigned)__builtin_clz(m);
+            for (m ^= 1u << last; m != 0;) {
+                unsigned i = 31u - (unsigned)__builtin_clz(m);
+                fp[i] = *--sp;
+                m ^= 1u << i;
+            }
+            fp[last] = v;
+            sp = fp + fn->arity;
+            SELF_LOOP();
+            if (UNLIKELY(--reds <= 0)) {
+                SAVE();
+                LEAVE(RUN_YIELD);
+            }
+            DISPATCH();
+        }
         CASE(ALLOC)
         {
             uint32_t n = A_U(w);

@@ -133,3 +133,4 @@ OP(JLE_SC,     1,  0, "jump by A unless slot B & 0xfff <= the head of the list i
 OP(JGE_SC,     1,  0, "jump by A unless slot B & 0xfff >= the head of the list in slot B >> 12")
 OP(JEQ_SC,     1,  0, "jump by A unless slot B & 0xfff = the head of the list in slot B >> 12")
 OP(JNE_SC,     1,  0, "jump by A unless slot B & 0xfff /= the head of the list in slot B >> 12")
+OP(TCALL_SELF_CDR, 0, 0, "TCALL_SELF_SOME A & 0xfff whose last argument is the tail of the list in slot A >> 12 (CDR_S; TCALL_SELF_SOME)")
