@@ -31,7 +31,7 @@
 #include <ck_sequence.h>
 
 #define SHM_MAGIC 0x47455346414f4853ull /* "SHOAFSEG" */
-#define SHM_LAYOUT_VERSION 7u
+#define SHM_LAYOUT_VERSION 8u
 
 /* What the segment is sized from. */
 typedef struct shm_config {
@@ -104,6 +104,14 @@ typedef struct shm_run {
     _Alignas(SHOAL_CACHE_LINE)
     uint64_t next_ref;
     char pad_ref[SHOAL_CACHE_LINE - 8];
+    /* VMs, by fetch-and-add, a batch at a time (sched.c, LATE_BATCH):
+     * processes that start later (vmproc/interp.h) and have not run yet,
+     * for which spawns keep room in the pool; on a line of its own. A VM
+     * that dies loses its batch, so the count is a close estimate, never
+     * read below 0. */
+    _Alignas(SHOAL_CACHE_LINE)
+    int64_t late_pending;
+    char pad_late[SHOAL_CACHE_LINE - 8];
 } shm_run_t;
 
 /* Parameter values a policy can have. */

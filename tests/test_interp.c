@@ -15,6 +15,7 @@
 
 #include "shm/atom.h"
 #include "shm/pool.h"
+#include "shm/slab.h"
 #include "vmproc/compiler.h"
 #include "vmproc/heap.h"
 #include "vmproc/interp.h"
@@ -1221,6 +1222,42 @@ static void test_interp_start_later(void)
     lh_world_close(&w);
 }
 
+/* A VM that dies inside interp_start_now leaves the process RUNNING, and
+ * recovery ends it with heap_release: whatever prefix of the first
+ * block's stores it finds, the chunk goes back once, and nothing inside
+ * it is taken for a block of its own. Below: the block named but not yet
+ * the heap; the heap and the stack's top, but not its bottom (written
+ * last); and all of it. */
+static void test_interp_start_now_crash(void)
+{
+    lh_world_t w;
+    CU_ASSERT_EQUAL_FATAL(lh_world_open(&w, prog, 64u << 20), 0);
+    const func_t *pair = lh_func(w.h, "pair", 2);
+    char why[160];
+    for (int cut = 0; cut < 3; cut++) {
+        size_t used0 = 0, used1 = 0;
+        CU_ASSERT_EQUAL_FATAL(slab_check(w.h, shm_heap_slabs(w.h), why, sizeof why, NULL, &used0), 0);
+        pcb_t *pcb = proctab_claim(w.h, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(pcb);
+        proc_t *p = proc_of(pcb);
+        CU_ASSERT_EQUAL_FATAL(heap_init_stack(&w.rt, pcb, 0, interp_start_words(pair->value, 2)), 0);
+        if (cut == 0) {
+            p->hfirst = p->hcur = NULL;
+            p->hp = p->hlim = NULL;
+            p->stack_hi = p->sp = p->stack_lo = NULL;
+            p->ctl = NULL;
+        } else if (cut == 1) {
+            p->stack_lo = NULL;
+        }
+        heap_release(&w.rt, pcb);
+        proctab_release(w.h, pcb);
+        LH_CHECK(slab_check(w.h, shm_heap_slabs(w.h), why, sizeof why, NULL, &used1) == 0,
+                 "cut %d: %s", cut, why);
+        LH_CHECK(used1 == used0, "cut %d: %zu chunks in use, %zu before", cut, used1, used0);
+    }
+    lh_world_close(&w);
+}
+
 /* How a process ends: an error's class and value, an exit's reason. */
 static void test_interp_exit_reasons(void)
 {
@@ -1288,6 +1325,8 @@ static CU_TestInfo interp_tests[] = {
     {"interp_run: slices, yields, normal end", test_interp_slices},
     {"interp_start: copies its arguments; badarity", test_interp_start},
     {"interp_start_later: no heap until it runs; what it refuses", test_interp_start_later},
+    {"interp_start_now: a VM that dies in it leaves what heap_release frees once",
+     test_interp_start_now_crash},
     {"interp: exit classes and reasons; deep stack", test_interp_exit_reasons},
     CU_TEST_INFO_NULL,
 };

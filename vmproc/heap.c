@@ -341,6 +341,9 @@ int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words)
     p->cblock = b;
     cblock_acct(rt, p, b, 1);
     p->home_node = node;
+    /* named as the first block before it is the heap: release_chain
+     * leaves the first block to cblock_drop (a chunk, not pool pages) */
+    ck_pr_fence_store();
     p->hfirst = p->hcur = b;
     p->hp = hblock_start(b);
     p->hlim = b->end;
@@ -354,10 +357,16 @@ int heap_init_stack(rt_t *rt, pcb_t *pcb, uint32_t node, uint64_t stack_words)
     p->gc_threshold = 4 * MIN_HEAP_WORDS;
     p->live_words = 0;
     p->heap_limit_words = rt->default_heap_limit_words;
-    p->stack_lo = b->end;
+    /* The stack's bottom last: a VM that dies before it leaves no stack
+     * for heap_release to free (it would take the stack, inside the
+     * first block, for one of its own), and the first block, named, is
+     * freed once. The process is published when it starts later
+     * (interp_start_now), so this order is what recovery finds. */
     p->stack_hi = top;
-    p->sp = p->stack_lo;
-    p->ctl = (ctl_t *)p->stack_hi;
+    p->sp = b->end;
+    p->ctl = (ctl_t *)top;
+    ck_pr_fence_store();
+    p->stack_lo = b->end;
     if (rt->gc_torture)
         p->hlim = p->hp;
     return 0;
@@ -1137,6 +1146,7 @@ void heap_release(rt_t *rt, pcb_t *pcb)
     /* one that never ran has its start where the heap's fields are */
     if (proc_unstarted(p)) {
         memset(p->start, 0, sizeof p->start);
+        ck_pr_fence_store(); /* the words before the count, as interp_start_now */
         p->flags &= ~PF_START_MASK;
     }
     /* a collection that died between naming the old chains and switching

@@ -189,8 +189,8 @@ typedef struct proc {
         /* A process that has not run yet (proc_unstarted): the function
          * and the arguments it starts with, all immediates or in the code
          * area. It gets its heap and stack where it first runs
-         * (sched.c, "Starting late"), so a process another VM takes
-         * before it ran never touches the spawner's memory. */
+         * (interp_start_now, from sched_run_one), so a process another
+         * VM takes before it ran never touches the spawner's memory. */
         term start[1 + PROC_START_ARGS];
     };
     hblock_t *gc_old, *gc_old_frags; /* a collection's old chains while it frees them */
@@ -333,9 +333,6 @@ _Static_assert(sizeof(proc_t) <= sizeof(((pcb_t *)0)->body), "proc_t fits a PCB 
 _Static_assert(offsetof(pcb_t, body) + offsetof(proc_t, hfirst) == SHOAL_CACHE_LINE,
                "what any VM touches is the PCB's first line; the owner's fields start the second");
 
-/* Whether balancing (stealing, a policy's plan, migration torture) must
- * leave the process where it is: after (migrate vm) until it next waits,
- * and for the whole of a call-on. Owner only. */
 _Static_assert(PROC_START_ARGS + 1 < (PF_START_MASK >> PF_START_SHIFT), "argc + 1 fits its bits");
 
 /* Whether the process has not run yet, its start in proc_t.start. */
@@ -344,6 +341,9 @@ static inline bool proc_unstarted(const proc_t *p)
     return (p->flags & PF_START_MASK) != 0;
 }
 
+/* Whether balancing (stealing, a policy's plan, migration torture) must
+ * leave the process where it is: after (migrate vm) until it next waits,
+ * and for the whole of a call-on. Owner only. */
 static inline bool proc_pinned(const proc_t *p)
 {
     return (p->flags & PF_PINNED) || p->pin_depth > 0;
@@ -385,6 +385,8 @@ typedef struct rt {
                                * in its inbox, not yet taken (msg.c send) */
     bool migrate_torture;     /* SHOAL_MIGRATE_TORTURE: move at every safe point */
     uint32_t spawn_next;      /* round-robin cursor of spawn placement */
+    int64_t late_delta;       /* processes started later, less those that ran,
+                               * not yet added to run.late_pending (sched.c) */
     uint64_t ref_next, ref_end; /* refs this VM may hand out (a block taken
                                * from run.next_ref, so that making a ref
                                * writes no shared line); empty at first */

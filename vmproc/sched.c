@@ -74,6 +74,7 @@ void runq_push(sched_t *s, pcb_t *pcb)
         s->rq_head = pcb;
     s->rq_tail = pcb;
     s->rq_len++;
+    s->rq_placed += (p->flags & PF_PLACED) != 0;
 }
 
 pcb_t *runq_pop(sched_t *s)
@@ -86,6 +87,7 @@ pcb_t *runq_pop(sched_t *s)
     if (!s->rq_head)
         s->rq_tail = NULL;
     s->rq_len--;
+    s->rq_placed -= (p->flags & PF_PLACED) != 0;
     p->flags &= ~PF_IN_RUNQ;
     return pcb;
 }
@@ -191,7 +193,7 @@ void sched_free(sched_t *s)
     s->drained = NULL;
     s->dcap = 0;
     s->rq_head = s->rq_tail = NULL;
-    s->rq_len = s->ntimers = s->tcap = 0;
+    s->rq_len = s->rq_placed = s->ntimers = s->tcap = 0;
 }
 
 /* Push the chain newest..oldest (linked by inbound_next, newest first,
@@ -623,17 +625,49 @@ int proc_spawn(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
     return proc_spawn_watched(rt, vm, fun, args, argc, pid, placed, NULL);
 }
 
-/* Whether a node's pool has room to spare: a 16th of its pages, and more
- * than the VMs' page caches can hold. A process that starts later takes
- * its first block when it first runs, and can no longer fail its spawn;
- * near the end of the pool, spawns take their memory at once again, so
- * that a spawner that fills the pool has its spawn fail (system_limit),
- * not its children. */
+/* Processes that start later take their first block when they first run
+ * (interp_start_later), so the pool keeps room for those not yet run:
+ * run.late_pending counts them, each VM adding what it spawned and
+ * taking off what it started, LATE_BATCH at a time (one shared write per
+ * batch, not two per process). A first block is a slab chunk of 384
+ * bytes: 8 a page is more than enough. */
+#define LATE_BATCH 32
+
+static void late_flush(rt_t *rt)
+{
+    if (rt->late_delta) {
+        ck_pr_faa_64((uint64_t *)&rt->h->run.late_pending, (uint64_t)rt->late_delta);
+        rt->late_delta = 0;
+    }
+}
+
+static void late_count(rt_t *rt, int64_t d)
+{
+    rt->late_delta += d;
+    if (rt->late_delta >= LATE_BATCH || rt->late_delta <= -LATE_BATCH)
+        late_flush(rt);
+}
+
+/* Pages the pool keeps for processes not yet run: the count, and what
+ * each VM may not have added yet. */
+static uint64_t late_reserved(const shm_header_t *h)
+{
+    /* Relaxed: an estimate; a dead VM's batch is lost, so never below 0. */
+    int64_t n = (int64_t)ck_pr_load_64((uint64_t *)&h->run.late_pending);
+    uint64_t pending = (n > 0 ? (uint64_t)n : 0) + (uint64_t)h->cfg.n_vms * LATE_BATCH;
+    return pending / 8 + 1;
+}
+
+/* Whether a node's pool has room for one more process that starts later:
+ * past a 16th of its pages, what the VMs' page caches hold, and what is
+ * kept for those not run yet. Short of that, spawns take their memory at
+ * once, as before, down to what is kept: a spawner that fills the pool
+ * has its spawn fail (system_limit), not the children it queued. */
 static bool pool_roomy(const shm_header_t *h, uint32_t node)
 {
-    uint64_t free = pool_free_pages(h, node);
-    return free >= h->layout.pages_per_node / 16 &&
-           free > (uint64_t)h->cfg.n_vms * POOL_CACHE_PAGES;
+    uint64_t need = h->layout.pages_per_node / 16 +
+                    (uint64_t)h->cfg.n_vms * POOL_CACHE_PAGES + late_reserved(h);
+    return pool_free_pages(h, node) >= need;
 }
 
 int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
@@ -645,11 +679,21 @@ int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32
         return -1;
     /* A process that needs nothing copied starts without a heap: it gets
      * one where it first runs (interp_start_later). Spawn-link and
-     * spawn-monitor put a node on its heap now. */
-    bool later = !watch && pool_roomy(h, shm_vm(h, vm)->node) &&
-                 interp_start_later(rt, pcb, fun, args, argc);
+     * spawn-monitor put a node on its heap now. Only spawns keep the
+     * room for it (pool_roomy): collections and messages may take it,
+     * and then it ends at its start, as a process does whose heap
+     * cannot grow. GC torture, whose collections at every allocation
+     * take pages by the thousand near the end of a pool, starts every
+     * process at once, as before, so that its runs keep who fails when
+     * the pool runs out. */
+    uint32_t node = shm_vm(h, vm)->node;
+    bool roomy = pool_roomy(h, node);
+    bool later = !watch && !rt->gc_torture && roomy && interp_start_later(rt, pcb, fun, args, argc);
+    if (later)
+        late_count(rt, 1);
     if (!later &&
-        (heap_init_stack(rt, pcb, shm_vm(h, vm)->node, interp_start_words(fun, argc)) < 0 ||
+        ((!roomy && pool_free_pages(h, node) < late_reserved(h)) ||
+         heap_init_stack(rt, pcb, node, interp_start_words(fun, argc)) < 0 ||
          interp_start(rt, pcb, fun, args, argc) < 0 ||
          (watch && watch_node(rt, pcb, watch) < 0))) {
         heap_release(rt, pcb);
@@ -785,6 +829,8 @@ void sched_finish_exit(sched_t *s, pcb_t *pcb)
         ck_pr_store_32(&p->exit_stage, EXIT_STAGE_MEMORY);
     }
     msg_free_closed(rt, pcb);
+    if (proc_unstarted(p))
+        late_count(rt, -1); /* it ends before it ran */
     heap_release(rt, pcb);
     shm_vm_t *self = shm_vm(h, rt->vm);
     /* Single writer (this VM): the supervisor reads statistics. */
@@ -960,14 +1006,17 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
     }
     ck_pr_store_32(&p->status, PS_RUNNING);
     balance_wait_del(s, pcb);
-    if (proc_unstarted(p) && interp_start_now(rt, pcb) < 0) {
-        /* no room in the pool for its first block: it ends as a process
-         * does whose heap cannot grow (interp.c, heap_limit) */
-        p->err_class = EXC_ERROR;
-        p->err_value = mk_atom(A_SYSTEM_LIMIT);
-        p->flags |= PF_OUT_OF_POOL;
-        proc_exit(s, pcb);
-        return;
+    if (proc_unstarted(p)) {
+        late_count(rt, -1);
+        if (interp_start_now(rt, pcb) < 0) {
+            /* no room in the pool for its first block: it ends as a
+             * process does whose heap cannot grow (interp.c, heap_limit) */
+            p->err_class = EXC_ERROR;
+            p->err_value = mk_atom(A_SYSTEM_LIMIT);
+            p->flags |= PF_OUT_OF_POOL;
+            proc_exit(s, pcb);
+            return;
+        }
     }
     heap_attach(rt, p);
     /* heap_follow = eager: a heap that is on another node than its owner
@@ -1063,6 +1112,13 @@ void sched_run_one(sched_t *s, pcb_t *pcb)
  * hand it some (the policy decides whom and how much: policy/steal.c).
  * The victim hands processes over at its next scheduling point, from its
  * own queue, so stealing never races with running. */
+/* Processes a give passes over (placed by spawn-on and not yet run, or
+ * pinned) before it stops: a request is served at every round while
+ * such processes are queued, and a walk of the whole queue each time
+ * made a spawner of thousands of them quadratic. What lies past them is
+ * given at a later round, when the VM has run those in front. */
+#define GIVE_SKIP_MAX 32u
+
 void sched_give_work(sched_t *s)
 {
     shm_vm_t *self = shm_vm(s->rt.h, s->rt.vm);
@@ -1072,6 +1128,14 @@ void sched_give_work(sched_t *s)
     ck_pr_store_32(&self->steal_req, 0);
     uint32_t thief = req - 1;
     size_t n = balance_amount(&s->rt, s->rq_len, thief), given = 0, placed = 0;
+    /* Nothing here may go but processes spawn-on placed that have not
+     * run: no walk of the queue (a spawner that queues thousands of
+     * them would walk it at every round); the request stays, as below. */
+    if (n > 0 && s->rq_placed == s->rq_len) {
+        if (s->rq_placed >= 2)
+            ck_pr_cas_32(&self->steal_req, 0, req);
+        return;
+    }
     /* From the head of the queue until n have gone: processes that
      * spawn-on placed here and that have not run yet stay (their placement
      * is where they start), and so do pinned ones (migrate, call-on); the
@@ -1084,7 +1148,7 @@ void sched_give_work(sched_t *s)
      * process until it ran). */
     pcb_t *newest = NULL, *oldest = NULL, *kept_head = NULL, *kept_tail = NULL;
     size_t kept = 0;
-    while (given < n) {
+    while (given < n && kept < GIVE_SKIP_MAX) {
         pcb_t *pcb = runq_pop(s);
         if (!pcb)
             break;
@@ -1109,14 +1173,15 @@ void sched_give_work(sched_t *s)
         }
     }
     if (n == 0) /* (the policy gives nothing now: count for the request below) */
-        for (pcb_t *q = s->rq_head; q; q = proc_of(q)->rq_next)
-            placed += (proc_of(q)->flags & PF_PLACED) != 0;
+        placed = s->rq_placed;
     if (kept_head) {
         proc_of(kept_tail)->rq_next = s->rq_head;
         s->rq_head = kept_head;
         if (!s->rq_tail)
             s->rq_tail = kept_tail;
         s->rq_len += kept;
+        for (pcb_t *q = kept_head; q; q = q == kept_tail ? NULL : proc_of(q)->rq_next)
+            s->rq_placed += (proc_of(q)->flags & PF_PLACED) != 0;
     }
     if (newest)
         inbound_push_chain(s->rt.h, thief, newest, oldest);
@@ -1249,6 +1314,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
             ck_pr_store_32(&self->drained_deaths, s.deaths);
         if (s.recheck)
             recover_recheck(&s);
+        s.give_blocked = false;
         if (ck_pr_load_32(&self->steal_req) != 0)
             sched_give_work(&s);
         balance_round(&s);
@@ -1327,8 +1393,10 @@ int sched_main(shm_header_t *h, uint32_t vm)
         }
         balance_publish(&s.rt);
         ask_for_work(&s);
-        /* Asleep, we would hold other VMs' message slots for nothing. */
+        /* Asleep, we would hold other VMs' message slots for nothing,
+         * and keep the pool's count of processes not yet run off. */
         arena_flush(h, s.rt.arena);
+        late_flush(&s.rt);
         uint32_t ms = VM_IDLE_MS;
         if (s.ntimers) {
             int64_t d = s.timers[0].deadline - interp_now_ns();
@@ -1350,6 +1418,7 @@ int sched_main(shm_header_t *h, uint32_t vm)
         info_idle_end(&s.rt);
     }
     arena_flush(h, s.rt.arena);
+    late_flush(&s.rt);
     arena_local_free(s.rt.arena);
     s.rt.arena = NULL;
     balance_free(&s);

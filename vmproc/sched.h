@@ -59,6 +59,7 @@ typedef struct sched {
                                * proc_t.rq_next: a push never allocates, so
                                * a runnable process is never left on no queue */
     size_t rq_len;
+    size_t rq_placed;     /* of them, placed by spawn-on and not yet run (PF_PLACED) */
     timer_t_ *timers;     /* binary min-heap on deadline; entries whose wait
                            * ended are dropped when it fills (timer_push) */
     size_t ntimers, tcap;
@@ -77,6 +78,8 @@ typedef struct sched {
                                         * shared PU) */
     sched_hib_t hib;                   /* hibernation (sched.c) */
     uint64_t stolen_seen;              /* this VM's steals in when it last went idle */
+    bool give_blocked;                 /* a spawn's give found nothing to hand over:
+                                        * no other until the next round (balance_queued) */
     uint32_t n_polled;
     pcb_t *polled[SCHED_POLLED];       /* PS_POLLED processes, oldest first */
 } sched_t;
