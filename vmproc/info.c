@@ -151,7 +151,8 @@ void info_record(rt_t *rt, pcb_t *pcb, uint64_t pid, info_rec_t *out)
     proc_t *p = proc_of(pcb);
     out->answer = INFO_HERE;
     out->status = (uint8_t)ps_state(ck_pr_load_32(&p->status));
-    out->heap_node = (uint8_t)info_heap_node(p);
+    /* one that has not run yet gets its heap here, when it first runs */
+    out->heap_node = (uint8_t)(proc_unstarted(p) ? rt->node : info_heap_node(p));
     out->flags = (uint8_t)(((p->flags & PF_TRAP_EXIT) ? INFO_F_TRAP_EXIT : 0) |
                            (proc_pinned(p) ? INFO_F_PINNED : 0));
     out->heap_bytes = heap_bytes(p);
