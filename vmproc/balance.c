@@ -474,9 +474,9 @@ void balance_queued(sched_t *s)
     uint32_t req = ck_pr_load_32(&self->steal_req);
     if (req) {
         /* A give that found nothing it may hand over (processes placed
-         * by spawn-on that have not run) walked the whole queue and left
-         * the request for the round: not again until then, or a spawner
-         * that queues such processes would walk its queue per spawn. */
+         * by spawn-on that have not run) left the request for the
+         * round: not again until then, or a spawner that queues such
+         * processes would look through its queue at every spawn. */
         if (!s->give_blocked && balance_amount(rt, s->rq_len, req - 1) > 0) {
             size_t before = s->rq_len;
             sched_give_work(s);
