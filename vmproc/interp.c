@@ -380,6 +380,28 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
         }                                                                       \
         pc = fn->loop;                                                          \
     } while (0)
+/* The arguments of a self tail call that change, from the top of the
+ * stack down into their parameters: the highest bit of m is the last one
+ * pushed (TCALL_SELF_SOME, TCALL_SELF_CDR). */
+#define POP_ARGS(m)                                                             \
+    do {                                                                        \
+        for (uint32_t m_ = (m); m_ != 0;) {                                     \
+            unsigned i_ = 31u - (unsigned)__builtin_clz(m_);                    \
+            fp[i_] = *--sp;                                                     \
+            m_ ^= 1u << i_;                                                     \
+        }                                                                       \
+    } while (0)
+/* The end of a self tail call: the frame is the parameters, the loop
+ * starts again past ALLOC, and the slice may end there. */
+#define SELF_AGAIN()                                                            \
+    do {                                                                        \
+        SELF_LOOP();                                                            \
+        if (UNLIKELY(--reds <= 0)) {                                            \
+            SAVE();                                                             \
+            LEAVE(RUN_YIELD);                                                   \
+        }                                                                       \
+        DISPATCH();                                                             \
+    } while (0)
 #define RAISE_ERR(atom)                                                         \
     do {                                                                        \
         bif_error(p, (atom));                                                   \
@@ -541,29 +563,15 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             uint32_t bytes = A_U(w);
             copy_down(fp, (term *)((char *)sp - bytes), bytes / sizeof(term));
             sp = (term *)((char *)fp + bytes);
-            SELF_LOOP();
-            if (UNLIKELY(--reds <= 0)) {
-                SAVE();
-                LEAVE(RUN_YIELD);
-            }
-            DISPATCH();
+            SELF_AGAIN();
         }
         CASE(TCALL_SELF_SOME)
         {
-            /* the arguments that change, from the top down (the highest
-             * bit of A is the last one pushed); the others are in place */
-            for (uint32_t m = A_U(w); m != 0;) {
-                unsigned i = 31u - (unsigned)__builtin_clz(m);
-                fp[i] = *--sp;
-                m ^= 1u << i;
-            }
+            /* the arguments that change (bit i of A: argument i); the
+             * others are in place */
+            POP_ARGS(A_U(w));
             sp = fp + fn->arity;
-            SELF_LOOP();
-            if (UNLIKELY(--reds <= 0)) {
-                SAVE();
-                LEAVE(RUN_YIELD);
-            }
-            DISPATCH();
+            SELF_AGAIN();
         }
         /* a loop over a list: the last argument that changes is the
          * tail of slot A >> 12 (not a list: CDR's error, before any
@@ -578,19 +586,10 @@ enum run_result interp_run(rt_t *rt, pcb_t *pcb)
             term v = CDR(l);
             uint32_t m = (w >> 8) & 0xfffu;
             unsigned last = 31u - (unsigned)__builtin_clz(m);
-            for (m ^= 1u << last; m != 0;) {
-                unsigned i = 31u - (unsigned)__builtin_clz(m);
-                fp[i] = *--sp;
-                m ^= 1u << i;
-            }
+            POP_ARGS(m ^ 1u << last);
             fp[last] = v;
             sp = fp + fn->arity;
-            SELF_LOOP();
-            if (UNLIKELY(--reds <= 0)) {
-                SAVE();
-                LEAVE(RUN_YIELD);
-            }
-            DISPATCH();
+            SELF_AGAIN();
         }
         CASE(ALLOC)
         {
