@@ -658,16 +658,14 @@ static uint64_t late_reserved(const shm_header_t *h)
     return pending / 8 + 1;
 }
 
-/* Whether a node's pool has room for one more process that starts later:
- * past a 16th of its pages, what the VMs' page caches hold, and what is
- * kept for those not run yet. Short of that, spawns take their memory at
+/* The pages a node's pool keeps free besides, before a process may
+ * start later: a 16th of them, and what the VMs' page caches hold. With
+ * fewer free than that and late_reserved, spawns take their memory at
  * once, as before, down to what is kept: a spawner that fills the pool
  * has its spawn fail (system_limit), not the children it queued. */
-static bool pool_roomy(const shm_header_t *h, uint32_t node)
+static uint64_t late_margin(const shm_header_t *h)
 {
-    uint64_t need = h->layout.pages_per_node / 16 +
-                    (uint64_t)h->cfg.n_vms * POOL_CACHE_PAGES + late_reserved(h);
-    return pool_free_pages(h, node) >= need;
+    return h->layout.pages_per_node / 16 + (uint64_t)h->cfg.n_vms * POOL_CACHE_PAGES;
 }
 
 int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32_t argc,
@@ -680,19 +678,20 @@ int proc_spawn_watched(rt_t *rt, uint32_t vm, term fun, const term *args, uint32
     /* A process that needs nothing copied starts without a heap: it gets
      * one where it first runs (interp_start_later). Spawn-link and
      * spawn-monitor put a node on its heap now. Only spawns keep the
-     * room for it (pool_roomy): collections and messages may take it,
+     * room for it (late_reserved): collections and messages may take it,
      * and then it ends at its start, as a process does whose heap
      * cannot grow. GC torture, whose collections at every allocation
      * take pages by the thousand near the end of a pool, starts every
      * process at once, as before, so that its runs keep who fails when
      * the pool runs out. */
     uint32_t node = shm_vm(h, vm)->node;
-    bool roomy = pool_roomy(h, node);
+    uint64_t free = pool_free_pages(h, node), kept = late_reserved(h);
+    bool roomy = free >= late_margin(h) + kept;
     bool later = !watch && !rt->gc_torture && roomy && interp_start_later(rt, pcb, fun, args, argc);
     if (later)
         late_count(rt, 1);
     if (!later &&
-        ((!roomy && pool_free_pages(h, node) < late_reserved(h)) ||
+        (free < kept ||
          heap_init_stack(rt, pcb, node, interp_start_words(fun, argc)) < 0 ||
          interp_start(rt, pcb, fun, args, argc) < 0 ||
          (watch && watch_node(rt, pcb, watch) < 0))) {
